@@ -1,0 +1,1 @@
+//! Operation histories (issue 4).

@@ -1,0 +1,26 @@
+//! # ballot-host
+//!
+//! The host runtime of ballot: it owns the election state and a ZooKeeper-style namespace,
+//! and (in later layers) runs candidates, observers and transaction functions as sandboxed
+//! WebAssembly components that reach that state only through host imports.
+//!
+//! # Layout
+//!
+//! - [`namespace`]: the tree of persistent, ephemeral and sequential nodes, sessions,
+//!   watches and all-or-nothing multis. Pure and deterministic: no I/O, no clock.
+//! - [`election`]: the ballot-queue election recipe on top of the namespace: ballots,
+//!   predecessor watches, leader acks, terms as fencing tokens, callbacks as events.
+//! - [`history`]: operation histories in Jepsen's shape, recorded by tests, the simulator
+//!   and a running host.
+//! - [`check`]: the linearizability checker and the models it checks histories against.
+//! - [`cli`]: the `ballot` command.
+//!
+//! Dependencies point one way: `namespace <- election <- (commit, runtime, api) <- cli`;
+//! `check` reads histories and nothing else.
+#![deny(missing_docs)]
+
+pub mod check;
+pub mod cli;
+pub mod election;
+pub mod history;
+pub mod namespace;

@@ -1,0 +1,694 @@
+//! The namespace: a ZooKeeper-style tree of persistent, ephemeral and sequential nodes,
+//! with sessions and watches.
+//!
+//! This is the deterministic core the rest of the host stands on. It does no I/O and
+//! reads no clock (callers pass [`MonoTime`] in), and it keeps its state only in ordered
+//! maps, so one state has exactly one byte encoding ([`State::encode`]) and the simulator,
+//! the model tests and production all run this same code.
+//!
+//! # Why a persistent map
+//!
+//! The canonical state ([`State`]) lives in [`imbl::OrdMap`]s: B-trees whose nodes are
+//! shared between versions. Cloning a state is O(1) and a writer that changes it afterwards
+//! copies only the O(log n) path it touches, so:
+//!
+//! - a snapshot ([`Namespace::snapshot`]) can be taken on every commit and written out in
+//!   the background while the writer goes on, without a lock and without copying the tree;
+//! - a multi runs against a clone and is swapped in only when every operation succeeded,
+//!   which makes "a refused op changes nothing" true by construction.
+//!
+//! `imbl` is the maintained fork of `im`; its B-tree is shallower and faster to iterate
+//! than `rpds`' red-black tree, which matters for child listings of a long ballot queue.
+//!
+//! # Revisions
+//!
+//! One global counter, bumped once by every commit that changes at least one node (a
+//! multi is one revision, as in etcd and ZooKeeper's zxid). A node records the revision
+//! that created it and the one that last modified it; a ballot's creation revision is its
+//! candidate's term.
+
+mod error;
+mod node;
+mod op;
+mod path;
+mod session;
+mod watch;
+
+use std::time::Duration;
+use std::{fmt, ops::Bound};
+
+use imbl::OrdMap;
+use serde::{Deserialize, Serialize};
+
+pub use error::{Error, MultiError, PathError};
+pub use node::{CreateMode, Data, Lifetime, Node, Stat};
+pub use op::{Committed, Guard, Op, OpResult};
+pub use path::{MAX_PATH_LEN, NodePath};
+pub use session::{MonoTime, SessionId, SessionRecord};
+pub use watch::{EventKind, WatchEvent, WatchKind, WatcherId};
+
+use session::Deadlines;
+use watch::{Change, Watches};
+
+/// A position in the namespace's history of changes. Also the type of a term.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize,
+)]
+#[serde(transparent)]
+pub struct Revision(pub u64);
+
+impl fmt::Display for Revision {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+/// The largest sequence number that fits the 10-digit suffix.
+pub const MAX_SEQUENCE: u64 = 9_999_999_999;
+
+/// Bounds the namespace enforces on every write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Largest node payload in bytes. ZooKeeper's default `jute.maxbuffer` is about 1 MiB.
+    pub max_data: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits { max_data: 1 << 20 }
+    }
+}
+
+/// The canonical, persisted state: nodes, sessions and counters. Cheap to clone (see the
+/// module docs), so it doubles as a consistent read-only snapshot.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct State {
+    revision: Revision,
+    last_session: u64,
+    nodes: OrdMap<NodePath, Node>,
+    sessions: OrdMap<SessionId, SessionRecord>,
+}
+
+impl Default for State {
+    fn default() -> Self {
+        let mut nodes = OrdMap::new();
+        nodes.insert(
+            NodePath::root(),
+            Node::new(Data::default(), Revision(0), None),
+        );
+        State {
+            revision: Revision(0),
+            last_session: 0,
+            nodes,
+            sessions: OrdMap::new(),
+        }
+    }
+}
+
+impl State {
+    /// The revision of the last commit that changed a node.
+    pub fn revision(&self) -> Revision {
+        self.revision
+    }
+
+    /// The node at `path`, if any.
+    pub fn node(&self, path: &NodePath) -> Option<&Node> {
+        self.nodes.get(path)
+    }
+
+    /// Data and metadata of `path`.
+    pub fn get(&self, path: &NodePath) -> Result<(Data, Stat), Error> {
+        self.node(path)
+            .map(|node| (node.data().clone(), node.stat()))
+            .ok_or_else(|| no_node(path))
+    }
+
+    /// Metadata of `path`, or `None` if it does not exist.
+    pub fn exists(&self, path: &NodePath) -> Option<Stat> {
+        self.node(path).map(Node::stat)
+    }
+
+    /// Names of the children of `path`, in order (sequence order for sequential siblings
+    /// with a common prefix).
+    pub fn children(&self, path: &NodePath) -> Result<Vec<String>, Error> {
+        let node = self.node(path).ok_or_else(|| no_node(path))?;
+        Ok(node.children.iter().cloned().collect())
+    }
+
+    /// The first child of `path` in name order: for a ballot queue, the leader's ballot.
+    pub fn first_child(&self, path: &NodePath) -> Option<&str> {
+        self.node(path)?.children.get_min().map(String::as_str)
+    }
+
+    /// The child of `path` just before `name` in name order: a ballot's predecessor.
+    pub fn child_before(&self, path: &NodePath, name: &str) -> Option<&str> {
+        let bounds = (Bound::Unbounded, Bound::Excluded(name.to_string()));
+        self.node(path)?
+            .children
+            .range(bounds)
+            .next_back()
+            .map(String::as_str)
+    }
+
+    /// A persisted session.
+    pub fn session(&self, session: SessionId) -> Option<&SessionRecord> {
+        self.sessions.get(&session)
+    }
+
+    /// All persisted sessions, by id.
+    pub fn sessions(&self) -> impl Iterator<Item = (SessionId, &SessionRecord)> {
+        self.sessions.iter().map(|(id, record)| (*id, record))
+    }
+
+    /// Number of nodes, the root included.
+    pub fn node_count(&self) -> usize {
+        self.nodes.len()
+    }
+
+    /// The canonical CBOR encoding. Two states are equal exactly when their encodings are.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        ciborium::into_writer(self, &mut out).expect("writing CBOR to a Vec cannot fail");
+        out
+    }
+
+    /// Reads a state written by [`State::encode`].
+    pub fn decode(bytes: &[u8]) -> Result<State, ciborium::de::Error<std::io::Error>> {
+        ciborium::from_reader(bytes)
+    }
+}
+
+fn no_node(path: &NodePath) -> Error {
+    Error::NoNode {
+        path: path.to_string(),
+    }
+}
+
+/// The live namespace: the canonical [`State`] plus what is not persisted (session
+/// deadlines on the monotonic clock, registered watches).
+///
+/// Single writer: every method that changes anything takes `&mut self`; concurrent readers
+/// take a [`Namespace::snapshot`].
+#[derive(Debug, Clone, Default)]
+pub struct Namespace {
+    state: State,
+    deadlines: Deadlines,
+    watches: Watches,
+    limits: Limits,
+    last_watcher: u64,
+}
+
+impl Namespace {
+    /// An empty tree (only `/`) with the given limits.
+    pub fn new(limits: Limits) -> Self {
+        Namespace {
+            limits,
+            ..Namespace::default()
+        }
+    }
+
+    /// The current state, for reads.
+    pub fn state(&self) -> &State {
+        &self.state
+    }
+
+    /// A consistent copy of the current state, O(1).
+    pub fn snapshot(&self) -> State {
+        self.state.clone()
+    }
+
+    /// The revision of the last change.
+    pub fn revision(&self) -> Revision {
+        self.state.revision
+    }
+
+    /// Shorthand for [`State::get`].
+    pub fn get(&self, path: &NodePath) -> Result<(Data, Stat), Error> {
+        self.state.get(path)
+    }
+
+    /// Shorthand for [`State::exists`].
+    pub fn exists(&self, path: &NodePath) -> Option<Stat> {
+        self.state.exists(path)
+    }
+
+    /// Shorthand for [`State::children`].
+    pub fn children(&self, path: &NodePath) -> Result<Vec<String>, Error> {
+        self.state.children(path)
+    }
+
+    // ----- sessions -----
+
+    /// Opens a session that lives `ttl` past `now` unless kept alive by heartbeats.
+    pub fn open_session(&mut self, ttl: Duration, now: MonoTime) -> Result<SessionId, Error> {
+        if ttl.is_zero() {
+            return Err(Error::Invalid {
+                subject: "session".into(),
+                reason: "the TTL must be positive",
+            });
+        }
+        self.state.last_session += 1;
+        let id = SessionId(self.state.last_session);
+        self.state.sessions.insert(
+            id,
+            SessionRecord {
+                ttl,
+                ephemerals: Default::default(),
+            },
+        );
+        self.deadlines.set(id, now.after(ttl));
+        Ok(id)
+    }
+
+    /// Extends a live session to a full TTL from `now`.
+    pub fn heartbeat(&mut self, session: SessionId, now: MonoTime) -> Result<(), Error> {
+        self.require_live(session, now)?;
+        let ttl = self.state.sessions[&session].ttl;
+        self.deadlines.set(session, now.after(ttl));
+        Ok(())
+    }
+
+    /// When `session` expires unless heartbeated, if it is open.
+    pub fn session_deadline(&self, session: SessionId) -> Option<MonoTime> {
+        self.deadlines.get(session)
+    }
+
+    /// True while `session` is open and its deadline has not passed.
+    pub fn is_live(&self, session: SessionId, now: MonoTime) -> bool {
+        self.deadlines.is_live(session, now)
+    }
+
+    /// Closes `session`, deleting all its ephemeral nodes in one commit.
+    pub fn close_session(&mut self, session: SessionId) -> Result<Committed, Error> {
+        let record = self
+            .state
+            .sessions
+            .get(&session)
+            .ok_or(Error::SessionExpired { session })?;
+        let ops: Vec<Op> = record
+            .ephemerals
+            .iter()
+            .map(|path| Op::Delete {
+                path: path.clone(),
+                expected: None,
+            })
+            .collect();
+        // Ephemerals never have children, so these deletes cannot fail.
+        let mut committed = self
+            .commit(None, &ops, MonoTime(0))
+            .expect("deleting a session's ephemerals cannot fail");
+        committed.results.clear();
+        self.state.sessions.remove(&session);
+        self.deadlines.remove(session);
+        Ok(committed)
+    }
+
+    /// Closes every session whose deadline is at or before `now`, earliest deadline first,
+    /// each in its own commit.
+    pub fn expire_sessions(&mut self, now: MonoTime) -> Vec<(SessionId, Committed)> {
+        self.deadlines
+            .expired(now)
+            .into_iter()
+            .map(|session| {
+                let committed = self
+                    .close_session(session)
+                    .expect("a session with a deadline is open");
+                (session, committed)
+            })
+            .collect()
+    }
+
+    /// Restarts the deadline of every persisted session at `now` + its TTL: what recovery
+    /// does, so that nobody's session runs out early because the host was down.
+    pub fn restart_deadlines(&mut self, now: MonoTime) {
+        self.deadlines = Deadlines::default();
+        for (id, record) in self.state.sessions.iter() {
+            self.deadlines.set(*id, now.after(record.ttl));
+        }
+    }
+
+    fn require_live(&self, session: SessionId, now: MonoTime) -> Result<(), Error> {
+        if self.deadlines.is_live(session, now) {
+            Ok(())
+        } else {
+            Err(Error::SessionExpired { session })
+        }
+    }
+
+    // ----- watches -----
+
+    /// A fresh watcher id, never handed out before by this namespace.
+    pub fn new_watcher(&mut self) -> WatcherId {
+        self.last_watcher += 1;
+        WatcherId(self.last_watcher)
+    }
+
+    /// Registers a watch. `Data` and `Children` need the node to exist (as ZooKeeper's
+    /// `getData` and `getChildren`); `Exists` and `Subtree` do not.
+    pub fn watch(
+        &mut self,
+        watcher: WatcherId,
+        path: &NodePath,
+        kind: WatchKind,
+    ) -> Result<(), Error> {
+        if matches!(kind, WatchKind::Data | WatchKind::Children) && self.exists(path).is_none() {
+            return Err(no_node(path));
+        }
+        self.watches.add(watcher, path.clone(), kind);
+        Ok(())
+    }
+
+    /// Removes every watch `watcher` holds.
+    pub fn unwatch(&mut self, watcher: WatcherId) {
+        self.watches.remove_watcher(watcher);
+    }
+
+    /// Number of registered watches.
+    pub fn watch_count(&self) -> usize {
+        self.watches.len()
+    }
+
+    // ----- writes -----
+
+    /// Creates one node; returns its full path (with any sequence number).
+    pub fn create(
+        &mut self,
+        path: &NodePath,
+        data: Data,
+        mode: CreateMode,
+        now: MonoTime,
+    ) -> Result<(NodePath, Committed), Error> {
+        let op = Op::Create {
+            path: path.clone(),
+            data,
+            mode,
+        };
+        let committed = self.single(op, now)?;
+        match &committed.results[0] {
+            OpResult::Created { path, .. } => Ok((path.clone(), committed)),
+            other => unreachable!("a create returned {other:?}"),
+        }
+    }
+
+    /// Sets one node's data.
+    pub fn set(
+        &mut self,
+        path: &NodePath,
+        data: Data,
+        expected: Option<u64>,
+        now: MonoTime,
+    ) -> Result<Committed, Error> {
+        let op = Op::Set {
+            path: path.clone(),
+            data,
+            expected,
+        };
+        self.single(op, now)
+    }
+
+    /// Deletes one node.
+    pub fn delete(
+        &mut self,
+        path: &NodePath,
+        expected: Option<u64>,
+        now: MonoTime,
+    ) -> Result<Committed, Error> {
+        let op = Op::Delete {
+            path: path.clone(),
+            expected,
+        };
+        self.single(op, now)
+    }
+
+    fn single(&mut self, op: Op, now: MonoTime) -> Result<Committed, Error> {
+        self.multi(None, std::slice::from_ref(&op), now)
+            .map_err(|failed| failed.error)
+    }
+
+    /// Applies `ops` all or nothing, after checking `guard` (if any) in the same step.
+    ///
+    /// On error nothing has changed: not the state, not the revision, not the watches.
+    pub fn multi(
+        &mut self,
+        guard: Option<&Guard>,
+        ops: &[Op],
+        now: MonoTime,
+    ) -> Result<Committed, MultiError> {
+        self.commit(guard, ops, now)
+    }
+
+    fn commit(
+        &mut self,
+        guard: Option<&Guard>,
+        ops: &[Op],
+        now: MonoTime,
+    ) -> Result<Committed, MultiError> {
+        if let Some(guard) = guard {
+            self.check_guard(guard, now)
+                .map_err(|error| MultiError { index: None, error })?;
+        }
+        let mut txn = Txn {
+            state: self.state.clone(),
+            revision: Revision(self.state.revision.0 + 1),
+            changes: Vec::new(),
+            limits: self.limits,
+            deadlines: &self.deadlines,
+            now,
+        };
+        let mut results = Vec::with_capacity(ops.len());
+        for (index, op) in ops.iter().enumerate() {
+            let result = txn.apply(op).map_err(|error| MultiError {
+                index: Some(index),
+                error,
+            })?;
+            results.push(result);
+        }
+        let Txn {
+            mut state,
+            revision,
+            changes,
+            ..
+        } = txn;
+        let mut events = Vec::new();
+        if changes.is_empty() {
+            return Ok(Committed {
+                revision: self.state.revision,
+                results,
+                events,
+            });
+        }
+        state.revision = revision;
+        self.state = state;
+        for change in &changes {
+            self.watches.fire(change, revision, &mut events);
+        }
+        Ok(Committed {
+            revision,
+            results,
+            events,
+        })
+    }
+
+    fn check_guard(&self, guard: &Guard, now: MonoTime) -> Result<(), Error> {
+        match guard {
+            Guard::HoldsTerm {
+                ballots,
+                session,
+                term,
+            } => {
+                self.require_live(*session, now)?;
+                let leader = self
+                    .state
+                    .first_child(ballots)
+                    .and_then(|name| ballots.child(name).ok())
+                    .and_then(|path| self.state.node(&path));
+                match leader {
+                    Some(node)
+                        if node.created == *term && node.ephemeral_owner == Some(*session) =>
+                    {
+                        Ok(())
+                    }
+                    other => Err(Error::NotLeader {
+                        current: other.map(|node| node.created),
+                    }),
+                }
+            }
+        }
+    }
+}
+
+/// A multi in progress, on its own clone of the state.
+struct Txn<'a> {
+    state: State,
+    revision: Revision,
+    changes: Vec<Change>,
+    limits: Limits,
+    deadlines: &'a Deadlines,
+    now: MonoTime,
+}
+
+impl Txn<'_> {
+    fn apply(&mut self, op: &Op) -> Result<OpResult, Error> {
+        match op {
+            Op::Create { path, data, mode } => self.create(path, data, *mode),
+            Op::Set {
+                path,
+                data,
+                expected,
+            } => self.set(path, data, *expected),
+            Op::Delete { path, expected } => self.delete(path, *expected),
+            Op::Check { path, expected } => {
+                let node = self.existing(path, *expected)?;
+                Ok(OpResult::Checked { stat: node.stat() })
+            }
+        }
+    }
+
+    fn check_size(&self, data: &Data) -> Result<(), Error> {
+        if data.len() > self.limits.max_data {
+            return Err(Error::TooLarge {
+                size: data.len(),
+                limit: self.limits.max_data,
+            });
+        }
+        Ok(())
+    }
+
+    fn existing(&self, path: &NodePath, expected: Option<u64>) -> Result<&Node, Error> {
+        let node = self.state.nodes.get(path).ok_or_else(|| no_node(path))?;
+        match expected {
+            Some(expected) if expected != node.data_version => Err(Error::BadVersion {
+                path: path.to_string(),
+                expected,
+                actual: node.data_version,
+            }),
+            _ => Ok(node),
+        }
+    }
+
+    fn create(
+        &mut self,
+        path: &NodePath,
+        data: &Data,
+        mode: CreateMode,
+    ) -> Result<OpResult, Error> {
+        self.check_size(data)?;
+        let Some(parent_path) = path.parent() else {
+            return Err(Error::NodeExists {
+                path: path.to_string(),
+            });
+        };
+        let parent = self
+            .state
+            .nodes
+            .get(&parent_path)
+            .ok_or_else(|| no_node(&parent_path))?;
+        if parent.ephemeral_owner.is_some() {
+            return Err(Error::Invalid {
+                subject: parent_path.to_string(),
+                reason: "ephemeral nodes cannot have children",
+            });
+        }
+        let owner = match mode.lifetime {
+            Lifetime::Persistent => None,
+            Lifetime::Ephemeral(session) => {
+                if !self.deadlines.is_live(session, self.now)
+                    || !self.state.sessions.contains_key(&session)
+                {
+                    return Err(Error::SessionExpired { session });
+                }
+                Some(session)
+            }
+        };
+        let full = if mode.sequential {
+            if parent.next_sequence > MAX_SEQUENCE {
+                return Err(Error::Invalid {
+                    subject: parent_path.to_string(),
+                    reason: "the sequence counter is exhausted",
+                });
+            }
+            parent_path.child(&format!("{}{:010}", path.name(), parent.next_sequence))?
+        } else {
+            path.clone()
+        };
+        if self.state.nodes.contains_key(&full) {
+            return Err(Error::NodeExists {
+                path: full.to_string(),
+            });
+        }
+        let node = Node::new(data.clone(), self.revision, owner);
+        let stat = node.stat();
+        self.state.nodes.insert(full.clone(), node);
+        let parent = self
+            .state
+            .nodes
+            .get_mut(&parent_path)
+            .expect("checked above");
+        parent.children.insert(full.name().to_string());
+        parent.children_version += 1;
+        if mode.sequential {
+            parent.next_sequence += 1;
+        }
+        if let Some(session) = owner {
+            let record = self
+                .state
+                .sessions
+                .get_mut(&session)
+                .expect("checked above");
+            record.ephemerals.insert(full.clone());
+        }
+        self.changes.push(Change::Created(full.clone()));
+        Ok(OpResult::Created { path: full, stat })
+    }
+
+    fn set(
+        &mut self,
+        path: &NodePath,
+        data: &Data,
+        expected: Option<u64>,
+    ) -> Result<OpResult, Error> {
+        self.check_size(data)?;
+        self.existing(path, expected)?;
+        let node = self.state.nodes.get_mut(path).expect("checked above");
+        node.data = data.clone();
+        node.data_version += 1;
+        node.modified = self.revision;
+        let stat = node.stat();
+        self.changes.push(Change::DataChanged(path.clone()));
+        Ok(OpResult::Set { stat })
+    }
+
+    fn delete(&mut self, path: &NodePath, expected: Option<u64>) -> Result<OpResult, Error> {
+        let Some(parent_path) = path.parent() else {
+            return Err(Error::Invalid {
+                subject: path.to_string(),
+                reason: "the root cannot be deleted",
+            });
+        };
+        let node = self.existing(path, expected)?;
+        if !node.children.is_empty() {
+            return Err(Error::NotEmpty {
+                path: path.to_string(),
+            });
+        }
+        let owner = node.ephemeral_owner;
+        self.state.nodes.remove(path);
+        let parent = self
+            .state
+            .nodes
+            .get_mut(&parent_path)
+            .expect("a node's parent exists");
+        parent.children.remove(path.name());
+        parent.children_version += 1;
+        if let Some(session) = owner {
+            if let Some(record) = self.state.sessions.get_mut(&session) {
+                record.ephemerals.remove(path);
+            }
+        }
+        self.changes.push(Change::Deleted(path.clone()));
+        Ok(OpResult::Deleted)
+    }
+}
+
+#[cfg(test)]
+mod tests;
