@@ -42,13 +42,13 @@ use serde::{Deserialize, Serialize};
 
 pub use error::{Error, MultiError, PathError};
 pub use node::{CreateMode, Data, Lifetime, Node, Stat};
-pub use op::{Committed, Guard, Op, OpResult};
+pub use op::{Change, Committed, Guard, Op, OpResult};
 pub use path::{MAX_PATH_LEN, NodePath};
 pub use session::{MonoTime, SessionId, SessionRecord};
 pub use watch::{EventKind, WatchEvent, WatchKind, WatcherId};
 
 use session::Deadlines;
-use watch::{Change, Watches};
+use watch::Watches;
 
 /// A position in the namespace's history of changes. Also the type of a term.
 #[derive(
@@ -474,6 +474,7 @@ impl Namespace {
             return Ok(Committed {
                 revision: self.state.revision,
                 results,
+                changes,
                 events,
             });
         }
@@ -485,6 +486,7 @@ impl Namespace {
         Ok(Committed {
             revision,
             results,
+            changes,
             events,
         })
     }

@@ -84,6 +84,19 @@ pub enum Guard {
     },
 }
 
+/// One node-level effect of a commit. A commit lists them in the order it made them, so a
+/// layer above (the election bookkeeping, the write-ahead log) can follow what changed
+/// without registering watches of its own.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Change {
+    /// The node was created.
+    Created(NodePath),
+    /// The node's data was set.
+    DataChanged(NodePath),
+    /// The node was deleted.
+    Deleted(NodePath),
+}
+
 /// A committed multi: its revision, one result per operation, and the watch events it fired.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Committed {
@@ -93,6 +106,8 @@ pub struct Committed {
     pub revision: Revision,
     /// One result per operation, in order.
     pub results: Vec<OpResult>,
+    /// What the commit changed, in order.
+    pub changes: Vec<Change>,
     /// Watch events fired by the commit, in the order of its changes.
     pub events: Vec<WatchEvent>,
 }

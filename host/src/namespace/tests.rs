@@ -28,11 +28,17 @@ fn create_get_set_delete_track_versions_and_revisions() {
     assert_eq!(ns.revision(), Revision(1));
     let (data, stat) = ns.get(&a).unwrap();
     assert_eq!(data.as_bytes(), b"/a");
-    assert_eq!((stat.data_version, stat.created, stat.modified), (0, Revision(1), Revision(1)));
+    assert_eq!(
+        (stat.data_version, stat.created, stat.modified),
+        (0, Revision(1), Revision(1))
+    );
 
     ns.set(&a, Data::from("x"), Some(0), t(0)).unwrap();
     let stat = ns.exists(&a).unwrap();
-    assert_eq!((stat.data_version, stat.created, stat.modified), (1, Revision(1), Revision(2)));
+    assert_eq!(
+        (stat.data_version, stat.created, stat.modified),
+        (1, Revision(1), Revision(2))
+    );
 
     let err = ns.set(&a, Data::from("y"), Some(0), t(0)).unwrap_err();
     assert_eq!(
@@ -43,11 +49,18 @@ fn create_get_set_delete_track_versions_and_revisions() {
             actual: 1
         }
     );
-    assert_eq!(ns.revision(), Revision(2), "a refused set takes no revision");
+    assert_eq!(
+        ns.revision(),
+        Revision(2),
+        "a refused set takes no revision"
+    );
 
     mk(&mut ns, "/a/b");
     assert_eq!(ns.exists(&a).unwrap().children_version, 1);
-    assert!(matches!(ns.delete(&a, None, t(0)), Err(Error::NotEmpty { .. })));
+    assert!(matches!(
+        ns.delete(&a, None, t(0)),
+        Err(Error::NotEmpty { .. })
+    ));
     ns.delete(&p("/a/b"), None, t(0)).unwrap();
     ns.delete(&a, Some(1), t(0)).unwrap();
     assert!(ns.exists(&a).is_none());
@@ -67,7 +80,12 @@ fn creates_need_a_parent_and_a_free_name() {
         .unwrap_err();
     assert_eq!(err, Error::NodeExists { path: "/x".into() });
     assert!(matches!(
-        ns.create(&NodePath::root(), Data::default(), CreateMode::PERSISTENT, t(0)),
+        ns.create(
+            &NodePath::root(),
+            Data::default(),
+            CreateMode::PERSISTENT,
+            t(0)
+        ),
         Err(Error::NodeExists { .. })
     ));
     assert!(matches!(
@@ -97,14 +115,28 @@ fn sequential_names_are_ten_digit_and_per_parent() {
         sequential: true,
     };
     let names: Vec<String> = (0..3)
-        .map(|_| ns.create(&p("/q/n-"), Data::default(), seq, t(0)).unwrap().0.to_string())
+        .map(|_| {
+            ns.create(&p("/q/n-"), Data::default(), seq, t(0))
+                .unwrap()
+                .0
+                .to_string()
+        })
         .collect();
-    assert_eq!(names, ["/q/n-0000000000", "/q/n-0000000001", "/q/n-0000000002"]);
+    assert_eq!(
+        names,
+        ["/q/n-0000000000", "/q/n-0000000001", "/q/n-0000000002"]
+    );
     // A delete does not make a number come back; another parent counts on its own.
     ns.delete(&p("/q/n-0000000002"), None, t(0)).unwrap();
-    let again = ns.create(&p("/q/n-"), Data::default(), seq, t(0)).unwrap().0;
+    let again = ns
+        .create(&p("/q/n-"), Data::default(), seq, t(0))
+        .unwrap()
+        .0;
     assert_eq!(again.as_str(), "/q/n-0000000003");
-    let other = ns.create(&p("/r/n-"), Data::default(), seq, t(0)).unwrap().0;
+    let other = ns
+        .create(&p("/r/n-"), Data::default(), seq, t(0))
+        .unwrap()
+        .0;
     assert_eq!(other.as_str(), "/r/n-0000000000");
 }
 
@@ -114,10 +146,16 @@ fn ephemerals_belong_to_live_sessions_and_go_with_them_in_one_step() {
     mk(&mut ns, "/e");
     let s = ns.open_session(TTL, t(0)).unwrap();
     for name in ["/e/a", "/e/b", "/e/c"] {
-        ns.create(&p(name), Data::default(), CreateMode::ephemeral(s), t(1)).unwrap();
+        ns.create(&p(name), Data::default(), CreateMode::ephemeral(s), t(1))
+            .unwrap();
     }
     let err = ns
-        .create(&p("/e/a/child"), Data::default(), CreateMode::PERSISTENT, t(1))
+        .create(
+            &p("/e/a/child"),
+            Data::default(),
+            CreateMode::PERSISTENT,
+            t(1),
+        )
         .unwrap_err();
     assert!(matches!(err, Error::Invalid { .. }), "{err:?}");
 
@@ -138,22 +176,35 @@ fn sessions_expire_on_the_monotonic_clock_unless_heartbeated() {
     let a = ns.open_session(TTL, t(0)).unwrap();
     let b = ns.open_session(TTL, t(0)).unwrap();
     assert!(b > a, "ids increase");
-    ns.create(&p("/a"), Data::default(), CreateMode::ephemeral(a), t(0)).unwrap();
+    ns.create(&p("/a"), Data::default(), CreateMode::ephemeral(a), t(0))
+        .unwrap();
     ns.heartbeat(b, t(9)).unwrap();
     assert!(ns.expire_sessions(t(9)).is_empty());
     // At exactly the deadline the session is gone, and an op naming it is refused even
     // before the expiry sweep runs.
     assert!(!ns.is_live(a, t(10)));
-    assert_eq!(ns.heartbeat(a, t(10)), Err(Error::SessionExpired { session: a }));
+    assert_eq!(
+        ns.heartbeat(a, t(10)),
+        Err(Error::SessionExpired { session: a })
+    );
     let expired = ns.expire_sessions(t(10));
     assert_eq!(expired.len(), 1);
     assert_eq!(expired[0].0, a);
     assert!(ns.exists(&p("/a")).is_none());
     assert!(ns.is_live(b, t(18)));
-    assert_eq!(ns.expire_sessions(t(19)).into_iter().map(|e| e.0).collect::<Vec<_>>(), [b]);
+    assert_eq!(
+        ns.expire_sessions(t(19))
+            .into_iter()
+            .map(|e| e.0)
+            .collect::<Vec<_>>(),
+        [b]
+    );
     let c = ns.open_session(TTL, t(20)).unwrap();
     assert!(c > b, "ids are never reused");
-    assert!(matches!(ns.open_session(Duration::ZERO, t(0)), Err(Error::Invalid { .. })));
+    assert!(matches!(
+        ns.open_session(Duration::ZERO, t(0)),
+        Err(Error::Invalid { .. })
+    ));
 }
 
 #[test]
@@ -200,22 +251,48 @@ fn one_shot_watches_fire_once_in_revision_order() {
     let w = ns.new_watcher();
     ns.watch(w, &p("/w/x"), WatchKind::Exists).unwrap();
     ns.watch(w, &p("/w"), WatchKind::Children).unwrap();
-    assert!(matches!(ns.watch(w, &p("/nope"), WatchKind::Data), Err(Error::NoNode { .. })));
+    assert!(matches!(
+        ns.watch(w, &p("/nope"), WatchKind::Data),
+        Err(Error::NoNode { .. })
+    ));
 
-    let (x, created) = ns.create(&p("/w/x"), Data::default(), CreateMode::PERSISTENT, t(0)).unwrap();
-    let kinds: Vec<_> = created.events.iter().map(|e| (e.path.to_string(), e.kind)).collect();
+    let (x, created) = ns
+        .create(&p("/w/x"), Data::default(), CreateMode::PERSISTENT, t(0))
+        .unwrap();
+    let kinds: Vec<_> = created
+        .events
+        .iter()
+        .map(|e| (e.path.to_string(), e.kind))
+        .collect();
     assert_eq!(
         kinds,
-        [("/w/x".into(), EventKind::Created), ("/w".into(), EventKind::ChildrenChanged)]
+        [
+            ("/w/x".into(), EventKind::Created),
+            ("/w".into(), EventKind::ChildrenChanged)
+        ]
     );
-    assert!(created.events.iter().all(|e| e.revision == created.revision && e.watcher == w));
+    assert!(
+        created
+            .events
+            .iter()
+            .all(|e| e.revision == created.revision && e.watcher == w)
+    );
     // Both watches were one-shot.
-    assert!(ns.set(&x, Data::from("1"), None, t(0)).unwrap().events.is_empty());
+    assert!(
+        ns.set(&x, Data::from("1"), None, t(0))
+            .unwrap()
+            .events
+            .is_empty()
+    );
 
     ns.watch(w, &x, WatchKind::Data).unwrap();
     ns.watch(w, &x, WatchKind::Children).unwrap();
     let deleted = ns.delete(&x, None, t(0)).unwrap();
-    assert_eq!(deleted.events.len(), 1, "one Deleted per watcher, not one per table");
+    assert_eq!(
+        deleted.events.len(),
+        1,
+        "one Deleted per watcher, not one per table"
+    );
     assert_eq!(deleted.events[0].kind, EventKind::Deleted);
     assert_eq!(ns.watch_count(), 0);
 }
@@ -244,11 +321,21 @@ fn guard_checks_the_term_in_the_same_step() {
     let leader = ns.open_session(TTL, t(0)).unwrap();
     let other = ns.open_session(TTL, t(0)).unwrap();
     let (ballot, c) = ns
-        .create(&p("/b/b-"), Data::default(), CreateMode::ephemeral_sequential(leader), t(0))
+        .create(
+            &p("/b/b-"),
+            Data::default(),
+            CreateMode::ephemeral_sequential(leader),
+            t(0),
+        )
         .unwrap();
     let term = c.revision;
-    ns.create(&p("/b/b-"), Data::default(), CreateMode::ephemeral_sequential(other), t(0))
-        .unwrap();
+    ns.create(
+        &p("/b/b-"),
+        Data::default(),
+        CreateMode::ephemeral_sequential(other),
+        t(0),
+    )
+    .unwrap();
     let write = [Op::Create {
         path: p("/out"),
         data: Data::default(),
@@ -259,21 +346,37 @@ fn guard_checks_the_term_in_the_same_step() {
         session,
         term,
     };
-    let err = ns.multi(Some(&guard(other, term)), &write, t(0)).unwrap_err();
-    assert_eq!(err.error, Error::NotLeader { current: Some(term) });
+    let err = ns
+        .multi(Some(&guard(other, term)), &write, t(0))
+        .unwrap_err();
+    assert_eq!(
+        err.error,
+        Error::NotLeader {
+            current: Some(term)
+        }
+    );
     assert_eq!(err.index, None);
     let err = ns
         .multi(Some(&guard(leader, Revision(term.0 + 100))), &write, t(0))
         .unwrap_err();
-    assert_eq!(err.error, Error::NotLeader { current: Some(term) });
+    assert_eq!(
+        err.error,
+        Error::NotLeader {
+            current: Some(term)
+        }
+    );
     ns.multi(Some(&guard(leader, term)), &write, t(0)).unwrap();
 
     // Deposed: its ballot is gone, so the next ballot leads with a later term.
     ns.delete(&ballot, None, t(0)).unwrap();
-    let err = ns.multi(Some(&guard(leader, term)), &write, t(0)).unwrap_err();
+    let err = ns
+        .multi(Some(&guard(leader, term)), &write, t(0))
+        .unwrap_err();
     assert!(matches!(err.error, Error::NotLeader { current: Some(next) } if next > term));
     // A session that has expired is refused as such.
-    let err = ns.multi(Some(&guard(other, term)), &write, t(11)).unwrap_err();
+    let err = ns
+        .multi(Some(&guard(other, term)), &write, t(11))
+        .unwrap_err();
     assert_eq!(err.error, Error::SessionExpired { session: other });
 }
 
@@ -297,11 +400,19 @@ fn first_child_and_predecessor_follow_name_order() {
     mk(&mut ns, "/q");
     let s = ns.open_session(TTL, t(0)).unwrap();
     for _ in 0..3 {
-        ns.create(&p("/q/b-"), Data::default(), CreateMode::ephemeral_sequential(s), t(0))
-            .unwrap();
+        ns.create(
+            &p("/q/b-"),
+            Data::default(),
+            CreateMode::ephemeral_sequential(s),
+            t(0),
+        )
+        .unwrap();
     }
     let q = p("/q");
     assert_eq!(ns.state().first_child(&q), Some("b-0000000000"));
-    assert_eq!(ns.state().child_before(&q, "b-0000000002"), Some("b-0000000001"));
+    assert_eq!(
+        ns.state().child_before(&q, "b-0000000002"),
+        Some("b-0000000001")
+    );
     assert_eq!(ns.state().child_before(&q, "b-0000000000"), None);
 }

@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
-use super::{NodePath, Revision};
+use super::{Change, NodePath, Revision};
 
 /// Whoever a watch event is addressed to. Issued by [`super::Namespace::new_watcher`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -53,14 +53,6 @@ pub struct WatchEvent {
     pub path: NodePath,
     /// What happened.
     pub kind: EventKind,
-}
-
-/// One node-level effect of a commit, in the order the commit made them.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) enum Change {
-    Created(NodePath),
-    DataChanged(NodePath),
-    Deleted(NodePath),
 }
 
 /// The tables a watch can live in. `Exists` watches share the data table, as in ZooKeeper's
