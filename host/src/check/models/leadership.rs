@@ -1,0 +1,216 @@
+//! The leadership model: elections with terms as fencing tokens, and commits guarded by
+//! them.
+//!
+//! The state is the current term and its leader, if any. Candidates are any JSON value
+//! (a name, a number); terms are non-negative integers.
+//!
+//! | f             | invoke value                   | ok value                  | takes effect when |
+//! |---------------|--------------------------------|---------------------------|-------------------|
+//! | `elected`     | `[candidate, term]`            | the same                  | `term` is above the current term (it becomes the term, `candidate` its leader), or it repeats the current term and leader |
+//! | `commit`      | `[candidate, term]` or `[candidate, term, payload]` | the same | `candidate` leads `term` right now; changes nothing |
+//! | `read-leader` | `null`                         | `[candidate, term]`, or `null` for no leader | the reply is the current term and leader |
+//! | `resign`      | `[candidate, term]`            | the same                  | `term` is not above the current term and, if it is the current term, its leader is `candidate` or nobody; clears the leader of the current term |
+//!
+//! From these rules: at most one leader per term (a second `elected` for a term is
+//! refused), terms only increase, and a commit is valid only under the term that holds
+//! when it applies, so a deposed leader's commit that completed `ok` after a newer
+//! election completed is a violation. A commit the guard refused is recorded as `fail`
+//! and, like every `fail`, never took effect.
+//!
+//! Who records what: the election records `elected` when a candidate learns it won
+//! (invoke when it starts to act on the win, `ok` when the callback returns), the commit
+//! path records `commit` with the term it was guarded by, observers record
+//! `read-leader`, and `resign` is recorded around a resignation.
+
+use serde_json::Value;
+
+use crate::history::Call;
+
+use super::super::model::Model;
+use super::super::value::{Interner, ValueId};
+
+/// The current term and its leader (`None` before any election or after a resign).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct LeadershipState {
+    /// The highest term elected so far.
+    pub term: u64,
+    /// Its leader, while it leads.
+    pub leader: Option<ValueId>,
+}
+
+/// One leadership op; see the module docs for the vocabulary.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum LeadershipOp {
+    /// `candidate` won `term`.
+    Elected {
+        /// The winner.
+        candidate: ValueId,
+        /// Its term.
+        term: u64,
+    },
+    /// `candidate` committed guarded by `term`.
+    Commit {
+        /// The committer.
+        candidate: ValueId,
+        /// The term guarding the commit.
+        term: u64,
+    },
+    /// A read of the current leader: `Some(None)` saw no leader, `Some(Some(..))` saw
+    /// one, `None` when unknown.
+    ReadLeader(Option<Option<(ValueId, u64)>>),
+    /// `candidate` stepped down from `term`.
+    Resign {
+        /// Who resigned.
+        candidate: ValueId,
+        /// The term it resigned from.
+        term: u64,
+    },
+}
+
+/// The leadership model.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Leadership;
+
+fn candidate_term(
+    value: &Value,
+    values: &mut Interner,
+    what: &str,
+) -> Result<(ValueId, u64), String> {
+    let items = value.as_array().map(Vec::as_slice);
+    let (candidate, term) = match items {
+        Some([candidate, term]) => (candidate, term),
+        Some([candidate, term, _payload]) if what == "commit" => (candidate, term),
+        _ => {
+            let shape = if what == "commit" {
+                "[candidate, term] or [candidate, term, payload]"
+            } else {
+                "[candidate, term]"
+            };
+            return Err(format!("{what} value must be {shape}, found {value}"));
+        }
+    };
+    let term = term
+        .as_u64()
+        .ok_or_else(|| format!("{what} term must be a non-negative integer, found {term}"))?;
+    Ok((values.intern(candidate), term))
+}
+
+impl Model for Leadership {
+    type State = LeadershipState;
+    type Op = LeadershipOp;
+
+    fn name(&self) -> &'static str {
+        "leadership"
+    }
+
+    fn init(&self) -> LeadershipState {
+        LeadershipState::default()
+    }
+
+    fn compile(&self, call: &Call, values: &mut Interner) -> Result<LeadershipOp, String> {
+        match call.f.as_str() {
+            "elected" => {
+                let (candidate, term) = candidate_term(&call.input, values, "elected")?;
+                Ok(LeadershipOp::Elected { candidate, term })
+            }
+            "commit" => {
+                let (candidate, term) = candidate_term(&call.input, values, "commit")?;
+                Ok(LeadershipOp::Commit { candidate, term })
+            }
+            "resign" => {
+                let (candidate, term) = candidate_term(&call.input, values, "resign")?;
+                Ok(LeadershipOp::Resign { candidate, term })
+            }
+            "read-leader" => match super::output(call) {
+                None => Ok(LeadershipOp::ReadLeader(None)),
+                Some(Value::Null) => Ok(LeadershipOp::ReadLeader(Some(None))),
+                Some(seen) => {
+                    let (candidate, term) = candidate_term(seen, values, "read-leader")?;
+                    Ok(LeadershipOp::ReadLeader(Some(Some((candidate, term)))))
+                }
+            },
+            other => Err(format!(
+                "f must be elected, commit, read-leader or resign, found {other:?}"
+            )),
+        }
+    }
+
+    fn step(&self, state: &LeadershipState, op: &LeadershipOp) -> Option<LeadershipState> {
+        match *op {
+            LeadershipOp::Elected { candidate, term } => {
+                if term > state.term {
+                    Some(LeadershipState {
+                        term,
+                        leader: Some(candidate),
+                    })
+                } else {
+                    (term == state.term && state.leader == Some(candidate)).then_some(*state)
+                }
+            }
+            LeadershipOp::Commit { candidate, term } => {
+                (term == state.term && state.leader == Some(candidate)).then_some(*state)
+            }
+            LeadershipOp::ReadLeader(None) => Some(*state),
+            LeadershipOp::ReadLeader(Some(seen)) => {
+                let current = state.leader.map(|leader| (leader, state.term));
+                (seen == current).then_some(*state)
+            }
+            LeadershipOp::Resign { candidate, term } => {
+                if term < state.term {
+                    Some(*state)
+                } else if term == state.term
+                    && (state.leader == Some(candidate) || state.leader.is_none())
+                {
+                    Some(LeadershipState { term, leader: None })
+                } else {
+                    None
+                }
+            }
+        }
+    }
+
+    fn explain(&self, state: &LeadershipState, op: &LeadershipOp, values: &Interner) -> String {
+        let now = self.show_state(state, values);
+        match *op {
+            LeadershipOp::Elected { candidate, term } => format!(
+                "{} cannot win term {term}: {now} (one leader per term, terms increase)",
+                values.show(candidate)
+            ),
+            LeadershipOp::Commit { candidate, term } => format!(
+                "commit by {} under term {term} applied while {now}",
+                values.show(candidate)
+            ),
+            LeadershipOp::ReadLeader(_) => format!("read a leader other than the current: {now}"),
+            LeadershipOp::Resign { candidate, term } => format!(
+                "{} cannot resign term {term}: {now}",
+                values.show(candidate)
+            ),
+        }
+    }
+
+    fn show_op(&self, op: &LeadershipOp, values: &Interner) -> String {
+        match *op {
+            LeadershipOp::Elected { candidate, term } => {
+                format!("elected {} term {term}", values.show(candidate))
+            }
+            LeadershipOp::Commit { candidate, term } => {
+                format!("commit by {} term {term}", values.show(candidate))
+            }
+            LeadershipOp::ReadLeader(None) => "read-leader -> ?".to_string(),
+            LeadershipOp::ReadLeader(Some(None)) => "read-leader -> none".to_string(),
+            LeadershipOp::ReadLeader(Some(Some((candidate, term)))) => {
+                format!("read-leader -> {} term {term}", values.show(candidate))
+            }
+            LeadershipOp::Resign { candidate, term } => {
+                format!("resign {} term {term}", values.show(candidate))
+            }
+        }
+    }
+
+    fn show_state(&self, state: &LeadershipState, values: &Interner) -> String {
+        match state.leader {
+            Some(leader) => format!("term {} led by {}", state.term, values.show(leader)),
+            None => format!("term {} with no leader", state.term),
+        }
+    }
+}

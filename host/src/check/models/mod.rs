@@ -1,0 +1,128 @@
+//! The models histories are checked against, one file each, and the names `--model`
+//! takes.
+
+mod kv;
+mod leadership;
+mod multi;
+mod register;
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde_json::Value;
+
+use crate::history::{Call, Outcome};
+
+use super::value::{Interner, ValueId};
+
+pub use kv::{Kv, KvOp};
+pub use leadership::{Leadership, LeadershipOp, LeadershipState};
+pub use multi::{Micro, Multi, MultiState};
+pub use register::{RegOp, Register};
+
+/// The models `ballot check --model` knows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum ModelKind {
+    /// A read/write register.
+    Register,
+    /// A register with compare-and-set.
+    CasRegister,
+    /// A map of independent registers, checked key by key.
+    Kv,
+    /// A map with atomic multi-key transactions, checked whole.
+    Multi,
+    /// Elections with terms and guarded commits.
+    Leadership,
+}
+
+impl ModelKind {
+    /// Every model, in the order help texts list them.
+    pub const ALL: [ModelKind; 5] = [
+        ModelKind::Register,
+        ModelKind::CasRegister,
+        ModelKind::Kv,
+        ModelKind::Multi,
+        ModelKind::Leadership,
+    ];
+
+    /// The name `--model` takes.
+    pub fn name(self) -> &'static str {
+        match self {
+            ModelKind::Register => "register",
+            ModelKind::CasRegister => "cas-register",
+            ModelKind::Kv => "kv",
+            ModelKind::Multi => "multi",
+            ModelKind::Leadership => "leadership",
+        }
+    }
+}
+
+impl fmt::Display for ModelKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A model name that `--model` does not know.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("unknown model {0:?}; known: register, cas-register, kv, multi, leadership")]
+pub struct UnknownModel(pub String);
+
+impl FromStr for ModelKind {
+    type Err = UnknownModel;
+
+    fn from_str(name: &str) -> Result<Self, Self::Err> {
+        ModelKind::ALL
+            .into_iter()
+            .find(|kind| kind.name() == name)
+            .ok_or_else(|| UnknownModel(name.to_string()))
+    }
+}
+
+/// The value an `ok` call returned, `None` when the outcome is unknown or failed.
+fn output(call: &Call) -> Option<&Value> {
+    match &call.outcome {
+        Outcome::Ok(value) => Some(value),
+        _ => None,
+    }
+}
+
+/// `[a, b]` as a pair.
+fn pair(value: &Value) -> Option<(&Value, &Value)> {
+    match value.as_array().map(Vec::as_slice) {
+        Some([a, b]) => Some((a, b)),
+        _ => None,
+    }
+}
+
+/// `[key, x]`, with an error naming what the op needed.
+fn keyed<'v>(value: &'v Value, what: &str) -> Result<(&'v Value, &'v Value), String> {
+    pair(value).ok_or_else(|| format!("value must be [key, {what}], found {value}"))
+}
+
+/// A register op from `f`, its input and (when ok) its output, without keys.
+fn reg_op(
+    f: &str,
+    input: &Value,
+    output: Option<&Value>,
+    cas: bool,
+    values: &mut Interner,
+) -> Result<RegOp, String> {
+    match f {
+        "read" | "r" => Ok(RegOp::Read(output.map(|v| values.intern(v)))),
+        "write" | "w" => Ok(RegOp::Write(values.intern(input))),
+        "cas" if cas => {
+            let (expected, new) = pair(input)
+                .ok_or_else(|| format!("cas value must be [expected, new], found {input}"))?;
+            Ok(RegOp::Cas(values.intern(expected), values.intern(new)))
+        }
+        other => Err(format!(
+            "f must be read or write{}, found {other:?}",
+            if cas { " or cas" } else { "" }
+        )),
+    }
+}
+
+fn show_key(key: ValueId, values: &Interner) -> String {
+    values.show(key)
+}
