@@ -319,7 +319,7 @@ impl Elections {
             candidate.session,
             candidate.data.clone(),
         );
-        let paths = election.paths();
+        let paths = self.races[&election].paths.clone();
         let mut out = Effects::default();
         let (ballot, committed) = self.create_ballot(&paths, session, data, now)?;
         self.ballot_owners.insert(ballot.clone(), id);
@@ -340,18 +340,20 @@ impl Elections {
     ) -> Result<(NodePath, Committed), ElectionError> {
         // Create the folders and the ballot in one multi, so a refused ballot (expired
         // session, data too large) leaves no folders behind either.
-        let mut ops: Vec<Op> = [&paths.root, &paths.ballots]
-            .into_iter()
-            .flat_map(|folder| folder.ancestors_inclusive().collect::<Vec<_>>())
-            .filter(|folder| !folder.is_root() && self.ns.exists(folder).is_none())
-            .collect::<BTreeSet<_>>()
-            .into_iter()
-            .map(|path| Op::Create {
+        let mut ops: Vec<Op> = Vec::new();
+        if self.ns.exists(&paths.ballots).is_none() {
+            let mut missing: Vec<NodePath> = paths
+                .ballots
+                .ancestors_inclusive()
+                .take_while(|folder| !folder.is_root() && self.ns.exists(folder).is_none())
+                .collect();
+            missing.reverse();
+            ops.extend(missing.into_iter().map(|path| Op::Create {
                 path,
                 data: Data::default(),
                 mode: CreateMode::PERSISTENT,
-            })
-            .collect();
+            }));
+        }
         ops.push(Op::Create {
             path: paths.ballot_prefix.clone(),
             data,
@@ -381,7 +383,7 @@ impl Elections {
             data: data.unwrap_or_else(|| candidate.data.clone()),
         };
         let session = candidate.session;
-        let paths = candidate.election.paths();
+        let paths = self.races[&candidate.election].paths.clone();
         let guard = Self::term_guard(&candidate.election, session, term);
         let payload = leader.encode();
         let op = match self.ns.get(&paths.ack) {
@@ -414,7 +416,7 @@ impl Elections {
         let Some(ballot) = candidate.ballot.clone() else {
             return Ok(Effects::default());
         };
-        let paths = candidate.election.paths();
+        let paths = self.races[&candidate.election].paths.clone();
         let mut ops = Vec::new();
         if let Phase::Leading { term } = candidate.phase {
             if self.acked_term(&candidate.election) == Some(term) {
@@ -631,7 +633,7 @@ impl Elections {
         };
         let election = candidate.election.clone();
         let watcher = candidate.watcher;
-        let ballots = election.paths().ballots;
+        let ballots = self.races[&election].paths.ballots.clone();
         let revision = self.ns.revision();
         let term = self
             .ns

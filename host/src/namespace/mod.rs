@@ -14,8 +14,12 @@
 //!
 //! - a snapshot ([`Namespace::snapshot`]) can be taken on every commit and written out in
 //!   the background while the writer goes on, without a lock and without copying the tree;
-//! - a multi runs against a clone and is swapped in only when every operation succeeded,
-//!   which makes "a refused op changes nothing" true by construction.
+//! - writers pay for copying only while a snapshot is outstanding: with none, imbl mutates
+//!   its uniquely owned nodes in place.
+//!
+//! A multi is applied in place with an undo journal ([`txn`]) and rolled back if any
+//! operation fails, so a refused op changes nothing without the whole multi running on a
+//! copy (which would force a path copy on every write).
 //!
 //! `imbl` is the maintained fork of `im`; its B-tree is shallower and faster to iterate
 //! than `rpds`' red-black tree, which matters for child listings of a long ballot queue.
@@ -32,6 +36,7 @@ mod node;
 mod op;
 mod path;
 mod session;
+mod txn;
 mod watch;
 
 use std::time::Duration;
@@ -48,6 +53,7 @@ pub use session::{MonoTime, SessionId, SessionRecord};
 pub use watch::{EventKind, WatchEvent, WatchKind, WatcherId};
 
 use session::Deadlines;
+use txn::Txn;
 use watch::Watches;
 
 /// A position in the namespace's history of changes. Also the type of a term.
@@ -447,39 +453,23 @@ impl Namespace {
             self.check_guard(guard, now)
                 .map_err(|error| MultiError { index: None, error })?;
         }
-        let mut txn = Txn {
-            state: self.state.clone(),
-            revision: Revision(self.state.revision.0 + 1),
-            changes: Vec::new(),
-            limits: self.limits,
-            deadlines: &self.deadlines,
-            now,
-        };
+        let mut txn = Txn::new(&mut self.state, self.limits, &self.deadlines, now);
         let mut results = Vec::with_capacity(ops.len());
         for (index, op) in ops.iter().enumerate() {
-            let result = txn.apply(op).map_err(|error| MultiError {
-                index: Some(index),
-                error,
-            })?;
-            results.push(result);
+            match txn.apply(op) {
+                Ok(result) => results.push(result),
+                Err(error) => {
+                    txn.roll_back();
+                    return Err(MultiError {
+                        index: Some(index),
+                        error,
+                    });
+                }
+            }
         }
-        let Txn {
-            mut state,
-            revision,
-            changes,
-            ..
-        } = txn;
+        let changes = txn.finish();
+        let revision = self.state.revision;
         let mut events = Vec::new();
-        if changes.is_empty() {
-            return Ok(Committed {
-                revision: self.state.revision,
-                results,
-                changes,
-                events,
-            });
-        }
-        state.revision = revision;
-        self.state = state;
         for change in &changes {
             self.watches.fire(change, revision, &mut events);
         }
@@ -516,179 +506,6 @@ impl Namespace {
                 }
             }
         }
-    }
-}
-
-/// A multi in progress, on its own clone of the state.
-struct Txn<'a> {
-    state: State,
-    revision: Revision,
-    changes: Vec<Change>,
-    limits: Limits,
-    deadlines: &'a Deadlines,
-    now: MonoTime,
-}
-
-impl Txn<'_> {
-    fn apply(&mut self, op: &Op) -> Result<OpResult, Error> {
-        match op {
-            Op::Create { path, data, mode } => self.create(path, data, *mode),
-            Op::Set {
-                path,
-                data,
-                expected,
-            } => self.set(path, data, *expected),
-            Op::Delete { path, expected } => self.delete(path, *expected),
-            Op::Check { path, expected } => {
-                let node = self.existing(path, *expected)?;
-                Ok(OpResult::Checked { stat: node.stat() })
-            }
-        }
-    }
-
-    fn check_size(&self, data: &Data) -> Result<(), Error> {
-        if data.len() > self.limits.max_data {
-            return Err(Error::TooLarge {
-                size: data.len(),
-                limit: self.limits.max_data,
-            });
-        }
-        Ok(())
-    }
-
-    fn existing(&self, path: &NodePath, expected: Option<u64>) -> Result<&Node, Error> {
-        let node = self.state.nodes.get(path).ok_or_else(|| no_node(path))?;
-        match expected {
-            Some(expected) if expected != node.data_version => Err(Error::BadVersion {
-                path: path.to_string(),
-                expected,
-                actual: node.data_version,
-            }),
-            _ => Ok(node),
-        }
-    }
-
-    fn create(
-        &mut self,
-        path: &NodePath,
-        data: &Data,
-        mode: CreateMode,
-    ) -> Result<OpResult, Error> {
-        self.check_size(data)?;
-        let Some(parent_path) = path.parent() else {
-            return Err(Error::NodeExists {
-                path: path.to_string(),
-            });
-        };
-        let parent = self
-            .state
-            .nodes
-            .get(&parent_path)
-            .ok_or_else(|| no_node(&parent_path))?;
-        if parent.ephemeral_owner.is_some() {
-            return Err(Error::Invalid {
-                subject: parent_path.to_string(),
-                reason: "ephemeral nodes cannot have children",
-            });
-        }
-        let owner = match mode.lifetime {
-            Lifetime::Persistent => None,
-            Lifetime::Ephemeral(session) => {
-                if !self.deadlines.is_live(session, self.now)
-                    || !self.state.sessions.contains_key(&session)
-                {
-                    return Err(Error::SessionExpired { session });
-                }
-                Some(session)
-            }
-        };
-        let full = if mode.sequential {
-            if parent.next_sequence > MAX_SEQUENCE {
-                return Err(Error::Invalid {
-                    subject: parent_path.to_string(),
-                    reason: "the sequence counter is exhausted",
-                });
-            }
-            parent_path.child(&format!("{}{:010}", path.name(), parent.next_sequence))?
-        } else {
-            path.clone()
-        };
-        if self.state.nodes.contains_key(&full) {
-            return Err(Error::NodeExists {
-                path: full.to_string(),
-            });
-        }
-        let node = Node::new(data.clone(), self.revision, owner);
-        let stat = node.stat();
-        self.state.nodes.insert(full.clone(), node);
-        let parent = self
-            .state
-            .nodes
-            .get_mut(&parent_path)
-            .expect("checked above");
-        parent.children.insert(full.name().to_string());
-        parent.children_version += 1;
-        if mode.sequential {
-            parent.next_sequence += 1;
-        }
-        if let Some(session) = owner {
-            let record = self
-                .state
-                .sessions
-                .get_mut(&session)
-                .expect("checked above");
-            record.ephemerals.insert(full.clone());
-        }
-        self.changes.push(Change::Created(full.clone()));
-        Ok(OpResult::Created { path: full, stat })
-    }
-
-    fn set(
-        &mut self,
-        path: &NodePath,
-        data: &Data,
-        expected: Option<u64>,
-    ) -> Result<OpResult, Error> {
-        self.check_size(data)?;
-        self.existing(path, expected)?;
-        let node = self.state.nodes.get_mut(path).expect("checked above");
-        node.data = data.clone();
-        node.data_version += 1;
-        node.modified = self.revision;
-        let stat = node.stat();
-        self.changes.push(Change::DataChanged(path.clone()));
-        Ok(OpResult::Set { stat })
-    }
-
-    fn delete(&mut self, path: &NodePath, expected: Option<u64>) -> Result<OpResult, Error> {
-        let Some(parent_path) = path.parent() else {
-            return Err(Error::Invalid {
-                subject: path.to_string(),
-                reason: "the root cannot be deleted",
-            });
-        };
-        let node = self.existing(path, expected)?;
-        if !node.children.is_empty() {
-            return Err(Error::NotEmpty {
-                path: path.to_string(),
-            });
-        }
-        let owner = node.ephemeral_owner;
-        self.state.nodes.remove(path);
-        let parent = self
-            .state
-            .nodes
-            .get_mut(&parent_path)
-            .expect("a node's parent exists");
-        parent.children.remove(path.name());
-        parent.children_version += 1;
-        if let Some(session) = owner {
-            if let Some(record) = self.state.sessions.get_mut(&session) {
-                record.ephemerals.remove(path);
-            }
-        }
-        self.changes.push(Change::Deleted(path.clone()));
-        Ok(OpResult::Deleted)
     }
 }
 

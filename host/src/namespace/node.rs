@@ -42,6 +42,12 @@ impl From<Vec<u8>> for Data {
     }
 }
 
+impl From<String> for Data {
+    fn from(text: String) -> Self {
+        Data::from(text.into_bytes())
+    }
+}
+
 impl From<&str> for Data {
     fn from(text: &str) -> Self {
         Data::from(text.as_bytes())
