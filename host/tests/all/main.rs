@@ -1,4 +1,5 @@
 //! Integration tests, one binary with a module per area (so they link once).
 
+mod cli;
 mod election_herd;
 mod namespace_props;

@@ -1,0 +1,61 @@
+//! The `ballot` binary as a user runs it: a real process, its output, its exit code.
+
+use std::process::Command;
+
+fn ballot(args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_ballot"))
+        .args(args)
+        .output()
+        .expect("the ballot binary runs");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn the_default_command_prints_the_election_timeline() {
+    let (ok, stdout, stderr) = ballot(&[]);
+    assert!(ok, "{stderr}");
+    let position = |needle: &str| {
+        stdout
+            .find(needle)
+            .unwrap_or_else(|| panic!("{needle:?} missing from:\n{stdout}"))
+    };
+    // The leader's death: deposed, then the observer hears, then the successor wins.
+    let deposed = position("alpha     deposed: term 1");
+    let death = position("dashboard <- on-leaders-death(term 1)");
+    let bravo_wins = position("bravo     <- on-winning-election(term 3)");
+    assert!(deposed < death && death < bravo_wins);
+    // The middle candidate's death moved one watch and told nobody anything.
+    let charlie_expiry = position("charlie   session s3 expired");
+    let rewatch = position("delta     watches b-0000000001 (bravo)");
+    assert!(charlie_expiry < rewatch && rewatch < deposed);
+    assert!(stdout.contains("bravo     guarded multi under term 3 refused: not the leader: the current term is 5"));
+    assert!(stdout.contains("leader now: delta (term 5"));
+}
+
+#[test]
+fn bad_arguments_get_a_clear_error() {
+    let (ok, _, stderr) = ballot(&["demo", "--ttl-ms", "10"]);
+    assert!(!ok);
+    assert!(stderr.contains("--ttl-ms must exceed"), "{stderr}");
+    let (ok, _, stderr) = ballot(&["no-such-command"]);
+    assert!(!ok);
+    assert!(stderr.contains("unrecognized subcommand"), "{stderr}");
+}
+
+#[test]
+fn bench_runs_and_ends_with_one_summary_line_per_figure() {
+    let (ok, stdout, stderr) = ballot(&["bench", "--ops", "2000", "--candidates", "200", "--failovers", "50"]);
+    assert!(ok, "{stderr}");
+    let summaries: Vec<&str> = stdout.lines().filter(|l| l.starts_with("SUMMARY ")).collect();
+    assert_eq!(summaries.len(), 7, "{stdout}");
+    for line in summaries {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        assert_eq!(fields.len(), 6, "{line}");
+        assert!(fields[2].parse::<f64>().unwrap() > 0.0, "{line}");
+        assert!(fields[4].parse::<f64>().unwrap() > 0.0, "{line}");
+    }
+}
