@@ -196,6 +196,12 @@ impl Elections {
         &self.ns
     }
 
+    /// The namespace's journalled changes since the last call (see
+    /// [`Namespace::enable_journal`]): what a store must persist before releasing effects.
+    pub fn take_journal(&mut self) -> Vec<crate::namespace::Entry> {
+        self.ns.take_journal()
+    }
+
     /// Counters of consumed watch events.
     pub fn stats(&self) -> Stats {
         self.stats

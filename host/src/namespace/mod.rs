@@ -32,6 +32,7 @@
 //! candidate's term.
 
 mod error;
+mod journal;
 mod node;
 mod op;
 mod path;
@@ -46,6 +47,7 @@ use imbl::OrdMap;
 use serde::{Deserialize, Serialize};
 
 pub use error::{Error, MultiError, PathError};
+pub use journal::{Entry, ReplayError};
 pub use node::{CreateMode, Data, Lifetime, Node, Stat};
 pub use op::{Change, Committed, Guard, Op, OpResult};
 pub use path::{MAX_PATH_LEN, NodePath};
@@ -202,6 +204,8 @@ pub struct Namespace {
     watches: Watches,
     limits: Limits,
     last_watcher: u64,
+    /// Entries not yet taken by the store; `None` when nobody persists this namespace.
+    journal: Option<Vec<Entry>>,
 }
 
 impl Namespace {
@@ -263,6 +267,7 @@ impl Namespace {
             },
         );
         self.deadlines.set(id, now.after(ttl));
+        self.record(Entry::OpenSession { session: id, ttl });
         Ok(id)
     }
 
@@ -301,11 +306,15 @@ impl Namespace {
             .collect();
         // Ephemerals never have children, so these deletes cannot fail.
         let mut committed = self
-            .commit(None, &ops, MonoTime(0))
+            .apply(None, &ops, MonoTime(0))
             .expect("deleting a session's ephemerals cannot fail");
         committed.results.clear();
         self.state.sessions.remove(&session);
         self.deadlines.remove(session);
+        self.record(Entry::CloseSession {
+            session,
+            revision: committed.revision,
+        });
         Ok(committed)
     }
 
@@ -440,10 +449,17 @@ impl Namespace {
         ops: &[Op],
         now: MonoTime,
     ) -> Result<Committed, MultiError> {
-        self.commit(guard, ops, now)
+        let committed = self.apply(guard, ops, now)?;
+        if !committed.changes.is_empty() {
+            self.record(Entry::Multi {
+                ops: ops.to_vec(),
+                revision: committed.revision,
+            });
+        }
+        Ok(committed)
     }
 
-    fn commit(
+    fn apply(
         &mut self,
         guard: Option<&Guard>,
         ops: &[Op],
@@ -479,6 +495,63 @@ impl Namespace {
             changes,
             events,
         })
+    }
+
+    // ----- journal -----
+
+    /// Starts recording every state change as an [`Entry`], for a store to persist.
+    pub fn enable_journal(&mut self) {
+        self.journal.get_or_insert_with(Vec::new);
+    }
+
+    /// The entries recorded since the last call, oldest first.
+    pub fn take_journal(&mut self) -> Vec<Entry> {
+        self.journal
+            .as_mut()
+            .map(std::mem::take)
+            .unwrap_or_default()
+    }
+
+    fn record(&mut self, entry: Entry) {
+        if let Some(journal) = &mut self.journal {
+            journal.push(entry);
+        }
+    }
+
+    /// A namespace holding `state`, as loaded from a snapshot, ready for
+    /// [`Namespace::replay`]: every session counts as live until
+    /// [`Namespace::restart_deadlines`] gives them real deadlines.
+    pub fn from_state(state: State, limits: Limits) -> Self {
+        let mut ns = Namespace {
+            state,
+            limits,
+            ..Namespace::default()
+        };
+        ns.restart_deadlines(MonoTime(u64::MAX));
+        ns
+    }
+
+    /// Re-applies a journalled change during recovery. Sessions count as live (their
+    /// deadlines are restarted once recovery is done), guards are not re-checked (they
+    /// held when the change was made), and the result must match the record.
+    pub fn replay(&mut self, entry: &Entry) -> Result<(), ReplayError> {
+        match entry {
+            Entry::OpenSession { session, ttl } => {
+                journal::check(session.0, self.state.last_session + 1)?;
+                self.open_session(*ttl, MonoTime(u64::MAX))?;
+            }
+            Entry::CloseSession { session, revision } => {
+                let committed = self.close_session(*session)?;
+                journal::check(revision.0, committed.revision.0)?;
+            }
+            Entry::Multi { ops, revision } => {
+                let committed = self
+                    .multi(None, ops, MonoTime(0))
+                    .map_err(|failed| failed.error)?;
+                journal::check(revision.0, committed.revision.0)?;
+            }
+        }
+        Ok(())
     }
 
     fn check_guard(&self, guard: &Guard, now: MonoTime) -> Result<(), Error> {

@@ -32,7 +32,9 @@ fn the_default_command_prints_the_election_timeline() {
     let charlie_expiry = position("charlie   session s3 expired");
     let rewatch = position("delta     watches b-0000000001 (bravo)");
     assert!(charlie_expiry < rewatch && rewatch < deposed);
-    assert!(stdout.contains("bravo     guarded multi under term 3 refused: not the leader: the current term is 5"));
+    assert!(stdout.contains(
+        "bravo     guarded multi under term 3 refused: not the leader: the current term is 5"
+    ));
     assert!(stdout.contains("leader now: delta (term 5"));
 }
 
@@ -48,9 +50,20 @@ fn bad_arguments_get_a_clear_error() {
 
 #[test]
 fn bench_runs_and_ends_with_one_summary_line_per_figure() {
-    let (ok, stdout, stderr) = ballot(&["bench", "--ops", "2000", "--candidates", "200", "--failovers", "50"]);
+    let (ok, stdout, stderr) = ballot(&[
+        "bench",
+        "--ops",
+        "2000",
+        "--candidates",
+        "200",
+        "--failovers",
+        "50",
+    ]);
     assert!(ok, "{stderr}");
-    let summaries: Vec<&str> = stdout.lines().filter(|l| l.starts_with("SUMMARY ")).collect();
+    let summaries: Vec<&str> = stdout
+        .lines()
+        .filter(|l| l.starts_with("SUMMARY "))
+        .collect();
     assert_eq!(summaries.len(), 7, "{stdout}");
     for line in summaries {
         let fields: Vec<&str> = line.split_whitespace().collect();

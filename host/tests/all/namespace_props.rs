@@ -387,7 +387,9 @@ proptest! {
 
     #[test]
     fn random_operations_keep_the_invariants(steps in proptest::collection::vec(step(), 1..80)) {
-        let mut el = Elections::new(Namespace::default());
+        let mut ns = Namespace::default();
+        ns.enable_journal();
+        let mut el = Elections::new(ns);
         let mut m = Model::default();
         for step in &steps {
             let before = el.namespace().state().encode();
@@ -406,5 +408,11 @@ proptest! {
             }
             check_invariants(&el, &mut m);
         }
+        // The journal replays to exactly the same state: what the write-ahead log relies on.
+        let mut replayed = Namespace::default();
+        for entry in el.take_journal() {
+            replayed.replay(&entry).unwrap();
+        }
+        prop_assert_eq!(replayed.state().encode(), el.namespace().state().encode());
     }
 }
