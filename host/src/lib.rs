@@ -10,6 +10,9 @@
 //!   watches and all-or-nothing multis. Pure and deterministic: no I/O, no clock.
 //! - [`election`]: the ballot-queue election recipe on top of the namespace: ballots,
 //!   predecessor watches, leader acks, terms as fencing tokens, callbacks as events.
+//! - [`store`]: where the namespace lives: the `Store` trait, its conformance suite, and
+//!   the embedded store (memory plus a write-ahead log with group commit and snapshots).
+//! - [`clock`]: monotonic clocks, injected.
 //! - [`history`]: operation histories in Jepsen's shape, recorded by tests, the simulator
 //!   and a running host.
 //! - [`check`]: the linearizability checker and the models it checks histories against.
@@ -21,6 +24,8 @@
 
 pub mod check;
 pub mod cli;
+pub mod clock;
 pub mod election;
 pub mod history;
 pub mod namespace;
+pub mod store;

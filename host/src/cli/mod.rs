@@ -5,6 +5,7 @@ mod bench;
 mod check;
 mod demo;
 mod history;
+pub mod store_load;
 
 use std::process::ExitCode;
 
@@ -28,6 +29,9 @@ enum Command {
     Check(check::CheckArgs),
     /// Print or filter a recorded history.
     History(history::HistoryArgs),
+    /// Commit load against an embedded store (a helper of the crash tests).
+    #[command(hide = true)]
+    StoreLoad(store_load::StoreLoadArgs),
 }
 
 /// Parses the command line, runs the subcommand and turns its outcome into an exit code.
@@ -46,6 +50,7 @@ pub fn main() -> ExitCode {
         Some(Command::Bench(args)) => bench::run(args),
         Some(Command::Check(args)) => check::run(args),
         Some(Command::History(args)) => history::run(args),
+        Some(Command::StoreLoad(args)) => store_load::run(args),
     };
     match outcome {
         Ok(code) => code,

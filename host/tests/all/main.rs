@@ -3,3 +3,4 @@
 mod cli;
 mod election_herd;
 mod namespace_props;
+mod store;
