@@ -50,21 +50,23 @@ fn bad_arguments_get_a_clear_error() {
 
 #[test]
 fn bench_runs_and_ends_with_one_summary_line_per_figure() {
-    let (ok, stdout, stderr) = ballot(&[
-        "bench",
-        "--ops",
-        "2000",
-        "--candidates",
-        "200",
-        "--failovers",
-        "50",
-    ]);
+    let scratch = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let dir = scratch.path().to_str().unwrap();
+    let foundation = [
+        "bench", "foundation", "--ops", "2000", "--candidates", "200", "--failovers", "50",
+    ];
+    check_summaries(&foundation, 7);
+    check_summaries(&["bench", "store", "--seconds", "0.2", "--dir", dir], 8);
+}
+
+fn check_summaries(args: &[&str], figures: usize) {
+    let (ok, stdout, stderr) = ballot(args);
     assert!(ok, "{stderr}");
     let summaries: Vec<&str> = stdout
         .lines()
         .filter(|l| l.starts_with("SUMMARY "))
         .collect();
-    assert_eq!(summaries.len(), 7, "{stdout}");
+    assert_eq!(summaries.len(), figures, "{stdout}");
     for line in summaries {
         let fields: Vec<&str> = line.split_whitespace().collect();
         assert_eq!(fields.len(), 6, "{line}");

@@ -1,7 +1,5 @@
-//! `ballot bench`: the foundation's figures, each against a baseline measured in the same
-//! run, ending with one `SUMMARY name value unit ratio baseline` line per figure.
-//!
-//! Run it optimised: `cargo run --release -- bench`.
+//! `ballot bench foundation`: namespace operations against bare `BTreeMap` inserts, votes,
+//! and failover latency against a plain session close.
 
 use std::collections::BTreeMap;
 use std::hint::black_box;
@@ -10,12 +8,14 @@ use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
 
+use super::{Figure, histogram, micros, record, summarise};
+
 use crate::election::{Callback, CandidateId, ElectionName, Elections};
 use crate::namespace::{CreateMode, Data, MonoTime, Namespace, NodePath};
 
-/// Arguments of `ballot bench`.
+/// Arguments of `ballot bench foundation`.
 #[derive(Debug, clap::Args)]
-pub struct BenchArgs {
+pub struct FoundationArgs {
     /// Namespace operations per measured kind.
     #[arg(long, default_value_t = 200_000)]
     ops: usize,
@@ -27,18 +27,13 @@ pub struct BenchArgs {
     failovers: usize,
 }
 
-/// One reported figure.
-struct Figure {
-    name: &'static str,
-    value: f64,
-    unit: &'static str,
-    baseline: &'static str,
-    baseline_value: f64,
-}
-
-impl Figure {
-    fn ratio(&self) -> f64 {
-        self.value / self.baseline_value
+impl Default for FoundationArgs {
+    fn default() -> Self {
+        FoundationArgs {
+            ops: 200_000,
+            candidates: 10_000,
+            failovers: 5_000,
+        }
     }
 }
 
@@ -135,10 +130,6 @@ fn ack_wins(el: &mut Elections, notifications: Vec<crate::election::Notification
     }
 }
 
-fn histogram() -> Histogram<u64> {
-    Histogram::new_with_bounds(1, 60_000_000_000, 3).expect("valid bounds")
-}
-
 /// Leader session closed → the successor's on-winning-election notification is out.
 fn failovers(el: &mut Elections, ids: &[CandidateId], count: usize) -> Histogram<u64> {
     let mut latencies = histogram();
@@ -154,9 +145,7 @@ fn failovers(el: &mut Elections, ids: &[CandidateId], count: usize) -> Histogram
                 .any(|n| matches!(n.callback, Callback::WinningElection { .. })),
             "closing the leader's session elects a successor"
         );
-        latencies
-            .record(elapsed.as_nanos() as u64)
-            .expect("in bounds");
+        record(&mut latencies, elapsed);
         ack_wins(el, effects.notifications);
     }
     latencies
@@ -187,21 +176,14 @@ fn plain_session_closes(count: usize) -> Histogram<u64> {
     for s in sessions {
         let start = Instant::now();
         black_box(ns.close_session(s).expect("open"));
-        latencies
-            .record(start.elapsed().as_nanos() as u64)
-            .expect("in bounds");
+        record(&mut latencies, start.elapsed());
     }
     latencies
 }
 
 /// Runs the benchmarks.
-pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
+pub fn run(args: FoundationArgs) -> anyhow::Result<ExitCode> {
     anyhow::ensure!(args.candidates >= 2, "--candidates must be at least 2");
-    if cfg!(debug_assertions) {
-        eprintln!(
-            "warning: unoptimised build; run `cargo run --release -- bench` for real figures"
-        );
-    }
     let keys = keys(args.ops);
     let baseline = btreemap_inserts(&keys);
     let mut figures = Vec::new();
@@ -234,39 +216,29 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     let failover = failovers(&mut el, &ids, args.failovers);
     let plain = plain_session_closes(failover.len() as usize);
     println!(
-        "{} failovers over a queue of {} (each wakes {} candidate)",
+        "{} failovers over a queue of {} (each wakes one candidate)",
         failover.len(),
-        args.candidates,
-        1
+        args.candidates
     );
     for (name, quantile) in [("failover_p50", 0.5), ("failover_p99", 0.99)] {
         figures.push(Figure {
             name,
-            value: failover.value_at_quantile(quantile) as f64 / 1e3,
+            value: micros(&failover, quantile),
             unit: "us",
             baseline: if quantile == 0.5 {
                 "session_close_p50"
             } else {
                 "session_close_p99"
             },
-            baseline_value: plain.value_at_quantile(quantile) as f64 / 1e3,
+            baseline_value: micros(&plain, quantile),
         });
     }
 
     println!(
         "\nbaselines: btreemap_insert {baseline:.0} ops/s, session_close p50 {:.2} us, p99 {:.2} us",
-        plain.value_at_quantile(0.5) as f64 / 1e3,
-        plain.value_at_quantile(0.99) as f64 / 1e3
+        micros(&plain, 0.5),
+        micros(&plain, 0.99)
     );
-    for f in &figures {
-        println!(
-            "SUMMARY {} {:.2} {} {:.3} {}",
-            f.name,
-            f.value,
-            f.unit,
-            f.ratio(),
-            f.baseline
-        );
-    }
+    summarise(&figures);
     Ok(ExitCode::SUCCESS)
 }

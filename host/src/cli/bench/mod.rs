@@ -1,0 +1,79 @@
+//! `ballot bench`: measured figures, each against a baseline measured in the same run,
+//! ending with one `SUMMARY <name> <value> <unit> <ratio> <baseline>` line per figure so
+//! runs can be compared line by line. Run optimised: `cargo run --release -- bench ...`.
+
+mod foundation;
+mod store;
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use hdrhistogram::Histogram;
+
+/// Arguments of `ballot bench`.
+#[derive(Debug, clap::Args)]
+pub struct BenchArgs {
+    #[command(subcommand)]
+    suite: Option<Suite>,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum Suite {
+    /// Namespace operations, votes and failover (the default).
+    Foundation(foundation::FoundationArgs),
+    /// The embedded store: fdatasync baseline, commit latency, group-commit throughput.
+    Store(store::StoreArgs),
+}
+
+/// One reported figure and the baseline it is compared with.
+pub(crate) struct Figure {
+    pub name: &'static str,
+    pub value: f64,
+    pub unit: &'static str,
+    pub baseline: &'static str,
+    pub baseline_value: f64,
+}
+
+/// Prints the summary lines.
+pub(crate) fn summarise(figures: &[Figure]) {
+    for f in figures {
+        println!(
+            "SUMMARY {} {:.2} {} {:.3} {}",
+            f.name,
+            f.value,
+            f.unit,
+            f.value / f.baseline_value,
+            f.baseline
+        );
+    }
+}
+
+/// A latency histogram from 1 ns to a minute, 3 significant digits.
+pub(crate) fn histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, 60_000_000_000, 3).expect("valid bounds")
+}
+
+/// Records one latency.
+pub(crate) fn record(histogram: &mut Histogram<u64>, elapsed: Duration) {
+    let nanos = u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX);
+    histogram.saturating_record(nanos.max(1));
+}
+
+/// Microseconds at a quantile.
+pub(crate) fn micros(histogram: &Histogram<u64>, quantile: f64) -> f64 {
+    histogram.value_at_quantile(quantile) as f64 / 1e3
+}
+
+/// Runs the chosen suite.
+pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
+    if cfg!(debug_assertions) {
+        eprintln!(
+            "warning: unoptimised build; run `cargo run --release -- bench` for real figures"
+        );
+    }
+    match args.suite {
+        None => foundation::run(foundation::FoundationArgs::default()),
+        Some(Suite::Foundation(args)) => foundation::run(args),
+        Some(Suite::Store(args)) => store::run(args),
+    }
+}
