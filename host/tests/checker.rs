@@ -905,8 +905,7 @@ fn small_history(seed: u64, processes: usize, calls: usize, keyed: bool, scrambl
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
-
+    // proptest's default of 256 cases; PROPTEST_CASES raises it for a long run.
     #[test]
     fn generated_histories_are_linearizable(
         seed in any::<u64>(),

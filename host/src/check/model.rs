@@ -69,6 +69,14 @@ pub trait Model {
         Footprint::Opaque
     }
 
+    /// True when `op` never changes the state it succeeds in (a read). The search
+    /// linearizes such an op as soon as it can and tries no alternative to it, which
+    /// removes the subsets of concurrent reads from the search. The default reads the
+    /// footprint: bindings that write nothing.
+    fn read_only(&self, op: &Self::Op) -> bool {
+        matches!(self.footprint(op), Footprint::Bindings { writes, .. } if writes.is_empty())
+    }
+
     /// Bytes a cached state takes beyond `size_of::<State>()`, for the memory budget.
     fn state_heap_bytes(&self, _state: &Self::State) -> usize {
         0

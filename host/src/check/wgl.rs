@@ -20,7 +20,7 @@ use std::collections::HashSet;
 use std::hash::{BuildHasherDefault, Hash, Hasher};
 use std::time::Instant;
 
-use super::model::Model;
+use super::model::{Binding, Footprint, Model};
 use super::prepare::{Event, Part};
 
 /// Why a search gave up.
@@ -110,6 +110,8 @@ struct Key<S> {
 
 struct Frame<S> {
     op: u32,
+    /// Linearized by the read-only rule: there is no alternative to try instead.
+    forced: bool,
     prev_state: S,
     prev_frontier: u32,
     prev_holes: u32,
@@ -183,6 +185,14 @@ impl List {
 /// Searches `part` for a linearization. With `capture_depth`, records the configuration
 /// where the search first reaches that many linearized ops (used on a second run to
 /// explain a violation).
+///
+/// One reduction on top of WGL: an op the model calls read-only ([`Model::read_only`])
+/// that succeeds in the current state is linearized at once, and no alternative to it is
+/// tried. Moving such an op earlier, to the first point where it is a candidate, keeps
+/// every later step valid (it changes no state) and every real-time constraint (the ops
+/// it overtakes had not completed before it was invoked), so a linearization exists from
+/// the configuration if and only if one exists after the forced step. Without this, the
+/// reads concurrent with a write make the search try every subset of them.
 pub(crate) fn search<M: Model>(
     model: &M,
     part: &Part<M::Op>,
@@ -190,96 +200,266 @@ pub(crate) fn search<M: Model>(
     capture_depth: Option<usize>,
     stats: &mut SearchStats,
 ) -> Found<M::State> {
-    let ops = &part.ops;
-    let mut list = List::new(ops.len(), &part.events);
-    let mut required_left = ops.iter().filter(|op| op.required).count();
-    let mut state = model.init();
-    let mut frontier: u32 = 0;
-    let mut holes: Vec<u32> = Vec::new();
-    let mut stack: Vec<Frame<M::State>> = Vec::new();
-    let mut cache: HashSet<Key<M::State>, BuildHasherDefault<FastHasher>> = HashSet::default();
-    let per_entry = std::mem::size_of::<Key<M::State>>() * 8 / 7 + 1 + 16;
-    let per_frame = std::mem::size_of::<Frame<M::State>>();
-    let mut bytes = 0usize;
-    let mut max_depth = 0usize;
+    let mut run = Run::new(model, part, limits);
     let mut deepest = None;
     if capture_depth == Some(0) {
-        deepest = Some(Box::new(capture(&list, &stack, &state)));
+        deepest = Some(Box::new(capture(&run.list, &run.stack, &run.state)));
     }
-    let mut entry = list.next[list.head as usize];
+    // The candidates at the current configuration in the order to try them, and the
+    // next one to try.
+    let mut order = run.order();
+    let mut next = 0;
+    // True on arriving at a configuration for the first time: look for a forced op.
+    let mut fresh = true;
     let mut steps: u64 = 0;
-    loop {
-        if required_left == 0 {
-            return Found::Linearizable;
+    let found = 'search: loop {
+        if run.required_left == 0 {
+            break Found::Linearizable;
         }
         steps += 1;
-        if steps & 1023 == 0 && Instant::now() >= limits.deadline {
-            return Found::Exhausted(Exhausted::Time);
+        if steps & 255 == 0 && Instant::now() >= limits.deadline {
+            break Found::Exhausted(Exhausted::Time);
         }
-        if entry != list.end && entry % 2 == 0 {
-            let op = entry / 2;
-            if let Some(next_state) = model.step(&state, &ops[op as usize].op) {
-                let (prev_frontier, prev_holes) = (frontier, holes.len() as u32);
-                if op >= frontier {
-                    holes.extend(frontier..op);
-                    frontier = op + 1;
-                } else if let Ok(at) = holes.binary_search(&op) {
-                    holes.remove(at);
+        let mut pushed = false;
+        let mut dead_end = false;
+        if fresh {
+            fresh = false;
+            if let Some((op, next_state)) = run.forced_candidate() {
+                match run.push(op, next_state, true) {
+                    Push::Pushed => pushed = true,
+                    Push::Seen => dead_end = true,
+                    Push::OverMemory => break Found::Exhausted(Exhausted::Memory),
                 }
-                let key = Key {
-                    frontier,
-                    holes: holes.as_slice().into(),
-                    state: next_state.clone(),
-                };
-                let key_bytes = per_entry + 4 * holes.len() + model.state_heap_bytes(&next_state);
-                if cache.insert(key) {
-                    bytes += key_bytes + per_frame;
-                    stats.configurations += 1;
-                    stats.peak_bytes = stats.peak_bytes.max(bytes);
-                    if bytes > limits.memory {
-                        return Found::Exhausted(Exhausted::Memory);
-                    }
-                    stack.push(Frame {
-                        op,
-                        prev_state: std::mem::replace(&mut state, next_state),
-                        prev_frontier,
-                        prev_holes,
-                    });
-                    list.lift(op);
-                    if ops[op as usize].required {
-                        required_left -= 1;
-                    }
-                    max_depth = max_depth.max(stack.len());
-                    if capture_depth == Some(stack.len()) && deepest.is_none() {
-                        deepest = Some(Box::new(capture(&list, &stack, &state)));
-                    }
-                    entry = list.next[list.head as usize];
-                    continue;
-                }
-                restore(&mut holes, &mut frontier, op, prev_frontier, prev_holes);
             }
-            entry = list.next[entry as usize];
+        }
+        while !pushed && !dead_end && next < order.len() {
+            let op = order[next];
+            next += 1;
+            if let Some(next_state) = run.model.step(&run.state, &run.part.ops[op as usize].op) {
+                match run.push(op, next_state, false) {
+                    Push::Pushed => pushed = true,
+                    Push::Seen => {}
+                    Push::OverMemory => break 'search Found::Exhausted(Exhausted::Memory),
+                }
+            }
+        }
+        if pushed {
+            if capture_depth == Some(run.stack.len()) && deepest.is_none() {
+                deepest = Some(Box::new(capture(&run.list, &run.stack, &run.state)));
+            }
+            order = run.order();
+            next = 0;
+            fresh = true;
             continue;
         }
-        // A return (or the end): the ops linearized so far cannot be extended here.
-        let Some(frame) = stack.pop() else {
-            return Found::NotLinearizable { max_depth, deepest };
-        };
-        bytes -= per_frame;
-        let op = frame.op;
-        list.unlift(op);
-        if ops[op as usize].required {
-            required_left += 1;
+        // No candidate leads anywhere new: undo up to the last choice that had
+        // alternatives, and go on with the one after it.
+        match run.backtrack() {
+            Some(op) => {
+                order = run.order();
+                next = order
+                    .iter()
+                    .position(|&o| o == op)
+                    .map_or(order.len(), |at| at + 1);
+            }
+            None => {
+                break Found::NotLinearizable {
+                    max_depth: run.max_depth,
+                    deepest,
+                };
+            }
         }
-        state = frame.prev_state;
-        restore(
-            &mut holes,
-            &mut frontier,
+    };
+    stats.configurations += run.cache.len();
+    stats.peak_bytes = stats.peak_bytes.max(run.peak_bytes);
+    found
+}
+
+enum Push {
+    Pushed,
+    Seen,
+    OverMemory,
+}
+
+/// The search's mutable state: the configuration, the path to it and the cache.
+struct Run<'a, M: Model> {
+    model: &'a M,
+    part: &'a Part<M::Op>,
+    limits: Limits,
+    read_only: Vec<bool>,
+    /// Each op's footprint, for ordering candidates; empty for opaque models.
+    reads: Vec<Vec<Binding>>,
+    writes: Vec<Vec<Binding>>,
+    list: List,
+    required_left: usize,
+    state: M::State,
+    frontier: u32,
+    holes: Vec<u32>,
+    stack: Vec<Frame<M::State>>,
+    cache: HashSet<Key<M::State>, BuildHasherDefault<FastHasher>>,
+    bytes: usize,
+    peak_bytes: usize,
+    max_depth: usize,
+}
+
+impl<'a, M: Model> Run<'a, M> {
+    fn new(model: &'a M, part: &'a Part<M::Op>, limits: Limits) -> Self {
+        let prints: Vec<(Vec<Binding>, Vec<Binding>)> = part
+            .ops
+            .iter()
+            .map(|op| match model.footprint(&op.op) {
+                Footprint::Opaque => (Vec::new(), Vec::new()),
+                Footprint::Bindings { reads, writes } => (reads, writes),
+            })
+            .collect();
+        Run {
+            model,
+            part,
+            limits,
+            read_only: part.ops.iter().map(|op| model.read_only(&op.op)).collect(),
+            reads: prints.iter().map(|(reads, _)| reads.clone()).collect(),
+            writes: prints.into_iter().map(|(_, writes)| writes).collect(),
+            list: List::new(part.ops.len(), &part.events),
+            required_left: part.ops.iter().filter(|op| op.required).count(),
+            state: model.init(),
+            frontier: 0,
+            holes: Vec::new(),
+            stack: Vec::new(),
+            cache: HashSet::default(),
+            bytes: 0,
+            peak_bytes: 0,
+            max_depth: 0,
+        }
+    }
+
+    /// The candidates (calls before the first return) in the order to try them:
+    ///
+    /// 1. unknown-outcome ops left open (no deadline): taking them early gets them out
+    ///    of the candidate set, where every later backtrack would otherwise try each
+    ///    subset of them;
+    /// 2. the op whose return comes first: it is due;
+    /// 3. ops writing a binding the due op reads: they may enable it;
+    /// 4. the rest, in invoke order.
+    ///
+    /// The order only steers which linearization is found first; every candidate is
+    /// tried before giving up. Ordering by "due or needed" is Lowe's just-in-time idea
+    /// inside WGL: the first path usually succeeds, so few subsets of concurrent writes
+    /// are explored.
+    fn order(&self) -> Vec<u32> {
+        let mut candidates = Vec::new();
+        let mut entry = self.first();
+        while entry != self.list.end && entry % 2 == 0 {
+            candidates.push(entry / 2);
+            entry = self.list.next[entry as usize];
+        }
+        if entry != self.list.end {
+            let due = (entry / 2) as usize;
+            let wanted = &self.reads[due];
+            candidates.sort_by_key(|&op| {
+                if !self.list.has_return[op as usize] {
+                    0
+                } else if op as usize == due {
+                    1
+                } else if self.writes[op as usize].iter().any(|b| wanted.contains(b)) {
+                    2
+                } else {
+                    3
+                }
+            });
+        }
+        candidates
+    }
+
+    fn first(&self) -> u32 {
+        self.list.next[self.list.head as usize]
+    }
+
+    /// A read-only candidate that succeeds now, if any.
+    fn forced_candidate(&self) -> Option<(u32, M::State)> {
+        let mut entry = self.first();
+        while entry != self.list.end && entry % 2 == 0 {
+            let op = entry / 2;
+            if self.read_only[op as usize] {
+                if let Some(next) = self.model.step(&self.state, &self.part.ops[op as usize].op) {
+                    return Some((op, next));
+                }
+            }
+            entry = self.list.next[entry as usize];
+        }
+        None
+    }
+
+    /// Linearizes `op` (giving `next_state`) unless the configuration was seen before.
+    fn push(&mut self, op: u32, next_state: M::State, forced: bool) -> Push {
+        let (prev_frontier, prev_holes) = (self.frontier, self.holes.len() as u32);
+        if op >= self.frontier {
+            self.holes.extend(self.frontier..op);
+            self.frontier = op + 1;
+        } else if let Ok(at) = self.holes.binary_search(&op) {
+            self.holes.remove(at);
+        }
+        let key_bytes = std::mem::size_of::<Key<M::State>>() * 8 / 7
+            + 17
+            + 4 * self.holes.len()
+            + self.model.state_heap_bytes(&next_state);
+        let key = Key {
+            frontier: self.frontier,
+            holes: self.holes.as_slice().into(),
+            state: next_state.clone(),
+        };
+        if !self.cache.insert(key) {
+            restore(
+                &mut self.holes,
+                &mut self.frontier,
+                op,
+                prev_frontier,
+                prev_holes,
+            );
+            return Push::Seen;
+        }
+        self.bytes += key_bytes + std::mem::size_of::<Frame<M::State>>();
+        self.peak_bytes = self.peak_bytes.max(self.bytes);
+        if self.bytes > self.limits.memory {
+            return Push::OverMemory;
+        }
+        self.stack.push(Frame {
             op,
-            frame.prev_frontier,
-            frame.prev_holes,
-        );
-        entry = list.next[2 * op as usize];
+            forced,
+            prev_state: std::mem::replace(&mut self.state, next_state),
+            prev_frontier,
+            prev_holes,
+        });
+        self.list.lift(op);
+        if self.part.ops[op as usize].required {
+            self.required_left -= 1;
+        }
+        self.max_depth = self.max_depth.max(self.stack.len());
+        Push::Pushed
+    }
+
+    /// Pops frames up to and including the last unforced one; returns its op, or `None`
+    /// when the stack runs out (no linearization exists).
+    fn backtrack(&mut self) -> Option<u32> {
+        loop {
+            let frame = self.stack.pop()?;
+            self.bytes -= std::mem::size_of::<Frame<M::State>>();
+            let op = frame.op;
+            self.list.unlift(op);
+            if self.part.ops[op as usize].required {
+                self.required_left += 1;
+            }
+            self.state = frame.prev_state;
+            restore(
+                &mut self.holes,
+                &mut self.frontier,
+                op,
+                frame.prev_frontier,
+                frame.prev_holes,
+            );
+            if !frame.forced {
+                return Some(op);
+            }
+        }
     }
 }
 

@@ -169,6 +169,13 @@ impl Model for Leadership {
         }
     }
 
+    fn read_only(&self, op: &LeadershipOp) -> bool {
+        matches!(
+            op,
+            LeadershipOp::Commit { .. } | LeadershipOp::ReadLeader(_)
+        )
+    }
+
     fn explain(&self, state: &LeadershipState, op: &LeadershipOp, values: &Interner) -> String {
         let now = self.show_state(state, values);
         match *op {
