@@ -207,10 +207,11 @@ fn prepare_part<M: Model>(
                     continue;
                 }
                 for &r in readers.get(b).map(Vec::as_slice).unwrap_or(&[]) {
-                    if r != i && kept[r] {
-                        if let Some(d) = deadline[r] {
-                            best = Some(best.map_or(d, |x: u64| x.min(d)));
-                        }
+                    if r != i
+                        && kept[r]
+                        && let Some(d) = deadline[r]
+                    {
+                        best = Some(best.map_or(d, |x: u64| x.min(d)));
                     }
                 }
             }

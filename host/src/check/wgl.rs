@@ -348,7 +348,7 @@ impl<'a, M: Model> Run<'a, M> {
     fn order(&self) -> Vec<u32> {
         let mut candidates = Vec::new();
         let mut entry = self.first();
-        while entry != self.list.end && entry % 2 == 0 {
+        while entry != self.list.end && entry.is_multiple_of(2) {
             candidates.push(entry / 2);
             entry = self.list.next[entry as usize];
         }
@@ -377,12 +377,12 @@ impl<'a, M: Model> Run<'a, M> {
     /// A read-only candidate that succeeds now, if any.
     fn forced_candidate(&self) -> Option<(u32, M::State)> {
         let mut entry = self.first();
-        while entry != self.list.end && entry % 2 == 0 {
+        while entry != self.list.end && entry.is_multiple_of(2) {
             let op = entry / 2;
-            if self.read_only[op as usize] {
-                if let Some(next) = self.model.step(&self.state, &self.part.ops[op as usize].op) {
-                    return Some((op, next));
-                }
+            if self.read_only[op as usize]
+                && let Some(next) = self.model.step(&self.state, &self.part.ops[op as usize].op)
+            {
+                return Some((op, next));
             }
             entry = self.list.next[entry as usize];
         }
@@ -485,7 +485,7 @@ fn capture<S: Clone>(list: &List, stack: &[Frame<S>], state: &S) -> Deepest<S> {
         .collect();
     let mut candidates = Vec::new();
     let mut entry = list.next[list.head as usize];
-    while entry != list.end && entry % 2 == 0 {
+    while entry != list.end && entry.is_multiple_of(2) {
         candidates.push(entry / 2);
         entry = list.next[entry as usize];
     }

@@ -22,7 +22,7 @@ impl Filter {
     /// True when `op` passes every condition.
     pub fn matches(&self, op: &Op) -> bool {
         (self.processes.is_empty() || self.processes.contains(&op.process))
-            && (self.fs.is_empty() || self.fs.iter().any(|f| *f == op.f))
+            && (self.fs.is_empty() || self.fs.contains(&op.f))
             && (self.types.is_empty() || self.types.contains(&op.kind))
             && (self.keys.is_empty() || op.keys().into_iter().any(|key| self.key_matches(key)))
     }
