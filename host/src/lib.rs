@@ -13,6 +13,8 @@
 //! - [`store`]: where the namespace lives: the `Store` trait, its conformance suite, and
 //!   the embedded store (memory plus a write-ahead log with group commit and snapshots).
 //! - [`clock`]: monotonic clocks, injected.
+//! - [`runtime`]: the wasmtime engine, deploy/undeploy, and one actor per component.
+//! - [`host_impl`]: the host side of each WIT interface.
 //! - [`history`]: operation histories in Jepsen's shape, recorded by tests, the simulator
 //!   and a running host.
 //! - [`check`]: the linearizability checker and the models it checks histories against.
@@ -27,5 +29,7 @@ pub mod cli;
 pub mod clock;
 pub mod election;
 pub mod history;
+pub mod host_impl;
 pub mod namespace;
+pub mod runtime;
 pub mod store;

@@ -9,7 +9,7 @@ use crate::namespace::{Revision, WatchEvent};
 use super::{CandidateId, ElectionName, Leader, ObserverId, Term};
 
 /// Who a notification is for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum Recipient {
     /// A candidate.
     Candidate(CandidateId),

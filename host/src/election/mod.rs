@@ -51,7 +51,7 @@ use thiserror::Error;
 
 use crate::namespace::{
     Change, Committed, CreateMode, Data, Error, EventKind, Guard, MonoTime, MultiError, Namespace,
-    NodePath, Op, Revision, SessionId, WatchEvent, WatchKind, WatcherId,
+    NodePath, Op, Revision, SessionId, State, WatchEvent, WatchKind, WatcherId,
 };
 
 pub use callback::{Callback, Effects, Notification, Recipient};
@@ -90,6 +90,24 @@ impl fmt::Display for ObserverId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "o{}", self.0)
     }
+}
+
+/// The acknowledged leader of `election` in `state`: the ack, if it belongs to whoever
+/// holds the lowest ballot. Readers of a durable snapshot use this without the elections.
+pub fn read_leader(state: &State, election: &ElectionName) -> Option<Leader> {
+    current_ack(state, &election.paths())
+}
+
+fn current_ack(state: &State, paths: &ElectionPaths) -> Option<Leader> {
+    let (data, _) = state.get(&paths.ack).ok()?;
+    let leader = Leader::decode(&data)?;
+    (lowest_term(state, paths) == Some(leader.term)).then_some(leader)
+}
+
+fn lowest_term(state: &State, paths: &ElectionPaths) -> Option<Term> {
+    let name = state.first_child(&paths.ballots)?;
+    let path = paths.ballots.child(name).ok()?;
+    state.exists(&path).map(|stat| stat.created)
 }
 
 /// Why an election operation was refused. Nothing changed.
@@ -254,6 +272,11 @@ impl Elections {
         kind: WatchKind,
     ) -> Result<(), Error> {
         self.ns.watch(watcher, path, kind)
+    }
+
+    /// Removes every watch of a caller's watcher (see [`Namespace::unwatch`]).
+    pub fn unwatch(&mut self, watcher: WatcherId) {
+        self.ns.unwatch(watcher);
     }
 
     /// Applies a multi (see [`Namespace::multi`]); the elections react to whatever it
@@ -512,8 +535,17 @@ impl Elections {
 
     /// The acknowledged leader of `election`, if any.
     pub fn leader(&self, election: &ElectionName) -> Option<Leader> {
-        let (data, _) = self.ns.get(&election.paths().ack).ok()?;
-        Leader::decode(&data)
+        read_leader(self.ns.state(), election)
+    }
+
+    /// Replaces the data the candidate's next ballot (and ack) carries.
+    pub fn set_data(&mut self, id: CandidateId, data: Data) -> Result<(), ElectionError> {
+        let candidate = self
+            .candidates
+            .get_mut(&id)
+            .ok_or(ElectionError::UnknownCandidate(id))?;
+        candidate.data = data;
+        Ok(())
     }
 
     // ----- internals -----
@@ -569,15 +601,7 @@ impl Elections {
 
     /// The ack in the namespace, if it belongs to whoever holds the lowest ballot now.
     fn current_ack(&self, paths: &ElectionPaths) -> Option<Leader> {
-        let (data, _) = self.ns.get(&paths.ack).ok()?;
-        let leader = Leader::decode(&data)?;
-        (self.lowest_term(paths) == Some(leader.term)).then_some(leader)
-    }
-
-    fn lowest_term(&self, paths: &ElectionPaths) -> Option<Term> {
-        let name = self.ns.state().first_child(&paths.ballots)?;
-        let path = paths.ballots.child(name).ok()?;
-        self.ns.exists(&path).map(|stat| stat.created)
+        current_ack(self.ns.state(), paths)
     }
 
     /// Works out everything a commit means for the elections, in order: deposed leaders
@@ -683,7 +707,7 @@ impl Elections {
                 }
                 // Only an ack of the current lowest ballot counts: within one commit the
                 // old leader's ack may not have been processed yet.
-                let lowest = self.lowest_term(&self.races[&election].paths.clone());
+                let lowest = lowest_term(self.ns.state(), &self.races[&election].paths);
                 match self.races[&election].acked.clone() {
                     Some(leader) if Some(leader.term) == lowest => {
                         self.tell_losing(id, leader, revision, out)

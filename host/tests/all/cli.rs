@@ -53,7 +53,14 @@ fn bench_runs_and_ends_with_one_summary_line_per_figure() {
     let scratch = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
     let dir = scratch.path().to_str().unwrap();
     let foundation = [
-        "bench", "foundation", "--ops", "2000", "--candidates", "200", "--failovers", "50",
+        "bench",
+        "foundation",
+        "--ops",
+        "2000",
+        "--candidates",
+        "200",
+        "--failovers",
+        "50",
     ];
     check_summaries(&foundation, 7);
     check_summaries(&["bench", "store", "--seconds", "0.2", "--dir", dir], 8);

@@ -3,4 +3,5 @@
 mod cli;
 mod election_herd;
 mod namespace_props;
+mod runtime;
 mod store;

@@ -151,7 +151,7 @@ fn op_of(path_index: usize, kind: u8, expected: Option<u64>) -> Op {
 fn apply(el: &mut Elections, m: &mut Model, step: &Step) -> (bool, Vec<(String, Term)>) {
     let now = MonoTime(m.now * 1_000_000_000);
     let mut won = Vec::new();
-    let mut record = |fx: ballot_host::election::Effects, won: &mut Vec<(String, Term)>| {
+    let record = |fx: ballot_host::election::Effects, won: &mut Vec<(String, Term)>| {
         for n in fx.notifications {
             if let Callback::WinningElection { term } = n.callback {
                 won.push((n.election.to_string(), term));

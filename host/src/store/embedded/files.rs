@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 
 /// A file the store appends to.
 pub trait AppendFile: Send {
@@ -181,6 +181,8 @@ struct SimState {
 #[derive(Debug, Clone, Default)]
 pub struct SimFs {
     state: Arc<Mutex<SimState>>,
+    /// While true, `sync_data` waits: lets a test look at the store mid-sync.
+    sync_gate: Arc<(Mutex<bool>, Condvar)>,
 }
 
 impl SimFs {
@@ -197,6 +199,25 @@ impl SimFs {
     /// Clears all injected faults.
     pub fn clear_faults(&self) {
         self.lock_state().faults.clear();
+    }
+
+    /// Makes every later `sync_data` wait until [`SimFs::release_syncs`].
+    pub fn hold_syncs(&self) {
+        *self.sync_gate.0.lock().unwrap_or_else(|p| p.into_inner()) = true;
+    }
+
+    /// Lets held and later syncs proceed.
+    pub fn release_syncs(&self) {
+        *self.sync_gate.0.lock().unwrap_or_else(|p| p.into_inner()) = false;
+        self.sync_gate.1.notify_all();
+    }
+
+    /// True if some write is waiting for a sync (its bytes are in a file, not yet durable).
+    pub fn has_unsynced_data(&self) -> bool {
+        self.lock_state()
+            .files
+            .values()
+            .any(|file| file.content.len() != file.durable.len())
     }
 
     /// How many `sync_data` calls succeeded.
@@ -230,6 +251,7 @@ impl SimFs {
             );
         }
         SimFs {
+            sync_gate: Arc::default(),
             state: Arc::new(Mutex::new(SimState {
                 durable_entries: entries.clone(),
                 entries,
@@ -307,6 +329,13 @@ impl AppendFile for SimAppend {
     }
 
     fn sync_data(&mut self) -> io::Result<()> {
+        {
+            let (held, released) = &*self.fs.sync_gate;
+            let mut held = held.lock().unwrap_or_else(|p| p.into_inner());
+            while *held {
+                held = released.wait(held).unwrap_or_else(|p| p.into_inner());
+            }
+        }
         let mut state = self.fs.lock_state();
         if state.faults.contains(&Fault::SyncError) {
             return Err(io::Error::other("input/output error on fsync (simulated)"));

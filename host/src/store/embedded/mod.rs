@@ -117,6 +117,21 @@ pub fn thread_spawner() -> Spawner {
 type Waiter = Box<dyn FnOnce(Result<(), String>) + Send>;
 type Job<C> = Box<dyn FnOnce(Result<(&mut C, MonoTime), String>) -> Waiter + Send>;
 
+/// Wraps `f` as a writer job: run on the head (or refused, if the store has failed), with
+/// `reply` called once the batch it joined is durable or has failed.
+fn job<C, R: Send + 'static>(
+    f: impl FnOnce(&mut C, MonoTime) -> R + Send + 'static,
+    reply: impl FnOnce(Result<R, String>) + Send + 'static,
+) -> Job<C> {
+    Box::new(move |target| match target {
+        Ok((core, now)) => {
+            let result = f(core, now);
+            Box::new(move |flushed: Result<(), String>| reply(flushed.map(|()| result)))
+        }
+        Err(failure) => Box::new(move |_| reply(Err(failure))),
+    })
+}
+
 enum Request<C> {
     Job(Job<C>),
     Snapshot(Sender<Result<u64, StoreError>>),
@@ -254,23 +269,60 @@ impl<C: Core> EmbeddedStore<C> {
         f: impl FnOnce(&mut C, MonoTime) -> R + Send + 'static,
     ) -> Result<R, StoreError> {
         let (tx, rx) = mpsc::sync_channel::<Result<R, String>>(1);
-        let job: Job<C> = Box::new(move |target| match target {
-            Ok((core, now)) => {
-                let result = f(core, now);
-                Box::new(move |flushed| {
-                    let _ = tx.send(flushed.map(|()| result));
-                })
-            }
-            Err(failure) => Box::new(move |_| {
-                let _ = tx.send(Err(failure));
-            }),
-        });
-        self.send(Request::Job(job))?;
+        self.send(Request::Job(job(f, move |outcome| {
+            let _ = tx.send(outcome);
+        })))?;
         match rx.recv() {
             Ok(Ok(result)) => Ok(result),
             Ok(Err(failure)) => Err(StoreError::Failed(failure)),
             Err(_) => Err(StoreError::Closed),
         }
+    }
+
+    /// [`EmbeddedStore::execute`] for async callers: the writer's answer arrives through
+    /// a oneshot channel, so a tokio task awaits durability without blocking its thread.
+    pub async fn execute_async<R: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut C, MonoTime) -> R + Send + 'static,
+    ) -> Result<R, StoreError> {
+        self.execute_ordered(move |core, now| (f(core, now), ()), |()| {})
+            .await
+    }
+
+    /// Like [`EmbeddedStore::execute_async`], and `f` also returns consequences (say,
+    /// election notifications) that `deliver` hands on once they are durable. `deliver`
+    /// runs on the writer thread, in commit order, before any result is released: the
+    /// one place where the order of deliveries is exactly the order of commits. It must
+    /// not block.
+    pub async fn execute_ordered<R: Send + 'static, E: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut C, MonoTime) -> (R, E) + Send + 'static,
+        deliver: impl FnOnce(E) + Send + 'static,
+    ) -> Result<R, StoreError> {
+        let (tx, rx) = tokio::sync::oneshot::channel::<Result<R, String>>();
+        self.send(Request::Job(job(
+            f,
+            move |outcome: Result<(R, E), String>| {
+                let _ = tx.send(outcome.map(|(result, effects)| {
+                    deliver(effects);
+                    result
+                }));
+            },
+        )))?;
+        match rx.await {
+            Ok(Ok(result)) => Ok(result),
+            Ok(Err(failure)) => Err(StoreError::Failed(failure)),
+            Err(_) => Err(StoreError::Closed),
+        }
+    }
+
+    /// The latest durable state, as readers may see it.
+    pub fn published(&self) -> State {
+        self.shared
+            .published
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// Writes a snapshot now and truncates the log behind it; returns the record number it
@@ -524,10 +576,6 @@ impl Store for EmbeddedStore<Namespace> {
     }
 
     fn read(&self) -> State {
-        self.shared
-            .published
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
+        self.published()
     }
 }

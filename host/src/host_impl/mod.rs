@@ -1,0 +1,71 @@
+//! The host side of each WIT interface: one file per interface, each only checking its
+//! arguments, converting them, and handing the work to the store and the elections.
+//!
+//! An actor's store data is a [`HostState`]; every import call names the actor through it
+//! (its session, its candidate, its election) so a component can only ever act as itself.
+
+mod convert;
+mod election;
+mod log;
+mod namespace;
+
+use std::sync::Arc;
+
+use wasmtime::component::ResourceTable;
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+
+use crate::election::{CandidateId, ElectionName};
+use crate::namespace::{SessionId, WatcherId};
+use crate::runtime::Shared;
+use crate::runtime::bindings::wit;
+
+pub(crate) use convert::{to_wit_event, to_wit_leader};
+
+/// Who an actor is, as its import calls act.
+#[derive(Debug, Clone)]
+pub struct Identity {
+    /// The deployment's name, for logs and recorded histories.
+    pub name: String,
+    /// The deployment's number: its process in recorded histories.
+    pub process: u64,
+    /// The actor's session: owns its ephemerals and, for a candidate, its ballots.
+    pub session: SessionId,
+    /// The candidate, for a candidate deployment.
+    pub candidate: Option<CandidateId>,
+    /// The election it takes part in or observes.
+    pub election: ElectionName,
+    /// Its watcher id: the events of its watches come back to it.
+    pub watcher: WatcherId,
+}
+
+/// The data of one actor's wasmtime `Store`.
+pub struct HostState {
+    pub(crate) shared: Arc<Shared>,
+    pub(crate) identity: Identity,
+    wasi: WasiCtx,
+    table: ResourceTable,
+}
+
+impl HostState {
+    /// State for an actor: WASI with nothing granted (no preopened folders, no inherited
+    /// environment, no arguments), output discarded.
+    pub(crate) fn new(shared: Arc<Shared>, identity: Identity) -> Self {
+        HostState {
+            shared,
+            identity,
+            wasi: WasiCtx::builder().build(),
+            table: ResourceTable::new(),
+        }
+    }
+}
+
+impl WasiView for HostState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+impl wit::Host for HostState {}

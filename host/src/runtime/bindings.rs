@@ -1,0 +1,34 @@
+//! Bindings of the two component worlds, generated once each. The observer world's
+//! imports are the candidate world's, mapped with `with:`, so one host implementation
+//! (`host_impl`) serves both.
+
+/// The `candidate` world.
+#[allow(missing_docs)] // generated from the WIT, whose docs it carries
+pub mod candidate {
+    wasmtime::component::bindgen!({
+        path: "../wit",
+        world: "ballot:election/candidate",
+        imports: { default: async | trappable },
+        exports: { default: async },
+    });
+}
+
+/// The `observer` world.
+#[allow(missing_docs)] // generated from the WIT, whose docs it carries
+pub mod observer {
+    wasmtime::component::bindgen!({
+        path: "../wit",
+        world: "ballot:election/observer",
+        imports: { default: async | trappable },
+        exports: { default: async },
+        with: {
+            "ballot:election/types": super::candidate::ballot::election::types,
+            "ballot:election/namespace": super::candidate::ballot::election::namespace,
+            "ballot:election/log": super::candidate::ballot::election::log,
+        },
+    });
+}
+
+pub use candidate::ballot::election::{
+    election as election_api, log as log_api, namespace as namespace_api, types as wit,
+};

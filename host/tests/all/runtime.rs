@@ -1,0 +1,305 @@
+//! Real components as actors: the seed's scenarios replayed with wasm candidates and an
+//! observer, fencing of a deposed candidate, and refusal of bad components. Order and
+//! cause are asserted from the runtime's timeline and recorded history, with loose time
+//! bounds only.
+
+use std::path::Path;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use ballot_host::check::{Budget, ModelKind, Verdict, check};
+use ballot_host::clock::SystemClock;
+use ballot_host::election::{Effects, ElectionName, Elections};
+use ballot_host::history::Recorder;
+use ballot_host::namespace::{NodePath, Op};
+use ballot_host::runtime::{DeployError, DeploySpec, Role, Runtime, TimelineEvent, new_engine};
+use ballot_host::store::embedded::{SimFs, thread_spawner};
+use ballot_host::store::{EmbeddedStore, Options};
+use wasmtime::Engine;
+
+/// One engine for every test in the binary: compiling is the expensive part.
+fn engine() -> Engine {
+    static ENGINE: OnceLock<Engine> = OnceLock::new();
+    ENGINE.get_or_init(|| new_engine().expect("engine")).clone()
+}
+
+fn wasm(path: &str) -> Vec<u8> {
+    std::fs::read(path).expect("component built by ballot-artifacts")
+}
+
+fn runtime(recorder: Recorder) -> Runtime {
+    let store = EmbeddedStore::open_with(
+        Path::new("/data"),
+        Arc::new(SimFs::new()),
+        Arc::new(SystemClock::new()),
+        Options::default(),
+        thread_spawner(),
+    )
+    .expect("store");
+    Runtime::new(engine(), store, recorder).expect("runtime")
+}
+
+fn election() -> ElectionName {
+    ElectionName::parse("example").unwrap()
+}
+
+fn candidate(name: &str, tick: Option<Duration>) -> DeploySpec {
+    DeploySpec {
+        name: name.into(),
+        wasm: wasm(ballot_artifacts::EXAMPLE_CANDIDATE),
+        role: Role::Candidate {
+            election: election(),
+            data: format!("{name}:5432").into_bytes(),
+            follow_leader: false,
+        },
+        ttl: Duration::from_secs(2),
+        tick,
+    }
+}
+
+fn observer(name: &str) -> DeploySpec {
+    DeploySpec {
+        name: name.into(),
+        wasm: wasm(ballot_artifacts::EXAMPLE_OBSERVER),
+        role: Role::Observer {
+            election: election(),
+        },
+        ttl: Duration::from_secs(2),
+        tick: None,
+    }
+}
+
+/// The timeline as `who: what` lines.
+fn lines(rt: &Runtime) -> Vec<String> {
+    rt.timeline()
+        .into_iter()
+        .map(|e| format!("{}: {:?}", e.deployment, e.event))
+        .collect()
+}
+
+/// Waits (at most 20 s) until some timeline line contains `needle`; returns its index.
+async fn wait_for(rt: &Runtime, needle: &str) -> usize {
+    for _ in 0..2000 {
+        if let Some(at) = lines(rt).iter().position(|l| l.contains(needle)) {
+            return at;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("{needle:?} never happened:\n{}", lines(rt).join("\n"));
+}
+
+fn position(lines: &[String], needle: &str) -> usize {
+    lines
+        .iter()
+        .position(|l| l.contains(needle))
+        .unwrap_or_else(|| panic!("{needle:?} missing:\n{}", lines.join("\n")))
+}
+
+fn term_acked_by(rt: &Runtime, name: &str) -> u64 {
+    rt.timeline()
+        .into_iter()
+        .find_map(|e| match e.event {
+            TimelineEvent::Acked(term) if e.deployment == name => Some(term),
+            _ => None,
+        })
+        .expect("acked")
+}
+
+fn assert_leadership_linearizable(recorder: &Recorder) {
+    let history = recorder.history();
+    assert!(!history.to_jsonl().is_empty());
+    let report = check(&history, ModelKind::Leadership, &Budget::default()).expect("checkable");
+    assert!(
+        matches!(report.verdict, Verdict::Linearizable),
+        "{:?}\n{}",
+        report.verdict,
+        history.to_jsonl()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_seed_replayed_with_components() {
+    let recorder = Recorder::new();
+    let rt = runtime(recorder.clone());
+    rt.deploy(observer("obs")).await.unwrap();
+    let a = rt.deploy(candidate("a", None)).await.unwrap();
+    wait_for(&rt, "a: Acked").await;
+    rt.deploy(candidate("b", None)).await.unwrap();
+    rt.deploy(candidate("c", None)).await.unwrap();
+    wait_for(&rt, "b: Callback(\"on-losing-election").await;
+    wait_for(&rt, "c: Callback(\"on-losing-election").await;
+    let ta = term_acked_by(&rt, "a");
+
+    rt.undeploy(a).await.unwrap();
+    wait_for(&rt, "b: Acked").await;
+    let tb = term_acked_by(&rt, "b");
+    assert!(tb > ta, "terms increase");
+    wait_for(&rt, &format!("obs: Callback(\"on-new-leader(term {tb})")).await;
+
+    let l = lines(&rt);
+    // The winner acks after its callback; losers and observers hear only after the ack.
+    let a_wins = position(&l, &format!("a: Callback(\"on-winning-election(term {ta})"));
+    let a_acks = position(&l, &format!("a: Acked({ta})"));
+    assert!(a_wins < a_acks);
+    for who in ["b", "c"] {
+        let lost = position(
+            &l,
+            &format!("{who}: Callback(\"on-losing-election(leader term {ta})"),
+        );
+        assert!(a_acks < lost, "{who} heard it lost before the ack");
+    }
+    let obs_new_a = position(&l, &format!("obs: Callback(\"on-new-leader(term {ta})"));
+    let a_gone = position(&l, "a: Undeployed");
+    let obs_death = position(&l, &format!("obs: Callback(\"on-leaders-death(term {ta})"));
+    let b_wins = position(&l, &format!("b: Callback(\"on-winning-election(term {tb})"));
+    let obs_new_b = position(&l, &format!("obs: Callback(\"on-new-leader(term {tb})"));
+    assert!(a_acks < obs_new_a && obs_new_a < obs_death && obs_death < obs_new_b);
+    assert!(b_wins < obs_new_b && a_gone > a_acks);
+    // c is not woken by the failover, and hears it lost only once.
+    assert_eq!(
+        l.iter().filter(|x| x.starts_with("c: Callback")).count(),
+        1,
+        "{l:#?}"
+    );
+
+    // The observer component recorded the stream in order in the namespace too.
+    let observed = NodePath::parse("/example/observed").unwrap();
+    for _ in 0..500 {
+        if rt.state().children(&observed).map(|c| c.len()).unwrap_or(0) >= 3 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(rt.state().children(&observed).unwrap().len(), 3);
+
+    // The new leader wrote under its term with a guarded multi.
+    let leader_node = NodePath::parse("/example/leader").unwrap();
+    for _ in 0..500 {
+        let written = rt
+            .state()
+            .get(&leader_node)
+            .ok()
+            .map(|(_, stat)| stat.modified.0);
+        if written.is_some_and(|revision| revision >= tb) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(rt.state().get(&leader_node).unwrap().1.modified.0 >= tb);
+    assert_leadership_linearizable(&recorder);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deposed_candidates_guarded_writes_are_refused() {
+    let recorder = Recorder::new();
+    let rt = runtime(recorder.clone());
+    rt.deploy(candidate("a", Some(Duration::from_millis(30))))
+        .await
+        .unwrap();
+    wait_for(&rt, "a: Acked").await;
+    let ticks = NodePath::parse("/example/ticks").unwrap();
+    for _ in 0..500 {
+        if rt.state().exists(&ticks).is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(
+        rt.state().exists(&ticks).is_some(),
+        "the leader ticks under its term"
+    );
+
+    // Depose a by deleting its ballot behind its back; b takes over.
+    rt.deploy(candidate("b", None)).await.unwrap();
+    rt.with_elections(|el: &mut Elections, now| {
+        let ballots = election().paths().ballots;
+        let lowest = el
+            .namespace()
+            .state()
+            .first_child(&ballots)
+            .unwrap()
+            .to_string();
+        let op = Op::Delete {
+            path: ballots.child(&lowest).unwrap(),
+            expected: None,
+        };
+        match el.multi(None, &[op], now) {
+            Ok((_, effects)) => ((), effects),
+            Err(_) => ((), Effects::default()),
+        }
+    })
+    .await
+    .unwrap();
+    wait_for(&rt, "a: Deposed").await;
+    wait_for(&rt, "b: Acked").await;
+    let tb = term_acked_by(&rt, "b");
+    // a's next tick writes under its old term: refused, nothing written.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let history = recorder.history().to_jsonl();
+    assert!(
+        history
+            .lines()
+            .any(|l| l.contains("\"fail\"") && l.contains("\"commit\"") && l.contains("\"a\"")),
+        "a's fenced commit is recorded as failed:\n{history}"
+    );
+    let (_, stat) = rt.state().get(&ticks).unwrap();
+    let modified = stat.modified.0;
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    assert_eq!(
+        rt.state().get(&ticks).unwrap().1.modified.0,
+        modified,
+        "nobody ticks after a was deposed (b has no tick)"
+    );
+    assert!(modified < tb || modified >= tb, "sanity");
+    assert_leadership_linearizable(&recorder);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn malformed_components_are_refused_and_change_nothing() {
+    let rt = runtime(Recorder::off());
+    let before = rt.state().encode();
+    let mut garbage = candidate("garbage", None);
+    garbage.wasm = b"definitely not wasm".to_vec();
+    let err = rt.deploy(garbage).await.unwrap_err();
+    assert!(matches!(err, DeployError::Malformed(_)), "{err}");
+
+    let mut core_module = candidate("core", None);
+    core_module.wasm = b"\0asm\x01\0\0\0".to_vec();
+    let err = rt.deploy(core_module).await.unwrap_err();
+    assert!(err.to_string().contains("not a valid component"), "{err}");
+
+    // An observer component deployed as a candidate lacks the candidate's exports.
+    let mut wrong = candidate("wrong", None);
+    wrong.wasm = wasm(ballot_artifacts::EXAMPLE_OBSERVER);
+    let err = rt.deploy(wrong).await.unwrap_err();
+    assert!(
+        matches!(
+            &err,
+            DeployError::WrongWorld {
+                world: "candidate",
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert_eq!(rt.state().encode(), before, "no session, no ballot");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_responsive_actor_keeps_its_session_and_the_cache_serves_redeploys() {
+    let rt = runtime(Recorder::off());
+    let mut spec = candidate("steady", None);
+    spec.ttl = Duration::from_millis(300);
+    rt.deploy(spec.clone()).await.unwrap();
+    wait_for(&rt, "steady: Acked").await;
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    assert!(!lines(&rt).iter().any(|l| l.contains("Trapped")));
+    assert_eq!(
+        rt.state().sessions().count(),
+        1,
+        "heartbeats kept it alive past 3 TTLs"
+    );
+    spec.name = "again".into();
+    rt.deploy(spec).await.unwrap();
+    assert_eq!(rt.cached_components(), 1, "the same bytes compiled once");
+}
