@@ -1,0 +1,46 @@
+//! Paths of the wasm components under `components/`, for host tests and benchmarks.
+//!
+//! The build script compiles every component crate for wasm32-wasip2 (adding the target
+//! with rustup when it is missing) and generates one `&str` constant per component, named
+//! after its package in upper snake case, plus [`ALL`] and [`foreach_component!`].
+//!
+//! ```
+//! let bytes = std::fs::read(ballot_artifacts::EXAMPLE_CANDIDATE).unwrap();
+//! // A component, not a core module: version 0x0d, layer 1.
+//! assert_eq!(&bytes[..8], b"\0asm\x0d\0\x01\0");
+//! ```
+//!
+//! A host test module can make sure every component has a test, wasmtime-style: the
+//! macro names each component, so a component without a test function fails to compile.
+//!
+//! ```
+//! macro_rules! assert_test_exists {
+//!     ($name:ident) => {
+//!         #[allow(unused_imports)]
+//!         use self::$name as _;
+//!     };
+//! }
+//! # mod tests {
+//! # fn empty_export() {}
+//! # fn example_candidate() {}
+//! # fn example_candidate_v2() {}
+//! # fn example_observer() {}
+//! ballot_artifacts::foreach_component!(assert_test_exists);
+//! # }
+//! ```
+
+#![deny(missing_docs)]
+
+include!(concat!(env!("OUT_DIR"), "/components.rs"));
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_artifact_is_a_component() {
+        assert!(super::ALL.len() >= 4);
+        for (name, path) in super::ALL {
+            let bytes = std::fs::read(path).unwrap();
+            assert_eq!(&bytes[..8], b"\0asm\x0d\0\x01\0", "{name} at {path}");
+        }
+    }
+}
