@@ -1,287 +1,182 @@
-//! `ballot demo`: the ballot-queue election on the embedded namespace, on a simulated
-//! clock, printed as a timeline of ballots, watches, acks and terms.
-//!
-//! Four candidates and an observer. A middle candidate's process dies (its heartbeats
-//! stop, its session expires, its successor re-watches and nobody else hears a thing);
-//! the leader's process dies (it is deposed, the observer hears of the death, the next
-//! ballot wins and acks); the new leader resigns; the first leader, deposed, tries to
-//! write under its old term and is fenced.
+//! `ballot demo`: real components in one process. Three example candidates and an example
+//! observer are deployed into a runtime over the embedded store (in a temporary folder);
+//! the leader is undeployed; the next candidate wins; the timeline is printed with terms.
+//! `--native` runs the host-native demo instead (no wasm, a simulated clock).
 
-use std::collections::BTreeMap;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 
-use crate::election::{
-    Callback, CandidateId, Effects, ElectionName, Elections, Leader, Recipient, Term,
-};
-use crate::namespace::{CreateMode, Data, MonoTime, Namespace, NodePath, Op, SessionId};
+use crate::clock::SystemClock;
+use crate::election::{ElectionName, Elections};
+use crate::history::Recorder;
+use crate::namespace::NodePath;
+use crate::runtime::{DeploySpec, Role, Runtime, TimelineEvent, new_engine};
+use crate::store::{EmbeddedStore, Options};
 
 /// Arguments of `ballot demo`.
 #[derive(Debug, clap::Args)]
 pub struct DemoArgs {
-    /// Session TTL of every candidate, in milliseconds.
+    /// Run the host-native demo (bare namespace, simulated clock) instead of components.
+    #[arg(long)]
+    pub native: bool,
+    /// Session TTL of every participant, in milliseconds.
     #[arg(long, default_value_t = 2000)]
-    ttl_ms: u64,
+    pub ttl_ms: u64,
 }
 
 impl Default for DemoArgs {
     fn default() -> Self {
-        DemoArgs { ttl_ms: 2000 }
-    }
-}
-
-const STEP: Duration = Duration::from_millis(250);
-
-struct Participant {
-    name: &'static str,
-    session: SessionId,
-    alive: bool,
-}
-
-/// The demo's little runtime: a simulated clock, heartbeats for live processes, and
-/// callbacks that print and, for a win, acknowledge.
-struct Demo {
-    el: Elections,
-    election: ElectionName,
-    now: MonoTime,
-    candidates: BTreeMap<CandidateId, Participant>,
-    watching: BTreeMap<CandidateId, Option<NodePath>>,
-    terms: Vec<(&'static str, Term)>,
-}
-
-impl Demo {
-    fn line(&self, who: &str, what: impl AsRef<str>) {
-        println!(
-            "{:>7.3}s  rev {:>3}  {:<9} {}",
-            self.now.0 as f64 / 1e9,
-            self.el.namespace().revision().0,
-            who,
-            what.as_ref()
-        );
-    }
-
-    fn name(&self, id: CandidateId) -> &'static str {
-        self.candidates[&id].name
-    }
-
-    fn describe(&self, leader: &Leader) -> String {
-        format!(
-            "{} (term {}, ack data {:?})",
-            self.name(leader.candidate),
-            leader.term,
-            leader.data
-        )
-    }
-
-    /// Delivers notifications in order; a won election is acknowledged with the
-    /// candidate's data, as a component's on-winning-election returning ok would be.
-    fn deliver(&mut self, effects: Effects) -> anyhow::Result<()> {
-        for n in effects.notifications {
-            let who = match n.to {
-                Recipient::Candidate(id) => self.name(id).to_string(),
-                Recipient::Observer(_) => "dashboard".to_string(),
-            };
-            match &n.callback {
-                Callback::WinningElection { term } => {
-                    self.line(&who, format!("<- on-winning-election(term {term})"));
-                    let Recipient::Candidate(id) = n.to else {
-                        unreachable!()
-                    };
-                    self.terms.push((self.name(id), *term));
-                    let more = self.el.acknowledge(id, *term, None, self.now)?;
-                    self.line(&who, format!("acks: ack node written under term {term}"));
-                    self.deliver(more)?;
-                }
-                Callback::LosingElection { leader } => {
-                    let text = format!("<- on-losing-election(leader {})", self.describe(leader));
-                    self.line(&who, text)
-                }
-                Callback::NewLeader { leader } => {
-                    let text = format!("<- on-new-leader({})", self.describe(leader));
-                    self.line(&who, text)
-                }
-                Callback::LeadersDeath { term } => {
-                    self.line(&who, format!("<- on-leaders-death(term {term})"))
-                }
-                Callback::Deposed { term } => self.line(
-                    &who,
-                    format!("deposed: term {term} revoked before anyone else is told"),
-                ),
-            }
+        DemoArgs {
+            native: false,
+            ttl_ms: 2000,
         }
-        self.show_watches();
-        Ok(())
-    }
-
-    fn show_watches(&mut self) {
-        let ids: Vec<CandidateId> = self.candidates.keys().copied().collect();
-        for id in ids {
-            let now = self.el.predecessor(id).cloned();
-            if self.watching.get(&id) != Some(&now) {
-                if let Some(path) = &now {
-                    let owner = self
-                        .candidates
-                        .keys()
-                        .find(|&&c| self.el.ballot(c) == Some(path))
-                        .map_or("?", |&c| self.name(c));
-                    self.line(self.name(id), format!("watches {} ({owner})", path.name()));
-                }
-                self.watching.insert(id, now);
-            }
-        }
-    }
-
-    /// Moves the clock on to `until`, heartbeating live processes and expiring the rest.
-    fn run_until(&mut self, until: Duration) -> anyhow::Result<()> {
-        let until = MonoTime(0).after(until);
-        while self.now < until {
-            self.now = self.now.after(STEP);
-            let live: Vec<SessionId> = self
-                .candidates
-                .values()
-                .filter(|p| p.alive)
-                .map(|p| p.session)
-                .collect();
-            for session in live {
-                self.el.heartbeat(session, self.now)?;
-            }
-            let (expired, effects) = self.el.tick(self.now);
-            for session in expired {
-                let name = self
-                    .candidates
-                    .values()
-                    .find(|p| p.session == session)
-                    .map_or("?", |p| p.name);
-                self.line(
-                    name,
-                    format!(
-                        "session {session} expired: all its ephemeral nodes deleted in one step"
-                    ),
-                );
-            }
-            self.deliver(effects)?;
-        }
-        Ok(())
-    }
-
-    fn kill(&mut self, id: CandidateId) {
-        self.candidates.get_mut(&id).expect("known").alive = false;
-        self.line(self.name(id), "process killed: heartbeats stop");
     }
 }
 
 /// Runs the demo.
 pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
-    let ttl = Duration::from_millis(args.ttl_ms);
+    if args.native {
+        return super::demo_native::run(&args);
+    }
     anyhow::ensure!(
-        ttl > STEP,
-        "--ttl-ms must exceed the demo's 250 ms heartbeat step"
+        args.ttl_ms >= 300,
+        "--ttl-ms must be at least 300 for components"
     );
-    let election = ElectionName::parse("db")?;
-    let mut demo = Demo {
-        el: Elections::new(Namespace::default()),
-        election: election.clone(),
-        now: MonoTime(0),
-        candidates: BTreeMap::new(),
-        watching: BTreeMap::new(),
-        terms: Vec::new(),
-    };
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?
+        .block_on(components(Duration::from_millis(args.ttl_ms)))
+}
+
+async fn wait_for(
+    rt: &Runtime,
+    who: &str,
+    what: impl Fn(&TimelineEvent) -> bool,
+) -> anyhow::Result<()> {
+    for _ in 0..1000 {
+        if rt
+            .timeline()
+            .iter()
+            .any(|e| e.deployment == who && what(&e.event))
+        {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    anyhow::bail!("{who} did not get there within 10 s")
+}
+
+async fn components(ttl: Duration) -> anyhow::Result<ExitCode> {
+    let dir = tempfile::tempdir()?;
+    let store: EmbeddedStore<Elections> =
+        EmbeddedStore::open(dir.path(), Arc::new(SystemClock::new()), Options::default())?;
+    let engine = new_engine().map_err(|e| anyhow::anyhow!("{e:#}"))?;
+    let rt = Runtime::new(engine, store, Recorder::off())?;
+    let election = ElectionName::parse("example")?;
     println!(
-        "ballot demo: election {:?}, session TTL {} ms, heartbeats every {} ms\n",
+        "ballot demo: components in one process, election {:?}, store in {}, session TTL {} ms\n",
         election.as_str(),
-        args.ttl_ms,
-        STEP.as_millis()
+        dir.path().display(),
+        ttl.as_millis()
     );
-    println!("{:>8}  {:>7}  {:<9} event", "time", "rev", "who");
-
-    let (_, effects) = demo.el.observe(&election);
-    demo.line("dashboard", "observes the election");
-    demo.deliver(effects)?;
-
+    let candidate_wasm = std::fs::read(ballot_artifacts::EXAMPLE_CANDIDATE)?;
+    let observer_wasm = std::fs::read(ballot_artifacts::EXAMPLE_OBSERVER)?;
+    rt.deploy(DeploySpec {
+        name: "dashboard".into(),
+        wasm: observer_wasm,
+        role: Role::Observer {
+            election: election.clone(),
+        },
+        ttl,
+        tick: None,
+    })
+    .await?;
     let mut ids = Vec::new();
     for (name, address) in [
         ("alpha", "10.0.0.1:5432"),
         ("bravo", "10.0.0.2:5432"),
         ("charlie", "10.0.0.3:5432"),
-        ("delta", "10.0.0.4:5432"),
     ] {
-        let session = demo.el.open_session(ttl, demo.now)?;
-        let id = demo.el.join(&election, session, Data::from(address), false);
-        demo.candidates.insert(
-            id,
-            Participant {
-                name,
-                session,
-                alive: true,
+        let spec = DeploySpec {
+            name: name.into(),
+            wasm: candidate_wasm.clone(),
+            role: Role::Candidate {
+                election: election.clone(),
+                data: address.as_bytes().to_vec(),
+                follow_leader: false,
             },
-        );
-        let effects = demo.el.vote(id, demo.now)?;
-        let ballot = demo.el.ballot(id).expect("just voted").clone();
-        let term = demo.el.namespace().exists(&ballot).expect("exists").created;
-        demo.line(
-            name,
-            format!(
-                "votes with session {session}: ballot {} created at revision {term}",
-                ballot.name()
-            ),
-        );
-        demo.deliver(effects)?;
-        ids.push(id);
-    }
-    let [alpha, bravo, charlie, _delta] = ids[..] else {
-        unreachable!()
-    };
-
-    println!("\n-- a middle candidate dies: only its successor notices --");
-    demo.run_until(Duration::from_secs(1))?;
-    demo.kill(charlie);
-    demo.run_until(Duration::from_secs(4))?;
-
-    println!("\n-- the leader dies: deposed, then the next ballot wins --");
-    let alpha_term = demo.el.leading_term(alpha).expect("alpha leads");
-    demo.kill(alpha);
-    demo.run_until(Duration::from_secs(7))?;
-
-    println!("\n-- the new leader resigns: ballot and ack go in one multi --");
-    let effects = demo.el.resign(bravo, demo.now)?;
-    demo.line("bravo", "resigns");
-    demo.deliver(effects)?;
-
-    println!("\n-- deposed leaders write under their old terms: fenced --");
-    let bravo_term = demo.terms[1].1;
-    for (id, term) in [(alpha, alpha_term), (bravo, bravo_term)] {
-        let write = [Op::Create {
-            path: NodePath::parse("/primary")?,
-            data: Data::from(demo.name(id)),
-            mode: CreateMode::PERSISTENT,
-        }];
-        let guard = Elections::term_guard(&election, demo.candidates[&id].session, term);
-        match demo.el.multi(Some(&guard), &write, demo.now) {
-            Ok(_) => anyhow::bail!("a deposed leader's write was applied"),
-            Err(refused) => demo.line(
-                demo.name(id),
-                format!("guarded multi under term {term} refused: {}", refused.error),
-            ),
+            ttl,
+            tick: None,
+        };
+        ids.push(rt.deploy(spec).await?);
+        if name == "alpha" {
+            wait_for(&rt, "alpha", |e| matches!(e, TimelineEvent::Acked(_))).await?;
         }
     }
-    anyhow::ensure!(
-        demo.el
-            .namespace()
-            .exists(&NodePath::parse("/primary")?)
-            .is_none()
-    );
-
-    println!("\nterms, in order of winning:");
-    for (name, term) in &demo.terms {
-        println!("  {name:<8} term {term}");
+    for who in ["bravo", "charlie"] {
+        wait_for(
+            &rt,
+            who,
+            |e| matches!(e, TimelineEvent::Callback(c) if c.starts_with("on-losing")),
+        )
+        .await?;
     }
-    let increasing = demo.terms.windows(2).all(|w| w[0].1 < w[1].1);
-    anyhow::ensure!(increasing, "terms did not strictly increase");
+    let undeploy_at = rt.timeline().len();
+    rt.undeploy(ids[0]).await?;
+    wait_for(&rt, "bravo", |e| matches!(e, TimelineEvent::Acked(_))).await?;
+    wait_for(&rt, "dashboard", |e| matches!(e, TimelineEvent::Callback(c) if c.starts_with("on-new-leader") && !c.contains(&first_term(&rt)))).await?;
+
+    println!("{:>9}  {:<10} event", "time", "who");
+    for (i, entry) in rt.timeline().iter().enumerate() {
+        if i == undeploy_at {
+            println!(
+                "{:>9}  {:<10} -- the leader is undeployed: it resigns, its session closes --",
+                "", ""
+            );
+        }
+        let what = match &entry.event {
+            TimelineEvent::Deployed(session) => format!("deployed ({session})"),
+            TimelineEvent::Callback(callback) => format!("<- {callback}"),
+            TimelineEvent::Acked(term) => format!("ack written under term {term}"),
+            TimelineEvent::Deposed(term) => format!("deposed: term {term} revoked"),
+            TimelineEvent::Trapped(why) => format!("trapped: {why}"),
+            TimelineEvent::Undeployed => "undeployed".to_string(),
+        };
+        println!(
+            "{:>8.3}s  {:<10} {what}",
+            entry.at.as_secs_f64(),
+            entry.deployment
+        );
+    }
+    println!("\nguest log lines:");
+    for (who, line) in rt.logs() {
+        println!("  {who:<10} {line}");
+    }
+    let state = rt.state();
+    let (data, stat) = state.get(&NodePath::parse("/example/leader")?)?;
+    let record: ciborium::Value = ciborium::from_reader(data.as_bytes())?;
     println!(
-        "leader now: {}",
-        demo.el
-            .leader(&demo.election)
-            .map_or("none".into(), |l| demo.describe(&l))
+        "\n/example/leader (written by the leader under its term, revision {}): {record:?}",
+        stat.modified
+    );
+    let leader = crate::election::read_leader(&state, &election)
+        .ok_or_else(|| anyhow::anyhow!("no leader"))?;
+    println!(
+        "leader now: candidate {} under term {} ({:?})",
+        leader.candidate, leader.term, leader.data
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// The term alpha acked, as text, to tell the observer's second new-leader from its first.
+fn first_term(rt: &Runtime) -> String {
+    rt.timeline()
+        .iter()
+        .find_map(|e| match e.event {
+            TimelineEvent::Acked(term) => Some(format!("term {term})")),
+            _ => None,
+        })
+        .unwrap_or_default()
 }

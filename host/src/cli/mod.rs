@@ -4,6 +4,7 @@
 mod bench;
 mod check;
 mod demo;
+mod demo_native;
 mod history;
 pub mod store_load;
 

@@ -15,8 +15,30 @@ fn ballot(args: &[&str]) -> (bool, String, String) {
 }
 
 #[test]
-fn the_default_command_prints_the_election_timeline() {
+fn the_default_command_runs_components_and_prints_the_failover() {
     let (ok, stdout, stderr) = ballot(&[]);
+    assert!(ok, "{stderr}");
+    let position = |needle: &str| {
+        stdout
+            .find(needle)
+            .unwrap_or_else(|| panic!("{needle:?} missing from:\n{stdout}"))
+    };
+    let alpha_acks = position("alpha      ack written under term");
+    let bravo_loses = position("bravo      <- on-losing-election(leader term");
+    let undeployed = position("-- the leader is undeployed");
+    let death = position("dashboard  <- on-leaders-death");
+    let bravo_wins = position("bravo      <- on-winning-election");
+    assert!(alpha_acks < bravo_loses && bravo_loses < undeployed);
+    assert!(undeployed < death && death < bravo_wins);
+    assert!(
+        stdout.contains("example-candidate v1 leads under term"),
+        "guest logs shown"
+    );
+}
+
+#[test]
+fn the_native_demo_prints_the_election_timeline() {
+    let (ok, stdout, stderr) = ballot(&["demo", "--native"]);
     assert!(ok, "{stderr}");
     let position = |needle: &str| {
         stdout
@@ -40,7 +62,7 @@ fn the_default_command_prints_the_election_timeline() {
 
 #[test]
 fn bad_arguments_get_a_clear_error() {
-    let (ok, _, stderr) = ballot(&["demo", "--ttl-ms", "10"]);
+    let (ok, _, stderr) = ballot(&["demo", "--native", "--ttl-ms", "10"]);
     assert!(!ok);
     assert!(stderr.contains("--ttl-ms must exceed"), "{stderr}");
     let (ok, _, stderr) = ballot(&["no-such-command"]);
