@@ -264,3 +264,97 @@ fn prepare_part<M: Model>(
         events,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::check::models::Register;
+    use crate::check::value::Interner;
+    use crate::history::{History, Op, OpType};
+
+    fn history(rows: &[(u64, OpType, &str, serde_json::Value)]) -> History {
+        History::from_ops(
+            rows.iter()
+                .enumerate()
+                .map(|(i, (process, kind, f, value))| Op {
+                    kind: *kind,
+                    process: *process,
+                    f: (*f).to_string(),
+                    value: value.clone(),
+                    time: i as u64,
+                    extra: Default::default(),
+                }),
+        )
+        .expect("well formed")
+    }
+
+    fn prepared(h: &History) -> (Part<crate::check::models::RegOp>, PrepareStats) {
+        let model = Register { cas: true };
+        let calls = h.calls();
+        let mut values = Interner::default();
+        let compiled = calls
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (i, model.compile(c, &mut values).expect("readable")))
+            .collect();
+        let (mut parts, stats) = prepare(&model, &calls, compiled);
+        (parts.remove(&None).expect("one part"), stats)
+    }
+
+    #[test]
+    fn unobserved_info_chain_is_pruned_to_a_fixpoint() {
+        // info write 1, info cas 1 -> 2: nobody reads 2, so the cas goes, and then
+        // nobody reads 1, so the write goes too.
+        let h = history(&[
+            (0, OpType::Invoke, "write", json!(1)),
+            (0, OpType::Info, "write", json!(1)),
+            (1, OpType::Invoke, "cas", json!([1, 2])),
+            (1, OpType::Info, "cas", json!([1, 2])),
+            (2, OpType::Invoke, "write", json!(3)),
+            (2, OpType::Ok, "write", json!(3)),
+        ]);
+        let (part, stats) = prepared(&h);
+        assert_eq!((stats.pruned, stats.promoted, stats.open), (2, 0, 0));
+        assert_eq!(part.ops.len(), 1);
+    }
+
+    #[test]
+    fn only_writer_of_a_read_value_is_promoted_with_the_reads_deadline() {
+        let h = history(&[
+            (0, OpType::Invoke, "write", json!(1)),
+            (0, OpType::Info, "write", json!(1)),
+            (1, OpType::Invoke, "read", json!(null)),
+            (1, OpType::Ok, "read", json!(1)),
+        ]);
+        let (part, stats) = prepared(&h);
+        assert_eq!((stats.pruned, stats.promoted, stats.open), (0, 1, 0));
+        assert!(part.ops.iter().all(|op| op.required));
+        // The promoted write's return comes before the read's.
+        assert_eq!(
+            part.events,
+            [
+                Event::Call(0),
+                Event::Call(1),
+                Event::Return(0),
+                Event::Return(1)
+            ]
+        );
+    }
+
+    #[test]
+    fn repeated_values_stay_open() {
+        // Two writers of 1: neither is known to be the one the read saw.
+        let h = history(&[
+            (0, OpType::Invoke, "write", json!(1)),
+            (0, OpType::Info, "write", json!(1)),
+            (1, OpType::Invoke, "write", json!(1)),
+            (1, OpType::Info, "write", json!(1)),
+            (2, OpType::Invoke, "read", json!(null)),
+            (2, OpType::Ok, "read", json!(1)),
+        ]);
+        let (_, stats) = prepared(&h);
+        assert_eq!((stats.pruned, stats.promoted, stats.open), (0, 0, 2));
+    }
+}

@@ -15,6 +15,11 @@
 //! the frontier but not linearized. An op is linearized only while it is invoked before
 //! the first pending return, so the holes are about as many as the processes, and a cache
 //! entry stays small however long the history is.
+//!
+//! Two additions keep high concurrency tractable (see [`search`] and `Run::order`):
+//! a read-only op that can go now goes without branching, and candidates are tried
+//! due-first, so an op is linearized when its completion is reached or when the op that
+//! is due needs it, as in Lowe's just-in-time linearization.
 
 use std::collections::HashSet;
 use std::hash::{BuildHasherDefault, Hash, Hasher};
@@ -495,5 +500,56 @@ fn capture<S: Clone>(list: &List, stack: &[Frame<S>], state: &S) -> Deepest<S> {
         candidates,
         blocking,
         state: state.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lifting_and_unlifting_restore_the_list() {
+        let events = [
+            Event::Call(0),
+            Event::Call(1),
+            Event::Return(0),
+            Event::Call(2),
+            Event::Return(1),
+        ];
+        let mut list = List::new(3, &events);
+        let walk = |list: &List| {
+            let mut out = Vec::new();
+            let mut entry = list.next[list.head as usize];
+            while entry != list.end {
+                out.push(entry);
+                entry = list.next[entry as usize];
+            }
+            out
+        };
+        let before = walk(&list);
+        assert_eq!(before, [0, 2, 1, 4, 3]);
+        list.lift(0);
+        assert_eq!(walk(&list), [2, 4, 3]);
+        list.lift(1);
+        assert_eq!(walk(&list), [4]);
+        list.unlift(1);
+        list.unlift(0);
+        assert_eq!(walk(&list), before);
+    }
+
+    #[test]
+    fn holes_round_trip() {
+        let (mut holes, mut frontier) = (Vec::new(), 0u32);
+        // Linearize 3 first: 0, 1, 2 become holes.
+        holes.extend(frontier..3);
+        frontier = 4;
+        assert_eq!(holes, [0, 1, 2]);
+        // Linearize 1 (below the frontier), then undo it.
+        holes.retain(|&h| h != 1);
+        restore(&mut holes, &mut frontier, 1, 4, 2);
+        assert_eq!((holes.as_slice(), frontier), (&[0, 1, 2][..], 4));
+        // Undo 3.
+        restore(&mut holes, &mut frontier, 3, 0, 0);
+        assert_eq!((holes.len(), frontier), (0, 0));
     }
 }

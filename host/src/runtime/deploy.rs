@@ -132,6 +132,36 @@ fn compile(shared: &Shared, wasm: &[u8]) -> Result<Component, DeployError> {
     Ok(component)
 }
 
+pub(crate) async fn bare_candidate(
+    shared: &Arc<Shared>,
+    wasm: &[u8],
+) -> Result<(Store<HostState>, super::bindings::candidate::Candidate), DeployError> {
+    let component = compile(shared, wasm)?;
+    let identity = Identity {
+        name: "bare".into(),
+        process: 0,
+        session: SessionId(0),
+        candidate: None,
+        election: ElectionName::parse("bare").map_err(ElectionError::from)?,
+        watcher: WatcherId(0),
+    };
+    let mut store = Store::new(&shared.engine, HostState::new(shared.clone(), identity));
+    let world = |e: wasmtime::Error| DeployError::WrongWorld {
+        world: "candidate",
+        reason: format!("{e:#}"),
+    };
+    let pre = shared
+        .candidate_linker
+        .instantiate_pre(&component)
+        .map_err(world)?;
+    let pre = CandidatePre::new(pre).map_err(world)?;
+    let instance = pre
+        .instantiate_async(&mut store)
+        .await
+        .map_err(|e| DeployError::Instantiate(format!("{e:#}")))?;
+    Ok((store, instance))
+}
+
 pub(crate) async fn deploy(
     shared: &Arc<Shared>,
     spec: DeploySpec,
@@ -276,13 +306,30 @@ pub(crate) async fn undeploy(
         watcher,
         mailbox,
     } = record;
+    // Stop the actor first (after what is already in its mailbox), so it never heartbeats
+    // a session that is about to close; then resign and close in one step.
+    let (done, stopped) = oneshot::channel();
+    if mailbox.send(Message::Stop(done)).await.is_ok() {
+        let _ = tokio::time::timeout(Duration::from_secs(5), stopped).await;
+    }
+    shared.mailboxes.remove(&recipient);
+    shared.watch_routes.remove(&watcher);
+    let (recorder, who, process) = (shared.recorder.clone(), name.clone(), id.0);
     shared
         .commit(move |el: &mut Elections, now| {
             let mut effects = Effects::default();
             match recipient {
                 Recipient::Candidate(candidate) => {
+                    // A leader's resignation belongs in the leadership history.
+                    let resigning = el.leading_term(candidate).map(|term| {
+                        let value = serde_json::json!([who, term.0]);
+                        (recorder.invoke(process, "resign", value.clone()), value)
+                    });
                     if let Ok(resigned) = el.leave(candidate, now) {
                         effects.extend(resigned);
+                        if let Some((token, value)) = resigning {
+                            token.ok(value);
+                        }
                     }
                 }
                 Recipient::Observer(observer) => {
@@ -296,12 +343,6 @@ pub(crate) async fn undeploy(
             ((), effects)
         })
         .await?;
-    shared.mailboxes.remove(&recipient);
-    shared.watch_routes.remove(&watcher);
-    let (done, stopped) = oneshot::channel();
-    if mailbox.send(Message::Stop(done)).await.is_ok() {
-        let _ = tokio::time::timeout(Duration::from_secs(5), stopped).await;
-    }
     shared.note(&name, TimelineEvent::Undeployed);
     Ok(())
 }

@@ -258,6 +258,20 @@ impl Runtime {
         self.shared.commit(f).await
     }
 
+    /// Time since the runtime started: the clock of [`TimelineEntry::at`].
+    pub fn uptime(&self) -> Duration {
+        self.shared.started.elapsed()
+    }
+
+    /// Instantiates a candidate component outside any actor, with a throwaway identity:
+    /// for measuring raw host-to-guest call costs.
+    pub async fn bare_candidate(
+        &self,
+        wasm: &[u8],
+    ) -> Result<(wasmtime::Store<HostState>, bindings::candidate::Candidate), DeployError> {
+        deploy::bare_candidate(&self.shared, wasm).await
+    }
+
     /// The number of compiled components in the cache.
     pub fn cached_components(&self) -> usize {
         self.shared.components.len()

@@ -3,6 +3,7 @@
 //! runs can be compared line by line. Run optimised: `cargo run --release -- bench ...`.
 
 mod foundation;
+mod runtime;
 mod store;
 
 use std::process::ExitCode;
@@ -23,6 +24,8 @@ enum Suite {
     Foundation(foundation::FoundationArgs),
     /// The embedded store: fdatasync baseline, commit latency, group-commit throughput.
     Store(store::StoreArgs),
+    /// Components as actors: callback latency, deploy to first callback, failover.
+    Runtime(runtime::RuntimeArgs),
 }
 
 /// One reported figure and the baseline it is compared with.
@@ -75,5 +78,6 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
         None => foundation::run(foundation::FoundationArgs::default()),
         Some(Suite::Foundation(args)) => foundation::run(args),
         Some(Suite::Store(args)) => store::run(args),
+        Some(Suite::Runtime(args)) => runtime::run(args),
     }
 }
