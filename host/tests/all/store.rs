@@ -9,10 +9,14 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use ballot_host::check::{Budget, ModelKind, Verdict, check};
 use ballot_host::clock::ManualClock;
+use ballot_host::history::{Recorder, Token};
+use ballot_host::namespace::State;
 use ballot_host::namespace::{CreateMode, Data, Namespace, NodePath, Op};
 use ballot_host::store::embedded::{CrashMode, Fault, SimFs, thread_spawner};
 use ballot_host::store::{EmbeddedStore, Options, Store, StoreError, conformance};
+use serde_json::json;
 
 const DIR: &str = "/data";
 
@@ -442,10 +446,15 @@ fn simulated_crashes(iterations: u64, seed: u64) {
     let mut rng = XorShift(seed);
     let mut fs = SimFs::new();
     let mut acked: BTreeSet<String> = BTreeSet::new();
+    let mut history = Recorder::new();
+    let written = Arc::new(Mutex::new(Vec::<String>::new()));
     for iteration in 0..iterations {
-        if iteration % 40 == 0 {
+        if iteration % EPOCH == 0 {
+            check_epoch(&history);
+            history = Recorder::new();
             fs = SimFs::new();
             acked.clear();
+            written.lock().unwrap().clear();
         }
         let options = Options {
             snapshot_every: 1 + rng.below(40),
@@ -457,21 +466,45 @@ fn simulated_crashes(iterations: u64, seed: u64) {
                 .unwrap_or_else(|e| panic!("seed {seed} iteration {iteration}: {e}")),
         );
         verify(&store.read(), &acked);
+        record_read(
+            &history,
+            u64::MAX - iteration,
+            &store.read(),
+            &written.lock().unwrap(),
+        );
         ensure_root(&store);
         let log = Arc::new(Mutex::new(Vec::new()));
+        let pending = Arc::new(Mutex::new(Vec::new()));
         let stop = Arc::new(AtomicBool::new(false));
         let clients: Vec<_> = (0..3)
             .map(|client| {
                 let (store, log, stop) = (store.clone(), log.clone(), stop.clone());
+                let (history, pending, written) =
+                    (history.clone(), pending.clone(), written.clone());
                 std::thread::spawn(move || {
                     for seq in 0..30 {
                         if stop.load(Ordering::SeqCst) {
                             break;
                         }
                         let name = format!("i{iteration}c{client}s{seq}");
+                        let value = json!([
+                            ["w", format!("{name}-a"), name],
+                            ["w", format!("{name}-b"), name]
+                        ]);
+                        written.lock().unwrap().push(name.clone());
+                        // Each transaction is its own process: its completion is decided
+                        // at the cut, after the client has moved on.
+                        let process = (iteration * 3 + client) * 100 + seq;
+                        let token = history.invoke(process, "txn", value.clone());
                         match store.multi(None, pair(&name)) {
-                            Ok(_) => log.lock().unwrap().push(name),
-                            Err(_) => break,
+                            Ok(_) => {
+                                pending.lock().unwrap().push((name.clone(), token, value));
+                                log.lock().unwrap().push(name);
+                            }
+                            Err(_) => {
+                                token.info(value);
+                                break;
+                            }
                         }
                     }
                 })
@@ -489,14 +522,70 @@ fn simulated_crashes(iterations: u64, seed: u64) {
             CrashMode::Tear(rng.below(64) as usize)
         };
         let next = fs.crashed(mode);
+        // In the history, what was acknowledged before the cut is ok; whatever the dead
+        // store acknowledged after it is unknown to the next boot, so info.
+        let settle = |pending: &Mutex<Vec<(String, Token, serde_json::Value)>>| {
+            for (name, token, value) in pending.lock().unwrap().drain(..) {
+                if acked_now.contains(&name) {
+                    token.ok(value);
+                } else {
+                    token.info(value);
+                }
+            }
+        };
+        settle(&pending);
         stop.store(true, Ordering::SeqCst);
         for client in clients {
             client.join().unwrap();
         }
+        settle(&pending);
         drop(store);
         acked.extend(acked_now);
         fs = next;
     }
+    check_epoch(&history);
+}
+
+/// Power cuts between starting over on an empty disk; each epoch's history is checked.
+const EPOCH: u64 = 40;
+
+/// Records a read of every key written so far, as one transaction, from recovered state.
+fn record_read(history: &Recorder, process: u64, state: &State, names: &[String]) {
+    let keys: Vec<String> = names
+        .iter()
+        .flat_map(|n| [format!("{n}-a"), format!("{n}-b")])
+        .collect();
+    let invoke = keys
+        .iter()
+        .map(|k| json!(["r", k, null]))
+        .collect::<Vec<_>>();
+    let token = history.invoke(process, "txn", json!(invoke));
+    let read = keys
+        .iter()
+        .map(|k| {
+            let value = state
+                .get(&p(&format!("/k/{k}")))
+                .ok()
+                .map(|(data, _)| json!(String::from_utf8_lossy(data.as_bytes())));
+            json!(["r", k, value])
+        })
+        .collect::<Vec<_>>();
+    token.ok(json!(read));
+}
+
+/// Checks one epoch's history with the multi-key model: every acknowledged transaction
+/// seen whole after every later crash, none seen by half.
+fn check_epoch(history: &Recorder) {
+    if history.is_empty() {
+        return;
+    }
+    let history = history.history();
+    let report = check(&history, ModelKind::Multi, &Budget::default()).expect("checkable");
+    assert!(
+        matches!(report.verdict, Verdict::Linearizable),
+        "{:?}",
+        report.verdict
+    );
 }
 
 #[test]
