@@ -447,13 +447,13 @@ impl Elections {
         };
         let paths = self.races[&candidate.election].paths.clone();
         let mut ops = Vec::new();
-        if let Phase::Leading { term } = candidate.phase {
-            if self.acked_term(&candidate.election) == Some(term) {
-                ops.push(Op::Delete {
-                    path: paths.ack,
-                    expected: None,
-                });
-            }
+        if let Phase::Leading { term } = candidate.phase
+            && self.acked_term(&candidate.election) == Some(term)
+        {
+            ops.push(Op::Delete {
+                path: paths.ack,
+                expected: None,
+            });
         }
         ops.push(Op::Delete {
             path: ballot,
@@ -608,10 +608,10 @@ impl Elections {
     /// first, then the watch events of the commit.
     fn absorb(&mut self, committed: Committed, out: &mut Effects) {
         for change in &committed.changes {
-            if let Change::Deleted(path) = change {
-                if let Some(id) = self.ballot_owners.get(path).copied() {
-                    self.ballot_vanished(id, committed.revision, out);
-                }
+            if let Change::Deleted(path) = change
+                && let Some(id) = self.ballot_owners.get(path).copied()
+            {
+                self.ballot_vanished(id, committed.revision, out);
             }
         }
         for event in committed.events {

@@ -134,11 +134,11 @@ impl Watches {
         for watcher in own {
             emit(watcher, path, kind);
         }
-        if kind != EventKind::DataChanged {
-            if let Some(parent) = path.parent() {
-                for watcher in self.take(Table::Children, &parent) {
-                    emit(watcher, &parent, EventKind::ChildrenChanged);
-                }
+        if kind != EventKind::DataChanged
+            && let Some(parent) = path.parent()
+        {
+            for watcher in self.take(Table::Children, &parent) {
+                emit(watcher, &parent, EventKind::ChildrenChanged);
             }
         }
         let subtree: BTreeSet<WatcherId> = path

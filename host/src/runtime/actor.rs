@@ -81,13 +81,12 @@ pub(crate) async fn run(
                 }
             }
             _ = ticker.tick(), if config.tick.is_some() => {
-                if let Guest::Candidate(candidate) = &guest {
-                    if let Err(trap) = candidate.call_tick(&mut store).await {
+                if let Guest::Candidate(candidate) = &guest
+                    && let Err(trap) = candidate.call_tick(&mut store).await {
                         tracing::error!(deployment = %name, error = %format!("{trap:#}"), "tick trapped");
                         shared.close_session(session).await;
                         break;
                     }
-                }
             }
         }
     }

@@ -106,10 +106,10 @@ impl Shared {
     /// actor's session).
     pub(crate) fn deliver(&self, effects: Effects) {
         let send = |to: Recipient, message: Message| {
-            if let Some(mailbox) = self.mailboxes.get(&to) {
-                if let Err(error) = mailbox.try_send(message) {
-                    tracing::error!(?to, %error, "mailbox refused a message");
-                }
+            if let Some(mailbox) = self.mailboxes.get(&to)
+                && let Err(error) = mailbox.try_send(message)
+            {
+                tracing::error!(?to, %error, "mailbox refused a message");
             }
         };
         for notification in effects.notifications {

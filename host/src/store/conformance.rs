@@ -20,9 +20,12 @@ pub trait Builder {
     fn build(&self, clock: ManualClock) -> Self::Store;
 }
 
+/// One named check of the suite.
+type Check<S> = (&'static str, fn(&S, &ManualClock));
+
 /// Runs every check, panicking with the check's name on the first failure.
 pub fn run_all<B: Builder>(builder: &B) {
-    let checks: [(&str, fn(&B::Store, &ManualClock)); 7] = [
+    let checks: [Check<B::Store>; 7] = [
         (
             "acknowledged writes are read back",
             acknowledged_writes_are_read_back,

@@ -232,7 +232,6 @@ async fn a_deposed_candidates_guarded_writes_are_refused() {
     .unwrap();
     wait_for(&rt, "a: Deposed").await;
     wait_for(&rt, "b: Acked").await;
-    let tb = term_acked_by(&rt, "b");
     // a's next tick writes under its old term: refused, nothing written.
     tokio::time::sleep(Duration::from_millis(200)).await;
     let history = recorder.history().to_jsonl();
@@ -250,7 +249,6 @@ async fn a_deposed_candidates_guarded_writes_are_refused() {
         modified,
         "nobody ticks after a was deposed (b has no tick)"
     );
-    assert!(modified < tb || modified >= tb, "sanity");
     assert_leadership_linearizable(&recorder);
 }
 

@@ -236,11 +236,11 @@ impl SimFs {
         for id in entries.values() {
             let file = &state.files[id];
             let mut survivor = file.durable.clone();
-            if let CrashMode::Tear(max) = mode {
-                if file.content.starts_with(&file.durable) {
-                    let unsynced = &file.content[file.durable.len()..];
-                    survivor.extend_from_slice(&unsynced[..unsynced.len().min(max)]);
-                }
+            if let CrashMode::Tear(max) = mode
+                && file.content.starts_with(&file.durable)
+            {
+                let unsynced = &file.content[file.durable.len()..];
+                survivor.extend_from_slice(&unsynced[..unsynced.len().min(max)]);
             }
             files.insert(
                 *id,

@@ -530,14 +530,14 @@ impl<C: Core> Writer<C> {
     fn start_snapshot(&mut self, reply: Option<Sender<Result<u64, StoreError>>>) {
         let lsn = self.next_lsn - 1;
         // Roll first, so every segment before the new one is wholly covered by the snapshot.
-        if self.segment_len > frame::HEADER_LEN as u64 {
-            if let Err(why) = self.roll(self.next_lsn) {
-                tracing::error!(%why, "could not roll the log for a snapshot");
-                if let Some(reply) = reply {
-                    let _ = reply.send(Err(StoreError::Failed(why)));
-                }
-                return;
+        if self.segment_len > frame::HEADER_LEN as u64
+            && let Err(why) = self.roll(self.next_lsn)
+        {
+            tracing::error!(%why, "could not roll the log for a snapshot");
+            if let Some(reply) = reply {
+                let _ = reply.send(Err(StoreError::Failed(why)));
             }
+            return;
         }
         self.since_snapshot = 0;
         let task = snapshotter::Task {
