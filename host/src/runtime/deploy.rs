@@ -146,20 +146,35 @@ pub(crate) async fn bare_candidate(
         watcher: WatcherId(0),
     };
     let mut store = Store::new(&shared.engine, HostState::new(shared.clone(), identity));
-    let world = |e: wasmtime::Error| DeployError::WrongWorld {
-        world: "candidate",
+    let instance = instantiate_candidate(shared, &component, &mut store).await?;
+    Ok((store, instance))
+}
+
+fn wrong_world(world: &'static str) -> impl Fn(wasmtime::Error) -> DeployError {
+    move |e| DeployError::WrongWorld {
+        world,
         reason: format!("{e:#}"),
-    };
+    }
+}
+
+fn instantiation_failed(e: wasmtime::Error) -> DeployError {
+    DeployError::Instantiate(format!("{e:#}"))
+}
+
+/// Checks `component` against the candidate world and instantiates it in `store`.
+async fn instantiate_candidate(
+    shared: &Shared,
+    component: &Component,
+    store: &mut Store<HostState>,
+) -> Result<super::bindings::candidate::Candidate, DeployError> {
     let pre = shared
         .candidate_linker
-        .instantiate_pre(&component)
-        .map_err(world)?;
-    let pre = CandidatePre::new(pre).map_err(world)?;
-    let instance = pre
-        .instantiate_async(&mut store)
+        .instantiate_pre(component)
+        .map_err(wrong_world("candidate"))?;
+    let pre = CandidatePre::new(pre).map_err(wrong_world("candidate"))?;
+    pre.instantiate_async(store)
         .await
-        .map_err(|e| DeployError::Instantiate(format!("{e:#}")))?;
-    Ok((store, instance))
+        .map_err(instantiation_failed)
 }
 
 pub(crate) async fn deploy(
@@ -180,38 +195,20 @@ pub(crate) async fn deploy(
         watcher: WatcherId(0),
     };
     let mut store = Store::new(&shared.engine, HostState::new(shared.clone(), identity));
-    let instantiate = |e: wasmtime::Error| DeployError::Instantiate(format!("{e:#}"));
     let guest = match &spec.role {
         Role::Candidate { .. } => {
-            let world = |e: wasmtime::Error| DeployError::WrongWorld {
-                world: "candidate",
-                reason: format!("{e:#}"),
-            };
-            let pre = shared
-                .candidate_linker
-                .instantiate_pre(&component)
-                .map_err(world)?;
-            let pre = CandidatePre::new(pre).map_err(world)?;
-            Guest::Candidate(
-                pre.instantiate_async(&mut store)
-                    .await
-                    .map_err(instantiate)?,
-            )
+            Guest::Candidate(instantiate_candidate(shared, &component, &mut store).await?)
         }
         Role::Observer { .. } => {
-            let world = |e: wasmtime::Error| DeployError::WrongWorld {
-                world: "observer",
-                reason: format!("{e:#}"),
-            };
             let pre = shared
                 .observer_linker
                 .instantiate_pre(&component)
-                .map_err(world)?;
-            let pre = ObserverPre::new(pre).map_err(world)?;
+                .map_err(wrong_world("observer"))?;
+            let pre = ObserverPre::new(pre).map_err(wrong_world("observer"))?;
             Guest::Observer(
                 pre.instantiate_async(&mut store)
                     .await
-                    .map_err(instantiate)?,
+                    .map_err(instantiation_failed)?,
             )
         }
     };
