@@ -211,12 +211,7 @@ impl Violation {
     /// An ASCII timeline, one row per process, of [`Violation::window`]'s ops.
     pub fn render_timeline(&self) -> String {
         let ops = self.window();
-        let mut points: Vec<usize> = ops
-            .iter()
-            .flat_map(|(_, op, _)| std::iter::once(op.invoke).chain(op.complete))
-            .collect();
-        points.sort_unstable();
-        points.dedup();
+        let points = time_points(&ops);
         let column = |index: usize| 4 * points.partition_point(|&p| p < index);
         let width = 4 * points.len() + 4;
         let mut rows: std::collections::BTreeMap<u64, Vec<u8>> = std::collections::BTreeMap::new();
@@ -276,4 +271,16 @@ fn label(i: usize) -> String {
             letters[i % 26] as char
         )
     }
+}
+
+/// The distinct history positions (invokes and completions) of `ops`, in order: the
+/// columns of both the ASCII timeline and the SVG picture.
+pub(crate) fn time_points(ops: &[(String, &OpView, Option<usize>)]) -> Vec<usize> {
+    let mut points: Vec<usize> = ops
+        .iter()
+        .flat_map(|(_, op, _)| std::iter::once(op.invoke).chain(op.complete))
+        .collect();
+    points.sort_unstable();
+    points.dedup();
+    points
 }

@@ -15,12 +15,7 @@ const TOP: usize = 40;
 /// Renders `violation` as a standalone SVG document.
 pub fn render_svg(violation: &Violation) -> String {
     let ops = violation.window();
-    let mut points: Vec<usize> = ops
-        .iter()
-        .flat_map(|(_, op, _)| std::iter::once(op.invoke).chain(op.complete))
-        .collect();
-    points.sort_unstable();
-    points.dedup();
+    let points = super::report::time_points(&ops);
     let x = |index: usize| LEFT + STEP * points.partition_point(|&p| p < index);
     let end_x = LEFT + STEP * (points.len() + 1);
     let lanes: BTreeMap<u64, usize> = ops

@@ -60,13 +60,18 @@ fn ensure_root(store: &NsStore) {
 
 /// Every acknowledged pair is there, and no pair is there by half.
 fn verify(state: &ballot_host::namespace::State, acked: &BTreeSet<String>) {
+    verify_pairs(state, "/k", acked);
+}
+
+/// Under `folder`: both halves of every acknowledged pair, and no half without its twin.
+fn verify_pairs(state: &ballot_host::namespace::State, folder: &str, acked: &BTreeSet<String>) {
     let children: BTreeSet<String> = state
-        .children(&p("/k"))
+        .children(&p(folder))
         .map(|c| c.into_iter().collect())
         .unwrap_or_default();
     for name in acked {
         assert!(
-            children.contains(&format!("{name}-a")),
+            children.contains(&format!("{name}-a")) && children.contains(&format!("{name}-b")),
             "acknowledged {name} lost"
         );
     }
@@ -671,25 +676,7 @@ fn sigkill_crashes(iterations: u32) {
         acked.extend(reader.join().unwrap());
         let store = NsStore::open(dir.path(), Arc::new(ManualClock::new()), Options::default())
             .unwrap_or_else(|e| panic!("restart {iteration}: {e}"));
-        let state = store.read();
-        let children: BTreeSet<String> = state
-            .children(&p("/load"))
-            .map(|c| c.into_iter().collect())
-            .unwrap_or_default();
-        for name in &acked {
-            assert!(
-                children.contains(&format!("{name}-a")) && children.contains(&format!("{name}-b")),
-                "restart {iteration}: acknowledged {name} lost"
-            );
-        }
-        for child in &children {
-            let (name, half) = child.rsplit_once('-').unwrap();
-            let other = if half == "a" { "b" } else { "a" };
-            assert!(
-                children.contains(&format!("{name}-{other}")),
-                "half a multi: {child}"
-            );
-        }
+        verify_pairs(&store.read(), "/load", &acked);
     }
     assert!(
         acked.len() > iterations as usize,
