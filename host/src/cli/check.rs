@@ -83,16 +83,22 @@ fn render(report: &Report, budget: &Budget) -> String {
     out
 }
 
-/// `500ms`, `30s`, `2m`, `1h`, or plain seconds.
-fn parse_duration(text: &str) -> Result<Duration, String> {
-    let text = text.trim();
+/// Splits `12.5unit` into its number and its unit; `expected` describes a valid value.
+fn number_and_unit<'a>(text: &'a str, expected: &str) -> Result<(f64, &'a str), String> {
     let split = text
         .find(|c: char| !(c.is_ascii_digit() || c == '.'))
         .unwrap_or(text.len());
     let (number, unit) = text.split_at(split);
-    let number: f64 = number
+    let number = number
         .parse()
-        .map_err(|_| format!("{text:?} is not a duration like 30s, 2m or 500ms"))?;
+        .map_err(|_| format!("{text:?} is not {expected}"))?;
+    Ok((number, unit))
+}
+
+/// `500ms`, `30s`, `2m`, `1h`, or plain seconds.
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let (number, unit) = number_and_unit(text, "a duration like 30s, 2m or 500ms")?;
     let seconds = match unit.trim() {
         "ms" => number / 1000.0,
         "" | "s" => number,
@@ -106,13 +112,7 @@ fn parse_duration(text: &str) -> Result<Duration, String> {
 /// `512MiB`, `2GiB`, `100MB`, `64k`, or plain bytes.
 fn parse_bytes(text: &str) -> Result<usize, String> {
     let text = text.trim();
-    let split = text
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(text.len());
-    let (number, unit) = text.split_at(split);
-    let number: f64 = number
-        .parse()
-        .map_err(|_| format!("{text:?} is not a size like 512MiB or 2GiB"))?;
+    let (number, unit) = number_and_unit(text, "a size like 512MiB or 2GiB")?;
     let scale: f64 = match unit.trim().to_ascii_lowercase().as_str() {
         "" | "b" => 1.0,
         "k" | "kb" => 1e3,
