@@ -125,7 +125,10 @@ pub fn check(history: &History, kind: ModelKind, budget: &Budget) -> Result<Repo
         ModelKind::CasRegister => check_with(&models::Register { cas: true }, history, budget),
         ModelKind::Kv => check_with(&models::Kv, history, budget),
         ModelKind::Multi => check_with(&models::Multi, history, budget),
-        ModelKind::Leadership => check_with(&models::Leadership, history, budget),
+        ModelKind::Leadership => check_with(&models::Leadership::PER_TERM, history, budget),
+        ModelKind::LeadershipExclusive => {
+            check_with(&models::Leadership::EXCLUSIVE, history, budget)
+        }
     }
 }
 

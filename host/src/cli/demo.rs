@@ -91,6 +91,8 @@ async fn components(ttl: Duration) -> anyhow::Result<ExitCode> {
         },
         ttl,
         tick: None,
+        limits: Default::default(),
+        supervision: Default::default(),
     })
     .await?;
     let mut ids = Vec::new();
@@ -109,6 +111,8 @@ async fn components(ttl: Duration) -> anyhow::Result<ExitCode> {
             },
             ttl,
             tick: None,
+            limits: Default::default(),
+            supervision: Default::default(),
         };
         ids.push(rt.deploy(spec).await?);
         if name == "alpha" {
@@ -141,7 +145,10 @@ async fn components(ttl: Duration) -> anyhow::Result<ExitCode> {
             TimelineEvent::Callback(callback) => format!("<- {callback}"),
             TimelineEvent::Acked(term) => format!("ack written under term {term}"),
             TimelineEvent::Deposed(term) => format!("deposed: term {term} revoked"),
-            TimelineEvent::Trapped(why) => format!("trapped: {why}"),
+            TimelineEvent::Trapped(why) => format!("crashed: {why}"),
+            TimelineEvent::Revoked(why) => format!("revoked: {why}"),
+            TimelineEvent::Restarting(after) => format!("restarting in {after:?}"),
+            TimelineEvent::Failed(why) => format!("failed: {why}"),
             TimelineEvent::Undeployed => "undeployed".to_string(),
         };
         println!(

@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::namespace::{Revision, WatchEvent};
+use crate::namespace::{Revision, SessionId, WatchEvent};
 
 use super::{CandidateId, ElectionName, Leader, ObserverId, Term};
 
@@ -73,6 +73,9 @@ pub struct Effects {
     pub notifications: Vec<Notification>,
     /// Fired watches that belong to callers (not to the election bookkeeping).
     pub watch_events: Vec<WatchEvent>,
+    /// Sessions this step ended (closed or expired): whoever acted through them has lost
+    /// its powers, and the host revokes them before anything else is delivered.
+    pub ended_sessions: Vec<SessionId>,
 }
 
 impl Effects {
@@ -80,10 +83,13 @@ impl Effects {
     pub fn extend(&mut self, other: Effects) {
         self.notifications.extend(other.notifications);
         self.watch_events.extend(other.watch_events);
+        self.ended_sessions.extend(other.ended_sessions);
     }
 
     /// True when nothing happened that anyone must hear of.
     pub fn is_empty(&self) -> bool {
-        self.notifications.is_empty() && self.watch_events.is_empty()
+        self.notifications.is_empty()
+            && self.watch_events.is_empty()
+            && self.ended_sessions.is_empty()
     }
 }

@@ -242,6 +242,7 @@ impl Elections {
         let committed = self.ns.close_session(session)?;
         let mut out = Effects::default();
         self.absorb(committed, &mut out);
+        out.ended_sessions.push(session);
         Ok(out)
     }
 
@@ -252,6 +253,7 @@ impl Elections {
         for (session, committed) in self.ns.expire_sessions(now) {
             expired.push(session);
             self.absorb(committed, &mut out);
+            out.ended_sessions.push(session);
         }
         (expired, out)
     }

@@ -35,18 +35,24 @@ impl HostState {
         + Send
         + 'static,
     ) -> Answer<()> {
-        let id = match self.candidate_id() {
+        let id = match self.admit().and_then(|()| self.candidate_id()) {
             Ok(id) => id,
             Err(error) => return Ok(Err(error)),
         };
+        let check = self.fenced();
         let outcome = self
             .shared
-            .commit(move |el: &mut Elections, now| match f(el, id, now) {
-                Ok(effects) => (Ok(()), effects),
-                Err(error) => (Err(error), Effects::default()),
+            .commit(move |el: &mut Elections, now| {
+                if let Err(refused) = check.fence(el) {
+                    return (Err(refused), Effects::default());
+                }
+                match f(el, id, now) {
+                    Ok(effects) => (Ok(()), effects),
+                    Err(error) => (Err(to_wit(error)), Effects::default()),
+                }
             })
             .await?;
-        Ok(outcome.map_err(to_wit))
+        Ok(outcome)
     }
 }
 
@@ -64,6 +70,9 @@ impl election_api::Host for HostState {
     }
 
     async fn leader(&mut self, election: String) -> Answer<Option<wit::Leader>> {
+        if let Err(refused) = self.admit() {
+            return Ok(Err(refused));
+        }
         let election = match ElectionName::parse(&election) {
             Ok(election) => election,
             Err(error) => return Ok(Err(to_wit_error(error))),

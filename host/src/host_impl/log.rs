@@ -7,6 +7,13 @@ use super::HostState;
 
 impl log_api::Host for HostState {
     async fn log(&mut self, level: Level, message: String) -> wasmtime::Result<()> {
+        // A revoked instance's lines are dropped. Logging is not charged to the call
+        // quota (a guest must be able to say why it is being throttled); each line is
+        // cut to MAX_LINE bytes and the runtime keeps a bounded number of them.
+        if self.confinement.fence.is_revoked() {
+            return Ok(());
+        }
+        let message = truncate(message);
         let name = &self.identity.name;
         match level {
             Level::Trace => tracing::trace!(deployment = %name, "{message}"),
@@ -18,4 +25,19 @@ impl log_api::Host for HostState {
         self.shared.record_log(name, &message);
         Ok(())
     }
+}
+
+/// The longest log line kept, in bytes.
+const MAX_LINE: usize = 4096;
+
+fn truncate(mut message: String) -> String {
+    if message.len() > MAX_LINE {
+        let mut end = MAX_LINE;
+        while !message.is_char_boundary(end) {
+            end -= 1;
+        }
+        message.truncate(end);
+        message.push('…');
+    }
+    message
 }

@@ -4,6 +4,7 @@
 //! An actor's store data is a [`HostState`]; every import call names the actor through it
 //! (its session, its candidate, its election) so a component can only ever act as itself.
 
+mod admission;
 mod convert;
 mod election;
 mod log;
@@ -16,8 +17,11 @@ use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use crate::election::{CandidateId, ElectionName};
 use crate::namespace::{SessionId, WatcherId};
-use crate::runtime::Shared;
 use crate::runtime::bindings::wit;
+use crate::runtime::sandbox::Confinement;
+use crate::runtime::{Limits, Shared};
+
+pub(crate) use admission::Quota;
 
 pub(crate) use convert::{to_wit_event, to_wit_leader};
 
@@ -42,17 +46,29 @@ pub struct Identity {
 pub struct HostState {
     pub(crate) shared: Arc<Shared>,
     pub(crate) identity: Identity,
+    /// Its fence, deadline and memory limits.
+    pub(crate) confinement: Confinement,
+    /// Its session's quotas.
+    pub(crate) quota: Quota,
     wasi: WasiCtx,
     table: ResourceTable,
 }
 
 impl HostState {
-    /// State for an actor: WASI with nothing granted (no preopened folders, no inherited
-    /// environment, no arguments), output discarded.
-    pub(crate) fn new(shared: Arc<Shared>, identity: Identity) -> Self {
+    /// State for an actor's instance: WASI with nothing granted (no preopened folders, no
+    /// inherited environment, no arguments, no network), output discarded; confined by
+    /// `limits` behind `fence`.
+    pub(crate) fn new(
+        shared: Arc<Shared>,
+        identity: Identity,
+        fence: Arc<crate::runtime::sandbox::Fence>,
+        limits: &Limits,
+    ) -> Self {
         HostState {
             shared,
             identity,
+            confinement: Confinement::new(fence, limits),
+            quota: Quota::new(limits.quotas),
             wasi: WasiCtx::builder().build(),
             table: ResourceTable::new(),
         }

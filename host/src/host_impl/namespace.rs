@@ -1,5 +1,7 @@
 //! `ballot:election/namespace`: reads come from the last durable state; writes go through
-//! the store's writer and return once durable.
+//! the store's writer and return once durable. Every call is admitted first (fence,
+//! quotas; see `admission`), and every write is checked again by the writer in the step
+//! that applies it.
 
 use crate::election::{Effects, ElectionName, Elections};
 use crate::namespace::{self as ns, Data, Guard, Revision};
@@ -18,6 +20,10 @@ impl HostState {
         ops: Vec<ns::Op>,
         guard: Option<Guard>,
     ) -> Answer<Vec<ns::OpResult>> {
+        if let Err(refused) = self.admit_write(&ops) {
+            return Ok(Err(refused));
+        }
+        let check = self.fenced();
         let recorded = match &guard {
             Some(Guard::HoldsTerm { term, .. }) => {
                 let value = serde_json::json!([self.identity.name, term.0]);
@@ -32,12 +38,15 @@ impl HostState {
         };
         let outcome = self
             .shared
-            .commit(
-                move |el: &mut Elections, now| match el.multi(guard.as_ref(), &ops, now) {
+            .commit(move |el: &mut Elections, now| {
+                if let Err(refused) = check.ops(el, &ops) {
+                    return (Err(refused), Effects::default());
+                }
+                match el.multi(guard.as_ref(), &ops, now) {
                     Ok((committed, effects)) => (Ok(committed.results), effects),
-                    Err(failed) => (Err(failed.error), Effects::default()),
-                },
-            )
+                    Err(failed) => (Err(to_wit_error(failed.error)), Effects::default()),
+                }
+            })
             .await?;
         if let Some((token, value)) = recorded {
             match &outcome {
@@ -45,7 +54,13 @@ impl HostState {
                 Err(_) => token.fail(value),
             }
         }
-        Ok(outcome.map_err(to_wit_error))
+        Ok(outcome)
+    }
+
+    /// Admits a read: the fence and the call quota.
+    fn admit_read(&mut self, raw: &str) -> Result<ns::NodePath, wit::Error> {
+        self.admit()?;
+        convert::path(raw)
     }
 }
 
@@ -75,7 +90,7 @@ impl namespace_api::Host for HostState {
     }
 
     async fn get(&mut self, path: String) -> Answer<wit::Node> {
-        let path = match convert::path(&path) {
+        let path = match self.admit_read(&path) {
             Ok(path) => path,
             Err(error) => return Ok(Err(error)),
         };
@@ -91,7 +106,7 @@ impl namespace_api::Host for HostState {
     }
 
     async fn children(&mut self, path: String) -> Answer<Vec<String>> {
-        let path = match convert::path(&path) {
+        let path = match self.admit_read(&path) {
             Ok(path) => path,
             Err(error) => return Ok(Err(error)),
         };
@@ -137,18 +152,28 @@ impl namespace_api::Host for HostState {
     }
 
     async fn watch(&mut self, path: String, kind: wit::WatchKind) -> Answer<()> {
-        let path = match convert::path(&path) {
+        let path = match self.admit_read(&path) {
             Ok(path) => path,
             Err(error) => return Ok(Err(error)),
         };
         let watcher = self.identity.watcher;
         let kind = convert::watch_kind(kind);
+        let check = self.fenced();
+        let most = self.quota.quotas.watches;
         let outcome = self
             .shared
             .store
-            .execute_async(move |el: &mut Elections, _| el.watch(watcher, &path, kind))
+            .execute_async(move |el: &mut Elections, _| {
+                check.fence(el)?;
+                if el.namespace().watches_of(watcher) >= most {
+                    return Err(wit::Error::QuotaExceeded(format!(
+                        "watches: {most} per session"
+                    )));
+                }
+                el.watch(watcher, &path, kind).map_err(to_wit_error)
+            })
             .await?;
-        Ok(outcome.map_err(to_wit_error))
+        Ok(outcome)
     }
 
     async fn multi(

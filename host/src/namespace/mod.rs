@@ -383,6 +383,11 @@ impl Namespace {
         self.watches.len()
     }
 
+    /// Number of watches one watcher holds (a component's quota is counted on this).
+    pub fn watches_of(&self, watcher: WatcherId) -> usize {
+        self.watches.count_of(watcher)
+    }
+
     // ----- writes -----
 
     /// Creates one node; returns its full path (with any sequence number).

@@ -105,6 +105,11 @@ impl Watches {
         }
     }
 
+    /// Number of watches `watcher` holds: what a per-session watch quota counts.
+    pub(super) fn count_of(&self, watcher: WatcherId) -> usize {
+        self.by_watcher.get(&watcher).map_or(0, BTreeSet::len)
+    }
+
     /// Number of watches registered, one-shot and persistent.
     pub(super) fn len(&self) -> usize {
         self.by_watcher.values().map(BTreeSet::len).sum()

@@ -1,18 +1,20 @@
-//! An actor: one deployed component instance, run by one tokio task that owns its
+//! An actor: one instance of a deployed component, run by one tokio task that owns its
 //! wasmtime `Store` and is the only one to call into it. Everything reaches it through
-//! its bounded mailbox, in the order the store made it durable.
+//! its bounded mailbox, in the order the store made it durable. It runs until its fence
+//! is thrown or it crashes; its supervisor decides what comes next.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 use wasmtime::Store;
 
-use crate::election::{Callback, Effects, Elections};
+use crate::election::{Callback, CandidateId, Effects, Elections, Recipient};
 use crate::host_impl::{HostState, to_wit_event, to_wit_leader};
-use crate::namespace::WatchEvent;
+use crate::namespace::{SessionId, WatchEvent, WatcherId};
 
 use super::bindings::{candidate::Candidate, observer::Observer};
+use super::sandbox::{self, Fence, Interrupted, Revocation};
 use super::{Shared, TimelineEvent};
 
 /// What an actor is told.
@@ -22,8 +24,6 @@ pub(crate) enum Message {
     Notify(Callback),
     /// One of its watches fired.
     Event(WatchEvent),
-    /// Stop after the current callback; answer when stopped.
-    Stop(oneshot::Sender<()>),
 }
 
 /// The instance, by world.
@@ -32,77 +32,119 @@ pub(crate) enum Guest {
     Observer(Observer),
 }
 
+/// One instance of a deployment with everything that identifies it to the host. A
+/// restart makes a new one: new store, new session, new ballot.
+pub(crate) struct Incarnation {
+    pub(crate) store: Store<HostState>,
+    pub(crate) guest: Guest,
+    pub(crate) mailbox: mpsc::Receiver<Message>,
+    pub(crate) fence: Arc<Fence>,
+    pub(crate) recipient: Recipient,
+    pub(crate) session: SessionId,
+    pub(crate) watcher: WatcherId,
+    pub(crate) candidate: Option<CandidateId>,
+}
+
 /// How an actor runs.
+#[derive(Debug, Clone, Copy)]
 pub(crate) struct ActorConfig {
-    /// The session TTL; heartbeats go out every third of it while the actor is responsive.
+    /// The session TTL; heartbeats go out every third of it while the actor is idle.
     pub ttl: Duration,
     /// How often to call `tick`, if at all.
     pub tick: Option<Duration>,
+    /// The deadline of each callback.
+    pub deadline: Duration,
 }
 
-/// The actor's loop: callbacks in mailbox order, heartbeats while idle, ticks if asked.
-pub(crate) async fn run(
-    shared: Arc<Shared>,
-    mut store: Store<HostState>,
-    guest: Guest,
-    mut mailbox: mpsc::Receiver<Message>,
-    config: ActorConfig,
-) {
-    let name = store.data().identity.name.clone();
-    let session = store.data().identity.session;
+/// Why an instance stopped running.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Exit {
+    /// Its fence was thrown (by the host, for a reason outside the guest).
+    Revoked(Revocation),
+    /// Its own doing: a trap, a deadline, a memory limit.
+    Crashed(String),
+}
+
+/// The actor's loop: callbacks in mailbox order, heartbeats while idle, ticks if asked,
+/// until the fence is thrown or a callback fails.
+pub(crate) async fn run(shared: &Arc<Shared>, me: &mut Incarnation, config: ActorConfig) -> Exit {
+    let session = me.session;
     let mut heartbeat = tokio::time::interval(config.ttl / 3);
     heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut ticker = tokio::time::interval(config.tick.unwrap_or(Duration::from_secs(3600)));
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     ticker.tick().await;
+    let fence = me.fence.clone();
     loop {
-        tokio::select! {
+        if let Some(why) = fence.reason() {
+            return Exit::Revoked(why.clone());
+        }
+        let outcome = tokio::select! {
             biased;
-            message = mailbox.recv() => match message {
-                None => break,
-                Some(Message::Stop(done)) => {
-                    let _ = done.send(());
-                    break;
-                }
-                Some(message) => {
-                    if let Err(trap) = handle(&shared, &mut store, &guest, message).await {
-                        tracing::error!(deployment = %name, error = %format!("{trap:#}"), "the component trapped; its session is closed");
-                        shared.note(&name, TimelineEvent::Trapped(format!("{trap:#}")));
-                        shared.close_session(session).await;
-                        break;
-                    }
-                }
+            () = fence.revoked() => continue,
+            message = me.mailbox.recv() => match message {
+                // Every sender is gone: the runtime itself is going away.
+                None => return Exit::Revoked(Revocation::Undeployed),
+                Some(message) => handle(shared, me, message, config.deadline).await,
             },
             _ = heartbeat.tick() => {
-                let beat = shared.store.execute_async(move |el: &mut Elections, now| el.heartbeat(session, now)).await;
+                let beat = shared
+                    .store
+                    .execute_async(move |el: &mut Elections, now| el.heartbeat(session, now))
+                    .await;
                 if !matches!(beat, Ok(Ok(()))) {
-                    tracing::warn!(deployment = %name, "the session is gone; the actor stops");
-                    break;
+                    fence.revoke(Revocation::SessionEnded);
                 }
+                Ok(())
             }
             _ = ticker.tick(), if config.tick.is_some() => {
-                if let Guest::Candidate(candidate) = &guest
-                    && let Err(trap) = candidate.call_tick(&mut store).await {
-                        tracing::error!(deployment = %name, error = %format!("{trap:#}"), "tick trapped");
-                        shared.close_session(session).await;
-                        break;
+                match &me.guest {
+                    Guest::Candidate(candidate) => {
+                        sandbox::arm(&mut me.store, config.deadline);
+                        let done = sandbox::within(config.deadline, candidate.call_tick(&mut me.store)).await;
+                        sandbox::disarm(&mut me.store);
+                        done
                     }
+                    Guest::Observer(_) => Ok(()),
+                }
             }
+        };
+        if let Err(error) = outcome {
+            return match error.downcast_ref::<Interrupted>() {
+                Some(Interrupted::Revoked(why)) => Exit::Revoked(why.clone()),
+                // A callback cut short by a revocation that was thrown while it waited
+                // in a host call: the revocation, not the guest, ended it.
+                _ if fence.is_revoked() => {
+                    Exit::Revoked(fence.reason().cloned().unwrap_or(Revocation::Undeployed))
+                }
+                _ => Exit::Crashed(sandbox::describe(&error)),
+            };
         }
     }
 }
 
-/// Runs one message's callback. An error is a trap: the instance is poisoned.
+/// Runs one message's callback under the deadline. An error ends the instance.
 async fn handle(
     shared: &Arc<Shared>,
-    store: &mut Store<HostState>,
-    guest: &Guest,
+    me: &mut Incarnation,
+    message: Message,
+    deadline: Duration,
+) -> wasmtime::Result<()> {
+    sandbox::arm(&mut me.store, deadline);
+    let result = sandbox::within(deadline, callback(shared, me, message)).await;
+    sandbox::disarm(&mut me.store);
+    result
+}
+
+async fn callback(
+    shared: &Arc<Shared>,
+    me: &mut Incarnation,
     message: Message,
 ) -> wasmtime::Result<()> {
+    let store = &mut me.store;
     let name = store.data().identity.name.clone();
     let process = store.data().identity.process;
-    let candidate_id = store.data().identity.candidate;
-    match (guest, message) {
+    match (&me.guest, message) {
         (Guest::Candidate(c), Message::Notify(Callback::WinningElection { term })) => {
             shared.note(
                 &name,
@@ -112,22 +154,29 @@ async fn handle(
             let token = shared.recorder.invoke(process, "elected", elected.clone());
             match c.call_on_winning_election(&mut *store, term.0).await? {
                 Ok(()) => {
-                    let id = candidate_id.expect("a candidate deployment has a candidate");
+                    let id = me
+                        .candidate
+                        .expect("a candidate deployment has a candidate");
+                    let check = store.data().fenced();
                     // The ack's line goes into the timeline on the writer thread, right
                     // before what it causes is delivered, so it precedes every reaction.
-                    let (me, who) = (shared.clone(), name.clone());
+                    let (me_shared, who) = (shared.clone(), name.clone());
                     let acked = shared
                         .store
                         .execute_ordered(
-                            move |el: &mut Elections, now| match el.acknowledge(id, term, None, now)
-                            {
-                                Ok(effects) => (true, Some(effects)),
-                                Err(_) => (false, None),
+                            move |el: &mut Elections, now| {
+                                if check.fence(el).is_err() {
+                                    return (false, None);
+                                }
+                                match el.acknowledge(id, term, None, now) {
+                                    Ok(effects) => (true, Some(effects)),
+                                    Err(_) => (false, None),
+                                }
                             },
                             move |effects: Option<Effects>| {
                                 if let Some(effects) = effects {
-                                    me.note(&who, TimelineEvent::Acked(term.0));
-                                    me.deliver(effects);
+                                    me_shared.note(&who, TimelineEvent::Acked(term.0));
+                                    me_shared.deliver(effects);
                                 }
                             },
                         )
@@ -146,9 +195,15 @@ async fn handle(
                             "on-winning-election failed: {reason}; resigning"
                         )),
                     );
-                    let id = candidate_id.expect("a candidate deployment has a candidate");
+                    let id = me
+                        .candidate
+                        .expect("a candidate deployment has a candidate");
+                    let check = store.data().fenced();
                     let _ = shared
                         .commit(move |el: &mut Elections, now| {
+                            if check.fence(el).is_err() {
+                                return ((), Effects::default());
+                            }
                             ((), el.resign(id, now).unwrap_or_default())
                         })
                         .await;

@@ -1,4 +1,6 @@
-//! Deploying and undeploying components.
+//! Deploying components: compile (cached), check grants, and start instances. The first
+//! instance is started here so a bad component is refused to the caller; restarts use
+//! the same [`start`].
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -6,18 +8,19 @@ use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 use thiserror::Error;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 use wasmtime::Store;
 use wasmtime::component::{Component, HasSelf, Linker};
 
-use crate::election::{CandidateId, Effects, ElectionError, ElectionName, Elections, Recipient};
+use crate::election::{Effects, ElectionError, ElectionName, Elections, Recipient};
 use crate::host_impl::{HostState, Identity};
 use crate::namespace::{Data, SessionId, WatcherId};
 use crate::store::StoreError;
 
-use super::actor::{self, ActorConfig, Guest, Message};
+use super::actor::{Exit, Guest, Incarnation};
 use super::bindings::{candidate::CandidatePre, observer::ObserverPre};
-use super::{MAILBOX, Shared, TimelineEvent};
+use super::sandbox::{self, Fence, Revocation};
+use super::{Limits, Link, MAILBOX, Shared, Supervision, TimelineEvent, grants, supervisor};
 
 /// A deployment's identity within one runtime.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -55,6 +58,10 @@ pub struct DeploySpec {
     pub ttl: Duration,
     /// How often to call the candidate's `tick`, if at all.
     pub tick: Option<Duration>,
+    /// Deadline, memory and quotas of each instance.
+    pub limits: Limits,
+    /// Restart backoff and crash limit.
+    pub supervision: Supervision,
 }
 
 /// Why a deployment was refused or failed. A refused deploy leaves nothing behind.
@@ -63,6 +70,10 @@ pub enum DeployError {
     /// The bytes are not a valid WebAssembly component.
     #[error("not a valid component: {0}")]
     Malformed(String),
+    /// The component imports what it is not granted (sockets, HTTP) or what the host
+    /// does not know. Lists every such import.
+    #[error("the component imports what it is not granted: {}", .0.join("; "))]
+    Refused(Vec<String>),
     /// The component does not fit its world: a missing export, or an import the host
     /// does not provide.
     #[error("the component does not fit the {world} world: {reason}")]
@@ -72,7 +83,8 @@ pub enum DeployError {
         /// What does not fit.
         reason: String,
     },
-    /// Instantiation failed (its start trapped, or no instance slot was free).
+    /// Instantiation failed (its start trapped or passed its deadline, or no instance
+    /// slot was free).
     #[error("instantiation failed: {0}")]
     Instantiate(String),
     /// The store refused or failed.
@@ -89,13 +101,11 @@ pub enum DeployError {
     Linker(String),
 }
 
-/// What the runtime keeps about a live deployment.
-pub(crate) struct Record {
-    name: String,
-    recipient: Recipient,
-    session: SessionId,
-    watcher: WatcherId,
-    mailbox: mpsc::Sender<Message>,
+/// A deployment as its supervisor keeps it: what to start again after a crash.
+pub(crate) struct Deployment {
+    pub(crate) id: DeploymentId,
+    pub(crate) spec: DeploySpec,
+    pub(crate) component: Component,
 }
 
 /// The linker for candidate components: WASI (nothing granted) plus our interfaces.
@@ -128,6 +138,10 @@ fn compile(shared: &Shared, wasm: &[u8]) -> Result<Component, DeployError> {
     }
     let component = Component::new(&shared.engine, wasm)
         .map_err(|e| DeployError::Malformed(format!("{e:#}")))?;
+    let refused = grants::refused_imports(&shared.engine, &component);
+    if !refused.is_empty() {
+        return Err(DeployError::Refused(refused));
+    }
     shared.components.insert(hash, component.clone());
     Ok(component)
 }
@@ -135,6 +149,7 @@ fn compile(shared: &Shared, wasm: &[u8]) -> Result<Component, DeployError> {
 pub(crate) async fn bare_candidate(
     shared: &Arc<Shared>,
     wasm: &[u8],
+    confined: bool,
 ) -> Result<(Store<HostState>, super::bindings::candidate::Candidate), DeployError> {
     let component = compile(shared, wasm)?;
     let identity = Identity {
@@ -145,7 +160,13 @@ pub(crate) async fn bare_candidate(
         election: ElectionName::parse("bare").map_err(ElectionError::from)?,
         watcher: WatcherId(0),
     };
-    let mut store = Store::new(&shared.engine, HostState::new(shared.clone(), identity));
+    let state = HostState::new(shared.clone(), identity, Fence::new(), &Limits::default());
+    let mut store = Store::new(&shared.engine, state);
+    if confined {
+        sandbox::confine(&mut store);
+    } else {
+        store.set_epoch_deadline(u64::MAX);
+    }
     let instance = instantiate_candidate(shared, &component, &mut store).await?;
     Ok((store, instance))
 }
@@ -158,7 +179,7 @@ fn wrong_world(world: &'static str) -> impl Fn(wasmtime::Error) -> DeployError {
 }
 
 fn instantiation_failed(e: wasmtime::Error) -> DeployError {
-    DeployError::Instantiate(format!("{e:#}"))
+    DeployError::Instantiate(sandbox::describe(&e))
 }
 
 /// Checks `component` against the candidate world and instantiates it in `store`.
@@ -177,48 +198,87 @@ async fn instantiate_candidate(
         .map_err(instantiation_failed)
 }
 
+/// Checks `component` against the observer world and instantiates it in `store`.
+async fn instantiate_observer(
+    shared: &Shared,
+    component: &Component,
+    store: &mut Store<HostState>,
+) -> Result<super::bindings::observer::Observer, DeployError> {
+    let pre = shared
+        .observer_linker
+        .instantiate_pre(component)
+        .map_err(wrong_world("observer"))?;
+    let pre = ObserverPre::new(pre).map_err(wrong_world("observer"))?;
+    pre.instantiate_async(store)
+        .await
+        .map_err(instantiation_failed)
+}
+
+/// Deploys: compiles and checks the component, starts its first instance (so a bad
+/// component is refused here, leaving nothing behind), and hands it to a supervisor.
 pub(crate) async fn deploy(
     shared: &Arc<Shared>,
     spec: DeploySpec,
-) -> Result<super::DeploymentId, DeployError> {
+) -> Result<DeploymentId, DeployError> {
     let component = compile(shared, &spec.wasm)?;
+    let id = DeploymentId(shared.last_deployment.fetch_add(1, Ordering::Relaxed) + 1);
+    let deployment = Arc::new(Deployment {
+        id,
+        spec,
+        component,
+    });
+    let first = start(shared, &deployment).await?;
+    shared.note(
+        &deployment.spec.name,
+        TimelineEvent::Deployed(format!("session {}", first.session)),
+    );
+    supervisor::spawn(shared, id, deployment, first);
+    Ok(id)
+}
+
+/// Starts one instance of `deployment`: a fresh store confined by its limits,
+/// instantiated under its deadline; then, in one writer step, its session opens, it joins
+/// (or observes) its election and its routes are set, so whatever a later commit causes
+/// for it finds its mailbox; then a candidate votes.
+pub(crate) async fn start(
+    shared: &Arc<Shared>,
+    deployment: &Deployment,
+) -> Result<Incarnation, DeployError> {
+    let spec = &deployment.spec;
     let election = match &spec.role {
         Role::Candidate { election, .. } | Role::Observer { election } => election.clone(),
     };
-    let id = super::DeploymentId(shared.last_deployment.fetch_add(1, Ordering::Relaxed) + 1);
     let identity = Identity {
         name: spec.name.clone(),
-        process: id.0,
+        process: deployment.id.0,
         session: SessionId(0),
         candidate: None,
         election,
         watcher: WatcherId(0),
     };
-    let mut store = Store::new(&shared.engine, HostState::new(shared.clone(), identity));
+    let fence = Fence::new();
+    let state = HostState::new(shared.clone(), identity, fence.clone(), &spec.limits);
+    let mut store = Store::new(&shared.engine, state);
+    sandbox::confine(&mut store);
+    let deadline = spec.limits.callback_deadline;
+    sandbox::arm(&mut store, deadline);
     let guest = match &spec.role {
         Role::Candidate { .. } => {
-            Guest::Candidate(instantiate_candidate(shared, &component, &mut store).await?)
+            let instantiated = instantiate_candidate(shared, &deployment.component, &mut store);
+            Guest::Candidate(within_deadline(deadline, instantiated).await?)
         }
         Role::Observer { .. } => {
-            let pre = shared
-                .observer_linker
-                .instantiate_pre(&component)
-                .map_err(wrong_world("observer"))?;
-            let pre = ObserverPre::new(pre).map_err(wrong_world("observer"))?;
-            Guest::Observer(
-                pre.instantiate_async(&mut store)
-                    .await
-                    .map_err(instantiation_failed)?,
-            )
+            let instantiated = instantiate_observer(shared, &deployment.component, &mut store);
+            Guest::Observer(within_deadline(deadline, instantiated).await?)
         }
     };
+    sandbox::disarm(&mut store);
 
-    // Open the session, join (or observe), and route the actor's mail, in one writer job:
-    // whatever any later commit causes for this actor finds its mailbox already there.
     let (tx, rx) = mpsc::channel(MAILBOX);
-    let mailbox = tx.clone();
     let (ttl, role) = (spec.ttl, spec.role.clone());
     let routes = shared.clone();
+    let (name, process) = (spec.name.clone(), deployment.id.0);
+    let link_fence = fence.clone();
     let (session, recipient, watcher, candidate) = shared
         .commit(move |el: &mut Elections, now| {
             let session = match el.open_session(ttl, now) {
@@ -240,7 +300,16 @@ pub(crate) async fn deploy(
                     (Recipient::Observer(id), None, effects)
                 }
             };
-            routes.mailboxes.insert(recipient, tx);
+            routes.links.insert(
+                recipient,
+                Link {
+                    mailbox: tx,
+                    fence: link_fence.clone(),
+                    name,
+                    process,
+                },
+            );
+            routes.session_fences.insert(session, link_fence);
             routes.watch_routes.insert(watcher, recipient);
             (Ok((session, recipient, watcher, candidate)), effects)
         })
@@ -251,95 +320,47 @@ pub(crate) async fn deploy(
         identity.candidate = candidate;
         identity.watcher = watcher;
     }
-    shared.deployments.insert(
-        id,
-        Record {
-            name: spec.name.clone(),
-            recipient,
-            session,
-            watcher,
-            mailbox,
-        },
-    );
-    shared.note(
-        &spec.name,
-        TimelineEvent::Deployed(format!("session {session}")),
-    );
-    let config = ActorConfig {
-        ttl: spec.ttl,
-        tick: spec.tick,
-    };
-    tokio::spawn(actor::run(shared.clone(), store, guest, rx, config));
-    if let Some(candidate) = candidate {
-        vote(shared, candidate).await?;
-    }
-    Ok(id)
-}
-
-async fn vote(shared: &Arc<Shared>, candidate: CandidateId) -> Result<(), DeployError> {
-    shared
-        .commit(
-            move |el: &mut Elections, now| match el.vote(candidate, now) {
-                Ok(effects) => (Ok(()), effects),
-                Err(error) => (Err(error), Effects::default()),
-            },
-        )
-        .await??;
-    Ok(())
-}
-
-pub(crate) async fn undeploy(
-    shared: &Arc<Shared>,
-    id: super::DeploymentId,
-) -> Result<(), DeployError> {
-    let (_, record) = shared
-        .deployments
-        .remove(&id)
-        .ok_or(DeployError::Unknown(id))?;
-    let Record {
-        name,
+    let incarnation = Incarnation {
+        store,
+        guest,
+        mailbox: rx,
+        fence,
         recipient,
         session,
         watcher,
-        mailbox,
-    } = record;
-    // Stop the actor first (after what is already in its mailbox), so it never heartbeats
-    // a session that is about to close; then resign and close in one step.
-    let (done, stopped) = oneshot::channel();
-    if mailbox.send(Message::Stop(done)).await.is_ok() {
-        let _ = tokio::time::timeout(Duration::from_secs(5), stopped).await;
+        candidate,
+    };
+    if let Some(candidate) = candidate {
+        let voted = shared
+            .commit(
+                move |el: &mut Elections, now| match el.vote(candidate, now) {
+                    Ok(effects) => (Ok(()), effects),
+                    Err(error) => (Err(error), Effects::default()),
+                },
+            )
+            .await;
+        if let Err(error) = voted
+            .map_err(DeployError::from)
+            .and_then(|v| v.map_err(DeployError::from))
+        {
+            let exit = Exit::Revoked(Revocation::Undeployed);
+            supervisor::retire(shared, &spec.name, incarnation, &exit).await;
+            return Err(error);
+        }
     }
-    shared.mailboxes.remove(&recipient);
-    shared.watch_routes.remove(&watcher);
-    let (recorder, who, process) = (shared.recorder.clone(), name.clone(), id.0);
-    shared
-        .commit(move |el: &mut Elections, now| {
-            let mut effects = Effects::default();
-            match recipient {
-                Recipient::Candidate(candidate) => {
-                    // A leader's resignation belongs in the leadership history.
-                    let resigning = el.leading_term(candidate).map(|term| {
-                        let value = serde_json::json!([who, term.0]);
-                        (recorder.invoke(process, "resign", value.clone()), value)
-                    });
-                    if let Ok(resigned) = el.leave(candidate, now) {
-                        effects.extend(resigned);
-                        if let Some((token, value)) = resigning {
-                            token.ok(value);
-                        }
-                    }
-                }
-                Recipient::Observer(observer) => {
-                    let _ = el.unobserve(observer);
-                }
-            }
-            el.unwatch(watcher);
-            if let Ok(closed) = el.close_session(session) {
-                effects.extend(closed);
-            }
-            ((), effects)
+    Ok(incarnation)
+}
+
+/// Instantiation under the deadline: a component whose start loops or blocks is refused.
+async fn within_deadline<T>(
+    deadline: Duration,
+    instantiated: impl std::future::Future<Output = Result<T, DeployError>>,
+) -> Result<T, DeployError> {
+    tokio::time::timeout(deadline + deadline / 4, instantiated)
+        .await
+        .unwrap_or_else(|_| {
+            Err(DeployError::Instantiate(format!(
+                "instantiation passed its deadline of {deadline:?}"
+            )))
         })
-        .await?;
-    shared.note(&name, TimelineEvent::Undeployed);
-    Ok(())
 }

@@ -1,16 +1,43 @@
-//! The one wasmtime `Engine` every actor shares, configured once: component model and a pooling allocator sized explicitly so the host's worst case is known.
+//! The one wasmtime `Engine` every actor shares, configured once: component model, a
+//! pooling allocator sized explicitly so the host's worst case is known, and epoch
+//! interruption driven by a ticker thread so no guest can keep a thread for itself.
+
+use std::time::Duration;
 
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
 /// How many component instances (actors plus in-flight instantiations) one engine holds.
 pub const MAX_INSTANCES: u32 = 256;
 
-/// The largest linear memory a component may grow to.
+/// The largest linear memory any component may grow to; a deployment's own limit
+/// ([`super::Limits::memory_bytes`]) is at most this.
 pub const MAX_MEMORY_BYTES: usize = 64 << 20;
 
-/// Builds the shared engine. Pooling gives every instance a pre-reserved slot: starting
-/// an actor never maps fresh memory, and the total a host can use is bounded up front.
+/// The epoch period. Running wasm checks the epoch at loop heads and function entries;
+/// every tick it yields to tokio once and its deadline and revocation are looked at, so
+/// this is both the scheduling quantum of a busy guest and the precision of deadlines.
+pub const EPOCH_TICK: Duration = Duration::from_millis(10);
+
+/// Builds the shared engine and starts its epoch ticker.
+///
+/// Pooling gives every instance a pre-reserved slot: starting an actor never maps fresh
+/// memory, and the total a host can use is bounded up front. The ticker is a plain OS
+/// thread, not a tokio task: guests that loop could occupy every tokio worker, and the
+/// clock that interrupts them must not depend on those workers. It holds the engine
+/// weakly and ends when the last clone of the engine is dropped.
 pub fn new_engine() -> wasmtime::Result<Engine> {
+    let engine = build(true)?;
+    start_ticker(&engine)?;
+    Ok(engine)
+}
+
+/// An engine without epoch interruption: only for measuring what the interruption
+/// checks cost a compute-bound guest. Actors never run on it.
+pub fn new_engine_without_epochs() -> wasmtime::Result<Engine> {
+    build(false)
+}
+
+fn build(epochs: bool) -> wasmtime::Result<Engine> {
     let mut pool = PoolingAllocationConfig::default();
     pool.total_component_instances(MAX_INSTANCES)
         // A Rust wasip2 component is a few core instances (program, adapters, shims).
@@ -25,6 +52,23 @@ pub fn new_engine() -> wasmtime::Result<Engine> {
     let mut config = Config::new();
     config
         .wasm_component_model(true)
+        .epoch_interruption(epochs)
         .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
     Engine::new(&config)
+}
+
+fn start_ticker(engine: &Engine) -> wasmtime::Result<()> {
+    let weak = engine.weak();
+    std::thread::Builder::new()
+        .name("ballot-epoch".into())
+        .spawn(move || {
+            loop {
+                std::thread::sleep(EPOCH_TICK);
+                match weak.upgrade() {
+                    Some(engine) => engine.increment_epoch(),
+                    None => break,
+                }
+            }
+        })?;
+    Ok(())
 }

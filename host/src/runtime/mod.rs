@@ -9,29 +9,44 @@
 //!
 //! A host import never waits on its own actor's mailbox: deliveries are `try_send`s, and
 //! the outcomes of vote and resign arrive later as callbacks.
+//!
+//! Each deployment is supervised ([`supervisor`]): its instance runs confined
+//! ([`sandbox`]: a deadline per callback, memory limits, quotas, a fence), and when it
+//! loses its leadership or session (trap, deadline, expiry, deposition, undeploy) the
+//! host throws its fence first, then lets the successor be promoted, then restarts it
+//! in a fresh instance (with backoff, up to a crash limit).
 
 mod actor;
 pub mod bindings;
 mod deploy;
 mod engine;
+mod grants;
+pub mod limits;
+pub mod sandbox;
+mod supervisor;
 
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use dashmap::DashMap;
-use tokio::sync::mpsc;
+use tokio::sync::mpsc::{self, error::TrySendError};
 use wasmtime::Engine;
 use wasmtime::component::{Component, Linker};
 
-use crate::election::{Effects, Elections, Recipient};
+use crate::election::{Callback, Effects, Elections, Recipient};
 use crate::history::Recorder;
 use crate::host_impl::HostState;
 use crate::namespace::{MonoTime, SessionId, WatcherId};
 use crate::store::{EmbeddedStore, StoreError};
 
 pub use deploy::{DeployError, DeploySpec, DeploymentId, Role};
-pub use engine::{MAX_INSTANCES, MAX_MEMORY_BYTES, new_engine};
+pub use engine::{
+    EPOCH_TICK, MAX_INSTANCES, MAX_MEMORY_BYTES, new_engine, new_engine_without_epochs,
+};
+pub use limits::{Limits, Quotas, Supervision};
+pub use sandbox::{Fence, Interrupted, Revocation};
+pub use supervisor::DeploymentStatus;
 
 use actor::Message;
 
@@ -49,8 +64,14 @@ pub enum TimelineEvent {
     Acked(u64),
     /// Its ballot vanished while it led: this term is revoked.
     Deposed(u64),
-    /// It trapped; its session was closed.
+    /// Its instance crashed (trap, deadline, memory); its session was closed.
     Trapped(String),
+    /// Its instance lost its powers for a reason not its own (deposed, session ended).
+    Revoked(String),
+    /// A fresh instance starts after this wait.
+    Restarting(Duration),
+    /// Too many crashes: the deployment stays out of elections.
+    Failed(String),
     /// Undeployed.
     Undeployed,
 }
@@ -66,6 +87,15 @@ pub struct TimelineEntry {
     pub event: TimelineEvent,
 }
 
+/// Where the host reaches one live instance: its mailbox, and the fence that revokes it.
+pub(crate) struct Link {
+    mailbox: mpsc::Sender<Message>,
+    fence: Arc<Fence>,
+    /// The deployment's name and process number, for the histories a revocation records.
+    name: String,
+    process: u64,
+}
+
 /// State shared by the runtime, its actors and their host imports.
 pub(crate) struct Shared {
     pub(crate) engine: Engine,
@@ -74,11 +104,15 @@ pub(crate) struct Shared {
     observer_linker: Linker<HostState>,
     /// Compiled components by content hash: a redeploy of the same bytes skips compiling.
     components: DashMap<[u8; 32], Component>,
-    /// Live actors' mailboxes, by who the elections address.
-    mailboxes: DashMap<Recipient, mpsc::Sender<Message>>,
+    /// Live instances, by who the elections address.
+    links: DashMap<Recipient, Link>,
+    /// Live instances' fences, by session: ending a session revokes its instance.
+    session_fences: DashMap<SessionId, Arc<Fence>>,
     /// Whose mailbox each watcher's events go to.
     watch_routes: DashMap<WatcherId, Recipient>,
-    deployments: DashMap<DeploymentId, deploy::Record>,
+    deployments: DashMap<DeploymentId, supervisor::Handle>,
+    /// For work started from the writer thread, which is not a tokio thread.
+    tokio: tokio::runtime::Handle,
     last_deployment: AtomicU64,
     started: Instant,
     /// A std mutex: held only to push a line, never across an await.
@@ -90,45 +124,86 @@ pub(crate) struct Shared {
 
 impl Shared {
     /// Commits through the store and delivers what the commit causes, in commit order,
-    /// once durable.
+    /// once durable. Whoever the commit deposes or whose session it ends is revoked in
+    /// the commit's own step on the writer thread, before anything is delivered.
     pub(crate) async fn commit<R: Send + 'static>(
         self: &Arc<Self>,
         f: impl FnOnce(&mut Elections, MonoTime) -> (R, Effects) + Send + 'static,
     ) -> Result<R, StoreError> {
-        let me = self.clone();
+        let (revoker, deliverer) = (self.clone(), self.clone());
         self.store
-            .execute_ordered(f, move |effects| me.deliver(effects))
+            .execute_ordered(
+                move |el: &mut Elections, now| {
+                    let (result, effects) = f(el, now);
+                    revoker.revoke_for(&effects);
+                    (result, effects)
+                },
+                move |effects| deliverer.deliver(effects),
+            )
             .await
     }
 
-    /// Hands notifications and watch events to their actors without waiting. A full
-    /// mailbox loses the message, loudly (the sandbox issue turns this into expiring the
-    /// actor's session).
-    pub(crate) fn deliver(&self, effects: Effects) {
-        let send = |to: Recipient, message: Message| {
-            if let Some(mailbox) = self.mailboxes.get(&to)
-                && let Err(error) = mailbox.try_send(message)
+    /// Throws the fences of the instances `effects` depose or whose sessions they end.
+    /// A deposed leader's loss of its term is recorded (`revoke`) for the leadership
+    /// model: it is recorded here, before the successor can even hear of its win.
+    fn revoke_for(&self, effects: &Effects) {
+        for notification in &effects.notifications {
+            if let Callback::Deposed { term } = notification.callback
+                && let Some(link) = self.links.get(&notification.to)
             {
-                tracing::error!(?to, %error, "mailbox refused a message");
+                link.fence.revoke(Revocation::Deposed(term));
+                let value = serde_json::json!([link.name, term.0]);
+                self.recorder
+                    .invoke(link.process, "revoke", value.clone())
+                    .ok(value);
             }
-        };
-        for notification in effects.notifications {
-            send(notification.to, Message::Notify(notification.callback));
         }
-        for event in effects.watch_events {
-            if let Some(to) = self.watch_routes.get(&event.watcher).map(|r| *r) {
-                send(to, Message::Event(event));
+        for session in &effects.ended_sessions {
+            if let Some(fence) = self.session_fences.get(session) {
+                fence.revoke(Revocation::SessionEnded);
             }
         }
     }
 
-    /// Closes a session (a trapped actor's, an undeployed one's) and delivers the fallout.
-    pub(crate) async fn close_session(self: &Arc<Self>, session: SessionId) {
-        let _ = self
-            .commit(move |el: &mut Elections, _| {
-                ((), el.close_session(session).unwrap_or_default())
-            })
-            .await;
+    /// Hands notifications and watch events to their actors without waiting. When a
+    /// mailbox is full the sender still does not wait: an election callback that cannot
+    /// be delivered revokes the instance (its supervisor ends its session and starts it
+    /// afresh, so it re-learns where it stands); a watch event that cannot be delivered
+    /// drops that actor's watches. Either way the reason is logged.
+    pub(crate) fn deliver(self: &Arc<Self>, effects: Effects) {
+        for notification in effects.notifications {
+            let to = notification.to;
+            let Some(link) = self.links.get(&to) else {
+                continue;
+            };
+            if let Err(TrySendError::Full(_)) = link
+                .mailbox
+                .try_send(Message::Notify(notification.callback))
+            {
+                tracing::error!(deployment = %link.name, "mailbox full: an election callback could not be delivered; the instance is revoked");
+                link.fence.revoke(Revocation::MailboxOverflow);
+            }
+        }
+        for event in effects.watch_events {
+            let watcher = event.watcher;
+            let Some(to) = self.watch_routes.get(&watcher).map(|r| *r) else {
+                continue;
+            };
+            let Some(link) = self.links.get(&to) else {
+                continue;
+            };
+            if let Err(TrySendError::Full(_)) = link.mailbox.try_send(Message::Event(event)) {
+                tracing::error!(deployment = %link.name, "mailbox full: its watches are dropped");
+                self.watch_routes.remove(&watcher);
+                let me = self.clone();
+                self.tokio.spawn(async move {
+                    let _ = me
+                        .store
+                        .execute_async(move |el: &mut Elections, _| el.unwatch(watcher))
+                        .await;
+                });
+            }
+        }
     }
 
     /// Adds a timeline line.
@@ -184,9 +259,11 @@ impl Runtime {
             candidate_linker,
             observer_linker,
             components: DashMap::new(),
-            mailboxes: DashMap::new(),
+            links: DashMap::new(),
+            session_fences: DashMap::new(),
             watch_routes: DashMap::new(),
             deployments: DashMap::new(),
+            tokio: tokio::runtime::Handle::current(),
             last_deployment: AtomicU64::new(0),
             started: Instant::now(),
             timeline: Mutex::new(Vec::new()),
@@ -221,9 +298,19 @@ impl Runtime {
         deploy::deploy(&self.shared, spec).await
     }
 
-    /// Undeploys: resigns, closes the session (its ephemerals go), stops the actor.
+    /// Undeploys: revokes the instance (interrupting a running callback), then resigns
+    /// and closes the session (its ephemerals go) in one step, and stops supervising.
     pub async fn undeploy(&self, id: DeploymentId) -> Result<(), DeployError> {
-        deploy::undeploy(&self.shared, id).await
+        supervisor::undeploy(&self.shared, id).await
+    }
+
+    /// Where a deployment stands: running (and on which session), restarting, or failed
+    /// and why. `None` for an unknown or undeployed one.
+    pub fn status(&self, id: DeploymentId) -> Option<DeploymentStatus> {
+        self.shared
+            .deployments
+            .get(&id)
+            .map(|handle| handle.status())
     }
 
     /// The timeline so far.
@@ -265,11 +352,15 @@ impl Runtime {
 
     /// Instantiates a candidate component outside any actor, with a throwaway identity:
     /// for measuring raw host-to-guest call costs.
+    /// With `confined`, the store runs under the sandbox's epoch callback (yielding to
+    /// tokio every [`EPOCH_TICK`], no deadline); without, the epoch deadline is never
+    /// reached, so the instance runs as if nothing watched it.
     pub async fn bare_candidate(
         &self,
         wasm: &[u8],
+        confined: bool,
     ) -> Result<(wasmtime::Store<HostState>, bindings::candidate::Candidate), DeployError> {
-        deploy::bare_candidate(&self.shared, wasm).await
+        deploy::bare_candidate(&self.shared, wasm, confined).await
     }
 
     /// The number of compiled components in the cache.

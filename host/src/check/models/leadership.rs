@@ -10,12 +10,18 @@
 //! | `commit`      | `[candidate, term]` or `[candidate, term, payload]` | the same | `candidate` leads `term` right now; changes nothing |
 //! | `read-leader` | `null`                         | `[candidate, term]`, or `null` for no leader | the reply is the current term and leader |
 //! | `resign`      | `[candidate, term]`            | the same                  | `term` is not above the current term and, if it is the current term, its leader is `candidate` or nobody; clears the leader of the current term |
+//! | `revoke`      | `[candidate, term]`            | the same                  | as `resign`: the host took the term's powers away (deposed, trapped, expired) |
 //!
 //! From these rules: at most one leader per term (a second `elected` for a term is
 //! refused), terms only increase, and a commit is valid only under the term that holds
 //! when it applies, so a deposed leader's commit that completed `ok` after a newer
 //! election completed is a violation. A commit the guard refused is recorded as `fail`
 //! and, like every `fail`, never took effect.
+//!
+//! The exclusive variant ([`Leadership::EXCLUSIVE`], `leadership-exclusive`) adds one
+//! rule: a new term's `elected` takes effect only once nobody leads, so a successor that
+//! starts acting on its win before its predecessor was revoked (or resigned) is a
+//! violation. It is how the runtime proves that revocation precedes promotion.
 //!
 //! Who records what: the election records `elected` when a candidate learns it won
 //! (invoke when it starts to act on the win, `ok` when the callback returns), the commit
@@ -69,7 +75,17 @@ pub enum LeadershipOp {
 
 /// The leadership model.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct Leadership;
+pub struct Leadership {
+    /// Whether a new term needs the previous leader gone first (see the module docs).
+    pub exclusive: bool,
+}
+
+impl Leadership {
+    /// Terms as fencing tokens: one leader per term, terms increase.
+    pub const PER_TERM: Leadership = Leadership { exclusive: false };
+    /// Additionally, no two leaders at once, whatever their terms.
+    pub const EXCLUSIVE: Leadership = Leadership { exclusive: true };
+}
 
 fn candidate_term(
     value: &Value,
@@ -100,7 +116,11 @@ impl Model for Leadership {
     type Op = LeadershipOp;
 
     fn name(&self) -> &'static str {
-        "leadership"
+        if self.exclusive {
+            "leadership-exclusive"
+        } else {
+            "leadership"
+        }
     }
 
     fn init(&self) -> LeadershipState {
@@ -117,8 +137,8 @@ impl Model for Leadership {
                 let (candidate, term) = candidate_term(&call.input, values, "commit")?;
                 Ok(LeadershipOp::Commit { candidate, term })
             }
-            "resign" => {
-                let (candidate, term) = candidate_term(&call.input, values, "resign")?;
+            "resign" | "revoke" => {
+                let (candidate, term) = candidate_term(&call.input, values, &call.f)?;
                 Ok(LeadershipOp::Resign { candidate, term })
             }
             "read-leader" => match super::output(call) {
@@ -130,7 +150,7 @@ impl Model for Leadership {
                 }
             },
             other => Err(format!(
-                "f must be elected, commit, read-leader or resign, found {other:?}"
+                "f must be elected, commit, read-leader, resign or revoke, found {other:?}"
             )),
         }
     }
@@ -138,7 +158,7 @@ impl Model for Leadership {
     fn step(&self, state: &LeadershipState, op: &LeadershipOp) -> Option<LeadershipState> {
         match *op {
             LeadershipOp::Elected { candidate, term } => {
-                if term > state.term {
+                if term > state.term && !(self.exclusive && state.leader.is_some()) {
                     Some(LeadershipState {
                         term,
                         leader: Some(candidate),
@@ -180,8 +200,13 @@ impl Model for Leadership {
         let now = self.show_state(state, values);
         match *op {
             LeadershipOp::Elected { candidate, term } => format!(
-                "{} cannot win term {term}: {now} (one leader per term, terms increase)",
-                values.show(candidate)
+                "{} cannot win term {term}: {now} (one leader per term, terms increase{})",
+                values.show(candidate),
+                if self.exclusive {
+                    ", and the previous leader must be revoked first"
+                } else {
+                    ""
+                }
             ),
             LeadershipOp::Commit { candidate, term } => format!(
                 "commit by {} under term {term} applied while {now}",

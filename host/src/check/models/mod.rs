@@ -33,16 +33,19 @@ pub enum ModelKind {
     Multi,
     /// Elections with terms and guarded commits.
     Leadership,
+    /// [`ModelKind::Leadership`], and no new leader before the old one is revoked.
+    LeadershipExclusive,
 }
 
 impl ModelKind {
     /// Every model, in the order help texts list them.
-    pub const ALL: [ModelKind; 5] = [
+    pub const ALL: [ModelKind; 6] = [
         ModelKind::Register,
         ModelKind::CasRegister,
         ModelKind::Kv,
         ModelKind::Multi,
         ModelKind::Leadership,
+        ModelKind::LeadershipExclusive,
     ];
 
     /// The name `--model` takes.
@@ -53,6 +56,7 @@ impl ModelKind {
             ModelKind::Kv => "kv",
             ModelKind::Multi => "multi",
             ModelKind::Leadership => "leadership",
+            ModelKind::LeadershipExclusive => "leadership-exclusive",
         }
     }
 }
@@ -65,7 +69,9 @@ impl fmt::Display for ModelKind {
 
 /// A model name that `--model` does not know.
 #[derive(Debug, Clone, thiserror::Error)]
-#[error("unknown model {0:?}; known: register, cas-register, kv, multi, leadership")]
+#[error(
+    "unknown model {0:?}; known: register, cas-register, kv, multi, leadership, leadership-exclusive"
+)]
 pub struct UnknownModel(pub String);
 
 impl FromStr for ModelKind {

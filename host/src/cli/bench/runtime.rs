@@ -39,6 +39,8 @@ fn spec(name: String, election: &ElectionName, wasm: &[u8]) -> DeploySpec {
         },
         ttl: Duration::from_secs(10),
         tick: None,
+        limits: Default::default(),
+        supervision: Default::default(),
     }
 }
 
@@ -69,7 +71,7 @@ async fn measure(args: RuntimeArgs) -> anyhow::Result<ExitCode> {
     let example = std::fs::read(ballot_artifacts::EXAMPLE_CANDIDATE)?;
 
     // Baseline: an empty exported function, called directly.
-    let (mut store, guest) = rt.bare_candidate(&empty).await?;
+    let (mut store, guest) = rt.bare_candidate(&empty, true).await?;
     let mut baseline = histogram();
     for _ in 0..args.calls {
         let t = Instant::now();
@@ -80,7 +82,7 @@ async fn measure(args: RuntimeArgs) -> anyhow::Result<ExitCode> {
         record(&mut baseline, t.elapsed());
     }
     // A real callback: the example candidate's on-losing-election (one log import call).
-    let (mut store, guest) = rt.bare_candidate(&example).await?;
+    let (mut store, guest) = rt.bare_candidate(&example, true).await?;
     let leader = wit::Leader {
         candidate: 1,
         term: 1,
