@@ -25,6 +25,16 @@
 //! # fn example_candidate() {}
 //! # fn example_candidate_v2() {}
 //! # fn example_observer() {}
+//! # fn fixture_compute() {}
+//! # fn fixture_crash_loop() {}
+//! # fn fixture_fenced_writer() {}
+//! # fn fixture_import_flood() {}
+//! # fn fixture_loop_forever() {}
+//! # fn fixture_memory_hog() {}
+//! # fn fixture_sleep_in_host() {}
+//! # fn fixture_sockets() {}
+//! # fn fixture_trap_on_event() {}
+//! # fn fixture_trap_on_win() {}
 //! ballot_artifacts::foreach_component!(assert_test_exists);
 //! # }
 //! ```

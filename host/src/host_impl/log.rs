@@ -7,12 +7,10 @@ use super::HostState;
 
 impl log_api::Host for HostState {
     async fn log(&mut self, level: Level, message: String) -> wasmtime::Result<()> {
-        // A revoked instance's lines are dropped. Logging is not charged to the call
-        // quota (a guest must be able to say why it is being throttled); each line is
-        // cut to MAX_LINE bytes and the runtime keeps a bounded number of them.
-        if self.confinement.fence.is_revoked() {
-            return Ok(());
-        }
+        // Logging changes nothing, so a revoked instance may still say what happened to
+        // it, and it is not charged to the call quota (a guest must be able to say why
+        // it is throttled); each line is cut to MAX_LINE bytes and the runtime keeps a
+        // bounded number of them.
         let message = truncate(message);
         let name = &self.identity.name;
         match level {

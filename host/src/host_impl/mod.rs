@@ -13,6 +13,7 @@ mod namespace;
 use std::sync::Arc;
 
 use wasmtime::component::ResourceTable;
+use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use crate::election::{CandidateId, ElectionName};
@@ -50,6 +51,9 @@ pub struct HostState {
     pub(crate) confinement: Confinement,
     /// Its session's quotas.
     pub(crate) quota: Quota,
+    /// What the guest wrote to stderr (a Rust panic's message goes there), kept so a
+    /// crash can say why in the guest's own words.
+    stderr: MemoryOutputPipe,
     wasi: WasiCtx,
     table: ResourceTable,
 }
@@ -64,16 +68,32 @@ impl HostState {
         fence: Arc<crate::runtime::sandbox::Fence>,
         limits: &Limits,
     ) -> Self {
+        let stderr = MemoryOutputPipe::new(STDERR_BYTES);
         HostState {
             shared,
             identity,
             confinement: Confinement::new(fence, limits),
             quota: Quota::new(limits.quotas),
-            wasi: WasiCtx::builder().build(),
+            wasi: WasiCtx::builder().stderr(stderr.clone()).build(),
+            stderr,
             table: ResourceTable::new(),
         }
     }
+
+    /// The last line the guest wrote to stderr, if any: for a panicking Rust guest, the
+    /// panic message.
+    pub(crate) fn last_words(&self) -> Option<String> {
+        let contents = self.stderr.contents();
+        let text = String::from_utf8_lossy(&contents);
+        text.lines()
+            .rev()
+            .find(|line| !line.trim().is_empty() && !line.starts_with("note:"))
+            .map(|line| line.trim().to_string())
+    }
 }
+
+/// How much of a guest's stderr is kept (beyond it, its writes fail).
+const STDERR_BYTES: usize = 64 << 10;
 
 impl WasiView for HostState {
     fn ctx(&mut self) -> WasiCtxView<'_> {

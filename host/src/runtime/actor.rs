@@ -117,7 +117,13 @@ pub(crate) async fn run(shared: &Arc<Shared>, me: &mut Incarnation, config: Acto
                 _ if fence.is_revoked() => {
                     Exit::Revoked(fence.reason().cloned().unwrap_or(Revocation::Undeployed))
                 }
-                _ => Exit::Crashed(sandbox::describe(&error)),
+                _ => {
+                    let mut why = sandbox::describe(&error);
+                    if let Some(words) = me.store.data().last_words() {
+                        why = format!("{why} ({words})");
+                    }
+                    Exit::Crashed(why)
+                }
             };
         }
     }

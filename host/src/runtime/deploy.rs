@@ -133,7 +133,7 @@ pub(crate) fn observer_linker(engine: &wasmtime::Engine) -> Result<Linker<HostSt
 /// Compiles `wasm`, or takes it from the cache by content hash.
 fn compile(shared: &Shared, wasm: &[u8]) -> Result<Component, DeployError> {
     let hash: [u8; 32] = Sha256::digest(wasm).into();
-    if let Some(component) = shared.components.get(&hash) {
+    if let Some(component) = shared.components.0.get(&hash) {
         return Ok(component.clone());
     }
     let component = Component::new(&shared.engine, wasm)
@@ -142,7 +142,7 @@ fn compile(shared: &Shared, wasm: &[u8]) -> Result<Component, DeployError> {
     if !refused.is_empty() {
         return Err(DeployError::Refused(refused));
     }
-    shared.components.insert(hash, component.clone());
+    shared.components.0.insert(hash, component.clone());
     Ok(component)
 }
 

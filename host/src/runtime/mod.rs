@@ -87,6 +87,26 @@ pub struct TimelineEntry {
     pub event: TimelineEvent,
 }
 
+/// Compiled components by content hash, shareable between runtimes on one engine (a
+/// test binary's runtimes, say), so each component is compiled once per process.
+///
+/// A cache belongs to the engine that compiled its components: share it only between
+/// runtimes built on clones of the same [`Engine`].
+#[derive(Clone, Default)]
+pub struct ComponentCache(Arc<DashMap<[u8; 32], Component>>);
+
+impl ComponentCache {
+    /// The number of compiled components held.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether none is held.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
 /// Where the host reaches one live instance: its mailbox, and the fence that revokes it.
 pub(crate) struct Link {
     mailbox: mpsc::Sender<Message>,
@@ -103,7 +123,7 @@ pub(crate) struct Shared {
     candidate_linker: Linker<HostState>,
     observer_linker: Linker<HostState>,
     /// Compiled components by content hash: a redeploy of the same bytes skips compiling.
-    components: DashMap<[u8; 32], Component>,
+    components: ComponentCache,
     /// Live instances, by who the elections address.
     links: DashMap<Recipient, Link>,
     /// Live instances' fences, by session: ending a session revokes its instance.
@@ -251,6 +271,17 @@ impl Runtime {
         store: EmbeddedStore<Elections>,
         recorder: Recorder,
     ) -> Result<Self, DeployError> {
+        Self::with_component_cache(engine, store, recorder, ComponentCache::default())
+    }
+
+    /// [`Runtime::new`] with a component cache shared with other runtimes on the same
+    /// engine.
+    pub fn with_component_cache(
+        engine: Engine,
+        store: EmbeddedStore<Elections>,
+        recorder: Recorder,
+        components: ComponentCache,
+    ) -> Result<Self, DeployError> {
         let candidate_linker = deploy::candidate_linker(&engine)?;
         let observer_linker = deploy::observer_linker(&engine)?;
         let shared = Arc::new(Shared {
@@ -258,7 +289,7 @@ impl Runtime {
             store,
             candidate_linker,
             observer_linker,
-            components: DashMap::new(),
+            components,
             links: DashMap::new(),
             session_fences: DashMap::new(),
             watch_routes: DashMap::new(),

@@ -186,10 +186,11 @@ pub(crate) async fn within<T>(
     }
 }
 
-/// Why a guest call failed, in words for the timeline and the deployment's status.
+/// Why a guest call failed, in words for the timeline and the deployment's status: the
+/// root cause (a trap's kind, not its backtrace).
 pub(crate) fn describe(error: &wasmtime::Error) -> String {
     if let Some(interrupted) = error.downcast_ref::<Interrupted>() {
         return interrupted.to_string();
     }
-    format!("{error:#}")
+    error.root_cause().to_string()
 }

@@ -4,4 +4,6 @@ mod cli;
 mod election_herd;
 mod namespace_props;
 mod runtime;
+mod sandbox;
 mod store;
+mod support;

@@ -3,41 +3,14 @@
 //! cause are asserted from the runtime's timeline and recorded history, with loose time
 //! bounds only.
 
-use std::path::Path;
-use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use ballot_host::check::{Budget, ModelKind, Verdict, check};
-use ballot_host::clock::SystemClock;
 use ballot_host::election::{Effects, ElectionName, Elections};
 use ballot_host::history::Recorder;
 use ballot_host::namespace::{NodePath, Op};
-use ballot_host::runtime::{DeployError, DeploySpec, Role, Runtime, TimelineEvent, new_engine};
-use ballot_host::store::embedded::{SimFs, thread_spawner};
-use ballot_host::store::{EmbeddedStore, Options};
-use wasmtime::Engine;
+use ballot_host::runtime::{DeployError, DeploySpec, Role, Runtime, TimelineEvent};
 
-/// One engine for every test in the binary: compiling is the expensive part.
-fn engine() -> Engine {
-    static ENGINE: OnceLock<Engine> = OnceLock::new();
-    ENGINE.get_or_init(|| new_engine().expect("engine")).clone()
-}
-
-fn wasm(path: &str) -> Vec<u8> {
-    std::fs::read(path).expect("component built by ballot-artifacts")
-}
-
-fn runtime(recorder: Recorder) -> Runtime {
-    let store = EmbeddedStore::open_with(
-        Path::new("/data"),
-        Arc::new(SimFs::new()),
-        Arc::new(SystemClock::new()),
-        Options::default(),
-        thread_spawner(),
-    )
-    .expect("store");
-    Runtime::new(engine(), store, recorder).expect("runtime")
-}
+use super::support::{assert_leadership_linearizable, lines, runtime, wait_for, wasm};
 
 fn election() -> ElectionName {
     ElectionName::parse("example").unwrap()
@@ -73,25 +46,6 @@ fn observer(name: &str) -> DeploySpec {
     }
 }
 
-/// The timeline as `who: what` lines.
-fn lines(rt: &Runtime) -> Vec<String> {
-    rt.timeline()
-        .into_iter()
-        .map(|e| format!("{}: {:?}", e.deployment, e.event))
-        .collect()
-}
-
-/// Waits (at most 20 s) until some timeline line contains `needle`; returns its index.
-async fn wait_for(rt: &Runtime, needle: &str) -> usize {
-    for _ in 0..2000 {
-        if let Some(at) = lines(rt).iter().position(|l| l.contains(needle)) {
-            return at;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    panic!("{needle:?} never happened:\n{}", lines(rt).join("\n"));
-}
-
 fn position(lines: &[String], needle: &str) -> usize {
     lines
         .iter()
@@ -107,22 +61,6 @@ fn term_acked_by(rt: &Runtime, name: &str) -> u64 {
             _ => None,
         })
         .expect("acked")
-}
-
-fn assert_leadership_linearizable(recorder: &Recorder) {
-    let history = recorder.history();
-    assert!(!history.to_jsonl().is_empty());
-    // Per term, and exclusive: every new leader started only after the old one was
-    // revoked or resigned.
-    for model in [ModelKind::Leadership, ModelKind::LeadershipExclusive] {
-        let report = check(&history, model, &Budget::default()).expect("checkable");
-        assert!(
-            matches!(report.verdict, Verdict::Linearizable),
-            "{model}: {:?}\n{}",
-            report.verdict,
-            history.to_jsonl()
-        );
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
