@@ -4,7 +4,7 @@
 use ballot_guest::{Candidate, Leader, Term};
 
 /// Iterations per tick.
-const WORK: u64 = 50_000_000;
+const WORK: u64 = 400_000_000;
 
 #[derive(Default)]
 struct Compute;

@@ -4,6 +4,7 @@
 
 mod foundation;
 mod runtime;
+mod sandbox;
 mod store;
 
 use std::process::ExitCode;
@@ -26,6 +27,8 @@ enum Suite {
     Store(store::StoreArgs),
     /// Components as actors: callback latency, deploy to first callback, failover.
     Runtime(runtime::RuntimeArgs),
+    /// The sandbox: failover after a trap, and the cost of epoch yields on busy guests.
+    Sandbox(sandbox::SandboxArgs),
 }
 
 /// One reported figure and the baseline it is compared with.
@@ -79,5 +82,6 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
         Some(Suite::Foundation(args)) => foundation::run(args),
         Some(Suite::Store(args)) => store::run(args),
         Some(Suite::Runtime(args)) => runtime::run(args),
+        Some(Suite::Sandbox(args)) => sandbox::run(args),
     }
 }

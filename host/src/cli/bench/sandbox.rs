@@ -1,0 +1,256 @@
+//! `ballot bench sandbox`: what confinement costs. Failover after a leader's trap (trap
+//! to the successor's on-winning-election) against failover after an undeploy in the same
+//! run; and a compute-bound guest under the epoch callback (a yield every tick) against
+//! the same guest with no deadline, and on an engine without epoch checks at all.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use hdrhistogram::Histogram;
+
+use crate::clock::SystemClock;
+use crate::election::{Effects, ElectionName, Elections};
+use crate::history::Recorder;
+use crate::namespace::{CreateMode, Data, NodePath, Op};
+use crate::runtime::{
+    DeploySpec, Limits, Role, Runtime, Supervision, TimelineEvent, new_engine,
+    new_engine_without_epochs,
+};
+use wasmtime::Engine;
+use crate::store::{EmbeddedStore, Options};
+
+use super::{Figure, histogram, micros, record, summarise};
+
+/// Arguments of `ballot bench sandbox`.
+#[derive(Debug, clap::Args)]
+pub struct SandboxArgs {
+    /// Failovers measured per kind.
+    #[arg(long, default_value_t = 100)]
+    rounds: usize,
+    /// Calls of the compute-bound tick per configuration.
+    #[arg(long, default_value_t = 10)]
+    calls: usize,
+}
+
+/// The node whose change kills the trap-on-event leader.
+const KILL: &str = "/fixtures/kill";
+
+fn spec(name: String, election: &ElectionName, wasm: &[u8]) -> DeploySpec {
+    DeploySpec {
+        name,
+        wasm: wasm.to_vec(),
+        role: Role::Candidate {
+            election: election.clone(),
+            data: Vec::new(),
+            follow_leader: false,
+        },
+        ttl: Duration::from_secs(10),
+        tick: None,
+        limits: Limits::default(),
+        // Crashing is the point here: restart at once, never give up.
+        supervision: Supervision {
+            backoff: Duration::from_millis(1),
+            max_backoff: Duration::from_millis(1),
+            max_crashes: u32::MAX,
+            window: Duration::from_secs(1),
+        },
+    }
+}
+
+fn runtime_on(engine: Engine, dir: &std::path::Path) -> anyhow::Result<Runtime> {
+    let store: EmbeddedStore<Elections> =
+        EmbeddedStore::open(dir, Arc::new(SystemClock::new()), Options::default())?;
+    Ok(Runtime::new(engine, store, Recorder::off())?)
+}
+
+/// The `at` of the first timeline entry from index `from` on that `pick` accepts.
+async fn next_entry(
+    rt: &Runtime,
+    from: usize,
+    pick: impl Fn(&str, &TimelineEvent) -> bool,
+) -> anyhow::Result<(String, Duration)> {
+    for _ in 0..50_000 {
+        let found = rt
+            .timeline()
+            .into_iter()
+            .skip(from)
+            .find(|e| pick(&e.deployment, &e.event));
+        if let Some(entry) = found {
+            return Ok((entry.deployment, entry.at));
+        }
+        tokio::time::sleep(Duration::from_micros(200)).await;
+    }
+    anyhow::bail!("the timeline never showed what was waited for")
+}
+
+fn winning(event: &TimelineEvent) -> bool {
+    matches!(event, TimelineEvent::Callback(c) if c.starts_with("on-winning"))
+}
+
+/// Creates the kill node if it is absent, deletes it if present: either fires the
+/// leader's exists watch.
+async fn toggle_kill(rt: &Runtime) -> anyhow::Result<()> {
+    let kill = NodePath::parse(KILL)?;
+    rt.with_elections(move |el: &mut Elections, now| {
+        let op = if el.namespace().exists(&kill).is_some() {
+            Op::Delete {
+                path: kill,
+                expected: None,
+            }
+        } else {
+            Op::Create {
+                path: kill,
+                data: Data::default(),
+                mode: CreateMode::PERSISTENT,
+            }
+        };
+        match el.multi(None, &[op], now) {
+            Ok((_, effects)) => ((), effects),
+            Err(_) => ((), Effects::default()),
+        }
+    })
+    .await?;
+    Ok(())
+}
+
+/// Leader trap to successor's on-winning-election, `rounds` times.
+async fn trap_failovers(rt: &Runtime, rounds: usize) -> anyhow::Result<Histogram<u64>> {
+    let wasm = std::fs::read(ballot_artifacts::FIXTURE_TRAP_ON_EVENT)?;
+    let election = ElectionName::parse("bench-trap")?;
+    let fixtures = NodePath::parse("/fixtures")?;
+    rt.with_elections(move |el: &mut Elections, now| {
+        let op = Op::Create {
+            path: fixtures,
+            data: Data::default(),
+            mode: CreateMode::PERSISTENT,
+        };
+        let _ = el.multi(None, &[op], now);
+        ((), Effects::default())
+    })
+    .await?;
+    for i in 0..3 {
+        rt.deploy(spec(format!("t{i}"), &election, &wasm)).await?;
+    }
+    next_entry(rt, 0, |who, e| who == "t0" && matches!(e, TimelineEvent::Acked(_))).await?;
+    let mut failovers = histogram();
+    for _ in 0..rounds {
+        let from = rt.timeline().len();
+        toggle_kill(rt).await?;
+        let (dead, trapped) =
+            next_entry(rt, from, |_, e| matches!(e, TimelineEvent::Trapped(_))).await?;
+        let (_, won) = next_entry(rt, from, |who, e| who != dead && winning(e)).await?;
+        record(&mut failovers, won.saturating_sub(trapped));
+        // Let the successor finish taking over (its watch is set once it acks).
+        next_entry(rt, from, |who, e| {
+            who != dead && matches!(e, TimelineEvent::Acked(_))
+        })
+        .await?;
+    }
+    Ok(failovers)
+}
+
+/// Leader undeployed to successor's on-winning-election, `rounds` times: the baseline.
+async fn undeploy_failovers(rt: &Runtime, rounds: usize) -> anyhow::Result<Histogram<u64>> {
+    let wasm = std::fs::read(ballot_artifacts::EMPTY_EXPORT)?;
+    let election = ElectionName::parse("bench-undeploy")?;
+    let mut queue = std::collections::VecDeque::new();
+    for i in 0..3 {
+        let name = format!("u{i}");
+        queue.push_back((name.clone(), rt.deploy(spec(name, &election, &wasm)).await?));
+    }
+    next_entry(rt, 0, |who, e| who == "u0" && matches!(e, TimelineEvent::Acked(_))).await?;
+    let mut failovers = histogram();
+    for round in 0..rounds {
+        let (_, leader) = queue.pop_front().expect("a queue of three");
+        let successor = queue.front().expect("a queue of three").0.clone();
+        let from = rt.timeline().len();
+        let start = rt.uptime();
+        rt.undeploy(leader).await?;
+        let (_, won) = next_entry(rt, from, |who, e| who == successor && winning(e)).await?;
+        record(&mut failovers, won.saturating_sub(start));
+        let name = format!("v{round}");
+        queue.push_back((name.clone(), rt.deploy(spec(name, &election, &wasm)).await?));
+    }
+    Ok(failovers)
+}
+
+/// Mean milliseconds of the compute fixture's tick on `rt`.
+async fn compute_ms(rt: &Runtime, confined: bool, calls: usize) -> anyhow::Result<f64> {
+    let wasm = std::fs::read(ballot_artifacts::FIXTURE_COMPUTE)?;
+    let (mut store, guest) = rt.bare_candidate(&wasm, confined).await?;
+    // One warm-up call.
+    guest
+        .call_tick(&mut store)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e:#}"))?;
+    let start = Instant::now();
+    for _ in 0..calls {
+        guest
+            .call_tick(&mut store)
+            .await
+            .map_err(|e| anyhow::anyhow!("{e:#}"))?;
+    }
+    Ok(start.elapsed().as_secs_f64() * 1e3 / calls as f64)
+}
+
+async fn measure(args: SandboxArgs) -> anyhow::Result<ExitCode> {
+    let dir = tempfile::tempdir_in(std::env::temp_dir())?;
+    let engine = new_engine().map_err(|e| anyhow::anyhow!("{e:#}"))?;
+    let rt = runtime_on(engine, &dir.path().join("epochs"))?;
+
+    let undeploys = undeploy_failovers(&rt, args.rounds).await?;
+    let traps = trap_failovers(&rt, args.rounds).await?;
+    println!(
+        "failover after undeploy: p50 {:.1} us, p99 {:.1} us; after a trap: p50 {:.1} us, p99 {:.1} us ({} rounds)",
+        micros(&undeploys, 0.5),
+        micros(&undeploys, 0.99),
+        micros(&traps, 0.5),
+        micros(&traps, 0.99),
+        args.rounds
+    );
+
+    let unwatched = compute_ms(&rt, false, args.calls).await?;
+    let yielding = compute_ms(&rt, true, args.calls).await?;
+    let plain = new_engine_without_epochs().map_err(|e| anyhow::anyhow!("{e:#}"))?;
+    let plain_rt = runtime_on(plain, &dir.path().join("plain"))?;
+    let uninstrumented = compute_ms(&plain_rt, false, args.calls).await?;
+    println!(
+        "compute-bound tick: {yielding:.1} ms under the epoch callback, {unwatched:.1} ms with no deadline, {uninstrumented:.1} ms without epoch checks"
+    );
+
+    let failover = |name, q| Figure {
+        name,
+        value: micros(&traps, q),
+        unit: "us",
+        baseline: if q == 0.5 {
+            "failover_undeploy_p50"
+        } else {
+            "failover_undeploy_p99"
+        },
+        baseline_value: micros(&undeploys, q),
+    };
+    let compute = |name, value| Figure {
+        name,
+        value,
+        unit: "ms",
+        baseline: "compute_no_deadline",
+        baseline_value: unwatched,
+    };
+    summarise(&[
+        failover("failover_trap_p50", 0.5),
+        failover("failover_trap_p99", 0.99),
+        compute("compute_epoch_yield", yielding),
+        compute("compute_without_epoch_checks", uninstrumented),
+    ]);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Runs the sandbox benchmark.
+pub fn run(args: SandboxArgs) -> anyhow::Result<ExitCode> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?
+        .block_on(measure(args))
+}
