@@ -32,6 +32,7 @@
 //! # fn fixture_loop_forever() {}
 //! # fn fixture_memory_hog() {}
 //! # fn fixture_sleep_in_host() {}
+//! # fn fixture_slow_watcher() {}
 //! # fn fixture_sockets() {}
 //! # fn fixture_trap_on_event() {}
 //! # fn fixture_trap_on_win() {}

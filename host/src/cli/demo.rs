@@ -147,6 +147,7 @@ async fn components(ttl: Duration) -> anyhow::Result<ExitCode> {
             TimelineEvent::Deposed(term) => format!("deposed: term {term} revoked"),
             TimelineEvent::Trapped(why) => format!("crashed: {why}"),
             TimelineEvent::Revoked(why) => format!("revoked: {why}"),
+            TimelineEvent::Overflow(what) => format!("mailbox overflow: {what}"),
             TimelineEvent::Restarting(after) => format!("restarting in {after:?}"),
             TimelineEvent::Failed(why) => format!("failed: {why}"),
             TimelineEvent::Undeployed => "undeployed".to_string(),

@@ -68,6 +68,8 @@ pub enum TimelineEvent {
     Trapped(String),
     /// Its instance lost its powers for a reason not its own (deposed, session ended).
     Revoked(String),
+    /// Its mailbox overflowed; what the host did about it.
+    Overflow(String),
     /// A fresh instance starts after this wait.
     Restarting(Duration),
     /// Too many crashes: the deployment stays out of elections.
@@ -202,6 +204,10 @@ impl Shared {
             {
                 tracing::error!(deployment = %link.name, "mailbox full: an election callback could not be delivered; the instance is revoked");
                 link.fence.revoke(Revocation::MailboxOverflow);
+                self.note(
+                    &link.name,
+                    TimelineEvent::Overflow("an election callback was lost: revoked".into()),
+                );
             }
         }
         for event in effects.watch_events {
@@ -214,6 +220,10 @@ impl Shared {
             };
             if let Err(TrySendError::Full(_)) = link.mailbox.try_send(Message::Event(event)) {
                 tracing::error!(deployment = %link.name, "mailbox full: its watches are dropped");
+                self.note(
+                    &link.name,
+                    TimelineEvent::Overflow("a watch event was lost: watches dropped".into()),
+                );
                 self.watch_routes.remove(&watcher);
                 let me = self.clone();
                 self.tokio.spawn(async move {

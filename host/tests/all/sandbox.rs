@@ -345,3 +345,46 @@ async fn a_revoked_leader_is_refused_and_its_callback_never_completes_a_write() 
     wait_for(&rt, "writer: Callback(\"on-losing-election").await;
     assert_leadership_linearizable(&recorder);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_mailbox_drops_the_watches_and_never_blocks_the_writer() {
+    let rt = runtime(Recorder::off());
+    let slow = rt
+        .deploy(candidate(
+            "slow",
+            ballot_artifacts::FIXTURE_SLOW_WATCHER,
+            "sandbox-mailbox",
+        ))
+        .await
+        .unwrap();
+    wait_for(&rt, "slow: Acked").await;
+    // One commit of 3,000 creates under the watched subtree: 3,000 events at once, far
+    // more than a mailbox holds. The commit returns without waiting for the actor.
+    let creates: Vec<ballot_host::namespace::Op> = (0..3_000)
+        .map(|i| ballot_host::namespace::Op::Create {
+            path: NodePath::parse(&format!("/flood/n{i}")).unwrap(),
+            data: Default::default(),
+            mode: ballot_host::namespace::CreateMode::PERSISTENT,
+        })
+        .collect();
+    let started = std::time::Instant::now();
+    rt.with_elections(move |el: &mut Elections, now| {
+        let (_, effects) = el.multi(None, &creates, now).expect("created");
+        ((), effects)
+    })
+    .await
+    .unwrap();
+    assert!(started.elapsed() < Duration::from_secs(5));
+    wait_for(
+        &rt,
+        "slow: Overflow(\"a watch event was lost: watches dropped",
+    )
+    .await;
+    // Only the watches went: the session, leadership and instance stay.
+    assert!(matches!(
+        rt.status(slow),
+        Some(DeploymentStatus::Running { restarts: 0, .. })
+    ));
+    assert!(line_of(&rt, "slow", "Revoked").is_none());
+    assert!(line_of(&rt, "slow", "Trapped").is_none());
+}

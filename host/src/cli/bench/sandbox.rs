@@ -17,8 +17,8 @@ use crate::runtime::{
     DeploySpec, Limits, Role, Runtime, Supervision, TimelineEvent, new_engine,
     new_engine_without_epochs,
 };
-use wasmtime::Engine;
 use crate::store::{EmbeddedStore, Options};
+use wasmtime::Engine;
 
 use super::{Figure, histogram, micros, record, summarise};
 
@@ -132,7 +132,10 @@ async fn trap_failovers(rt: &Runtime, rounds: usize) -> anyhow::Result<Histogram
     for i in 0..3 {
         rt.deploy(spec(format!("t{i}"), &election, &wasm)).await?;
     }
-    next_entry(rt, 0, |who, e| who == "t0" && matches!(e, TimelineEvent::Acked(_))).await?;
+    next_entry(rt, 0, |who, e| {
+        who == "t0" && matches!(e, TimelineEvent::Acked(_))
+    })
+    .await?;
     let mut failovers = histogram();
     for _ in 0..rounds {
         let from = rt.timeline().len();
@@ -159,7 +162,10 @@ async fn undeploy_failovers(rt: &Runtime, rounds: usize) -> anyhow::Result<Histo
         let name = format!("u{i}");
         queue.push_back((name.clone(), rt.deploy(spec(name, &election, &wasm)).await?));
     }
-    next_entry(rt, 0, |who, e| who == "u0" && matches!(e, TimelineEvent::Acked(_))).await?;
+    next_entry(rt, 0, |who, e| {
+        who == "u0" && matches!(e, TimelineEvent::Acked(_))
+    })
+    .await?;
     let mut failovers = histogram();
     for round in 0..rounds {
         let (_, leader) = queue.pop_front().expect("a queue of three");
