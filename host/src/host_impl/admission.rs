@@ -4,6 +4,7 @@
 //! thrown by an earlier step is always seen.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::election::{ElectionName, Elections};
 use crate::namespace::{self as ns, Lifetime};
@@ -42,6 +43,7 @@ impl HostState {
     /// calls-per-second quota otherwise.
     pub(crate) fn admit(&mut self) -> Result<(), wit::Error> {
         if self.confinement.fence.is_revoked() {
+            self.shared.fenced_refusals.fetch_add(1, Ordering::Relaxed);
             let state = self.shared.store.published();
             let current = crate::election::read_leader(&state, &self.identity.election)
                 .map(|leader| leader.term.0);
@@ -80,6 +82,7 @@ impl HostState {
     pub(crate) fn fenced(&self) -> WriterCheck {
         WriterCheck {
             fence: self.confinement.fence.clone(),
+            refusals: self.shared.fenced_refusals.clone(),
             election: self.identity.election.clone(),
             session: self.identity.session,
             ephemeral_nodes: self.quota.quotas.ephemeral_nodes,
@@ -90,6 +93,7 @@ impl HostState {
 /// The writer-side admission of one instance's change (see [`HostState::fenced`]).
 pub(crate) struct WriterCheck {
     fence: Arc<Fence>,
+    refusals: Arc<AtomicU64>,
     election: ElectionName,
     session: ns::SessionId,
     ephemeral_nodes: usize,
@@ -99,6 +103,7 @@ impl WriterCheck {
     /// Refuses the change if the instance was revoked by any earlier step.
     pub(crate) fn fence(&self, el: &Elections) -> Result<(), wit::Error> {
         if self.fence.is_revoked() {
+            self.refusals.fetch_add(1, Ordering::Relaxed);
             return Err(refused(el, &self.election));
         }
         Ok(())

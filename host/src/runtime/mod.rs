@@ -133,6 +133,8 @@ pub(crate) struct Shared {
     /// Whose mailbox each watcher's events go to.
     watch_routes: DashMap<WatcherId, Recipient>,
     deployments: DashMap<DeploymentId, supervisor::Handle>,
+    /// Import calls refused because the caller's fence was thrown.
+    pub(crate) fenced_refusals: Arc<AtomicU64>,
     /// For work started from the writer thread, which is not a tokio thread.
     tokio: tokio::runtime::Handle,
     last_deployment: AtomicU64,
@@ -304,6 +306,7 @@ impl Runtime {
             session_fences: DashMap::new(),
             watch_routes: DashMap::new(),
             deployments: DashMap::new(),
+            fenced_refusals: Arc::default(),
             tokio: tokio::runtime::Handle::current(),
             last_deployment: AtomicU64::new(0),
             started: Instant::now(),
@@ -343,6 +346,14 @@ impl Runtime {
     /// and closes the session (its ephemerals go) in one step, and stops supervising.
     pub async fn undeploy(&self, id: DeploymentId) -> Result<(), DeployError> {
         supervisor::undeploy(&self.shared, id).await
+    }
+
+    /// How many import calls were refused because their instance had been revoked: each
+    /// is an effect a deposed or crashed component tried and the fence stopped.
+    pub fn fenced_refusals(&self) -> u64 {
+        self.shared
+            .fenced_refusals
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Where a deployment stands: running (and on which session), restarting, or failed

@@ -10,7 +10,9 @@ use ballot_host::history::Recorder;
 use ballot_host::namespace::{NodePath, Op};
 use ballot_host::runtime::{DeployError, DeploySpec, Role, Runtime, TimelineEvent};
 
-use super::support::{assert_leadership_linearizable, lines, runtime, wait_for, wasm};
+use super::support::{
+    assert_leadership_linearizable, lines, runtime, runtime_with_own_cache, wait_for, wasm,
+};
 
 fn election() -> ElectionName {
     ElectionName::parse("example").unwrap()
@@ -232,7 +234,7 @@ async fn malformed_components_are_refused_and_change_nothing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_responsive_actor_keeps_its_session_and_the_cache_serves_redeploys() {
-    let rt = runtime(Recorder::off());
+    let rt = runtime_with_own_cache(Recorder::off());
     let mut spec = candidate("steady", None);
     spec.ttl = Duration::from_millis(300);
     rt.deploy(spec.clone()).await.unwrap();

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use ballot_host::check::{Budget, ModelKind, Verdict, check};
 use ballot_host::clock::SystemClock;
+use ballot_host::election::Elections;
 use ballot_host::history::{History, OpType, Recorder};
 use ballot_host::runtime::{ComponentCache, Runtime, new_engine};
 use ballot_host::store::embedded::{SimFs, thread_spawner};
@@ -30,17 +31,25 @@ pub fn wasm(path: &str) -> Vec<u8> {
     std::fs::read(path).expect("component built by ballot-artifacts")
 }
 
-/// A runtime over a store on a simulated disk.
+/// A runtime over a store on a simulated disk, sharing the binary's component cache.
 pub fn runtime(recorder: Recorder) -> Runtime {
-    let store = EmbeddedStore::open_with(
+    Runtime::with_component_cache(engine(), sim_store(), recorder, components()).expect("runtime")
+}
+
+/// A runtime with a component cache of its own, for tests that count compilations.
+pub fn runtime_with_own_cache(recorder: Recorder) -> Runtime {
+    Runtime::new(engine(), sim_store(), recorder).expect("runtime")
+}
+
+fn sim_store() -> EmbeddedStore<Elections> {
+    EmbeddedStore::open_with(
         Path::new("/data"),
         Arc::new(SimFs::new()),
         Arc::new(SystemClock::new()),
         Options::default(),
         thread_spawner(),
     )
-    .expect("store");
-    Runtime::with_component_cache(engine(), store, recorder, components()).expect("runtime")
+    .expect("store")
 }
 
 /// The timeline as `who: what` lines.
@@ -102,10 +111,10 @@ pub fn assert_revoked_before_promoted(history: &History) {
                 }
                 sitting = Some((who.clone(), term));
             }
-            ("elected", OpType::Fail) | ("revoke" | "resign", OpType::Ok) => {
-                if sitting.as_ref() == Some(&(who.clone(), term)) {
-                    sitting = None;
-                }
+            ("elected", OpType::Fail) | ("revoke" | "resign", OpType::Ok)
+                if sitting.as_ref() == Some(&(who.clone(), term)) =>
+            {
+                sitting = None;
             }
             _ => {}
         }
