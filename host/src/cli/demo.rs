@@ -148,6 +148,7 @@ async fn components(ttl: Duration) -> anyhow::Result<ExitCode> {
             TimelineEvent::Trapped(why) => format!("crashed: {why}"),
             TimelineEvent::Revoked(why) => format!("revoked: {why}"),
             TimelineEvent::Overflow(what) => format!("mailbox overflow: {what}"),
+            TimelineEvent::Swapped(how) => format!("hot-swapped: {how}"),
             TimelineEvent::Restarting(after) => format!("restarting in {after:?}"),
             TimelineEvent::Failed(why) => format!("failed: {why}"),
             TimelineEvent::Undeployed => "undeployed".to_string(),

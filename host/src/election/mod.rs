@@ -408,13 +408,23 @@ impl Elections {
         now: MonoTime,
     ) -> Result<Effects, ElectionError> {
         let candidate = self.candidate(id)?;
+        let paths = self.races[&candidate.election].paths.clone();
+        // Without new data, a re-ack of the same term keeps the data it already holds
+        // (a hot-swapped leader re-asserts its ack without changing it).
+        let data = data.unwrap_or_else(|| {
+            self.ns
+                .get(&paths.ack)
+                .ok()
+                .and_then(|(bytes, _)| Leader::decode(&bytes))
+                .filter(|held| held.candidate == id && held.term == term)
+                .map_or_else(|| candidate.data.clone(), |held| held.data)
+        });
         let leader = Leader {
             candidate: id,
             term,
-            data: data.unwrap_or_else(|| candidate.data.clone()),
+            data,
         };
         let session = candidate.session;
-        let paths = self.races[&candidate.election].paths.clone();
         let guard = Self::term_guard(&candidate.election, session, term);
         let payload = leader.encode();
         let op = match self.ns.get(&paths.ack) {

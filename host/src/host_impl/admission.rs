@@ -42,6 +42,14 @@ impl HostState {
     /// Admits one import call: refused if the instance is revoked, charged to the
     /// calls-per-second quota otherwise.
     pub(crate) fn admit(&mut self) -> Result<(), wit::Error> {
+        if !self.active {
+            return Err(wit::Error::Invalid(
+                "this instance is not active yet: it is being swapped in".into(),
+            ));
+        }
+        let now = std::time::Instant::now();
+        self.imports.first.get_or_insert(now);
+        self.imports.last = Some(now);
         if self.confinement.fence.is_revoked() {
             self.shared.fenced_refusals.fetch_add(1, Ordering::Relaxed);
             let state = self.shared.store.published();

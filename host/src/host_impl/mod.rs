@@ -51,6 +51,11 @@ pub struct HostState {
     pub(crate) confinement: Confinement,
     /// Its session's quotas.
     pub(crate) quota: Quota,
+    /// Whether its import calls are admitted: false for a hot-swap's new instance until
+    /// the old one has stopped, so the two never act at once.
+    pub(crate) active: bool,
+    /// When it made its first and last import calls.
+    pub(crate) imports: ImportTimes,
     /// What the guest wrote to stderr (a Rust panic's message goes there), kept so a
     /// crash can say why in the guest's own words.
     stderr: MemoryOutputPipe,
@@ -74,6 +79,8 @@ impl HostState {
             identity,
             confinement: Confinement::new(fence, limits),
             quota: Quota::new(limits.quotas),
+            active: true,
+            imports: ImportTimes::default(),
             wasi: WasiCtx::builder().stderr(stderr.clone()).build(),
             stderr,
             table: ResourceTable::new(),
@@ -90,6 +97,16 @@ impl HostState {
             .find(|line| !line.trim().is_empty() && !line.starts_with("note:"))
             .map(|line| line.trim().to_string())
     }
+}
+
+/// When an instance made its first and last import calls: how a hot-swap shows that the
+/// old and the new instance never overlapped, and how long the blackout between them was.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ImportTimes {
+    /// The first admitted call.
+    pub first: Option<std::time::Instant>,
+    /// The latest admitted call.
+    pub last: Option<std::time::Instant>,
 }
 
 /// How much of a guest's stderr is kept (beyond it, its writes fail).

@@ -14,7 +14,9 @@ use crate::host_impl::{HostState, to_wit_event, to_wit_leader};
 use crate::namespace::{SessionId, WatchEvent, WatcherId};
 
 use super::bindings::{candidate::Candidate, observer::Observer};
+use super::deploy::Role;
 use super::sandbox::{self, Fence, Interrupted, Revocation};
+use super::swap::{self, SwapOutcome, SwapReport, SwapRequest};
 use super::{Shared, TimelineEvent};
 
 /// What an actor is told.
@@ -43,11 +45,16 @@ pub(crate) struct Incarnation {
     pub(crate) session: SessionId,
     pub(crate) watcher: WatcherId,
     pub(crate) candidate: Option<CandidateId>,
+    /// Prepared instances to switch to (hot-swaps), and the sender for them.
+    pub(crate) swaps: mpsc::Receiver<SwapRequest>,
+    pub(crate) swap_sender: mpsc::Sender<SwapRequest>,
 }
 
 /// How an actor runs.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub(crate) struct ActorConfig {
+    /// Its role, to tell a swapped-in instance where it stands.
+    pub role: Role,
     /// The session TTL; heartbeats go out every third of it while the actor is idle.
     pub ttl: Duration,
     /// How often to call `tick`, if at all.
@@ -67,7 +74,7 @@ pub(crate) enum Exit {
 
 /// The actor's loop: callbacks in mailbox order, heartbeats while idle, ticks if asked,
 /// until the fence is thrown or a callback fails.
-pub(crate) async fn run(shared: &Arc<Shared>, me: &mut Incarnation, config: ActorConfig) -> Exit {
+pub(crate) async fn run(shared: &Arc<Shared>, me: &mut Incarnation, config: &ActorConfig) -> Exit {
     let session = me.session;
     let mut heartbeat = tokio::time::interval(config.ttl / 3);
     heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -82,6 +89,7 @@ pub(crate) async fn run(shared: &Arc<Shared>, me: &mut Incarnation, config: Acto
         let outcome = tokio::select! {
             biased;
             () = fence.revoked() => continue,
+            Some(request) = me.swaps.recv() => activate(shared, me, request, config).await,
             message = me.mailbox.recv() => match message {
                 // Every sender is gone: the runtime itself is going away.
                 None => return Exit::Revoked(Revocation::Undeployed),
@@ -117,15 +125,71 @@ pub(crate) async fn run(shared: &Arc<Shared>, me: &mut Incarnation, config: Acto
                 _ if fence.is_revoked() => {
                     Exit::Revoked(fence.reason().cloned().unwrap_or(Revocation::Undeployed))
                 }
-                _ => {
-                    let mut why = sandbox::describe(&error);
-                    if let Some(words) = me.store.data().last_words() {
-                        why = format!("{why} ({words})");
-                    }
-                    Exit::Crashed(why)
-                }
+                _ => Exit::Crashed(crash_reason(&me.store, &error)),
             };
         }
+    }
+}
+
+/// Switches to a swapped-in instance between two callbacks: the old instance is dropped
+/// (its in-flight callback is over: this runs only between callbacks), the new one is
+/// activated on the same mailbox, fence and identity, and told where it stands.
+async fn activate(
+    shared: &Arc<Shared>,
+    me: &mut Incarnation,
+    request: SwapRequest,
+    config: &ActorConfig,
+) -> wasmtime::Result<()> {
+    let SwapRequest {
+        mut store,
+        guest,
+        install,
+        reply,
+    } = request;
+    let old_last_import = me.store.data().imports.last;
+    store.data_mut().active = true;
+    me.store = store;
+    me.guest = guest;
+    install();
+    let told = swap::where_it_stands(shared, &config.role, me.candidate).await;
+    let first_callback = std::time::Instant::now();
+    let (name, term) = match &told {
+        Some(Message::Notify(Callback::WinningElection { term })) => {
+            (Some("on-winning-election"), Some(*term))
+        }
+        Some(Message::Notify(Callback::LosingElection { .. })) => {
+            (Some("on-losing-election"), None)
+        }
+        Some(Message::Notify(Callback::NewLeader { .. })) => (Some("on-new-leader"), None),
+        _ => (None, None),
+    };
+    let name = name.map(str::to_string);
+    let result = match told {
+        Some(message) => handle(shared, me, message, config.deadline).await,
+        None => Ok(()),
+    };
+    let report = SwapReport {
+        term,
+        told: name,
+        old_last_import,
+        first_callback,
+        new_first_import: me.store.data().imports.first,
+        outcome: match &result {
+            Ok(()) => SwapOutcome::Activated,
+            Err(error) => SwapOutcome::TrappedAfterActivation(crash_reason(&me.store, error)),
+        },
+    };
+    let _ = reply.send(report);
+    result
+}
+
+/// Why a callback failed: the host's description, and the guest's last words on stderr
+/// (a Rust panic's message) when it left any.
+fn crash_reason(store: &Store<HostState>, error: &wasmtime::Error) -> String {
+    let why = sandbox::describe(error);
+    match store.data().last_words() {
+        Some(words) => format!("{why} ({words})"),
+        None => why,
     }
 }
 

@@ -105,7 +105,23 @@ pub enum DeployError {
 pub(crate) struct Deployment {
     pub(crate) id: DeploymentId,
     pub(crate) spec: DeploySpec,
-    pub(crate) component: Component,
+    /// The code restarts start from: the deployed one, or the last swapped in.
+    component: std::sync::Mutex<Component>,
+}
+
+impl Deployment {
+    /// The code a fresh instance runs.
+    pub(crate) fn component(&self) -> Component {
+        self.component
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Makes `component` the code of every later instance (a hot-swap took effect).
+    pub(crate) fn install(&self, component: Component) {
+        *self.component.lock().unwrap_or_else(|p| p.into_inner()) = component;
+    }
 }
 
 /// The linker for candidate components: WASI (nothing granted) plus our interfaces.
@@ -131,7 +147,7 @@ pub(crate) fn observer_linker(engine: &wasmtime::Engine) -> Result<Linker<HostSt
 }
 
 /// Compiles `wasm`, or takes it from the cache by content hash.
-fn compile(shared: &Shared, wasm: &[u8]) -> Result<Component, DeployError> {
+pub(crate) fn compile(shared: &Shared, wasm: &[u8]) -> Result<Component, DeployError> {
     let hash: [u8; 32] = Sha256::digest(wasm).into();
     if let Some(component) = shared.components.0.get(&hash) {
         return Ok(component.clone());
@@ -226,7 +242,7 @@ pub(crate) async fn deploy(
     let deployment = Arc::new(Deployment {
         id,
         spec,
-        component,
+        component: std::sync::Mutex::new(component),
     });
     let first = start(shared, &deployment).await?;
     shared.note(
@@ -262,18 +278,8 @@ pub(crate) async fn start(
     let mut store = Store::new(&shared.engine, state);
     sandbox::confine(&mut store);
     let deadline = spec.limits.callback_deadline;
-    sandbox::arm(&mut store, deadline);
-    let guest = match &spec.role {
-        Role::Candidate { .. } => {
-            let instantiated = instantiate_candidate(shared, &deployment.component, &mut store);
-            Guest::Candidate(within_deadline(deadline, instantiated).await?)
-        }
-        Role::Observer { .. } => {
-            let instantiated = instantiate_observer(shared, &deployment.component, &mut store);
-            Guest::Observer(within_deadline(deadline, instantiated).await?)
-        }
-    };
-    sandbox::disarm(&mut store);
+    let component = deployment.component();
+    let guest = instantiate(shared, &spec.role, &component, &mut store, deadline).await?;
 
     let (tx, rx) = mpsc::channel(MAILBOX);
     let (ttl, role) = (spec.ttl, spec.role.clone());
@@ -321,6 +327,7 @@ pub(crate) async fn start(
         identity.candidate = candidate;
         identity.watcher = watcher;
     }
+    let (swap_sender, swaps) = mpsc::channel(1);
     let incarnation = Incarnation {
         store,
         guest,
@@ -330,6 +337,8 @@ pub(crate) async fn start(
         session,
         watcher,
         candidate,
+        swaps,
+        swap_sender,
     };
     if let Some(candidate) = candidate {
         let voted = shared
@@ -352,16 +361,34 @@ pub(crate) async fn start(
     Ok(incarnation)
 }
 
-/// Instantiation under the deadline: a component whose start loops or blocks is refused.
-async fn within_deadline<T>(
+/// Instantiates `component` for `role` in `store` under `deadline`, by the epoch (the
+/// store is armed with it here) and by a timeout: a component whose start loops or
+/// blocks is refused.
+pub(crate) async fn instantiate(
+    shared: &Shared,
+    role: &Role,
+    component: &Component,
+    store: &mut Store<HostState>,
     deadline: Duration,
-    instantiated: impl std::future::Future<Output = Result<T, DeployError>>,
-) -> Result<T, DeployError> {
-    tokio::time::timeout(deadline + deadline / 4, instantiated)
+) -> Result<Guest, DeployError> {
+    sandbox::arm(store, deadline);
+    let instantiated = async {
+        Ok(match role {
+            Role::Candidate { .. } => {
+                Guest::Candidate(instantiate_candidate(shared, component, store).await?)
+            }
+            Role::Observer { .. } => {
+                Guest::Observer(instantiate_observer(shared, component, store).await?)
+            }
+        })
+    };
+    let result = tokio::time::timeout(deadline + deadline / 4, instantiated)
         .await
         .unwrap_or_else(|_| {
             Err(DeployError::Instantiate(format!(
                 "instantiation passed its deadline of {deadline:?}"
             )))
-        })
+        });
+    sandbox::disarm(store);
+    result
 }

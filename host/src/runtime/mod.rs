@@ -24,6 +24,7 @@ mod grants;
 pub mod limits;
 pub mod sandbox;
 mod supervisor;
+mod swap;
 
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
@@ -47,6 +48,7 @@ pub use engine::{
 pub use limits::{Limits, Quotas, Supervision};
 pub use sandbox::{Fence, Interrupted, Revocation};
 pub use supervisor::DeploymentStatus;
+pub use swap::{SwapError, SwapOutcome, SwapReport};
 
 use actor::Message;
 
@@ -68,6 +70,8 @@ pub enum TimelineEvent {
     Trapped(String),
     /// Its instance lost its powers for a reason not its own (deposed, session ended).
     Revoked(String),
+    /// New code was swapped in (activated, or trapped right after).
+    Swapped(String),
     /// Its mailbox overflowed; what the host did about it.
     Overflow(String),
     /// A fresh instance starts after this wait.
@@ -354,6 +358,12 @@ impl Runtime {
         self.shared
             .fenced_refusals
             .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Hot-swaps a running deployment's code, keeping its session, ballot and term (see
+    /// the `swap` module). On any error the old code keeps running.
+    pub async fn swap(&self, id: DeploymentId, wasm: &[u8]) -> Result<SwapReport, SwapError> {
+        swap::swap(&self.shared, id, wasm).await
     }
 
     /// Where a deployment stands: running (and on which session), restarting, or failed

@@ -7,9 +7,10 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
 
 use crate::election::{Effects, Elections, Recipient};
+use crate::host_impl::Identity;
 use crate::namespace::SessionId;
 
 use super::actor::{self, ActorConfig, Exit, Incarnation};
@@ -17,6 +18,7 @@ use super::deploy::{self, DeployError, Deployment};
 
 use super::limits::{AfterCrash, CrashCounter};
 use super::sandbox::{Fence, Revocation};
+use super::swap::SwapRequest;
 use super::{DeploymentId, Shared, TimelineEvent};
 
 /// Where a deployment stands.
@@ -41,17 +43,47 @@ pub enum DeploymentStatus {
     },
 }
 
+/// How the runtime reaches the running instance from outside its actor.
+#[derive(Clone)]
+pub(crate) struct Current {
+    /// To revoke it.
+    pub(crate) fence: Arc<Fence>,
+    /// Who it is: a swapped-in instance takes the same identity.
+    pub(crate) identity: Identity,
+    /// To hand it a swapped-in instance.
+    pub(crate) swaps: mpsc::Sender<SwapRequest>,
+}
+
+impl Current {
+    fn of(incarnation: &Incarnation) -> Self {
+        Current {
+            fence: incarnation.fence.clone(),
+            identity: incarnation.store.data().identity.clone(),
+            swaps: incarnation.swap_sender.clone(),
+        }
+    }
+}
+
 /// What the runtime holds of a supervised deployment.
 pub(crate) struct Handle {
     name: String,
+    pub(crate) deployment: Arc<Deployment>,
     status: Arc<Mutex<DeploymentStatus>>,
-    /// The running instance's fence, to revoke it from outside.
-    current: Arc<Mutex<Option<Arc<Fence>>>>,
+    /// The running instance, if one runs.
+    current: Arc<Mutex<Option<Current>>>,
     stop: watch::Sender<bool>,
     task: Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
 impl Handle {
+    /// The running instance, if one runs.
+    pub(crate) fn current(&self) -> Option<Current> {
+        self.current
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
     pub(crate) fn status(&self) -> DeploymentStatus {
         self.status
             .lock()
@@ -72,7 +104,7 @@ pub(crate) fn spawn(
         session: first.session,
         restarts: 0,
     }));
-    let current = Arc::new(Mutex::new(Some(first.fence.clone())));
+    let current = Arc::new(Mutex::new(Some(Current::of(&first))));
     let (stop, stopped) = watch::channel(false);
     let task = tokio::spawn(supervise(
         shared.clone(),
@@ -88,6 +120,7 @@ pub(crate) fn spawn(
         id,
         Handle {
             name: deployment.spec.name.clone(),
+            deployment: deployment.clone(),
             status,
             current,
             stop,
@@ -99,7 +132,7 @@ pub(crate) fn spawn(
 /// The supervisor's side of a [`Handle`].
 struct Watched {
     status: Arc<Mutex<DeploymentStatus>>,
-    current: Arc<Mutex<Option<Arc<Fence>>>>,
+    current: Arc<Mutex<Option<Current>>>,
     stopped: watch::Receiver<bool>,
 }
 
@@ -108,8 +141,8 @@ impl Watched {
         *self.status.lock().unwrap_or_else(|p| p.into_inner()) = status;
     }
 
-    fn set_current(&self, fence: Option<Arc<Fence>>) {
-        *self.current.lock().unwrap_or_else(|p| p.into_inner()) = fence;
+    fn set_current(&self, current: Option<Current>) {
+        *self.current.lock().unwrap_or_else(|p| p.into_inner()) = current;
     }
 
     fn is_stopped(&self) -> bool {
@@ -131,6 +164,7 @@ async fn supervise(
 ) {
     let name = deployment.spec.name.clone();
     let config = ActorConfig {
+        role: deployment.spec.role.clone(),
         ttl: deployment.spec.ttl,
         tick: deployment.spec.tick,
         deadline: deployment.spec.limits.callback_deadline,
@@ -148,7 +182,7 @@ async fn supervise(
         };
         let exit = match outcome {
             Ok(mut incarnation) => {
-                watched.set_current(Some(incarnation.fence.clone()));
+                watched.set_current(Some(Current::of(&incarnation)));
                 watched.set(DeploymentStatus::Running {
                     session: incarnation.session,
                     restarts,
@@ -157,7 +191,7 @@ async fn supervise(
                 if watched.is_stopped() {
                     incarnation.fence.revoke(Revocation::Undeployed);
                 }
-                let exit = actor::run(&shared, &mut incarnation, config).await;
+                let exit = actor::run(&shared, &mut incarnation, &config).await;
                 retire(&shared, &name, incarnation, &exit).await;
                 watched.set_current(None);
                 exit
@@ -287,13 +321,8 @@ pub(crate) async fn undeploy(shared: &Arc<Shared>, id: DeploymentId) -> Result<(
         .remove(&id)
         .ok_or(DeployError::Unknown(id))?;
     let _ = handle.stop.send(true);
-    if let Some(fence) = handle
-        .current
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .as_ref()
-    {
-        fence.revoke(Revocation::Undeployed);
+    if let Some(current) = handle.current() {
+        current.fence.revoke(Revocation::Undeployed);
     }
     let task = handle.task.lock().unwrap_or_else(|p| p.into_inner()).take();
     if let Some(task) = task {

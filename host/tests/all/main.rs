@@ -2,6 +2,7 @@
 
 mod cli;
 mod election_herd;
+mod hot_swap;
 mod namespace_props;
 mod runtime;
 mod sandbox;
