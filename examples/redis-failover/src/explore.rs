@@ -45,9 +45,9 @@ impl Anomaly {
 pub fn classify(history: &[Event]) -> Vec<Anomaly> {
     let mut found = Vec::new();
     let failed = |v: u16| {
-        history.iter().any(|e| {
-            matches!(e, Event::WriteDone { value, outcome: Outcome::Fail, .. } if *value == v)
-        })
+        history.iter().any(
+            |e| matches!(e, Event::WriteDone { value, outcome: Outcome::Fail, .. } if *value == v),
+        )
     };
     let read_failed = history
         .iter()
@@ -64,9 +64,9 @@ pub fn classify(history: &[Event]) -> Vec<Anomaly> {
         else {
             return false;
         };
-        history[i + 1..].iter().any(|later| {
-            matches!(later, Event::Read { value, .. } if value.is_none_or(|v| v < *newer))
-        })
+        history[i + 1..].iter().any(
+            |later| matches!(later, Event::Read { value, .. } if value.is_none_or(|v| v < *newer)),
+        )
     });
     if lost {
         found.push(Anomaly::UnreplicatedReadLost);
@@ -232,7 +232,11 @@ impl Explorer {
                 continue;
             }
             level.histories += 1;
-            let report = check::check(&history_of(&state.history)?, ModelKind::Register, &self.budget)?;
+            let report = check::check(
+                &history_of(&state.history)?,
+                ModelKind::Register,
+                &self.budget,
+            )?;
             match report.verdict {
                 Verdict::Linearizable => {}
                 Verdict::Unknown(_) => self.summary.unknown += 1,
@@ -275,12 +279,7 @@ pub fn explore(coordinator: Coordinator, depth: usize) -> anyhow::Result<Summary
 /// A schedule of at most `depth` steps whose history is `events`, to show how an
 /// example arose (the breadth-first search keeps states, not paths).
 pub fn schedule_of(coordinator: Coordinator, events: &[Event], depth: usize) -> Option<Vec<Step>> {
-    fn search(
-        state: &System,
-        events: &[Event],
-        depth: usize,
-        path: &mut Vec<Step>,
-    ) -> bool {
+    fn search(state: &System, events: &[Event], depth: usize, path: &mut Vec<Step>) -> bool {
         if state.history == events {
             return true;
         }
@@ -310,7 +309,10 @@ mod tests {
     #[test]
     fn a_read_of_a_failed_write_is_classified() {
         let history = [
-            Event::WriteInvoke { process: 0, value: 1 },
+            Event::WriteInvoke {
+                process: 0,
+                value: 1,
+            },
             Event::WriteDone {
                 process: 0,
                 value: 1,
@@ -328,7 +330,10 @@ mod tests {
     #[test]
     fn a_lost_unreplicated_read_is_classified() {
         let history = [
-            Event::WriteInvoke { process: 0, value: 1 },
+            Event::WriteInvoke {
+                process: 0,
+                value: 1,
+            },
             Event::Read {
                 process: 1,
                 value: Some(1),
@@ -346,7 +351,10 @@ mod tests {
     #[test]
     fn the_schedule_of_a_failed_write_read_back_is_found() {
         let events = [
-            Event::WriteInvoke { process: 0, value: 1 },
+            Event::WriteInvoke {
+                process: 0,
+                value: 1,
+            },
             Event::WriteDone {
                 process: 0,
                 value: 1,

@@ -98,7 +98,10 @@ mod tests {
     #[test]
     fn a_read_is_an_invoke_and_an_ok() -> anyhow::Result<()> {
         let history = history_of(&[
-            Event::WriteInvoke { process: 0, value: 1 },
+            Event::WriteInvoke {
+                process: 0,
+                value: 1,
+            },
             Event::Read {
                 process: 1,
                 value: Some(1),

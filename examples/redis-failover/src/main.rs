@@ -29,7 +29,9 @@ fn main() -> anyhow::Result<()> {
     }
 
     println!("seed 001, the Knossos Redis-failover model: nodes a b c, clients a b,");
-    println!("every schedule explored breadth first, every distinct history checked (register model)");
+    println!(
+        "every schedule explored breadth first, every distinct history checked (register model)"
+    );
     println!();
 
     let started = Instant::now();
@@ -54,7 +56,12 @@ fn main() -> anyhow::Result<()> {
         .expect("required_depth implies a violation");
     println!("smallest depth showing an anomaly (original coordinator): {first}");
     for anomaly in Anomaly::ALL {
-        let example = original.summary().seen(anomaly).example.as_ref().expect("found");
+        let example = original
+            .summary()
+            .seen(anomaly)
+            .example
+            .as_ref()
+            .expect("found");
         println!("  {}: first at depth {}", anomaly.name(), example.depth);
     }
     println!("depth explored: {depth} (required: {required})");
@@ -75,15 +82,19 @@ fn main() -> anyhow::Result<()> {
     print_levels(original.summary(), ballot.summary());
 
     for anomaly in Anomaly::ALL {
-        let example = original.summary().seen(anomaly).example.as_ref().expect("found");
+        let example = original
+            .summary()
+            .seen(anomaly)
+            .example
+            .as_ref()
+            .expect("found");
         println!();
         println!(
             "example, {} (original coordinator, depth {}):",
             anomaly.name(),
             example.depth
         );
-        if let Some(schedule) = schedule_of(Coordinator::Original, &example.events, example.depth)
-        {
+        if let Some(schedule) = schedule_of(Coordinator::Original, &example.events, example.depth) {
             let steps: Vec<String> = schedule.iter().map(ToString::to_string).collect();
             println!("  schedule: {}", steps.join(", "));
         }
@@ -128,7 +139,10 @@ fn print_table(rows: &[(&Summary, std::time::Duration)]) {
             time.as_secs_f64()
         );
         if summary.unknown > 0 {
-            println!("  ({} histories undecided within the checker's budget)", summary.unknown);
+            println!(
+                "  ({} histories undecided within the checker's budget)",
+                summary.unknown
+            );
         }
     }
 }
@@ -138,7 +152,13 @@ fn print_levels(original: &Summary, ballot: &Summary) {
     for (o, b) in original.levels.iter().zip(&ballot.levels) {
         println!(
             "  {:>3}  original {:>9} / {:>8} / {:>7}    ballot {:>9} / {:>8} / {:>2}",
-            o.depth, o.states, o.histories, o.not_linearizable, b.states, b.histories, b.not_linearizable
+            o.depth,
+            o.states,
+            o.histories,
+            o.not_linearizable,
+            b.states,
+            b.histories,
+            b.not_linearizable
         );
     }
 }

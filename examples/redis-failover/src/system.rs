@@ -311,10 +311,16 @@ impl System {
         for c in 0..CLIENTS as u8 {
             out.extend(self.client_write(c).map(|s| (Step::Write(c), s)));
             out.extend(self.client_read(c).map(|s| (Step::Read(c), s)));
-            out.extend(self.client_write_complete(c).map(|s| (Step::Complete(c), s)));
+            out.extend(
+                self.client_write_complete(c)
+                    .map(|s| (Step::Complete(c), s)),
+            );
         }
         for n in 0..NODES as u8 {
-            out.extend(self.replicate_from_primary(n).map(|s| (Step::Replicate(n), s)));
+            out.extend(
+                self.replicate_from_primary(n)
+                    .map(|s| (Step::Replicate(n), s)),
+            );
             out.extend(self.ack_offset_to_primary(n).map(|s| (Step::Ack(n), s)));
         }
         self.failover(&mut out);
@@ -645,8 +651,20 @@ mod tests {
         let system = System::initial(Coordinator::Original);
         let first = system.after(Step::Write(0)).expect("enabled");
         let other = system.after(Step::Write(1)).expect("enabled");
-        assert_eq!(first.history, [Event::WriteInvoke { process: 0, value: 1 }]);
-        assert_eq!(other.history, [Event::WriteInvoke { process: 1, value: 1 }]);
+        assert_eq!(
+            first.history,
+            [Event::WriteInvoke {
+                process: 0,
+                value: 1
+            }]
+        );
+        assert_eq!(
+            other.history,
+            [Event::WriteInvoke {
+                process: 1,
+                value: 1
+            }]
+        );
     }
 
     #[test]
