@@ -78,6 +78,7 @@ fn main() -> anyhow::Result<()> {
         (original.summary(), original_time),
         (ballot.summary(), ballot_time),
     ]);
+    println!("(a history may show both anomalies; \"neither\" counts those showing none)");
     println!();
     print_levels(original.summary(), ballot.summary());
 
@@ -116,7 +117,7 @@ fn main() -> anyhow::Result<()> {
 
 fn print_table(rows: &[(&Summary, std::time::Duration)]) {
     println!(
-        "{:<12} {:>5} {:>15} {:>17} {:>16} {:>20} {:>22} {:>8}",
+        "{:<12} {:>5} {:>15} {:>17} {:>16} {:>20} {:>22} {:>7} {:>8}",
         "coordinator",
         "depth",
         "states explored",
@@ -124,11 +125,12 @@ fn print_table(rows: &[(&Summary, std::time::Duration)]) {
         "not linearizable",
         Anomaly::FailedWriteVisible.name(),
         Anomaly::UnreplicatedReadLost.name(),
+        "neither",
         "time"
     );
     for (summary, time) in rows {
         println!(
-            "{:<12} {:>5} {:>15} {:>17} {:>16} {:>20} {:>22} {:>7.1}s",
+            "{:<12} {:>5} {:>15} {:>17} {:>16} {:>20} {:>22} {:>7} {:>7.1}s",
             summary.coordinator.to_string(),
             summary.depth,
             summary.states,
@@ -136,6 +138,7 @@ fn print_table(rows: &[(&Summary, std::time::Duration)]) {
             summary.not_linearizable,
             summary.seen(Anomaly::FailedWriteVisible).histories,
             summary.seen(Anomaly::UnreplicatedReadLost).histories,
+            summary.other,
             time.as_secs_f64()
         );
         if summary.unknown > 0 {

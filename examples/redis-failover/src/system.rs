@@ -681,4 +681,50 @@ mod tests {
         system = system.after(Step::Replicate(1)).expect("enabled");
         assert!(system.after(Step::Ack(1)).is_some());
     }
+
+    #[test]
+    fn ballot_serves_an_acknowledged_write_after_failover() {
+        let mut system = System::initial(Coordinator::Ballot);
+        // Not majority-replicated yet: a read sees null and a completion would be info.
+        system = system.after(Step::Write(0)).expect("enabled");
+        let early = system.after(Step::Complete(0)).expect("enabled");
+        assert!(matches!(
+            early.history.last(),
+            Some(Event::WriteDone {
+                outcome: Outcome::Info,
+                ..
+            })
+        ));
+        for step in [
+            Step::Replicate(1),
+            Step::Ack(1),
+            Step::Complete(0),
+            Step::Isolate,
+            Step::Select(1),
+            Step::InformNodes,
+            Step::InformClients,
+        ] {
+            system = system.after(step).expect("enabled");
+        }
+        // b's no-op is not majority-replicated: b serves nothing yet.
+        assert_eq!(system.after(Step::Read(1)), None);
+        for step in [Step::Replicate(2), Step::Ack(2), Step::Read(1)] {
+            system = system.after(step).expect("enabled");
+        }
+        assert_eq!(
+            &system.history[1..],
+            [
+                Event::WriteDone {
+                    process: 0,
+                    value: 1,
+                    outcome: Outcome::Ok
+                },
+                Event::Read {
+                    process: 1,
+                    value: Some(1),
+                    replicated: true
+                },
+            ]
+        );
+    }
 }
