@@ -10,13 +10,14 @@
 //!
 //! - [`system`]: the state (nodes, clients, coordinator, history) and the seed's steps,
 //!   with the original and the ballot rules ([`Coordinator`]).
-//! - [`explore`]: the breadth-first exploration, the checking of each distinct history,
+//! - [`explore`](mod@explore): the breadth-first exploration, the checking of each distinct history,
 //!   and the classification of the anomalies found ([`Anomaly`]).
 //! - [`history_of`]: the events of a path as a Jepsen-shaped [`History`] for the checker.
 //!
 //! # The seed's bugs, and where each is fixed
 //!
-//! The seed is a draft that does not run as written. Each fix is documented next to the
+//! The seed is a draft that does not run as written (beyond the list below, its `defn`s
+//! lack argument vectors and some forms are cut short). Each fix is documented next to the
 //! code it concerns:
 //!
 //! | seed | fix | where |
@@ -29,6 +30,11 @@
 //! | `valid-client?` calls `reachable-primary-node`, which does not exist | the predicate `reachable-primary-node?` is used | `System::valid_client` |
 //! | the global `write-state` atom: values depend on earlier, unrelated paths | a per-path counter in the state | [`System::next_value`] |
 //! | `failover-2` takes `max-key` over no node once all are isolated (throws) | no step is enabled | `System::failover` |
+//! | `failover` returns `(nil)` when no stage applies | no step | `System::failover` |
+//! | `replicate-from-primary` and `ack-offset-to-primary` also run on primaries, whose `:primary` is nil, so a primary would copy a nil register | only replicas take these steps | `System::replicate_from_primary` |
+//! | `ack-offset-to-primary` writes the offset beside the primary's fields, not into its `:offsets`, so no acknowledgement ever counts | it goes into the primary's `acked` | `System::ack_offset_to_primary` |
+//! | `majority-acked-offset` calls `values` (Clojure's is `vals`) | the median of the node's offset and its `acked` | [`System::majority_acked_offset`] |
+//! | `primary-names` walks the system map, not its nodes | dropped: nothing uses it ([`system::Node::is_primary`] is `primary-node?`) | [`system::Node::is_primary`] |
 //!
 //! Two choices the seed leaves open: `failover-2`'s ties (several reachable nodes with
 //! the highest offset) are explored every way, and `client-write-complete` answers from
@@ -42,6 +48,8 @@
 //! (ballot, wait not met), or still in flight when the path ends. A read is one step, as
 //! in the seed: an `invoke` of `read` and its `ok` with the value read (`null` before any
 //! write). Histories are checked against the `register` model.
+
+#![deny(missing_docs)]
 
 pub mod explore;
 pub mod system;

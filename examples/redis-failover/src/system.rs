@@ -253,7 +253,10 @@ impl fmt::Display for Step {
 pub struct System {
     /// The rules in force.
     pub coordinator: Coordinator,
-    /// `a`, `b`, `c`.
+    /// `a`, `b`, `c`, indexed by name.
+    ///
+    /// Fix: the seed builds its nodes as a sequence, so `get-node` (a lookup by name)
+    /// finds nothing, and its `nodes` accessor returns `(:clients system)`.
     pub nodes: [Node; NODES],
     /// Clients `a` and `b`.
     pub clients: [Client; CLIENTS],
@@ -344,6 +347,8 @@ impl System {
 
     /// The seed's `majority-acked-offset`: the median of the node's own offset and the
     /// offsets it knows for the others.
+    ///
+    /// Fix: the seed takes `(values (:offsets node))`; Clojure's function is `vals`.
     pub fn majority_acked_offset(&self, n: u8) -> u8 {
         let node = self.node(n);
         let mut offsets = node.acked;
@@ -473,6 +478,10 @@ impl System {
     /// `replicate-from-primary`: a reachable replica copies its reachable primary's
     /// register and offset (here: its entries). With ballot the source must be a primary
     /// under a term at least the replica's own; an older term is refused.
+    ///
+    /// Fix: the seed lets every non-isolated node take this step, primaries included; a
+    /// primary's `:primary` is nil, so it would copy a nil register and offset. Here only
+    /// a node with a primary replicates.
     fn replicate_from_primary(&self, n: u8) -> Option<System> {
         let node = self.node(n);
         let p = node.primary?;
@@ -500,6 +509,11 @@ impl System {
     /// `ack-offset-to-primary`: a reachable replica tells its reachable primary its
     /// offset. With ballot the acknowledgement counts only for a log copied under the
     /// primary's own term.
+    ///
+    /// Fixes: as with replication, only a node with a primary acknowledges. The seed
+    /// stores the offset at `[:nodes primary name]`, beside the primary's own fields,
+    /// where `majority-acked-offset` never looks; here it goes into the primary's
+    /// `acked`, the seed's `:offsets`.
     fn ack_offset_to_primary(&self, n: u8) -> Option<System> {
         let node = self.node(n);
         let p = node.primary?;
@@ -520,6 +534,9 @@ impl System {
     }
 
     /// The seed's `failover`: whichever of the four stages applies.
+    ///
+    /// Fix: when none applies the seed returns `(nil)`, a successor that is no system;
+    /// here there is no successor.
     fn failover(&self, out: &mut Vec<(Step, System)>) {
         let ctl = self.controller;
         match ctl.phase {
