@@ -58,7 +58,7 @@ use ballot_host::history::{History, Op, OpType};
 use serde_json::{Value, json};
 
 pub use explore::{Anomaly, Explorer, Summary, explore, schedule_of};
-pub use system::{Coordinator, Event, Outcome, Step, System};
+pub use system::{Coordinator, Event, Outcome, Rule, Step, System};
 
 /// The events of a path as history lines, one `time` unit apart, in order.
 pub fn history_of(events: &[Event]) -> anyhow::Result<History> {

@@ -6,7 +6,9 @@
 use std::time::Instant;
 
 use anyhow::{Context, bail};
-use redis_failover::{Anomaly, Coordinator, Explorer, Summary, history_of, schedule_of};
+use redis_failover::{
+    Anomaly, Coordinator, Explorer, Rule, Summary, explore, history_of, schedule_of,
+};
 
 /// The original coordinator shows both anomalies well before this; stop if it does not.
 const DEPTH_LIMIT: usize = 30;
@@ -79,6 +81,18 @@ fn main() -> anyhow::Result<()> {
         (ballot.summary(), ballot_time),
     ]);
     println!("(a history may show both anomalies; \"neither\" counts those showing none)");
+    println!();
+    println!("controls: the ballot coordinator with one rule taken out, to the same depth");
+    for rule in [Rule::InfoOnTimeout, Rule::CommittedReads] {
+        let control = explore(Coordinator::BallotWithout(rule), depth)?;
+        println!(
+            "  {:<45} not linearizable {:>8} (failed write visible {}, unreplicated read lost {})",
+            control.coordinator.to_string(),
+            control.not_linearizable,
+            control.seen(Anomaly::FailedWriteVisible).histories,
+            control.seen(Anomaly::UnreplicatedReadLost).histories,
+        );
+    }
     println!();
     print_levels(original.summary(), ballot.summary());
 

@@ -47,14 +47,35 @@ pub enum Coordinator {
     /// each new leader's term is strictly greater than every earlier one and that a guard
     /// refuses an older term; `tests/terms.rs` checks that contract on the real core.
     Ballot,
+    /// A control: the ballot coordinator with one rule taken out, to show that the
+    /// exploration finds what that rule prevents (as the store's tests run it without
+    /// `fdatasync`).
+    BallotWithout(Rule),
+}
+
+/// A rule of the ballot coordinator that a control takes out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Rule {
+    /// A write whose replication wait is not met is answered `info`; without the rule,
+    /// `fail` as in the original.
+    InfoOnTimeout,
+    /// A read answers the value at the committed offset; without the rule, the primary's
+    /// own register as in the original.
+    CommittedReads,
 }
 
 impl fmt::Display for Coordinator {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Coordinator::Original => "original",
-            Coordinator::Ballot => "ballot",
-        })
+        match self {
+            Coordinator::Original => f.write_str("original"),
+            Coordinator::Ballot => f.write_str("ballot"),
+            Coordinator::BallotWithout(Rule::InfoOnTimeout) => {
+                f.write_str("ballot, timed-out write reported fail")
+            }
+            Coordinator::BallotWithout(Rule::CommittedReads) => {
+                f.write_str("ballot, reads of the primary's own register")
+            }
+        }
     }
 }
 
@@ -342,7 +363,15 @@ impl System {
     }
 
     fn ballot(&self) -> bool {
-        self.coordinator == Coordinator::Ballot
+        matches!(
+            self.coordinator,
+            Coordinator::Ballot | Coordinator::BallotWithout(_)
+        )
+    }
+
+    /// Whether a ballot rule is in force (not taken out by a control).
+    fn keeps(&self, rule: Rule) -> bool {
+        self.coordinator != Coordinator::BallotWithout(rule)
     }
 
     /// The seed's `majority-acked-offset`: the median of the node's own offset and the
@@ -425,8 +454,10 @@ impl System {
             let committed = self.committed_offset(n).is_some_and(|o| o >= wait.offset);
             if same_entry && committed {
                 Outcome::Ok
-            } else {
+            } else if self.keeps(Rule::InfoOnTimeout) {
                 Outcome::Info
+            } else {
+                Outcome::Fail
             }
         } else if wait.offset <= self.majority_acked_offset(n) {
             Outcome::Ok
@@ -452,7 +483,7 @@ impl System {
         }
         let n = self.clients[usize::from(c)].node;
         let node = self.node(n);
-        let offset = if self.ballot() {
+        let offset = if self.ballot() && self.keeps(Rule::CommittedReads) {
             self.committed_offset(n)?
         } else {
             node.offset()
@@ -499,7 +530,7 @@ impl System {
         let (log, term) = (primary.log.clone(), primary.term);
         let node = &mut next.nodes[usize::from(n)];
         node.log = log;
-        if next.coordinator == Coordinator::Ballot {
+        if self.ballot() {
             node.term = term;
             node.log_term = term;
         }

@@ -8,7 +8,7 @@
 //! the new primary's term commits fit in those), a few seconds; depth 10 for both is
 //! `#[ignore]`d (see the README).
 
-use redis_failover::{Anomaly, Coordinator, Explorer, explore};
+use redis_failover::{Anomaly, Coordinator, Explorer, Rule, explore};
 
 fn original_to_required_depth() -> anyhow::Result<Explorer> {
     let mut original = Explorer::new(Coordinator::Original)?;
@@ -96,5 +96,22 @@ fn both_coordinators_to_depth_ten() -> anyhow::Result<()> {
     let ballot = explore(Coordinator::Ballot, 10)?;
     assert_eq!(ballot.not_linearizable, 0);
     assert_eq!(ballot.unknown, 0);
+    Ok(())
+}
+
+#[test]
+fn without_either_ballot_rule_its_anomaly_returns() -> anyhow::Result<()> {
+    // The controls: the zero above is not for want of exploring the ballot system.
+    for (rule, anomaly) in [
+        (Rule::InfoOnTimeout, Anomaly::FailedWriteVisible),
+        (Rule::CommittedReads, Anomaly::UnreplicatedReadLost),
+    ] {
+        let control = explore(Coordinator::BallotWithout(rule), 7)?;
+        assert!(
+            control.seen(anomaly).histories > 0,
+            "{} not found without {rule:?}",
+            anomaly.name()
+        );
+    }
     Ok(())
 }
