@@ -62,6 +62,19 @@ pub enum Rule {
     /// A read answers the value at the committed offset; without the rule, the primary's
     /// own register as in the original.
     CommittedReads,
+    /// A new primary serves nothing until the no-op of its term is majority-replicated;
+    /// without the rule, its committed offset is the majority-acknowledged one at once,
+    /// which may lag behind what the old primary acknowledged.
+    NewTermCommitted,
+}
+
+impl Rule {
+    /// Every rule a control can take out.
+    pub const ALL: [Rule; 3] = [
+        Rule::InfoOnTimeout,
+        Rule::CommittedReads,
+        Rule::NewTermCommitted,
+    ];
 }
 
 impl fmt::Display for Coordinator {
@@ -74,6 +87,9 @@ impl fmt::Display for Coordinator {
             }
             Coordinator::BallotWithout(Rule::CommittedReads) => {
                 f.write_str("ballot, reads of the primary's own register")
+            }
+            Coordinator::BallotWithout(Rule::NewTermCommitted) => {
+                f.write_str("ballot, a new primary serves before its term commits")
             }
         }
     }
@@ -391,7 +407,8 @@ impl System {
     /// is not known committed by counting replicas). `None` while it does not.
     pub fn committed_offset(&self, n: u8) -> Option<u8> {
         let acked = self.majority_acked_offset(n);
-        (acked >= self.node(n).term_start).then_some(acked)
+        let started = !self.keeps(Rule::NewTermCommitted) || acked >= self.node(n).term_start;
+        started.then_some(acked)
     }
 
     /// The seed's `valid-client?`: its node is a reachable primary. With ballot the node

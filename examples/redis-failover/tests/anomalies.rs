@@ -100,18 +100,17 @@ fn both_coordinators_to_depth_ten() -> anyhow::Result<()> {
 }
 
 #[test]
-fn without_either_ballot_rule_its_anomaly_returns() -> anyhow::Result<()> {
-    // The controls: the zero above is not for want of exploring the ballot system.
-    for (rule, anomaly) in [
-        (Rule::InfoOnTimeout, Anomaly::FailedWriteVisible),
-        (Rule::CommittedReads, Anomaly::UnreplicatedReadLost),
-    ] {
-        let control = explore(Coordinator::BallotWithout(rule), 7)?;
-        assert!(
-            control.seen(anomaly).histories > 0,
-            "{} not found without {rule:?}",
-            anomaly.name()
-        );
-    }
+fn without_any_one_ballot_rule_the_anomaly_it_prevents_returns() -> anyhow::Result<()> {
+    // The controls: the zeros above are not for want of exploring the ballot system.
+    // Each is explored to the shallowest depth at which it shows its anomaly.
+    let failed = explore(Coordinator::BallotWithout(Rule::InfoOnTimeout), 5)?;
+    assert!(failed.seen(Anomaly::FailedWriteVisible).histories > 0);
+    let lost = explore(Coordinator::BallotWithout(Rule::CommittedReads), 7)?;
+    assert!(lost.seen(Anomaly::UnreplicatedReadLost).histories > 0);
+    // A new primary that serves before its term commits answers a read with a value
+    // older than one already acknowledged: a stale read, neither anomaly of the seed.
+    let stale = explore(Coordinator::BallotWithout(Rule::NewTermCommitted), 9)?;
+    assert!(stale.not_linearizable > 0);
+    assert!(stale.other > 0);
     Ok(())
 }
