@@ -40,6 +40,11 @@ pub enum Coordinator {
     /// acknowledged only once majority-replicated and is `info` when the wait times out,
     /// and a read answers only majority-replicated state.
     ///
+    /// Failover 1 isolates the old primary for good, as in the seed, so no client or
+    /// replica can reach it afterwards; the stale-term refusals the explored schedules
+    /// exercise are a replica's acknowledgement of a log copied under an older
+    /// term, and a new primary serving before anything of its own term is committed.
+    ///
     /// Terms are modelled as integers here rather than issued by a real
     /// `ballot_host::election::Elections`: the explorer clones, hashes and compares every
     /// state it reaches (millions), and the election core owns a whole namespace with
