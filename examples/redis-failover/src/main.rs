@@ -35,49 +35,45 @@ fn main() -> anyhow::Result<()> {
     println!();
 
     let started = Instant::now();
-    let mut original = Explorer::new(Coordinator::Original)?;
+    let mut explorer = Explorer::new(Coordinator::Original)?;
     let required = loop {
-        if let Some(required) = original.summary().required_depth() {
+        if let Some(required) = explorer.summary().required_depth() {
             break required;
         }
-        if original.summary().depth >= DEPTH_LIMIT {
+        if explorer.summary().depth >= DEPTH_LIMIT {
             bail!("no anomaly of each kind within depth {DEPTH_LIMIT}");
         }
-        original.deepen()?;
+        explorer.deepen()?;
     };
     let depth = asked.map_or(required, |asked| asked.max(required));
-    while original.summary().depth < depth {
-        original.deepen()?;
+    while explorer.summary().depth < depth {
+        explorer.deepen()?;
     }
+    // Keep the figures, free the states before the next exploration.
+    let original = explorer.summary().clone();
+    drop(explorer);
     let original_time = started.elapsed();
     let first = original
-        .summary()
         .first_violation_depth()
         .expect("required_depth implies a violation");
     println!("smallest depth showing an anomaly (original coordinator): {first}");
     for anomaly in Anomaly::ALL {
-        let example = original
-            .summary()
-            .seen(anomaly)
-            .example
-            .as_ref()
-            .expect("found");
+        let example = original.seen(anomaly).example.as_ref().expect("found");
         println!("  {}: first at depth {}", anomaly.name(), example.depth);
     }
     println!("depth explored: {depth} (required: {required})");
     println!();
 
     let started = Instant::now();
-    let mut ballot = Explorer::new(Coordinator::Ballot)?;
-    while ballot.summary().depth < depth {
-        ballot.deepen()?;
+    let mut explorer = Explorer::new(Coordinator::Ballot)?;
+    while explorer.summary().depth < depth {
+        explorer.deepen()?;
     }
+    let ballot = explorer.summary().clone();
+    drop(explorer);
     let ballot_time = started.elapsed();
 
-    print_table(&[
-        (original.summary(), original_time),
-        (ballot.summary(), ballot_time),
-    ]);
+    print_table(&[(&original, original_time), (&ballot, ballot_time)]);
     println!("(a history may show both anomalies; \"neither\" counts those showing none)");
     println!();
     println!("controls: the ballot coordinator with one rule taken out");
@@ -108,15 +104,10 @@ fn main() -> anyhow::Result<()> {
         );
     }
     println!();
-    print_levels(original.summary(), ballot.summary());
+    print_levels(&original, &ballot);
 
     for anomaly in Anomaly::ALL {
-        let example = original
-            .summary()
-            .seen(anomaly)
-            .example
-            .as_ref()
-            .expect("found");
+        let example = original.seen(anomaly).example.as_ref().expect("found");
         println!();
         println!(
             "example, {} (original coordinator, depth {}):",
@@ -137,7 +128,7 @@ fn main() -> anyhow::Result<()> {
         }
     }
 
-    if ballot.summary().not_linearizable > 0 || ballot.summary().unknown > 0 {
+    if ballot.not_linearizable > 0 || ballot.unknown > 0 {
         bail!("the ballot coordinator produced a history that is not linearizable");
     }
     Ok(())
