@@ -1,7 +1,8 @@
 //! `redis-failover [--depth N]`: explores seed 001 with the original coordinator to the
 //! depth the issue asks for (4 beyond the first anomaly, and both anomalies found), or to
-//! `N` if that is deeper, then with ballot as the coordinator to the same depth, and
-//! prints what each found.
+//! `N` if that is deeper, then with ballot as the coordinator to the same depth, then the
+//! controls (ballot with one rule taken out), and prints what each found, with an example
+//! of each anomaly.
 
 use std::time::Instant;
 
