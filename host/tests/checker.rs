@@ -537,6 +537,50 @@ fn info_election_may_explain_a_later_leader() {
     assert!(linearizable(&h, ModelKind::Leadership));
 }
 
+#[test]
+fn exclusive_leadership_needs_the_old_leader_revoked_first() {
+    let promoted = |revoked_first: bool| {
+        let mut ops = vec![
+            (0, "invoke", "elected", json!(["a", 1])),
+            (0, "ok", "elected", json!(["a", 1])),
+        ];
+        let revoke = [
+            (0, "invoke", "revoke", json!(["a", 1])),
+            (0, "ok", "revoke", json!(["a", 1])),
+        ];
+        let successor = [
+            (1, "invoke", "elected", json!(["b", 2])),
+            (1, "ok", "elected", json!(["b", 2])),
+        ];
+        if revoked_first {
+            ops.extend(revoke);
+            ops.extend(successor);
+        } else {
+            ops.extend(successor);
+            ops.extend(revoke);
+        }
+        hist(&ops)
+    };
+    // Per term, both orders are fine: terms increase, one leader per term.
+    assert!(linearizable(&promoted(true), ModelKind::Leadership));
+    assert!(linearizable(&promoted(false), ModelKind::Leadership));
+    // Exclusive: b may win only once a is revoked.
+    assert!(linearizable(&promoted(true), ModelKind::LeadershipExclusive));
+    let Verdict::NotLinearizable(violation) =
+        verdict(&promoted(false), ModelKind::LeadershipExclusive)
+    else {
+        panic!("b promoted while a still led");
+    };
+    assert!(
+        violation
+            .unplaced
+            .iter()
+            .any(|u| u.reason.contains("revoked first")),
+        "{}",
+        violation.render_text()
+    );
+}
+
 // ---------------------------------------------------------------- budgets
 
 #[test]
