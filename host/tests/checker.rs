@@ -565,7 +565,10 @@ fn exclusive_leadership_needs_the_old_leader_revoked_first() {
     assert!(linearizable(&promoted(true), ModelKind::Leadership));
     assert!(linearizable(&promoted(false), ModelKind::Leadership));
     // Exclusive: b may win only once a is revoked.
-    assert!(linearizable(&promoted(true), ModelKind::LeadershipExclusive));
+    assert!(linearizable(
+        &promoted(true),
+        ModelKind::LeadershipExclusive
+    ));
     let Verdict::NotLinearizable(violation) =
         verdict(&promoted(false), ModelKind::LeadershipExclusive)
     else {

@@ -131,6 +131,9 @@ async fn components(ttl: Duration) -> anyhow::Result<ExitCode> {
     rt.undeploy(ids[0]).await?;
     wait_for(&rt, "bravo", |e| matches!(e, TimelineEvent::Acked(_))).await?;
     wait_for(&rt, "dashboard", |e| matches!(e, TimelineEvent::Callback(c) if c.starts_with("on-new-leader") && !c.contains(&first_term(&rt)))).await?;
+    let swap_at = rt.timeline().len();
+    let v2 = std::fs::read(ballot_artifacts::EXAMPLE_CANDIDATE_V2)?;
+    let swapped = rt.swap(ids[1], &v2).await?;
 
     println!("{:>9}  {:<10} event", "time", "who");
     for (i, entry) in rt.timeline().iter().enumerate() {
@@ -140,10 +143,16 @@ async fn components(ttl: Duration) -> anyhow::Result<ExitCode> {
                 "", ""
             );
         }
+        if i == swap_at {
+            println!(
+                "{:>9}  {:<10} -- the leader is hot-swapped to v2: same session, ballot and term --",
+                "", ""
+            );
+        }
         let what = match &entry.event {
             TimelineEvent::Deployed(session) => format!("deployed ({session})"),
             TimelineEvent::Callback(callback) => format!("<- {callback}"),
-            TimelineEvent::Acked(term) => format!("ack written under term {term}"),
+            TimelineEvent::Acked(term) => format!("ack asserted under term {term}"),
             TimelineEvent::Deposed(term) => format!("deposed: term {term} revoked"),
             TimelineEvent::Trapped(why) => format!("crashed: {why}"),
             TimelineEvent::Revoked(why) => format!("revoked: {why}"),
@@ -159,6 +168,12 @@ async fn components(ttl: Duration) -> anyhow::Result<ExitCode> {
             entry.deployment
         );
     }
+    println!(
+        "\nhot-swap: {:?}; the new instance was told {} (term {:?}, unchanged)",
+        swapped.outcome,
+        swapped.told.as_deref().unwrap_or("nothing"),
+        swapped.term.map(|t| t.0)
+    );
     println!("\nguest log lines:");
     for (who, line) in rt.logs() {
         println!("  {who:<10} {line}");

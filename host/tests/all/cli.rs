@@ -23,16 +23,27 @@ fn the_default_command_runs_components_and_prints_the_failover() {
             .find(needle)
             .unwrap_or_else(|| panic!("{needle:?} missing from:\n{stdout}"))
     };
-    let alpha_acks = position("alpha      ack written under term");
+    let alpha_acks = position("alpha      ack asserted under term");
     let bravo_loses = position("bravo      <- on-losing-election(leader term");
     let undeployed = position("-- the leader is undeployed");
     let death = position("dashboard  <- on-leaders-death");
     let bravo_wins = position("bravo      <- on-winning-election");
     assert!(alpha_acks < bravo_loses && bravo_loses < undeployed);
     assert!(undeployed < death && death < bravo_wins);
+    let swapped = position("-- the leader is hot-swapped to v2");
+    let activated = position("bravo      hot-swapped: activated");
+    assert!(bravo_wins < swapped && swapped < activated);
+    assert!(
+        !stdout[swapped..].contains("dashboard  <-"),
+        "the observer hears nothing of the swap:\n{stdout}"
+    );
     assert!(
         stdout.contains("example-candidate v1 leads under term"),
         "guest logs shown"
+    );
+    assert!(
+        stdout.contains("Text(\"example-candidate-v2\")"),
+        "v2 wrote the record"
     );
 }
 
