@@ -6,6 +6,7 @@ mod foundation;
 mod runtime;
 mod sandbox;
 mod store;
+mod swap;
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -29,6 +30,8 @@ enum Suite {
     Runtime(runtime::RuntimeArgs),
     /// The sandbox: failover after a trap, and the cost of epoch yields on busy guests.
     Sandbox(sandbox::SandboxArgs),
+    /// Hot-swap: the callback blackout of a busy leader, against a failover.
+    Swap(swap::SwapArgs),
 }
 
 /// One reported figure and the baseline it is compared with.
@@ -83,5 +86,6 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
         Some(Suite::Store(args)) => store::run(args),
         Some(Suite::Runtime(args)) => runtime::run(args),
         Some(Suite::Sandbox(args)) => sandbox::run(args),
+        Some(Suite::Swap(args)) => swap::run(args),
     }
 }

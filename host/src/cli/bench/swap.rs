@@ -1,0 +1,164 @@
+//! `ballot bench swap`: how long a hot-swap stops a leader's work. The blackout is the
+//! old instance's last import call to the new instance's first callback, with the old
+//! leader busy (ticking every millisecond, each tick a guarded write) and both versions
+//! compiled already. The baseline, in the same run, is what the swap avoids: a failover
+//! (the leader undeployed until its successor's on-winning-election starts).
+
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use hdrhistogram::Histogram;
+
+use crate::clock::SystemClock;
+use crate::election::{ElectionName, Elections};
+use crate::history::Recorder;
+use crate::runtime::{DeploySpec, Role, Runtime, SwapOutcome, TimelineEvent, new_engine};
+use crate::store::{EmbeddedStore, Options};
+
+use super::{Figure, histogram, micros, record, summarise};
+
+/// Arguments of `ballot bench swap`.
+#[derive(Debug, clap::Args)]
+pub struct SwapArgs {
+    /// Swaps (and failovers) measured.
+    #[arg(long, default_value_t = 100)]
+    rounds: usize,
+}
+
+fn spec(name: &str, wasm: &[u8], tick: Option<Duration>) -> anyhow::Result<DeploySpec> {
+    Ok(DeploySpec {
+        name: name.into(),
+        wasm: wasm.to_vec(),
+        role: Role::Candidate {
+            // The example candidates fence their writes with the election `example`.
+            election: ElectionName::parse("example")?,
+            data: Vec::new(),
+            follow_leader: false,
+        },
+        ttl: Duration::from_secs(10),
+        tick,
+        limits: Default::default(),
+        supervision: Default::default(),
+    })
+}
+
+async fn acked(rt: &Runtime, who: &str, from: usize) -> anyhow::Result<()> {
+    for _ in 0..50_000 {
+        if rt
+            .timeline()
+            .iter()
+            .skip(from)
+            .any(|e| e.deployment == who && matches!(e.event, TimelineEvent::Acked(_)))
+        {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_micros(200)).await;
+    }
+    anyhow::bail!("{who} never acked")
+}
+
+/// Blackouts of `rounds` swaps of a busy leader between v1 and v2.
+async fn blackouts(rt: &Runtime, rounds: usize) -> anyhow::Result<Histogram<u64>> {
+    let v1 = std::fs::read(ballot_artifacts::EXAMPLE_CANDIDATE)?;
+    let v2 = std::fs::read(ballot_artifacts::EXAMPLE_CANDIDATE_V2)?;
+    let leader = rt
+        .deploy(spec("busy", &v1, Some(Duration::from_millis(1)))?)
+        .await?;
+    acked(rt, "busy", 0).await?;
+    // Compile v2 once, and let both versions settle into ticking.
+    rt.swap(leader, &v2).await?;
+    rt.swap(leader, &v1).await?;
+    let mut blackouts = histogram();
+    for round in 0..rounds {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        let next = if round % 2 == 0 { &v2 } else { &v1 };
+        let report = rt.swap(leader, next).await?;
+        anyhow::ensure!(
+            report.outcome == SwapOutcome::Activated,
+            "swap {round}: {:?}",
+            report.outcome
+        );
+        anyhow::ensure!(
+            report.old_last_import.is_some(),
+            "the old instance made no import call"
+        );
+        record(&mut blackouts, report.blackout());
+    }
+    rt.undeploy(leader).await?;
+    Ok(blackouts)
+}
+
+/// Failovers of `rounds` leaders undeployed in a queue of three.
+async fn failovers(rt: &Runtime, rounds: usize) -> anyhow::Result<Histogram<u64>> {
+    let wasm = std::fs::read(ballot_artifacts::EXAMPLE_CANDIDATE)?;
+    let mut queue = std::collections::VecDeque::new();
+    let from = rt.timeline().len();
+    for i in 0..3 {
+        let name = format!("f{i}");
+        queue.push_back((name.clone(), rt.deploy(spec(&name, &wasm, None)?).await?));
+    }
+    acked(rt, "f0", from).await?;
+    let mut failovers = histogram();
+    for round in 0..rounds {
+        let (_, leader) = queue.pop_front().expect("a queue of three");
+        let successor = queue.front().expect("a queue of three").0.clone();
+        let from = rt.timeline().len();
+        let start = rt.uptime();
+        rt.undeploy(leader).await?;
+        let won = loop {
+            let found = rt.timeline().into_iter().skip(from).find(|e| {
+                e.deployment == successor
+                    && matches!(&e.event, TimelineEvent::Callback(c) if c.starts_with("on-winning"))
+            });
+            if let Some(entry) = found {
+                break entry.at;
+            }
+            tokio::time::sleep(Duration::from_micros(200)).await;
+        };
+        record(&mut failovers, won.saturating_sub(start));
+        let name = format!("g{round}");
+        queue.push_back((name.clone(), rt.deploy(spec(&name, &wasm, None)?).await?));
+    }
+    Ok(failovers)
+}
+
+async fn measure(args: SwapArgs) -> anyhow::Result<ExitCode> {
+    let dir = tempfile::tempdir_in(std::env::temp_dir())?;
+    let store: EmbeddedStore<Elections> =
+        EmbeddedStore::open(dir.path(), Arc::new(SystemClock::new()), Options::default())?;
+    let engine = new_engine().map_err(|e| anyhow::anyhow!("{e:#}"))?;
+    let rt = Runtime::new(engine, store, Recorder::off())?;
+
+    let blackouts = blackouts(&rt, args.rounds).await?;
+    let failovers = failovers(&rt, args.rounds).await?;
+    println!(
+        "hot-swap blackout: p50 {:.1} us, p99 {:.1} us; failover by undeploy: p50 {:.1} us, p99 {:.1} us ({} rounds)",
+        micros(&blackouts, 0.5),
+        micros(&blackouts, 0.99),
+        micros(&failovers, 0.5),
+        micros(&failovers, 0.99),
+        args.rounds
+    );
+    let figure = |name, q, baseline| Figure {
+        name,
+        value: micros(&blackouts, q),
+        unit: "us",
+        baseline,
+        baseline_value: micros(&failovers, q),
+    };
+    summarise(&[
+        figure("swap_blackout_p50", 0.5, "failover_undeploy_p50"),
+        figure("swap_blackout_p99", 0.99, "failover_undeploy_p99"),
+    ]);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Runs the hot-swap benchmark.
+pub fn run(args: SwapArgs) -> anyhow::Result<ExitCode> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?
+        .block_on(measure(args))
+}
