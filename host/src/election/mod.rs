@@ -37,6 +37,7 @@
 
 mod callback;
 mod leader;
+mod lease;
 mod name;
 
 #[cfg(test)]
@@ -56,6 +57,7 @@ use crate::namespace::{
 
 pub use callback::{Callback, Effects, Notification, Recipient};
 pub use leader::{Leader, Term};
+pub use lease::{ELECTORS_ROOT, ElectorPaths, LeaseHolder, LeaseOutcome};
 pub use name::{ELECTIONS_ROOT, ElectionName, ElectionPaths, MAX_NAME_LEN};
 
 /// A candidate's identity, issued by [`Elections::join`] and never reused.
@@ -122,6 +124,10 @@ pub enum ElectionError {
     /// No such observer.
     #[error("unknown observer {0}")]
     UnknownObserver(ObserverId),
+    /// A lease elector refused: unknown elector, not a peer, a differing duration, a bad
+    /// peer name.
+    #[error("elector refused: {0}")]
+    Elector(String),
     /// `vote` for a candidate whose ballot is still in the queue.
     #[error("candidate {0} has already voted")]
     AlreadyVoted(CandidateId),
