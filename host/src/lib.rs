@@ -27,6 +27,7 @@
 pub mod check;
 pub mod cli;
 pub mod clock;
+pub mod commit;
 pub mod election;
 pub mod history;
 pub mod host_impl;
