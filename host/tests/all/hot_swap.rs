@@ -4,48 +4,15 @@
 
 use std::time::Duration;
 
-use ballot_host::election::ElectionName;
 use ballot_host::history::Recorder;
 use ballot_host::namespace::NodePath;
 use ballot_host::runtime::{
-    DeployError, DeploySpec, DeploymentStatus, Role, Runtime, SwapError, SwapOutcome, TimelineEvent,
+    DeployError, DeploymentStatus, Runtime, SwapError, SwapOutcome, TimelineEvent,
 };
 
-use super::support::{assert_leadership_linearizable, lines, runtime, wait_for, wasm};
-
-fn election() -> ElectionName {
-    ElectionName::parse("example").unwrap()
-}
-
-fn candidate(name: &str, tick: Option<Duration>) -> DeploySpec {
-    DeploySpec {
-        name: name.into(),
-        wasm: wasm(ballot_artifacts::EXAMPLE_CANDIDATE),
-        role: Role::Candidate {
-            election: election(),
-            data: format!("{name}:5432").into_bytes(),
-            follow_leader: false,
-        },
-        ttl: Duration::from_secs(2),
-        tick,
-        limits: Default::default(),
-        supervision: Default::default(),
-    }
-}
-
-fn observer(name: &str) -> DeploySpec {
-    DeploySpec {
-        name: name.into(),
-        wasm: wasm(ballot_artifacts::EXAMPLE_OBSERVER),
-        role: Role::Observer {
-            election: election(),
-        },
-        ttl: Duration::from_secs(2),
-        tick: None,
-        limits: Default::default(),
-        supervision: Default::default(),
-    }
-}
+use super::support::{
+    assert_leadership_linearizable, candidate, election, lines, observer, runtime, wait_for, wasm,
+};
 
 fn count(rt: &Runtime, prefix: &str) -> usize {
     lines(rt).iter().filter(|l| l.starts_with(prefix)).count()

@@ -5,48 +5,14 @@
 
 use std::time::Duration;
 
-use ballot_host::election::{Effects, ElectionName, Elections};
 use ballot_host::history::Recorder;
-use ballot_host::namespace::{NodePath, Op};
-use ballot_host::runtime::{DeployError, DeploySpec, Role, Runtime, TimelineEvent};
+use ballot_host::namespace::NodePath;
+use ballot_host::runtime::{DeployError, Runtime, TimelineEvent};
 
 use super::support::{
-    assert_leadership_linearizable, lines, runtime, runtime_with_own_cache, wait_for, wasm,
+    assert_leadership_linearizable, candidate, depose_leader, election, lines, observer, runtime,
+    runtime_with_own_cache, wait_for, wasm,
 };
-
-fn election() -> ElectionName {
-    ElectionName::parse("example").unwrap()
-}
-
-fn candidate(name: &str, tick: Option<Duration>) -> DeploySpec {
-    DeploySpec {
-        name: name.into(),
-        wasm: wasm(ballot_artifacts::EXAMPLE_CANDIDATE),
-        role: Role::Candidate {
-            election: election(),
-            data: format!("{name}:5432").into_bytes(),
-            follow_leader: false,
-        },
-        ttl: Duration::from_secs(2),
-        tick,
-        limits: Default::default(),
-        supervision: Default::default(),
-    }
-}
-
-fn observer(name: &str) -> DeploySpec {
-    DeploySpec {
-        name: name.into(),
-        wasm: wasm(ballot_artifacts::EXAMPLE_OBSERVER),
-        role: Role::Observer {
-            election: election(),
-        },
-        ttl: Duration::from_secs(2),
-        tick: None,
-        limits: Default::default(),
-        supervision: Default::default(),
-    }
-}
 
 fn position(lines: &[String], needle: &str) -> usize {
     lines
@@ -159,25 +125,7 @@ async fn a_deposed_candidates_guarded_writes_are_refused() {
 
     // Depose a by deleting its ballot behind its back; b takes over.
     rt.deploy(candidate("b", None)).await.unwrap();
-    rt.with_elections(|el: &mut Elections, now| {
-        let ballots = election().paths().ballots;
-        let lowest = el
-            .namespace()
-            .state()
-            .first_child(&ballots)
-            .unwrap()
-            .to_string();
-        let op = Op::Delete {
-            path: ballots.child(&lowest).unwrap(),
-            expected: None,
-        };
-        match el.multi(None, &[op], now) {
-            Ok((_, effects)) => ((), effects),
-            Err(_) => ((), Effects::default()),
-        }
-    })
-    .await
-    .unwrap();
+    depose_leader(&rt, &election()).await;
     wait_for(&rt, "a: Deposed").await;
     wait_for(&rt, "b: Acked").await;
     // a's instance was revoked in the step that deleted its ballot (recorded before b

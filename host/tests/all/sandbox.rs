@@ -12,7 +12,9 @@ use ballot_host::runtime::{
     DeployError, DeploySpec, DeploymentStatus, Limits, Quotas, Role, Runtime, Supervision,
 };
 
-use super::support::{assert_leadership_linearizable, lines, runtime, wait_for, wasm};
+use super::support::{
+    assert_leadership_linearizable, depose_leader, lines, runtime, wait_for, wasm,
+};
 
 /// A candidate deployment of `component` in `election`, with short limits so a
 /// misbehaving guest is caught quickly, and quick restarts.
@@ -299,27 +301,7 @@ async fn depose_a_writer() -> u64 {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     // Depose the writer mid-loop: delete its ballot behind its back.
-    let deposed_at = rt
-        .with_elections(|el: &mut Elections, now| {
-            let ballots = ElectionName::parse("sandbox-fence")
-                .unwrap()
-                .paths()
-                .ballots;
-            let lowest = el
-                .namespace()
-                .state()
-                .first_child(&ballots)
-                .unwrap()
-                .to_string();
-            let op = ballot_host::namespace::Op::Delete {
-                path: ballots.child(&lowest).unwrap(),
-                expected: None,
-            };
-            let (committed, effects) = el.multi(None, &[op], now).expect("deleted");
-            (committed.revision, effects)
-        })
-        .await
-        .unwrap();
+    let deposed_at = depose_leader(&rt, &ElectionName::parse("sandbox-fence").unwrap()).await;
     wait_for(&rt, "next: Acked").await;
     wait_for(&rt, "writer: Deposed").await;
     let (_, stat) = rt.state().get(&progress).unwrap();

@@ -7,9 +7,10 @@ use std::time::Duration;
 
 use ballot_host::check::{Budget, ModelKind, Verdict, check};
 use ballot_host::clock::SystemClock;
-use ballot_host::election::Elections;
+use ballot_host::election::{ElectionName, Elections};
 use ballot_host::history::{History, OpType, Recorder};
-use ballot_host::runtime::{ComponentCache, Runtime, new_engine};
+use ballot_host::namespace::{Op, Revision};
+use ballot_host::runtime::{ComponentCache, DeploySpec, Role, Runtime, new_engine};
 use ballot_host::store::embedded::{SimFs, thread_spawner};
 use ballot_host::store::{EmbeddedStore, Options};
 use wasmtime::Engine;
@@ -119,4 +120,63 @@ pub fn assert_revoked_before_promoted(history: &History) {
             _ => {}
         }
     }
+}
+
+/// The election the example components fence their writes with.
+pub fn election() -> ElectionName {
+    ElectionName::parse("example").unwrap()
+}
+
+/// An example candidate named `name` in [`election`], ticking every `tick` if given.
+pub fn candidate(name: &str, tick: Option<Duration>) -> DeploySpec {
+    DeploySpec {
+        name: name.into(),
+        wasm: wasm(ballot_artifacts::EXAMPLE_CANDIDATE),
+        role: Role::Candidate {
+            election: election(),
+            data: format!("{name}:5432").into_bytes(),
+            follow_leader: false,
+        },
+        ttl: Duration::from_secs(2),
+        tick,
+        limits: Default::default(),
+        supervision: Default::default(),
+    }
+}
+
+/// An example observer of [`election`].
+pub fn observer(name: &str) -> DeploySpec {
+    DeploySpec {
+        name: name.into(),
+        wasm: wasm(ballot_artifacts::EXAMPLE_OBSERVER),
+        role: Role::Observer {
+            election: election(),
+        },
+        ttl: Duration::from_secs(2),
+        tick: None,
+        limits: Default::default(),
+        supervision: Default::default(),
+    }
+}
+
+/// Deposes the leader of `election` by deleting its ballot behind its back, as an
+/// operator (or a bug) might; returns the revision of the deletion.
+pub async fn depose_leader(rt: &Runtime, election: &ElectionName) -> Revision {
+    let ballots = election.paths().ballots;
+    rt.with_elections(move |el: &mut Elections, now| {
+        let lowest = el
+            .namespace()
+            .state()
+            .first_child(&ballots)
+            .expect("a leader to depose")
+            .to_string();
+        let op = Op::Delete {
+            path: ballots.child(&lowest).unwrap(),
+            expected: None,
+        };
+        let (committed, effects) = el.multi(None, &[op], now).expect("deleted");
+        (committed.revision, effects)
+    })
+    .await
+    .unwrap()
 }

@@ -43,6 +43,40 @@ pub(crate) struct Figure {
     pub baseline_value: f64,
 }
 
+/// Runs an async benchmark on the runtime every component benchmark uses: tokio with
+/// two workers, as many as the machine has cores.
+pub(crate) fn on_tokio(
+    benchmark: impl std::future::Future<Output = anyhow::Result<ExitCode>>,
+) -> anyhow::Result<ExitCode> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?
+        .block_on(benchmark)
+}
+
+/// A candidate deployment with default limits and a 10 s TTL: what the component
+/// benchmarks deploy, each adjusting what it measures.
+pub(crate) fn candidate(
+    name: String,
+    election: &crate::election::ElectionName,
+    wasm: &[u8],
+) -> crate::runtime::DeploySpec {
+    crate::runtime::DeploySpec {
+        name,
+        wasm: wasm.to_vec(),
+        role: crate::runtime::Role::Candidate {
+            election: election.clone(),
+            data: Vec::new(),
+            follow_leader: false,
+        },
+        ttl: Duration::from_secs(10),
+        tick: None,
+        limits: Default::default(),
+        supervision: Default::default(),
+    }
+}
+
 /// Prints the summary lines.
 pub(crate) fn summarise(figures: &[Figure]) {
     for f in figures {

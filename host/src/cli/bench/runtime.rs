@@ -12,10 +12,10 @@ use crate::clock::SystemClock;
 use crate::election::{ElectionName, Elections};
 use crate::history::Recorder;
 use crate::runtime::bindings::wit;
-use crate::runtime::{DeploySpec, Role, Runtime, TimelineEvent, new_engine};
+use crate::runtime::{Runtime, TimelineEvent, new_engine};
 use crate::store::{EmbeddedStore, Options};
 
-use super::{Figure, histogram, micros, record, summarise};
+use super::{Figure, candidate, histogram, micros, on_tokio, record, summarise};
 
 /// Arguments of `ballot bench runtime`.
 #[derive(Debug, clap::Args)]
@@ -26,22 +26,6 @@ pub struct RuntimeArgs {
     /// Deploys and failovers measured.
     #[arg(long, default_value_t = 100)]
     rounds: usize,
-}
-
-fn spec(name: String, election: &ElectionName, wasm: &[u8]) -> DeploySpec {
-    DeploySpec {
-        name,
-        wasm: wasm.to_vec(),
-        role: Role::Candidate {
-            election: election.clone(),
-            data: Vec::new(),
-            follow_leader: false,
-        },
-        ttl: Duration::from_secs(10),
-        tick: None,
-        limits: Default::default(),
-        supervision: Default::default(),
-    }
 }
 
 /// Waits for `who`'s first on-winning-election; returns when it started, on the runtime's clock.
@@ -104,7 +88,9 @@ async fn measure(args: RuntimeArgs) -> anyhow::Result<ExitCode> {
         let election = ElectionName::parse(&format!("deploy-{round}"))?;
         let name = format!("d{round}");
         let start = rt.uptime();
-        let id = rt.deploy(spec(name.clone(), &election, &example)).await?;
+        let id = rt
+            .deploy(candidate(name.clone(), &election, &example))
+            .await?;
         let at = winning_at(&rt, &name).await?;
         record(&mut deploys, at.saturating_sub(start));
         rt.undeploy(id).await?;
@@ -117,7 +103,7 @@ async fn measure(args: RuntimeArgs) -> anyhow::Result<ExitCode> {
     for i in 0..3 {
         queue.push_back((
             format!("f{i}"),
-            rt.deploy(spec(format!("f{i}"), &election, &example))
+            rt.deploy(candidate(format!("f{i}"), &election, &example))
                 .await?,
         ));
     }
@@ -133,7 +119,7 @@ async fn measure(args: RuntimeArgs) -> anyhow::Result<ExitCode> {
         let name = format!("g{round}");
         queue.push_back((
             name.clone(),
-            rt.deploy(spec(name, &election, &example)).await?,
+            rt.deploy(candidate(name, &election, &example)).await?,
         ));
     }
 
@@ -168,9 +154,5 @@ async fn measure(args: RuntimeArgs) -> anyhow::Result<ExitCode> {
 
 /// Runs the runtime benchmark.
 pub fn run(args: RuntimeArgs) -> anyhow::Result<ExitCode> {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()?
-        .block_on(measure(args))
+    on_tokio(measure(args))
 }

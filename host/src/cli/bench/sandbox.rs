@@ -14,13 +14,12 @@ use crate::election::{Effects, ElectionName, Elections};
 use crate::history::Recorder;
 use crate::namespace::{CreateMode, Data, NodePath, Op};
 use crate::runtime::{
-    DeploySpec, Limits, Role, Runtime, Supervision, TimelineEvent, new_engine,
-    new_engine_without_epochs,
+    DeploySpec, Runtime, Supervision, TimelineEvent, new_engine, new_engine_without_epochs,
 };
 use crate::store::{EmbeddedStore, Options};
 use wasmtime::Engine;
 
-use super::{Figure, histogram, micros, record, summarise};
+use super::{Figure, candidate, histogram, micros, on_tokio, record, summarise};
 
 /// Arguments of `ballot bench sandbox`.
 #[derive(Debug, clap::Args)]
@@ -38,16 +37,6 @@ const KILL: &str = "/fixtures/kill";
 
 fn spec(name: String, election: &ElectionName, wasm: &[u8]) -> DeploySpec {
     DeploySpec {
-        name,
-        wasm: wasm.to_vec(),
-        role: Role::Candidate {
-            election: election.clone(),
-            data: Vec::new(),
-            follow_leader: false,
-        },
-        ttl: Duration::from_secs(10),
-        tick: None,
-        limits: Limits::default(),
         // Crashing is the point here: restart at once, never give up.
         supervision: Supervision {
             backoff: Duration::from_millis(1),
@@ -55,6 +44,7 @@ fn spec(name: String, election: &ElectionName, wasm: &[u8]) -> DeploySpec {
             max_crashes: u32::MAX,
             window: Duration::from_secs(1),
         },
+        ..candidate(name, election, wasm)
     }
 }
 
@@ -254,9 +244,5 @@ async fn measure(args: SandboxArgs) -> anyhow::Result<ExitCode> {
 
 /// Runs the sandbox benchmark.
 pub fn run(args: SandboxArgs) -> anyhow::Result<ExitCode> {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()?
-        .block_on(measure(args))
+    on_tokio(measure(args))
 }

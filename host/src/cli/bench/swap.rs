@@ -13,10 +13,10 @@ use hdrhistogram::Histogram;
 use crate::clock::SystemClock;
 use crate::election::{ElectionName, Elections};
 use crate::history::Recorder;
-use crate::runtime::{DeploySpec, Role, Runtime, SwapOutcome, TimelineEvent, new_engine};
+use crate::runtime::{DeploySpec, Runtime, SwapOutcome, TimelineEvent, new_engine};
 use crate::store::{EmbeddedStore, Options};
 
-use super::{Figure, histogram, micros, record, summarise};
+use super::{Figure, candidate, histogram, micros, on_tokio, record, summarise};
 
 /// Arguments of `ballot bench swap`.
 #[derive(Debug, clap::Args)]
@@ -27,19 +27,11 @@ pub struct SwapArgs {
 }
 
 fn spec(name: &str, wasm: &[u8], tick: Option<Duration>) -> anyhow::Result<DeploySpec> {
+    // The example candidates fence their writes with the election `example`.
+    let election = ElectionName::parse("example")?;
     Ok(DeploySpec {
-        name: name.into(),
-        wasm: wasm.to_vec(),
-        role: Role::Candidate {
-            // The example candidates fence their writes with the election `example`.
-            election: ElectionName::parse("example")?,
-            data: Vec::new(),
-            follow_leader: false,
-        },
-        ttl: Duration::from_secs(10),
         tick,
-        limits: Default::default(),
-        supervision: Default::default(),
+        ..candidate(name.to_string(), &election, wasm)
     })
 }
 
@@ -156,9 +148,5 @@ async fn measure(args: SwapArgs) -> anyhow::Result<ExitCode> {
 
 /// Runs the hot-swap benchmark.
 pub fn run(args: SwapArgs) -> anyhow::Result<ExitCode> {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()?
-        .block_on(measure(args))
+    on_tokio(measure(args))
 }
