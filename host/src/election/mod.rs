@@ -100,6 +100,18 @@ pub fn read_leader(state: &State, election: &ElectionName) -> Option<Leader> {
     current_ack(state, &election.paths())
 }
 
+/// The term `session` leads `election` under in `state`, if its ballot is the lowest.
+pub fn read_leading_term(
+    state: &State,
+    election: &ElectionName,
+    session: SessionId,
+) -> Option<Term> {
+    let ballots = election.paths().ballots;
+    let name = state.first_child(&ballots)?;
+    let stat = state.exists(&ballots.child(name).ok()?)?;
+    (stat.ephemeral_owner == Some(session)).then_some(stat.created)
+}
+
 fn current_ack(state: &State, paths: &ElectionPaths) -> Option<Leader> {
     let (data, _) = state.get(&paths.ack).ok()?;
     let leader = Leader::decode(&data)?;

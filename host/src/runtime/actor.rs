@@ -151,7 +151,7 @@ async fn activate(
     me.store = store;
     me.guest = guest;
     install();
-    let told = swap::where_it_stands(shared, &config.role, me.candidate).await;
+    let told = swap::where_it_stands(shared, &config.role, me.session);
     let first_callback = std::time::Instant::now();
     let (name, term) = match &told {
         Some(Message::Notify(Callback::WinningElection { term })) => {

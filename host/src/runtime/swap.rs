@@ -23,8 +23,9 @@ use thiserror::Error;
 use tokio::sync::oneshot;
 use wasmtime::Store;
 
-use crate::election::{Callback, Elections, Term};
+use crate::election::{Callback, Term, read_leader, read_leading_term};
 use crate::host_impl::HostState;
+use crate::namespace::SessionId;
 
 use super::actor::{Guest, Message};
 use super::deploy::{self, DeployError, Role};
@@ -145,27 +146,19 @@ pub(crate) async fn swap(
     Ok(report)
 }
 
-/// What the new instance of `role` is told first: where it stands right now, read in
-/// one writer step.
-pub(crate) async fn where_it_stands(
-    shared: &Arc<Shared>,
-    role: &Role,
-    candidate: Option<crate::election::CandidateId>,
-) -> Option<Message> {
-    let election = match role {
-        Role::Candidate { election, .. } | Role::Observer { election } => election.clone(),
+/// What the new instance of `role` on `session` is told first: where it stands in the
+/// latest durable state. (Anything newer is already on its way through the mailbox, and
+/// a revocation newer than that state has thrown the fence the instance shares.)
+pub(crate) fn where_it_stands(shared: &Shared, role: &Role, session: SessionId) -> Option<Message> {
+    let state = shared.store.published();
+    let (election, is_observer) = match role {
+        Role::Candidate { election, .. } => (election, false),
+        Role::Observer { election } => (election, true),
     };
-    let is_observer = matches!(role, Role::Observer { .. });
-    let (leading, leader) = shared
-        .store
-        .execute_async(move |el: &mut Elections, _| {
-            (
-                candidate.and_then(|id| el.leading_term(id)),
-                el.leader(&election),
-            )
-        })
-        .await
-        .ok()?;
+    let leading = (!is_observer)
+        .then(|| read_leading_term(&state, election, session))
+        .flatten();
+    let leader = read_leader(&state, election);
     match (leading, leader) {
         (Some(term), _) => Some(Message::Notify(Callback::WinningElection { term })),
         (None, Some(leader)) if is_observer => {

@@ -77,6 +77,61 @@ pub(crate) fn candidate(
     }
 }
 
+/// Failover by undeploy, `rounds` times: in a queue of three candidates of `wasm` in
+/// `election`, the leader is undeployed and the time until its successor's
+/// on-winning-election starts is recorded; a fresh candidate joins the back each round.
+pub(crate) async fn undeploy_failovers(
+    rt: &crate::runtime::Runtime,
+    wasm: &[u8],
+    election: &crate::election::ElectionName,
+    rounds: usize,
+) -> anyhow::Result<Histogram<u64>> {
+    let prefix = format!("{election}-");
+    let mut queue = std::collections::VecDeque::new();
+    let from = rt.timeline().len();
+    for i in 0..3 {
+        let name = format!("{prefix}{i}");
+        let id = rt.deploy(candidate(name.clone(), election, wasm)).await?;
+        queue.push_back((name, id));
+    }
+    let first = queue[0].0.clone();
+    started_winning(rt, &first, from).await?;
+    let mut failovers = histogram();
+    for round in 0..rounds {
+        let (_, leader) = queue.pop_front().expect("a queue of three");
+        let successor = queue.front().expect("a queue of three").0.clone();
+        let from = rt.timeline().len();
+        let start = rt.uptime();
+        rt.undeploy(leader).await?;
+        let won = started_winning(rt, &successor, from).await?;
+        record(&mut failovers, won.saturating_sub(start));
+        let name = format!("{prefix}{}", round + 3);
+        let id = rt.deploy(candidate(name.clone(), election, wasm)).await?;
+        queue.push_back((name, id));
+    }
+    Ok(failovers)
+}
+
+/// When `who` next started an on-winning-election, at timeline index `from` or later.
+pub(crate) async fn started_winning(
+    rt: &crate::runtime::Runtime,
+    who: &str,
+    from: usize,
+) -> anyhow::Result<Duration> {
+    use crate::runtime::TimelineEvent;
+    for _ in 0..50_000 {
+        let found = rt.timeline().into_iter().skip(from).find(|e| {
+            e.deployment == who
+                && matches!(&e.event, TimelineEvent::Callback(c) if c.starts_with("on-winning"))
+        });
+        if let Some(entry) = found {
+            return Ok(entry.at);
+        }
+        tokio::time::sleep(Duration::from_micros(200)).await;
+    }
+    anyhow::bail!("{who} never started winning")
+}
+
 /// Prints the summary lines.
 pub(crate) fn summarise(figures: &[Figure]) {
     for f in figures {

@@ -15,7 +15,9 @@ use crate::runtime::bindings::wit;
 use crate::runtime::{Runtime, TimelineEvent, new_engine};
 use crate::store::{EmbeddedStore, Options};
 
-use super::{Figure, candidate, histogram, micros, on_tokio, record, summarise};
+use super::{
+    Figure, candidate, histogram, micros, on_tokio, record, summarise, undeploy_failovers,
+};
 
 /// Arguments of `ballot bench runtime`.
 #[derive(Debug, clap::Args)]
@@ -99,29 +101,7 @@ async fn measure(args: RuntimeArgs) -> anyhow::Result<ExitCode> {
     // Failover: undeploy the leader of a queue, time the successor's on-winning-election.
     // The example candidate fences its writes with the election `example`, so it stands there.
     let election = ElectionName::parse("example")?;
-    let mut queue = std::collections::VecDeque::new();
-    for i in 0..3 {
-        queue.push_back((
-            format!("f{i}"),
-            rt.deploy(candidate(format!("f{i}"), &election, &example))
-                .await?,
-        ));
-    }
-    winning_at(&rt, "f0").await?;
-    let mut failovers = histogram();
-    for round in 0..args.rounds {
-        let (_, leader) = queue.pop_front().expect("queue of three");
-        let successor = queue.front().expect("queue of three").0.clone();
-        let start = rt.uptime();
-        rt.undeploy(leader).await?;
-        let at = winning_at(&rt, &successor).await?;
-        record(&mut failovers, at.saturating_sub(start));
-        let name = format!("g{round}");
-        queue.push_back((
-            name.clone(),
-            rt.deploy(candidate(name, &election, &example)).await?,
-        ));
-    }
+    let failovers = undeploy_failovers(&rt, &example, &election, args.rounds).await?;
 
     let base50 = micros(&baseline, 0.5);
     let base99 = micros(&baseline, 0.99);

@@ -19,7 +19,9 @@ use crate::runtime::{
 use crate::store::{EmbeddedStore, Options};
 use wasmtime::Engine;
 
-use super::{Figure, candidate, histogram, micros, on_tokio, record, summarise};
+use super::{
+    Figure, candidate, histogram, micros, on_tokio, record, summarise, undeploy_failovers,
+};
 
 /// Arguments of `ballot bench sandbox`.
 #[derive(Debug, clap::Args)]
@@ -143,34 +145,6 @@ async fn trap_failovers(rt: &Runtime, rounds: usize) -> anyhow::Result<Histogram
     Ok(failovers)
 }
 
-/// Leader undeployed to successor's on-winning-election, `rounds` times: the baseline.
-async fn undeploy_failovers(rt: &Runtime, rounds: usize) -> anyhow::Result<Histogram<u64>> {
-    let wasm = std::fs::read(ballot_artifacts::EMPTY_EXPORT)?;
-    let election = ElectionName::parse("bench-undeploy")?;
-    let mut queue = std::collections::VecDeque::new();
-    for i in 0..3 {
-        let name = format!("u{i}");
-        queue.push_back((name.clone(), rt.deploy(spec(name, &election, &wasm)).await?));
-    }
-    next_entry(rt, 0, |who, e| {
-        who == "u0" && matches!(e, TimelineEvent::Acked(_))
-    })
-    .await?;
-    let mut failovers = histogram();
-    for round in 0..rounds {
-        let (_, leader) = queue.pop_front().expect("a queue of three");
-        let successor = queue.front().expect("a queue of three").0.clone();
-        let from = rt.timeline().len();
-        let start = rt.uptime();
-        rt.undeploy(leader).await?;
-        let (_, won) = next_entry(rt, from, |who, e| who == successor && winning(e)).await?;
-        record(&mut failovers, won.saturating_sub(start));
-        let name = format!("v{round}");
-        queue.push_back((name.clone(), rt.deploy(spec(name, &election, &wasm)).await?));
-    }
-    Ok(failovers)
-}
-
 /// Mean milliseconds of the compute fixture's tick on `rt`.
 async fn compute_ms(rt: &Runtime, confined: bool, calls: usize) -> anyhow::Result<f64> {
     let wasm = std::fs::read(ballot_artifacts::FIXTURE_COMPUTE)?;
@@ -195,7 +169,9 @@ async fn measure(args: SandboxArgs) -> anyhow::Result<ExitCode> {
     let engine = new_engine().map_err(|e| anyhow::anyhow!("{e:#}"))?;
     let rt = runtime_on(engine, &dir.path().join("epochs"))?;
 
-    let undeploys = undeploy_failovers(&rt, args.rounds).await?;
+    let empty = std::fs::read(ballot_artifacts::EMPTY_EXPORT)?;
+    let election = ElectionName::parse("bench-undeploy")?;
+    let undeploys = undeploy_failovers(&rt, &empty, &election, args.rounds).await?;
     let traps = trap_failovers(&rt, args.rounds).await?;
     println!(
         "failover after undeploy: p50 {:.1} us, p99 {:.1} us; after a trap: p50 {:.1} us, p99 {:.1} us ({} rounds)",

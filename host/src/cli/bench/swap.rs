@@ -16,7 +16,9 @@ use crate::history::Recorder;
 use crate::runtime::{DeploySpec, Runtime, SwapOutcome, TimelineEvent, new_engine};
 use crate::store::{EmbeddedStore, Options};
 
-use super::{Figure, candidate, histogram, micros, on_tokio, record, summarise};
+use super::{
+    Figure, candidate, histogram, micros, on_tokio, record, summarise, undeploy_failovers,
+};
 
 /// Arguments of `ballot bench swap`.
 #[derive(Debug, clap::Args)]
@@ -81,40 +83,6 @@ async fn blackouts(rt: &Runtime, rounds: usize) -> anyhow::Result<Histogram<u64>
     Ok(blackouts)
 }
 
-/// Failovers of `rounds` leaders undeployed in a queue of three.
-async fn failovers(rt: &Runtime, rounds: usize) -> anyhow::Result<Histogram<u64>> {
-    let wasm = std::fs::read(ballot_artifacts::EXAMPLE_CANDIDATE)?;
-    let mut queue = std::collections::VecDeque::new();
-    let from = rt.timeline().len();
-    for i in 0..3 {
-        let name = format!("f{i}");
-        queue.push_back((name.clone(), rt.deploy(spec(&name, &wasm, None)?).await?));
-    }
-    acked(rt, "f0", from).await?;
-    let mut failovers = histogram();
-    for round in 0..rounds {
-        let (_, leader) = queue.pop_front().expect("a queue of three");
-        let successor = queue.front().expect("a queue of three").0.clone();
-        let from = rt.timeline().len();
-        let start = rt.uptime();
-        rt.undeploy(leader).await?;
-        let won = loop {
-            let found = rt.timeline().into_iter().skip(from).find(|e| {
-                e.deployment == successor
-                    && matches!(&e.event, TimelineEvent::Callback(c) if c.starts_with("on-winning"))
-            });
-            if let Some(entry) = found {
-                break entry.at;
-            }
-            tokio::time::sleep(Duration::from_micros(200)).await;
-        };
-        record(&mut failovers, won.saturating_sub(start));
-        let name = format!("g{round}");
-        queue.push_back((name.clone(), rt.deploy(spec(&name, &wasm, None)?).await?));
-    }
-    Ok(failovers)
-}
-
 async fn measure(args: SwapArgs) -> anyhow::Result<ExitCode> {
     let dir = tempfile::tempdir_in(std::env::temp_dir())?;
     let store: EmbeddedStore<Elections> =
@@ -123,7 +91,9 @@ async fn measure(args: SwapArgs) -> anyhow::Result<ExitCode> {
     let rt = Runtime::new(engine, store, Recorder::off())?;
 
     let blackouts = blackouts(&rt, args.rounds).await?;
-    let failovers = failovers(&rt, args.rounds).await?;
+    let example = std::fs::read(ballot_artifacts::EXAMPLE_CANDIDATE)?;
+    let election = ElectionName::parse("example")?;
+    let failovers = undeploy_failovers(&rt, &example, &election, args.rounds).await?;
     println!(
         "hot-swap blackout: p50 {:.1} us, p99 {:.1} us; failover by undeploy: p50 {:.1} us, p99 {:.1} us ({} rounds)",
         micros(&blackouts, 0.5),
