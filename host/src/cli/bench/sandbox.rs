@@ -145,23 +145,41 @@ async fn trap_failovers(rt: &Runtime, rounds: usize) -> anyhow::Result<Histogram
     Ok(failovers)
 }
 
-/// Mean milliseconds of the compute fixture's tick on `rt`.
-async fn compute_ms(rt: &Runtime, confined: bool, calls: usize) -> anyhow::Result<f64> {
-    let wasm = std::fs::read(ballot_artifacts::FIXTURE_COMPUTE)?;
-    let (mut store, guest) = rt.bare_candidate(&wasm, confined).await?;
-    // One warm-up call.
-    guest
-        .call_tick(&mut store)
-        .await
-        .map_err(|e| anyhow::anyhow!("{e:#}"))?;
-    let start = Instant::now();
-    for _ in 0..calls {
-        guest
-            .call_tick(&mut store)
+/// The compute fixture's tick, ready to call in one configuration.
+struct Compute {
+    store: wasmtime::Store<crate::host_impl::HostState>,
+    guest: crate::runtime::bindings::candidate::Candidate,
+    times_ms: Vec<f64>,
+}
+
+impl Compute {
+    async fn new(rt: &Runtime, confined: bool) -> anyhow::Result<Self> {
+        let wasm = std::fs::read(ballot_artifacts::FIXTURE_COMPUTE)?;
+        let (store, guest) = rt.bare_candidate(&wasm, confined).await?;
+        let mut compute = Compute {
+            store,
+            guest,
+            times_ms: Vec::new(),
+        };
+        compute.call().await?; // warm-up, not kept
+        compute.times_ms.clear();
+        Ok(compute)
+    }
+
+    async fn call(&mut self) -> anyhow::Result<()> {
+        let start = Instant::now();
+        self.guest
+            .call_tick(&mut self.store)
             .await
             .map_err(|e| anyhow::anyhow!("{e:#}"))?;
+        self.times_ms.push(start.elapsed().as_secs_f64() * 1e3);
+        Ok(())
     }
-    Ok(start.elapsed().as_secs_f64() * 1e3 / calls as f64)
+
+    fn median_ms(&mut self) -> f64 {
+        self.times_ms.sort_by(f64::total_cmp);
+        self.times_ms[self.times_ms.len() / 2]
+    }
 }
 
 async fn measure(args: SandboxArgs) -> anyhow::Result<ExitCode> {
@@ -182,11 +200,23 @@ async fn measure(args: SandboxArgs) -> anyhow::Result<ExitCode> {
         args.rounds
     );
 
-    let unwatched = compute_ms(&rt, false, args.calls).await?;
-    let yielding = compute_ms(&rt, true, args.calls).await?;
+    // The three configurations take turns, call by call, so drift in the machine's speed
+    // lands on all of them alike; each reports its median call.
     let plain = new_engine_without_epochs().map_err(|e| anyhow::anyhow!("{e:#}"))?;
     let plain_rt = runtime_on(plain, &dir.path().join("plain"))?;
-    let uninstrumented = compute_ms(&plain_rt, false, args.calls).await?;
+    let mut unwatched = Compute::new(&rt, false).await?;
+    let mut yielding = Compute::new(&rt, true).await?;
+    let mut uninstrumented = Compute::new(&plain_rt, false).await?;
+    for _ in 0..args.calls.max(1) {
+        unwatched.call().await?;
+        yielding.call().await?;
+        uninstrumented.call().await?;
+    }
+    let (unwatched, yielding, uninstrumented) = (
+        unwatched.median_ms(),
+        yielding.median_ms(),
+        uninstrumented.median_ms(),
+    );
     println!(
         "compute-bound tick: {yielding:.1} ms under the epoch callback, {unwatched:.1} ms with no deadline, {uninstrumented:.1} ms without epoch checks"
     );
