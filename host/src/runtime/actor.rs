@@ -148,8 +148,11 @@ async fn activate(
     } = request;
     let old_last_import = me.store.data().imports.last;
     store.data_mut().active = true;
-    me.store = store;
-    me.guest = guest;
+    let old_store = std::mem::replace(&mut me.store, store);
+    let old_guest = std::mem::replace(&mut me.guest, guest);
+    // The old instance never runs again. Freeing it (returning its memory to the pool
+    // takes a millisecond or more) is left to a blocking thread, off the blackout.
+    tokio::task::spawn_blocking(move || drop((old_guest, old_store)));
     install();
     let told = swap::where_it_stands(shared, &config.role, me.session);
     let first_callback = std::time::Instant::now();
