@@ -61,6 +61,7 @@ extern crate self as ballot_guest;
 pub mod candidate;
 pub mod cbor;
 pub mod election;
+pub mod elector;
 pub mod log;
 pub mod namespace;
 pub mod observer;

@@ -29,6 +29,7 @@
 //! # fn fixture_crash_loop() {}
 //! # fn fixture_fenced_writer() {}
 //! # fn fixture_import_flood() {}
+//! # fn fixture_lease_peers() {}
 //! # fn fixture_loop_forever() {}
 //! # fn fixture_memory_hog() {}
 //! # fn fixture_sleep_in_host() {}

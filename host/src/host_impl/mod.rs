@@ -7,6 +7,7 @@
 mod admission;
 mod convert;
 mod election;
+mod elector;
 mod log;
 mod namespace;
 

@@ -30,5 +30,6 @@ pub mod observer {
 }
 
 pub use candidate::ballot::election::{
-    election as election_api, log as log_api, namespace as namespace_api, types as wit,
+    election as election_api, elector as elector_api, log as log_api, namespace as namespace_api,
+    types as wit,
 };

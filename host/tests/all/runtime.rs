@@ -198,3 +198,24 @@ async fn a_responsive_actor_keeps_its_session_and_the_cache_serves_redeploys() {
     rt.deploy(spec).await.unwrap();
     assert_eq!(rt.cached_components(), 1, "the same bytes compiled once");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_component_uses_the_lease_elector() {
+    let rt = runtime(Recorder::off());
+    let mut spec = candidate("peers", None);
+    spec.wasm = wasm(ballot_artifacts::FIXTURE_LEASE_PEERS);
+    rt.deploy(spec).await.unwrap();
+    wait_for(&rt, "peers: Acked").await;
+    let said: Vec<String> = rt
+        .logs()
+        .into_iter()
+        .filter(|(who, line)| who == "peers" && line.starts_with("lease:"))
+        .map(|(_, line)| line)
+        .collect();
+    assert_eq!(said.len(), 3, "{said:?}");
+    let term = said[0]
+        .strip_prefix("lease: p1 won term ")
+        .unwrap_or_else(|| panic!("{said:?}"));
+    assert_eq!(said[1], format!("lease: p1 renewed term {term}"));
+    assert_eq!(said[2], format!("lease: p2 held by p1 term {term}"));
+}
