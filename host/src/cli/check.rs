@@ -16,7 +16,7 @@ use crate::check::{Budget, Exhausted, ModelKind, Report, Verdict, check, render_
 pub struct CheckArgs {
     /// The history: JSON lines in Jepsen's op shape (`-` reads standard input).
     pub file: PathBuf,
-    /// The model: register, cas-register, kv, multi or leadership.
+    /// The model: register, cas-register, kv, multi, leadership or leadership-exclusive.
     #[arg(long, short)]
     pub model: ModelKind,
     /// Give up with "unknown" (exit 2) after this long, e.g. 30s, 2m, 500ms.
