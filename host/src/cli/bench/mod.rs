@@ -112,24 +112,41 @@ pub(crate) async fn undeploy_failovers(
     Ok(failovers)
 }
 
+/// Who and when of the first timeline entry from index `from` on that `pick` accepts,
+/// polled every 200 us for at most 10 s: how the component benchmarks wait for what the
+/// runtime does.
+pub(crate) async fn next_entry(
+    rt: &crate::runtime::Runtime,
+    from: usize,
+    pick: impl Fn(&str, &crate::runtime::TimelineEvent) -> bool,
+) -> anyhow::Result<(String, Duration)> {
+    for _ in 0..50_000 {
+        let found = rt
+            .timeline()
+            .into_iter()
+            .skip(from)
+            .find(|e| pick(&e.deployment, &e.event));
+        if let Some(entry) = found {
+            return Ok((entry.deployment, entry.at));
+        }
+        tokio::time::sleep(Duration::from_micros(200)).await;
+    }
+    anyhow::bail!("the timeline never showed what was waited for")
+}
+
+/// Whether `event` is the start of an on-winning-election callback.
+pub(crate) fn winning(event: &crate::runtime::TimelineEvent) -> bool {
+    matches!(event, crate::runtime::TimelineEvent::Callback(c) if c.starts_with("on-winning"))
+}
+
 /// When `who` next started an on-winning-election, at timeline index `from` or later.
 pub(crate) async fn started_winning(
     rt: &crate::runtime::Runtime,
     who: &str,
     from: usize,
 ) -> anyhow::Result<Duration> {
-    use crate::runtime::TimelineEvent;
-    for _ in 0..50_000 {
-        let found = rt.timeline().into_iter().skip(from).find(|e| {
-            e.deployment == who
-                && matches!(&e.event, TimelineEvent::Callback(c) if c.starts_with("on-winning"))
-        });
-        if let Some(entry) = found {
-            return Ok(entry.at);
-        }
-        tokio::time::sleep(Duration::from_micros(200)).await;
-    }
-    anyhow::bail!("{who} never started winning")
+    let (_, at) = next_entry(rt, from, |name, event| name == who && winning(event)).await?;
+    Ok(at)
 }
 
 /// Prints the summary lines.

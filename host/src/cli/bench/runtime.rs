@@ -4,7 +4,7 @@
 
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use hdrhistogram::Histogram;
 
@@ -12,11 +12,12 @@ use crate::clock::SystemClock;
 use crate::election::{ElectionName, Elections};
 use crate::history::Recorder;
 use crate::runtime::bindings::wit;
-use crate::runtime::{Runtime, TimelineEvent, new_engine};
+use crate::runtime::{Runtime, new_engine};
 use crate::store::{EmbeddedStore, Options};
 
 use super::{
-    Figure, candidate, histogram, micros, on_tokio, record, summarise, undeploy_failovers,
+    Figure, candidate, histogram, micros, on_tokio, record, started_winning, summarise,
+    undeploy_failovers,
 };
 
 /// Arguments of `ballot bench runtime`.
@@ -28,23 +29,6 @@ pub struct RuntimeArgs {
     /// Deploys and failovers measured.
     #[arg(long, default_value_t = 100)]
     rounds: usize,
-}
-
-/// Waits for `who`'s first on-winning-election; returns when it started, on the runtime's clock.
-async fn winning_at(rt: &Runtime, who: &str) -> anyhow::Result<Duration> {
-    for _ in 0..10_000 {
-        let found = rt.timeline().into_iter().find_map(|e| match &e.event {
-            TimelineEvent::Callback(c) if e.deployment == who && c.starts_with("on-winning") => {
-                Some(e.at)
-            }
-            _ => None,
-        });
-        if let Some(at) = found {
-            return Ok(at);
-        }
-        tokio::time::sleep(Duration::from_micros(200)).await;
-    }
-    anyhow::bail!("{who} never won")
 }
 
 async fn measure(args: RuntimeArgs) -> anyhow::Result<ExitCode> {
@@ -93,7 +77,7 @@ async fn measure(args: RuntimeArgs) -> anyhow::Result<ExitCode> {
         let id = rt
             .deploy(candidate(name.clone(), &election, &example))
             .await?;
-        let at = winning_at(&rt, &name).await?;
+        let at = started_winning(&rt, &name, 0).await?;
         record(&mut deploys, at.saturating_sub(start));
         rt.undeploy(id).await?;
     }

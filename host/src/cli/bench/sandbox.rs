@@ -20,7 +20,8 @@ use crate::store::{EmbeddedStore, Options};
 use wasmtime::Engine;
 
 use super::{
-    Figure, candidate, histogram, micros, on_tokio, record, summarise, undeploy_failovers,
+    Figure, candidate, histogram, micros, next_entry, on_tokio, record, summarise,
+    undeploy_failovers, winning,
 };
 
 /// Arguments of `ballot bench sandbox`.
@@ -54,30 +55,6 @@ fn runtime_on(engine: Engine, dir: &std::path::Path) -> anyhow::Result<Runtime> 
     let store: EmbeddedStore<Elections> =
         EmbeddedStore::open(dir, Arc::new(SystemClock::new()), Options::default())?;
     Ok(Runtime::new(engine, store, Recorder::off())?)
-}
-
-/// The `at` of the first timeline entry from index `from` on that `pick` accepts.
-async fn next_entry(
-    rt: &Runtime,
-    from: usize,
-    pick: impl Fn(&str, &TimelineEvent) -> bool,
-) -> anyhow::Result<(String, Duration)> {
-    for _ in 0..50_000 {
-        let found = rt
-            .timeline()
-            .into_iter()
-            .skip(from)
-            .find(|e| pick(&e.deployment, &e.event));
-        if let Some(entry) = found {
-            return Ok((entry.deployment, entry.at));
-        }
-        tokio::time::sleep(Duration::from_micros(200)).await;
-    }
-    anyhow::bail!("the timeline never showed what was waited for")
-}
-
-fn winning(event: &TimelineEvent) -> bool {
-    matches!(event, TimelineEvent::Callback(c) if c.starts_with("on-winning"))
 }
 
 /// Creates the kill node if it is absent, deletes it if present: either fires the

@@ -17,7 +17,8 @@ use crate::runtime::{DeploySpec, Runtime, SwapOutcome, TimelineEvent, new_engine
 use crate::store::{EmbeddedStore, Options};
 
 use super::{
-    Figure, candidate, histogram, micros, on_tokio, record, summarise, undeploy_failovers,
+    Figure, candidate, histogram, micros, next_entry, on_tokio, record, summarise,
+    undeploy_failovers,
 };
 
 /// Arguments of `ballot bench swap`.
@@ -37,21 +38,6 @@ fn spec(name: &str, wasm: &[u8], tick: Option<Duration>) -> anyhow::Result<Deplo
     })
 }
 
-async fn acked(rt: &Runtime, who: &str, from: usize) -> anyhow::Result<()> {
-    for _ in 0..50_000 {
-        if rt
-            .timeline()
-            .iter()
-            .skip(from)
-            .any(|e| e.deployment == who && matches!(e.event, TimelineEvent::Acked(_)))
-        {
-            return Ok(());
-        }
-        tokio::time::sleep(Duration::from_micros(200)).await;
-    }
-    anyhow::bail!("{who} never acked")
-}
-
 /// Blackouts of `rounds` swaps of a busy leader between v1 and v2.
 async fn blackouts(rt: &Runtime, rounds: usize) -> anyhow::Result<Histogram<u64>> {
     let v1 = std::fs::read(ballot_artifacts::EXAMPLE_CANDIDATE)?;
@@ -59,7 +45,10 @@ async fn blackouts(rt: &Runtime, rounds: usize) -> anyhow::Result<Histogram<u64>
     let leader = rt
         .deploy(spec("busy", &v1, Some(Duration::from_millis(1)))?)
         .await?;
-    acked(rt, "busy", 0).await?;
+    next_entry(rt, 0, |who, e| {
+        who == "busy" && matches!(e, TimelineEvent::Acked(_))
+    })
+    .await?;
     // Compile v2 once, and let both versions settle into ticking.
     rt.swap(leader, &v2).await?;
     rt.swap(leader, &v1).await?;
