@@ -1,6 +1,6 @@
 //! Conversions between the namespace's Rust types and the WIT contract's.
 
-use crate::election::Leader;
+use crate::election::{ElectionError, Leader};
 use crate::namespace::{self as ns, CreateMode, Lifetime, NodePath, SessionId};
 use crate::runtime::bindings::wit;
 
@@ -17,6 +17,15 @@ pub fn to_wit_error(error: ns::Error) -> wit::Error {
             wit::Error::Invalid(error.to_string())
         }
         error @ ns::Error::TooLarge { .. } => wit::Error::TooLarge(error.to_string()),
+    }
+}
+
+/// An election or elector refusal as the WIT `error` variant: the namespace's own
+/// errors keep their case, the rest are `invalid` with the reason.
+pub fn election_error_to_wit(error: ElectionError) -> wit::Error {
+    match error {
+        ElectionError::Namespace(error) => to_wit_error(error),
+        other => wit::Error::Invalid(other.to_string()),
     }
 }
 

@@ -6,16 +6,9 @@ use crate::namespace::{Data, Error};
 use crate::runtime::bindings::{election_api, wit};
 
 use super::HostState;
-use super::convert::{to_wit_error, to_wit_leader};
+use super::convert::{election_error_to_wit, to_wit_error, to_wit_leader};
 
 type Answer<T> = wasmtime::Result<Result<T, wit::Error>>;
-
-fn to_wit(error: ElectionError) -> wit::Error {
-    match error {
-        ElectionError::Namespace(error) => to_wit_error(error),
-        other => wit::Error::Invalid(other.to_string()),
-    }
-}
 
 impl HostState {
     fn candidate_id(&self) -> Result<CandidateId, wit::Error> {
@@ -48,7 +41,7 @@ impl HostState {
                 }
                 match f(el, id, now) {
                     Ok(effects) => (Ok(()), effects),
-                    Err(error) => (Err(to_wit(error)), Effects::default()),
+                    Err(error) => (Err(election_error_to_wit(error)), Effects::default()),
                 }
             })
             .await?;

@@ -4,31 +4,28 @@
 use std::time::Duration;
 
 use crate::election::{ElectionError, ElectionName, Elections, LeaseOutcome};
+use crate::namespace::MonoTime;
 use crate::runtime::bindings::{elector_api, wit};
 
 use super::HostState;
-use super::convert::to_wit_error;
+use super::convert::{election_error_to_wit, to_wit_error};
 
 type Answer<T> = wasmtime::Result<Result<T, wit::Error>>;
 
-fn to_wit(error: ElectionError) -> wit::Error {
-    match error {
-        ElectionError::Namespace(error) => to_wit_error(error),
-        other => wit::Error::Invalid(other.to_string()),
-    }
-}
-
 impl HostState {
-    /// Admits a call naming elector `name`, and parses the name.
-    fn admit_elector(&mut self, name: &str) -> Result<ElectionName, wit::Error> {
-        self.admit()?;
-        ElectionName::parse(name).map_err(to_wit_error)
-    }
-}
-
-impl elector_api::Host for HostState {
-    async fn reset_elector(&mut self, name: String, duration_ms: u64, peer: String) -> Answer<()> {
-        let name = match self.admit_elector(&name) {
+    /// Runs `f` on elector `name` for this instance: admitted like every import, then in
+    /// one writer step behind the instance's fence.
+    async fn elector_step<T: Send + 'static>(
+        &mut self,
+        name: &str,
+        f: impl FnOnce(&mut Elections, &ElectionName, MonoTime) -> Result<T, ElectionError>
+        + Send
+        + 'static,
+    ) -> Answer<T> {
+        let admitted = self
+            .admit()
+            .and_then(|()| ElectionName::parse(name).map_err(to_wit_error));
+        let name = match admitted {
             Ok(name) => name,
             Err(error) => return Ok(Err(error)),
         };
@@ -38,11 +35,20 @@ impl elector_api::Host for HostState {
             .store
             .execute_async(move |el: &mut Elections, now| {
                 check.fence(el)?;
-                el.reset_elector(&name, Duration::from_millis(duration_ms), &peer, now)
-                    .map_err(to_wit)
+                f(el, &name, now).map_err(election_error_to_wit)
             })
             .await?;
         Ok(outcome)
+    }
+}
+
+impl elector_api::Host for HostState {
+    async fn reset_elector(&mut self, name: String, duration_ms: u64, peer: String) -> Answer<()> {
+        let duration = Duration::from_millis(duration_ms);
+        self.elector_step(&name, move |el, name, now| {
+            el.reset_elector(name, duration, &peer, now)
+        })
+        .await
     }
 
     async fn elect_for_duration(
@@ -50,17 +56,9 @@ impl elector_api::Host for HostState {
         name: String,
         peer: String,
     ) -> Answer<elector_api::LeaseOutcome> {
-        let name = match self.admit_elector(&name) {
-            Ok(name) => name,
-            Err(error) => return Ok(Err(error)),
-        };
-        let check = self.fenced();
         let outcome = self
-            .shared
-            .store
-            .execute_async(move |el: &mut Elections, now| {
-                check.fence(el)?;
-                el.elect_for_duration(&name, &peer, now).map_err(to_wit)
+            .elector_step(&name, move |el, name, now| {
+                el.elect_for_duration(name, &peer, now)
             })
             .await?;
         Ok(outcome.map(|outcome| match outcome {

@@ -207,9 +207,10 @@ async fn supervise(
                 // Not the instance's fault (its ballot was taken): continue at once.
                 tracing::info!(deployment = %name, %why, "restarting in a fresh instance");
             }
+            // Anything else ended the instance through its own doing (a crash, a lapsed
+            // session, a full mailbox): it counts against the crash limit.
             Exit::Revoked(why) => {
-                let why = why.to_string();
-                if !after_crash(&shared, &name, &mut crashes, &mut watched, why).await {
+                if !after_crash(&shared, &name, &mut crashes, &mut watched, why.to_string()).await {
                     break;
                 }
             }
