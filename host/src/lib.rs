@@ -33,4 +33,5 @@ pub mod history;
 pub mod host_impl;
 pub mod namespace;
 pub mod runtime;
+pub mod serve;
 pub mod store;

@@ -3,6 +3,7 @@
 
 mod bench;
 mod check;
+mod client;
 mod demo;
 mod demo_native;
 mod history;
@@ -30,6 +31,20 @@ enum Command {
     Check(check::CheckArgs),
     /// Print or filter a recorded history.
     History(history::HistoryArgs),
+    /// Run a host with the HTTP API on a data directory, until SIGTERM.
+    Serve(crate::serve::ServeArgs),
+    /// Deploy a component into a running host.
+    Deploy(client::DeployArgs),
+    /// Hot-swap a deployment's code, keeping its session, ballot and term.
+    Swap(client::SwapArgs),
+    /// Undeploy a deployment (a leader resigns first).
+    Undeploy(client::UndeployArgs),
+    /// List a host's deployments.
+    Ls(client::LsArgs),
+    /// Show an election's leader, term and queue.
+    Leader(client::LeaderArgs),
+    /// Follow a host's events: node changes and leader changes, resuming after drops.
+    Watch(client::WatchArgs),
     /// Commit load against an embedded store (a helper of the crash tests).
     #[command(hide = true)]
     StoreLoad(store_load::StoreLoadArgs),
@@ -52,6 +67,13 @@ pub fn main() -> ExitCode {
         Some(Command::Check(args)) => check::run(args),
         Some(Command::History(args)) => history::run(args),
         Some(Command::StoreLoad(args)) => store_load::run(args),
+        Some(Command::Serve(args)) => crate::serve::run(args),
+        Some(Command::Deploy(args)) => client::deploy(args),
+        Some(Command::Swap(args)) => client::swap(args),
+        Some(Command::Undeploy(args)) => client::undeploy(args),
+        Some(Command::Ls(args)) => client::ls(args),
+        Some(Command::Leader(args)) => client::leader(args),
+        Some(Command::Watch(args)) => client::watch(args),
     };
     match outcome {
         Ok(code) => code,

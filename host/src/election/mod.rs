@@ -532,6 +532,11 @@ impl Elections {
         self.candidates.get(&id).map(|c| c.session)
     }
 
+    /// The election a candidate stands in.
+    pub fn election_of(&self, id: CandidateId) -> Option<ElectionName> {
+        self.candidates.get(&id).map(|c| c.election.clone())
+    }
+
     // ----- observers -----
 
     /// Registers an observer. If a leader has already acked it hears of it at once, as a

@@ -87,6 +87,19 @@ impl Default for Limits {
     }
 }
 
+/// How a node differs between two states (see [`State::changes_to`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NodeChangeKind {
+    /// It exists only in the newer state.
+    Created,
+    /// Its data was replaced (or it was deleted and created again).
+    DataChanged,
+    /// Only its children changed.
+    ChildrenChanged,
+    /// It exists only in the older state.
+    Deleted,
+}
+
 /// The canonical, persisted state: nodes, sessions and counters. Cheap to clone (see the
 /// module docs), so it doubles as a consistent read-only snapshot.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -166,6 +179,29 @@ impl State {
     /// All persisted sessions, by id.
     pub fn sessions(&self) -> impl Iterator<Item = (SessionId, &SessionRecord)> {
         self.sessions.iter().map(|(id, record)| (*id, record))
+    }
+
+    /// How nodes differ from this state to `newer`, in path order. Cheap between states
+    /// that share structure, as successive published states do: unchanged subtrees are
+    /// skipped, not compared.
+    pub fn changes_to<'a>(
+        &'a self,
+        newer: &'a State,
+    ) -> impl Iterator<Item = (&'a NodePath, NodeChangeKind)> + 'a {
+        self.nodes.diff(&newer.nodes).map(|item| match item {
+            imbl::ordmap::DiffItem::Add(path, _) => (path, NodeChangeKind::Created),
+            imbl::ordmap::DiffItem::Remove(path, _) => (path, NodeChangeKind::Deleted),
+            imbl::ordmap::DiffItem::Update { old, new } => {
+                let kind = if old.1.stat().data_version != new.1.stat().data_version
+                    || old.1.stat().created != new.1.stat().created
+                {
+                    NodeChangeKind::DataChanged
+                } else {
+                    NodeChangeKind::ChildrenChanged
+                };
+                (new.0, kind)
+            }
+        })
     }
 
     /// Number of nodes, the root included.

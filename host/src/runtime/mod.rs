@@ -31,6 +31,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use dashmap::DashMap;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use tokio::sync::mpsc::{self, error::TrySendError};
 use wasmtime::Engine;
 use wasmtime::component::{Component, Linker};
@@ -148,6 +149,8 @@ pub(crate) struct Shared {
     logs: Mutex<Vec<(String, String)>>,
     /// Records elections, guarded commits and resignations for the leadership model.
     pub(crate) recorder: Recorder,
+    /// Seconds from submitting a commit to its result, durable.
+    commit_latency: Histogram,
 }
 
 impl Shared {
@@ -159,7 +162,9 @@ impl Shared {
         f: impl FnOnce(&mut Elections, MonoTime) -> (R, Effects) + Send + 'static,
     ) -> Result<R, StoreError> {
         let (revoker, deliverer) = (self.clone(), self.clone());
-        self.store
+        let started = Instant::now();
+        let result = self
+            .store
             .execute_ordered(
                 move |el: &mut Elections, now| {
                     let (result, effects) = f(el, now);
@@ -168,7 +173,9 @@ impl Shared {
                 },
                 move |effects| deliverer.deliver(effects),
             )
-            .await
+            .await;
+        self.commit_latency.observe(started.elapsed().as_secs_f64());
+        result
     }
 
     /// Throws the fences of the instances `effects` depose or whose sessions they end.
@@ -317,6 +324,7 @@ impl Runtime {
             timeline: Mutex::new(Vec::new()),
             logs: Mutex::new(Vec::new()),
             recorder,
+            commit_latency: Histogram::new(exponential_buckets(50e-6, 2.0, 16)),
         });
         let sweeper = {
             let shared = shared.clone();
@@ -423,6 +431,19 @@ impl Runtime {
         confined: bool,
     ) -> Result<(wasmtime::Store<HostState>, bindings::candidate::Candidate), DeployError> {
         deploy::bare_candidate(&self.shared, wasm, confined).await
+    }
+
+    /// Latency of the runtime's commits (imports that write, deploys, retirements,
+    /// sweeps), submit to durable result; a handle onto the live histogram, for metrics.
+    pub fn commit_latency(&self) -> Histogram {
+        self.shared.commit_latency.clone()
+    }
+
+    /// The ids of the deployments currently supervised.
+    pub fn deployments(&self) -> Vec<DeploymentId> {
+        let mut ids: Vec<_> = self.shared.deployments.iter().map(|e| *e.key()).collect();
+        ids.sort();
+        ids
     }
 
     /// The number of compiled components in the cache.

@@ -20,7 +20,7 @@ mod snapshotter;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crate::clock::Clock;
@@ -154,7 +154,9 @@ struct Counters {
 }
 
 struct Shared {
-    published: RwLock<State>,
+    /// The latest durable state; a watch channel, so followers (the server's event
+    /// feed) hear of each newly published state without polling.
+    published: tokio::sync::watch::Sender<State>,
     counters: Counters,
 }
 
@@ -215,7 +217,7 @@ impl<C: Core> EmbeddedStore<C> {
             })?,
         };
         let shared = Arc::new(Shared {
-            published: RwLock::new(ns.snapshot()),
+            published: tokio::sync::watch::Sender::new(ns.snapshot()),
             counters: Counters::default(),
         });
         let (snapshot_tx, snapshot_rx) = mpsc::channel();
@@ -318,11 +320,13 @@ impl<C: Core> EmbeddedStore<C> {
 
     /// The latest durable state, as readers may see it.
     pub fn published(&self) -> State {
-        self.shared
-            .published
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
+        self.shared.published.borrow().clone()
+    }
+
+    /// Follows the published state: the receiver sees each newly durable state (a slow
+    /// follower skips to the newest; it never holds the writer up).
+    pub fn subscribe(&self) -> tokio::sync::watch::Receiver<State> {
+        self.shared.published.subscribe()
     }
 
     /// Writes a snapshot now and truncates the log behind it; returns the record number it
@@ -480,11 +484,9 @@ impl<C: Core> Writer<C> {
             self.append(&batch.bytes, records)
         };
         if result.is_ok() && records > 0 {
-            *self
-                .shared
+            self.shared
                 .published
-                .write()
-                .unwrap_or_else(|p| p.into_inner()) = self.core.namespace().snapshot();
+                .send_replace(self.core.namespace().snapshot());
             let counters = &self.shared.counters;
             counters.batches.fetch_add(1, Ordering::Relaxed);
             counters.records.fetch_add(records, Ordering::Relaxed);

@@ -1,0 +1,383 @@
+//! `ballot deploy/swap/undeploy/ls/leader/watch`: clients of a running `ballot serve`.
+//! Human output by default, the API's JSON with `--json`.
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use clap::Args;
+use serde::de::DeserializeOwned;
+
+use crate::serve::wire::{DeploymentView, ElectionView, ErrorBody, EventView, SwapView};
+
+/// Where the server is and how to authenticate; shared by every client command.
+#[derive(Debug, Clone, Args)]
+pub struct Connection {
+    /// The server's base URL.
+    #[arg(long, env = "BALLOT_SERVER", default_value = "http://127.0.0.1:7420")]
+    server: String,
+    /// File holding the bearer token (else `BALLOT_TOKEN`); needed by calls that change
+    /// anything.
+    #[arg(long)]
+    token_file: Option<PathBuf>,
+    /// Print the API's JSON instead of a summary.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Arguments of `ballot deploy`.
+#[derive(Debug, Args)]
+pub struct DeployArgs {
+    /// The component (.wasm).
+    wasm: PathBuf,
+    /// `candidate` or `observer`.
+    #[arg(long, default_value = "candidate")]
+    role: String,
+    /// The election.
+    #[arg(long)]
+    election: String,
+    /// A name for logs and the timeline.
+    #[arg(long)]
+    name: Option<String>,
+    /// The candidate's ballot and ack data (text).
+    #[arg(long)]
+    data: Option<String>,
+    /// The candidate also hears of every new leader.
+    #[arg(long)]
+    follow: bool,
+    /// Session TTL.
+    #[arg(long)]
+    ttl_ms: Option<u64>,
+    /// Period of the candidate's tick.
+    #[arg(long)]
+    tick_ms: Option<u64>,
+    /// Longest a callback may run.
+    #[arg(long)]
+    deadline_ms: Option<u64>,
+    /// Most linear memory, in MiB.
+    #[arg(long)]
+    memory_mib: Option<u64>,
+    #[command(flatten)]
+    connection: Connection,
+}
+
+/// Arguments of `ballot swap`.
+#[derive(Debug, Args)]
+pub struct SwapArgs {
+    /// The deployment's id.
+    id: u64,
+    /// The new code (.wasm).
+    wasm: PathBuf,
+    #[command(flatten)]
+    connection: Connection,
+}
+
+/// Arguments of `ballot undeploy`.
+#[derive(Debug, Args)]
+pub struct UndeployArgs {
+    /// The deployment's id.
+    id: u64,
+    #[command(flatten)]
+    connection: Connection,
+}
+
+/// Arguments of `ballot ls`.
+#[derive(Debug, Args)]
+pub struct LsArgs {
+    #[command(flatten)]
+    connection: Connection,
+}
+
+/// Arguments of `ballot leader`.
+#[derive(Debug, Args)]
+pub struct LeaderArgs {
+    /// The election.
+    election: String,
+    #[command(flatten)]
+    connection: Connection,
+}
+
+/// Arguments of `ballot watch`.
+#[derive(Debug, Args)]
+pub struct WatchArgs {
+    /// Only node changes under this path (leader changes always show).
+    #[arg(long)]
+    prefix: Option<String>,
+    /// Start after this revision instead of now.
+    #[arg(long)]
+    since: Option<u64>,
+    /// Stop after this many events.
+    #[arg(long)]
+    count: Option<u64>,
+    #[command(flatten)]
+    connection: Connection,
+}
+
+impl Connection {
+    fn agent(&self) -> ureq::Agent {
+        ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_connect(Some(Duration::from_secs(5)))
+            .build()
+            .into()
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.server.trim_end_matches('/'))
+    }
+
+    fn bearer(&self) -> anyhow::Result<String> {
+        let token = match &self.token_file {
+            Some(path) => std::fs::read_to_string(path)
+                .with_context(|| format!("reading {}", path.display()))?,
+            None => std::env::var("BALLOT_TOKEN")
+                .context("no token: set BALLOT_TOKEN or pass --token-file")?,
+        };
+        Ok(format!("Bearer {}", token.trim()))
+    }
+
+    /// Prints `value` as JSON or as `human` says.
+    fn print<T: serde::Serialize>(&self, value: &T, human: impl FnOnce(&T) -> String) {
+        if self.json {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(value).expect("API values serialise")
+            );
+        } else {
+            println!("{}", human(value));
+        }
+    }
+}
+
+/// The body of a successful answer, or the API's error as an error.
+fn answer<T: DeserializeOwned>(response: ureq::http::Response<ureq::Body>) -> anyhow::Result<T> {
+    let status = response.status();
+    let mut body = response.into_body();
+    let text = body.read_to_string().context("reading the answer")?;
+    if status.is_success() {
+        let text = if text.is_empty() { "null" } else { &text };
+        return serde_json::from_str(text).with_context(|| format!("an unexpected answer: {text}"));
+    }
+    match serde_json::from_str::<ErrorBody>(&text) {
+        Ok(error) => bail!("{} ({}): {}", status, error.error.code, error.error.message),
+        Err(_) => bail!("{status}: {text}"),
+    }
+}
+
+fn read_wasm(path: &PathBuf) -> anyhow::Result<Vec<u8>> {
+    std::fs::read(path).with_context(|| format!("reading {}", path.display()))
+}
+
+/// `ballot deploy`.
+pub fn deploy(args: DeployArgs) -> anyhow::Result<ExitCode> {
+    let c = &args.connection;
+    let wasm = read_wasm(&args.wasm)?;
+    let mut request = c
+        .agent()
+        .post(c.url("/v1/components"))
+        .header("authorization", c.bearer()?)
+        .header("content-type", "application/wasm")
+        .query("role", &args.role)
+        .query("election", &args.election);
+    let optional = [
+        ("name", args.name.clone()),
+        ("data", args.data.clone()),
+        ("ttl_ms", args.ttl_ms.map(|v| v.to_string())),
+        ("tick_ms", args.tick_ms.map(|v| v.to_string())),
+        ("deadline_ms", args.deadline_ms.map(|v| v.to_string())),
+        ("memory_mib", args.memory_mib.map(|v| v.to_string())),
+        ("follow", args.follow.then(|| "true".to_string())),
+    ];
+    for (key, value) in optional {
+        if let Some(value) = value {
+            request = request.query(key, value);
+        }
+    }
+    let view: DeploymentView = answer(request.send(&wasm[..])?)?;
+    c.print(&view, |v| {
+        format!(
+            "deployed {} as id {} ({} in {}, {})",
+            v.name, v.id, v.role, v.election, v.status
+        )
+    });
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `ballot swap`.
+pub fn swap(args: SwapArgs) -> anyhow::Result<ExitCode> {
+    let c = &args.connection;
+    let wasm = read_wasm(&args.wasm)?;
+    let view: SwapView = answer(
+        c.agent()
+            .put(c.url(&format!("/v1/components/{}", args.id)))
+            .header("authorization", c.bearer()?)
+            .header("content-type", "application/wasm")
+            .send(&wasm[..])?,
+    )?;
+    c.print(&view, |v| {
+        let term = v
+            .term
+            .map_or("not leading".into(), |t| format!("term {t} kept"));
+        let trap = v
+            .trap
+            .as_deref()
+            .map_or(String::new(), |t| format!(": {t}"));
+        format!(
+            "swapped {} ({term}, blackout {} us): {}{trap}",
+            v.id, v.blackout_us, v.outcome
+        )
+    });
+    Ok(if view.trap.is_some() {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// `ballot undeploy`.
+pub fn undeploy(args: UndeployArgs) -> anyhow::Result<ExitCode> {
+    let c = &args.connection;
+    let _: Option<serde_json::Value> = answer(
+        c.agent()
+            .delete(c.url(&format!("/v1/components/{}", args.id)))
+            .header("authorization", c.bearer()?)
+            .call()?,
+    )?;
+    c.print(&serde_json::json!({ "undeployed": args.id }), |_| {
+        format!("undeployed {}", args.id)
+    });
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `ballot ls`.
+pub fn ls(args: LsArgs) -> anyhow::Result<ExitCode> {
+    let c = &args.connection;
+    let views: Vec<DeploymentView> = answer(c.agent().get(c.url("/v1/components")).call()?)?;
+    c.print(&views, |views| {
+        let mut out = format!(
+            "{:>4}  {:<16} {:<9} {:<16} {:<12} {:>7}  {:>6}",
+            "id", "name", "role", "election", "status", "session", "term"
+        );
+        for v in views {
+            out.push_str(&format!(
+                "\n{:>4}  {:<16} {:<9} {:<16} {:<12} {:>7}  {:>6}",
+                v.id,
+                v.name,
+                v.role,
+                v.election,
+                v.status,
+                v.session.map_or("-".into(), |s| s.to_string()),
+                v.term.map_or("-".into(), |t| t.to_string()),
+            ));
+            if let Some(reason) = &v.reason {
+                out.push_str(&format!("  ({reason})"));
+            }
+        }
+        out
+    });
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `ballot leader`.
+pub fn leader(args: LeaderArgs) -> anyhow::Result<ExitCode> {
+    let c = &args.connection;
+    let path = format!("/v1/elections/{}", args.election);
+    let view: ElectionView = answer(c.agent().get(c.url(&path)).call()?)?;
+    c.print(&view, |v| match &v.leader {
+        Some(leader) => format!(
+            "{}: leader at term {}, data {:?} ({} ballot(s) queued)",
+            v.election,
+            leader.term,
+            leader.payload.display(),
+            v.queue.len()
+        ),
+        None => format!(
+            "{}: no acknowledged leader ({} ballot(s) queued)",
+            v.election,
+            v.queue.len()
+        ),
+    });
+    Ok(if view.leader.is_some() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+/// `ballot watch`: follows `/v1/events`, reconnecting with `Last-Event-ID` when the
+/// stream ends (the server drops clients that fall behind), so no event is missed or
+/// shown twice.
+pub fn watch(args: WatchArgs) -> anyhow::Result<ExitCode> {
+    let c = &args.connection;
+    let mut last = args.since;
+    let mut seen = 0u64;
+    let mut failures = 0u32;
+    let stdout = std::io::stdout();
+    loop {
+        let mut request = c.agent().get(c.url("/v1/events"));
+        if let Some(prefix) = &args.prefix {
+            request = request.query("prefix", prefix);
+        }
+        if let Some(last) = last {
+            request = request.header("last-event-id", last.to_string());
+        }
+        let response = match request.call() {
+            Ok(response) => response,
+            Err(error) if failures < 10 => {
+                failures += 1;
+                eprintln!("watch: {error}; reconnecting");
+                std::thread::sleep(Duration::from_millis(200 * u64::from(failures)));
+                continue;
+            }
+            Err(error) => return Err(error.into()),
+        };
+        if !response.status().is_success() {
+            let _: serde_json::Value = answer(response)?;
+            unreachable!("answer fails on an error status");
+        }
+        failures = 0;
+        let reader = BufReader::new(response.into_body().into_reader());
+        for line in reader.lines() {
+            let Ok(line) = line else { break };
+            let Some(data) = line.strip_prefix("data:") else {
+                continue;
+            };
+            let event: EventView = serde_json::from_str(data.trim())
+                .with_context(|| format!("an unexpected event: {data}"))?;
+            last = Some(event.revision);
+            let mut out = stdout.lock();
+            if c.json {
+                writeln!(out, "{}", serde_json::to_string(&event)?)?;
+            } else {
+                writeln!(out, "{}", describe(&event))?;
+            }
+            out.flush()?;
+            seen += 1;
+            if args.count.is_some_and(|count| seen >= count) {
+                return Ok(ExitCode::SUCCESS);
+            }
+        }
+        eprintln!("watch: the stream ended; resuming after revision {last:?}");
+    }
+}
+
+fn describe(event: &EventView) -> String {
+    let mut out = format!("revision {}", event.revision);
+    for change in &event.leaders {
+        match &change.leader {
+            Some(leader) => out.push_str(&format!(
+                "\n  leader of {}: term {}, data {:?}",
+                change.election,
+                leader.term,
+                leader.payload.display()
+            )),
+            None => out.push_str(&format!("\n  leader of {}: none", change.election)),
+        }
+    }
+    for node in &event.nodes {
+        out.push_str(&format!("\n  {:<9} {}", node.change, node.path));
+    }
+    out
+}

@@ -1,0 +1,288 @@
+//! The event stream: one server-sent event per durable state that changed a node, whose
+//! id is that state's revision, listing the nodes it changed and the elections whose
+//! leader changed. A client that reconnects with `Last-Event-ID` gets every event after
+//! that revision, none twice, as long as the host still holds them (the last
+//! [`RETAINED`] events since it started); older revisions are answered 410 `compacted`.
+//!
+//! Events are worked out by diffing successive published states, so a node created and
+//! deleted between two of them shows no event (as a ZooKeeper watch would not either),
+//! and one event may cover several commits.
+//!
+//! Slow clients are dropped, never waited for: each stream reads from a bounded
+//! broadcast, and one that falls [`BUFFERED`] events behind is ended; its client may
+//! reconnect and resume from its last id.
+
+use std::collections::{BTreeSet, VecDeque};
+use std::convert::Infallible;
+use std::sync::{Arc, Mutex};
+
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use futures_util::Stream;
+use serde::Deserialize;
+use tokio::sync::{broadcast, watch};
+
+use crate::election::{ElectionName, read_leader};
+use crate::namespace::{NodeChangeKind, NodePath, State as NsState};
+
+use super::error::{ApiError, ApiResult};
+use super::wire::{EventView, LeaderChange, LeaderView, NodeChange, Payload};
+
+/// Events kept for clients that resume.
+pub const RETAINED: usize = 10_000;
+/// Events a stream may fall behind before it is dropped.
+pub const BUFFERED: usize = 1_024;
+
+/// The host's event history and its live broadcast.
+pub struct Feed {
+    inner: Mutex<Retained>,
+    live: broadcast::Sender<Arc<EventView>>,
+}
+
+struct Retained {
+    events: VecDeque<Arc<EventView>>,
+    /// Every event after this revision is in `events` (or yet to come).
+    horizon: u64,
+}
+
+impl Feed {
+    /// A feed whose history starts at `revision` (the state the host started from).
+    pub fn new(revision: u64) -> Arc<Self> {
+        Arc::new(Feed {
+            inner: Mutex::new(Retained {
+                events: VecDeque::new(),
+                horizon: revision,
+            }),
+            live: broadcast::channel(BUFFERED).0,
+        })
+    }
+
+    /// Follows the published states until the store closes, publishing what each changed.
+    /// `on_leaders` hears of each batch of leader changes (for metrics).
+    pub async fn follow(
+        self: Arc<Self>,
+        mut states: watch::Receiver<NsState>,
+        mut on_leaders: impl FnMut(&[LeaderChange]) + Send,
+    ) {
+        let mut previous = states.borrow_and_update().clone();
+        while states.changed().await.is_ok() {
+            let current = states.borrow_and_update().clone();
+            if let Some(event) = describe(&previous, &current) {
+                on_leaders(&event.leaders);
+                self.publish(event);
+            }
+            previous = current;
+        }
+    }
+
+    fn publish(&self, event: EventView) {
+        let event = Arc::new(event);
+        let mut inner = self.lock();
+        inner.events.push_back(event.clone());
+        if inner.events.len() > RETAINED
+            && let Some(dropped) = inner.events.pop_front()
+        {
+            inner.horizon = dropped.revision;
+        }
+        // Sent under the lock, so a resuming client sees each event once: either in the
+        // retained copy it took or on the broadcast it subscribed to, never both.
+        let _ = self.live.send(event);
+    }
+
+    /// The retained events after `since` and a subscription to later ones; `None` if some
+    /// event after `since` is no longer retained.
+    fn resume(
+        &self,
+        since: Option<u64>,
+    ) -> Option<(
+        VecDeque<Arc<EventView>>,
+        broadcast::Receiver<Arc<EventView>>,
+    )> {
+        let inner = self.lock();
+        let backlog = match since {
+            None => VecDeque::new(),
+            Some(since) if since < inner.horizon => return None,
+            Some(since) => inner
+                .events
+                .iter()
+                .filter(|event| event.revision > since)
+                .cloned()
+                .collect(),
+        };
+        Some((backlog, self.live.subscribe()))
+    }
+
+    /// The oldest revision a client may resume from.
+    pub fn horizon(&self) -> u64 {
+        self.lock().horizon
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Retained> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// What changed from `older` to `newer`, if any node did.
+pub fn describe(older: &NsState, newer: &NsState) -> Option<EventView> {
+    let mut nodes = Vec::new();
+    let mut elections = BTreeSet::new();
+    let root = NodePath::parse(crate::election::ELECTIONS_ROOT).expect("a valid path");
+    for (path, kind) in older.changes_to(newer) {
+        if let Some(name) = election_of(&root, path) {
+            elections.insert(name);
+        }
+        let change = match kind {
+            NodeChangeKind::Created => "created",
+            NodeChangeKind::DataChanged => "changed",
+            NodeChangeKind::ChildrenChanged => "children",
+            NodeChangeKind::Deleted => "deleted",
+        };
+        nodes.push(NodeChange {
+            path: path.to_string(),
+            change: change.to_string(),
+        });
+    }
+    if nodes.is_empty() {
+        return None;
+    }
+    let leaders = elections
+        .into_iter()
+        .filter_map(|name| {
+            let (before, after) = (read_leader(older, &name), read_leader(newer, &name));
+            (before != after).then(|| LeaderChange {
+                election: name.to_string(),
+                leader: after.map(|leader| leader_view(&leader)),
+            })
+        })
+        .collect();
+    Some(EventView {
+        revision: newer.revision().0,
+        nodes,
+        leaders,
+    })
+}
+
+/// An election's leader as the API shows it.
+pub fn leader_view(leader: &crate::election::Leader) -> LeaderView {
+    LeaderView {
+        term: leader.term.0,
+        payload: Payload::of(leader.data.as_bytes()),
+    }
+}
+
+/// The election `path` belongs to, if it is under the elections root.
+fn election_of(root: &NodePath, path: &NodePath) -> Option<ElectionName> {
+    let rest = path
+        .as_str()
+        .strip_prefix(root.as_str())?
+        .strip_prefix('/')?;
+    let name = rest.split('/').next()?;
+    ElectionName::parse(name).ok()
+}
+
+/// Query of `GET /v1/events`.
+#[derive(Debug, Deserialize)]
+pub struct EventsQuery {
+    /// Resume after this revision (like `Last-Event-ID`, for clients that cannot set it).
+    since: Option<u64>,
+    /// Only node changes under this path (leader changes always come).
+    prefix: Option<String>,
+}
+
+/// `GET /v1/events`: the stream.
+pub async fn stream(
+    State(host): State<Arc<super::Host>>,
+    headers: HeaderMap,
+    query: Result<Query<EventsQuery>, axum::extract::rejection::QueryRejection>,
+) -> ApiResult<Sse<impl Stream<Item = Result<Event, Infallible>>>> {
+    let Query(query) = query?;
+    let header = match headers.get("last-event-id") {
+        Some(value) => Some(
+            value
+                .to_str()
+                .ok()
+                .and_then(|text| text.trim().parse::<u64>().ok())
+                .ok_or_else(|| ApiError::bad_request("Last-Event-ID must be a revision"))?,
+        ),
+        None => None,
+    };
+    let since = header.or(query.since);
+    let prefix = match query.prefix {
+        Some(raw) => Some(NodePath::parse(&raw).map_err(ApiError::from)?),
+        None => None,
+    };
+    let feed = &host.feed;
+    let (backlog, live) = feed.resume(since).ok_or_else(|| {
+        ApiError::new(
+            StatusCode::GONE,
+            "compacted",
+            format!(
+                "events after revision {} are no longer held (this host holds those after {}): read the current state and follow from now",
+                since.unwrap_or_default(),
+                feed.horizon()
+            ),
+        )
+    })?;
+    let last = since.unwrap_or(0);
+    let events = futures_util::stream::unfold(
+        (backlog, live, last),
+        move |(mut backlog, mut live, mut last)| {
+            let prefix = prefix.clone();
+            async move {
+                loop {
+                    let event = match backlog.pop_front() {
+                        Some(event) => event,
+                        None => match live.recv().await {
+                            Ok(event) => event,
+                            // Fell too far behind, or the host is stopping: end the
+                            // stream; the client resumes from its last id.
+                            Err(_) => return None,
+                        },
+                    };
+                    if event.revision <= last {
+                        continue;
+                    }
+                    last = event.revision;
+                    if let Some(sse) = to_sse(&event, prefix.as_ref()) {
+                        return Some((Ok(sse), (backlog, live, last)));
+                    }
+                }
+            }
+        },
+    );
+    Ok(Sse::new(events).keep_alive(KeepAlive::default()))
+}
+
+/// The SSE form of `event`, narrowed to `prefix`; `None` if nothing is left.
+fn to_sse(event: &EventView, prefix: Option<&NodePath>) -> Option<Event> {
+    let narrowed;
+    let event = match prefix {
+        None => event,
+        Some(prefix) => {
+            let nodes: Vec<_> = event
+                .nodes
+                .iter()
+                .filter(|change| {
+                    NodePath::parse(&change.path).is_ok_and(|path| path.is_within(prefix))
+                })
+                .cloned()
+                .collect();
+            if nodes.is_empty() && event.leaders.is_empty() {
+                return None;
+            }
+            narrowed = EventView {
+                nodes,
+                ..event.clone()
+            };
+            &narrowed
+        }
+    };
+    let json = serde_json::to_string(event).expect("an event is always serialisable");
+    Some(
+        Event::default()
+            .id(event.revision.to_string())
+            .event("change")
+            .data(json),
+    )
+}
