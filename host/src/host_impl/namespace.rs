@@ -9,6 +9,7 @@ use crate::runtime::bindings::{namespace_api, wit};
 
 use super::HostState;
 use super::convert::{self, to_wit_error, to_wit_result, to_wit_stat};
+use crate::runtime::{Lane, recorded_process};
 
 type Answer<T> = wasmtime::Result<Result<T, wit::Error>>;
 
@@ -28,9 +29,11 @@ impl HostState {
             Some(Guard::HoldsTerm { term, .. }) => {
                 let value = serde_json::json!([self.identity.name, term.0]);
                 Some((
-                    self.shared
-                        .recorder
-                        .invoke(self.identity.process, "commit", value.clone()),
+                    self.shared.recorder.invoke(
+                        recorded_process(self.identity.process, Lane::Commit),
+                        "commit",
+                        value.clone(),
+                    ),
                     value,
                 ))
             }

@@ -224,7 +224,11 @@ async fn callback(
                 TimelineEvent::Callback(format!("on-winning-election(term {term})")),
             );
             let elected = serde_json::json!([name, term.0]);
-            let token = shared.recorder.invoke(process, "elected", elected.clone());
+            let token = shared.recorder.invoke(
+                super::recorded_process(process, super::Lane::Election),
+                "elected",
+                elected.clone(),
+            );
             match c.call_on_winning_election(&mut *store, term.0).await? {
                 Ok(()) => {
                     let id = me

@@ -123,6 +123,27 @@ pub(crate) struct Link {
     process: u64,
 }
 
+/// Which kind of a deployment's acts a recorded op belongs to; see [`recorded_process`].
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Lane {
+    /// `elected`: from learning of a win to the end of on-winning-election.
+    Election = 0,
+    /// `commit`: a guarded commit, which a leader makes inside its election callback.
+    Commit = 1,
+    /// `resign` and `revoke`: the end of a term, which the host may record while the
+    /// deployment's callback is still running.
+    Exit = 2,
+}
+
+/// The process a deployment's act is recorded under. A history allows one op in flight
+/// per process (Jepsen's rule; `ballot check` enforces it on files), but a deployment's
+/// acts overlap (it commits inside its election callback, and may be revoked meanwhile),
+/// so each kind of act gets a process of its own. The leadership model names leaders by
+/// value, not by process, so nothing is lost.
+pub(crate) fn recorded_process(deployment: u64, lane: Lane) -> u64 {
+    deployment * 3 + lane as u64
+}
+
 /// State shared by the runtime, its actors and their host imports.
 pub(crate) struct Shared {
     pub(crate) engine: Engine,
@@ -189,7 +210,11 @@ impl Shared {
                 link.fence.revoke(Revocation::Deposed(term));
                 let value = serde_json::json!([link.name, term.0]);
                 self.recorder
-                    .invoke(link.process, "revoke", value.clone())
+                    .invoke(
+                        recorded_process(link.process, Lane::Exit),
+                        "revoke",
+                        value.clone(),
+                    )
                     .ok(value);
             }
         }

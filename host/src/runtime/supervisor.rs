@@ -276,7 +276,8 @@ pub(crate) async fn retire(shared: &Arc<Shared>, name: &str, me: Incarnation, ex
     shared.links.remove(&me.recipient);
     shared.session_fences.remove(&me.session);
     shared.watch_routes.remove(&me.watcher);
-    let (recorder, process) = (shared.recorder.clone(), me.store.data().identity.process);
+    let recorder = shared.recorder.clone();
+    let process = super::recorded_process(me.store.data().identity.process, super::Lane::Exit);
     let f = if revocation == Revocation::Undeployed {
         "resign"
     } else {

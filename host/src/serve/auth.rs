@@ -67,21 +67,15 @@ pub async fn require_token(State(token): State<Token>, request: Request, next: N
         .get(header::AUTHORIZATION)
         .and_then(|value| value.to_str().ok())
         .and_then(|value| value.strip_prefix("Bearer "));
-    match presented {
-        Some(presented) if token.matches(presented.trim()) => next.run(request).await,
-        Some(_) => ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "unauthorized",
-            "the bearer token is wrong",
-        )
-        .into_response(),
-        None => ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "unauthorized",
-            "this call changes state: send Authorization: Bearer <token>",
-        )
-        .into_response(),
-    }
+    let why = match presented {
+        Some(presented) if token.matches(presented.trim()) => return next.run(request).await,
+        Some(_) => "the bearer token is wrong",
+        None => "this call changes state: send Authorization: Bearer <token>",
+    };
+    // Read (and drop) the body first, up to the body limit: a client still sending a
+    // component would otherwise see a broken pipe instead of this answer.
+    let _ = axum::body::to_bytes(request.into_body(), super::max_body_bytes()).await;
+    ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", why).into_response()
 }
 
 #[cfg(test)]

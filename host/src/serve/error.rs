@@ -39,6 +39,18 @@ impl ApiError {
         Self::new(StatusCode::BAD_REQUEST, "bad-request", message)
     }
 
+    /// 413: the body is over the host's limit.
+    pub fn too_large() -> Self {
+        Self::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too-large",
+            format!(
+                "the body is larger than this host accepts ({} MiB; see --max-body-mib)",
+                super::max_body_bytes() >> 20
+            ),
+        )
+    }
+
     /// 404: nothing by that name.
     pub fn not_found(message: impl Into<String>) -> Self {
         Self::new(StatusCode::NOT_FOUND, "not-found", message)
@@ -63,14 +75,7 @@ pub type ApiResult<T> = Result<T, ApiError>;
 impl From<BytesRejection> for ApiError {
     fn from(rejection: BytesRejection) -> Self {
         if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "too-large",
-                format!(
-                    "the body is larger than this host accepts ({} MiB; see --max-body-mib)",
-                    super::max_body_bytes() >> 20
-                ),
-            )
+            ApiError::too_large()
         } else {
             ApiError::bad_request(format!(
                 "could not read the body: {}",

@@ -19,7 +19,7 @@ use std::sync::{Arc, Mutex};
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
-use futures_util::Stream;
+use futures_util::{Stream, StreamExt};
 use serde::Deserialize;
 use tokio::sync::{broadcast, watch};
 
@@ -224,34 +224,34 @@ pub async fn stream(
             ),
         )
     })?;
-    let last = since.unwrap_or(0);
-    let events = futures_util::stream::unfold(
+    let events = events_after(backlog, live, since.unwrap_or(0))
+        .filter_map(move |event| std::future::ready(to_sse(&event, prefix.as_ref()).map(Ok)));
+    Ok(Sse::new(events).keep_alive(KeepAlive::default()))
+}
+
+/// The events after revision `last`: the backlog, then live ones, each once, in order.
+/// Ends when the subscriber has fallen [`BUFFERED`] events behind (it is dropped, not
+/// waited for) or the feed is gone.
+fn events_after(
+    backlog: VecDeque<Arc<EventView>>,
+    live: broadcast::Receiver<Arc<EventView>>,
+    last: u64,
+) -> impl Stream<Item = Arc<EventView>> {
+    futures_util::stream::unfold(
         (backlog, live, last),
-        move |(mut backlog, mut live, mut last)| {
-            let prefix = prefix.clone();
-            async move {
-                loop {
-                    let event = match backlog.pop_front() {
-                        Some(event) => event,
-                        None => match live.recv().await {
-                            Ok(event) => event,
-                            // Fell too far behind, or the host is stopping: end the
-                            // stream; the client resumes from its last id.
-                            Err(_) => return None,
-                        },
-                    };
-                    if event.revision <= last {
-                        continue;
-                    }
+        |(mut backlog, mut live, mut last)| async move {
+            loop {
+                let event = match backlog.pop_front() {
+                    Some(event) => event,
+                    None => live.recv().await.ok()?,
+                };
+                if event.revision > last {
                     last = event.revision;
-                    if let Some(sse) = to_sse(&event, prefix.as_ref()) {
-                        return Some((Ok(sse), (backlog, live, last)));
-                    }
+                    return Some((event, (backlog, live, last)));
                 }
             }
         },
-    );
-    Ok(Sse::new(events).keep_alive(KeepAlive::default()))
+    )
 }
 
 /// The SSE form of `event`, narrowed to `prefix`; `None` if nothing is left.
@@ -285,4 +285,68 @@ fn to_sse(event: &EventView, prefix: Option<&NodePath>) -> Option<Event> {
             .event("change")
             .data(json),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(revision: u64) -> EventView {
+        EventView {
+            revision,
+            nodes: vec![NodeChange {
+                path: format!("/n{revision}"),
+                change: "created".into(),
+            }],
+            leaders: Vec::new(),
+        }
+    }
+
+    fn revisions(stream: impl Stream<Item = Arc<EventView>>) -> Vec<u64> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        runtime.block_on(stream.map(|e| e.revision).collect())
+    }
+
+    #[test]
+    fn a_resumed_stream_has_each_event_once_and_old_revisions_are_compacted() {
+        let feed = Feed::new(10);
+        for revision in 11..=15 {
+            feed.publish(event(revision));
+        }
+        let (backlog, live) = feed.resume(Some(12)).expect("retained");
+        for revision in 16..=17 {
+            feed.publish(event(revision));
+        }
+        drop(feed);
+        assert_eq!(
+            revisions(events_after(backlog, live, 12)),
+            [13, 14, 15, 16, 17]
+        );
+        let feed = Feed::new(10);
+        assert!(feed.resume(Some(9)).is_none(), "before the horizon");
+        for revision in 11..(12 + RETAINED as u64) {
+            feed.publish(event(revision));
+        }
+        assert_eq!(feed.horizon(), 11);
+        assert!(feed.resume(Some(10)).is_none(), "revision 11 was dropped");
+        assert!(feed.resume(Some(11)).is_some());
+    }
+
+    #[test]
+    fn a_subscriber_that_falls_behind_is_dropped_and_publishing_never_waits() {
+        let feed = Feed::new(0);
+        let (backlog, live) = feed.resume(None).unwrap();
+        let total = BUFFERED as u64 * 3;
+        for revision in 1..=total {
+            feed.publish(event(revision));
+        }
+        let seen = revisions(events_after(backlog, live, 0));
+        assert!(
+            seen.len() < BUFFERED,
+            "dropped, not buffered without end: {}",
+            seen.len()
+        );
+    }
 }

@@ -149,7 +149,26 @@ pub fn router(host: Arc<Host>, token: Token) -> Router {
             token,
             auth::require_token,
         ))
+        .layer(axum::middleware::from_fn(reject_oversized))
         .layer(DefaultBodyLimit::max(max_body_bytes()))
+}
+
+/// Answers 413 at once to a request that declares a body over the limit, rather than
+/// after reading the body up to the limit. (A body without a declared length is cut at
+/// the limit by [`DefaultBodyLimit`], which answers the same.)
+async fn reject_oversized(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let declared = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.parse::<u64>().ok());
+    if declared.is_some_and(|length| length > max_body_bytes() as u64) {
+        return ApiError::too_large().into_response();
+    }
+    next.run(request).await
 }
 
 async fn healthz(State(host): State<Arc<Host>>) -> impl IntoResponse {

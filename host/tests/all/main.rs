@@ -6,5 +6,6 @@ mod hot_swap;
 mod namespace_props;
 mod runtime;
 mod sandbox;
+mod serve;
 mod store;
 mod support;
