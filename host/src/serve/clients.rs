@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use axum::Json;
 use axum::extract::rejection::JsonRejection;
+use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde::Deserialize;
@@ -59,8 +60,9 @@ pub async fn open_session(
 /// `POST /v1/sessions/{id}/heartbeat`: keeps a session alive for another TTL.
 pub async fn heartbeat(
     State(host): State<Arc<Host>>,
-    Path(session): Path<u64>,
+    session: Result<Path<u64>, PathRejection>,
 ) -> ApiResult<StatusCode> {
+    let Path(session) = session?;
     host.runtime
         .with_elections(move |el: &mut Elections, now| {
             (el.heartbeat(SessionId(session), now), Effects::default())
@@ -73,8 +75,9 @@ pub async fn heartbeat(
 /// term it held ends at once.
 pub async fn close_session(
     State(host): State<Arc<Host>>,
-    Path(session): Path<u64>,
+    session: Result<Path<u64>, PathRejection>,
 ) -> ApiResult<StatusCode> {
+    let Path(session) = session?;
     host.runtime
         .with_elections(
             move |el: &mut Elections, _| match el.close_session(SessionId(session)) {
@@ -100,9 +103,10 @@ pub struct Stand {
 /// `POST /v1/elections/{name}/candidates`: registers a candidate and casts its ballot.
 pub async fn stand(
     State(host): State<Arc<Host>>,
-    Path(name): Path<String>,
+    name: Result<Path<String>, PathRejection>,
     body: Result<Json<Stand>, JsonRejection>,
 ) -> ApiResult<(StatusCode, Json<CandidateView>)> {
+    let Path(name) = name?;
     let Json(body) = body?;
     let election = ElectionName::parse(&name)?;
     let data = Data::from(body.payload.bytes().map_err(ApiError::bad_request)?);
@@ -165,8 +169,9 @@ async fn with_candidate<T: Send + 'static>(
 /// `GET /v1/candidates/{id}`: where a candidate stands (its term, if it leads).
 pub async fn candidate(
     State(host): State<Arc<Host>>,
-    Path(id): Path<u64>,
+    id: Result<Path<u64>, PathRejection>,
 ) -> ApiResult<Json<CandidateView>> {
+    let Path(id) = id?;
     with_candidate(&host, id, |el, id, _| {
         let election = el.election_of(id).expect("a registered candidate");
         Ok((candidate_view(el, id, &election), Effects::default()))
@@ -190,9 +195,10 @@ pub struct Ack {
 /// losers hear of it.
 pub async fn ack(
     State(host): State<Arc<Host>>,
-    Path(id): Path<u64>,
+    id: Result<Path<u64>, PathRejection>,
     body: Result<Json<Ack>, JsonRejection>,
 ) -> ApiResult<StatusCode> {
+    let Path(id) = id?;
     let Json(body) = body?;
     let data = match (&body.payload.data, &body.payload.data_base64) {
         (None, None) => None,
@@ -210,13 +216,21 @@ pub async fn ack(
 
 /// `POST /v1/candidates/{id}/resign`: gives up the ballot (and the term, if leading);
 /// the next ballot's owner is promoted at once.
-pub async fn resign(State(host): State<Arc<Host>>, Path(id): Path<u64>) -> ApiResult<StatusCode> {
+pub async fn resign(
+    State(host): State<Arc<Host>>,
+    id: Result<Path<u64>, PathRejection>,
+) -> ApiResult<StatusCode> {
+    let Path(id) = id?;
     with_candidate(&host, id, |el, id, now| Ok(((), el.resign(id, now)?))).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 /// `DELETE /v1/candidates/{id}`: resigns and leaves the election.
-pub async fn leave(State(host): State<Arc<Host>>, Path(id): Path<u64>) -> ApiResult<StatusCode> {
+pub async fn leave(
+    State(host): State<Arc<Host>>,
+    id: Result<Path<u64>, PathRejection>,
+) -> ApiResult<StatusCode> {
+    let Path(id) = id?;
     with_candidate(&host, id, |el, id, now| Ok(((), el.leave(id, now)?))).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -224,8 +238,9 @@ pub async fn leave(State(host): State<Arc<Host>>, Path(id): Path<u64>) -> ApiRes
 /// `GET /v1/elections/{name}`: leader, term, ack data and queue, from the durable state.
 pub async fn election(
     State(host): State<Arc<Host>>,
-    Path(name): Path<String>,
+    name: Result<Path<String>, PathRejection>,
 ) -> ApiResult<Json<ElectionView>> {
+    let Path(name) = name?;
     let election = ElectionName::parse(&name)?;
     Ok(Json(election_view(&host.runtime.state(), &election)))
 }

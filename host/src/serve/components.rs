@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::rejection::{BytesRejection, QueryRejection};
+use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use serde::Deserialize;
@@ -142,9 +142,10 @@ pub async fn deploy(
 /// `PUT /v1/components/{id}`: hot-swaps the deployment's code for the body.
 pub async fn swap(
     State(host): State<Arc<Host>>,
-    Path(id): Path<u64>,
+    id: Result<Path<u64>, PathRejection>,
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult<Json<SwapView>> {
+    let Path(id) = id?;
     let wasm = body?.to_vec();
     let _guard = host.changes.lock().await;
     let runtime_id = host.runtime_id(id)?;
@@ -186,7 +187,11 @@ pub async fn swap(
 }
 
 /// `DELETE /v1/components/{id}`: undeploys (a leader resigns first).
-pub async fn undeploy(State(host): State<Arc<Host>>, Path(id): Path<u64>) -> ApiResult<StatusCode> {
+pub async fn undeploy(
+    State(host): State<Arc<Host>>,
+    id: Result<Path<u64>, PathRejection>,
+) -> ApiResult<StatusCode> {
+    let Path(id) = id?;
     let _guard = host.changes.lock().await;
     host.undeploy(id).await?;
     Ok(StatusCode::NO_CONTENT)

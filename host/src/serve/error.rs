@@ -2,7 +2,7 @@
 //! client can act on (4xx: fix the request; 409: the state moved; 5xx: the host).
 
 use axum::Json;
-use axum::extract::rejection::{BytesRejection, JsonRejection, QueryRejection};
+use axum::extract::rejection::{BytesRejection, JsonRejection, PathRejection, QueryRejection};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
@@ -88,6 +88,12 @@ impl From<BytesRejection> for ApiError {
 impl From<QueryRejection> for ApiError {
     fn from(rejection: QueryRejection) -> Self {
         ApiError::new(StatusCode::BAD_REQUEST, "bad-query", rejection.body_text())
+    }
+}
+
+impl From<PathRejection> for ApiError {
+    fn from(rejection: PathRejection) -> Self {
+        ApiError::new(StatusCode::BAD_REQUEST, "bad-path", rejection.body_text())
     }
 }
 

@@ -335,6 +335,13 @@ fn bad_requests_get_a_4xx_with_a_stable_code_and_deploy_nothing() {
             .call(),
     );
     assert_eq!((status, code(&body).as_str()), (400, "bad-request"));
+    let (status, body) = read(
+        agent()
+            .delete(server.url("/v1/components/first"))
+            .header("authorization", bearer())
+            .call(),
+    );
+    assert_eq!((status, code(&body).as_str()), (400, "bad-path"));
     let (status, body) = get(&server, "/v1/nowhere");
     assert_eq!((status, code(&body).as_str()), (404, "not-found"));
     assert!(components(&server).is_empty(), "nothing was deployed");

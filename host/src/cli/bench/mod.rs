@@ -5,6 +5,7 @@
 mod foundation;
 mod runtime;
 mod sandbox;
+mod serve;
 mod store;
 mod swap;
 
@@ -32,6 +33,9 @@ enum Suite {
     Sandbox(sandbox::SandboxArgs),
     /// Hot-swap: the callback blackout of a busy leader, against a failover.
     Swap(swap::SwapArgs),
+    /// The HTTP API: leader query latency against a bare axum handler, and the
+    /// blackout of hot-swaps made over HTTP.
+    Serve(serve::ServeArgs),
 }
 
 /// One reported figure and the baseline it is compared with.
@@ -193,5 +197,6 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
         Some(Suite::Runtime(args)) => runtime::run(args),
         Some(Suite::Sandbox(args)) => sandbox::run(args),
         Some(Suite::Swap(args)) => swap::run(args),
+        Some(Suite::Serve(args)) => serve::run(args),
     }
 }
