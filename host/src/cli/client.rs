@@ -10,7 +10,7 @@ use anyhow::{Context, bail};
 use clap::Args;
 use serde::de::DeserializeOwned;
 
-use crate::serve::wire::{DeploymentView, ElectionView, ErrorBody, EventView, SwapView};
+use crate::serve::wire::{DeploymentView, ElectionView, ErrorBody, EventView, LeaseView, SwapView};
 
 /// Where the server is and how to authenticate; shared by every client command.
 #[derive(Debug, Clone, Args)]
@@ -113,6 +113,43 @@ pub struct WatchArgs {
     count: Option<u64>,
     #[command(flatten)]
     connection: Connection,
+}
+
+/// Arguments of `ballot elector`.
+#[derive(Debug, Args)]
+pub struct ElectorArgs {
+    #[command(subcommand)]
+    action: ElectorAction,
+    #[command(flatten)]
+    connection: Connection,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum ElectorAction {
+    /// Add a peer to an elector (creating it with the lease duration).
+    Reset {
+        /// The elector.
+        name: String,
+        /// The peer.
+        #[arg(long)]
+        peer: String,
+        /// The lease duration; every peer must give the same.
+        #[arg(long)]
+        duration_ms: u64,
+    },
+    /// Become master if the lease lapsed, renew it if master, else show the master.
+    Elect {
+        /// The elector.
+        name: String,
+        /// The calling peer.
+        #[arg(long)]
+        peer: String,
+    },
+    /// Show the live lease.
+    Show {
+        /// The elector.
+        name: String,
+    },
 }
 
 impl Connection {
@@ -304,6 +341,45 @@ pub fn leader(args: LeaderArgs) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::from(1)
     })
+}
+
+/// `ballot elector reset/elect/show`.
+pub fn elector(args: ElectorArgs) -> anyhow::Result<ExitCode> {
+    let c = &args.connection;
+    let agent = c.agent();
+    let view: Option<LeaseView> = match &args.action {
+        ElectorAction::Reset {
+            name,
+            peer,
+            duration_ms,
+        } => answer(
+            agent
+                .post(c.url(&format!("/v1/electors/{name}/peers")))
+                .header("authorization", c.bearer()?)
+                .send_json(serde_json::json!({"peer": peer, "duration_ms": duration_ms}))?,
+        )?,
+        ElectorAction::Elect { name, peer } => answer(
+            agent
+                .post(c.url(&format!("/v1/electors/{name}/elect")))
+                .header("authorization", c.bearer()?)
+                .send_json(serde_json::json!({ "peer": peer }))?,
+        )?,
+        ElectorAction::Show { name } => {
+            answer(agent.get(c.url(&format!("/v1/electors/{name}"))).call()?)?
+        }
+    };
+    let Some(view) = view else {
+        c.print(&serde_json::json!({"reset": true}), |_| "peer added".into());
+        return Ok(ExitCode::SUCCESS);
+    };
+    c.print(&view, |v| match (&v.master, v.term) {
+        (Some(master), Some(term)) => format!(
+            "{}: {master} is master under term {term}, {} ms left",
+            v.outcome, v.left_ms
+        ),
+        _ => format!("{}: no master", v.outcome),
+    });
+    Ok(ExitCode::SUCCESS)
 }
 
 /// `ballot watch`: follows `/v1/events`, reconnecting with `Last-Event-ID` when the

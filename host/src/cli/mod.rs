@@ -43,6 +43,8 @@ enum Command {
     Ls(client::LsArgs),
     /// Show an election's leader, term and queue.
     Leader(client::LeaderArgs),
+    /// Use a lease elector: reset (join), elect (win or renew), show.
+    Elector(client::ElectorArgs),
     /// Follow a host's events: node changes and leader changes, resuming after drops.
     Watch(client::WatchArgs),
     /// Commit load against an embedded store (a helper of the crash tests).
@@ -74,6 +76,7 @@ pub fn main() -> ExitCode {
         Some(Command::Ls(args)) => client::ls(args),
         Some(Command::Leader(args)) => client::leader(args),
         Some(Command::Watch(args)) => client::watch(args),
+        Some(Command::Elector(args)) => client::elector(args),
     };
     match outcome {
         Ok(code) => code,

@@ -14,14 +14,14 @@ use axum::http::StatusCode;
 use serde::Deserialize;
 
 use crate::election::{CandidateId, Effects, ElectionName, Elections, read_leader};
-use crate::namespace::{CreateMode, Data, Lifetime, NodePath, Op, OpResult, SessionId};
+use crate::namespace::{CreateMode, Data, Guard, Lifetime, NodePath, Op, OpResult, SessionId};
 
 use super::error::{ApiError, ApiResult};
 use super::events::leader_view;
 use super::host::Host;
 use super::wire::{
     BallotView, CandidateView, ElectionView, MultiRequest, MultiView, NodeView, OpRequest, Payload,
-    SessionView,
+    SessionView, TermGuard,
 };
 
 /// Body of `POST /v1/sessions`.
@@ -307,20 +307,7 @@ pub async fn multi(
     if ops.is_empty() {
         return Err(ApiError::bad_request("a multi needs at least one op"));
     }
-    let guard = match request.guard {
-        None => None,
-        Some(guard) => {
-            let session = session.ok_or_else(|| {
-                ApiError::bad_request("a term guard needs the session that holds the term")
-            })?;
-            let election = ElectionName::parse(&guard.election)?;
-            Some(Elections::term_guard(
-                &election,
-                session,
-                crate::namespace::Revision(guard.term),
-            ))
-        }
-    };
+    let guard = request.guard;
     let asked: Vec<String> = ops
         .iter()
         .map(|op| match op {
@@ -332,18 +319,21 @@ pub async fn multi(
         .collect();
     let committed = host
         .runtime
-        .with_elections(
-            move |el: &mut Elections, now| match el.multi(guard.as_ref(), &ops, now) {
+        .with_elections(move |el: &mut Elections, now| {
+            let guard = match guard.map(|g| to_guard(el, g, session, now)).transpose() {
+                Ok(guard) => guard,
+                Err(error) => return (Err(error), Effects::default()),
+            };
+            match el.multi(guard.as_ref(), &ops, now) {
                 Ok((committed, effects)) => (Ok(committed), effects),
-                Err(failed) => (Err(failed), Effects::default()),
-            },
-        )
-        .await?
-        .map_err(|failed| {
-            let mut error = ApiError::from(failed.error.clone());
-            error.message = failed.to_string();
-            error
-        })?;
+                Err(failed) => {
+                    let mut error = ApiError::from(failed.error.clone());
+                    error.message = failed.to_string();
+                    (Err(error), Effects::default())
+                }
+            }
+        })
+        .await??;
     let paths = committed
         .results
         .iter()
@@ -357,6 +347,35 @@ pub async fn multi(
         revision: committed.revision.0,
         paths,
     }))
+}
+
+/// The namespace guard a request's fencing token stands for, worked out in the commit's
+/// own step (an elector guard needs the live lease's session).
+fn to_guard(
+    el: &Elections,
+    guard: TermGuard,
+    session: Option<SessionId>,
+    now: crate::namespace::MonoTime,
+) -> ApiResult<Guard> {
+    let term = crate::namespace::Revision(guard.term);
+    match (guard.election, guard.elector, guard.peer) {
+        (Some(election), None, None) => {
+            let session = session.ok_or_else(|| {
+                ApiError::bad_request("an election guard needs the session that holds the term")
+            })?;
+            Ok(Elections::term_guard(
+                &ElectionName::parse(&election)?,
+                session,
+                term,
+            ))
+        }
+        (None, Some(elector), Some(peer)) => {
+            Ok(el.lease_guard(&ElectionName::parse(&elector)?, &peer, term, now)?)
+        }
+        _ => Err(ApiError::bad_request(
+            "a guard names an election (with the multi's session) or an elector and a peer",
+        )),
+    }
 }
 
 fn to_op(op: OpRequest, session: Option<SessionId>) -> ApiResult<Op> {

@@ -10,6 +10,7 @@
 mod auth;
 mod clients;
 mod components;
+mod electors;
 mod error;
 mod events;
 mod host;
@@ -139,6 +140,9 @@ pub fn router(host: Arc<Host>, token: Token) -> Router {
         .route("/v1/nodes", get(clients::node))
         .route("/v1/nodes/{*path}", get(clients::node))
         .route("/v1/multi", post(clients::multi))
+        .route("/v1/electors/{name}", get(electors::show))
+        .route("/v1/electors/{name}/peers", post(electors::reset))
+        .route("/v1/electors/{name}/elect", post(electors::elect))
         .route("/metrics", get(metrics))
         .route("/healthz", get(healthz))
         .route("/v1/events", get(events::stream))

@@ -261,13 +261,35 @@ pub struct MultiRequest {
     pub ops: Vec<OpRequest>,
 }
 
-/// "The session holds `term` of `election`": a fencing token checked in the commit.
+/// A fencing token checked in the commit: "the session holds `term` of `election`", or
+/// "`peer` holds the lease of `elector` under `term`". Give `election` or `elector`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct TermGuard {
-    /// The election.
-    pub election: String,
+    /// A ballot-queue election.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub election: Option<String>,
+    /// ... or a lease elector.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub elector: Option<String>,
+    /// The lease holder, for an elector guard.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peer: Option<String>,
     /// The term.
     pub term: u64,
+}
+
+/// A lease elector's answer: who is master, under which term, for how long.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LeaseView {
+    /// `won` (a new term), `renewed`, `held` (by `master`), or `lapsed` (no master).
+    pub outcome: String,
+    /// The master.
+    pub master: Option<String>,
+    /// Its term.
+    pub term: Option<u64>,
+    /// How long its lease has left, in milliseconds.
+    pub left_ms: u64,
 }
 
 /// What a committed multi did.

@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 
 use ballot_host::history::History;
 use ballot_host::serve::wire::{
-    CandidateView, DeploymentView, ElectionView, ErrorBody, EventView, MultiView, SessionView,
-    SwapView,
+    CandidateView, DeploymentView, ElectionView, ErrorBody, EventView, LeaseView, MultiView,
+    SessionView, SwapView,
 };
 use serde_json::{Value, json};
 
@@ -665,4 +665,64 @@ fn deployments_come_back_after_sigterm_and_the_successor_is_promoted_by_resignat
     let server = Server::start(&data, &[]);
     let names: Vec<_> = components(&server).into_iter().map(|d| d.name).collect();
     assert_eq!(names, ["bravo"]);
+}
+
+#[test]
+fn a_lease_master_is_fenced_once_its_lease_lapses_and_another_wins() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("data"), &[]);
+    for peer in ["a", "b"] {
+        let (status, body) = post_json(
+            &server,
+            "/v1/electors/jobs/peers",
+            json!({"peer": peer, "duration_ms": 300}),
+        );
+        assert_eq!(status, 204, "{body}");
+    }
+    let elect = |peer: &str| -> LeaseView {
+        let (status, body) = post_json(&server, "/v1/electors/jobs/elect", json!({"peer": peer}));
+        assert_eq!(status, 200, "{body}");
+        serde_json::from_value(body).unwrap()
+    };
+    let won = elect("a");
+    assert_eq!(
+        (won.outcome.as_str(), won.master.as_deref()),
+        ("won", Some("a"))
+    );
+    let term = won.term.unwrap();
+    let held = elect("b");
+    assert_eq!(
+        (held.outcome.as_str(), held.master.as_deref()),
+        ("held", Some("a"))
+    );
+    let write = |peer: &str, term: u64, path: &str| {
+        post_json(
+            &server,
+            "/v1/multi",
+            json!({
+                "guard": {"elector": "jobs", "peer": peer, "term": term},
+                "ops": [{"op": "create", "path": path}],
+            }),
+        )
+    };
+    assert_eq!(write("a", term, "/done-1").0, 200);
+    // a stops renewing; once its lease lapses b wins a new term, and a's writes under
+    // its old term are refused with nothing written.
+    let taken = eventually("b to win", || {
+        let view = elect("b");
+        (view.outcome == "won").then_some(view)
+    });
+    assert!(taken.term.unwrap() > term);
+    let (status, body) = write("a", term, "/done-2");
+    assert_eq!(
+        (status, code(&body).as_str()),
+        (409, "not-leader"),
+        "{body}"
+    );
+    assert_eq!(get(&server, "/v1/nodes/done-2").0, 404);
+    assert_eq!(write("b", taken.term.unwrap(), "/done-2").0, 200);
+    let (status, body) = get(&server, "/v1/electors/jobs");
+    assert_eq!(status, 200);
+    let shown: LeaseView = serde_json::from_value(body).unwrap();
+    assert_eq!(shown.master.as_deref(), Some("b"));
 }

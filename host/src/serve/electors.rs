@@ -1,0 +1,135 @@
+//! `/v1/electors`: the lease elector (the Datomic gist's, fixed and fenced) for processes
+//! that are not components. A peer joins with a reset, then calls elect to become master
+//! when the lease has lapsed or to renew it while it is master; each new mastership gets
+//! a term, which a lease-guarded multi carries as its fencing token.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Json;
+use axum::extract::rejection::{JsonRejection, PathRejection};
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use serde::Deserialize;
+
+use crate::election::{Effects, ElectionName, Elections, LeaseOutcome};
+
+use super::error::{ApiError, ApiResult};
+use super::host::Host;
+use super::wire::LeaseView;
+
+/// Body of `POST /v1/electors/{name}/peers`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Reset {
+    /// The joining peer's name.
+    peer: String,
+    /// The elector's lease duration (every peer must give the same).
+    duration_ms: u64,
+}
+
+/// Body of `POST /v1/electors/{name}/elect`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Elect {
+    /// The calling peer.
+    peer: String,
+}
+
+/// Runs `f` on elector `name` in one writer step.
+async fn on_elector<T: Send + 'static>(
+    host: &Host,
+    name: Result<Path<String>, PathRejection>,
+    f: impl FnOnce(&mut Elections, &ElectionName, crate::namespace::MonoTime) -> ApiResult<T>
+    + Send
+    + 'static,
+) -> ApiResult<T> {
+    let Path(name) = name?;
+    let name = ElectionName::parse(&name)?;
+    host.runtime
+        .with_elections(move |el: &mut Elections, now| (f(el, &name, now), Effects::default()))
+        .await?
+}
+
+/// `POST /v1/electors/{name}/peers`: adds a peer (creating the elector with the
+/// duration). Idempotent; never shortens a live lease.
+pub async fn reset(
+    State(host): State<Arc<Host>>,
+    name: Result<Path<String>, PathRejection>,
+    body: Result<Json<Reset>, JsonRejection>,
+) -> ApiResult<StatusCode> {
+    let Json(body) = body?;
+    if !(10..=3_600_000).contains(&body.duration_ms) {
+        return Err(ApiError::bad_request("duration_ms must be 10..=3600000"));
+    }
+    let duration = Duration::from_millis(body.duration_ms);
+    on_elector(&host, name, move |el, name, now| {
+        Ok(el.reset_elector(name, duration, &body.peer, now)?)
+    })
+    .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `POST /v1/electors/{name}/elect`: master under a new term if the lease lapsed,
+/// renewed if the caller is master, else who is master and for how long.
+pub async fn elect(
+    State(host): State<Arc<Host>>,
+    name: Result<Path<String>, PathRejection>,
+    body: Result<Json<Elect>, JsonRejection>,
+) -> ApiResult<Json<LeaseView>> {
+    let Json(body) = body?;
+    let peer = body.peer;
+    on_elector(&host, name, move |el, name, now| {
+        let view = match el.elect_for_duration(name, &peer, now)? {
+            LeaseOutcome::Won { term, lease } => LeaseView {
+                outcome: "won".into(),
+                master: Some(peer),
+                term: Some(term.0),
+                left_ms: lease.as_millis() as u64,
+            },
+            LeaseOutcome::Renewed { term, lease } => LeaseView {
+                outcome: "renewed".into(),
+                master: Some(peer),
+                term: Some(term.0),
+                left_ms: lease.as_millis() as u64,
+            },
+            LeaseOutcome::Held { master, term, left } => LeaseView {
+                outcome: "held".into(),
+                master: Some(master),
+                term: Some(term.0),
+                left_ms: left.as_millis() as u64,
+            },
+        };
+        Ok(view)
+    })
+    .await
+    .map(Json)
+}
+
+/// `GET /v1/electors/{name}`: the live lease, if any.
+pub async fn show(
+    State(host): State<Arc<Host>>,
+    name: Result<Path<String>, PathRejection>,
+) -> ApiResult<Json<LeaseView>> {
+    on_elector(&host, name, |el, name, now| {
+        if el.elector_duration(name).is_none() {
+            return Err(ApiError::not_found(format!("no elector {name}")));
+        }
+        Ok(match el.lease_holder(name, now) {
+            Some(holder) => LeaseView {
+                outcome: "held".into(),
+                master: Some(holder.master),
+                term: Some(holder.term.0),
+                left_ms: holder.left.as_millis() as u64,
+            },
+            None => LeaseView {
+                outcome: "lapsed".into(),
+                master: None,
+                term: None,
+                left_ms: 0,
+            },
+        })
+    })
+    .await
+    .map(Json)
+}
