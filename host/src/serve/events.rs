@@ -34,6 +34,12 @@ pub const RETAINED: usize = 10_000;
 /// Events a stream may fall behind before it is dropped.
 pub const BUFFERED: usize = 1_024;
 
+/// Where a resuming client picks up: the retained events it missed, and the live ones.
+type Resumed = (
+    VecDeque<Arc<EventView>>,
+    broadcast::Receiver<Arc<EventView>>,
+);
+
 /// The host's event history and its live broadcast.
 pub struct Feed {
     inner: Mutex<Retained>,
@@ -92,13 +98,7 @@ impl Feed {
 
     /// The retained events after `since` and a subscription to later ones; `None` if some
     /// event after `since` is no longer retained.
-    fn resume(
-        &self,
-        since: Option<u64>,
-    ) -> Option<(
-        VecDeque<Arc<EventView>>,
-        broadcast::Receiver<Arc<EventView>>,
-    )> {
+    fn resume(&self, since: Option<u64>) -> Option<Resumed> {
         let inner = self.lock();
         let backlog = match since {
             None => VecDeque::new(),
