@@ -176,10 +176,16 @@ async fn reject_oversized(
 }
 
 async fn healthz(State(host): State<Arc<Host>>) -> impl IntoResponse {
+    // The wall clock is reported for operators comparing hosts; nothing in the host
+    // depends on it (sessions and leases run on the monotonic clock).
+    let wall_clock_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |since| since.as_millis() as u64);
     axum::Json(serde_json::json!({
         "status": "ok",
         "revision": host.runtime.state().revision().0,
         "deployments": host.runtime.deployments().len(),
+        "wall_clock_ms": wall_clock_ms,
     }))
 }
 

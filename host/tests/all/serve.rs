@@ -23,6 +23,10 @@ struct Server {
 
 impl Server {
     fn start(data_dir: &Path, extra: &[&str]) -> Server {
+        Self::start_with_env(data_dir, extra, &[])
+    }
+
+    fn start_with_env(data_dir: &Path, extra: &[&str], env: &[(&str, String)]) -> Server {
         let history = data_dir.with_extension(format!("history-{}.jsonl", now_nanos()));
         let mut child = Command::new(env!("CARGO_BIN_EXE_ballot"))
             .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
@@ -31,6 +35,7 @@ impl Server {
             .arg(&history)
             .args(extra)
             .env("BALLOT_TOKEN", TOKEN)
+            .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
@@ -725,4 +730,103 @@ fn a_lease_master_is_fenced_once_its_lease_lapses_and_another_wins() {
     assert_eq!(status, 200);
     let shown: LeaseView = serde_json::from_value(body).unwrap();
     assert_eq!(shown.master.as_deref(), Some("b"));
+}
+
+/// libfaketime's multi-threaded preload library, if installed (`.ci/run` installs it).
+fn libfaketime() -> Option<PathBuf> {
+    std::fs::read_dir("/usr/lib")
+        .ok()?
+        .filter_map(|entry| entry.ok())
+        .map(|entry| entry.path().join("faketime/libfaketimeMT.so.1"))
+        .find(|path| path.exists())
+}
+
+fn wall_clock_offset_hours(server: &Server) -> f64 {
+    let served = get(server, "/healthz").1["wall_clock_ms"].as_u64().unwrap() as f64;
+    let real = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as f64;
+    (served - real) / 3_600_000.0
+}
+
+#[test]
+fn wall_clock_jumps_change_no_lease() {
+    let Some(library) = libfaketime() else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must have libfaketime (.ci/run installs the faketime package)"
+        );
+        eprintln!("skipped: libfaketime is not installed (apt-get install faketime)");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let offset = dir.path().join("faketime");
+    std::fs::write(&offset, "+0").unwrap();
+    let env = [
+        ("LD_PRELOAD", library.display().to_string()),
+        ("FAKETIME_TIMESTAMP_FILE", offset.display().to_string()),
+        ("FAKETIME_NO_CACHE", "1".to_string()),
+        ("FAKETIME_DONT_FAKE_MONOTONIC", "1".to_string()),
+    ];
+    let server = Server::start_with_env(&dir.path().join("data"), &[], &env);
+    for peer in ["a", "b"] {
+        let (status, body) = post_json(
+            &server,
+            "/v1/electors/jobs/peers",
+            json!({"peer": peer, "duration_ms": 1000}),
+        );
+        assert_eq!(status, 204, "{body}");
+    }
+    let elect = |peer: &str| -> LeaseView {
+        let (status, body) = post_json(&server, "/v1/electors/jobs/elect", json!({"peer": peer}));
+        assert_eq!(status, 200, "{body}");
+        serde_json::from_value(body).unwrap()
+    };
+    let won = elect("a");
+    assert_eq!(won.outcome, "won");
+    let term = won.term.unwrap();
+    // a renews every 100 ms while the wall clock jumps a day forward, then a day back.
+    let mut jumps_seen = [false, false];
+    for (round, jump) in ["+0", "+1d", "-1d", "+0"].iter().enumerate() {
+        std::fs::write(&offset, jump).unwrap();
+        let hours = wall_clock_offset_hours(&server);
+        match *jump {
+            "+1d" => jumps_seen[0] = (23.0..25.0).contains(&hours),
+            "-1d" => jumps_seen[1] = (-25.0..-23.0).contains(&hours),
+            _ => assert!(hours.abs() < 1.0, "round {round}: {hours} h"),
+        }
+        for _ in 0..6 {
+            let renewed = elect("a");
+            assert_eq!(
+                (renewed.outcome.as_str(), renewed.term),
+                ("renewed", Some(term)),
+                "after the wall clock moved {jump}"
+            );
+            let held = elect("b");
+            assert_eq!(
+                (held.outcome.as_str(), held.master.as_deref()),
+                ("held", Some("a")),
+                "after the wall clock moved {jump}"
+            );
+            assert!(held.left_ms <= 1000, "{held:?}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+    assert_eq!(
+        jumps_seen,
+        [true, true],
+        "the host's wall clock really jumped"
+    );
+    // Once a stops renewing, its lease lapses on the monotonic clock and b wins.
+    let started = Instant::now();
+    let taken = eventually("b to win", || {
+        let view = elect("b");
+        (view.outcome == "won").then_some(view)
+    });
+    assert!(taken.term.unwrap() > term);
+    assert!(
+        started.elapsed() >= Duration::from_millis(700),
+        "not before the lease lapsed"
+    );
 }
