@@ -35,6 +35,8 @@
 //!
 //! - [`candidate`]: the [`Candidate`] trait and [`export_candidate!`].
 //! - [`observer`]: the [`Observer`] trait and [`export_observer!`].
+//! - [`txn_fn`]: the [`TxnFn`] trait and [`export_txn_fn!`], for transaction functions,
+//!   which read through [`snapshot`].
 //! - [`types`]: the contract's types ([`Term`], [`Leader`], [`Op`], [`Error`], ...) with
 //!   builders for operations, create modes and term guards.
 //! - [`namespace`], [`election`], [`log`]: the host imports, as plain functions.
@@ -65,10 +67,13 @@ pub mod elector;
 pub mod log;
 pub mod namespace;
 pub mod observer;
+pub mod snapshot;
+pub mod txn_fn;
 pub mod types;
 
 pub use candidate::Candidate;
 pub use observer::Observer;
+pub use txn_fn::TxnFn;
 pub use types::{
     CreateMode, CreateOp, Error, EventKind, Leader, Lifetime, Node, Op, OpResult, PathOp, Revision,
     SetOp, Stat, Term, TermGuard, WatchEvent, WatchKind,
@@ -90,6 +95,21 @@ pub mod bindings {
             export_macro_name: "__export_candidate_world",
             default_bindings_module: "ballot_guest::bindings::candidate",
             additional_derives: [PartialEq, Eq],
+        });
+    }
+
+    /// Bindings of the `txn-fn` world.
+    pub mod txn_fn {
+        wit_bindgen::generate!({
+            path: "../wit",
+            world: "txn-fn",
+            pub_export_macro: true,
+            export_macro_name: "__export_txn_fn_world",
+            default_bindings_module: "ballot_guest::bindings::txn_fn",
+            with: {
+                "ballot:election/types@0.1.0": super::candidate::ballot::election::types,
+                "ballot:election/log@0.1.0": super::candidate::ballot::election::log,
+            },
         });
     }
 

@@ -37,6 +37,7 @@
 //! # fn fixture_sockets() {}
 //! # fn fixture_trap_on_event() {}
 //! # fn fixture_trap_on_win() {}
+//! # fn fixture_txn() {}
 //! ballot_artifacts::foreach_component!(assert_test_exists);
 //! # }
 //! ```

@@ -10,6 +10,7 @@ mod election;
 mod elector;
 mod log;
 mod namespace;
+mod txn_fn;
 
 use std::sync::Arc;
 
@@ -26,6 +27,8 @@ use crate::runtime::{Limits, Shared};
 pub(crate) use admission::Quota;
 
 pub(crate) use convert::{to_wit_event, to_wit_leader};
+pub use txn_fn::TxnState;
+pub(crate) use txn_fn::to_ops;
 
 /// Who an actor is, as its import calls act.
 #[derive(Debug, Clone)]

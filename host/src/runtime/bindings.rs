@@ -1,6 +1,6 @@
-//! Bindings of the two component worlds, generated once each. The observer world's
-//! imports are the candidate world's, mapped with `with:`, so one host implementation
-//! (`host_impl`) serves both.
+//! Bindings of the component worlds, generated once each. The observer and txn-fn
+//! worlds' shared imports are the candidate world's, mapped with `with:`, so one host
+//! implementation (`host_impl`) serves them all.
 
 /// The `candidate` world.
 #[allow(missing_docs)] // generated from the WIT, whose docs it carries
@@ -28,6 +28,23 @@ pub mod observer {
         },
     });
 }
+
+/// The `txn-fn` world.
+#[allow(missing_docs)] // generated from the WIT, whose docs it carries
+pub mod txn_fn {
+    wasmtime::component::bindgen!({
+        path: "../wit",
+        world: "ballot:election/txn-fn",
+        imports: { default: async | trappable },
+        exports: { default: async },
+        with: {
+            "ballot:election/types": super::candidate::ballot::election::types,
+            "ballot:election/log": super::candidate::ballot::election::log,
+        },
+    });
+}
+
+pub use txn_fn::ballot::election::snapshot as snapshot_api;
 
 pub use candidate::ballot::election::{
     election as election_api, elector as elector_api, log as log_api, namespace as namespace_api,

@@ -25,6 +25,7 @@ pub mod limits;
 pub mod sandbox;
 mod supervisor;
 mod swap;
+mod txn;
 
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
@@ -50,6 +51,7 @@ pub use limits::{Limits, Quotas, Supervision};
 pub use sandbox::{Fence, Interrupted, Revocation};
 pub use supervisor::DeploymentStatus;
 pub use swap::{SwapError, SwapOutcome, SwapReport};
+pub use txn::{CommitMode, CommitReport, CommitRequest, DEFAULT_TXN_DEADLINE, TxnSource};
 
 use actor::Message;
 
@@ -150,6 +152,7 @@ pub(crate) struct Shared {
     pub(crate) store: EmbeddedStore<Elections>,
     candidate_linker: Linker<HostState>,
     observer_linker: Linker<HostState>,
+    txn_linker: Linker<crate::host_impl::TxnState>,
     /// Compiled components by content hash: a redeploy of the same bytes skips compiling.
     components: ComponentCache,
     /// Live instances, by who the elections address.
@@ -332,11 +335,13 @@ impl Runtime {
     ) -> Result<Self, DeployError> {
         let candidate_linker = deploy::candidate_linker(&engine)?;
         let observer_linker = deploy::observer_linker(&engine)?;
+        let txn_linker = txn::txn_linker(&engine)?;
         let shared = Arc::new(Shared {
             engine,
             store,
             candidate_linker,
             observer_linker,
+            txn_linker,
             components,
             links: DashMap::new(),
             session_fences: DashMap::new(),
@@ -431,6 +436,11 @@ impl Runtime {
         self.shared.store.published()
     }
 
+    /// Follows the durable state (see [`EmbeddedStore::subscribe`]).
+    pub fn subscribe(&self) -> tokio::sync::watch::Receiver<crate::namespace::State> {
+        self.shared.store.subscribe()
+    }
+
     /// Runs `f` on the elections through the store and delivers what it causes to the
     /// actors, like any import call: for the host's own operations and for tests.
     pub async fn with_elections<R: Send + 'static>(
@@ -469,6 +479,21 @@ impl Runtime {
         let mut ids: Vec<_> = self.shared.deployments.iter().map(|e| *e.key()).collect();
         ids.sort();
         ids
+    }
+
+    /// Commits through a lease elector, with given operations or a transaction
+    /// function's (see the `txn` module): guarded, speculative, or a preview. Refused
+    /// commits write nothing.
+    pub async fn commit(
+        &self,
+        request: CommitRequest,
+    ) -> Result<CommitReport, crate::commit::CommitError> {
+        txn::commit(&self.shared, request).await
+    }
+
+    /// Checks that `wasm` is a transaction function (compiling it into the cache).
+    pub fn validate_txn_fn(&self, wasm: &[u8]) -> Result<(), DeployError> {
+        txn::validate(&self.shared, wasm).map(drop)
     }
 
     /// The number of compiled components in the cache.

@@ -136,11 +136,29 @@ impl Confinement {
     }
 }
 
+/// Store data that carries a [`Confinement`]: an actor's instance, or a transaction
+/// function's.
+pub(crate) trait Confined: Send + 'static {
+    /// The confinement.
+    fn confinement(&self) -> &Confinement;
+    /// The confinement, to change.
+    fn confinement_mut(&mut self) -> &mut Confinement;
+}
+
+impl Confined for HostState {
+    fn confinement(&self) -> &Confinement {
+        &self.confinement
+    }
+    fn confinement_mut(&mut self) -> &mut Confinement {
+        &mut self.confinement
+    }
+}
+
 /// Installs the limiter and the epoch callback on a new instance's store.
-pub(crate) fn confine(store: &mut Store<HostState>) {
-    store.limiter(|state| &mut state.confinement.store_limits);
+pub(crate) fn confine<T: Confined>(store: &mut Store<T>) {
+    store.limiter(|state| &mut state.confinement_mut().store_limits);
     store.epoch_deadline_callback(|ctx| {
-        let confinement = &ctx.data().confinement;
+        let confinement = ctx.data().confinement();
         if let Some(why) = confinement.fence.reason() {
             return Err(Interrupted::Revoked(why.clone()).into());
         }
@@ -160,14 +178,14 @@ pub(crate) fn confine(store: &mut Store<HostState>) {
 }
 
 /// Starts a callback's clock; [`within`] must wrap the call itself.
-pub(crate) fn arm(store: &mut Store<HostState>, limit: Duration) {
-    store.data_mut().confinement.deadline = Some((Instant::now() + limit, limit));
+pub(crate) fn arm<T: Confined>(store: &mut Store<T>, limit: Duration) {
+    store.data_mut().confinement_mut().deadline = Some((Instant::now() + limit, limit));
     store.set_epoch_deadline(1);
 }
 
 /// Stops the callback's clock.
-pub(crate) fn disarm(store: &mut Store<HostState>) {
-    store.data_mut().confinement.deadline = None;
+pub(crate) fn disarm<T: Confined>(store: &mut Store<T>) {
+    store.data_mut().confinement_mut().deadline = None;
 }
 
 /// How much longer than the deadline the tokio timeout waits: the epoch callback should

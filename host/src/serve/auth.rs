@@ -6,6 +6,7 @@ use axum::extract::{Request, State};
 use axum::http::{Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use futures_util::StreamExt;
 use sha2::{Digest, Sha256};
 
 use super::error::ApiError;
@@ -72,9 +73,17 @@ pub async fn require_token(State(token): State<Token>, request: Request, next: N
         Some(_) => "the bearer token is wrong",
         None => "this call changes state: send Authorization: Bearer <token>",
     };
-    // Read (and drop) the body first, up to the body limit: a client still sending a
-    // component would otherwise see a broken pipe instead of this answer.
-    let _ = axum::body::to_bytes(request.into_body(), super::max_body_bytes()).await;
+    // Read and drop the body first (chunk by chunk, never holding it, up to the body
+    // limit): a client still sending a component would otherwise see a broken pipe
+    // instead of this answer.
+    let mut body = request.into_body().into_data_stream();
+    let mut read = 0;
+    while read <= super::max_body_bytes() {
+        match body.next().await {
+            Some(Ok(chunk)) => read += chunk.len(),
+            _ => break,
+        }
+    }
     ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", why).into_response()
 }
 

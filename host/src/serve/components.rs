@@ -131,12 +131,30 @@ pub async fn deploy(
             "the body is empty: send the component's bytes",
         ));
     }
-    let _guard = host.changes.lock().await;
-    let record = query.validate(host.registry.next_id(), &wasm)?;
-    // Role and election are checked before anything is compiled.
-    spec_of(&record, Vec::new())?;
-    let view = host.deploy(record, wasm).await?;
+    let view = detach(async move {
+        let _guard = host.changes.lock().await;
+        let record = query.validate(host.registry.next_id(), &wasm)?;
+        // Role and election are checked before anything is compiled.
+        spec_of(&record, Vec::new())?;
+        host.deploy(record, wasm).await
+    })
+    .await?;
     Ok((StatusCode::CREATED, Json(view)))
+}
+
+/// Runs a change to the end even if the client that asked goes away meanwhile (hyper
+/// drops a handler's future when its connection closes): a deploy, swap or undeploy cut
+/// off halfway would leave the runtime and the persisted records disagreeing.
+async fn detach<T: Send + 'static>(
+    change: impl Future<Output = ApiResult<T>> + Send + 'static,
+) -> ApiResult<T> {
+    tokio::spawn(change).await.map_err(|e| {
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            format!("the change failed: {e}"),
+        )
+    })?
 }
 
 /// `PUT /v1/components/{id}`: hot-swaps the deployment's code for the body.
@@ -147,6 +165,10 @@ pub async fn swap(
 ) -> ApiResult<Json<SwapView>> {
     let Path(id) = id?;
     let wasm = body?.to_vec();
+    detach(swap_detached(host, id, wasm)).await.map(Json)
+}
+
+async fn swap_detached(host: Arc<Host>, id: u64, wasm: Vec<u8>) -> ApiResult<SwapView> {
     let _guard = host.changes.lock().await;
     let runtime_id = host.runtime_id(id)?;
     let mut record = host
@@ -158,8 +180,12 @@ pub async fn swap(
     let persisted = host
         .registry
         .store_code(&wasm)
-        .and_then(|_| host.registry.put(record.clone()))
-        .and_then(|_| host.registry.collect_code(&old));
+        .and_then(|_| host.registry.put(record.clone()));
+    if persisted.is_ok()
+        && let Err(e) = host.registry.collect_code(&old)
+    {
+        tracing::warn!(sha256 = %old, error = %e, "unused code not deleted");
+    }
     if let Err(e) = persisted {
         // The new code runs; only its persistence failed. Say so rather than pretend.
         return Err(ApiError::new(
@@ -175,7 +201,7 @@ pub async fn swap(
         SwapOutcome::Activated => ("activated", None),
         SwapOutcome::TrappedAfterActivation(why) => ("trapped-after-activation", Some(why.clone())),
     };
-    Ok(Json(SwapView {
+    Ok(SwapView {
         id,
         outcome: outcome.into(),
         trap,
@@ -183,7 +209,7 @@ pub async fn swap(
         told: report.told.clone(),
         blackout_us: report.blackout().as_micros() as u64,
         sha256: record.sha256,
-    }))
+    })
 }
 
 /// `DELETE /v1/components/{id}`: undeploys (a leader resigns first).
@@ -192,8 +218,11 @@ pub async fn undeploy(
     id: Result<Path<u64>, PathRejection>,
 ) -> ApiResult<StatusCode> {
     let Path(id) = id?;
-    let _guard = host.changes.lock().await;
-    host.undeploy(id).await?;
+    detach(async move {
+        let _guard = host.changes.lock().await;
+        host.undeploy(id).await
+    })
+    .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

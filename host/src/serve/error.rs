@@ -153,9 +153,19 @@ impl From<StoreError> for ApiError {
 
 impl From<ElectionError> for ApiError {
     fn from(error: ElectionError) -> Self {
-        match error {
+        match error.clone() {
             ElectionError::Namespace(error) => error.into(),
-            other => ApiError::new(StatusCode::CONFLICT, "refused", other.to_string()),
+            ElectionError::Elector(_) => ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "elector-refused",
+                error.to_string(),
+            ),
+            ElectionError::UnknownCandidate(_) | ElectionError::UnknownObserver(_) => {
+                ApiError::not_found(error.to_string())
+            }
+            ElectionError::AlreadyVoted(_) => {
+                ApiError::new(StatusCode::CONFLICT, "refused", error.to_string())
+            }
         }
     }
 }

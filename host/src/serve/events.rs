@@ -64,14 +64,16 @@ impl Feed {
         })
     }
 
-    /// Follows the published states until the store closes, publishing what each changed.
+    /// Follows the published states after `initial` (the state the feed was created at)
+    /// until the store closes, publishing what each changed.
     /// `on_leaders` hears of each batch of leader changes (for metrics).
     pub async fn follow(
         self: Arc<Self>,
         mut states: watch::Receiver<NsState>,
+        initial: NsState,
         mut on_leaders: impl FnMut(&[LeaderChange]) + Send,
     ) {
-        let mut previous = states.borrow_and_update().clone();
+        let mut previous = initial;
         while states.changed().await.is_ok() {
             let current = states.borrow_and_update().clone();
             if let Some(event) = describe(&previous, &current) {
@@ -208,6 +210,12 @@ pub async fn stream(
         None => None,
     };
     let since = header.or(query.since);
+    let current = host.runtime.state().revision().0;
+    if let Some(since) = since.filter(|since| *since > current) {
+        return Err(ApiError::bad_request(format!(
+            "revision {since} is ahead of this host's {current}: an id from another host or data directory?"
+        )));
+    }
     let prefix = match query.prefix {
         Some(raw) => Some(NodePath::parse(&raw).map_err(ApiError::from)?),
         None => None,
@@ -225,6 +233,7 @@ pub async fn stream(
         )
     })?;
     let events = events_after(backlog, live, since.unwrap_or(0))
+        .take_until(host.stopped())
         .filter_map(move |event| std::future::ready(to_sse(&event, prefix.as_ref()).map(Ok)));
     Ok(Sse::new(events).keep_alive(KeepAlive::default()))
 }

@@ -42,6 +42,9 @@ pub struct Host {
     /// Serialises deploy, swap and undeploy, so the registry and the runtime never
     /// disagree about a deployment between two of them.
     pub changes: tokio::sync::Mutex<()>,
+    /// Set when the host begins to stop: event streams end, so the server's graceful
+    /// shutdown is not held open by them.
+    stopping: tokio::sync::watch::Sender<bool>,
 }
 
 impl Host {
@@ -55,7 +58,6 @@ impl Host {
             Arc::new(SystemClock::new()),
             Options::default(),
         )?;
-        let states = store.subscribe();
         let engine = new_engine().map_err(|e| anyhow::anyhow!("{e:#}"))?;
         let runtime = Runtime::new(engine, store, recorder)?;
         let stale: Vec<_> = runtime.state().sessions().map(|(id, _)| id).collect();
@@ -73,7 +75,11 @@ impl Host {
                 .await?;
             tracing::info!(closed, "closed the sessions of the previous run");
         }
-        let feed = Feed::new(runtime.state().revision().0);
+        // The feed starts from one snapshot: its revision is the horizon, and every later
+        // change (the deployments coming back, below) is an event.
+        let mut states = runtime.subscribe();
+        let initial = states.borrow_and_update().clone();
+        let feed = Feed::new(initial.revision().0);
         let metrics = Metrics::new(runtime.commit_latency());
         let host = Arc::new(Host {
             registry: Registry::open(data_dir)?,
@@ -83,10 +89,11 @@ impl Host {
             feed: feed.clone(),
             metrics,
             changes: tokio::sync::Mutex::new(()),
+            stopping: tokio::sync::watch::Sender::new(false),
         });
         {
             let host = Arc::downgrade(&host);
-            tokio::spawn(feed.follow(states, move |changes| {
+            tokio::spawn(feed.follow(states, initial, move |changes| {
                 if let Some(host) = host.upgrade() {
                     host.metrics.leaders_changed(changes);
                 }
@@ -211,6 +218,19 @@ impl Host {
             .iter()
             .map(|record| self.view(record))
             .collect()
+    }
+
+    /// A future that completes once the host begins to stop.
+    pub fn stopped(&self) -> impl Future<Output = ()> + Send + use<> {
+        let mut stopping = self.stopping.subscribe();
+        async move {
+            let _ = stopping.wait_for(|stopping| *stopping).await;
+        }
+    }
+
+    /// Begins stopping: event streams end.
+    pub fn begin_stopping(&self) {
+        self.stopping.send_replace(true);
     }
 
     /// Graceful shutdown: leaders resign first, and each waits (briefly) for its

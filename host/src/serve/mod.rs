@@ -94,8 +94,15 @@ async fn serve(args: ServeArgs, token: Token) -> anyhow::Result<ExitCode> {
         args.data_dir.display(),
         host.views().len()
     );
+    let signalled = {
+        let host = host.clone();
+        async move {
+            shutdown_signal().await;
+            host.begin_stopping();
+        }
+    };
     axum::serve(listener, router(host.clone(), token))
-        .with_graceful_shutdown(shutdown_signal())
+        .with_graceful_shutdown(signalled)
         .await?;
     eprintln!("ballot serve: shutting down: leaders resign");
     host.shutdown().await;

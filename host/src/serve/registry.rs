@@ -154,13 +154,17 @@ impl Registry {
 
     /// Removes `id`'s record durably, and its code if nothing else runs it.
     pub fn remove(&self, id: u64) -> std::io::Result<()> {
-        let removed = self.lock().remove(&id);
-        let Some(removed) = removed else {
+        let Some(removed) = self.get(id) else {
             return Ok(());
         };
+        // The file goes first: if that fails, the record stays, in memory as on disk.
         fs::remove_file(self.record_path(id))?;
         sync_dir(&self.records_dir)?;
-        self.collect_code(&removed.sha256)
+        self.lock().remove(&id);
+        if let Err(e) = self.collect_code(&removed.sha256) {
+            tracing::warn!(sha256 = %removed.sha256, error = %e, "unused code not deleted");
+        }
+        Ok(())
     }
 
     /// Deletes the stored code `sha256` if no record runs it.
