@@ -9,3 +9,4 @@ mod sandbox;
 mod serve;
 mod store;
 mod support;
+mod txn;

@@ -1,0 +1,272 @@
+//! Commits through the lease elector with transaction functions (the `fixture-txn`
+//! component): determinism, aborts that cost only their own commit, stale reads run
+//! again, and fencing of a lapsed master, checked on the recorded history.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use ballot_host::check::{Budget, ModelKind, Verdict, check};
+use ballot_host::commit::CommitError;
+use ballot_host::election::{Effects, ElectionName, Elections};
+use ballot_host::history::Recorder;
+use ballot_host::namespace::{CreateMode, Data, NodePath, Op};
+use ballot_host::runtime::{CommitMode, CommitReport, CommitRequest, Limits, Runtime, TxnSource};
+
+use super::support::{runtime, wasm};
+
+fn txn_fn() -> Arc<Vec<u8>> {
+    static WASM: std::sync::OnceLock<Arc<Vec<u8>>> = std::sync::OnceLock::new();
+    WASM.get_or_init(|| Arc::new(wasm(ballot_artifacts::FIXTURE_TXN)))
+        .clone()
+}
+
+fn function(args: &str, deadline: Duration) -> TxnSource {
+    TxnSource::Function {
+        wasm: txn_fn(),
+        args: args.as_bytes().to_vec(),
+        limits: Limits {
+            callback_deadline: deadline,
+            ..Limits::default()
+        },
+    }
+}
+
+fn elector() -> ElectionName {
+    ElectionName::parse("jobs").unwrap()
+}
+
+async fn reset(rt: &Runtime, peers: &[&str], duration: Duration) {
+    let peers: Vec<String> = peers.iter().map(|p| p.to_string()).collect();
+    rt.with_elections(move |el: &mut Elections, now| {
+        for peer in &peers {
+            el.reset_elector(&elector(), duration, peer, now).unwrap();
+        }
+        ((), Effects::default())
+    })
+    .await
+    .unwrap();
+}
+
+async fn commit(
+    rt: &Runtime,
+    peer: &str,
+    mode: CommitMode,
+    txn: TxnSource,
+) -> Result<CommitReport, CommitError> {
+    rt.commit(CommitRequest {
+        elector: elector(),
+        peer: peer.to_string(),
+        mode,
+        txn,
+    })
+    .await
+}
+
+fn data(rt: &Runtime, path: &str) -> Option<String> {
+    rt.state()
+        .get(&NodePath::parse(path).unwrap())
+        .ok()
+        .map(|(data, _)| String::from_utf8_lossy(data.as_bytes()).into_owned())
+}
+
+fn counter(rt: &Runtime, path: &str) -> Option<u64> {
+    data(rt, path).map(|d| d.split('|').next().unwrap().parse().unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_txn_fn_gives_the_same_ops_on_the_same_snapshot_despite_clocks_and_hashmaps() {
+    let rt = runtime(Recorder::off());
+    reset(&rt, &["a"], Duration::from_secs(10)).await;
+    let second = Duration::from_secs(5);
+    let first = commit(&rt, "a", CommitMode::Preview, function("count /c", second))
+        .await
+        .unwrap();
+    let again = commit(&rt, "a", CommitMode::Preview, function("count /c", second))
+        .await
+        .unwrap();
+    assert_eq!(
+        first.ops, again.ops,
+        "same snapshot, same arguments, same ops"
+    );
+    assert_eq!(data(&rt, "/c"), None, "a preview writes nothing");
+    let Op::Create { data, .. } = &first.ops[0] else {
+        panic!("{:?}", first.ops)
+    };
+    let text = String::from_utf8_lossy(data.as_bytes()).into_owned();
+    assert!(
+        text.starts_with("1|1577836800000000000|"),
+        "the fixed clock: {text}"
+    );
+    for expected in 1..=3 {
+        let report = commit(&rt, "a", CommitMode::Guarded, function("count /c", second))
+            .await
+            .unwrap();
+        assert_eq!(report.attempts, 1);
+        assert_eq!(counter(&rt, "/c"), Some(expected));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_txn_fn_that_traps_loops_or_returns_bad_ops_aborts_only_its_own_commit() {
+    let rt = runtime(Recorder::off());
+    reset(&rt, &["a"], Duration::from_secs(10)).await;
+    // A plain commit first: a is master, and commits need no function.
+    let plain = TxnSource::Ops(vec![Op::Create {
+        path: NodePath::parse("/plain").unwrap(),
+        data: Data::from("ok"),
+        mode: CreateMode::PERSISTENT,
+    }]);
+    commit(&rt, "a", CommitMode::Guarded, plain).await.unwrap();
+    assert_eq!(data(&rt, "/plain").as_deref(), Some("ok"));
+    let before = rt.state();
+    for (args, reason) in [
+        ("trap", "traps on purpose"),
+        ("loop", "deadline"),
+        ("bad-ops", "operation 0 is invalid"),
+        ("nonsense", "unknown arguments"),
+    ] {
+        let txn = function(args, Duration::from_millis(300));
+        let error = commit(&rt, "a", CommitMode::Guarded, txn)
+            .await
+            .expect_err(args);
+        match &error {
+            CommitError::TxnAborted(why) => assert!(why.contains(reason), "{args}: {why}"),
+            other => panic!("{args}: {other:?}"),
+        }
+    }
+    assert_eq!(rt.state(), before, "nothing was written");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_txn_fn_whose_reads_went_stale_runs_again_on_the_new_state() {
+    let rt = Arc::new(runtime(Recorder::off()));
+    reset(&rt, &["a"], Duration::from_secs(30)).await;
+    async fn set_from(rt: &Runtime, value: &'static str) {
+        let op = Op::Set {
+            path: NodePath::parse("/from").unwrap(),
+            data: Data::from(value),
+            expected: None,
+        };
+        rt.with_elections(move |el: &mut Elections, now| {
+            let (_, effects) = el.multi(None, &[op], now).unwrap();
+            ((), effects)
+        })
+        .await
+        .unwrap();
+    }
+    rt.with_elections(|el: &mut Elections, now| {
+        let create = Op::Create {
+            path: NodePath::parse("/from").unwrap(),
+            data: Data::from("old"),
+            mode: CreateMode::PERSISTENT,
+        };
+        let (_, effects) = el.multi(None, &[create], now).unwrap();
+        ((), effects)
+    })
+    .await
+    .unwrap();
+    // The copy spins for a while after reading /from; change /from meanwhile. On a
+    // loaded machine the change may miss the first run, so try a few times.
+    for round in 0..5 {
+        let value: &'static str = ["v0", "v1", "v2", "v3", "v4"][round];
+        let copying = tokio::spawn({
+            let rt = rt.clone();
+            async move {
+                commit(
+                    &rt,
+                    "a",
+                    CommitMode::Guarded,
+                    function("copy /from /to", Duration::from_secs(20)),
+                )
+                .await
+            }
+        });
+        tokio::time::sleep(Duration::from_millis(30)).await;
+        set_from(&rt, value).await;
+        let report = copying.await.unwrap().unwrap();
+        assert_eq!(data(&rt, "/to").as_deref(), data(&rt, "/from").as_deref());
+        if report.attempts >= 2 {
+            assert_eq!(
+                data(&rt, "/to").as_deref(),
+                Some(value),
+                "the rerun saw the change"
+            );
+            return;
+        }
+    }
+    panic!("the change never landed while the function ran");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lapsed_master_is_refused_even_after_its_txn_fn_ran() {
+    let rt = runtime(Recorder::off());
+    reset(&rt, &["a", "b"], Duration::from_millis(200)).await;
+    let count = || function("count /c", Duration::from_secs(5));
+    let won = commit(&rt, "a", CommitMode::Guarded, count())
+        .await
+        .unwrap();
+    let term = won.term.unwrap();
+    assert_eq!(counter(&rt, "/c"), Some(1));
+    // While a's lease is live, b's guarded commit is refused.
+    if let Err(error) = commit(&rt, "b", CommitMode::Guarded, count()).await {
+        assert!(matches!(error, CommitError::NotLeader { .. }), "{error:?}");
+    }
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let taken = commit(&rt, "b", CommitMode::Guarded, count())
+        .await
+        .unwrap();
+    assert!(taken.term.unwrap() > term);
+    let value = counter(&rt, "/c");
+    // a still believes it holds its term: its function runs, its commit is refused.
+    let error = commit(&rt, "a", CommitMode::Speculative(term), count())
+        .await
+        .expect_err("a stale term");
+    assert!(
+        matches!(error, CommitError::NotLeader { current: Some(t) } if t == taken.term.unwrap()),
+        "{error:?}"
+    );
+    assert_eq!(counter(&rt, "/c"), value, "nothing written");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn peers_racing_guarded_commits_through_expiries_give_one_master_per_term() {
+    let recorder = Recorder::new();
+    let rt = Arc::new(runtime(recorder.clone()));
+    reset(&rt, &["a", "b", "c"], Duration::from_millis(40)).await;
+    let mut racers = Vec::new();
+    for peer in ["a", "b", "c"] {
+        let rt = rt.clone();
+        racers.push(tokio::spawn(async move {
+            let mut applied = 0;
+            for round in 0..25u64 {
+                let txn = function("count /c", Duration::from_secs(5));
+                if commit(&rt, peer, CommitMode::Guarded, txn).await.is_ok() {
+                    applied += 1;
+                }
+                // Sometimes pause past the lease, so masters change.
+                let pause = if round % 4 == 0 { 60 } else { 5 };
+                tokio::time::sleep(Duration::from_millis(pause)).await;
+            }
+            applied
+        }));
+    }
+    let mut applied = 0;
+    for racer in racers {
+        applied += racer.await.unwrap();
+    }
+    assert_eq!(
+        counter(&rt, "/c"),
+        Some(applied),
+        "every applied commit counted once"
+    );
+    let history = recorder.history();
+    let elected = history.ops.iter().filter(|op| op.f == "elected").count();
+    assert!(elected > 2, "masters changed: {}", history.to_jsonl());
+    let report = check(&history, ModelKind::Leadership, &Budget::default()).unwrap();
+    assert!(
+        matches!(report.verdict, Verdict::Linearizable),
+        "{:?}\n{}",
+        report.verdict,
+        history.to_jsonl()
+    );
+}
