@@ -10,7 +10,9 @@ use anyhow::{Context, bail};
 use clap::Args;
 use serde::de::DeserializeOwned;
 
-use crate::serve::wire::{DeploymentView, ElectionView, ErrorBody, EventView, LeaseView, SwapView};
+use crate::serve::wire::{
+    CommitView, DeploymentView, ElectionView, ErrorBody, EventView, LeaseView, SwapView, TxnFnView,
+};
 
 /// Where the server is and how to authenticate; shared by every client command.
 #[derive(Debug, Clone, Args)]
@@ -150,6 +152,33 @@ enum ElectorAction {
         /// The elector.
         name: String,
     },
+}
+
+/// Arguments of `ballot commit`.
+#[derive(Debug, Args)]
+pub struct CommitArgs {
+    /// The lease elector that fences the commit.
+    elector: String,
+    /// The committing peer.
+    #[arg(long)]
+    peer: String,
+    /// A transaction function (.wasm) to compute the operations; uploaded first.
+    #[arg(long, conflicts_with = "ops")]
+    txn_fn: Option<PathBuf>,
+    /// Its arguments (text).
+    #[arg(long, requires = "txn_fn")]
+    args: Option<String>,
+    /// Plain operations, as the API's JSON list (`[{"op": "create", "path": "/a"}]`).
+    #[arg(long)]
+    ops: Option<String>,
+    /// Commit under this term without an election (speculative-commit).
+    #[arg(long, conflicts_with = "preview")]
+    speculative: Option<u64>,
+    /// Show what the commit would do, writing nothing.
+    #[arg(long)]
+    preview: bool,
+    #[command(flatten)]
+    connection: Connection,
 }
 
 impl Connection {
@@ -378,6 +407,56 @@ pub fn elector(args: ElectorArgs) -> anyhow::Result<ExitCode> {
             v.outcome, v.left_ms
         ),
         _ => format!("{}: no master", v.outcome),
+    });
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `ballot commit`: a guarded (default), speculative or preview commit.
+pub fn commit(args: CommitArgs) -> anyhow::Result<ExitCode> {
+    let c = &args.connection;
+    let agent = c.agent();
+    let mut body = serde_json::json!({ "peer": args.peer });
+    match (&args.txn_fn, &args.ops) {
+        (Some(path), None) => {
+            let uploaded: TxnFnView = answer(
+                agent
+                    .post(c.url("/v1/txn-fns"))
+                    .header("authorization", c.bearer()?)
+                    .send(&read_wasm(path)?[..])?,
+            )?;
+            body["txn_fn"] = uploaded.sha256.into();
+            body["args"] = args.args.clone().unwrap_or_default().into();
+        }
+        (None, Some(ops)) => {
+            body["ops"] = serde_json::from_str(ops).context("--ops is not JSON")?;
+        }
+        _ => bail!("give --txn-fn (with --args) or --ops"),
+    }
+    if let Some(term) = args.speculative {
+        body["mode"] = "speculative".into();
+        body["term"] = term.into();
+    } else if args.preview {
+        body["mode"] = "preview".into();
+    }
+    let view: CommitView = answer(
+        agent
+            .post(c.url(&format!("/v1/electors/{}/commit", args.elector)))
+            .header("authorization", c.bearer()?)
+            .send_json(body)?,
+    )?;
+    c.print(&view, |v| {
+        let what = if v.preview {
+            "would commit"
+        } else {
+            "committed"
+        };
+        let term = v.term.map_or(String::new(), |t| format!(" under term {t}"));
+        format!(
+            "{what} at revision {}{term} ({} attempt(s)): {}",
+            v.revision,
+            v.attempts,
+            v.paths.join(", ")
+        )
     });
     Ok(ExitCode::SUCCESS)
 }

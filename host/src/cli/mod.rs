@@ -45,6 +45,8 @@ enum Command {
     Leader(client::LeaderArgs),
     /// Use a lease elector: reset (join), elect (win or renew), show.
     Elector(client::ElectorArgs),
+    /// Commit through a lease elector: plain operations or a transaction function's.
+    Commit(client::CommitArgs),
     /// Follow a host's events: node changes and leader changes, resuming after drops.
     Watch(client::WatchArgs),
     /// Commit load against an embedded store (a helper of the crash tests).
@@ -77,6 +79,7 @@ pub fn main() -> ExitCode {
         Some(Command::Leader(args)) => client::leader(args),
         Some(Command::Watch(args)) => client::watch(args),
         Some(Command::Elector(args)) => client::elector(args),
+        Some(Command::Commit(args)) => client::commit(args),
     };
     match outcome {
         Ok(code) => code,

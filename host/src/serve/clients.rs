@@ -378,7 +378,7 @@ fn to_guard(
     }
 }
 
-fn to_op(op: OpRequest, session: Option<SessionId>) -> ApiResult<Op> {
+pub(super) fn to_op(op: OpRequest, session: Option<SessionId>) -> ApiResult<Op> {
     let parse = |raw: &str| NodePath::parse(raw).map_err(ApiError::from);
     let data = |payload: &Payload| {
         payload

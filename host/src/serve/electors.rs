@@ -1,7 +1,9 @@
 //! `/v1/electors`: the lease elector (the Datomic gist's, fixed and fenced) for processes
 //! that are not components. A peer joins with a reset, then calls elect to become master
 //! when the lease has lapsed or to renew it while it is master; each new mastership gets
-//! a term, which a lease-guarded multi carries as its fencing token.
+//! a term, which a lease-guarded multi carries as its fencing token. Commits through an
+//! elector (`guarded-commit`, `speculative-commit`, preview) take plain operations or a
+//! transaction function uploaded to `/v1/txn-fns`.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,10 +15,12 @@ use axum::http::StatusCode;
 use serde::Deserialize;
 
 use crate::election::{Effects, ElectionName, Elections, LeaseOutcome};
+use crate::namespace::{Op, OpResult};
+use crate::runtime::{CommitMode, CommitRequest, DEFAULT_TXN_DEADLINE, Limits, TxnSource};
 
 use super::error::{ApiError, ApiResult};
 use super::host::Host;
-use super::wire::LeaseView;
+use super::wire::{CommitBody, CommitView, LeaseView, Payload, TxnFnView};
 
 /// Body of `POST /v1/electors/{name}/peers`.
 #[derive(Debug, Deserialize)]
@@ -132,4 +136,111 @@ pub async fn show(
     })
     .await
     .map(Json)
+}
+
+/// `POST /v1/txn-fns`: uploads a transaction function (the wasm body), checked against
+/// the `txn-fn` world and kept by its SHA-256 in the data directory.
+pub async fn upload(
+    State(host): State<Arc<Host>>,
+    body: Result<axum::body::Bytes, axum::extract::rejection::BytesRejection>,
+) -> ApiResult<(StatusCode, Json<TxnFnView>)> {
+    let wasm = body?.to_vec();
+    host.runtime.validate_txn_fn(&wasm)?;
+    let sha256 = host
+        .store_txn_fn(&wasm)
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?;
+    Ok((StatusCode::CREATED, Json(TxnFnView { sha256 })))
+}
+
+/// `POST /v1/electors/{name}/commit`: a guarded, speculative or preview commit of plain
+/// operations or of an uploaded transaction function's.
+pub async fn commit(
+    State(host): State<Arc<Host>>,
+    name: Result<Path<String>, PathRejection>,
+    body: Result<Json<CommitBody>, JsonRejection>,
+) -> ApiResult<Json<CommitView>> {
+    let Path(name) = name?;
+    let Json(body) = body?;
+    let elector = ElectionName::parse(&name)?;
+    let mode = match (body.mode.as_deref().unwrap_or("guarded"), body.term) {
+        ("guarded", None) => CommitMode::Guarded,
+        ("speculative", Some(term)) => CommitMode::Speculative(crate::namespace::Revision(term)),
+        ("preview", None) => CommitMode::Preview,
+        (mode, _) => {
+            return Err(ApiError::bad_request(format!(
+                "mode {mode:?}: guarded, preview, or speculative with the term it claims (and only then a term)"
+            )));
+        }
+    };
+    let txn = match (body.ops, body.txn_fn) {
+        (Some(ops), None) => TxnSource::Ops(
+            ops.into_iter()
+                .map(|op| super::clients::to_op(op, None))
+                .collect::<ApiResult<_>>()?,
+        ),
+        (None, Some(sha256)) => {
+            let wasm = host.txn_fn(&sha256).ok_or_else(|| {
+                ApiError::not_found(format!(
+                    "no transaction function {sha256}: upload it to /v1/txn-fns"
+                ))
+            })?;
+            let args = Payload {
+                data: body.args,
+                data_base64: body.args_base64,
+            }
+            .bytes()
+            .map_err(|e| ApiError::bad_request(e.replace("data", "args")))?;
+            let deadline_ms = body
+                .deadline_ms
+                .unwrap_or(DEFAULT_TXN_DEADLINE.as_millis() as u64);
+            if !(10..=60_000).contains(&deadline_ms) {
+                return Err(ApiError::bad_request("deadline_ms must be 10..=60000"));
+            }
+            TxnSource::Function {
+                wasm: Arc::new(wasm),
+                args,
+                limits: Limits {
+                    callback_deadline: Duration::from_millis(deadline_ms),
+                    ..Limits::default()
+                },
+            }
+        }
+        _ => {
+            return Err(ApiError::bad_request(
+                "give the operations (ops) or a transaction function (txn_fn), one of them",
+            ));
+        }
+    };
+    let preview = mode == CommitMode::Preview;
+    let report = host
+        .runtime
+        .commit(CommitRequest {
+            elector,
+            peer: body.peer,
+            mode,
+            txn,
+        })
+        .await?;
+    let paths = report
+        .results
+        .iter()
+        .zip(&report.ops)
+        .map(|(result, op)| match (result, op) {
+            (OpResult::Created { path, .. }, _) => path.to_string(),
+            (
+                _,
+                Op::Create { path, .. }
+                | Op::Set { path, .. }
+                | Op::Delete { path, .. }
+                | Op::Check { path, .. },
+            ) => path.to_string(),
+        })
+        .collect();
+    Ok(Json(CommitView {
+        term: report.term.map(|t| t.0),
+        revision: report.revision,
+        attempts: report.attempts,
+        paths,
+        preview,
+    }))
 }

@@ -6,6 +6,7 @@ use axum::extract::rejection::{BytesRejection, JsonRejection, PathRejection, Que
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
+use crate::commit::CommitError;
 use crate::election::ElectionError;
 use crate::namespace::Error as NsError;
 use crate::runtime::{DeployError, SwapError};
@@ -137,6 +138,26 @@ impl From<SwapError> for ApiError {
             SwapError::NotRunning(_) | SwapError::Ended => {
                 ApiError::new(StatusCode::CONFLICT, "not-running", error.to_string())
             }
+        }
+    }
+}
+
+impl From<CommitError> for ApiError {
+    fn from(error: CommitError) -> Self {
+        match error {
+            CommitError::NotLeader { .. } => {
+                ApiError::new(StatusCode::CONFLICT, "not-leader", error.to_string())
+            }
+            CommitError::Conflict { .. } => {
+                ApiError::new(StatusCode::CONFLICT, "conflict", error.to_string())
+            }
+            CommitError::TxnAborted(_) => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "txn-aborted",
+                error.to_string(),
+            ),
+            CommitError::Refused(error) => error.into(),
+            CommitError::Election(error) => error.into(),
         }
     }
 }

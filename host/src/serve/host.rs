@@ -42,6 +42,8 @@ pub struct Host {
     /// Serialises deploy, swap and undeploy, so the registry and the runtime never
     /// disagree about a deployment between two of them.
     pub changes: tokio::sync::Mutex<()>,
+    /// Where uploaded transaction functions are kept, by SHA-256.
+    txn_fns: std::path::PathBuf,
     /// Set when the host begins to stop: event streams end, so the server's graceful
     /// shutdown is not held open by them.
     stopping: tokio::sync::watch::Sender<bool>,
@@ -90,7 +92,9 @@ impl Host {
             metrics,
             changes: tokio::sync::Mutex::new(()),
             stopping: tokio::sync::watch::Sender::new(false),
+            txn_fns: data_dir.join("txn-fns"),
         });
+        std::fs::create_dir_all(&host.txn_fns)?;
         {
             let host = Arc::downgrade(&host);
             tokio::spawn(feed.follow(states, initial, move |changes| {
@@ -218,6 +222,24 @@ impl Host {
             .iter()
             .map(|record| self.view(record))
             .collect()
+    }
+
+    /// Keeps an uploaded transaction function durably; returns its SHA-256.
+    pub fn store_txn_fn(&self, wasm: &[u8]) -> std::io::Result<String> {
+        let sha256 = super::registry::digest(wasm);
+        let path = self.txn_fns.join(format!("{sha256}.wasm"));
+        if !path.exists() {
+            super::registry::write_durably(&path, wasm)?;
+        }
+        Ok(sha256)
+    }
+
+    /// An uploaded transaction function's code.
+    pub fn txn_fn(&self, sha256: &str) -> Option<Vec<u8>> {
+        if sha256.len() != 64 || !sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return None;
+        }
+        std::fs::read(self.txn_fns.join(format!("{sha256}.wasm"))).ok()
     }
 
     /// A future that completes once the host begins to stop.

@@ -150,6 +150,8 @@ pub fn router(host: Arc<Host>, token: Token) -> Router {
         .route("/v1/electors/{name}", get(electors::show))
         .route("/v1/electors/{name}/peers", post(electors::reset))
         .route("/v1/electors/{name}/elect", post(electors::elect))
+        .route("/v1/electors/{name}/commit", post(electors::commit))
+        .route("/v1/txn-fns", post(electors::upload))
         .route("/metrics", get(metrics))
         .route("/healthz", get(healthz))
         .route("/v1/events", get(events::stream))

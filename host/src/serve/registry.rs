@@ -195,7 +195,7 @@ impl Registry {
 
 /// Replaces `path` with `bytes` so that a crash leaves the old file or the new one, never
 /// a torn one, and the new one survives once this returns.
-fn write_durably(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+pub(super) fn write_durably(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let tmp = path.with_extension("tmp");
     let mut file = File::create(&tmp)?;
     file.write_all(bytes)?;

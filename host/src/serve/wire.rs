@@ -330,3 +330,54 @@ pub struct LeaderChange {
     /// The new leader, or none (the leader is gone and no successor has acked yet).
     pub leader: Option<LeaderView>,
 }
+
+/// Body of `POST /v1/electors/{name}/commit`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CommitBody {
+    /// The committing peer.
+    pub peer: String,
+    /// `guarded` (the default), `speculative` (with `term`) or `preview`.
+    #[serde(default)]
+    pub mode: Option<String>,
+    /// The term a speculative commit claims.
+    #[serde(default)]
+    pub term: Option<u64>,
+    /// Plain operations...
+    #[serde(default)]
+    pub ops: Option<Vec<OpRequest>>,
+    /// ... or a transaction function uploaded to `/v1/txn-fns`, by its SHA-256.
+    #[serde(default)]
+    pub txn_fn: Option<String>,
+    /// Its arguments, as text...
+    #[serde(default)]
+    pub args: Option<String>,
+    /// ... or base64.
+    #[serde(default)]
+    pub args_base64: Option<String>,
+    /// Longest one run of the function may take (default 1000).
+    #[serde(default)]
+    pub deadline_ms: Option<u64>,
+}
+
+/// What a commit did.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CommitView {
+    /// The term it was fenced by (none for a preview).
+    pub term: Option<u64>,
+    /// The revision it committed at (a preview: the revision it read).
+    pub revision: u64,
+    /// How many times the function ran (stale reads run it again).
+    pub attempts: usize,
+    /// Per operation, the path it touched (a sequential create's full name).
+    pub paths: Vec<String>,
+    /// Whether it was only a preview.
+    pub preview: bool,
+}
+
+/// An uploaded transaction function.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TxnFnView {
+    /// Its SHA-256, which commits name it by.
+    pub sha256: String,
+}

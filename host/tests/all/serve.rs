@@ -883,3 +883,101 @@ fn wall_clock_jumps_change_no_lease() {
         "not before the lease lapsed"
     );
 }
+
+#[test]
+fn transaction_functions_commit_over_http_and_a_stale_term_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("data"), &[]);
+    let upload = |wasm: &[u8]| {
+        read(
+            agent()
+                .post(server.url("/v1/txn-fns"))
+                .header("authorization", bearer())
+                .send(wasm),
+        )
+    };
+    let (status, body) = upload(b"not wasm");
+    assert_eq!((status, code(&body).as_str()), (400, "malformed-component"));
+    let (status, body) = upload(&wasm(ballot_artifacts::EXAMPLE_CANDIDATE));
+    assert_eq!(
+        (status, code(&body).as_str()),
+        (400, "wrong-world"),
+        "{body}"
+    );
+    let (status, body) = upload(&wasm(ballot_artifacts::FIXTURE_TXN));
+    assert_eq!(status, 201, "{body}");
+    let sha = body["sha256"].as_str().unwrap().to_string();
+    for peer in ["a", "b"] {
+        let (status, body) = post_json(
+            &server,
+            "/v1/electors/jobs/peers",
+            json!({"peer": peer, "duration_ms": 1000}),
+        );
+        assert_eq!(status, 204, "{body}");
+    }
+    let commit = |peer: &str, extra: Value| {
+        let mut body = json!({"peer": peer, "txn_fn": sha, "args": "count /c"});
+        body.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        post_json(&server, "/v1/electors/jobs/commit", body)
+    };
+    let (status, body) = commit("a", json!({}));
+    assert_eq!(status, 200, "{body}");
+    let term = body["term"].as_u64().unwrap();
+    assert_eq!(body["attempts"], 1);
+    assert_eq!(body["paths"], json!(["/c"]));
+    let (status, body) = commit("a", json!({"args": "trap"}));
+    assert_eq!(
+        (status, code(&body).as_str()),
+        (422, "txn-aborted"),
+        "{body}"
+    );
+    let (status, body) = commit("b", json!({}));
+    assert_eq!(
+        (status, code(&body).as_str()),
+        (409, "not-leader"),
+        "{body}"
+    );
+    let (status, body) = commit("a", json!({"mode": "preview"}));
+    assert_eq!(
+        (status, body["preview"].as_bool()),
+        (200, Some(true)),
+        "{body}"
+    );
+    // b takes over once a's lease lapses; a's speculative commit under its old term is
+    // refused and writes nothing.
+    let taken = eventually("b to win", || {
+        let (status, body) = commit("b", json!({}));
+        (status == 200).then_some(body)
+    });
+    assert!(taken["term"].as_u64().unwrap() > term);
+    let before = get(&server, "/v1/nodes/c").1["modified"].clone();
+    let (status, body) = commit("a", json!({"mode": "speculative", "term": term}));
+    assert_eq!(
+        (status, code(&body).as_str()),
+        (409, "not-leader"),
+        "{body}"
+    );
+    assert_eq!(
+        get(&server, "/v1/nodes/c").1["modified"],
+        before,
+        "nothing written"
+    );
+    let (status, body) = post_json(
+        &server,
+        "/v1/electors/jobs/commit",
+        json!({"peer": "b", "ops": [{"op": "create", "path": "/plain", "data": "x"}]}),
+    );
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = post_json(
+        &server,
+        "/v1/electors/jobs/commit",
+        json!({"peer": "b", "mode": "speculative"}),
+    );
+    assert_eq!(
+        (status, code(&body).as_str()),
+        (400, "bad-request"),
+        "{body}"
+    );
+}
