@@ -153,6 +153,8 @@ pub(crate) struct Shared {
     candidate_linker: Linker<HostState>,
     observer_linker: Linker<HostState>,
     txn_linker: Linker<crate::host_impl::TxnState>,
+    /// Prepared transaction functions by content hash.
+    txn_fns: DashMap<[u8; 32], bindings::txn_fn::TxnFnPre<crate::host_impl::TxnState>>,
     /// Compiled components by content hash: a redeploy of the same bytes skips compiling.
     components: ComponentCache,
     /// Live instances, by who the elections address.
@@ -342,6 +344,7 @@ impl Runtime {
             candidate_linker,
             observer_linker,
             txn_linker,
+            txn_fns: DashMap::new(),
             components,
             links: DashMap::new(),
             session_fences: DashMap::new(),

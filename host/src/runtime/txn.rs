@@ -13,8 +13,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use sha2::Digest;
 use wasmtime::Store;
-use wasmtime::component::{Component, HasSelf, Linker};
+use wasmtime::component::{HasSelf, Linker};
 
 use crate::commit::{CommitError, MAX_ATTEMPTS, ReadSet, Snapshot};
 use crate::election::{Effects, ElectionName, Elections, LeaseOutcome, Term};
@@ -92,11 +93,18 @@ pub(crate) fn txn_linker(engine: &wasmtime::Engine) -> Result<Linker<TxnState>, 
     Ok(linker)
 }
 
-/// Checks that `wasm` is a transaction function this host can run (compiling it into
-/// the cache), without running it.
-pub(crate) fn validate(shared: &Shared, wasm: &[u8]) -> Result<Component, DeployError> {
+/// A transaction function ready to instantiate: imports resolved and type-checked once.
+type Prepared = super::bindings::txn_fn::TxnFnPre<TxnState>;
+
+/// Checks that `wasm` is a transaction function this host can run, preparing it (cached
+/// by content, so a commit pays only for the instantiation).
+pub(crate) fn validate(shared: &Shared, wasm: &[u8]) -> Result<Prepared, DeployError> {
+    let hash: [u8; 32] = sha2::Sha256::digest(wasm).into();
+    if let Some(prepared) = shared.txn_fns.get(&hash) {
+        return Ok(prepared.clone());
+    }
     let component = compile(shared, wasm)?;
-    shared
+    let prepared = shared
         .txn_linker
         .instantiate_pre(&component)
         .and_then(super::bindings::txn_fn::TxnFnPre::new)
@@ -104,23 +112,19 @@ pub(crate) fn validate(shared: &Shared, wasm: &[u8]) -> Result<Component, Deploy
             world: "txn-fn",
             reason: format!("{e:#}"),
         })?;
-    Ok(component)
+    shared.txn_fns.insert(hash, prepared.clone());
+    Ok(prepared)
 }
 
 /// Runs the function once on `state`: its operations and what it read.
 async fn run(
     shared: &Shared,
-    component: &Component,
+    pre: &Prepared,
     state: State,
     args: &[u8],
     limits: &Limits,
 ) -> Result<(Vec<Op>, ReadSet), CommitError> {
     let aborted = |why: String| CommitError::TxnAborted(why);
-    let pre = shared
-        .txn_linker
-        .instantiate_pre(component)
-        .and_then(super::bindings::txn_fn::TxnFnPre::new)
-        .map_err(|e| aborted(format!("not a transaction function: {e:#}")))?;
     let mut store = Store::new(
         &shared.engine,
         TxnState::new("txn-fn", Snapshot::new(state), args, limits),

@@ -2,6 +2,7 @@
 //! ending with one `SUMMARY <name> <value> <unit> <ratio> <baseline>` line per figure so
 //! runs can be compared line by line. Run optimised: `cargo run --release -- bench ...`.
 
+mod commit;
 mod foundation;
 mod runtime;
 mod sandbox;
@@ -36,6 +37,8 @@ enum Suite {
     /// The HTTP API: leader query latency against a bare axum handler, and the
     /// blackout of hot-swaps made over HTTP.
     Serve(serve::ServeArgs),
+    /// Guarded commits with a transaction function against the same with plain ops.
+    Commit(commit::CommitArgs),
 }
 
 /// One reported figure and the baseline it is compared with.
@@ -198,5 +201,6 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
         Some(Suite::Sandbox(args)) => sandbox::run(args),
         Some(Suite::Swap(args)) => swap::run(args),
         Some(Suite::Serve(args)) => serve::run(args),
+        Some(Suite::Commit(args)) => commit::run(args),
     }
 }
