@@ -724,23 +724,31 @@ fn deployments_come_back_after_sigterm_and_the_successor_is_promoted_by_resignat
     assert_eq!(names, ["bravo"]);
 }
 
+/// Adds `peers` to the elector `jobs`, with leases of `duration_ms`.
+fn join_elector(server: &Server, peers: &[&str], duration_ms: u64) {
+    for peer in peers {
+        let (status, body) = post_json(
+            server,
+            "/v1/electors/jobs/peers",
+            json!({"peer": peer, "duration_ms": duration_ms}),
+        );
+        assert_eq!(status, 204, "{body}");
+    }
+}
+
+/// `peer` elects itself in `jobs` (wins, renews or learns the master).
+fn elect(server: &Server, peer: &str) -> LeaseView {
+    let (status, body) = post_json(server, "/v1/electors/jobs/elect", json!({"peer": peer}));
+    assert_eq!(status, 200, "{body}");
+    serde_json::from_value(body).unwrap()
+}
+
 #[test]
 fn a_lease_master_is_fenced_once_its_lease_lapses_and_another_wins() {
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start(&dir.path().join("data"), &[]);
-    for peer in ["a", "b"] {
-        let (status, body) = post_json(
-            &server,
-            "/v1/electors/jobs/peers",
-            json!({"peer": peer, "duration_ms": 1500}),
-        );
-        assert_eq!(status, 204, "{body}");
-    }
-    let elect = |peer: &str| -> LeaseView {
-        let (status, body) = post_json(&server, "/v1/electors/jobs/elect", json!({"peer": peer}));
-        assert_eq!(status, 200, "{body}");
-        serde_json::from_value(body).unwrap()
-    };
+    join_elector(&server, &["a", "b"], 1500);
+    let elect = |peer: &str| elect(&server, peer);
     let won = elect("a");
     assert_eq!(
         (won.outcome.as_str(), won.master.as_deref()),
@@ -822,19 +830,8 @@ fn wall_clock_jumps_change_no_lease() {
         ("FAKETIME_DONT_FAKE_MONOTONIC", "1".to_string()),
     ];
     let server = Server::start_with_env(&dir.path().join("data"), &[], &env);
-    for peer in ["a", "b"] {
-        let (status, body) = post_json(
-            &server,
-            "/v1/electors/jobs/peers",
-            json!({"peer": peer, "duration_ms": 1000}),
-        );
-        assert_eq!(status, 204, "{body}");
-    }
-    let elect = |peer: &str| -> LeaseView {
-        let (status, body) = post_json(&server, "/v1/electors/jobs/elect", json!({"peer": peer}));
-        assert_eq!(status, 200, "{body}");
-        serde_json::from_value(body).unwrap()
-    };
+    join_elector(&server, &["a", "b"], 1000);
+    let elect = |peer: &str| elect(&server, peer);
     let won = elect("a");
     assert_eq!(won.outcome, "won");
     let term = won.term.unwrap();
@@ -907,14 +904,7 @@ fn transaction_functions_commit_over_http_and_a_stale_term_is_refused() {
     let (status, body) = upload(&wasm(ballot_artifacts::FIXTURE_TXN));
     assert_eq!(status, 201, "{body}");
     let sha = body["sha256"].as_str().unwrap().to_string();
-    for peer in ["a", "b"] {
-        let (status, body) = post_json(
-            &server,
-            "/v1/electors/jobs/peers",
-            json!({"peer": peer, "duration_ms": 1000}),
-        );
-        assert_eq!(status, 204, "{body}");
-    }
+    join_elector(&server, &["a", "b"], 1000);
     let commit = |peer: &str, extra: Value| {
         let mut body = json!({"peer": peer, "txn_fn": sha, "args": "count /c"});
         body.as_object_mut()
