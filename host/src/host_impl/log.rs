@@ -28,7 +28,7 @@ impl log_api::Host for HostState {
 /// The longest log line kept, in bytes.
 const MAX_LINE: usize = 4096;
 
-fn truncate(mut message: String) -> String {
+pub(super) fn truncate(mut message: String) -> String {
     if message.len() > MAX_LINE {
         let mut end = MAX_LINE;
         while !message.is_char_boundary(end) {

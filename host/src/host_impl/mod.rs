@@ -94,13 +94,19 @@ impl HostState {
     /// The last line the guest wrote to stderr, if any: for a panicking Rust guest, the
     /// panic message.
     pub(crate) fn last_words(&self) -> Option<String> {
-        let contents = self.stderr.contents();
-        let text = String::from_utf8_lossy(&contents);
-        text.lines()
-            .rev()
-            .find(|line| !line.trim().is_empty() && !line.starts_with("note:"))
-            .map(|line| line.trim().to_string())
+        last_words(&self.stderr)
     }
+}
+
+/// The last line a guest wrote to `stderr` (skipping blank lines and the panic handler's
+/// `note:` hint): for a panicking Rust guest, the panic message.
+pub(crate) fn last_words(stderr: &MemoryOutputPipe) -> Option<String> {
+    let contents = stderr.contents();
+    String::from_utf8_lossy(&contents)
+        .lines()
+        .rev()
+        .find(|line| !line.trim().is_empty() && !line.starts_with("note:"))
+        .map(|line| line.trim().to_string())
 }
 
 /// When an instance made its first and last import calls: how a hot-swap shows that the

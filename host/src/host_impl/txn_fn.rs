@@ -92,12 +92,7 @@ impl TxnState {
 
     /// The last line the function wrote to stderr (a panic's message), if any.
     pub(crate) fn last_words(&self) -> Option<String> {
-        let contents = self.stderr.contents();
-        String::from_utf8_lossy(&contents)
-            .lines()
-            .rev()
-            .find(|line| !line.trim().is_empty() && !line.starts_with("note:"))
-            .map(|line| line.trim().to_string())
+        super::last_words(&self.stderr)
     }
 }
 
@@ -174,7 +169,7 @@ impl snapshot_api::Host for TxnState {
 
 impl log_api::Host for TxnState {
     async fn log(&mut self, level: log_api::Level, message: String) -> wasmtime::Result<()> {
-        let message: String = message.chars().take(4096).collect();
+        let message = super::log::truncate(message);
         let name = &self.name;
         match level {
             log_api::Level::Trace | log_api::Level::Debug => {

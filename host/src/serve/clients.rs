@@ -308,15 +308,7 @@ pub async fn multi(
         return Err(ApiError::bad_request("a multi needs at least one op"));
     }
     let guard = request.guard;
-    let asked: Vec<String> = ops
-        .iter()
-        .map(|op| match op {
-            Op::Create { path, .. }
-            | Op::Set { path, .. }
-            | Op::Delete { path, .. }
-            | Op::Check { path, .. } => path.to_string(),
-        })
-        .collect();
+    let asked = ops.clone();
     let committed = host
         .runtime
         .with_elections(move |el: &mut Elections, now| {
@@ -334,19 +326,29 @@ pub async fn multi(
             }
         })
         .await??;
-    let paths = committed
-        .results
-        .iter()
-        .zip(asked)
-        .map(|(result, asked)| match result {
-            OpResult::Created { path, .. } => path.to_string(),
-            _ => asked,
-        })
-        .collect();
     Ok(Json(MultiView {
         revision: committed.revision.0,
-        paths,
+        paths: touched_paths(&committed.results, &asked),
     }))
+}
+
+/// The path each operation of a committed multi touched: a sequential create's full
+/// name, else the path the operation named.
+pub(super) fn touched_paths(results: &[OpResult], ops: &[Op]) -> Vec<String> {
+    results
+        .iter()
+        .zip(ops)
+        .map(|(result, op)| match (result, op) {
+            (OpResult::Created { path, .. }, _) => path.to_string(),
+            (
+                _,
+                Op::Create { path, .. }
+                | Op::Set { path, .. }
+                | Op::Delete { path, .. }
+                | Op::Check { path, .. },
+            ) => path.to_string(),
+        })
+        .collect()
 }
 
 /// The namespace guard a request's fencing token stands for, worked out in the commit's

@@ -15,7 +15,6 @@ use axum::http::StatusCode;
 use serde::Deserialize;
 
 use crate::election::{Effects, ElectionName, Elections, LeaseOutcome};
-use crate::namespace::{Op, OpResult};
 use crate::runtime::{CommitMode, CommitRequest, DEFAULT_TXN_DEADLINE, Limits, TxnSource};
 
 use super::error::{ApiError, ApiResult};
@@ -221,21 +220,7 @@ pub async fn commit(
             txn,
         })
         .await?;
-    let paths = report
-        .results
-        .iter()
-        .zip(&report.ops)
-        .map(|(result, op)| match (result, op) {
-            (OpResult::Created { path, .. }, _) => path.to_string(),
-            (
-                _,
-                Op::Create { path, .. }
-                | Op::Set { path, .. }
-                | Op::Delete { path, .. }
-                | Op::Check { path, .. },
-            ) => path.to_string(),
-        })
-        .collect();
+    let paths = super::clients::touched_paths(&report.results, &report.ops);
     Ok(Json(CommitView {
         term: report.term.map(|t| t.0),
         revision: report.revision,
