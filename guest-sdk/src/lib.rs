@@ -39,7 +39,8 @@
 //!   which read through [`snapshot`].
 //! - [`types`]: the contract's types ([`Term`], [`Leader`], [`Op`], [`Error`], ...) with
 //!   builders for operations, create modes and term guards.
-//! - [`namespace`], [`election`], [`log`]: the host imports, as plain functions.
+//! - [`namespace`], [`election`], [`elector`], [`commit`], [`log`]: the host imports, as
+//!   plain functions.
 //! - [`cbor`]: typed node data and arguments, encoded as CBOR.
 //! - [`bindings`]: the raw `wit-bindgen` output, one module per world.
 //!
@@ -62,6 +63,7 @@ extern crate self as ballot_guest;
 
 pub mod candidate;
 pub mod cbor;
+pub mod commit;
 pub mod election;
 pub mod elector;
 pub mod log;

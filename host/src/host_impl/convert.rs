@@ -81,6 +81,40 @@ pub fn op(op: wit::Op, session: SessionId) -> Result<ns::Op, wit::Error> {
     })
 }
 
+/// A multi operation as WIT (a preview's, say).
+pub fn to_wit_op(op: ns::Op) -> wit::Op {
+    match op {
+        ns::Op::Create { path, data, mode } => wit::Op::Create(wit::CreateOp {
+            path: path.to_string(),
+            data: data.as_bytes().to_vec(),
+            mode: wit::CreateMode {
+                lifetime: match mode.lifetime {
+                    Lifetime::Persistent => wit::Lifetime::Persistent,
+                    Lifetime::Ephemeral(_) => wit::Lifetime::Ephemeral,
+                },
+                sequential: mode.sequential,
+            },
+        }),
+        ns::Op::Set {
+            path,
+            data,
+            expected,
+        } => wit::Op::Set(wit::SetOp {
+            path: path.to_string(),
+            data: data.as_bytes().to_vec(),
+            expected,
+        }),
+        ns::Op::Delete { path, expected } => wit::Op::Delete(wit::PathOp {
+            path: path.to_string(),
+            expected,
+        }),
+        ns::Op::Check { path, expected } => wit::Op::Check(wit::PathOp {
+            path: path.to_string(),
+            expected,
+        }),
+    }
+}
+
 /// A multi result as WIT.
 pub fn to_wit_result(result: ns::OpResult) -> wit::OpResult {
     match result {

@@ -56,9 +56,23 @@ impl elector_api::Host for HostState {
         name: String,
         peer: String,
     ) -> Answer<elector_api::LeaseOutcome> {
+        // A win is recorded as `elected` in the writer step that made it, so a recorded
+        // history shows every term its commits are guarded by (the leadership model).
+        let recorder = self.shared.recorder.clone();
         let outcome = self
             .elector_step(&name, move |el, name, now| {
-                el.elect_for_duration(name, &peer, now)
+                let outcome = el.elect_for_duration(name, &peer, now)?;
+                if let LeaseOutcome::Won { term, .. } = &outcome {
+                    let value = serde_json::json!([peer, term.0]);
+                    recorder
+                        .invoke(
+                            crate::runtime::txn::next_process(),
+                            "elected",
+                            value.clone(),
+                        )
+                        .ok(value);
+                }
+                Ok(outcome)
             })
             .await?;
         Ok(outcome.map(|outcome| match outcome {

@@ -5,6 +5,7 @@
 //! (its session, its candidate, its election) so a component can only ever act as itself.
 
 mod admission;
+mod commit;
 mod convert;
 mod election;
 mod elector;

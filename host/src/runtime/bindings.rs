@@ -47,6 +47,6 @@ pub mod txn_fn {
 pub use txn_fn::ballot::election::snapshot as snapshot_api;
 
 pub use candidate::ballot::election::{
-    election as election_api, elector as elector_api, log as log_api, namespace as namespace_api,
-    types as wit,
+    commit as commit_api, election as election_api, elector as elector_api, log as log_api,
+    namespace as namespace_api, types as wit,
 };

@@ -25,7 +25,7 @@ pub mod limits;
 pub mod sandbox;
 mod supervisor;
 mod swap;
-mod txn;
+pub(crate) mod txn;
 
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
@@ -491,12 +491,37 @@ impl Runtime {
         &self,
         request: CommitRequest,
     ) -> Result<CommitReport, crate::commit::CommitError> {
-        txn::commit(&self.shared, request).await
+        txn::commit(&self.shared, request, None).await
     }
 
     /// Checks that `wasm` is a transaction function (compiling it into the cache).
     pub fn validate_txn_fn(&self, wasm: &[u8]) -> Result<(), DeployError> {
         txn::validate(&self.shared, wasm).map(drop)
+    }
+
+    /// Registers a transaction function so that components can commit with it, naming it
+    /// by the SHA-256 of its wasm (returned as 64 lowercase hex digits). Registering the
+    /// same bytes again is a no-op; a component that is not a `txn-fn` is refused.
+    pub fn register_txn_fn(&self, wasm: &[u8]) -> Result<String, DeployError> {
+        txn::validate(&self.shared, wasm)?;
+        Ok(txn::hex(&txn::digest(wasm)))
+    }
+
+    /// Kills a deployment's running instance, as `kill -9` kills a process: its powers
+    /// are revoked at once (an import call in flight is refused, a running callback is
+    /// interrupted at the next epoch tick), and its supervisor treats it as a crash: it
+    /// leaves its election, its session closes, and a fresh instance starts after the
+    /// crash backoff. For chaos tests and operators unsticking a worker.
+    pub fn kill(&self, id: DeploymentId) -> Result<(), DeployError> {
+        let handle = self
+            .shared
+            .deployments
+            .get(&id)
+            .ok_or(DeployError::Unknown(id))?;
+        if let Some(current) = handle.current() {
+            current.fence.revoke(sandbox::Revocation::Killed);
+        }
+        Ok(())
     }
 
     /// The number of compiled components in the cache.

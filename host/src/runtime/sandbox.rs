@@ -37,6 +37,8 @@ pub enum Revocation {
     Undeployed,
     /// Its own callback trapped or passed its deadline.
     Crashed(String),
+    /// It was killed from outside ([`super::Runtime::kill`]).
+    Killed,
 }
 
 impl std::fmt::Display for Revocation {
@@ -47,6 +49,7 @@ impl std::fmt::Display for Revocation {
             Revocation::MailboxOverflow => f.write_str("its mailbox overflowed"),
             Revocation::Undeployed => f.write_str("undeployed"),
             Revocation::Crashed(why) => write!(f, "crashed: {why}"),
+            Revocation::Killed => f.write_str("killed"),
         }
     }
 }

@@ -40,7 +40,23 @@ pub enum TxnSource {
         /// Longest one run may take; memory as in [`Limits`].
         limits: Limits,
     },
+    /// A transaction function registered with this runtime
+    /// ([`super::Runtime::register_txn_fn`]), named by the SHA-256 of its wasm: how a
+    /// component, which cannot hand the host a wasm binary, names one.
+    Registered {
+        /// The SHA-256 of its wasm.
+        sha256: [u8; 32],
+        /// Its arguments.
+        args: Vec<u8>,
+        /// Longest one run may take; memory as in [`Limits`].
+        limits: Limits,
+    },
 }
+
+/// A check a commit must also pass inside the writer step that applies it: a
+/// component's fence, so that an instance revoked while its commit was on the way (killed,
+/// deposed, undeployed) writes nothing.
+pub(crate) type Gate = Arc<dyn Fn(&Elections) -> Result<(), CommitError> + Send + Sync>;
 
 /// How the commit is fenced.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -96,10 +112,15 @@ pub(crate) fn txn_linker(engine: &wasmtime::Engine) -> Result<Linker<TxnState>, 
 /// A transaction function ready to instantiate: imports resolved and type-checked once.
 type Prepared = super::bindings::txn_fn::TxnFnPre<TxnState>;
 
+/// The SHA-256 that names a transaction function.
+pub(crate) fn digest(wasm: &[u8]) -> [u8; 32] {
+    sha2::Sha256::digest(wasm).into()
+}
+
 /// Checks that `wasm` is a transaction function this host can run, preparing it (cached
 /// by content, so a commit pays only for the instantiation).
 pub(crate) fn validate(shared: &Shared, wasm: &[u8]) -> Result<Prepared, DeployError> {
-    let hash: [u8; 32] = sha2::Sha256::digest(wasm).into();
+    let hash = digest(wasm);
     if let Some(prepared) = shared.txn_fns.get(&hash) {
         return Ok(prepared.clone());
     }
@@ -157,10 +178,87 @@ async fn run(
 /// Every commit call is its own process in recorded histories (one op in flight each).
 static NEXT_PROCESS: AtomicU64 = AtomicU64::new(1 << 40);
 
-/// Carries out `request`.
+/// A fresh process number for a recorded lease-elector act (a commit, or a win), so
+/// acts of one peer that overlap never share a process.
+pub(crate) fn next_process() -> u64 {
+    NEXT_PROCESS.fetch_add(1, Ordering::Relaxed)
+}
+
+/// The prepared function of `txn`, if it has one.
+fn prepare(shared: &Shared, txn: &TxnSource) -> Result<Option<Prepared>, CommitError> {
+    match txn {
+        TxnSource::Ops(_) => Ok(None),
+        TxnSource::Function { wasm, .. } => validate(shared, wasm)
+            .map(Some)
+            .map_err(|e| CommitError::TxnAborted(format!("the function was refused: {e}"))),
+        TxnSource::Registered { sha256, .. } => shared
+            .txn_fns
+            .get(sha256)
+            .map(|prepared| Some(prepared.clone()))
+            .ok_or_else(|| {
+                CommitError::Refused(Error::Invalid {
+                    subject: format!("transaction function {}", hex(sha256)),
+                    reason: "no such function is registered with this host",
+                })
+            }),
+    }
+}
+
+/// 64 lowercase hex digits.
+pub(crate) fn hex(sha256: &[u8; 32]) -> String {
+    sha256.iter().map(|byte| format!("{byte:02x}")).collect()
+}
+
+/// `txn`'s operations on `state`, and what computing them read.
+async fn compute(
+    shared: &Shared,
+    txn: &TxnSource,
+    prepared: Option<&Prepared>,
+    state: State,
+) -> Result<(Vec<Op>, ReadSet), CommitError> {
+    match (txn, prepared) {
+        (TxnSource::Ops(ops), _) => Ok((ops.clone(), ReadSet::default())),
+        (
+            TxnSource::Function { args, limits, .. } | TxnSource::Registered { args, limits, .. },
+            Some(prepared),
+        ) => run(shared, prepared, state, args, limits).await,
+        (TxnSource::Function { .. } | TxnSource::Registered { .. }, None) => {
+            unreachable!("prepared by the caller")
+        }
+    }
+}
+
+/// A dry run of `txn` on the last durable revision: its operations and what they would
+/// do, written nowhere.
+pub(crate) async fn preview(
+    shared: &Arc<Shared>,
+    txn: TxnSource,
+) -> Result<CommitReport, CommitError> {
+    let prepared = prepare(shared, &txn)?;
+    let state = shared.store.published();
+    let revision = state.revision().0;
+    let (ops, _reads) = compute(shared, &txn, prepared.as_ref(), state.clone()).await?;
+    let now = shared
+        .store
+        .execute_async(|_: &mut Elections, now| now)
+        .await
+        .map_err(|e| CommitError::TxnAborted(e.to_string()))?;
+    let preview = crate::commit::preview(state, Default::default(), now, &mut |_| Ok(ops.clone()))?;
+    Ok(CommitReport {
+        term: None,
+        results: preview.committed.results,
+        ops: preview.ops,
+        revision,
+        attempts: 1,
+    })
+}
+
+/// Carries out `request`; with a `gate`, only if it still lets the commit through in the
+/// writer step that applies it.
 pub(crate) async fn commit(
     shared: &Arc<Shared>,
     request: CommitRequest,
+    gate: Option<Gate>,
 ) -> Result<CommitReport, CommitError> {
     let CommitRequest {
         elector,
@@ -168,52 +266,31 @@ pub(crate) async fn commit(
         mode,
         txn,
     } = request;
-    let component = match &txn {
-        TxnSource::Function { wasm, .. } => Some(
-            validate(shared, wasm)
-                .map_err(|e| CommitError::TxnAborted(format!("the function was refused: {e}")))?,
-        ),
-        TxnSource::Ops(_) => None,
-    };
-    let process = NEXT_PROCESS.fetch_add(1, Ordering::Relaxed);
+    if mode == CommitMode::Preview {
+        return preview(shared, txn).await;
+    }
+    let prepared = prepare(shared, &txn)?;
+    let process = next_process();
     let term = match mode {
-        CommitMode::Preview => None,
-        CommitMode::Speculative(term) => Some(term),
-        CommitMode::Guarded => Some(hold(shared, &elector, &peer, process).await?),
+        CommitMode::Speculative(term) => term,
+        CommitMode::Guarded | CommitMode::Preview => {
+            hold(shared, &elector, &peer, process, gate.clone()).await?
+        }
     };
     let mut last_conflict = None;
     for attempt in 1..=MAX_ATTEMPTS {
         let state = shared.store.published();
-        let revision = state.revision().0;
-        let (ops, reads) = match (&txn, &component) {
-            (TxnSource::Ops(ops), _) => (ops.clone(), ReadSet::default()),
-            (TxnSource::Function { args, limits, .. }, Some(component)) => {
-                run(shared, component, state.clone(), args, limits).await?
-            }
-            (TxnSource::Function { .. }, None) => unreachable!("validated above"),
-        };
-        let Some(term) = term else {
-            let now = shared
-                .store
-                .execute_async(|_: &mut Elections, now| now)
-                .await
-                .map_err(|e| CommitError::TxnAborted(e.to_string()))?;
-            let preview =
-                crate::commit::preview(state, Default::default(), now, &mut |_| Ok(ops.clone()))?;
-            return Ok(CommitReport {
-                term: None,
-                results: preview.committed.results,
-                ops: preview.ops,
-                revision,
-                attempts: attempt,
-            });
-        };
+        let (ops, reads) = compute(shared, &txn, prepared.as_ref(), state).await?;
         let recorded = serde_json::json!([peer, term.0]);
         let token = shared.recorder.invoke(process, "commit", recorded.clone());
         let (elector_at_apply, peer_at_apply, ops_at_apply) =
             (elector.clone(), peer.clone(), ops.clone());
+        let gate_at_apply = gate.clone();
         let applied = shared
             .commit(move |el: &mut Elections, now| {
+                if let Some(Err(error)) = gate_at_apply.as_ref().map(|gate| gate(el)) {
+                    return (Err(Applied::Refused(error)), Effects::default());
+                }
                 apply(
                     el,
                     &elector_at_apply,
@@ -307,11 +384,15 @@ async fn hold(
     elector: &ElectionName,
     peer: &str,
     process: u64,
+    gate: Option<Gate>,
 ) -> Result<Term, CommitError> {
     let (elector, peer) = (elector.clone(), peer.to_string());
     let recorder = shared.recorder.clone();
     shared
         .commit(move |el: &mut Elections, now| {
+            if let Some(Err(error)) = gate.as_ref().map(|gate| gate(el)) {
+                return (Err(error), Effects::default());
+            }
             if let Some(holder) = el.lease_holder(&elector, now)
                 && holder.master == peer
             {

@@ -95,6 +95,7 @@ impl Host {
             txn_fns: data_dir.join("txn-fns"),
         });
         std::fs::create_dir_all(&host.txn_fns)?;
+        host.register_stored_txn_fns()?;
         {
             let host = Arc::downgrade(&host);
             tokio::spawn(feed.follow(states, initial, move |changes| {
@@ -232,6 +233,23 @@ impl Host {
             super::registry::write_durably(&path, wasm)?;
         }
         Ok(sha256)
+    }
+
+    /// Registers every uploaded transaction function with the runtime again, so that the
+    /// components coming back can commit with them by hash as before the restart. One
+    /// that no longer validates is logged and left out (its commits are refused).
+    fn register_stored_txn_fns(&self) -> std::io::Result<()> {
+        for entry in std::fs::read_dir(&self.txn_fns)? {
+            let path = entry?.path();
+            if path.extension().is_none_or(|ext| ext != "wasm") {
+                continue;
+            }
+            let wasm = std::fs::read(&path)?;
+            if let Err(why) = self.runtime.register_txn_fn(&wasm) {
+                tracing::error!(path = %path.display(), %why, "a stored transaction function did not validate");
+            }
+        }
+        Ok(())
     }
 
     /// An uploaded transaction function's code.

@@ -1,0 +1,126 @@
+//! The killer: finds the lease's master and kills its instance, at random moments, half
+//! of the time waiting for it to be in the middle of a claim first.
+
+use std::time::{Duration, Instant};
+
+use ballot_host::election::{Effects, Elections, LeaseHolder};
+use ballot_host::namespace::{NodePath, State};
+use ballot_host::runtime::{DeploymentId, Runtime};
+use rand::RngExt;
+use rand::rngs::Xoshiro256PlusPlus;
+
+use crate::queue::{self, Item};
+use crate::{Config, deployment_on};
+
+/// How many kills there were, and how many landed between a claim and its completion.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Kills {
+    /// Masters killed.
+    pub total: usize,
+    /// Of those, killed while holding a claimed, uncompleted item.
+    pub mid_claim: usize,
+}
+
+/// How long a targeted kill waits for its master to be mid-claim before it kills anyway.
+const TARGET_PATIENCE: Duration = Duration::from_millis(300);
+
+/// Kills up to `config.kills` masters, stopping early once every item is done or the
+/// deadline passes.
+pub async fn kill_masters(
+    rt: &Runtime,
+    workers: &[DeploymentId],
+    config: &Config,
+    rng: &mut Xoshiro256PlusPlus,
+    started: Instant,
+) -> anyhow::Result<Kills> {
+    let mut kills = Kills::default();
+    let deadline = started + config.deadline;
+    while kills.total < config.kills && Instant::now() < deadline {
+        if queue::all_done(&rt.state(), config.items) {
+            break;
+        }
+        let pause = rng.random_range(10..=60u64);
+        tokio::time::sleep(Duration::from_millis(pause)).await;
+        let targeted = rng.random_bool(0.5);
+        let patience = if targeted {
+            TARGET_PATIENCE
+        } else {
+            Duration::ZERO
+        };
+        let Some(victim) = find_master(rt, workers, patience).await? else {
+            continue;
+        };
+        // Already gone (a restart raced the search): not a kill.
+        if rt.kill(victim.deployment).is_err() {
+            continue;
+        }
+        kills.total += 1;
+        if victim.mid_claim {
+            kills.mid_claim += 1;
+        }
+    }
+    Ok(kills)
+}
+
+/// The master's running deployment, and whether it holds a claim.
+struct Victim {
+    deployment: DeploymentId,
+    mid_claim: bool,
+}
+
+/// The master's deployment, if its instance still runs; within `patience`, waits for
+/// one that is mid-claim (returning the master as it is when patience runs out).
+async fn find_master(
+    rt: &Runtime,
+    workers: &[DeploymentId],
+    patience: Duration,
+) -> anyhow::Result<Option<Victim>> {
+    let until = Instant::now() + patience;
+    loop {
+        let holder = lease_holder(rt).await?;
+        let state = rt.state();
+        let victim = holder.and_then(|holder| {
+            let deployment = deployment_of(rt, workers, &state, &holder.master)?;
+            Some(Victim {
+                deployment,
+                mid_claim: holds_claim(&state, &holder),
+            })
+        });
+        match victim {
+            Some(victim) if victim.mid_claim || Instant::now() >= until => {
+                return Ok(Some(victim));
+            }
+            None if Instant::now() >= until => return Ok(None),
+            _ => tokio::time::sleep(Duration::from_millis(1)).await,
+        }
+    }
+}
+
+/// The lease's holder now, on the host's clock.
+async fn lease_holder(rt: &Runtime) -> anyhow::Result<Option<LeaseHolder>> {
+    let elector = queue::elector();
+    Ok(rt
+        .with_elections(move |el: &mut Elections, now| {
+            (el.lease_holder(&elector, now), Effects::default())
+        })
+        .await?)
+}
+
+/// The deployment whose running instance took the peer name `peer`.
+fn deployment_of(
+    rt: &Runtime,
+    workers: &[DeploymentId],
+    state: &State,
+    peer: &str,
+) -> Option<DeploymentId> {
+    let node = NodePath::parse(queue::WORKERS).ok()?.child(peer).ok()?;
+    let session = state.exists(&node)?.ephemeral_owner?;
+    deployment_on(rt, workers, session)
+}
+
+/// Whether `holder` has claimed an item under its term and not completed it.
+fn holds_claim(state: &State, holder: &LeaseHolder) -> bool {
+    queue::items(state).into_iter().any(|(_, item)| {
+        matches!(item, Some(Item::Claimed { peer, term }) if peer == holder.master && term == holder.term.0)
+    })
+}
