@@ -25,6 +25,7 @@
 //! # fn example_candidate() {}
 //! # fn example_candidate_v2() {}
 //! # fn example_observer() {}
+//! # fn fixture_committer() {}
 //! # fn fixture_compute() {}
 //! # fn fixture_crash_loop() {}
 //! # fn fixture_fenced_writer() {}

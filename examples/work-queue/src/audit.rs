@@ -91,6 +91,17 @@ impl Audit {
     }
 }
 
+/// How many of the items in `cut_short` (item, killed peer) some other peer completed.
+pub fn taken_over(state: &State, cut_short: &[(String, String)]) -> usize {
+    let items: BTreeMap<String, Option<Item>> = queue::items(state).into_iter().collect();
+    cut_short
+        .iter()
+        .filter(|(item, killed)| {
+            matches!(items.get(item), Some(Some(Item::Done { peer, .. })) if peer != killed)
+        })
+        .count()
+}
+
 /// The lease's part of a recorded history: the workers' elections and commits (their
 /// peer names start with `w-`), without the ballot election their deployments also
 /// stand in, whose terms are another election's.
@@ -113,5 +124,61 @@ pub fn check_lease(history: &History) -> Result<(), String> {
     match report.verdict {
         Verdict::Linearizable => Ok(()),
         other => Err(format!("{other:?}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use ballot_host::namespace::{CreateMode, Data, Limits, MonoTime, Namespace, NodePath, Op};
+
+    use super::Audit;
+
+    fn state(nodes: &[(&str, &str)]) -> ballot_host::namespace::State {
+        let mut ns = Namespace::new(Limits::default());
+        let ops: Vec<Op> = ["/work-queue", "/work-queue/items", "/work-queue/effects"]
+            .iter()
+            .map(|p| (*p, ""))
+            .chain(nodes.iter().copied())
+            .map(|(path, data)| Op::Create {
+                path: NodePath::parse(path).unwrap(),
+                data: Data::from(data),
+                mode: CreateMode::PERSISTENT,
+            })
+            .collect();
+        ns.multi(None, &ops, MonoTime(0)).unwrap();
+        ns.snapshot()
+    }
+
+    #[test]
+    fn one_matching_effect_per_done_item_passes() {
+        let s = state(&[
+            ("/work-queue/items/item-1", "done w-1 5"),
+            ("/work-queue/items/item-2", "done w-2 9"),
+            ("/work-queue/effects/effect-1", "item-1 w-1 5"),
+            ("/work-queue/effects/effect-2", "item-2 w-2 9"),
+        ]);
+        let audit = Audit::of(&s, 2, true);
+        assert!(audit.exactly_once(), "{audit:?}");
+    }
+
+    #[test]
+    fn duplicates_losses_strays_and_unfinished_items_are_named() {
+        let s = state(&[
+            ("/work-queue/items/item-1", "done w-1 5"),
+            ("/work-queue/items/item-2", "done w-2 9"),
+            ("/work-queue/items/item-3", "claimed w-2 9"),
+            ("/work-queue/items/item-4", "done w-2 9"),
+            ("/work-queue/effects/effect-1", "item-1 w-1 5"),
+            ("/work-queue/effects/effect-2", "item-1 w-3 7"),
+            ("/work-queue/effects/effect-3", "item-4 w-1 5"),
+            ("/work-queue/effects/effect-4", "item-9 w-1 5"),
+        ]);
+        let audit = Audit::of(&s, 4, true);
+        assert!(!audit.exactly_once());
+        assert_eq!(audit.duplicated, vec![("item-1".to_string(), 2)]);
+        assert_eq!(audit.missing, vec!["item-2".to_string()]);
+        assert_eq!(audit.not_done, vec!["item-3".to_string()]);
+        assert_eq!(audit.mismatched.len(), 2, "{:?}", audit.mismatched);
+        assert!(!Audit::of(&state(&[]), 1, true).exactly_once(), "nothing enqueued");
     }
 }

@@ -13,12 +13,14 @@ use crate::queue::{self, Item};
 use crate::{Config, deployment_on};
 
 /// How many kills there were, and how many landed between a claim and its completion.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Kills {
     /// Masters killed.
     pub total: usize,
     /// Of those, killed while holding a claimed, uncompleted item.
     pub mid_claim: usize,
+    /// The items whose claim a kill cut short, with the killed peer.
+    pub cut_short: Vec<(String, String)>,
 }
 
 /// How long a targeted kill waits for its master to be mid-claim before it kills anyway.
@@ -55,17 +57,19 @@ pub async fn kill_masters(
             continue;
         }
         kills.total += 1;
-        if victim.mid_claim {
+        if let Some(item) = victim.claimed {
             kills.mid_claim += 1;
+            kills.cut_short.push((item, victim.peer));
         }
     }
     Ok(kills)
 }
 
-/// The master's running deployment, and whether it holds a claim.
+/// The master's running deployment, its peer name, and the item it has claimed, if any.
 struct Victim {
     deployment: DeploymentId,
-    mid_claim: bool,
+    peer: String,
+    claimed: Option<String>,
 }
 
 /// The master's deployment, if its instance still runs; within `patience`, waits for
@@ -83,11 +87,12 @@ async fn find_master(
             let deployment = deployment_of(rt, workers, &state, &holder.master)?;
             Some(Victim {
                 deployment,
-                mid_claim: holds_claim(&state, &holder),
+                claimed: claimed_by(&state, &holder),
+                peer: holder.master,
             })
         });
         match victim {
-            Some(victim) if victim.mid_claim || Instant::now() >= until => {
+            Some(victim) if victim.claimed.is_some() || Instant::now() >= until => {
                 return Ok(Some(victim));
             }
             None if Instant::now() >= until => return Ok(None),
@@ -118,9 +123,16 @@ fn deployment_of(
     deployment_on(rt, workers, session)
 }
 
-/// Whether `holder` has claimed an item under its term and not completed it.
-fn holds_claim(state: &State, holder: &LeaseHolder) -> bool {
-    queue::items(state).into_iter().any(|(_, item)| {
-        matches!(item, Some(Item::Claimed { peer, term }) if peer == holder.master && term == holder.term.0)
-    })
+/// The item `holder` has claimed under its term and not completed, if any.
+fn claimed_by(state: &State, holder: &LeaseHolder) -> Option<String> {
+    queue::items(state)
+        .into_iter()
+        .find_map(|(name, item)| match item {
+            Some(Item::Claimed { peer, term })
+                if peer == holder.master && term == holder.term.0 =>
+            {
+                Some(name)
+            }
+            _ => None,
+        })
 }

@@ -77,6 +77,9 @@ pub struct Report {
     pub audit: Audit,
     /// Distinct masters (terms won) over the run.
     pub terms: usize,
+    /// Items whose claim a kill cut short that another master completed (the rest were
+    /// completed by the killed master in the instant before its kill landed).
+    pub taken_over: usize,
     /// Commits the recorded lease history shows applied.
     pub commits: usize,
     /// Whether that history is linearizable under the leadership model (one master per
@@ -129,7 +132,12 @@ pub async fn run(config: &Config, worker_wasm: &[u8]) -> anyhow::Result<Report> 
     }
     let audit = Audit::of(&rt.state(), config.items, finished);
     let lease = audit::lease_history(&recorder.history());
-    let terms = lease.ops.iter().filter(|op| op.f == "elected").count() / 2;
+    let terms = lease
+        .ops
+        .iter()
+        .filter(|op| op.f == "elected" && op.kind == ballot_host::history::OpType::Ok)
+        .count();
+    let taken_over = audit::taken_over(&rt.state(), &kills.cut_short);
     let commits = lease
         .ops
         .iter()
@@ -140,6 +148,7 @@ pub async fn run(config: &Config, worker_wasm: &[u8]) -> anyhow::Result<Report> 
         kills,
         audit,
         terms,
+        taken_over,
         commits,
         history,
         elapsed,

@@ -48,6 +48,10 @@ fn print(config: &Config, report: &Report) {
         "  masters killed:          {} ({} mid-claim)",
         report.kills.total, report.kills.mid_claim
     );
+    println!(
+        "  claims cut short:        {} taken over and completed by the next master",
+        report.taken_over
+    );
     println!("  terms won:               {}", report.terms);
     println!("  lease commits applied:   {}", report.commits);
     println!(

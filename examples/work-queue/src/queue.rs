@@ -217,3 +217,45 @@ pub async fn wait_until_done(rt: &Runtime, expected: usize, until: Instant) -> b
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{Effect, Item};
+
+    #[test]
+    fn items_and_effects_parse_as_the_worker_writes_them() {
+        assert_eq!(Item::parse(b"pending"), Some(Item::Pending));
+        assert_eq!(
+            Item::parse(b"claimed w-0000000003 17"),
+            Some(Item::Claimed {
+                peer: "w-0000000003".into(),
+                term: 17
+            })
+        );
+        assert_eq!(
+            Item::parse(b"done w-0000000003 17"),
+            Some(Item::Done {
+                peer: "w-0000000003".into(),
+                term: 17
+            })
+        );
+        for bad in [
+            &b"done"[..],
+            b"claimed w-1",
+            b"done w-1 x",
+            b"pending extra",
+            b"\xff",
+        ] {
+            assert_eq!(Item::parse(bad), None, "{bad:?}");
+        }
+        assert_eq!(
+            Effect::parse(b"item-0000000001 w-0000000003 17"),
+            Some(Effect {
+                item: "item-0000000001".into(),
+                peer: "w-0000000003".into(),
+                term: 17
+            })
+        );
+        assert_eq!(Effect::parse(b"item-1 w-3"), None);
+    }
+}

@@ -23,6 +23,10 @@ async fn every_effect_once_while_masters_are_killed_mid_claim() {
     assert!(report.kills.total >= 5, "{:?}", report.kills);
     assert!(report.kills.mid_claim > 0, "{:?}", report.kills);
     assert!(
+        report.taken_over > 0,
+        "a successor finished a cut-short claim: {report:?}"
+    );
+    assert!(
         report.terms > report.kills.total / 2,
         "masters changed: {report:?}"
     );

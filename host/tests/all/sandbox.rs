@@ -388,3 +388,40 @@ async fn a_full_mailbox_drops_the_watches_and_never_blocks_the_writer() {
     assert!(line_of(&rt, "slow", "Revoked").is_none());
     assert!(line_of(&rt, "slow", "Trapped").is_none());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_leader_is_stopped_mid_callback_and_succeeded_then_restarts() {
+    let recorder = Recorder::new();
+    let rt = runtime(recorder.clone());
+    // A leader looping in its callback with a deadline far away: only the kill stops it.
+    let mut looping = candidate("looper", ballot_artifacts::FIXTURE_LOOP_FOREVER, "kill");
+    looping.limits.callback_deadline = Duration::from_secs(30);
+    looping.ttl = Duration::from_secs(60);
+    let looper = rt.deploy(looping).await.unwrap();
+    wait_for(&rt, "looper: Callback(\"on-winning-election").await;
+    rt.deploy(well_behaved("good", "kill")).await.unwrap();
+    assert!(
+        line_of(&rt, "good", "Acked").is_none(),
+        "good waits for looper"
+    );
+
+    rt.kill(looper).unwrap();
+    wait_for(&rt, "good: Acked").await;
+    let killed = line_of(&rt, "looper", "Revoked").expect("looper was revoked");
+    assert!(killed.contains("killed"), "{killed}");
+    assert!(
+        line_of(&rt, "looper", "Trapped").is_none(),
+        "stopped by the kill, not its deadline"
+    );
+    // A kill counts as a crash: a fresh instance on a new session, which loses to good.
+    wait_for(&rt, "looper: Callback(\"on-losing-election").await;
+    assert!(matches!(
+        rt.status(looper),
+        Some(DeploymentStatus::Running { restarts: 1, .. })
+    ));
+    assert_leadership_linearizable(&recorder);
+    assert!(matches!(
+        rt.kill(ballot_host::runtime::DeploymentId(999)),
+        Err(DeployError::Unknown(_))
+    ));
+}

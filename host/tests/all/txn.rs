@@ -270,3 +270,114 @@ async fn peers_racing_guarded_commits_through_expiries_give_one_master_per_term(
         history.to_jsonl()
     );
 }
+
+/// Creates `path` with `data` (its parent must exist).
+async fn create(rt: &Runtime, path: &str, data: &str) {
+    let op = Op::Create {
+        path: NodePath::parse(path).unwrap(),
+        data: Data::from(data),
+        mode: CreateMode::PERSISTENT,
+    };
+    rt.with_elections(move |el: &mut Elections, now| {
+        let (_, effects) = el.multi(None, &[op], now).unwrap();
+        ((), effects)
+    })
+    .await
+    .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_component_commits_through_the_elector_with_ops_and_a_registered_function() {
+    let recorder = Recorder::new();
+    let rt = runtime(recorder.clone());
+    let not_a_txn_fn = wasm(ballot_artifacts::EXAMPLE_CANDIDATE);
+    assert!(
+        rt.register_txn_fn(&not_a_txn_fn).is_err(),
+        "a candidate is not a txn-fn"
+    );
+    let sha = rt.register_txn_fn(&txn_fn()).unwrap();
+    assert_eq!(sha.len(), 64);
+    assert_eq!(
+        rt.register_txn_fn(&txn_fn()).unwrap(),
+        sha,
+        "named by content"
+    );
+    create(&rt, "/committer", "").await;
+    create(&rt, "/committer/sha256", &sha).await;
+
+    let mut spec = super::support::candidate("committer", None);
+    spec.wasm = wasm(ballot_artifacts::FIXTURE_COMMITTER);
+    rt.deploy(spec).await.unwrap();
+    super::support::wait_for(&rt, "committer: Acked").await;
+    let said: std::collections::BTreeMap<String, String> = rt
+        .logs()
+        .into_iter()
+        .filter_map(|(who, line)| {
+            let rest = line.strip_prefix("commit: ")?.to_string();
+            let (case, outcome) = rest.split_once(' ')?;
+            (who == "committer").then(|| (case.to_string(), outcome.to_string()))
+        })
+        .collect();
+    let outcome = |case: &str| said.get(case).unwrap_or_else(|| panic!("{case}: {said:?}"));
+
+    let term: u64 = outcome("guarded-function")
+        .strip_prefix("ok term ")
+        .and_then(|rest| rest.strip_suffix(" attempts 1"))
+        .unwrap_or_else(|| panic!("{said:?}"))
+        .parse()
+        .unwrap();
+    assert_eq!(
+        counter(&rt, "/c"),
+        Some(1),
+        "the function's commit applied once"
+    );
+    assert!(
+        outcome("preview").starts_with("ok ops 1 revision"),
+        "{said:?}"
+    );
+    assert!(outcome("unregistered").contains("Invalid"), "{said:?}");
+    assert!(
+        outcome("unregistered").contains("no such function"),
+        "{said:?}"
+    );
+    assert!(outcome("malformed").contains("Invalid"), "{said:?}");
+    assert!(outcome("ephemeral").contains("ephemeral"), "{said:?}");
+    assert_eq!(
+        outcome("stale-term"),
+        &format!("refused Error::NotLeader(Some({term}))"),
+        "a term not held is refused, naming the one that holds"
+    );
+    assert_eq!(outcome("speculative"), &format!("ok term {term}"));
+    assert_eq!(
+        outcome("other-peer"),
+        &format!("refused Error::NotLeader(Some({term}))")
+    );
+    assert_eq!(data(&rt, "/d").as_deref(), Some("x"));
+    for refused in ["/e", "/q"] {
+        assert_eq!(data(&rt, refused), None, "{refused} was written");
+    }
+    // The lease's own history (the candidate's ballot election is another election):
+    // p won once, and every commit recorded ok ran under the term p held.
+    let history = recorder.history();
+    let lease = ballot_host::history::History::from_ops(
+        history
+            .ops
+            .iter()
+            .filter(|op| matches!(op.value.get(0).and_then(|v| v.as_str()), Some("p" | "q")))
+            .cloned(),
+    )
+    .unwrap();
+    let commits = lease
+        .ops
+        .iter()
+        .filter(|op| op.f == "commit" && op.kind == ballot_host::history::OpType::Ok)
+        .count();
+    assert_eq!(commits, 2, "{}", lease.to_jsonl());
+    let report = check(&lease, ModelKind::Leadership, &Budget::default()).unwrap();
+    assert!(
+        matches!(report.verdict, Verdict::Linearizable),
+        "{:?}\n{}",
+        report.verdict,
+        lease.to_jsonl()
+    );
+}

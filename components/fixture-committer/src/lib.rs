@@ -1,0 +1,66 @@
+//! When it wins its election, commits through the lease elector `commits` as peer `p`,
+//! every way the `commit` interface allows, and logs each outcome as `commit: <case>
+//! <outcome>` for the host test to read. The transaction function's SHA-256 comes from
+//! the node `/committer/sha256`, which the test writes after registering the function.
+//!
+//! Cases: a guarded commit of the function (`count /c`), a preview of it (writes
+//! nothing), an unregistered hash, a malformed hash, an ephemeral create, a speculative
+//! commit under a term `p` does not hold, one under the term it does hold, and a guarded
+//! commit by peer `q` while `p` holds the lease.
+
+use ballot_guest::commit::{self, Txn};
+use ballot_guest::{Candidate, CreateMode, Error, Leader, Op, Term, elector, log, namespace};
+
+#[derive(Default)]
+struct Committer;
+
+fn report<T>(case: &str, outcome: Result<T, Error>, ok: impl FnOnce(T) -> String) {
+    let line = match outcome {
+        Ok(value) => ok(value),
+        Err(error) => format!("refused {error:?}"),
+    };
+    log::info(&format!("commit: {case} {line}"));
+}
+
+fn run() -> Result<(), Error> {
+    let sha = String::from_utf8_lossy(&namespace::get("/committer/sha256")?.data).into_owned();
+    let count = || Txn::function(&sha, b"count /c".to_vec());
+    for peer in ["p", "q"] {
+        elector::reset_elector("commits", 60_000, peer)?;
+    }
+
+    let first = commit::guarded_commit("commits", "p", &count());
+    let term = first.as_ref().map(|c| c.term).unwrap_or(0);
+    report("guarded-function", first, |c| {
+        format!("ok term {} attempts {}", c.term, c.attempts)
+    });
+    report("preview", commit::preview(&count()), |p| {
+        format!("ok ops {} revision {}", p.ops.len(), p.revision)
+    });
+    let unknown = Txn::function(&"ab".repeat(32), Vec::new());
+    report("unregistered", commit::guarded_commit("commits", "p", &unknown), |_| "ok".into());
+    let malformed = Txn::function("not-a-hash", Vec::new());
+    report("malformed", commit::guarded_commit("commits", "p", &malformed), |_| "ok".into());
+    let ephemeral = Txn::Ops(vec![Op::create("/e", Vec::new(), CreateMode::EPHEMERAL)]);
+    report("ephemeral", commit::guarded_commit("commits", "p", &ephemeral), |_| "ok".into());
+    let d = || Txn::Ops(vec![Op::create("/d", b"x".to_vec(), CreateMode::PERSISTENT)]);
+    report("stale-term", commit::speculative_commit("commits", "p", term + 1_000, &d()), |_| {
+        "ok".into()
+    });
+    report("speculative", commit::speculative_commit("commits", "p", term, &d()), |c| {
+        format!("ok term {}", c.term)
+    });
+    let e = Txn::Ops(vec![Op::create("/q", Vec::new(), CreateMode::PERSISTENT)]);
+    report("other-peer", commit::guarded_commit("commits", "q", &e), |_| "ok".into());
+    Ok(())
+}
+
+impl Candidate for Committer {
+    fn on_winning_election(&mut self, _term: Term) -> Result<(), String> {
+        run().map_err(|e| format!("{e:?}"))
+    }
+
+    fn on_losing_election(&mut self, _leader: Leader) {}
+}
+
+ballot_guest::export_candidate!(Committer);
