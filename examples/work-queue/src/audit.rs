@@ -179,6 +179,9 @@ mod tests {
         assert_eq!(audit.missing, vec!["item-2".to_string()]);
         assert_eq!(audit.not_done, vec!["item-3".to_string()]);
         assert_eq!(audit.mismatched.len(), 2, "{:?}", audit.mismatched);
-        assert!(!Audit::of(&state(&[]), 1, true).exactly_once(), "nothing enqueued");
+        assert!(
+            !Audit::of(&state(&[]), 1, true).exactly_once(),
+            "nothing enqueued"
+        );
     }
 }

@@ -85,6 +85,15 @@ pub struct UndeployArgs {
     connection: Connection,
 }
 
+/// Arguments of `ballot kill`.
+#[derive(Debug, Args)]
+pub struct KillArgs {
+    /// The deployment's id.
+    id: u64,
+    #[command(flatten)]
+    connection: Connection,
+}
+
 /// Arguments of `ballot ls`.
 #[derive(Debug, Args)]
 pub struct LsArgs {
@@ -313,6 +322,21 @@ pub fn undeploy(args: UndeployArgs) -> anyhow::Result<ExitCode> {
     )?;
     c.print(&serde_json::json!({ "undeployed": args.id }), |_| {
         format!("undeployed {}", args.id)
+    });
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `ballot kill`.
+pub fn kill(args: KillArgs) -> anyhow::Result<ExitCode> {
+    let c = &args.connection;
+    let _: Option<serde_json::Value> = answer(
+        c.agent()
+            .post(c.url(&format!("/v1/components/{}/kill", args.id)))
+            .header("authorization", c.bearer()?)
+            .send_empty()?,
+    )?;
+    c.print(&serde_json::json!({ "killed": args.id }), |_| {
+        format!("killed {}: it restarts after the crash backoff", args.id)
     });
     Ok(ExitCode::SUCCESS)
 }

@@ -39,6 +39,8 @@ enum Command {
     Swap(client::SwapArgs),
     /// Undeploy a deployment (a leader resigns first).
     Undeploy(client::UndeployArgs),
+    /// Kill a deployment's running instance, as kill -9 a process (it restarts).
+    Kill(client::KillArgs),
     /// List a host's deployments.
     Ls(client::LsArgs),
     /// Show an election's leader, term and queue.
@@ -75,6 +77,7 @@ pub fn main() -> ExitCode {
         Some(Command::Deploy(args)) => client::deploy(args),
         Some(Command::Swap(args)) => client::swap(args),
         Some(Command::Undeploy(args)) => client::undeploy(args),
+        Some(Command::Kill(args)) => client::kill(args),
         Some(Command::Ls(args)) => client::ls(args),
         Some(Command::Leader(args)) => client::leader(args),
         Some(Command::Watch(args)) => client::watch(args),

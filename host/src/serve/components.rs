@@ -226,6 +226,20 @@ pub async fn undeploy(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// `POST /v1/components/{id}/kill`: kills the running instance, as `kill -9` a process;
+/// its supervisor restarts it after the crash backoff. For chaos drills and for
+/// unsticking a worker; the deployment itself stays.
+pub async fn kill(
+    State(host): State<Arc<Host>>,
+    id: Result<Path<u64>, PathRejection>,
+) -> ApiResult<StatusCode> {
+    let Path(id) = id?;
+    let runtime_id = host.runtime_id(id)?;
+    host.runtime.kill(runtime_id)?;
+    host.metrics.kills.inc();
+    Ok(StatusCode::ACCEPTED)
+}
+
 /// `GET /v1/components`: every deployment and where it stands.
 pub async fn list(State(host): State<Arc<Host>>) -> Json<Vec<DeploymentView>> {
     Json(host.views())

@@ -33,6 +33,8 @@ pub struct Metrics {
     pub swaps: Counter,
     /// Undeploys.
     pub undeploys: Counter,
+    /// Instances killed through the API.
+    pub kills: Counter,
     leader_changes: Counter,
     failovers: Counter,
     fenced_refusals: Counter,
@@ -52,6 +54,7 @@ impl Metrics {
             deploys: Counter::default(),
             swaps: Counter::default(),
             undeploys: Counter::default(),
+            kills: Counter::default(),
             leader_changes: Counter::default(),
             failovers: Counter::default(),
             fenced_refusals: Counter::default(),
@@ -68,6 +71,11 @@ impl Metrics {
             "undeploys",
             "Components undeployed",
             metrics.undeploys.clone(),
+        );
+        registry.register(
+            "kills",
+            "Component instances killed through the API",
+            metrics.kills.clone(),
         );
         registry.register(
             "leader_changes",

@@ -246,6 +246,7 @@ fn calls_without_the_right_token_are_refused_and_change_nothing() {
                 json!({"peer": "a", "duration_ms": 1000}),
             ),
             ("POST", "/v1/electors/e/elect", json!({"peer": "a"})),
+            ("POST", "/v1/components/1/kill", json!({})),
             ("PUT", "/v1/components/1", json!({})),
         ];
         for (method, path, body) in json_routes {
@@ -970,4 +971,46 @@ fn transaction_functions_commit_over_http_and_a_stale_term_is_refused() {
         (400, "bad-request"),
         "{body}"
     );
+}
+
+#[test]
+fn killing_the_leader_over_http_promotes_its_successor_and_restarts_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("data"), &[]);
+    let candidate = wasm(ballot_artifacts::EXAMPLE_CANDIDATE);
+    let query = |name: &str| {
+        format!("role=candidate&election=example&name={name}&data={name}-addr&ttl_ms=10000")
+    };
+    let (status, alpha) = deploy(&server, &candidate, &query("alpha"));
+    assert_eq!(status, 201, "{alpha}");
+    let alpha: DeploymentView = serde_json::from_value(alpha).unwrap();
+    let first = eventually("alpha to lead", || election(&server, "example").leader);
+    assert_eq!(first.payload.data.as_deref(), Some("alpha-addr"));
+    let (status, _) = deploy(&server, &candidate, &query("bravo"));
+    assert_eq!(status, 201);
+
+    let kill = |id: u64| {
+        read(
+            agent()
+                .post(server.url(&format!("/v1/components/{id}/kill")))
+                .header("authorization", bearer())
+                .send_empty(),
+        )
+    };
+    assert_eq!(kill(alpha.id).0, 202);
+    // Long before alpha's 10 s TTL could lapse: the kill ended its session at once.
+    let next = eventually("bravo to lead", || {
+        election(&server, "example")
+            .leader
+            .filter(|l| l.payload.data.as_deref() == Some("bravo-addr"))
+    });
+    assert!(next.term > first.term);
+    let restarted = eventually("alpha to restart on a new session", || {
+        components(&server)
+            .into_iter()
+            .find(|d| d.id == alpha.id && d.status == "running" && d.session != alpha.session)
+    });
+    assert!(restarted.term.is_none(), "alpha came back as a loser");
+    let (status, body) = kill(99);
+    assert_eq!((status, code(&body).as_str()), (404, "not-found"));
 }
