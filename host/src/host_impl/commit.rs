@@ -137,16 +137,8 @@ fn to_txn_source(txn: commit_api::Txn) -> Result<TxnSource, wit::Error> {
 
 /// 64 hex digits as a SHA-256.
 fn parse_sha256(hex: &str) -> Result<[u8; 32], wit::Error> {
-    let invalid = || wit::Error::Invalid(format!("{hex:?} is not a SHA-256 (64 hex digits)"));
-    if hex.len() != 64 || !hex.is_ascii() {
-        return Err(invalid());
-    }
-    let mut sha256 = [0; 32];
-    for (byte, pair) in sha256.iter_mut().zip(hex.as_bytes().chunks(2)) {
-        let pair = std::str::from_utf8(pair).map_err(|_| invalid())?;
-        *byte = u8::from_str_radix(pair, 16).map_err(|_| invalid())?;
-    }
-    Ok(sha256)
+    crate::runtime::parse_sha256(hex)
+        .ok_or_else(|| wit::Error::Invalid(format!("{hex:?} is not a SHA-256 (64 hex digits)")))
 }
 
 /// A commit refusal as the WIT `error` variant.

@@ -51,7 +51,10 @@ pub use limits::{Limits, Quotas, Supervision};
 pub use sandbox::{Fence, Interrupted, Revocation};
 pub use supervisor::DeploymentStatus;
 pub use swap::{SwapError, SwapOutcome, SwapReport};
-pub use txn::{CommitMode, CommitReport, CommitRequest, DEFAULT_TXN_DEADLINE, TxnSource};
+pub use txn::{
+    CommitMode, CommitReport, CommitRequest, DEFAULT_TXN_DEADLINE, TxnSource, hex as sha256_hex,
+    parse_sha256,
+};
 
 use actor::Message;
 

@@ -204,9 +204,21 @@ fn prepare(shared: &Shared, txn: &TxnSource) -> Result<Option<Prepared>, CommitE
     }
 }
 
-/// 64 lowercase hex digits.
-pub(crate) fn hex(sha256: &[u8; 32]) -> String {
+/// 64 lowercase hex digits: how a transaction function is named outside the host.
+pub fn hex(sha256: &[u8; 32]) -> String {
     sha256.iter().map(|byte| format!("{byte:02x}")).collect()
+}
+
+/// A SHA-256 from 64 hex digits (either case); `None` for anything else.
+pub fn parse_sha256(hex: &str) -> Option<[u8; 32]> {
+    if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    let mut sha256 = [0; 32];
+    for (byte, pair) in sha256.iter_mut().zip(hex.as_bytes().chunks(2)) {
+        *byte = u8::from_str_radix(std::str::from_utf8(pair).ok()?, 16).ok()?;
+    }
+    Some(sha256)
 }
 
 /// `txn`'s operations on `state`, and what computing them read.

@@ -178,7 +178,7 @@ pub async fn commit(
                 .collect::<ApiResult<_>>()?,
         ),
         (None, Some(sha256)) => {
-            let wasm = host.txn_fn(&sha256).ok_or_else(|| {
+            let digest = host.txn_fn(&sha256).ok_or_else(|| {
                 ApiError::not_found(format!(
                     "no transaction function {sha256}: upload it to /v1/txn-fns"
                 ))
@@ -195,8 +195,8 @@ pub async fn commit(
             if !(10..=60_000).contains(&deadline_ms) {
                 return Err(ApiError::bad_request("deadline_ms must be 10..=60000"));
             }
-            TxnSource::Function {
-                wasm: Arc::new(wasm),
+            TxnSource::Registered {
+                sha256: digest,
                 args,
                 limits: Limits {
                     callback_deadline: Duration::from_millis(deadline_ms),

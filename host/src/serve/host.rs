@@ -252,12 +252,14 @@ impl Host {
         Ok(())
     }
 
-    /// An uploaded transaction function's code.
-    pub fn txn_fn(&self, sha256: &str) -> Option<Vec<u8>> {
-        if sha256.len() != 64 || !sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return None;
-        }
-        std::fs::read(self.txn_fns.join(format!("{sha256}.wasm"))).ok()
+    /// An uploaded transaction function's SHA-256, if it was uploaded (it is registered
+    /// with the runtime, so a commit names it without reading or hashing its code).
+    pub fn txn_fn(&self, sha256: &str) -> Option<[u8; 32]> {
+        let digest = crate::runtime::parse_sha256(sha256)?;
+        let stored = self
+            .txn_fns
+            .join(format!("{}.wasm", crate::runtime::sha256_hex(&digest)));
+        stored.is_file().then_some(digest)
     }
 
     /// A future that completes once the host begins to stop.

@@ -39,11 +39,13 @@ enum Kind {
     Plain,
 }
 
-fn request(kind: Kind, client: usize, wasm: &Arc<Vec<u8>>) -> CommitRequest {
+/// A request of `kind` for `client`'s counter; the function is the registered one whose
+/// SHA-256 is `sha256`, as a component or an HTTP client names it.
+fn request(kind: Kind, client: usize, sha256: [u8; 32]) -> CommitRequest {
     let path = format!("/bench/c{client}");
     let txn = match kind {
-        Kind::TxnFn => TxnSource::Function {
-            wasm: wasm.clone(),
+        Kind::TxnFn => TxnSource::Registered {
+            sha256,
             args: format!("count {path}").into_bytes(),
             limits: Limits::default(),
         },
@@ -67,7 +69,9 @@ async fn measure(args: CommitArgs) -> anyhow::Result<ExitCode> {
         EmbeddedStore::open(dir.path(), Arc::new(SystemClock::new()), Options::default())?;
     let engine = new_engine().map_err(|e| anyhow::anyhow!("{e:#}"))?;
     let rt = Arc::new(Runtime::new(engine, store, Recorder::off())?);
-    let wasm = Arc::new(std::fs::read(ballot_artifacts::FIXTURE_TXN)?);
+    let wasm = std::fs::read(ballot_artifacts::FIXTURE_TXN)?;
+    let sha256 = crate::runtime::parse_sha256(&rt.register_txn_fn(&wasm)?)
+        .ok_or_else(|| anyhow::anyhow!("the runtime named the function by a bad hash"))?;
     rt.with_elections(|el: &mut Elections, now| {
         let elector = ElectionName::parse("bench").expect("a valid name");
         let setup = el.reset_elector(&elector, Duration::from_secs(3600), "master", now);
@@ -95,7 +99,7 @@ async fn measure(args: CommitArgs) -> anyhow::Result<ExitCode> {
     .map_err(anyhow::Error::msg)?;
     // Win the lease and compile the function once.
     for kind in [Kind::TxnFn, Kind::Plain] {
-        rt.commit(request(kind, 0, &wasm)).await?;
+        rt.commit(request(kind, 0, sha256)).await?;
     }
 
     println!(
@@ -109,7 +113,7 @@ async fn measure(args: CommitArgs) -> anyhow::Result<ExitCode> {
             (Kind::Plain, &mut plain_latency),
         ] {
             let started = Instant::now();
-            rt.commit(request(kind, 0, &wasm)).await?;
+            rt.commit(request(kind, 0, sha256)).await?;
             record(into, started.elapsed());
         }
     }
@@ -121,11 +125,11 @@ async fn measure(args: CommitArgs) -> anyhow::Result<ExitCode> {
             let started = Instant::now();
             let mut tasks = Vec::new();
             for client in 0..clients {
-                let (rt, wasm) = (rt.clone(), wasm.clone());
+                let rt = rt.clone();
                 tasks.push(tokio::spawn(async move {
                     let mut done = 0u64;
                     while Instant::now() < until {
-                        rt.commit(request(kind, client, &wasm)).await?;
+                        rt.commit(request(kind, client, sha256)).await?;
                         done += 1;
                     }
                     anyhow::Ok(done)
