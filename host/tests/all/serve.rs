@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 
 use ballot_host::history::History;
 use ballot_host::serve::wire::{
-    CandidateView, DeploymentView, ElectionView, ErrorBody, EventView, LeaseView, MultiView,
-    SessionView, SwapView,
+    CandidateView, DeploymentView, ElectionView, ErrorBody, EventView, LeaderView, LeaseView,
+    MultiView, SessionView, SwapView,
 };
 use serde_json::{Value, json};
 
@@ -587,22 +587,29 @@ fn an_event_stream_resumes_after_a_disconnect_with_nothing_lost_or_repeated() {
     }
 }
 
+/// Deploys example candidates alpha and bravo (10 s TTLs) with data `<name>-addr`, waiting
+/// until alpha leads; returns alpha's deployment and its leadership.
+fn alpha_leading_bravo_waiting(server: &Server) -> (DeploymentView, LeaderView) {
+    let candidate = wasm(ballot_artifacts::EXAMPLE_CANDIDATE);
+    let query = |name: &str| {
+        format!("role=candidate&election=example&name={name}&data={name}-addr&ttl_ms=10000")
+    };
+    let (status, alpha) = deploy(server, &candidate, &query("alpha"));
+    assert_eq!(status, 201, "{alpha}");
+    let alpha: DeploymentView = serde_json::from_value(alpha).unwrap();
+    let leader = eventually("alpha to lead", || election(server, "example").leader);
+    assert_eq!(leader.payload.data.as_deref(), Some("alpha-addr"));
+    let (status, bravo) = deploy(server, &candidate, &query("bravo"));
+    assert_eq!(status, 201, "{bravo}");
+    (alpha, leader)
+}
+
 #[test]
 fn deployments_come_back_after_sigterm_and_the_successor_is_promoted_by_resignation() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let server = Server::start(&data, &[]);
-    let candidate = wasm(ballot_artifacts::EXAMPLE_CANDIDATE);
-    let query = |name: &str| {
-        format!("role=candidate&election=example&name={name}&data={name}-addr&ttl_ms=10000")
-    };
-    let (status, alpha) = deploy(&server, &candidate, &query("alpha"));
-    assert_eq!(status, 201, "{alpha}");
-    let alpha: DeploymentView = serde_json::from_value(alpha).unwrap();
-    let leader = eventually("alpha to lead", || election(&server, "example").leader);
-    assert_eq!(leader.payload.data.as_deref(), Some("alpha-addr"));
-    let (status, bravo) = deploy(&server, &candidate, &query("bravo"));
-    assert_eq!(status, 201, "{bravo}");
+    let (alpha, leader) = alpha_leading_bravo_waiting(&server);
 
     // Hot-swap the leader over HTTP: a bad component is refused and the old code stays;
     // the new one keeps the term.
@@ -977,17 +984,7 @@ fn transaction_functions_commit_over_http_and_a_stale_term_is_refused() {
 fn killing_the_leader_over_http_promotes_its_successor_and_restarts_it() {
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start(&dir.path().join("data"), &[]);
-    let candidate = wasm(ballot_artifacts::EXAMPLE_CANDIDATE);
-    let query = |name: &str| {
-        format!("role=candidate&election=example&name={name}&data={name}-addr&ttl_ms=10000")
-    };
-    let (status, alpha) = deploy(&server, &candidate, &query("alpha"));
-    assert_eq!(status, 201, "{alpha}");
-    let alpha: DeploymentView = serde_json::from_value(alpha).unwrap();
-    let first = eventually("alpha to lead", || election(&server, "example").leader);
-    assert_eq!(first.payload.data.as_deref(), Some("alpha-addr"));
-    let (status, _) = deploy(&server, &candidate, &query("bravo"));
-    assert_eq!(status, 201);
+    let (alpha, first) = alpha_leading_bravo_waiting(&server);
 
     let kill = |id: u64| {
         read(
