@@ -1,7 +1,13 @@
 //! When it wins its election, commits through the lease elector `commits` as peer `p`,
-//! every way the `commit` interface allows, and logs each outcome as `commit: <case>
-//! <outcome>` for the host test to read. The transaction function's SHA-256 comes from
-//! the node `/committer/sha256`, which the test writes after registering the function.
+//! and logs each outcome as `commit: <case> <outcome>` for the host test to read. The
+//! transaction function's SHA-256 comes from the node `/committer/sha256`, which the test
+//! writes after registering the function; what it does comes from `/committer/mode`:
+//!
+//! - `cases`: every way the `commit` interface allows (below);
+//! - `slow`: deletes the mode node (so a restarted instance does nothing), logs
+//!   `commit: slow-start`, then makes one guarded commit of the function's slow `copy`, for
+//!   the test to kill the instance while the function runs;
+//! - no mode node: nothing.
 //!
 //! Cases: a guarded commit of the function (`count /c`), a preview of it (writes
 //! nothing), an unregistered hash, a malformed hash, an ephemeral create, a speculative
@@ -23,8 +29,32 @@ fn report<T>(case: &str, outcome: Result<T, Error>, ok: impl FnOnce(T) -> String
 }
 
 fn run() -> Result<(), Error> {
+    let mode = match namespace::get("/committer/mode") {
+        Ok(node) => node.data,
+        Err(Error::NoNode(_)) => return Ok(()),
+        Err(other) => return Err(other),
+    };
     let sha = String::from_utf8_lossy(&namespace::get("/committer/sha256")?.data).into_owned();
-    let count = || Txn::function(&sha, b"count /c".to_vec());
+    match &mode[..] {
+        b"cases" => cases(&sha),
+        b"slow" => slow(&sha),
+        _ => Err(Error::Invalid("unknown mode".into())),
+    }
+}
+
+fn slow(sha: &str) -> Result<(), Error> {
+    namespace::delete("/committer/mode", None)?;
+    elector::reset_elector("commits", 60_000, "p")?;
+    log::info("commit: slow-start");
+    let copy = Txn::function(sha, b"copy /committer/sha256 /slow-copy".to_vec());
+    report("slow", commit::guarded_commit("commits", "p", &copy), |c| {
+        format!("ok term {}", c.term)
+    });
+    Ok(())
+}
+
+fn cases(sha: &str) -> Result<(), Error> {
+    let count = || Txn::function(sha, b"count /c".to_vec());
     for peer in ["p", "q"] {
         elector::reset_elector("commits", 60_000, peer)?;
     }

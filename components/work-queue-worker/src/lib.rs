@@ -12,9 +12,11 @@
 //!    guarded commit conditional on the item's version;
 //! 2. **work**: it holds the claim for [`WORK_TICKS`] ticks (the work takes time, so a
 //!    kill can land in the middle of it);
-//! 3. **complete**: in one guarded commit, conditional on the item's version being the
-//!    one its claim wrote and on the term, the item becomes `done <peer> <term>` and the
-//!    effect `<item> <peer> <term>` is appended under `/work-queue/effects`.
+//! 3. **complete**: in one commit guarded by the claim's term (a speculative commit: the
+//!    host refuses it unless the peer still holds that very term, so a completion never
+//!    lands under another term than its claim's) and conditional on the item's version
+//!    being the one its claim wrote, the item becomes `done <peer> <term>` and the effect
+//!    `<item> <peer> <term>` is appended under `/work-queue/effects`.
 //!
 //! Whoever completes an item, and however many claims of it were cut short, the version
 //! condition lets exactly one completion through, and the term guard refuses a master
@@ -47,16 +49,21 @@ enum ItemState {
     Done,
 }
 
+/// Parses an item's data; `None` for anything this worker would not have written. (The
+/// example's audit, `examples/work-queue/src/queue.rs`, reads the same format.)
 fn parse(data: &[u8]) -> Option<ItemState> {
     let text = std::str::from_utf8(data).ok()?;
-    let mut words = text.split(' ');
-    match (words.next()?, words.next(), words.next()) {
-        ("pending", None, None) => Some(ItemState::Pending),
-        ("claimed", Some(peer), Some(term)) => Some(ItemState::Claimed {
+    let words: Vec<&str> = text.split(' ').collect();
+    match words.as_slice() {
+        ["pending"] => Some(ItemState::Pending),
+        ["claimed", peer, term] => Some(ItemState::Claimed {
             peer: peer.to_string(),
             term: term.parse().ok()?,
         }),
-        ("done", Some(_), Some(_)) => Some(ItemState::Done),
+        ["done", _, term] => {
+            term.parse::<Term>().ok()?;
+            Some(ItemState::Done)
+        }
         _ => None,
     }
 }
@@ -76,22 +83,31 @@ struct Claim {
 struct Worker {
     /// This instance's peer name, once it has one.
     peer: Option<String>,
+    /// Whether the peer has joined the elector.
+    joined: bool,
     claim: Option<Claim>,
     /// Items seen done (they never change again), so the scan skips them.
     done: BTreeSet<String>,
 }
 
 impl Worker {
-    /// This instance's peer name, registering it in the elector on first use.
+    /// This instance's peer name, registering it in the elector on first use. (Each
+    /// instance adds one peer; the elector keeps every peer it was told of.)
     fn peer(&mut self) -> Result<String, Error> {
-        if let Some(peer) = &self.peer {
-            return Ok(peer.clone());
+        let peer = match &self.peer {
+            Some(peer) => peer.clone(),
+            None => {
+                let path = namespace::create(WORKERS, b"", CreateMode::EPHEMERAL_SEQUENTIAL)?;
+                let peer = path.rsplit('/').next().unwrap_or(&path).to_string();
+                self.peer = Some(peer.clone());
+                peer
+            }
+        };
+        if !self.joined {
+            elector::reset_elector(ELECTOR, LEASE_MS, &peer)?;
+            log::info(&format!("worker {peer} joined"));
+            self.joined = true;
         }
-        let path = namespace::create(WORKERS, b"", CreateMode::EPHEMERAL_SEQUENTIAL)?;
-        let peer = path.rsplit('/').next().unwrap_or(&path).to_string();
-        elector::reset_elector(ELECTOR, LEASE_MS, &peer)?;
-        log::info(&format!("worker {peer} joined"));
-        self.peer = Some(peer.clone());
         Ok(peer)
     }
 
@@ -188,7 +204,7 @@ impl Worker {
                 CreateMode::PERSISTENT_SEQUENTIAL,
             ),
         ];
-        commit::guarded_commit(ELECTOR, peer, &Txn::Ops(ops))?;
+        commit::speculative_commit(ELECTOR, peer, term, &Txn::Ops(ops))?;
         self.done.insert(name);
         Ok(())
     }

@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use ballot_host::election::{Effects, Elections, LeaseHolder};
-use ballot_host::namespace::{NodePath, State};
+use ballot_host::namespace::{NodePath, SessionId, State};
 use ballot_host::runtime::{DeploymentId, Runtime};
 use rand::RngExt;
 use rand::rngs::Xoshiro256PlusPlus;
@@ -52,9 +52,11 @@ pub async fn kill_masters(
         let Some(victim) = find_master(rt, workers, patience).await? else {
             continue;
         };
-        // Already gone (a restart raced the search): not a kill.
-        if rt.kill(victim.deployment).is_err() {
-            continue;
+        // The instance found is not the one running now (it died and restarted since
+        // the search, so the new one is not the master): not a kill.
+        match rt.kill(victim.deployment) {
+            Ok(session) if session == victim.session => {}
+            _ => continue,
         }
         kills.total += 1;
         if let Some(item) = victim.claimed {
@@ -65,9 +67,11 @@ pub async fn kill_masters(
     Ok(kills)
 }
 
-/// The master's running deployment, its peer name, and the item it has claimed, if any.
+/// The master's running deployment and its session, its peer name, and the item it has
+/// claimed, if any.
 struct Victim {
     deployment: DeploymentId,
+    session: SessionId,
     peer: String,
     claimed: Option<String>,
 }
@@ -84,9 +88,10 @@ async fn find_master(
         let holder = lease_holder(rt).await?;
         let state = rt.state();
         let victim = holder.and_then(|holder| {
-            let deployment = deployment_of(rt, workers, &state, &holder.master)?;
+            let (deployment, session) = deployment_of(rt, workers, &state, &holder.master)?;
             Some(Victim {
                 deployment,
+                session,
                 claimed: claimed_by(&state, &holder),
                 peer: holder.master,
             })
@@ -111,16 +116,16 @@ async fn lease_holder(rt: &Runtime) -> anyhow::Result<Option<LeaseHolder>> {
         .await?)
 }
 
-/// The deployment whose running instance took the peer name `peer`.
+/// The deployment whose running instance took the peer name `peer`, and its session.
 fn deployment_of(
     rt: &Runtime,
     workers: &[DeploymentId],
     state: &State,
     peer: &str,
-) -> Option<DeploymentId> {
+) -> Option<(DeploymentId, SessionId)> {
     let node = NodePath::parse(queue::WORKERS).ok()?.child(peer).ok()?;
     let session = state.exists(&node)?.ephemeral_owner?;
-    deployment_on(rt, workers, session)
+    Some((deployment_on(rt, workers, session)?, session))
 }
 
 /// The item `holder` has claimed under its term and not completed, if any.

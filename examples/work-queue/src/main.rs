@@ -82,8 +82,10 @@ fn print(config: &Config, report: &Report) {
         Ok(()) => println!("  lease history: linearizable (leadership model)"),
         Err(why) => println!("  lease history: NOT linearizable: {why}"),
     }
-    if report.kills.mid_claim == 0 {
-        println!("  no kill landed mid-claim: the run showed nothing; try more --kills");
+    if report.taken_over == 0 {
+        println!(
+            "  no claim cut short by a kill was taken over: the run showed nothing; try more --kills"
+        );
     }
 }
 

@@ -336,7 +336,10 @@ pub fn kill(args: KillArgs) -> anyhow::Result<ExitCode> {
             .send_empty()?,
     )?;
     c.print(&serde_json::json!({ "killed": args.id }), |_| {
-        format!("killed {}: it restarts after the crash backoff", args.id)
+        format!(
+            "killed {}: a fresh instance starts on a new session",
+            args.id
+        )
     });
     Ok(ExitCode::SUCCESS)
 }

@@ -69,6 +69,11 @@ impl HostState {
     /// Admits a write of `ops`: charges the data it writes to the bytes-per-second quota.
     pub(crate) fn admit_write(&mut self, ops: &[ns::Op]) -> Result<(), wit::Error> {
         self.admit()?;
+        self.charge_written(ops)
+    }
+
+    /// Charges the data `ops` write to the bytes-per-second quota.
+    pub(crate) fn charge_written(&mut self, ops: &[ns::Op]) -> Result<(), wit::Error> {
         let bytes: u64 = ops
             .iter()
             .map(|op| match op {

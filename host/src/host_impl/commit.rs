@@ -21,13 +21,15 @@ use super::convert::{election_error_to_wit, to_wit_error, to_wit_op, to_wit_resu
 type Answer<T> = wasmtime::Result<Result<T, wit::Error>>;
 
 impl HostState {
-    /// Admits the call and converts `txn`: refused before anything runs if the instance is
-    /// revoked, over its quota, or names a malformed function or operation.
+    /// Admits the call (refused if the instance is revoked or over its call quota), then
+    /// converts `txn`, charging plain operations' data to the bytes quota. A function's
+    /// operations are not known yet; they are bounded by its deadline and the namespace's
+    /// size limits instead.
     fn admit_commit(&mut self, txn: commit_api::Txn) -> Result<TxnSource, wit::Error> {
+        self.admit()?;
         let txn = to_txn_source(txn)?;
-        match &txn {
-            TxnSource::Ops(ops) => self.admit_write(ops)?,
-            _ => self.admit()?,
+        if let TxnSource::Ops(ops) = &txn {
+            self.charge_written(ops)?;
         }
         Ok(txn)
     }
@@ -35,14 +37,7 @@ impl HostState {
     /// The writer-side check of this instance's commits: its fence.
     fn commit_gate(&self) -> Gate {
         let check = self.fenced();
-        Arc::new(move |el: &Elections| {
-            check.fence(el).map_err(|refused| match refused {
-                wit::Error::NotLeader(current) => CommitError::NotLeader {
-                    current: current.map(Revision),
-                },
-                other => CommitError::TxnAborted(format!("{other:?}")),
-            })
-        })
+        Arc::new(move |el: &Elections| check.fence(el).is_ok())
     }
 
     /// Runs an elector-fenced commit for this instance.

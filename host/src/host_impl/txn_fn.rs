@@ -96,8 +96,9 @@ impl TxnState {
     }
 }
 
-/// The operations a transaction function returned, as the namespace's. Ephemeral creates
-/// are refused: a commit belongs to no session that could own them.
+/// A commit's operations (as a transaction function returned them, or as a component
+/// gave them), as the namespace's. Ephemeral creates are refused: a commit belongs to no
+/// session that could own them.
 pub(crate) fn to_ops(ops: Vec<wit::Op>) -> Result<Vec<ns::Op>, String> {
     ops.into_iter()
         .enumerate()
@@ -106,7 +107,7 @@ pub(crate) fn to_ops(ops: Vec<wit::Op>) -> Result<Vec<ns::Op>, String> {
                 && create.mode.lifetime == wit::Lifetime::Ephemeral
             {
                 return Err(format!(
-                    "operation {index}: a transaction function cannot create ephemeral nodes"
+                    "operation {index}: a commit cannot create ephemeral nodes (it belongs to no session)"
                 ));
             }
             convert::op(op, ns::SessionId(0))

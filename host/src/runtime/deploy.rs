@@ -96,6 +96,9 @@ pub enum DeployError {
     /// No such deployment.
     #[error("no deployment {0:?}")]
     Unknown(DeploymentId),
+    /// The deployment has no running instance (it is restarting, or it failed).
+    #[error("deployment {0:?} has no running instance")]
+    NotRunning(DeploymentId),
     /// The host could not set up its linker.
     #[error("linker setup failed: {0}")]
     Linker(String),

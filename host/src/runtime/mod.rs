@@ -497,11 +497,6 @@ impl Runtime {
         txn::commit(&self.shared, request, None).await
     }
 
-    /// Checks that `wasm` is a transaction function (compiling it into the cache).
-    pub fn validate_txn_fn(&self, wasm: &[u8]) -> Result<(), DeployError> {
-        txn::validate(&self.shared, wasm).map(drop)
-    }
-
     /// Registers a transaction function so that components can commit with it, naming it
     /// by the SHA-256 of its wasm (returned as 64 lowercase hex digits). Registering the
     /// same bytes again is a no-op; a component that is not a `txn-fn` is refused.
@@ -510,21 +505,26 @@ impl Runtime {
         Ok(txn::hex(&txn::digest(wasm)))
     }
 
-    /// Kills a deployment's running instance, as `kill -9` kills a process: its powers
-    /// are revoked at once (an import call in flight is refused, a running callback is
-    /// interrupted at the next epoch tick), and its supervisor treats it as a crash: it
-    /// leaves its election, its session closes, and a fresh instance starts after the
-    /// crash backoff. For chaos tests and operators unsticking a worker.
-    pub fn kill(&self, id: DeploymentId) -> Result<(), DeployError> {
+    /// Kills a deployment's running instance, as `kill -9` kills a process under a
+    /// supervisor that restarts it: its powers are revoked at once (an import call in
+    /// flight is refused, a running callback is interrupted at the next epoch tick), it
+    /// leaves its election and its session closes, and a fresh instance starts at once on
+    /// a new session. A kill is not the component's fault, so it does not count towards
+    /// the crash limit. Returns the session of the instance it killed; `NotRunning` if
+    /// none was running (restarting or failed), which changes nothing. For chaos tests
+    /// and operators unsticking a worker.
+    pub fn kill(&self, id: DeploymentId) -> Result<SessionId, DeployError> {
         let handle = self
             .shared
             .deployments
             .get(&id)
             .ok_or(DeployError::Unknown(id))?;
-        if let Some(current) = handle.current() {
-            current.fence.revoke(sandbox::Revocation::Killed);
+        let current = handle.current().ok_or(DeployError::NotRunning(id))?;
+        if !current.fence.revoke(sandbox::Revocation::Killed) {
+            // Already on its way out for another reason.
+            return Err(DeployError::NotRunning(id));
         }
-        Ok(())
+        Ok(current.identity.session)
     }
 
     /// The number of compiled components in the cache.

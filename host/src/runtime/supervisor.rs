@@ -203,8 +203,9 @@ async fn supervise(
         }
         restarts += 1;
         match exit {
-            Exit::Revoked(why @ Revocation::Deposed(_)) => {
-                // Not the instance's fault (its ballot was taken): continue at once.
+            Exit::Revoked(why @ (Revocation::Deposed(_) | Revocation::Killed)) => {
+                // Not the instance's fault (its ballot was taken, or it was killed from
+                // outside): continue at once, and not towards the crash limit.
                 tracing::info!(deployment = %name, %why, "restarting in a fresh instance");
             }
             // Anything else ended the instance through its own doing (a crash, a lapsed

@@ -53,10 +53,18 @@ pub enum TxnSource {
     },
 }
 
-/// A check a commit must also pass inside the writer step that applies it: a
-/// component's fence, so that an instance revoked while its commit was on the way (killed,
-/// deposed, undeployed) writes nothing.
-pub(crate) type Gate = Arc<dyn Fn(&Elections) -> Result<(), CommitError> + Send + Sync>;
+/// A check a commit must also pass inside the writer steps that elect and apply it:
+/// whether the committing component's instance may still act (its fence), so that an
+/// instance revoked while its commit was on the way (killed, deposed, undeployed) writes
+/// nothing. A refusal is `not-leader`, naming the elector's current term.
+pub(crate) type Gate = Arc<dyn Fn(&Elections) -> bool + Send + Sync>;
+
+/// The refusal of a commit whose gate is shut: not-leader, with the elector's term.
+fn shut(el: &Elections, elector: &ElectionName, now: crate::namespace::MonoTime) -> CommitError {
+    CommitError::NotLeader {
+        current: el.lease_holder(elector, now).map(|holder| holder.term),
+    }
+}
 
 /// How the commit is fenced.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -285,9 +293,8 @@ pub(crate) async fn commit(
     let process = next_process();
     let term = match mode {
         CommitMode::Speculative(term) => term,
-        CommitMode::Guarded | CommitMode::Preview => {
-            hold(shared, &elector, &peer, process, gate.clone()).await?
-        }
+        CommitMode::Guarded => hold(shared, &elector, &peer, process, gate.clone()).await?,
+        CommitMode::Preview => unreachable!("a preview returned above"),
     };
     let mut last_conflict = None;
     for attempt in 1..=MAX_ATTEMPTS {
@@ -300,8 +307,9 @@ pub(crate) async fn commit(
         let gate_at_apply = gate.clone();
         let applied = shared
             .commit(move |el: &mut Elections, now| {
-                if let Some(Err(error)) = gate_at_apply.as_ref().map(|gate| gate(el)) {
-                    return (Err(Applied::Refused(error)), Effects::default());
+                if gate_at_apply.as_ref().is_some_and(|open| !open(el)) {
+                    let refused = shut(el, &elector_at_apply, now);
+                    return (Err(Applied::Refused(refused)), Effects::default());
                 }
                 apply(
                     el,
@@ -402,8 +410,8 @@ async fn hold(
     let recorder = shared.recorder.clone();
     shared
         .commit(move |el: &mut Elections, now| {
-            if let Some(Err(error)) = gate.as_ref().map(|gate| gate(el)) {
-                return (Err(error), Effects::default());
+            if gate.as_ref().is_some_and(|open| !open(el)) {
+                return (Err(shut(el, &elector, now)), Effects::default());
             }
             if let Some(holder) = el.lease_holder(&elector, now)
                 && holder.master == peer

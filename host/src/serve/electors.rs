@@ -144,7 +144,9 @@ pub async fn upload(
     body: Result<axum::body::Bytes, axum::extract::rejection::BytesRejection>,
 ) -> ApiResult<(StatusCode, Json<TxnFnView>)> {
     let wasm = body?.to_vec();
-    host.runtime.validate_txn_fn(&wasm)?;
+    // Registered with the runtime (compiled, checked against the txn-fn world), so that
+    // components can commit with it by its hash too.
+    host.runtime.register_txn_fn(&wasm)?;
     let sha256 = host
         .store_txn_fn(&wasm)
         .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?;

@@ -119,6 +119,7 @@ impl From<DeployError> for ApiError {
                 (StatusCode::UNPROCESSABLE_ENTITY, "instantiation-failed")
             }
             DeployError::Unknown(_) => (StatusCode::NOT_FOUND, "not-found"),
+            DeployError::NotRunning(_) => (StatusCode::CONFLICT, "not-running"),
             DeployError::Store(error) => return error.clone().into(),
             DeployError::Election(error) => return error.clone().into(),
             DeployError::Linker(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),

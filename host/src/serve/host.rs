@@ -237,16 +237,24 @@ impl Host {
 
     /// Registers every uploaded transaction function with the runtime again, so that the
     /// components coming back can commit with them by hash as before the restart. One
-    /// that no longer validates is logged and left out (its commits are refused).
+    /// that cannot be read or no longer validates is logged and left out (its commits are
+    /// refused); only an unreadable folder stops the host.
     fn register_stored_txn_fns(&self) -> std::io::Result<()> {
         for entry in std::fs::read_dir(&self.txn_fns)? {
             let path = entry?.path();
             if path.extension().is_none_or(|ext| ext != "wasm") {
                 continue;
             }
-            let wasm = std::fs::read(&path)?;
-            if let Err(why) = self.runtime.register_txn_fn(&wasm) {
-                tracing::error!(path = %path.display(), %why, "a stored transaction function did not validate");
+            let registered = std::fs::read(&path)
+                .map_err(|e| e.to_string())
+                .and_then(|wasm| {
+                    self.runtime
+                        .register_txn_fn(&wasm)
+                        .map_err(|e| e.to_string())
+                });
+            if let Err(why) = registered {
+                // Left out: commits naming it are refused as naming no registered function.
+                tracing::error!(path = %path.display(), %why, "a stored transaction function was not registered");
             }
         }
         Ok(())

@@ -57,10 +57,7 @@ const NEXT_ID: &str = "next-id";
 
 /// SHA-256 of `wasm`, in hex: the name its code is stored under.
 pub fn digest(wasm: &[u8]) -> String {
-    Sha256::digest(wasm)
-        .iter()
-        .map(|byte| format!("{byte:02x}"))
-        .collect()
+    crate::runtime::sha256_hex(&Sha256::digest(wasm).into())
 }
 
 impl Registry {

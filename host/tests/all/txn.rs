@@ -310,6 +310,7 @@ async fn a_component_commits_through_the_elector_with_ops_and_a_registered_funct
     );
     create(&rt, "/committer", "").await;
     create(&rt, "/committer/sha256", &sha).await;
+    create(&rt, "/committer/mode", "cases").await;
 
     let mut spec = super::support::candidate("committer", None);
     spec.wasm = wasm(ballot_artifacts::FIXTURE_COMMITTER);
@@ -380,4 +381,75 @@ async fn a_component_commits_through_the_elector_with_ops_and_a_registered_funct
         .count();
     assert_eq!(commits, 2, "{}", lease.to_jsonl());
     assert_leadership_per_term(&lease);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_component_killed_while_its_function_runs_writes_nothing() {
+    let recorder = Recorder::new();
+    let rt = runtime(recorder.clone());
+    let sha = rt.register_txn_fn(&txn_fn()).unwrap();
+    create(&rt, "/committer", "").await;
+    create(&rt, "/committer/sha256", &sha).await;
+    create(&rt, "/committer/mode", "slow").await;
+    let mut spec = super::support::candidate("committer", None);
+    spec.wasm = wasm(ballot_artifacts::FIXTURE_COMMITTER);
+    let id = rt.deploy(spec).await.unwrap();
+    let started = rt
+        .logs()
+        .into_iter()
+        .any(|(_, line)| line == "commit: slow-start");
+    let mut waited = 0;
+    let mut started = started;
+    while !started && waited < 2_000 {
+        tokio::time::sleep(Duration::from_millis(1)).await;
+        waited += 1;
+        started = rt
+            .logs()
+            .iter()
+            .any(|(_, line)| line == "commit: slow-start");
+    }
+    assert!(started, "the committer never started its slow commit");
+    let refusals = rt.fenced_refusals();
+    rt.kill(id).unwrap();
+    // The function runs on; its commit reaches the writer, whose fence check refuses it.
+    let history = loop {
+        let history = recorder.history();
+        let done = history.ops.iter().any(|op| {
+            op.f == "commit"
+                && op.kind != ballot_host::history::OpType::Invoke
+                && op.value[0] == "p"
+        });
+        if done {
+            break history;
+        }
+        waited += 1;
+        assert!(
+            waited < 10_000,
+            "the commit never completed:\n{}",
+            history.to_jsonl()
+        );
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    };
+    let outcome = history
+        .ops
+        .iter()
+        .find(|op| op.f == "commit" && op.kind != ballot_host::history::OpType::Invoke)
+        .unwrap();
+    assert_eq!(
+        outcome.kind,
+        ballot_host::history::OpType::Fail,
+        "{}",
+        history.to_jsonl()
+    );
+    assert!(
+        rt.fenced_refusals() > refusals,
+        "the writer's fence check refused it"
+    );
+    assert_eq!(data(&rt, "/slow-copy"), None, "a killed instance wrote");
+    assert!(
+        !rt.logs()
+            .iter()
+            .any(|(_, line)| line.starts_with("commit: slow ok")),
+        "the killed instance never saw its commit succeed"
+    );
 }
