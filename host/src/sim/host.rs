@@ -16,7 +16,9 @@ use crate::commit::{self, CommitError, Snapshot};
 use crate::election::{
     CandidateId, ElectionError, ElectionName, Elections, ElectorPaths, Term, read_leading_term,
 };
-use crate::namespace::{CreateMode, Data, Error, MonoTime, NodePath, Op, SessionId, State};
+use crate::namespace::{
+    CreateMode, Data, Error, Limits, MonoTime, Namespace, NodePath, Op, SessionId, State,
+};
 use crate::store::embedded::{CrashMode, Options, SimFs, Stepper};
 use crate::store::{EmbeddedStore, StoreError};
 
@@ -157,6 +159,7 @@ pub struct Host {
     shared: Arc<Mutex<Shared>>,
     /// Revision of the published state last looked at for new terms.
     observed: Option<u64>,
+    handled: Vec<(MonoTime, Request)>,
 }
 
 fn lock(shared: &Mutex<Shared>) -> std::sync::MutexGuard<'_, Shared> {
@@ -205,6 +208,7 @@ impl Host {
             stepper,
             shared: Arc::default(),
             observed: None,
+            handled: Vec::new(),
         };
         host.plant();
         host.store.submit(
@@ -269,28 +273,28 @@ impl Host {
         std::mem::take(&mut lock(&self.shared).outbox)
     }
 
-    /// Runs `f` on the writer's head; its result, mapped by `reply`, goes to `client` once
-    /// durable.
-    fn job<R: Send + 'static>(
-        &self,
-        client: usize,
-        id: u64,
-        f: impl FnOnce(&mut Elections, MonoTime, &mut Shared) -> R + Send + 'static,
-        reply: impl FnOnce(R) -> Reply + Send + 'static,
-    ) {
+    /// Handles a request that reached the host: a read from the published state at once,
+    /// anything else as a writer job, answered once it is durable.
+    pub fn handle(&mut self, client: usize, id: u64, request: Request) {
+        self.handled.push((self.clock.now(), request.clone()));
+        if let Some(reply) = read(&self.published(), &request) {
+            lock(&self.shared).outbox.push((client, id, reply));
+            return;
+        }
         let shared = self.shared.clone();
         let released = self.shared.clone();
+        let (ttl, lease) = (self.config.ttl, self.config.lease);
         let submitted = self.store.submit(
             move |el: &mut Elections, now| {
-                let result = f(el, now, &mut lock(&shared));
-                (result, el.namespace().revision().0)
+                let reply = execute(el, now, &mut lock(&shared).candidates, request, ttl, lease);
+                (reply, el.namespace().revision().0)
             },
             move |outcome| {
                 let mut shared = lock(&released);
                 let answer = match outcome {
-                    Ok((result, revision)) => {
+                    Ok((reply, revision)) => {
                         shared.acked = shared.acked.max(revision);
-                        reply(result)
+                        reply
                     }
                     Err(failure) => Reply::Failed(failure),
                 };
@@ -304,145 +308,9 @@ impl Host {
         }
     }
 
-    /// Handles a request that reached the host.
-    pub fn handle(&mut self, client: usize, id: u64, request: Request) {
-        let ttl = self.config.ttl;
-        let lease = self.config.lease;
-        match request {
-            Request::OpenSession => self.job(
-                client,
-                id,
-                move |el, now, _| el.open_session(ttl, now),
-                |r| match r {
-                    Ok(session) => Reply::Session(session),
-                    Err(e) => Reply::Refused(refusal(&e)),
-                },
-            ),
-            Request::Heartbeat(session) => self.job(
-                client,
-                id,
-                move |el, now, _| el.heartbeat(session, now),
-                done,
-            ),
-            Request::Vote { session, name } => self.job(
-                client,
-                id,
-                move |el, now, shared| {
-                    let id = *shared
-                        .candidates
-                        .entry(session)
-                        .or_insert_with(|| el.join(&election(), session, Data::from(name), false));
-                    el.vote(id, now).map(|_| ())
-                },
-                election_done,
-            ),
-            Request::Ack { session, term } => self.job(
-                client,
-                id,
-                move |el, now, shared| match shared.candidates.get(&session) {
-                    Some(&id) => el.acknowledge(id, term, None, now).map(|_| ()),
-                    None => Ok(()),
-                },
-                election_done,
-            ),
-            Request::Resign(session) => self.job(
-                client,
-                id,
-                move |el, now, shared| match shared.candidates.get(&session) {
-                    Some(&id) => el.resign(id, now).map(|_| ()),
-                    // Joined before a crash: withdraw its ballots by hand, as an operator
-                    // would; the elections react to the deletes like to any other.
-                    None => {
-                        let ballots = election().paths().ballots;
-                        let state = el.namespace().state().clone();
-                        let ops: Vec<Op> = state
-                            .children(&ballots)
-                            .unwrap_or_default()
-                            .into_iter()
-                            .filter_map(|name| ballots.child(&name).ok())
-                            .filter(|p| {
-                                state.exists(p).and_then(|s| s.ephemeral_owner) == Some(session)
-                            })
-                            .map(|p| Op::Delete {
-                                path: p,
-                                expected: None,
-                            })
-                            .collect();
-                        el.multi(None, &ops, now)
-                            .map(|_| ())
-                            .map_err(|e| ElectionError::Namespace(e.error))
-                    }
-                },
-                election_done,
-            ),
-            Request::PollTerm(session) => {
-                let term = read_leading_term(&self.published(), &election(), session);
-                lock(&self.shared)
-                    .outbox
-                    .push((client, id, Reply::Term(term)));
-            }
-            Request::Read(key) => {
-                let value = read_value(&self.published(), key);
-                lock(&self.shared)
-                    .outbox
-                    .push((client, id, Reply::Value(value)));
-            }
-            Request::Write { key, value } => self.job(
-                client,
-                id,
-                move |el, now, _| el.multi(None, &[set(key, value)], now).map(|_| ()),
-                |r| match r {
-                    Ok(()) => Reply::Done,
-                    Err(e) => Reply::Refused(refusal(&e.error)),
-                },
-            ),
-            Request::GuardedWrite {
-                session,
-                term,
-                value,
-            } => self.job(
-                client,
-                id,
-                move |el, now, _| {
-                    let guard = Elections::term_guard(&election(), session, term);
-                    el.multi(Some(&guard), &[set(REG, value)], now).map(|_| ())
-                },
-                move |r| match r {
-                    Ok(()) => Reply::Committed(term),
-                    Err(e) => Reply::Refused(refusal(&e.error)),
-                },
-            ),
-            Request::ResetElector(peer) => self.job(
-                client,
-                id,
-                move |el, now, _| el.reset_elector(&elector(), lease, &peer, now),
-                election_done,
-            ),
-            Request::LeaseCommit { peer, value, claim } => self.job(
-                client,
-                id,
-                move |el, now, _| {
-                    let key = path(LEASE_KEY);
-                    let mut txn = move |snapshot: &mut Snapshot| {
-                        // Read what it overwrites, as a txn-fn would: a conflict re-runs it.
-                        let _ = snapshot.get(&key);
-                        Ok(vec![set(LEASE_KEY, value)])
-                    };
-                    match claim {
-                        None => commit::guarded_commit(el, &elector(), &peer, now, &mut txn),
-                        Some(term) => {
-                            commit::speculative_commit(el, &elector(), &peer, term, now, &mut txn)
-                        }
-                    }
-                },
-                |r| match r {
-                    Ok(outcome) => Reply::Committed(outcome.term),
-                    Err(CommitError::NotLeader { .. }) => Reply::Refused(Refusal::NotLeader),
-                    Err(CommitError::Refused(e)) => Reply::Refused(refusal(&e)),
-                    Err(other) => Reply::Refused(Refusal::Other(other.to_string())),
-                },
-            ),
-        }
+    /// Every request that reached the host, with when: what the benchmark replays.
+    pub fn handled(&self) -> &[(MonoTime, Request)] {
+        &self.handled
     }
 
     /// Time passed: the host sweeps expired sessions, as its ticker does.
@@ -571,4 +439,139 @@ fn election_done(result: Result<(), ElectionError>) -> Reply {
         Ok(()) => Reply::Done,
         Err(e) => Reply::Refused(election_refusal(&e)),
     }
+}
+
+/// The answer to a request served from the published state (a read, a term poll), or
+/// `None` for a request that changes something.
+pub fn read(state: &State, request: &Request) -> Option<Reply> {
+    match request {
+        Request::PollTerm(session) => {
+            Some(Reply::Term(read_leading_term(state, &election(), *session)))
+        }
+        Request::Read(key) => Some(Reply::Value(read_value(state, key))),
+        _ => None,
+    }
+}
+
+/// Runs a changing request on the elections: the same election, lease and commit calls
+/// the runtime makes. `candidates` are the ones joined since the elections were built.
+pub fn execute(
+    el: &mut Elections,
+    now: MonoTime,
+    candidates: &mut BTreeMap<SessionId, CandidateId>,
+    request: Request,
+    ttl: Duration,
+    lease: Duration,
+) -> Reply {
+    match request {
+        Request::OpenSession => match el.open_session(ttl, now) {
+            Ok(session) => Reply::Session(session),
+            Err(e) => Reply::Refused(refusal(&e)),
+        },
+        Request::Heartbeat(session) => done(el.heartbeat(session, now)),
+        Request::Vote { session, name } => {
+            let id = *candidates
+                .entry(session)
+                .or_insert_with(|| el.join(&election(), session, Data::from(name), false));
+            election_done(el.vote(id, now).map(|_| ()))
+        }
+        Request::Ack { session, term } => match candidates.get(&session) {
+            Some(&id) => election_done(el.acknowledge(id, term, None, now).map(|_| ())),
+            None => Reply::Done,
+        },
+        Request::Resign(session) => match candidates.get(&session) {
+            Some(&id) => election_done(el.resign(id, now).map(|_| ())),
+            // Joined before a crash: withdraw its ballots by hand, as an operator would;
+            // the elections react to the deletes like to any other.
+            None => {
+                let ballots = election().paths().ballots;
+                let state = el.namespace().state().clone();
+                let ops: Vec<Op> = state
+                    .children(&ballots)
+                    .unwrap_or_default()
+                    .into_iter()
+                    .filter_map(|name| ballots.child(&name).ok())
+                    .filter(|p| state.exists(p).and_then(|s| s.ephemeral_owner) == Some(session))
+                    .map(|p| Op::Delete {
+                        path: p,
+                        expected: None,
+                    })
+                    .collect();
+                match el.multi(None, &ops, now) {
+                    Ok(_) => Reply::Done,
+                    Err(e) => Reply::Refused(refusal(&e.error)),
+                }
+            }
+        },
+        Request::Write { key, value } => match el.multi(None, &[set(key, value)], now) {
+            Ok(_) => Reply::Done,
+            Err(e) => Reply::Refused(refusal(&e.error)),
+        },
+        Request::GuardedWrite {
+            session,
+            term,
+            value,
+        } => {
+            let guard = Elections::term_guard(&election(), session, term);
+            match el.multi(Some(&guard), &[set(REG, value)], now) {
+                Ok(_) => Reply::Committed(term),
+                Err(e) => Reply::Refused(refusal(&e.error)),
+            }
+        }
+        Request::ResetElector(peer) => {
+            election_done(el.reset_elector(&elector(), lease, &peer, now))
+        }
+        Request::LeaseCommit { peer, value, claim } => {
+            let key = path(LEASE_KEY);
+            let mut txn = move |snapshot: &mut Snapshot| {
+                // Read what it overwrites, as a txn-fn would: a conflict re-runs it.
+                let _ = snapshot.get(&key);
+                Ok(vec![set(LEASE_KEY, value)])
+            };
+            let outcome = match claim {
+                None => commit::guarded_commit(el, &elector(), &peer, now, &mut txn),
+                Some(term) => {
+                    commit::speculative_commit(el, &elector(), &peer, term, now, &mut txn)
+                }
+            };
+            match outcome {
+                Ok(outcome) => Reply::Committed(outcome.term),
+                Err(CommitError::NotLeader { .. }) => Reply::Refused(Refusal::NotLeader),
+                Err(CommitError::Refused(e)) => Reply::Refused(refusal(&e)),
+                Err(other) => Reply::Refused(Refusal::Other(other.to_string())),
+            }
+        }
+        Request::PollTerm(_) | Request::Read(_) => {
+            read(el.namespace().state(), &request).expect("a read")
+        }
+    }
+}
+
+/// The baseline of `ballot bench sim`: the requests a run handled, run straight on
+/// in-memory elections (no store, network, faults or checks). Returns how many ran.
+pub fn replay(requests: &[(MonoTime, Request)], config: &Config) -> usize {
+    let mut el = Elections::new(Namespace::new(Limits::default()));
+    let keys: Vec<Op> = [REG, LEASE_KEY]
+        .iter()
+        .map(|key| Op::Create {
+            path: path(key),
+            data: Data::default(),
+            mode: CreateMode::PERSISTENT,
+        })
+        .collect();
+    el.multi(None, &keys, MonoTime(0))
+        .expect("a fresh namespace takes the keys");
+    let mut candidates = BTreeMap::new();
+    for (now, request) in requests {
+        let reply = execute(
+            &mut el,
+            *now,
+            &mut candidates,
+            request.clone(),
+            config.ttl,
+            config.lease,
+        );
+        std::hint::black_box(reply);
+    }
+    requests.len()
 }

@@ -155,8 +155,10 @@ pub struct RunReport {
     pub ops: usize,
     /// The first thing that went wrong, if anything.
     pub failure: Option<Failure>,
-    /// The histories, as JSON lines: data, ballot, lease.
+    /// The histories: data, ballot, lease.
     pub histories: [History; 3],
+    /// Every request that reached the host, with when (for the benchmark's baseline).
+    pub requests: Vec<(crate::namespace::MonoTime, host::Request)>,
 }
 
 impl RunReport {
@@ -237,6 +239,7 @@ impl Sim {
             ops,
             failure,
             histories,
+            requests: run.host.handled().to_vec(),
         }
     }
 }
