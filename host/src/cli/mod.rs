@@ -7,6 +7,7 @@ mod client;
 mod demo;
 mod demo_native;
 mod history;
+mod sim;
 pub mod store_load;
 
 use std::process::ExitCode;
@@ -31,6 +32,8 @@ enum Command {
     Check(check::CheckArgs),
     /// Print or filter a recorded history.
     History(history::HistoryArgs),
+    /// Deterministic simulation with faults: run seeds, reproduce one, plant a bug.
+    Sim(sim::SimArgs),
     /// Run a host with the HTTP API on a data directory, until SIGTERM.
     Serve(crate::serve::ServeArgs),
     /// Deploy a component into a running host.
@@ -70,6 +73,7 @@ pub fn main() -> ExitCode {
         Some(Command::Bench(args)) => bench::run(args),
         Some(Command::Check(args)) => check::run(args),
         Some(Command::History(args)) => history::run(args),
+        Some(Command::Sim(args)) => sim::run(args),
         Some(Command::StoreLoad(args)) => store_load::run(args),
         Some(Command::Serve(args)) => crate::serve::run(args),
         Some(Command::Deploy(args)) => client::deploy(args),
