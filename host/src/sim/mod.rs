@@ -116,8 +116,8 @@ pub struct Config {
 impl Default for Config {
     fn default() -> Self {
         Config {
-            clients: 4,
-            steps: 2000,
+            clients: 5,
+            steps: 5000,
             ttl: Duration::from_millis(1500),
             lease: Duration::from_millis(1500),
             timeout: Duration::from_millis(500),
