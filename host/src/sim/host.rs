@@ -370,6 +370,35 @@ impl Host {
         Ok((acked, self.store.published().revision().0))
     }
 
+    /// Right after a crash: the sessions the recovered head holds whose deadline is not
+    /// a full TTL from the restart (there should be none: nobody's session may run out
+    /// early, or late, because the host was down). Runs the writer for it at once, on an
+    /// empty queue, so it joins no client's batch.
+    pub fn sessions_not_restored(&mut self) -> Vec<SessionId> {
+        let found = Arc::new(Mutex::new(Vec::new()));
+        let into = found.clone();
+        let _ = self.store.submit(
+            move |el: &mut Elections, now| {
+                let ns = el.namespace();
+                ns.state()
+                    .sessions()
+                    .filter(|(id, record)| ns.session_deadline(*id) != Some(now.after(record.ttl)))
+                    .map(|(id, _)| id)
+                    .collect::<Vec<_>>()
+            },
+            move |outcome| {
+                if let Ok(bad) = outcome {
+                    *into.lock().unwrap_or_else(|p| p.into_inner()) = bad;
+                }
+            },
+        );
+        while self.stepper.write() {
+            self.stepper.sync();
+        }
+        self.stepper.sync();
+        found.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
     /// The current leaders the published state shows, if it changed since the last call:
     /// (ballot election, lease elector).
     pub fn leaders(&mut self) -> Option<(Option<LeaderSeen>, Option<LeaderSeen>)> {

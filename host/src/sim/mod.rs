@@ -384,6 +384,12 @@ impl Run {
                 if recovered < acked {
                     return Err(Failure::LostAck { acked, recovered });
                 }
+                let early = self.host.sessions_not_restored();
+                if !early.is_empty() {
+                    return Err(Failure::SessionNotRestored(
+                        early.iter().map(|s| s.0).collect(),
+                    ));
+                }
             }
             Step::Pause { client, ms } => {
                 let client = client % self.clients.len();

@@ -18,6 +18,8 @@ pub enum Failure {
         /// The revision recovery found.
         recovered: u64,
     },
+    /// After a crash, these sessions did not count a full TTL from the restart.
+    SessionNotRestored(Vec<u64>),
     /// The published state showed a term not above one it showed before.
     TermWentBack {
         /// Which election: `ballot` or `lease`.
@@ -58,6 +60,7 @@ impl Failure {
         match self {
             Failure::NoFaults => "no-faults".into(),
             Failure::LostAck { .. } => "lost-ack".into(),
+            Failure::SessionNotRestored(_) => "session-not-restored".into(),
             Failure::TermWentBack { election, .. } => format!("term-went-back:{election}"),
             Failure::Panic(_) => "panic".into(),
             Failure::Recovery(_) => "recovery".into(),
@@ -72,6 +75,9 @@ impl Failure {
             Failure::NoFaults => "no fault was injected".into(),
             Failure::LostAck { acked, recovered } => format!(
                 "acknowledged revision {acked} lost in a crash (recovered revision {recovered})"
+            ),
+            Failure::SessionNotRestored(sessions) => format!(
+                "after a restart, sessions {sessions:?} did not get a full TTL from the restart"
             ),
             Failure::TermWentBack {
                 election,
