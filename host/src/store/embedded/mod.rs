@@ -7,7 +7,8 @@
 //! result. Readers only ever see the last published, durable state. Every so many
 //! records it rolls to a new segment and hands an O(1) clone of the state to a background
 //! thread that writes a snapshot and deletes the segments it covers ([`snapshotter`]).
-//! Opening a folder recovers it ([`recovery`]).
+//! Opening a folder recovers it ([`recovery`]). The simulator opens the same store with no
+//! threads and steps the writer and the snapshotter itself (`stepper`).
 
 mod files;
 mod frame;
