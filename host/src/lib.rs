@@ -18,6 +18,9 @@
 //! - [`history`]: operation histories in Jepsen's shape, recorded by tests, the simulator
 //!   and a running host.
 //! - [`check`]: the linearizability checker and the models it checks histories against.
+//! - [`sim`]: deterministic simulation: the real store, elections and commits under a
+//!   seeded schedule of crashes, pauses, message faults and clock jumps, checked by
+//!   [`check`].
 //! - [`cli`]: the `ballot` command.
 //!
 //! Dependencies point one way: `namespace <- election <- (commit, runtime, api) <- cli`;
@@ -34,4 +37,5 @@ pub mod host_impl;
 pub mod namespace;
 pub mod runtime;
 pub mod serve;
+pub mod sim;
 pub mod store;

@@ -7,6 +7,7 @@ mod client;
 mod demo;
 mod demo_native;
 mod history;
+mod sim;
 pub mod store_load;
 
 use std::process::ExitCode;
@@ -31,6 +32,8 @@ enum Command {
     Check(check::CheckArgs),
     /// Print or filter a recorded history.
     History(history::HistoryArgs),
+    /// Deterministic simulation with faults: run seeds, reproduce one, plant a bug.
+    Sim(sim::SimArgs),
     /// Run a host with the HTTP API on a data directory, until SIGTERM.
     Serve(crate::serve::ServeArgs),
     /// Deploy a component into a running host.
@@ -58,20 +61,24 @@ enum Command {
 
 /// Parses the command line, runs the subcommand and turns its outcome into an exit code.
 pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    // A simulation cuts torn tails and fails disks on purpose: only errors are news.
+    let quiet = matches!(cli.command, Some(Command::Sim(_)));
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+                tracing_subscriber::EnvFilter::new(if quiet { "error" } else { "warn" })
+            }),
         )
         .with_writer(std::io::stderr)
         .init();
-    let cli = Cli::parse();
     let outcome = match cli.command {
         None => demo::run(demo::DemoArgs::default()),
         Some(Command::Demo(args)) => demo::run(args),
         Some(Command::Bench(args)) => bench::run(args),
         Some(Command::Check(args)) => check::run(args),
         Some(Command::History(args)) => history::run(args),
+        Some(Command::Sim(args)) => sim::run(args),
         Some(Command::StoreLoad(args)) => store_load::run(args),
         Some(Command::Serve(args)) => crate::serve::run(args),
         Some(Command::Deploy(args)) => client::deploy(args),

@@ -322,6 +322,14 @@ impl Elections {
         term: Term,
         now: MonoTime,
     ) -> Result<Guard, Error> {
+        if self.fencing_off {
+            // The planted bug (sim only): a guard for anyone, which `multi` then ignores.
+            return Ok(Guard::HoldsTerm {
+                ballots: ElectorPaths::of(name).lease,
+                session: SessionId(0),
+                term,
+            });
+        }
         match self.lease_holder(name, now) {
             Some(holder) if holder.master == peer && holder.term == term => Ok(Guard::HoldsTerm {
                 ballots: ElectorPaths::of(name).lease,

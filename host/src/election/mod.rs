@@ -215,6 +215,9 @@ pub struct Elections {
     routes: BTreeMap<WatcherId, (ElectionName, Route)>,
     last_participant: u64,
     stats: Stats,
+    /// A planted bug, set only by the simulator ([`Elections::plant_fencing_off`]): term
+    /// guards are ignored, so a deposed leader's write applies.
+    fencing_off: bool,
 }
 
 impl Elections {
@@ -236,6 +239,14 @@ impl Elections {
     /// [`Namespace::enable_journal`]): what a store must persist before releasing effects.
     pub fn take_journal(&mut self) -> Vec<crate::namespace::Entry> {
         self.ns.take_journal()
+    }
+
+    /// Sim-only planted bug: from now on [`Elections::multi`] ignores its guard and
+    /// [`Elections::lease_guard`] hands a guard to anyone. It exists so the simulator can
+    /// show that it finds a broken fence; nothing else may call it (it is not reachable
+    /// outside the crate, and no cargo feature turns it on).
+    pub(crate) fn plant_fencing_off(&mut self) {
+        self.fencing_off = true;
     }
 
     /// Counters of consumed watch events.
@@ -307,6 +318,7 @@ impl Elections {
         ops: &[Op],
         now: MonoTime,
     ) -> Result<(Committed, Effects), MultiError> {
+        let guard = if self.fencing_off { None } else { guard };
         let committed = self.ns.multi(guard, ops, now)?;
         let mut out = Effects::default();
         self.absorb(committed.clone(), &mut out);
@@ -700,11 +712,13 @@ impl Elections {
         let watcher = candidate.watcher;
         let ballots = self.races[&election].paths.ballots.clone();
         let revision = self.ns.revision();
-        let term = self
-            .ns
-            .exists(&ballot)
-            .expect("an owned ballot exists")
-            .created;
+        let Some(stat) = self.ns.exists(&ballot) else {
+            // Gone in a commit not absorbed yet: `tick` applies every expiry before it
+            // absorbs the first, so a ballot woken by one expiry may have gone with a
+            // later one. Absorbing that one forgets the ballot (found by the simulator).
+            return;
+        };
+        let term = stat.created;
         let predecessor = self
             .ns
             .state()

@@ -301,6 +301,28 @@ fn session_expiry_removes_every_ephemeral_in_one_step() {
     assert_eq!(rt.el.leader(&e("x")).unwrap().candidate, x2);
 }
 
+/// Found by the simulator (seed 3): `tick` applies every expiry before absorbing the
+/// first, so the candidate woken by the first expiry may have lost its ballot to the
+/// second. It used to panic ("an owned ballot exists"); the third candidate must win.
+#[test]
+fn two_sessions_expiring_in_one_tick_wake_no_vanished_ballot() {
+    let mut rt = Runtime::new();
+    let a = rt.candidate("x", "a");
+    let b = rt.candidate("x", "b");
+    let late = rt.el.open_session(Duration::from_secs(100), t(0)).unwrap();
+    let c = rt.el.join(&e("x"), late, Data::from("c"), false);
+    for id in [a, b, c] {
+        rt.vote(id);
+    }
+    rt.take_log();
+    let (expired, fx) = rt.el.tick(t(11));
+    assert_eq!(expired.len(), 2);
+    rt.deliver(fx);
+    assert!(rt.el.leading_term(c).is_some());
+    assert_eq!(rt.el.leader(&e("x")).unwrap().candidate, c);
+    assert!(rt.el.ballot(b).is_none());
+}
+
 #[test]
 fn followers_hear_every_new_leader() {
     let mut rt = Runtime::new();

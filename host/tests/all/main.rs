@@ -7,6 +7,7 @@ mod namespace_props;
 mod runtime;
 mod sandbox;
 mod serve;
+mod sim;
 mod store;
 mod support;
 mod txn;

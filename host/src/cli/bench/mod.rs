@@ -7,6 +7,7 @@ mod foundation;
 mod runtime;
 mod sandbox;
 mod serve;
+mod sim;
 mod store;
 mod swap;
 
@@ -39,6 +40,9 @@ enum Suite {
     Serve(serve::ServeArgs),
     /// Guarded commits with a transaction function against the same with plain ops.
     Commit(commit::CommitArgs),
+    /// Deterministic simulation: simulated operations per second against the same
+    /// operations run directly on the elections.
+    Sim(sim::SimArgs),
 }
 
 /// One reported figure and the baseline it is compared with.
@@ -202,5 +206,6 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
         Some(Suite::Swap(args)) => swap::run(args),
         Some(Suite::Serve(args)) => serve::run(args),
         Some(Suite::Commit(args)) => commit::run(args),
+        Some(Suite::Sim(args)) => sim::run(args),
     }
 }

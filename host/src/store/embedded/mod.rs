@@ -7,7 +7,8 @@
 //! result. Readers only ever see the last published, durable state. Every so many
 //! records it rolls to a new segment and hands an O(1) clone of the state to a background
 //! thread that writes a snapshot and deletes the segments it covers ([`snapshotter`]).
-//! Opening a folder recovers it ([`recovery`]).
+//! Opening a folder recovers it ([`recovery`]). The simulator opens the same store with no
+//! threads and steps the writer and the snapshotter itself (`stepper`).
 
 mod files;
 mod frame;
@@ -16,6 +17,7 @@ mod layout;
 mod record;
 mod recovery;
 mod snapshotter;
+mod stepper;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -36,6 +38,7 @@ pub use frame::FORMAT_VERSION;
 
 use group::{GroupCommit, Outcome, Step};
 use record::LogRecord;
+pub(crate) use stepper::Stepper;
 
 /// What the writer thread owns and the store persists: a namespace, or something built on
 /// one (the elections) whose every change goes through the namespace's journal.
@@ -169,6 +172,15 @@ pub struct EmbeddedStore<C: Core> {
     dir: PathBuf,
 }
 
+/// A recovered store with its writer not yet running.
+struct Parts<C: Core> {
+    store: EmbeddedStore<C>,
+    writer: Writer<C>,
+    requests: Receiver<Request<C>>,
+    snapshots: Receiver<snapshotter::Task>,
+    lock: Box<dyn Send + Sync>,
+}
+
 impl<C: Core> EmbeddedStore<C> {
     /// Opens (creating if needed) the store in `dir` on the real file system, recovering
     /// what is there.
@@ -184,6 +196,68 @@ impl<C: Core> EmbeddedStore<C> {
         options: Options,
         spawn: Spawner,
     ) -> Result<Self, StoreError> {
+        let parts = Self::open_parts(dir, fs, clock, options, false)?;
+        let Parts {
+            store,
+            writer,
+            requests,
+            snapshots,
+            lock,
+        } = parts;
+        let (snapshot_done_tx, snapshot_done_rx) = mpsc::channel::<()>();
+        {
+            let fs = writer.fs.clone();
+            let dir = dir.to_path_buf();
+            spawn(Box::new(move || {
+                snapshotter::run(fs, dir, snapshots);
+                drop(snapshot_done_tx);
+            }));
+        }
+        let (stopped_tx, stopped_rx) = mpsc::channel::<()>();
+        spawn(Box::new(move || {
+            writer.run(requests);
+            // The snapshotter ends when the writer drops its sender; wait for it so that a
+            // reopened store never races an old snapshot write.
+            let _ = snapshot_done_rx.recv();
+            drop(lock);
+            drop(stopped_tx);
+        }));
+        *store.stopped.lock().unwrap_or_else(|p| p.into_inner()) = Some(stopped_rx);
+        Ok(store)
+    }
+
+    /// Opens the store for the simulator: no threads; the returned [`Stepper`] runs the
+    /// writer and the snapshotter one phase at a time, so a crash can land between a
+    /// batch's write and its fdatasync. With `ack_before_sync` (a planted bug, sim only)
+    /// the writer publishes and releases a batch before syncing it.
+    pub(crate) fn open_stepped(
+        dir: &Path,
+        fs: Arc<dyn FileSystem>,
+        clock: Arc<dyn Clock>,
+        options: Options,
+        ack_before_sync: bool,
+    ) -> Result<(Self, Stepper<C>), StoreError> {
+        let parts = Self::open_parts(dir, fs, clock, options, ack_before_sync)?;
+        let stepper = Stepper {
+            writer: parts.writer,
+            requests: parts.requests,
+            snapshots: parts.snapshots,
+            written: None,
+            renamed: None,
+            _lock: parts.lock,
+        };
+        Ok((parts.store, stepper))
+    }
+
+    /// Recovers `dir` and builds the store, its writer and the writer's channels, running
+    /// nothing: the callers decide where the writer and the snapshotter run.
+    fn open_parts(
+        dir: &Path,
+        fs: Arc<dyn FileSystem>,
+        clock: Arc<dyn Clock>,
+        options: Options,
+        ack_before_sync: bool,
+    ) -> Result<Parts<C>, StoreError> {
         fs.create_dir_all(dir)
             .map_err(|e| StoreError::io(format!("creating {}", dir.display()), &e))?;
         let lock = fs.lock(dir).map_err(|e| match e.kind() {
@@ -221,15 +295,6 @@ impl<C: Core> EmbeddedStore<C> {
             counters: Counters::default(),
         });
         let (snapshot_tx, snapshot_rx) = mpsc::channel();
-        let (snapshot_done_tx, snapshot_done_rx) = mpsc::channel::<()>();
-        {
-            let fs = fs.clone();
-            let dir = dir.to_path_buf();
-            spawn(Box::new(move || {
-                snapshotter::run(fs, dir, snapshot_rx);
-                drop(snapshot_done_tx);
-            }));
-        }
         let writer = Writer {
             core: C::from_namespace(ns),
             fs,
@@ -243,24 +308,32 @@ impl<C: Core> EmbeddedStore<C> {
             since_snapshot: recovered.replayed,
             shared: shared.clone(),
             snapshots: snapshot_tx,
+            ack_before_sync,
         };
         let (requests_tx, requests_rx) = mpsc::channel();
-        let (stopped_tx, stopped_rx) = mpsc::channel::<()>();
-        spawn(Box::new(move || {
-            writer.run(requests_rx);
-            // The snapshotter ends when the writer drops its sender; wait for it so that a
-            // reopened store never races an old snapshot write.
-            let _ = snapshot_done_rx.recv();
-            drop(lock);
-            drop(stopped_tx);
-        }));
-        Ok(EmbeddedStore {
-            requests: Mutex::new(Some(requests_tx)),
-            shared,
-            stopped: Mutex::new(Some(stopped_rx)),
-            recovery: report,
-            dir: dir.to_path_buf(),
+        Ok(Parts {
+            store: EmbeddedStore {
+                requests: Mutex::new(Some(requests_tx)),
+                shared,
+                stopped: Mutex::new(None),
+                recovery: report,
+                dir: dir.to_path_buf(),
+            },
+            writer,
+            requests: requests_rx,
+            snapshots: snapshot_rx,
+            lock,
         })
+    }
+
+    /// Hands `f` to the writer without waiting: `reply` gets its result once the batch it
+    /// joined is durable (or has failed). The simulator's way in, where nothing may block.
+    pub(crate) fn submit<R: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut C, MonoTime) -> R + Send + 'static,
+        reply: impl FnOnce(Result<R, String>) + Send + 'static,
+    ) -> Result<(), StoreError> {
+        self.send(Request::Job(job(f, reply)))
     }
 
     /// Runs `f` on the writer's head and returns its result once everything it changed is
@@ -416,6 +489,20 @@ struct Writer<C: Core> {
     since_snapshot: u64,
     shared: Arc<Shared>,
     snapshots: Sender<snapshotter::Task>,
+    /// The planted bug of the simulator (see [`EmbeddedStore::open_stepped`]); always
+    /// false otherwise.
+    ack_before_sync: bool,
+}
+
+/// A batch appended to the log and not yet synced: the writer between its write and its
+/// fdatasync.
+struct Written {
+    /// The batch, unless (planted bug) it was released before the sync.
+    batch: Option<group::Batch<Waiter>>,
+    records: u64,
+    /// Whether the batch had no bytes (reads, refusals): nothing to sync.
+    empty: bool,
+    result: Result<(), String>,
 }
 
 impl<C: Core> Writer<C> {
@@ -423,15 +510,20 @@ impl<C: Core> Writer<C> {
         // Block for the first request, then take everything already queued: that is the
         // batch. Whatever arrives during its flush forms the next one.
         while let Ok(first) = requests.recv() {
-            self.handle(first);
-            while !self.group.is_full() {
-                match requests.try_recv() {
-                    Ok(request) => self.handle(request),
-                    Err(_) => break,
-                }
-            }
+            self.take(first, &requests);
             if self.group.step() == Step::Flush {
                 self.flush();
+            }
+        }
+    }
+
+    /// Handles `first` and whatever else is queued, up to a full batch.
+    fn take(&mut self, first: Request<C>, requests: &Receiver<Request<C>>) {
+        self.handle(first);
+        while !self.group.is_full() {
+            match requests.try_recv() {
+                Ok(request) => self.handle(request),
+                Err(_) => break,
             }
         }
     }
@@ -476,13 +568,62 @@ impl<C: Core> Writer<C> {
     }
 
     fn flush(&mut self) {
+        let written = self.write_batch();
+        self.sync_batch(written);
+    }
+
+    /// The first half of a flush: takes the open batch and appends it to the log.
+    fn write_batch(&mut self) -> Written {
         let batch = self.group.start_flush();
         let records = batch.records;
-        let result = if batch.bytes.is_empty() {
+        let empty = batch.bytes.is_empty();
+        let result = if empty {
             Ok(())
         } else {
             self.append(&batch.bytes, records)
         };
+        let mut written = Written {
+            batch: Some(batch),
+            records,
+            empty,
+            result,
+        };
+        if self.ack_before_sync && written.result.is_ok() {
+            // The planted bug: publish and release what is not durable yet.
+            if let Some(batch) = written.batch.take() {
+                self.release(batch, Ok(()), records);
+            }
+        }
+        written
+    }
+
+    /// The second half: makes the appended batch durable, then publishes the new state
+    /// and releases its waiters (or fails them, and the store).
+    fn sync_batch(&mut self, written: Written) {
+        let result = written.result.and_then(|()| {
+            if written.empty || !self.options.sync {
+                return Ok(());
+            }
+            self.segment
+                .sync_data()
+                .map_err(|e| format!("syncing the log: {e}"))
+        });
+        match written.batch {
+            Some(batch) => self.release(batch, result, written.records),
+            None => {
+                if let Err(why) = result {
+                    tracing::error!(%why, "a sync failed after its batch was released");
+                }
+            }
+        }
+        if self.since_snapshot >= self.options.snapshot_every && self.group.failure().is_none() {
+            self.start_snapshot(None);
+        }
+    }
+
+    /// Publishes the state (if the batch is durable and changed something) and releases
+    /// the batch's waiters with its outcome.
+    fn release(&mut self, batch: group::Batch<Waiter>, result: Result<(), String>, records: u64) {
         if result.is_ok() && records > 0 {
             self.shared
                 .published
@@ -499,9 +640,6 @@ impl<C: Core> Writer<C> {
                 waiters.into_iter().for_each(|w| w(Err(why.clone())))
             }
         }
-        if self.since_snapshot >= self.options.snapshot_every && self.group.failure().is_none() {
-            self.start_snapshot(None);
-        }
     }
 
     fn append(&mut self, bytes: &[u8], records: u64) -> Result<(), String> {
@@ -512,11 +650,6 @@ impl<C: Core> Writer<C> {
             .append(bytes)
             .map_err(|e| format!("appending to the log: {e}"))?;
         self.segment_len += bytes.len() as u64;
-        if self.options.sync {
-            self.segment
-                .sync_data()
-                .map_err(|e| format!("syncing the log: {e}"))?;
-        }
         Ok(())
     }
 

@@ -38,10 +38,23 @@ pub fn run(fs: Arc<dyn FileSystem>, dir: PathBuf, tasks: Receiver<Task>) {
 }
 
 fn write(fs: &dyn FileSystem, dir: &Path, lsn: u64, state: State) -> Result<(), StoreError> {
-    let io = |what: &str, path: &Path| {
-        let what = format!("{what} {}", path.display());
-        move |e: std::io::Error| StoreError::io(what, &e)
-    };
+    write_renamed(fs, dir, lsn, state)?;
+    settle(fs, dir, lsn)
+}
+
+fn io(what: &str, path: &Path) -> impl FnOnce(std::io::Error) -> StoreError {
+    let what = format!("{what} {}", path.display());
+    move |e: std::io::Error| StoreError::io(what, &e)
+}
+
+/// The first half of a snapshot: written to a temporary file, synced, renamed into place.
+/// The rename is not durable until [`settle`] syncs the folder.
+pub fn write_renamed(
+    fs: &dyn FileSystem,
+    dir: &Path,
+    lsn: u64,
+    state: State,
+) -> Result<(), StoreError> {
     let tmp = layout::snapshot_tmp(dir, lsn);
     let path = layout::snapshot(dir, lsn);
     let mut bytes = frame::header(FileKind::Snapshot, lsn);
@@ -50,6 +63,11 @@ fn write(fs: &dyn FileSystem, dir: &Path, lsn: u64, state: State) -> Result<(), 
     file.append(&bytes).map_err(io("writing", &tmp))?;
     file.sync_data().map_err(io("syncing", &tmp))?;
     fs.rename(&tmp, &path).map_err(io("renaming", &tmp))?;
+    Ok(())
+}
+
+/// The second half: the folder synced, then what the snapshot of `lsn` covers deleted.
+pub fn settle(fs: &dyn FileSystem, dir: &Path, lsn: u64) -> Result<(), StoreError> {
     fs.sync_dir(dir).map_err(io("syncing", dir))?;
 
     // Only now that the snapshot is durable may what it covers go.
