@@ -213,15 +213,7 @@ impl Host {
         host.plant();
         host.store.submit(
             |el: &mut Elections, now| {
-                let ops: Vec<Op> = [REG, LEASE_KEY]
-                    .iter()
-                    .map(|key| Op::Create {
-                        path: path(key),
-                        data: Data::default(),
-                        mode: CreateMode::PERSISTENT,
-                    })
-                    .collect();
-                el.multi(None, &ops, now)
+                el.multi(None, &key_nodes(), now)
                     .expect("a fresh namespace takes the keys");
             },
             |_| {},
@@ -576,19 +568,23 @@ pub fn execute(
     }
 }
 
-/// The baseline of `ballot bench sim`: the requests a run handled, run straight on
-/// in-memory elections (no store, network, faults or checks). Returns how many ran.
-pub fn replay(requests: &[(MonoTime, Request)], config: &Config) -> usize {
-    let mut el = Elections::new(Namespace::new(Limits::default()));
-    let keys: Vec<Op> = [REG, LEASE_KEY]
+/// The creates of the nodes the clients' keys live in, as every run starts with them.
+fn key_nodes() -> Vec<Op> {
+    [REG, LEASE_KEY]
         .iter()
         .map(|key| Op::Create {
             path: path(key),
             data: Data::default(),
             mode: CreateMode::PERSISTENT,
         })
-        .collect();
-    el.multi(None, &keys, MonoTime(0))
+        .collect()
+}
+
+/// The baseline of `ballot bench sim`: the requests a run handled, run straight on
+/// in-memory elections (no store, network, faults or checks). Returns how many ran.
+pub fn replay(requests: &[(MonoTime, Request)], config: &Config) -> usize {
+    let mut el = Elections::new(Namespace::new(Limits::default()));
+    el.multi(None, &key_nodes(), MonoTime(0))
         .expect("a fresh namespace takes the keys");
     let mut candidates = BTreeMap::new();
     for (now, request) in requests {
