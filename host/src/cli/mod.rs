@@ -63,7 +63,11 @@ enum Command {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     // A simulation cuts torn tails and fails disks on purpose: only errors are news.
-    let quiet = matches!(cli.command, Some(Command::Sim(_)));
+    let quiet = match &cli.command {
+        Some(Command::Sim(_)) => true,
+        Some(Command::Bench(args)) => args.simulates(),
+        _ => false,
+    };
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {

@@ -23,6 +23,14 @@ pub struct BenchArgs {
     suite: Option<Suite>,
 }
 
+impl BenchArgs {
+    /// Whether this run is the simulation benchmark, whose crashes and torn tails are on
+    /// purpose (so only errors are worth logging).
+    pub fn simulates(&self) -> bool {
+        matches!(self.suite, Some(Suite::Sim(_)))
+    }
+}
+
 #[derive(Debug, clap::Subcommand)]
 enum Suite {
     /// Namespace operations, votes and failover (the default).
