@@ -6,7 +6,6 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use sha2::{Digest, Sha256};
 use thiserror::Error;
 use tokio::sync::mpsc;
 use wasmtime::Store;
@@ -151,7 +150,7 @@ pub(crate) fn observer_linker(engine: &wasmtime::Engine) -> Result<Linker<HostSt
 
 /// Compiles `wasm`, or takes it from the cache by content hash.
 pub(crate) fn compile(shared: &Shared, wasm: &[u8]) -> Result<Component, DeployError> {
-    let hash: [u8; 32] = Sha256::digest(wasm).into();
+    let hash = super::txn::digest(wasm);
     if let Some(component) = shared.components.0.get(&hash) {
         return Ok(component.clone());
     }

@@ -501,8 +501,9 @@ impl Runtime {
     /// by the SHA-256 of its wasm (returned as 64 lowercase hex digits). Registering the
     /// same bytes again is a no-op; a component that is not a `txn-fn` is refused.
     pub fn register_txn_fn(&self, wasm: &[u8]) -> Result<String, DeployError> {
-        txn::validate(&self.shared, wasm)?;
-        Ok(txn::hex(&txn::digest(wasm)))
+        let hash = txn::digest(wasm);
+        txn::validate_named(&self.shared, hash, wasm)?;
+        Ok(txn::hex(&hash))
     }
 
     /// Kills a deployment's running instance, as `kill -9` kills a process under a

@@ -128,7 +128,16 @@ pub(crate) fn digest(wasm: &[u8]) -> [u8; 32] {
 /// Checks that `wasm` is a transaction function this host can run, preparing it (cached
 /// by content, so a commit pays only for the instantiation).
 pub(crate) fn validate(shared: &Shared, wasm: &[u8]) -> Result<Prepared, DeployError> {
-    let hash = digest(wasm);
+    validate_named(shared, digest(wasm), wasm)
+}
+
+/// [`validate`] for a caller that already hashed `wasm` (as `hash`), so 2.8 MB of code is
+/// not hashed twice.
+pub(crate) fn validate_named(
+    shared: &Shared,
+    hash: [u8; 32],
+    wasm: &[u8],
+) -> Result<Prepared, DeployError> {
     if let Some(prepared) = shared.txn_fns.get(&hash) {
         return Ok(prepared.clone());
     }

@@ -227,7 +227,7 @@ pub async fn undeploy(
 }
 
 /// `POST /v1/components/{id}/kill`: kills the running instance, as `kill -9` a process;
-/// its supervisor restarts it after the crash backoff. For chaos drills and for
+/// its supervisor starts a fresh one at once on a new session. For chaos drills and for
 /// unsticking a worker; the deployment itself stays.
 pub async fn kill(
     State(host): State<Arc<Host>>,

@@ -225,14 +225,14 @@ impl Host {
             .collect()
     }
 
-    /// Keeps an uploaded transaction function durably; returns its SHA-256.
-    pub fn store_txn_fn(&self, wasm: &[u8]) -> std::io::Result<String> {
-        let sha256 = super::registry::digest(wasm);
+    /// Keeps an uploaded transaction function durably under its SHA-256 (as
+    /// [`crate::runtime::Runtime::register_txn_fn`] named it).
+    pub fn store_txn_fn(&self, sha256: &str, wasm: &[u8]) -> std::io::Result<()> {
         let path = self.txn_fns.join(format!("{sha256}.wasm"));
         if !path.exists() {
             super::registry::write_durably(&path, wasm)?;
         }
-        Ok(sha256)
+        Ok(())
     }
 
     /// Registers every uploaded transaction function with the runtime again, so that the

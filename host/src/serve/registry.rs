@@ -11,7 +11,6 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 /// What brings a deployment back: everything its deploy call said, and which code it
 /// runs now (the deployed code, or the last swapped in).
@@ -57,7 +56,7 @@ const NEXT_ID: &str = "next-id";
 
 /// SHA-256 of `wasm`, in hex: the name its code is stored under.
 pub fn digest(wasm: &[u8]) -> String {
-    crate::runtime::sha256_hex(&Sha256::digest(wasm).into())
+    crate::runtime::sha256_hex(&crate::runtime::txn::digest(wasm))
 }
 
 impl Registry {
