@@ -457,24 +457,37 @@ impl Elections {
         let session = candidate.session;
         let guard = Self::term_guard(&candidate.election, session, term);
         let payload = leader.encode();
-        let op = match self.ns.get(&paths.ack) {
-            Ok((current, _)) if current == payload => {
-                // Idempotent re-ack: still fenced, but nothing to write.
-                self.ns.multi(Some(&guard), &[], now)?;
-                return Ok(Effects::default());
-            }
-            Ok(_) => Op::Set {
-                path: paths.ack.clone(),
-                data: payload,
-                expected: None,
-            },
-            Err(_) => Op::Create {
-                path: paths.ack.clone(),
-                data: payload,
-                mode: CreateMode::ephemeral(session),
-            },
+        let create = Op::Create {
+            path: paths.ack.clone(),
+            data: payload.clone(),
+            mode: CreateMode::ephemeral(session),
         };
-        let committed = self.ns.multi(Some(&guard), &[op], now)?;
+        let ops = match self.ns.get(&paths.ack) {
+            Ok((current, stat)) if stat.ephemeral_owner == Some(session) => {
+                if current == payload {
+                    // Idempotent re-ack: still fenced, but nothing to write.
+                    self.ns.multi(Some(&guard), &[], now)?;
+                    return Ok(Effects::default());
+                }
+                vec![Op::Set {
+                    path: paths.ack.clone(),
+                    data: payload,
+                    expected: None,
+                }]
+            }
+            // A deposed predecessor's ack, still owned by its session: replaced, not
+            // overwritten, so the ack lives and dies with this leader's session. (Set
+            // would leave it to the old session, whose close would delete this ack.)
+            Ok(_) => vec![
+                Op::Delete {
+                    path: paths.ack.clone(),
+                    expected: None,
+                },
+                create,
+            ],
+            Err(_) => vec![create],
+        };
+        let committed = self.ns.multi(Some(&guard), &ops, now)?;
         let mut out = Effects::default();
         self.absorb(committed, &mut out);
         Ok(out)

@@ -464,3 +464,58 @@ fn a_ballot_deleted_by_hand_deposes_its_leader_before_the_successor_hears() {
     assert!(rt.el.leading_term(b).is_some());
     assert_eq!(rt.el.leading_term(a), None);
 }
+
+/// The ack is an ephemeral node: a successor that acked over its deposed predecessor's
+/// ack must own it, or the predecessor's session closing later would take the new
+/// leader's ack with it (a false death, and later voters waiting for an ack forever).
+#[test]
+fn a_deposed_leaders_session_closing_after_the_successors_ack_leaves_that_ack() {
+    let mut rt = Runtime::new();
+    let (obs, _) = rt.el.observe(&e("db"));
+    let [a, b] = ["a", "b"].map(|d| rt.candidate("db", d));
+    rt.vote(a);
+    rt.vote(b);
+    let la = leader(&rt, a, "a");
+    rt.take_log();
+    let ballot = rt.el.ballot(a).unwrap().clone();
+    let (_, fx) = rt
+        .el
+        .multi(
+            None,
+            &[Op::Delete {
+                path: ballot,
+                expected: None,
+            }],
+            t(0),
+        )
+        .unwrap();
+    rt.deliver(fx); // a deposed; b wins and acks while a's session still lives
+    let lb = leader(&rt, b, "b");
+    let ack = e("db").paths().ack;
+    let owner = rt.el.namespace().exists(&ack).unwrap().ephemeral_owner;
+    assert_eq!(owner, rt.el.session_of(b), "the new leader owns its ack");
+    rt.kill(a);
+    assert_eq!(rt.el.leader(&e("db")), Some(lb.clone()), "b's ack survives");
+    let c = rt.candidate("db", "c");
+    rt.vote(c);
+    let log = rt.take_log();
+    assert!(
+        log.contains(&(cand(c), Callback::LosingElection { leader: lb.clone() })),
+        "a later voter hears of b at once: {log:?}"
+    );
+    let observed: Vec<Callback> = log
+        .into_iter()
+        .filter(|(to, _)| *to == Recipient::Observer(obs))
+        .map(|(_, cb)| cb)
+        .collect();
+    assert_eq!(
+        observed,
+        [
+            Callback::LeadersDeath { term: la.term },
+            Callback::NewLeader { leader: lb.clone() },
+        ],
+        "a's death once, before b; never a death of b"
+    );
+    rt.kill(b);
+    assert!(rt.el.leading_term(c).is_some(), "c is next");
+}
