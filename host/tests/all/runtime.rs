@@ -138,6 +138,9 @@ async fn a_deposed_candidates_guarded_writes_are_refused() {
         "a's revocation is recorded:\n{history}"
     );
     wait_for(&rt, "a: Callback(\"on-losing-election").await;
+    // b's ack outlives a's old session, which closed after b may have acked.
+    let leader = ballot_host::election::read_leader(&rt.state(), &election());
+    assert!(leader.is_some(), "b still leads, acked");
     let (_, stat) = rt.state().get(&ticks).unwrap();
     let modified = stat.modified.0;
     tokio::time::sleep(Duration::from_millis(200)).await;
