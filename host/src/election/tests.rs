@@ -60,6 +60,17 @@ impl Runtime {
         self.deliver(effects);
     }
 
+    /// Deletes the candidate's ballot behind its back, as an operator (or a bug) would;
+    /// the effects are returned undelivered.
+    fn delete_ballot(&mut self, id: CandidateId) -> (Committed, Effects) {
+        let ballot = self.el.ballot(id).expect("has a ballot").clone();
+        let delete = Op::Delete {
+            path: ballot,
+            expected: None,
+        };
+        self.el.multi(None, &[delete], t(0)).unwrap()
+    }
+
     fn take_log(&mut self) -> Vec<(Recipient, Callback)> {
         std::mem::take(&mut self.log)
     }
@@ -442,18 +453,7 @@ fn a_ballot_deleted_by_hand_deposes_its_leader_before_the_successor_hears() {
     rt.vote(b);
     let ta = rt.el.leading_term(a).unwrap();
     rt.take_log();
-    let ballot = rt.el.ballot(a).unwrap().clone();
-    let (committed, fx) = rt
-        .el
-        .multi(
-            None,
-            &[Op::Delete {
-                path: ballot,
-                expected: None,
-            }],
-            t(0),
-        )
-        .unwrap();
+    let (committed, fx) = rt.delete_ballot(a);
     assert_eq!(committed.results, [OpResult::Deleted]);
     let first = &fx.notifications[0];
     assert_eq!(
@@ -477,18 +477,7 @@ fn a_deposed_leaders_session_closing_after_the_successors_ack_leaves_that_ack() 
     rt.vote(b);
     let la = leader(&rt, a, "a");
     rt.take_log();
-    let ballot = rt.el.ballot(a).unwrap().clone();
-    let (_, fx) = rt
-        .el
-        .multi(
-            None,
-            &[Op::Delete {
-                path: ballot,
-                expected: None,
-            }],
-            t(0),
-        )
-        .unwrap();
+    let (_, fx) = rt.delete_ballot(a);
     rt.deliver(fx); // a deposed; b wins and acks while a's session still lives
     let lb = leader(&rt, b, "b");
     let ack = e("db").paths().ack;
