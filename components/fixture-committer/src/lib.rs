@@ -7,6 +7,10 @@
 //! - `slow`: deletes the mode node (so a restarted instance does nothing), logs
 //!   `commit: slow-start`, then makes one guarded commit of the function's slow `copy`, for
 //!   the test to kill the instance while the function runs;
+//! - `forge`: tries to change what only the host's election machinery may write, while
+//!   it leads `example`: set the ack, delete its own ballot, create a ballot, and (through
+//!   a guarded commit) delete peer `q` of the elector; then a multi that only checks its
+//!   ballot and writes elsewhere. Logs each as `commit: <case> <outcome>`;
 //! - no mode node: nothing.
 //!
 //! Cases: a guarded commit of the function (`count /c`), a preview of it (writes
@@ -38,6 +42,7 @@ fn run() -> Result<(), Error> {
     match &mode[..] {
         b"cases" => cases(&sha),
         b"slow" => slow(&sha),
+        b"forge" => forge(),
         _ => Err(Error::Invalid("unknown mode".into())),
     }
 }
@@ -49,6 +54,44 @@ fn slow(sha: &str) -> Result<(), Error> {
     let copy = Txn::function(sha, b"copy /committer/sha256 /slow-copy".to_vec());
     report("slow", commit::guarded_commit("commits", "p", &copy), |c| {
         format!("ok term {}", c.term)
+    });
+    Ok(())
+}
+
+fn forge() -> Result<(), Error> {
+    const ACK: &str = "/elections/example/ack";
+    const BALLOTS: &str = "/elections/example/ballots";
+    report("forge-ack", namespace::set(ACK, b"forged", None), |_| {
+        "ok".into()
+    });
+    let own = namespace::children(BALLOTS)?
+        .into_iter()
+        .next()
+        .unwrap_or_default();
+    report(
+        "delete-ballot",
+        namespace::delete(&format!("{BALLOTS}/{own}"), None),
+        |_| "ok".into(),
+    );
+    let ballot = format!("{BALLOTS}/b-");
+    let created = namespace::create(&ballot, b"", CreateMode::EPHEMERAL_SEQUENTIAL);
+    report("create-ballot", created, |_| "ok".into());
+    for peer in ["p", "q"] {
+        elector::reset_elector("commits", 60_000, peer)?;
+    }
+    let drop_q = Txn::Ops(vec![Op::delete("/electors/commits/peers/q", None)]);
+    report(
+        "drop-peer",
+        commit::guarded_commit("commits", "p", &drop_q),
+        |_| "ok".into(),
+    );
+    let own_ballot = format!("{BALLOTS}/{own}");
+    let checked = [
+        Op::check(own_ballot, None),
+        Op::create("/checked", b"y".to_vec(), CreateMode::PERSISTENT),
+    ];
+    report("check-ballot", namespace::multi(&checked, None), |_| {
+        "ok".into()
     });
     Ok(())
 }
@@ -68,20 +111,46 @@ fn cases(sha: &str) -> Result<(), Error> {
         format!("ok ops {} revision {}", p.ops.len(), p.revision)
     });
     let unknown = Txn::function(&"ab".repeat(32), Vec::new());
-    report("unregistered", commit::guarded_commit("commits", "p", &unknown), |_| "ok".into());
+    report(
+        "unregistered",
+        commit::guarded_commit("commits", "p", &unknown),
+        |_| "ok".into(),
+    );
     let malformed = Txn::function("not-a-hash", Vec::new());
-    report("malformed", commit::guarded_commit("commits", "p", &malformed), |_| "ok".into());
+    report(
+        "malformed",
+        commit::guarded_commit("commits", "p", &malformed),
+        |_| "ok".into(),
+    );
     let ephemeral = Txn::Ops(vec![Op::create("/e", Vec::new(), CreateMode::EPHEMERAL)]);
-    report("ephemeral", commit::guarded_commit("commits", "p", &ephemeral), |_| "ok".into());
-    let d = || Txn::Ops(vec![Op::create("/d", b"x".to_vec(), CreateMode::PERSISTENT)]);
-    report("stale-term", commit::speculative_commit("commits", "p", term + 1_000, &d()), |_| {
-        "ok".into()
-    });
-    report("speculative", commit::speculative_commit("commits", "p", term, &d()), |c| {
-        format!("ok term {}", c.term)
-    });
+    report(
+        "ephemeral",
+        commit::guarded_commit("commits", "p", &ephemeral),
+        |_| "ok".into(),
+    );
+    let d = || {
+        Txn::Ops(vec![Op::create(
+            "/d",
+            b"x".to_vec(),
+            CreateMode::PERSISTENT,
+        )])
+    };
+    report(
+        "stale-term",
+        commit::speculative_commit("commits", "p", term + 1_000, &d()),
+        |_| "ok".into(),
+    );
+    report(
+        "speculative",
+        commit::speculative_commit("commits", "p", term, &d()),
+        |c| format!("ok term {}", c.term),
+    );
     let e = Txn::Ops(vec![Op::create("/q", Vec::new(), CreateMode::PERSISTENT)]);
-    report("other-peer", commit::guarded_commit("commits", "q", &e), |_| "ok".into());
+    report(
+        "other-peer",
+        commit::guarded_commit("commits", "q", &e),
+        |_| "ok".into(),
+    );
     Ok(())
 }
 

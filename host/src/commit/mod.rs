@@ -21,7 +21,9 @@ mod snapshot;
 
 use thiserror::Error;
 
-use crate::election::{ElectionError, ElectionName, Elections, LeaseOutcome, Term};
+use crate::election::{
+    ElectionError, ElectionName, Elections, LeaseOutcome, Term, refuse_host_kept,
+};
 use crate::namespace::{Committed, Error, Guard, Limits, MonoTime, Namespace, NodePath, Op, State};
 
 pub use snapshot::{ReadSet, Snapshot};
@@ -112,6 +114,7 @@ fn commit_under(
     for attempt in 1..=MAX_ATTEMPTS {
         let mut snapshot = Snapshot::new(el.namespace().snapshot());
         let ops = txn(&mut snapshot).map_err(CommitError::TxnAborted)?;
+        refuse_host_kept(&ops)?;
         // The guard is taken in the step that applies, so a lease that lapsed while the
         // function ran refuses here, with not-leader.
         let guard = el
@@ -188,6 +191,7 @@ pub fn preview(
 ) -> Result<Preview, CommitError> {
     let mut snapshot = Snapshot::new(state.clone());
     let ops = txn(&mut snapshot).map_err(CommitError::TxnAborted)?;
+    refuse_host_kept(&ops)?;
     let mut private = Namespace::from_state(state, limits);
     let committed = private
         .multi(None, &ops, now)

@@ -36,6 +36,7 @@
 //! argument, and returns what happened as [`Effects`] for the caller to deliver.
 
 mod callback;
+mod kept;
 mod leader;
 mod lease;
 mod name;
@@ -56,6 +57,7 @@ use crate::namespace::{
 };
 
 pub use callback::{Callback, Effects, Notification, Recipient};
+pub use kept::{is_host_kept, refuse_host_kept};
 pub use leader::{Leader, Term};
 pub use lease::{ELECTORS_ROOT, ElectorPaths, LeaseHolder, LeaseOutcome};
 pub use name::{ELECTIONS_ROOT, ElectionName, ElectionPaths, MAX_NAME_LEN};

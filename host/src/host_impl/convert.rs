@@ -17,6 +17,7 @@ pub fn to_wit_error(error: ns::Error) -> wit::Error {
             wit::Error::Invalid(error.to_string())
         }
         error @ ns::Error::TooLarge { .. } => wit::Error::TooLarge(error.to_string()),
+        error @ ns::Error::HostKept { .. } => wit::Error::Denied(error.to_string()),
     }
 }
 

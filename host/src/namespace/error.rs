@@ -69,6 +69,13 @@ pub enum Error {
         /// The session named by the caller.
         session: SessionId,
     },
+    /// A write from outside the election machinery into a subtree it keeps
+    /// (`/elections`, `/electors`): see `election::refuse_host_kept`.
+    #[error("{path} is kept by the host's elections and electors: use their calls to change it")]
+    HostKept {
+        /// The node the refused operation would have written.
+        path: String,
+    },
     /// A term guard failed: the caller's session does not hold the term it claimed.
     #[error("not the leader: {}", describe_current(.current))]
     NotLeader {

@@ -238,8 +238,20 @@ pub fn parse_sha256(hex: &str) -> Option<[u8; 32]> {
     Some(sha256)
 }
 
-/// `txn`'s operations on `state`, and what computing them read.
+/// `txn`'s operations on `state`, and what computing them read. Operations that would
+/// write what the election machinery keeps are refused, whoever computed them.
 async fn compute(
+    shared: &Shared,
+    txn: &TxnSource,
+    prepared: Option<&Prepared>,
+    state: State,
+) -> Result<(Vec<Op>, ReadSet), CommitError> {
+    let (ops, reads) = compute_unchecked(shared, txn, prepared, state).await?;
+    crate::election::refuse_host_kept(&ops)?;
+    Ok((ops, reads))
+}
+
+async fn compute_unchecked(
     shared: &Shared,
     txn: &TxnSource,
     prepared: Option<&Prepared>,

@@ -307,6 +307,7 @@ pub async fn multi(
     if ops.is_empty() {
         return Err(ApiError::bad_request("a multi needs at least one op"));
     }
+    crate::election::refuse_host_kept(&ops)?;
     let guard = request.guard;
     let asked = ops.clone();
     let committed = host

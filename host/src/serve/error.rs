@@ -204,6 +204,7 @@ impl From<NsError> for ApiError {
             NsError::TooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "too-large"),
             NsError::SessionExpired { .. } => (StatusCode::GONE, "session-expired"),
             NsError::NotLeader { .. } => (StatusCode::CONFLICT, "not-leader"),
+            NsError::HostKept { .. } => (StatusCode::FORBIDDEN, "host-kept"),
         };
         ApiError::new(status, code, error.to_string())
     }

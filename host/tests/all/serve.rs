@@ -441,6 +441,23 @@ fn a_client_holds_a_term_only_while_its_session_lives() {
     assert_eq!(status, 200, "{body}");
     let committed: MultiView = serde_json::from_value(body).unwrap();
     assert_eq!(committed.paths, ["/work-a"]);
+    // The election's own nodes are written only through the election calls: a multi may
+    // check them but not forge the ack, even under the leader's own term.
+    let before = revision(&server);
+    let (status, body) = post_json(
+        &server,
+        "/v1/multi",
+        json!({
+            "session": first.session,
+            "guard": {"election": "jobs", "term": term},
+            "ops": [
+                {"op": "check", "path": "/elections/jobs/ack"},
+                {"op": "set", "path": "/elections/jobs/ack", "data": "forged"},
+            ],
+        }),
+    );
+    assert_eq!((status, code(&body).as_str()), (403, "host-kept"), "{body}");
+    assert_eq!(revision(&server), before, "nothing applied");
 
     // A second client waits behind the first.
     let second = open(5_000);

@@ -316,15 +316,7 @@ async fn a_component_commits_through_the_elector_with_ops_and_a_registered_funct
     spec.wasm = wasm(ballot_artifacts::FIXTURE_COMMITTER);
     rt.deploy(spec).await.unwrap();
     super::support::wait_for(&rt, "committer: Acked").await;
-    let said: std::collections::BTreeMap<String, String> = rt
-        .logs()
-        .into_iter()
-        .filter_map(|(who, line)| {
-            let rest = line.strip_prefix("commit: ")?.to_string();
-            let (case, outcome) = rest.split_once(' ')?;
-            (who == "committer").then(|| (case.to_string(), outcome.to_string()))
-        })
-        .collect();
+    let said = committer_said(&rt);
     let outcome = |case: &str| said.get(case).unwrap_or_else(|| panic!("{case}: {said:?}"));
 
     let term: u64 = outcome("guarded-function")
@@ -381,6 +373,91 @@ async fn a_component_commits_through_the_elector_with_ops_and_a_registered_funct
         .count();
     assert_eq!(commits, 2, "{}", lease.to_jsonl());
     assert_leadership_per_term(&lease);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn commits_into_the_kept_subtrees_are_refused_whatever_computes_them() {
+    let rt = runtime(Recorder::off());
+    reset(&rt, &["a", "b"], Duration::from_secs(10)).await;
+    let before = rt.state().encode();
+    let drop_b = TxnSource::Ops(vec![Op::Delete {
+        path: NodePath::parse("/electors/jobs/peers/b").unwrap(),
+        expected: None,
+    }]);
+    let forge = || function("count /elections/example/ack", Duration::from_secs(5));
+    for (mode, txn) in [
+        (
+            CommitMode::Speculative(ballot_host::namespace::Revision(1)),
+            drop_b,
+        ),
+        (CommitMode::Preview, forge()),
+    ] {
+        let refused = commit(&rt, "a", mode, txn).await.unwrap_err();
+        assert!(
+            matches!(
+                &refused,
+                CommitError::Refused(ballot_host::namespace::Error::HostKept { .. })
+            ),
+            "{refused}"
+        );
+    }
+    assert_eq!(rt.state().encode(), before, "nothing written");
+    // A guarded commit elects a first (that is the elector's own write), then refuses.
+    let refused = commit(&rt, "a", CommitMode::Guarded, forge())
+        .await
+        .unwrap_err();
+    assert!(
+        refused.to_string().contains("/elections/example/ack"),
+        "{refused}"
+    );
+    assert_eq!(data(&rt, "/elections/example/ack"), None);
+}
+
+/// The fixture committer's `commit: <case> <outcome>` log lines, by case.
+fn committer_said(rt: &Runtime) -> std::collections::BTreeMap<String, String> {
+    rt.logs()
+        .into_iter()
+        .filter_map(|(who, line)| {
+            let rest = line.strip_prefix("commit: ")?.to_string();
+            let (case, outcome) = rest.split_once(' ')?;
+            (who == "committer").then(|| (case.to_string(), outcome.to_string()))
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_component_cannot_write_what_the_election_machinery_keeps() {
+    let rt = runtime(Recorder::off());
+    create(&rt, "/committer", "").await;
+    create(&rt, "/committer/sha256", "").await;
+    create(&rt, "/committer/mode", "forge").await;
+    let mut spec = super::support::candidate("committer", None);
+    spec.wasm = wasm(ballot_artifacts::FIXTURE_COMMITTER);
+    rt.deploy(spec).await.unwrap();
+    super::support::wait_for(&rt, "committer: Acked").await;
+    let said = committer_said(&rt);
+    for case in ["forge-ack", "delete-ballot", "create-ballot", "drop-peer"] {
+        let outcome = said.get(case).unwrap_or_else(|| panic!("{case}: {said:?}"));
+        assert!(
+            outcome.starts_with("refused Error::Denied(")
+                && outcome.contains("is kept by the host"),
+            "{case}: {outcome}"
+        );
+    }
+    assert_eq!(
+        said.get("check-ballot").map(String::as_str),
+        Some("ok"),
+        "{said:?}"
+    );
+    assert_eq!(data(&rt, "/checked").as_deref(), Some("y"));
+    // It still leads on its one ballot, under an ack the host wrote; q is still a peer.
+    let state = rt.state();
+    let election = super::support::election();
+    let ballots = state.children(&election.paths().ballots).unwrap();
+    assert_eq!(ballots.len(), 1, "{ballots:?}");
+    let leader = ballot_host::election::read_leader(&state, &election).expect("acked");
+    assert_eq!(leader.data.as_bytes(), b"committer:5432");
+    assert!(data(&rt, "/electors/commits/peers/q").is_some());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
