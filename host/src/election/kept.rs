@@ -6,16 +6,20 @@
 //! could depose a leader behind its back, forge an ack or end a lease early, so those
 //! writes are refused; reads and `check` operations are not.
 
+use std::sync::LazyLock;
+
 use crate::namespace::{Error, NodePath, Op};
 
 use super::{ELECTIONS_ROOT, ELECTORS_ROOT};
 
+/// The kept roots, parsed once: every write of every commit is checked against them.
+static KEPT_ROOTS: LazyLock<[NodePath; 2]> = LazyLock::new(|| {
+    [ELECTIONS_ROOT, ELECTORS_ROOT].map(|root| NodePath::parse(root).expect("valid roots"))
+});
+
 /// Whether `path` is in a subtree the election machinery keeps.
 pub fn is_host_kept(path: &NodePath) -> bool {
-    [ELECTIONS_ROOT, ELECTORS_ROOT].iter().any(|root| {
-        let root = NodePath::parse(root).expect("the roots are valid paths");
-        path.is_within(&root)
-    })
+    KEPT_ROOTS.iter().any(|root| path.is_within(root))
 }
 
 /// Refuses `ops` if any of them would write into a subtree the election machinery keeps:
