@@ -11,6 +11,8 @@
 //!   it leads `example`: set the ack, delete its own ballot, create a ballot, and (through
 //!   a guarded commit) delete peer `q` of the elector; then a multi that only checks its
 //!   ballot and writes elsewhere. Logs each as `commit: <case> <outcome>`;
+//! - `big`: one guarded commit of the function's `copy /big /big-copy`, whose
+//!   operations' data is charged to the bytes quota once the function has run;
 //! - no mode node: nothing.
 //!
 //! Cases: a guarded commit of the function (`count /c`), a preview of it (writes
@@ -43,6 +45,7 @@ fn run() -> Result<(), Error> {
         b"cases" => cases(&sha),
         b"slow" => slow(&sha),
         b"forge" => forge(),
+        b"big" => big(&sha),
         _ => Err(Error::Invalid("unknown mode".into())),
     }
 }
@@ -53,6 +56,15 @@ fn slow(sha: &str) -> Result<(), Error> {
     log::info("commit: slow-start");
     let copy = Txn::function(sha, b"copy /committer/sha256 /slow-copy".to_vec());
     report("slow", commit::guarded_commit("commits", "p", &copy), |c| {
+        format!("ok term {}", c.term)
+    });
+    Ok(())
+}
+
+fn big(sha: &str) -> Result<(), Error> {
+    elector::reset_elector("commits", 60_000, "p")?;
+    let copy = Txn::function(sha, b"copy /big /big-copy".to_vec());
+    report("big", commit::guarded_commit("commits", "p", &copy), |c| {
         format!("ok term {}", c.term)
     });
     Ok(())

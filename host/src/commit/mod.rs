@@ -58,6 +58,10 @@ pub enum CommitError {
     /// The elector refused (unknown elector, not a peer).
     #[error(transparent)]
     Election(#[from] ElectionError),
+    /// The committer's quota cannot pay for the operations (a component's bytes per
+    /// second): nothing was written.
+    #[error("quota exceeded: {0}")]
+    QuotaExceeded(String),
 }
 
 /// A commit that applied.

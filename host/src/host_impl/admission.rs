@@ -24,6 +24,25 @@ pub(crate) struct Quota {
 }
 
 impl Quota {
+    /// Charges the data `ops` write to the bytes-per-second quota; the refusal says which
+    /// quota ran out.
+    pub(crate) fn charge_written(&mut self, ops: &[ns::Op]) -> Result<(), String> {
+        let bytes: u64 = ops
+            .iter()
+            .map(|op| match op {
+                ns::Op::Create { data, .. } | ns::Op::Set { data, .. } => data.len() as u64,
+                ns::Op::Delete { .. } | ns::Op::Check { .. } => 0,
+            })
+            .sum();
+        if bytes > 0 && !self.bytes.try_take(bytes) {
+            return Err(format!(
+                "written bytes: {} per second",
+                self.quotas.bytes_per_second
+            ));
+        }
+        Ok(())
+    }
+
     pub(crate) fn new(quotas: Quotas) -> Self {
         Quota {
             quotas,
@@ -77,20 +96,9 @@ impl HostState {
 
     /// Charges the data `ops` write to the bytes-per-second quota.
     pub(crate) fn charge_written(&mut self, ops: &[ns::Op]) -> Result<(), wit::Error> {
-        let bytes: u64 = ops
-            .iter()
-            .map(|op| match op {
-                ns::Op::Create { data, .. } | ns::Op::Set { data, .. } => data.len() as u64,
-                ns::Op::Delete { .. } | ns::Op::Check { .. } => 0,
-            })
-            .sum();
-        if bytes > 0 && !self.quota.bytes.try_take(bytes) {
-            return Err(wit::Error::QuotaExceeded(format!(
-                "written bytes: {} per second",
-                self.quota.quotas.bytes_per_second
-            )));
-        }
-        Ok(())
+        self.quota
+            .charge_written(ops)
+            .map_err(wit::Error::QuotaExceeded)
     }
 
     /// What the writer checks for this instance, in the step that applies its change:

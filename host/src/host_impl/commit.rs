@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use crate::commit::CommitError;
 use crate::election::{ElectionName, Elections};
-use crate::namespace::Revision;
+use crate::namespace::{self as ns, Revision};
 use crate::runtime::bindings::{commit_api, wit};
 use crate::runtime::txn::Gate;
 use crate::runtime::{
@@ -21,17 +21,12 @@ use super::convert::{election_error_to_wit, to_wit_error, to_wit_op, to_wit_resu
 type Answer<T> = wasmtime::Result<Result<T, wit::Error>>;
 
 impl HostState {
-    /// Admits the call (refused if the instance is revoked or over its call quota), then
-    /// converts `txn`, charging plain operations' data to the bytes quota. A function's
-    /// operations are not known yet; they are bounded by its deadline and the namespace's
-    /// size limits instead.
+    /// Admits the call (refused if the instance is revoked or over its call quota) and
+    /// converts `txn`. Its operations' data is charged to the bytes quota once they are
+    /// known (a function's, after each run), before they go to the writer.
     fn admit_commit(&mut self, txn: commit_api::Txn) -> Result<TxnSource, wit::Error> {
         self.admit()?;
-        let txn = to_txn_source(txn)?;
-        if let TxnSource::Ops(ops) = &txn {
-            self.charge_written(ops)?;
-        }
-        Ok(txn)
+        to_txn_source(txn)
     }
 
     /// The writer-side check of this instance's commits: its fence.
@@ -62,8 +57,14 @@ impl HostState {
             txn,
         };
         let gate = self.commit_gate();
+        let quota = &mut self.quota;
+        let mut charge = |ops: &[ns::Op]| {
+            quota
+                .charge_written(ops)
+                .map_err(CommitError::QuotaExceeded)
+        };
         Ok(
-            crate::runtime::txn::commit(&self.shared, request, Some(gate))
+            crate::runtime::txn::commit(&self.shared, request, Some(gate), Some(&mut charge))
                 .await
                 .map_err(commit_error_to_wit),
         )
@@ -145,6 +146,7 @@ fn commit_error_to_wit(error: CommitError) -> wit::Error {
         }
         CommitError::Refused(error) => to_wit_error(error),
         CommitError::Election(error) => election_error_to_wit(error),
+        CommitError::QuotaExceeded(which) => wit::Error::QuotaExceeded(which),
     }
 }
 

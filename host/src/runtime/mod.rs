@@ -494,7 +494,7 @@ impl Runtime {
         &self,
         request: CommitRequest,
     ) -> Result<CommitReport, crate::commit::CommitError> {
-        txn::commit(&self.shared, request, None).await
+        txn::commit(&self.shared, request, None, None).await
     }
 
     /// Registers a transaction function so that components can commit with it, naming it

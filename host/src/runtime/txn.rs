@@ -294,12 +294,17 @@ pub(crate) async fn preview(
     })
 }
 
+/// Admits a commit's operations once they are known, before they go to the writer: a
+/// component's bytes quota pays for them here, a function's after each run.
+pub(crate) type Admit<'a> = &'a mut (dyn FnMut(&[Op]) -> Result<(), CommitError> + Send);
+
 /// Carries out `request`; with a `gate`, only if it still lets the commit through in the
-/// writer step that applies it.
+/// writer step that applies it; with `admit`, only the operations it admits.
 pub(crate) async fn commit(
     shared: &Arc<Shared>,
     request: CommitRequest,
     gate: Option<Gate>,
+    mut admit: Option<Admit<'_>>,
 ) -> Result<CommitReport, CommitError> {
     let CommitRequest {
         elector,
@@ -321,6 +326,9 @@ pub(crate) async fn commit(
     for attempt in 1..=MAX_ATTEMPTS {
         let state = shared.store.published();
         let (ops, reads) = compute(shared, &txn, prepared.as_ref(), state).await?;
+        if let Some(admit) = admit.as_deref_mut() {
+            admit(&ops)?;
+        }
         let recorded = serde_json::json!([peer, term.0]);
         let token = shared.recorder.invoke(process, "commit", recorded.clone());
         let (elector_at_apply, peer_at_apply, ops_at_apply) =

@@ -159,6 +159,11 @@ impl From<CommitError> for ApiError {
             ),
             CommitError::Refused(error) => error.into(),
             CommitError::Election(error) => error.into(),
+            CommitError::QuotaExceeded(_) => ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "quota-exceeded",
+                error.to_string(),
+            ),
         }
     }
 }

@@ -308,13 +308,7 @@ async fn a_component_commits_through_the_elector_with_ops_and_a_registered_funct
         sha,
         "named by content"
     );
-    create(&rt, "/committer", "").await;
-    create(&rt, "/committer/sha256", &sha).await;
-    create(&rt, "/committer/mode", "cases").await;
-
-    let mut spec = super::support::candidate("committer", None);
-    spec.wasm = wasm(ballot_artifacts::FIXTURE_COMMITTER);
-    rt.deploy(spec).await.unwrap();
+    deploy_committer(&rt, "cases", &sha, |_| {}).await;
     super::support::wait_for(&rt, "committer: Acked").await;
     let said = committer_said(&rt);
     let outcome = |case: &str| said.get(case).unwrap_or_else(|| panic!("{case}: {said:?}"));
@@ -413,6 +407,23 @@ async fn commits_into_the_kept_subtrees_are_refused_whatever_computes_them() {
     assert_eq!(data(&rt, "/elections/example/ack"), None);
 }
 
+/// Deploys the fixture committer in `mode` (with the function `sha`), its spec adjusted by
+/// `adjust`; the nodes it reads are written first.
+async fn deploy_committer(
+    rt: &Runtime,
+    mode: &str,
+    sha: &str,
+    adjust: impl FnOnce(&mut ballot_host::runtime::DeploySpec),
+) -> ballot_host::runtime::DeploymentId {
+    create(rt, "/committer", "").await;
+    create(rt, "/committer/sha256", sha).await;
+    create(rt, "/committer/mode", mode).await;
+    let mut spec = super::support::candidate("committer", None);
+    spec.wasm = wasm(ballot_artifacts::FIXTURE_COMMITTER);
+    adjust(&mut spec);
+    rt.deploy(spec).await.unwrap()
+}
+
 /// The fixture committer's `commit: <case> <outcome>` log lines, by case.
 fn committer_said(rt: &Runtime) -> std::collections::BTreeMap<String, String> {
     rt.logs()
@@ -428,12 +439,7 @@ fn committer_said(rt: &Runtime) -> std::collections::BTreeMap<String, String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_component_cannot_write_what_the_election_machinery_keeps() {
     let rt = runtime(Recorder::off());
-    create(&rt, "/committer", "").await;
-    create(&rt, "/committer/sha256", "").await;
-    create(&rt, "/committer/mode", "forge").await;
-    let mut spec = super::support::candidate("committer", None);
-    spec.wasm = wasm(ballot_artifacts::FIXTURE_COMMITTER);
-    rt.deploy(spec).await.unwrap();
+    deploy_committer(&rt, "forge", "", |_| {}).await;
     super::support::wait_for(&rt, "committer: Acked").await;
     let said = committer_said(&rt);
     for case in ["forge-ack", "delete-ballot", "create-ballot", "drop-peer"] {
@@ -461,16 +467,36 @@ async fn a_component_cannot_write_what_the_election_machinery_keeps() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_functions_operations_are_charged_to_the_components_bytes_quota() {
+    // The same 64 KiB copy, by a committer allowed 16 KiB/s and by one allowed the default.
+    for (bytes_per_second, written) in [(16 << 10, false), (4 << 20, true)] {
+        let rt = runtime(Recorder::off());
+        let sha = rt.register_txn_fn(&txn_fn()).unwrap();
+        create(&rt, "/big", &"b".repeat(64 << 10)).await;
+        deploy_committer(&rt, "big", &sha, |spec| {
+            spec.limits.quotas.bytes_per_second = bytes_per_second;
+        })
+        .await;
+        super::support::wait_for(&rt, "committer: Acked").await;
+        let said = committer_said(&rt);
+        let outcome = said.get("big").unwrap_or_else(|| panic!("{said:?}"));
+        assert_eq!(outcome.starts_with("ok term "), written, "{outcome}");
+        if !written {
+            assert!(
+                outcome.starts_with("refused Error::QuotaExceeded(\"written bytes"),
+                "{outcome}"
+            );
+        }
+        assert_eq!(data(&rt, "/big-copy").is_some(), written);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_component_killed_while_its_function_runs_writes_nothing() {
     let recorder = Recorder::new();
     let rt = runtime(recorder.clone());
     let sha = rt.register_txn_fn(&txn_fn()).unwrap();
-    create(&rt, "/committer", "").await;
-    create(&rt, "/committer/sha256", &sha).await;
-    create(&rt, "/committer/mode", "slow").await;
-    let mut spec = super::support::candidate("committer", None);
-    spec.wasm = wasm(ballot_artifacts::FIXTURE_COMMITTER);
-    let id = rt.deploy(spec).await.unwrap();
+    let id = deploy_committer(&rt, "slow", &sha, |_| {}).await;
     let started = rt
         .logs()
         .into_iter()
