@@ -76,15 +76,9 @@ fn forge() -> Result<(), Error> {
     report("forge-ack", namespace::set(ACK, b"forged", None), |_| {
         "ok".into()
     });
-    let own = namespace::children(BALLOTS)?
-        .into_iter()
-        .next()
-        .unwrap_or_default();
-    report(
-        "delete-ballot",
-        namespace::delete(&format!("{BALLOTS}/{own}"), None),
-        |_| "ok".into(),
-    );
+    let own = namespace::children(BALLOTS)?.into_iter().next().unwrap_or_default();
+    let own_ballot = format!("{BALLOTS}/{own}");
+    report("delete-ballot", namespace::delete(&own_ballot, None), |_| "ok".into());
     let ballot = format!("{BALLOTS}/b-");
     let created = namespace::create(&ballot, b"", CreateMode::EPHEMERAL_SEQUENTIAL);
     report("create-ballot", created, |_| "ok".into());
@@ -97,7 +91,6 @@ fn forge() -> Result<(), Error> {
         commit::guarded_commit("commits", "p", &drop_q),
         |_| "ok".into(),
     );
-    let own_ballot = format!("{BALLOTS}/{own}");
     let checked = [
         Op::check(own_ballot, None),
         Op::create("/checked", b"y".to_vec(), CreateMode::PERSISTENT),
@@ -123,46 +116,20 @@ fn cases(sha: &str) -> Result<(), Error> {
         format!("ok ops {} revision {}", p.ops.len(), p.revision)
     });
     let unknown = Txn::function(&"ab".repeat(32), Vec::new());
-    report(
-        "unregistered",
-        commit::guarded_commit("commits", "p", &unknown),
-        |_| "ok".into(),
-    );
+    report("unregistered", commit::guarded_commit("commits", "p", &unknown), |_| "ok".into());
     let malformed = Txn::function("not-a-hash", Vec::new());
-    report(
-        "malformed",
-        commit::guarded_commit("commits", "p", &malformed),
-        |_| "ok".into(),
-    );
+    report("malformed", commit::guarded_commit("commits", "p", &malformed), |_| "ok".into());
     let ephemeral = Txn::Ops(vec![Op::create("/e", Vec::new(), CreateMode::EPHEMERAL)]);
-    report(
-        "ephemeral",
-        commit::guarded_commit("commits", "p", &ephemeral),
-        |_| "ok".into(),
-    );
-    let d = || {
-        Txn::Ops(vec![Op::create(
-            "/d",
-            b"x".to_vec(),
-            CreateMode::PERSISTENT,
-        )])
-    };
-    report(
-        "stale-term",
-        commit::speculative_commit("commits", "p", term + 1_000, &d()),
-        |_| "ok".into(),
-    );
-    report(
-        "speculative",
-        commit::speculative_commit("commits", "p", term, &d()),
-        |c| format!("ok term {}", c.term),
-    );
+    report("ephemeral", commit::guarded_commit("commits", "p", &ephemeral), |_| "ok".into());
+    let d = || Txn::Ops(vec![Op::create("/d", b"x".to_vec(), CreateMode::PERSISTENT)]);
+    report("stale-term", commit::speculative_commit("commits", "p", term + 1_000, &d()), |_| {
+        "ok".into()
+    });
+    report("speculative", commit::speculative_commit("commits", "p", term, &d()), |c| {
+        format!("ok term {}", c.term)
+    });
     let e = Txn::Ops(vec![Op::create("/q", Vec::new(), CreateMode::PERSISTENT)]);
-    report(
-        "other-peer",
-        commit::guarded_commit("commits", "q", &e),
-        |_| "ok".into(),
-    );
+    report("other-peer", commit::guarded_commit("commits", "q", &e), |_| "ok".into());
     Ok(())
 }
 

@@ -150,10 +150,9 @@ impl Worker {
                 Some(ItemState::Claimed { term: theirs, .. }) if theirs < term => {}
                 // This instance's own claim, whose completion was refused on the way
                 // (a quota, say): complete it now.
-                Some(ItemState::Claimed {
-                    peer: theirs,
-                    term: held,
-                }) if theirs == peer && held == term => {
+                Some(ItemState::Claimed { peer: theirs, term: held })
+                    if theirs == peer && held == term =>
+                {
                     self.claim = Some(Claim {
                         path,
                         name,
@@ -195,18 +194,10 @@ impl Worker {
     /// Completes the claimed item: marks it done and appends its effect, in one commit.
     fn complete(&mut self, peer: &str, claim: Claim) -> Result<(), Error> {
         let Claim {
-            path,
-            name,
-            version,
-            term,
-            ..
+            path, name, version, term, ..
         } = claim;
         let ops = vec![
-            Op::set(
-                &path,
-                format!("done {peer} {term}").into_bytes(),
-                Some(version),
-            ),
+            Op::set(&path, format!("done {peer} {term}").into_bytes(), Some(version)),
             Op::create(
                 EFFECTS,
                 format!("{name} {peer} {term}").into_bytes(),

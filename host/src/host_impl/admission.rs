@@ -91,11 +91,6 @@ impl HostState {
     pub(crate) fn admit_write(&mut self, ops: &[ns::Op]) -> Result<(), wit::Error> {
         self.admit()?;
         crate::election::refuse_host_kept(ops).map_err(super::convert::to_wit_error)?;
-        self.charge_written(ops)
-    }
-
-    /// Charges the data `ops` write to the bytes-per-second quota.
-    pub(crate) fn charge_written(&mut self, ops: &[ns::Op]) -> Result<(), wit::Error> {
         self.quota
             .charge_written(ops)
             .map_err(wit::Error::QuotaExceeded)

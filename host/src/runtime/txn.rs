@@ -246,27 +246,18 @@ async fn compute(
     prepared: Option<&Prepared>,
     state: State,
 ) -> Result<(Vec<Op>, ReadSet), CommitError> {
-    let (ops, reads) = compute_unchecked(shared, txn, prepared, state).await?;
-    crate::election::refuse_host_kept(&ops)?;
-    Ok((ops, reads))
-}
-
-async fn compute_unchecked(
-    shared: &Shared,
-    txn: &TxnSource,
-    prepared: Option<&Prepared>,
-    state: State,
-) -> Result<(Vec<Op>, ReadSet), CommitError> {
-    match (txn, prepared) {
-        (TxnSource::Ops(ops), _) => Ok((ops.clone(), ReadSet::default())),
+    let (ops, reads) = match (txn, prepared) {
+        (TxnSource::Ops(ops), _) => (ops.clone(), ReadSet::default()),
         (
             TxnSource::Function { args, limits, .. } | TxnSource::Registered { args, limits, .. },
             Some(prepared),
-        ) => run(shared, prepared, state, args, limits).await,
+        ) => run(shared, prepared, state, args, limits).await?,
         (TxnSource::Function { .. } | TxnSource::Registered { .. }, None) => {
             unreachable!("prepared by the caller")
         }
-    }
+    };
+    crate::election::refuse_host_kept(&ops)?;
+    Ok((ops, reads))
 }
 
 /// A dry run of `txn` on the last durable revision: its operations and what they would
