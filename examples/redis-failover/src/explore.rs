@@ -6,12 +6,12 @@
 //! is breadth first, a state is always kept at the smallest depth it is reachable at, and
 //! every path of at most `depth` steps ends in a kept state. Dropping a duplicate
 //! therefore never drops a history. Each distinct history is checked once, against the
-//! register model, by the project's checker ([`ballot_host::check`]).
+//! register model, by the project's checker ([`ballot_check`]).
 
 use std::collections::HashSet;
 use std::time::Duration;
 
-use ballot_host::check::{self, Budget, ModelKind, Verdict};
+use ballot_check::{Budget, ModelKind, Verdict};
 
 use crate::history_of;
 use crate::system::{Coordinator, Event, Outcome, Step, System};
@@ -232,7 +232,7 @@ impl Explorer {
                 continue;
             }
             level.histories += 1;
-            let report = check::check(
+            let report = ballot_check::check(
                 &history_of(&state.history)?,
                 ModelKind::Register,
                 &self.budget,

@@ -54,7 +54,7 @@
 pub mod explore;
 pub mod system;
 
-use ballot_host::history::{History, Op, OpType};
+use ballot_check::history::{History, Op, OpType};
 use serde_json::{Value, json};
 
 pub use explore::{Anomaly, Explorer, Summary, explore, schedule_of};

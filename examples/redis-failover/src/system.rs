@@ -46,7 +46,7 @@ pub enum Coordinator {
     /// term, and a new primary serving before anything of its own term is committed.
     ///
     /// Terms are modelled as integers here rather than issued by a real
-    /// `ballot_host::election::Elections`: the explorer clones, hashes and compares every
+    /// `ballot_core::election::Elections`: the explorer clones, hashes and compares every
     /// state it reaches (millions), and the election core owns a whole namespace with
     /// sessions and watches. What this model relies on is the election's contract, that
     /// each new leader's term is strictly greater than every earlier one and that a guard

@@ -1,13 +1,13 @@
 //! The contract the ballot coordinator's model takes from the real election core
-//! (`ballot_host::election`): every failover's term is strictly greater than the one
+//! (`ballot_core::election`): every failover's term is strictly greater than the one
 //! before, and a write fenced with a deposed primary's term is refused. The explorer
 //! models terms as integers (see `Coordinator::Ballot`); this test ties those integers to
 //! the terms the host issues when the primary's session ends, as failover 1 ends it.
 
 use std::time::Duration;
 
-use ballot_host::election::{ElectionName, Elections};
-use ballot_host::namespace::{CreateMode, Data, Error, Limits, MonoTime, Namespace, NodePath, Op};
+use ballot_core::election::{ElectionName, Elections};
+use ballot_core::namespace::{CreateMode, Data, Error, Limits, MonoTime, Namespace, NodePath, Op};
 
 #[test]
 fn each_failover_issues_a_greater_term_and_fences_the_old_one() -> anyhow::Result<()> {
@@ -29,7 +29,7 @@ fn each_failover_issues_a_greater_term_and_fences_the_old_one() -> anyhow::Resul
             mode: CreateMode::PERSISTENT,
         }]
     };
-    let mut previous: Option<(ballot_host::election::Term, _)> = None;
+    let mut previous: Option<(ballot_core::election::Term, _)> = None;
     for (round, &(id, session)) in nodes.iter().enumerate() {
         let term = elections.leading_term(id).expect("the next node leads");
         if let Some((old_term, old_session)) = previous {

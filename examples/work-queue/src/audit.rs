@@ -3,9 +3,9 @@
 
 use std::collections::BTreeMap;
 
-use ballot_host::check::{Budget, ModelKind, Verdict, check};
-use ballot_host::history::History;
-use ballot_host::namespace::{NodePath, State};
+use ballot_check::history::History;
+use ballot_check::{Budget, ModelKind, Verdict, check};
+use ballot_core::namespace::{NodePath, State};
 
 use crate::queue::{self, Effect, Item};
 
@@ -129,11 +129,11 @@ pub fn check_lease(history: &History) -> Result<(), String> {
 
 #[cfg(test)]
 mod tests {
-    use ballot_host::namespace::{CreateMode, Data, Limits, MonoTime, Namespace, NodePath, Op};
+    use ballot_core::namespace::{CreateMode, Data, Limits, MonoTime, Namespace, NodePath, Op};
 
     use super::Audit;
 
-    fn state(nodes: &[(&str, &str)]) -> ballot_host::namespace::State {
+    fn state(nodes: &[(&str, &str)]) -> ballot_core::namespace::State {
         let mut ns = Namespace::new(Limits::default());
         let ops: Vec<Op> = ["/work-queue", "/work-queue/items", "/work-queue/effects"]
             .iter()

@@ -3,9 +3,9 @@
 
 use std::time::{Duration, Instant};
 
-use ballot_host::election::{Effects, Elections, LeaseHolder};
-use ballot_host::namespace::{NodePath, SessionId, State};
-use ballot_host::runtime::{DeploymentId, Runtime};
+use ballot_core::election::{Effects, Elections, LeaseHolder};
+use ballot_core::namespace::{NodePath, SessionId, State};
+use ballot_runtime::{DeploymentId, Runtime};
 use rand::RngExt;
 use rand::rngs::Xoshiro256PlusPlus;
 

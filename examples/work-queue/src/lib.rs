@@ -7,7 +7,7 @@
 //! commit conditional on the item's version, and each completion appends its effect
 //! `(item, worker, term)` in a commit guarded by the claim's term (speculative, so it can
 //! never land under another) and conditional on the item's state. Meanwhile the master is killed at random
-//! ([`ballot_host::runtime::Runtime::kill`], a crash as far as its supervisor knows): some
+//! ([`ballot_runtime::Runtime::kill`], a crash as far as its supervisor knows): some
 //! kills land between a claim and its completion. At the end [`run`] audits the store
 //! (every item done, each with exactly one effect) and checks the recorded history of
 //! the lease (elections and commits) against the leadership model.
@@ -23,13 +23,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use ballot_host::clock::SystemClock;
-use ballot_host::election::Elections;
-use ballot_host::history::Recorder;
-use ballot_host::runtime::{
-    DeploySpec, DeploymentId, Limits, Role, Runtime, Supervision, new_engine,
-};
-use ballot_host::store::{EmbeddedStore, Options};
+use ballot_check::history::Recorder;
+use ballot_core::election::Elections;
+use ballot_runtime::{DeploySpec, DeploymentId, Limits, Role, Runtime, Supervision, new_engine};
+use ballot_store::clock::SystemClock;
+use ballot_store::{EmbeddedStore, Options};
 use rand::SeedableRng;
 use rand::rngs::Xoshiro256PlusPlus;
 
@@ -136,13 +134,13 @@ pub async fn run(config: &Config, worker_wasm: &[u8]) -> anyhow::Result<Report> 
     let terms = lease
         .ops
         .iter()
-        .filter(|op| op.f == "elected" && op.kind == ballot_host::history::OpType::Ok)
+        .filter(|op| op.f == "elected" && op.kind == ballot_check::history::OpType::Ok)
         .count();
     let taken_over = audit::taken_over(&rt.state(), &kills.cut_short);
     let commits = lease
         .ops
         .iter()
-        .filter(|op| op.f == "commit" && op.kind == ballot_host::history::OpType::Ok)
+        .filter(|op| op.f == "commit" && op.kind == ballot_check::history::OpType::Ok)
         .count();
     let history = audit::check_lease(&lease);
     Ok(Report {
@@ -178,12 +176,12 @@ fn worker_spec(index: usize, wasm: &[u8], tick: Duration) -> DeploySpec {
 pub(crate) fn deployment_on(
     rt: &Runtime,
     workers: &[DeploymentId],
-    session: ballot_host::namespace::SessionId,
+    session: ballot_core::namespace::SessionId,
 ) -> Option<DeploymentId> {
     workers.iter().copied().find(|id| {
         matches!(
             rt.status(*id),
-            Some(ballot_host::runtime::DeploymentStatus::Running { session: s, .. }) if s == session
+            Some(ballot_runtime::DeploymentStatus::Running { session: s, .. }) if s == session
         )
     })
 }

@@ -10,9 +10,9 @@
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use ballot_host::election::{Effects, ElectionName, Elections};
-use ballot_host::namespace::{CreateMode, Data, NodePath, Op, State};
-use ballot_host::runtime::Runtime;
+use ballot_core::election::{Effects, ElectionName, Elections};
+use ballot_core::namespace::{CreateMode, Data, NodePath, Op, State};
+use ballot_runtime::Runtime;
 use rand::rngs::Xoshiro256PlusPlus;
 use rand::{RngExt, SeedableRng};
 

@@ -1,0 +1,302 @@
+//! The linearizability checker and the models it checks histories against.
+//!
+//! A history ([`crate::history`]) is linearizable for a model when every call can be
+//! given one point between its invoke and its completion such that running the calls in
+//! the order of their points through the model's sequential specification reproduces
+//! every `ok` result. A `fail` took no effect and is left out; an `info` (or a call still
+//! in flight when the history ends) may take effect at any point after its invoke, or
+//! never.
+//!
+//! # How
+//!
+//! 1. Each call is compiled by the model into its op ([`Model::compile`]); a call the
+//!    model cannot read is an error naming the line ([`CheckError`]).
+//! 2. P-compositionality: when the model splits ops by key ([`Model::partition`]), each
+//!    key is checked on its own. The key-value model splits; the multi-key model does
+//!    not, so a transaction seen half-applied is caught.
+//! 3. Unknown-outcome calls are pruned or promoted using the model's footprints (see
+//!    `prepare`), so that thousands of `info` calls do not stay open forever.
+//! 4. The search is Wing and Gong's, with Lowe's cache of visited configurations (see
+//!    `wgl`), under a time and memory [`Budget`]. When a budget runs out the verdict is
+//!    [`Verdict::Unknown`]: the checker never runs forever.
+//! 5. On a violation the search runs again to stop at its deepest point, and the
+//!    [`Violation`] lists the longest linearizable prefix and the calls that could not
+//!    follow it, with the model's reason for each ([`Violation::render_text`],
+//!    [`render_svg`]).
+//!
+//! # Models and their vocabularies
+//!
+//! | `--model`      | `f` and `value`                                                     |
+//! |----------------|---------------------------------------------------------------------|
+//! | `register`     | `read` (ok value: what was read), `write` v                          |
+//! | `cas-register` | as `register`, plus `cas` `[expected, new]`; a cas that did not match is a `fail` |
+//! | `kv`           | `read` `[k, v]`, `write` `[k, v]`, `cas` `[k, [expected, new]]`; checked key by key |
+//! | `multi`        | as `kv`, plus `txn` with micro-ops `[["r", k, v], ["w", k, v], ["cas", k, [e, n]]]`, atomic, checked whole |
+//! | `leadership`   | `elected` `[candidate, term]`, `commit` `[candidate, term(, payload)]`, `read-leader` (ok value `[candidate, term]` or `null`), `resign` `[candidate, term]` |
+//!
+//! Every register and key starts as `null`. The leadership model (see
+//! [`models::Leadership`]) holds the current term and its leader: `elected` must name a
+//! higher term than any before (so at most one leader per term, and terms increase), a
+//! `commit` takes effect only while its candidate leads its term, `read-leader` must see
+//! the current leader, and `resign` clears it.
+//!
+//! ```
+//! use ballot_check::{Budget, ModelKind, check};
+//! use ballot_check::history::parse_str;
+//!
+//! let history = parse_str(concat!(
+//!     r#"{"type":"invoke","process":0,"f":"write","value":1,"time":1}"#, "\n",
+//!     r#"{"type":"invoke","process":1,"f":"read","value":null,"time":2}"#, "\n",
+//!     r#"{"type":"ok","process":1,"f":"read","value":1,"time":3}"#, "\n",
+//!     r#"{"type":"ok","process":0,"f":"write","value":1,"time":4}"#, "\n",
+//! ))?;
+//! let report = check(&history, ModelKind::Register, &Budget::default())?;
+//! assert!(report.verdict.is_linearizable());
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+#![deny(missing_docs)]
+
+pub mod history;
+mod model;
+pub mod models;
+mod prepare;
+mod report;
+mod svg;
+mod value;
+mod wgl;
+
+use std::time::{Duration, Instant};
+
+use crate::history::{Call, History, Outcome};
+
+pub use model::{Binding, Footprint, Model};
+pub use models::{ModelKind, UnknownModel};
+pub use report::{OpView, Placed, Report, Stats, Unplaced, Verdict, Violation};
+pub use svg::render_svg;
+pub use value::{Interner, ValueId};
+pub use wgl::Exhausted;
+
+use prepare::Part;
+use wgl::{Found, Limits, SearchStats};
+
+/// How much the checker may spend before answering "unknown".
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Budget {
+    /// Wall time for the whole check.
+    pub time: Duration,
+    /// Estimated bytes of the search's cache and stack for one part of the history.
+    pub memory: usize,
+}
+
+impl Budget {
+    /// The default time limit: long enough for 100k-op histories (see the benchmark),
+    /// short enough that a pathological history gives up within a coffee.
+    pub const DEFAULT_TIME: Duration = Duration::from_secs(120);
+    /// The default memory limit, 2 GiB.
+    pub const DEFAULT_MEMORY: usize = 2 << 30;
+}
+
+impl Default for Budget {
+    fn default() -> Self {
+        Budget {
+            time: Self::DEFAULT_TIME,
+            memory: Self::DEFAULT_MEMORY,
+        }
+    }
+}
+
+/// A history the model cannot read.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum CheckError {
+    /// A call's `f` or value does not fit the model's vocabulary.
+    #[error("line {line}: {message} (model {model})")]
+    Model {
+        /// Source line of the call's invoke.
+        line: usize,
+        /// The model's name.
+        model: &'static str,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+/// Checks `history` against the model `kind` names.
+pub fn check(history: &History, kind: ModelKind, budget: &Budget) -> Result<Report, CheckError> {
+    match kind {
+        ModelKind::Register => check_with(&models::Register { cas: false }, history, budget),
+        ModelKind::CasRegister => check_with(&models::Register { cas: true }, history, budget),
+        ModelKind::Kv => check_with(&models::Kv, history, budget),
+        ModelKind::Multi => check_with(&models::Multi, history, budget),
+        ModelKind::Leadership => check_with(&models::Leadership::PER_TERM, history, budget),
+        ModelKind::LeadershipExclusive => {
+            check_with(&models::Leadership::EXCLUSIVE, history, budget)
+        }
+    }
+}
+
+/// Checks `history` against `model`.
+pub fn check_with<M: Model>(
+    model: &M,
+    history: &History,
+    budget: &Budget,
+) -> Result<Report, CheckError> {
+    let started = Instant::now();
+    let limits = Limits {
+        deadline: started + budget.time,
+        memory: budget.memory,
+    };
+    let calls = history.calls();
+    let mut values = Interner::default();
+    let mut compiled = Vec::with_capacity(calls.len());
+    for (index, call) in calls.iter().enumerate() {
+        let op = model
+            .compile(call, &mut values)
+            .map_err(|message| CheckError::Model {
+                line: history.line_of(call.invoke),
+                model: model.name(),
+                message,
+            })?;
+        compiled.push((index, op));
+    }
+    let (parts, prepared) = prepare::prepare(model, &calls, compiled);
+    let mut stats = Stats {
+        calls: calls.len(),
+        failed: prepared.failed,
+        pruned: prepared.pruned,
+        promoted: prepared.promoted,
+        open: prepared.open,
+        partitions: parts.len(),
+        ..Stats::default()
+    };
+    let mut search_stats = SearchStats::default();
+    let mut verdict = Verdict::Linearizable;
+    for (key, part) in &parts {
+        let mut part_stats = SearchStats::default();
+        let found = wgl::search(model, part, limits, None, &mut part_stats);
+        search_stats.configurations += part_stats.configurations;
+        search_stats.peak_bytes = search_stats.peak_bytes.max(part_stats.peak_bytes);
+        match found {
+            Found::Linearizable => {}
+            Found::Exhausted(why) => {
+                if verdict.is_linearizable() {
+                    verdict = Verdict::Unknown(why);
+                }
+            }
+            Found::NotLinearizable { max_depth, .. } => {
+                let mut again = SearchStats::default();
+                let deepest = match wgl::search(model, part, limits, Some(max_depth), &mut again) {
+                    Found::NotLinearizable { deepest, .. } => deepest,
+                    _ => None,
+                };
+                let partition = key.map(|k| format!("key {}", values.show(k)));
+                let context = Context {
+                    model,
+                    history,
+                    calls: &calls,
+                    values: &values,
+                    part,
+                };
+                verdict = Verdict::NotLinearizable(Box::new(context.violation(partition, deepest)));
+                break;
+            }
+        }
+    }
+    stats.configurations = search_stats.configurations;
+    stats.peak_bytes = search_stats.peak_bytes;
+    stats.elapsed = started.elapsed();
+    Ok(Report {
+        model: model.name(),
+        verdict,
+        stats,
+    })
+}
+
+/// What turning search indices back into readable ops needs.
+struct Context<'a, M: Model> {
+    model: &'a M,
+    history: &'a History,
+    calls: &'a [Call],
+    values: &'a Interner,
+    part: &'a Part<M::Op>,
+}
+
+impl<M: Model> Context<'_, M> {
+    fn view(&self, op: u32) -> OpView {
+        let search_op = &self.part.ops[op as usize];
+        let call = &self.calls[search_op.call];
+        OpView {
+            process: call.process,
+            text: self.model.show_op(&search_op.op, self.values),
+            outcome: match call.outcome {
+                Outcome::Ok(_) => "ok",
+                Outcome::Fail => "fail",
+                Outcome::Info => "info",
+                Outcome::Pending => "pending",
+            },
+            invoke: call.invoke,
+            complete: call.complete,
+            invoke_line: self.history.line_of(call.invoke),
+            complete_line: call.complete.map(|c| self.history.line_of(c)),
+        }
+    }
+
+    fn violation(
+        &self,
+        partition: Option<String>,
+        deepest: Option<Box<wgl::Deepest<M::State>>>,
+    ) -> Violation {
+        let required = self.part.ops.iter().filter(|op| op.required).count();
+        let Some(deepest) = deepest else {
+            return Violation {
+                partition,
+                required,
+                linearized: Vec::new(),
+                state: "(the budget ran out while locating the violation)".to_string(),
+                unplaced: Vec::new(),
+            };
+        };
+        let linearized = deepest
+            .linearized
+            .iter()
+            .map(|(op, after)| Placed {
+                op: self.view(*op),
+                state_after: self.model.show_state(after, self.values),
+            })
+            .collect();
+        let mut unplaced = Vec::new();
+        let reason = |op: u32| {
+            let model_op = &self.part.ops[op as usize].op;
+            match self.model.step(&deepest.state, model_op) {
+                None => self.model.explain(&deepest.state, model_op, self.values),
+                Some(_) => "possible here, but no linearization continues after it".to_string(),
+            }
+        };
+        if let Some(blocking) = deepest.blocking {
+            let view = self.view(blocking);
+            let by = view
+                .complete_line
+                .map_or_else(|| "its deadline".to_string(), |l| format!("line {l}"));
+            unplaced.push(Unplaced {
+                reason: format!("had to take effect by {by}: {}", reason(blocking)),
+                op: view,
+                blocking: true,
+            });
+        }
+        for &op in &deepest.candidates {
+            if Some(op) != deepest.blocking {
+                unplaced.push(Unplaced {
+                    op: self.view(op),
+                    reason: reason(op),
+                    blocking: false,
+                });
+            }
+        }
+        Violation {
+            partition,
+            required,
+            linearized,
+            state: self.model.show_state(&deepest.state, self.values),
+            unplaced,
+        }
+    }
+}

@@ -1,0 +1,928 @@
+//! Histories and the linearizability checker (issue 4): hand-written histories with known
+//! answers for every model, malformed files, the recorder, and
+//! property tests (generated histories are linearizable, mutated ones are not, and the
+//! checker agrees with brute force on small histories).
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use ballot_check::history::generate::{GenConfig, Mutation, generate, mutate};
+use ballot_check::history::{Call, History, Op, OpType, Outcome, Recorder, parse_str};
+use ballot_check::{
+    Budget, Exhausted, Interner, Model, ModelKind, Verdict, check, check_with, models, render_svg,
+};
+use proptest::prelude::*;
+use serde_json::{Value, json};
+
+/// Builds a history from `(process, type, f, value)` rows, 10 ns apart.
+fn hist(rows: &[(u64, &str, &str, Value)]) -> History {
+    let ops = rows
+        .iter()
+        .enumerate()
+        .map(|(i, (process, kind, f, value))| Op {
+            kind: OpType::parse(kind).expect("a type word"),
+            process: *process,
+            f: (*f).to_string(),
+            value: value.clone(),
+            time: 10 * i as u64,
+            extra: BTreeMap::new(),
+        });
+    History::from_ops(ops).expect("a well-formed history")
+}
+
+fn verdict(history: &History, model: ModelKind) -> Verdict {
+    check(history, model, &Budget::default())
+        .expect("a history the model reads")
+        .verdict
+}
+
+fn linearizable(history: &History, model: ModelKind) -> bool {
+    match verdict(history, model) {
+        Verdict::Linearizable => true,
+        Verdict::NotLinearizable(_) => false,
+        Verdict::Unknown(why) => panic!("no verdict within the default budget: {why:?}"),
+    }
+}
+
+// ---------------------------------------------------------------- register
+
+#[test]
+fn register_concurrent_overlaps_are_linearizable() {
+    // p0 writes 1 while p1 reads null and then 1: both reads overlap the write.
+    let h = hist(&[
+        (0, "invoke", "write", json!(1)),
+        (1, "invoke", "read", Value::Null),
+        (1, "ok", "read", Value::Null),
+        (1, "invoke", "read", Value::Null),
+        (1, "ok", "read", json!(1)),
+        (0, "ok", "write", json!(1)),
+    ]);
+    assert!(linearizable(&h, ModelKind::Register));
+}
+
+#[test]
+fn register_read_going_back_in_time_is_caught() {
+    // Two concurrent reads may disagree, but a read that starts after a read of 1
+    // completed cannot see the older null again.
+    let h = hist(&[
+        (0, "invoke", "write", json!(1)),
+        (1, "invoke", "read", Value::Null),
+        (1, "ok", "read", json!(1)),
+        (2, "invoke", "read", Value::Null),
+        (2, "ok", "read", Value::Null),
+        (0, "ok", "write", json!(1)),
+    ]);
+    assert!(!linearizable(&h, ModelKind::Register));
+}
+
+#[test]
+fn register_stale_read_after_overwrite_is_caught() {
+    let h = hist(&[
+        (0, "invoke", "write", json!(1)),
+        (0, "ok", "write", json!(1)),
+        (0, "invoke", "write", json!(2)),
+        (0, "ok", "write", json!(2)),
+        (1, "invoke", "read", Value::Null),
+        (1, "ok", "read", json!(1)),
+    ]);
+    let Verdict::NotLinearizable(violation) = verdict(&h, ModelKind::Register) else {
+        panic!("a stale read must be a violation");
+    };
+    assert_eq!(
+        violation.linearized.len(),
+        2,
+        "both writes fit, the read does not"
+    );
+    let blocking = violation
+        .unplaced
+        .iter()
+        .find(|u| u.blocking)
+        .expect("the read blocks");
+    assert!(
+        blocking.reason.contains("read 1 but the value was 2"),
+        "{}",
+        blocking.reason
+    );
+    let text = violation.render_text();
+    assert!(text.contains("NOT PLACED"), "{text}");
+    let svg = render_svg(&violation);
+    assert!(
+        svg.starts_with("<svg") && svg.contains("read -&gt; 1"),
+        "{svg}"
+    );
+}
+
+#[test]
+fn register_read_of_value_never_written_is_caught() {
+    let h = hist(&[
+        (0, "invoke", "write", json!(1)),
+        (1, "invoke", "read", Value::Null),
+        (1, "ok", "read", json!(7)),
+        (0, "ok", "write", json!(1)),
+    ]);
+    assert!(!linearizable(&h, ModelKind::Register));
+}
+
+#[test]
+fn info_write_that_must_have_happened() {
+    // The write of 2 timed out, yet 2 is read later: it took effect.
+    let h = hist(&[
+        (0, "invoke", "write", json!(2)),
+        (0, "info", "write", json!(2)),
+        (1, "invoke", "read", Value::Null),
+        (1, "ok", "read", json!(2)),
+    ]);
+    assert!(linearizable(&h, ModelKind::Register));
+}
+
+#[test]
+fn info_write_may_take_effect_long_after_its_info() {
+    // The info line is not a deadline: the write may land after later calls.
+    let h = hist(&[
+        (0, "invoke", "write", json!(2)),
+        (0, "info", "write", json!(2)),
+        (1, "invoke", "read", Value::Null),
+        (1, "ok", "read", Value::Null),
+        (1, "invoke", "read", Value::Null),
+        (1, "ok", "read", json!(2)),
+    ]);
+    assert!(linearizable(&h, ModelKind::Register));
+}
+
+#[test]
+fn info_write_that_must_not_have_happened() {
+    // The timed-out write of 2 is never seen: it never took effect.
+    let h = hist(&[
+        (0, "invoke", "write", json!(1)),
+        (0, "ok", "write", json!(1)),
+        (1, "invoke", "write", json!(2)),
+        (1, "info", "write", json!(2)),
+        (2, "invoke", "read", Value::Null),
+        (2, "ok", "read", json!(1)),
+    ]);
+    assert!(linearizable(&h, ModelKind::Register));
+}
+
+#[test]
+fn info_write_cannot_happen_twice() {
+    // Seeing 2, then 1, then 2 again needs the single write of 2 twice.
+    let h = hist(&[
+        (0, "invoke", "write", json!(1)),
+        (0, "ok", "write", json!(1)),
+        (1, "invoke", "write", json!(2)),
+        (1, "info", "write", json!(2)),
+        (2, "invoke", "read", Value::Null),
+        (2, "ok", "read", json!(2)),
+        (0, "invoke", "write", json!(1)),
+        (0, "ok", "write", json!(1)),
+        (2, "invoke", "read", Value::Null),
+        (2, "ok", "read", json!(2)),
+    ]);
+    assert!(!linearizable(&h, ModelKind::Register));
+}
+
+#[test]
+fn info_read_constrains_nothing() {
+    let h = hist(&[
+        (0, "invoke", "write", json!(1)),
+        (0, "ok", "write", json!(1)),
+        (1, "invoke", "read", Value::Null),
+        (1, "info", "read", Value::Null),
+    ]);
+    let report = check(&h, ModelKind::Register, &Budget::default()).expect("readable");
+    assert!(report.verdict.is_linearizable());
+    assert_eq!(
+        report.stats.pruned, 1,
+        "an unknown read is pruned before the search"
+    );
+}
+
+#[test]
+fn pending_call_at_the_end_counts_as_info() {
+    let h = hist(&[
+        (0, "invoke", "write", json!(3)),
+        (1, "invoke", "read", Value::Null),
+        (1, "ok", "read", json!(3)),
+    ]);
+    assert!(linearizable(&h, ModelKind::Register));
+}
+
+#[test]
+fn register_model_rejects_cas_and_names_the_line() {
+    let h = hist(&[
+        (0, "invoke", "write", json!(1)),
+        (0, "ok", "write", json!(1)),
+        (0, "invoke", "cas", json!([1, 2])),
+        (0, "ok", "cas", json!([1, 2])),
+    ]);
+    let error = check(&h, ModelKind::Register, &Budget::default()).expect_err("no cas here");
+    let text = error.to_string();
+    assert!(
+        text.starts_with("line 3:") && text.contains("cas"),
+        "{text}"
+    );
+}
+
+// ---------------------------------------------------------------- cas register
+
+#[test]
+fn failed_cas_took_no_effect() {
+    let h = hist(&[
+        (0, "invoke", "write", json!(1)),
+        (0, "ok", "write", json!(1)),
+        (1, "invoke", "cas", json!([0, 5])),
+        (1, "fail", "cas", json!([0, 5])),
+        (2, "invoke", "read", Value::Null),
+        (2, "ok", "read", json!(1)),
+    ]);
+    assert!(linearizable(&h, ModelKind::CasRegister));
+    // ... and a read that saw the failed cas's value is a violation.
+    let h = hist(&[
+        (0, "invoke", "write", json!(1)),
+        (0, "ok", "write", json!(1)),
+        (1, "invoke", "cas", json!([1, 5])),
+        (1, "fail", "cas", json!([1, 5])),
+        (2, "invoke", "read", Value::Null),
+        (2, "ok", "read", json!(5)),
+    ]);
+    assert!(!linearizable(&h, ModelKind::CasRegister));
+}
+
+#[test]
+fn two_successful_cas_from_one_value_are_caught() {
+    let h = hist(&[
+        (0, "invoke", "write", json!(1)),
+        (0, "ok", "write", json!(1)),
+        (1, "invoke", "cas", json!([1, 2])),
+        (2, "invoke", "cas", json!([1, 3])),
+        (1, "ok", "cas", json!([1, 2])),
+        (2, "ok", "cas", json!([1, 3])),
+    ]);
+    assert!(!linearizable(&h, ModelKind::CasRegister));
+}
+
+#[test]
+fn concurrent_cas_chain_is_linearizable() {
+    let h = hist(&[
+        (0, "invoke", "cas", json!([2, 3])),
+        (1, "invoke", "cas", json!([Value::Null, 1])),
+        (2, "invoke", "cas", json!([1, 2])),
+        (2, "ok", "cas", json!([1, 2])),
+        (1, "ok", "cas", json!([Value::Null, 1])),
+        (0, "ok", "cas", json!([2, 3])),
+        (1, "invoke", "read", Value::Null),
+        (1, "ok", "read", json!(3)),
+    ]);
+    assert!(linearizable(&h, ModelKind::CasRegister));
+}
+
+#[test]
+fn info_cas_must_have_applied() {
+    let h = hist(&[
+        (0, "invoke", "write", json!(1)),
+        (0, "ok", "write", json!(1)),
+        (1, "invoke", "cas", json!([1, 2])),
+        (1, "info", "cas", json!([1, 2])),
+        (2, "invoke", "read", Value::Null),
+        (2, "ok", "read", json!(2)),
+    ]);
+    assert!(linearizable(&h, ModelKind::CasRegister));
+    // It could not have applied from 4.
+    let h = hist(&[
+        (0, "invoke", "write", json!(4)),
+        (0, "ok", "write", json!(4)),
+        (1, "invoke", "cas", json!([1, 2])),
+        (1, "info", "cas", json!([1, 2])),
+        (2, "invoke", "read", Value::Null),
+        (2, "ok", "read", json!(2)),
+    ]);
+    assert!(!linearizable(&h, ModelKind::CasRegister));
+}
+
+// ---------------------------------------------------------------- kv
+
+#[test]
+fn kv_checks_keys_independently_and_names_the_key() {
+    let h = hist(&[
+        (0, "invoke", "write", json!(["a", 1])),
+        (1, "invoke", "write", json!(["b", 1])),
+        (0, "ok", "write", json!(["a", 1])),
+        (1, "ok", "write", json!(["b", 1])),
+        (0, "invoke", "write", json!(["b", 2])),
+        (0, "ok", "write", json!(["b", 2])),
+        (1, "invoke", "read", json!(["a", null])),
+        (1, "ok", "read", json!(["a", 1])),
+        (1, "invoke", "read", json!(["b", null])),
+        (1, "ok", "read", json!(["b", 1])),
+    ]);
+    let Verdict::NotLinearizable(violation) = verdict(&h, ModelKind::Kv) else {
+        panic!("stale read of b");
+    };
+    assert_eq!(violation.partition.as_deref(), Some("key \"b\""));
+    let report = check(&h, ModelKind::Kv, &Budget::default()).expect("readable");
+    assert_eq!(report.stats.partitions, 2);
+}
+
+#[test]
+fn kv_concurrent_ops_on_many_keys_are_linearizable() {
+    let h = hist(&[
+        (0, "invoke", "write", json!(["a", 1])),
+        (1, "invoke", "cas", json!(["a", [1, 2]])),
+        (2, "invoke", "read", json!(["b", null])),
+        (2, "ok", "read", json!(["b", null])),
+        (0, "ok", "write", json!(["a", 1])),
+        (1, "ok", "cas", json!(["a", [1, 2]])),
+        (2, "invoke", "read", json!(["a", null])),
+        (2, "ok", "read", json!(["a", 2])),
+    ]);
+    assert!(linearizable(&h, ModelKind::Kv));
+}
+
+#[test]
+fn kv_completion_for_another_key_is_an_error() {
+    let h = hist(&[
+        (0, "invoke", "read", json!(["a", null])),
+        (0, "ok", "read", json!(["b", 1])),
+    ]);
+    let error = check(&h, ModelKind::Kv, &Budget::default()).expect_err("key mismatch");
+    assert!(error.to_string().contains("line 1"), "{error}");
+}
+
+// ---------------------------------------------------------------- multi
+
+/// A transaction writes x and y together; p1 reads x = 1, and after that y = null.
+fn half_visible_multi() -> History {
+    hist(&[
+        (0, "invoke", "txn", json!([["w", "x", 1], ["w", "y", 1]])),
+        (1, "invoke", "read", json!(["x", null])),
+        (1, "ok", "read", json!(["x", 1])),
+        (1, "invoke", "read", json!(["y", null])),
+        (1, "ok", "read", json!(["y", null])),
+        (0, "ok", "txn", json!([["w", "x", 1], ["w", "y", 1]])),
+    ])
+}
+
+#[test]
+fn partly_visible_multi_is_caught_unsplit() {
+    let h = half_visible_multi();
+    assert!(!linearizable(&h, ModelKind::Multi));
+}
+
+#[test]
+fn partly_visible_multi_read_in_one_txn_is_caught() {
+    let h = hist(&[
+        (0, "invoke", "txn", json!([["w", "x", 1], ["w", "y", 1]])),
+        (0, "ok", "txn", json!([["w", "x", 1], ["w", "y", 1]])),
+        (
+            1,
+            "invoke",
+            "txn",
+            json!([["r", "x", null], ["r", "y", null]]),
+        ),
+        (1, "ok", "txn", json!([["r", "x", 1], ["r", "y", null]])),
+    ]);
+    assert!(!linearizable(&h, ModelKind::Multi));
+}
+
+#[test]
+fn atomic_multi_seen_whole_is_linearizable() {
+    let h = hist(&[
+        (0, "invoke", "txn", json!([["w", "x", 1], ["w", "y", 1]])),
+        (
+            1,
+            "invoke",
+            "txn",
+            json!([["r", "x", null], ["r", "y", null]]),
+        ),
+        (1, "ok", "txn", json!([["r", "x", null], ["r", "y", null]])),
+        (1, "invoke", "read", json!(["y", null])),
+        (1, "ok", "read", json!(["y", 1])),
+        (
+            1,
+            "invoke",
+            "txn",
+            json!([["r", "x", null], ["cas", "y", [1, 2]], ["r", "y", null]]),
+        ),
+        (
+            1,
+            "ok",
+            "txn",
+            json!([["r", "x", 1], ["cas", "y", [1, 2]], ["r", "y", 2]]),
+        ),
+        (0, "ok", "txn", json!([["w", "x", 1], ["w", "y", 1]])),
+    ]);
+    assert!(linearizable(&h, ModelKind::Multi));
+}
+
+#[test]
+fn info_multi_applies_whole_or_not_at_all() {
+    // The timed-out transaction is seen on x; then y must show it too.
+    let h = hist(&[
+        (0, "invoke", "txn", json!([["w", "x", 1], ["w", "y", 1]])),
+        (0, "info", "txn", json!([["w", "x", 1], ["w", "y", 1]])),
+        (1, "invoke", "read", json!(["x", null])),
+        (1, "ok", "read", json!(["x", 1])),
+        (1, "invoke", "read", json!(["y", null])),
+        (1, "ok", "read", json!(["y", null])),
+    ]);
+    assert!(!linearizable(&h, ModelKind::Multi));
+}
+
+#[test]
+fn malformed_txn_names_the_line() {
+    let h = hist(&[
+        (0, "invoke", "write", json!(["x", 1])),
+        (0, "ok", "write", json!(["x", 1])),
+        (0, "invoke", "txn", json!([["w", "x"]])),
+        (0, "ok", "txn", json!([["w", "x"]])),
+    ]);
+    let error = check(&h, ModelKind::Multi, &Budget::default()).expect_err("bad micro-op");
+    assert!(error.to_string().starts_with("line 3:"), "{error}");
+}
+
+// ---------------------------------------------------------------- leadership
+
+#[test]
+fn two_leaders_in_one_term_are_caught() {
+    let h = hist(&[
+        (0, "invoke", "elected", json!(["a", 5])),
+        (1, "invoke", "elected", json!(["b", 5])),
+        (0, "ok", "elected", json!(["a", 5])),
+        (1, "ok", "elected", json!(["b", 5])),
+    ]);
+    let Verdict::NotLinearizable(violation) = verdict(&h, ModelKind::Leadership) else {
+        panic!("two leaders in term 5");
+    };
+    assert!(
+        violation
+            .unplaced
+            .iter()
+            .any(|u| u.reason.contains("one leader per term")),
+        "{}",
+        violation.render_text()
+    );
+}
+
+#[test]
+fn terms_must_increase() {
+    let h = hist(&[
+        (0, "invoke", "elected", json!(["a", 7])),
+        (0, "ok", "elected", json!(["a", 7])),
+        (1, "invoke", "elected", json!(["b", 3])),
+        (1, "ok", "elected", json!(["b", 3])),
+    ]);
+    assert!(!linearizable(&h, ModelKind::Leadership));
+}
+
+#[test]
+fn commit_under_the_holding_term_is_fine_even_when_deposed_concurrently() {
+    // a's commit overlaps b's election: it may have applied just before.
+    let h = hist(&[
+        (0, "invoke", "elected", json!(["a", 1])),
+        (0, "ok", "elected", json!(["a", 1])),
+        (0, "invoke", "commit", json!(["a", 1, "x=1"])),
+        (1, "invoke", "elected", json!(["b", 2])),
+        (1, "ok", "elected", json!(["b", 2])),
+        (0, "ok", "commit", json!(["a", 1, "x=1"])),
+        (2, "invoke", "read-leader", Value::Null),
+        (2, "ok", "read-leader", json!(["b", 2])),
+    ]);
+    assert!(linearizable(&h, ModelKind::Leadership));
+}
+
+#[test]
+fn stale_commit_after_deposition_is_caught_and_refused_one_is_fine() {
+    let deposed = |outcome: &str| {
+        hist(&[
+            (0, "invoke", "elected", json!(["a", 1])),
+            (0, "ok", "elected", json!(["a", 1])),
+            (1, "invoke", "elected", json!(["b", 2])),
+            (1, "ok", "elected", json!(["b", 2])),
+            (0, "invoke", "commit", json!(["a", 1])),
+            (0, outcome, "commit", json!(["a", 1])),
+        ])
+    };
+    assert!(!linearizable(&deposed("ok"), ModelKind::Leadership));
+    assert!(linearizable(&deposed("fail"), ModelKind::Leadership));
+    assert!(linearizable(&deposed("info"), ModelKind::Leadership));
+}
+
+#[test]
+fn resign_clears_the_leader() {
+    let h = hist(&[
+        (0, "invoke", "elected", json!(["a", 1])),
+        (0, "ok", "elected", json!(["a", 1])),
+        (0, "invoke", "resign", json!(["a", 1])),
+        (0, "ok", "resign", json!(["a", 1])),
+        (1, "invoke", "read-leader", Value::Null),
+        (1, "ok", "read-leader", Value::Null),
+        (1, "invoke", "commit", json!(["a", 1])),
+        (1, "ok", "commit", json!(["a", 1])),
+    ]);
+    assert!(
+        !linearizable(&h, ModelKind::Leadership),
+        "no commit after resigning"
+    );
+}
+
+#[test]
+fn info_election_may_explain_a_later_leader() {
+    let h = hist(&[
+        (0, "invoke", "elected", json!(["a", 3])),
+        (0, "info", "elected", json!(["a", 3])),
+        (1, "invoke", "read-leader", Value::Null),
+        (1, "ok", "read-leader", json!(["a", 3])),
+    ]);
+    assert!(linearizable(&h, ModelKind::Leadership));
+}
+
+#[test]
+fn exclusive_leadership_needs_the_old_leader_revoked_first() {
+    let promoted = |revoked_first: bool| {
+        let mut ops = vec![
+            (0, "invoke", "elected", json!(["a", 1])),
+            (0, "ok", "elected", json!(["a", 1])),
+        ];
+        let revoke = [
+            (0, "invoke", "revoke", json!(["a", 1])),
+            (0, "ok", "revoke", json!(["a", 1])),
+        ];
+        let successor = [
+            (1, "invoke", "elected", json!(["b", 2])),
+            (1, "ok", "elected", json!(["b", 2])),
+        ];
+        if revoked_first {
+            ops.extend(revoke);
+            ops.extend(successor);
+        } else {
+            ops.extend(successor);
+            ops.extend(revoke);
+        }
+        hist(&ops)
+    };
+    // Per term, both orders are fine: terms increase, one leader per term.
+    assert!(linearizable(&promoted(true), ModelKind::Leadership));
+    assert!(linearizable(&promoted(false), ModelKind::Leadership));
+    // Exclusive: b may win only once a is revoked.
+    assert!(linearizable(
+        &promoted(true),
+        ModelKind::LeadershipExclusive
+    ));
+    let Verdict::NotLinearizable(violation) =
+        verdict(&promoted(false), ModelKind::LeadershipExclusive)
+    else {
+        panic!("b promoted while a still led");
+    };
+    assert!(
+        violation
+            .unplaced
+            .iter()
+            .any(|u| u.reason.contains("revoked first")),
+        "{}",
+        violation.render_text()
+    );
+}
+
+// ---------------------------------------------------------------- budgets
+
+#[test]
+fn budgets_give_unknown_not_a_hang() {
+    let h = generate(&GenConfig {
+        processes: 5,
+        calls: 3_000,
+        seed: 9,
+        ..GenConfig::default()
+    });
+    let tiny_time = Budget {
+        time: Duration::ZERO,
+        memory: Budget::DEFAULT_MEMORY,
+    };
+    let report = check(&h, ModelKind::CasRegister, &tiny_time).expect("readable");
+    assert!(matches!(report.verdict, Verdict::Unknown(Exhausted::Time)));
+    assert_eq!(report.verdict.exit_code(), 2);
+    let tiny_memory = Budget {
+        time: Budget::DEFAULT_TIME,
+        memory: 1,
+    };
+    let report = check(&h, ModelKind::CasRegister, &tiny_memory).expect("readable");
+    assert!(matches!(
+        report.verdict,
+        Verdict::Unknown(Exhausted::Memory)
+    ));
+}
+
+// ---------------------------------------------------------------- malformed files
+
+#[test]
+fn malformed_histories_name_the_line_and_the_problem() {
+    let good = r#"{"type":"invoke","process":0,"f":"read","value":null,"time":1}"#;
+    let cases = [
+        (format!("{good}\n{{not json"), "line 2: not a JSON object"),
+        (
+            format!("{good}\n[1,2]"),
+            "line 2: not a JSON object: found an array",
+        ),
+        (
+            format!("{good}\n{{\"type\":\"ok\",\"f\":\"read\",\"value\":1,\"time\":2}}"),
+            "line 2: field `process` is missing",
+        ),
+        (
+            r#"{"type":"done","process":0,"f":"read","time":1}"#.to_string(),
+            "line 1: field `type` must be invoke, ok, fail or info",
+        ),
+        (
+            r#"{"type":"invoke","process":-1,"f":"read","time":1}"#.to_string(),
+            "line 1: field `process` must be a non-negative integer",
+        ),
+        (
+            r#"{"type":"invoke","process":0,"f":"read","time":"soon"}"#.to_string(),
+            "line 1: field `time`",
+        ),
+        (
+            r#"{"type":"ok","process":3,"f":"read","value":1,"time":1}"#.to_string(),
+            "line 1: ok for process 3 which has no operation in flight",
+        ),
+        (
+            format!("{good}\n\n{good}"),
+            "line 3: process 0 invokes read while its read from line 1 is still in flight",
+        ),
+        (
+            format!(
+                "{good}\n{{\"type\":\"ok\",\"process\":0,\"f\":\"write\",\"value\":1,\"time\":2}}"
+            ),
+            "line 2: ok write for process 0 answers the read invoked on line 1",
+        ),
+        (
+            format!(
+                "{good}\n{{\"type\":\"ok\",\"process\":0,\"f\":\"read\",\"value\":1,\"time\":0}}"
+            ),
+            "line 2: time 0 goes backwards",
+        ),
+    ];
+    for (text, expected) in cases {
+        let error = parse_str(&text).expect_err("malformed").to_string();
+        assert!(
+            error.starts_with(expected),
+            "expected {expected:?}, got {error:?}"
+        );
+    }
+}
+
+// ---------------------------------------------------------------- recorder
+
+#[test]
+fn recorder_off_records_nothing() {
+    let recorder = Recorder::off();
+    recorder.invoke(0, "write", json!(1)).ok(json!(1));
+    assert!(!recorder.is_on());
+    assert!(recorder.is_empty());
+}
+
+#[test]
+fn recorder_records_calls_and_dropped_tokens_as_info() {
+    let recorder = Recorder::new();
+    let token = recorder.invoke(0, "write", json!(1));
+    let mut extra = BTreeMap::new();
+    extra.insert("term".to_string(), json!(4));
+    token.complete(OpType::Ok, json!(1), extra);
+    drop(recorder.invoke(1, "read", Value::Null));
+    let history = recorder.history();
+    let kinds: Vec<OpType> = history.ops.iter().map(|op| op.kind).collect();
+    assert_eq!(
+        kinds,
+        [OpType::Invoke, OpType::Ok, OpType::Invoke, OpType::Info]
+    );
+    assert_eq!(history.ops[1].extra.get("term"), Some(&json!(4)));
+    // Round trip through the file format.
+    assert_eq!(parse_str(&history.to_jsonl()).expect("parses"), history);
+}
+
+#[test]
+fn recorder_is_thread_safe_and_streams() {
+    #[derive(Clone, Default)]
+    struct Sink(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+    impl std::io::Write for Sink {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().expect("sink").extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let sink = Sink::default();
+    let recorder = Recorder::new().streaming_to(sink.clone());
+    let register = std::sync::Arc::new(std::sync::Mutex::new(Value::Null));
+    let threads: Vec<_> = (0..4u64)
+        .map(|process| {
+            let recorder = recorder.clone();
+            let register = std::sync::Arc::clone(&register);
+            std::thread::spawn(move || {
+                for i in 0..50u64 {
+                    if i % 2 == 0 {
+                        let value = json!(process * 1000 + i);
+                        let token = recorder.invoke(process, "write", value.clone());
+                        *register.lock().expect("register") = value.clone();
+                        token.ok(value);
+                    } else {
+                        let token = recorder.invoke(process, "read", Value::Null);
+                        let seen = register.lock().expect("register").clone();
+                        token.ok(seen);
+                    }
+                }
+            })
+        })
+        .collect();
+    for thread in threads {
+        thread.join().expect("recording thread");
+    }
+    let history = recorder.history();
+    assert_eq!(history.ops.len(), 400);
+    let streamed = String::from_utf8(sink.0.lock().expect("sink").clone()).expect("utf-8");
+    assert_eq!(parse_str(&streamed).expect("streamed lines parse"), history);
+    assert!(linearizable(&history, ModelKind::Register));
+}
+
+// ---------------------------------------------------------------- properties
+
+/// Is there an order of the calls that the model accepts? Tries every subset of the
+/// unknown calls and every real-time-respecting order: the definition, without any of
+/// the checker's shortcuts.
+fn brute_force<M: Model>(model: &M, history: &History) -> bool {
+    let calls: Vec<Call> = history
+        .calls()
+        .into_iter()
+        .filter(|call| call.outcome != Outcome::Fail)
+        .collect();
+    let mut values = Interner::default();
+    let ops: Vec<M::Op> = calls
+        .iter()
+        .map(|call| model.compile(call, &mut values).expect("readable"))
+        .collect();
+    let required: Vec<bool> = calls
+        .iter()
+        .map(|c| matches!(c.outcome, Outcome::Ok(_)))
+        .collect();
+    // must_precede[x] = ok calls that completed before x was invoked.
+    let must_precede: Vec<Vec<usize>> = calls
+        .iter()
+        .map(|x| {
+            (0..calls.len())
+                .filter(|&y| required[y] && calls[y].complete.is_some_and(|c| c < x.invoke))
+                .collect()
+        })
+        .collect();
+    fn go<M: Model>(
+        model: &M,
+        ops: &[M::Op],
+        required: &[bool],
+        must_precede: &[Vec<usize>],
+        placed: &mut Vec<bool>,
+        state: &M::State,
+    ) -> bool {
+        if (0..ops.len()).all(|i| placed[i] || !required[i]) {
+            return true;
+        }
+        for x in 0..ops.len() {
+            if placed[x] || must_precede[x].iter().any(|&y| !placed[y]) {
+                continue;
+            }
+            if let Some(next) = model.step(state, &ops[x]) {
+                placed[x] = true;
+                let found = go(model, ops, required, must_precede, placed, &next);
+                placed[x] = false;
+                if found {
+                    return true;
+                }
+            }
+        }
+        false
+    }
+    let mut placed = vec![false; ops.len()];
+    go(
+        model,
+        &ops,
+        &required,
+        &must_precede,
+        &mut placed,
+        &model.init(),
+    )
+}
+
+/// A small generated history whose `ok` reads are sometimes replaced by random values
+/// from the same small domain, so that both answers occur.
+fn small_history(seed: u64, processes: usize, calls: usize, keyed: bool, scramble: u8) -> History {
+    let mut history = generate(&GenConfig {
+        processes,
+        calls,
+        keys: keyed.then_some(2),
+        info_share: 0.25,
+        cas: true,
+        value_domain: Some(3),
+        seed,
+    });
+    let mut x = seed ^ 0x9e37_79b9_7f4a_7c15;
+    for op in &mut history.ops {
+        x = x
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        if op.kind == OpType::Ok && op.f == "read" && (x >> 60) as u8 % 4 < scramble {
+            let value = json!((x >> 33) % 3);
+            op.value = match &op.value {
+                Value::Array(pair) if keyed => json!([pair[0], value]),
+                _ => value,
+            };
+        }
+    }
+    history
+}
+
+proptest! {
+    // proptest's default of 256 cases; PROPTEST_CASES raises it for a long run.
+    #[test]
+    fn generated_histories_are_linearizable(
+        seed in any::<u64>(),
+        processes in 1usize..8,
+        calls in 1usize..400,
+        keys in prop::option::of(1u64..6),
+        info in 0.0f64..0.3,
+        domain in prop::option::of(1u64..5),
+    ) {
+        let history = generate(&GenConfig {
+            processes, calls, keys, info_share: info, cas: true, value_domain: domain, seed,
+        });
+        let model = if keys.is_some() { ModelKind::Kv } else { ModelKind::CasRegister };
+        prop_assert!(linearizable(&history, model));
+        if keys.is_some() {
+            prop_assert!(linearizable(&history, ModelKind::Multi));
+        }
+    }
+
+    #[test]
+    fn mutated_histories_are_not_linearizable(
+        seed in any::<u64>(),
+        processes in 1usize..8,
+        calls in 1usize..300,
+        keyed in any::<bool>(),
+        stale in any::<bool>(),
+        info in 0.0f64..0.2,
+    ) {
+        let history = generate(&GenConfig {
+            processes, calls, keys: keyed.then_some(3), info_share: info, cas: true,
+            value_domain: None, seed,
+        });
+        let mutation = if stale { Mutation::StaleRead } else { Mutation::ReadNeverWritten };
+        let mutated = mutate(&history, mutation, keyed, seed);
+        let model = if keyed { ModelKind::Kv } else { ModelKind::CasRegister };
+        prop_assert!(!linearizable(&mutated, model), "{:?} not caught", mutation);
+    }
+
+    #[test]
+    fn checker_agrees_with_brute_force_on_small_histories(
+        seed in any::<u64>(),
+        processes in 1usize..5,
+        calls in 1usize..=8,
+        keyed in any::<bool>(),
+        scramble in 0u8..3,
+    ) {
+        let history = small_history(seed, processes, calls, keyed, scramble);
+        if keyed {
+            // kv splits by key and prunes; brute force runs the unsplit multi model.
+            let expected = brute_force(&models::Multi, &history);
+            prop_assert_eq!(linearizable(&history, ModelKind::Kv), expected);
+            prop_assert_eq!(linearizable(&history, ModelKind::Multi), expected);
+        } else {
+            let expected = brute_force(&models::Register { cas: true }, &history);
+            prop_assert_eq!(linearizable(&history, ModelKind::CasRegister), expected);
+        }
+    }
+}
+
+#[test]
+fn differential_test_sees_both_answers() {
+    // Guards the property above against testing only one side.
+    let (mut yes, mut no) = (0, 0);
+    for seed in 0..200 {
+        let history = small_history(seed, 3, 8, seed % 2 == 0, 2);
+        if brute_force(&models::Register { cas: true }, &history)
+            || (seed % 2 == 0 && brute_force(&models::Multi, &history))
+        {
+            yes += 1;
+        } else {
+            no += 1;
+        }
+    }
+    assert!(yes > 20 && no > 20, "yes {yes}, no {no}");
+}
+
+#[test]
+fn check_with_accepts_a_model_value() {
+    let h = hist(&[
+        (0, "invoke", "write", json!(1)),
+        (0, "ok", "write", json!(1)),
+    ]);
+    let report =
+        check_with(&models::Register { cas: false }, &h, &Budget::default()).expect("readable");
+    assert_eq!(report.model, "register");
+    assert!(report.verdict.is_linearizable());
+}

@@ -1,0 +1,869 @@
+//! The ballot-queue election, the recipe of the zk gem's `ZK::Election`, kept by the host.
+//!
+//! # The recipe
+//!
+//! - [`Elections::vote`] creates an ephemeral-sequential **ballot** under
+//!   `/elections/<name>/ballots` with the candidate's data. The lowest ballot leads.
+//! - Every other candidate watches only the ballot just below its own. When that ballot
+//!   vanishes it re-checks: it leads now, or it watches the next lower ballot. Deleting any
+//!   one ballot wakes exactly one candidate, however long the queue: no herd.
+//! - The leader's **term** is the creation revision of its ballot. It is stored with the
+//!   ballot (node metadata), so a multi can check it atomically ([`Elections::term_guard`]),
+//!   and strictly increases per election because every later leader's ballot was created
+//!   later.
+//! - When the leader's on-winning-election callback returns ok, the host calls
+//!   [`Elections::acknowledge`], which creates the **ack** node (ephemeral, the leader's
+//!   data and term). A second ack updates it; an identical one writes nothing.
+//! - A losing candidate hears on-losing-election once per vote, when its ballot first loses,
+//!   and only after the then-leader has acked, with that leader's term and ack data.
+//!   Candidates are not woken by later leader changes unless they follow the leader; then
+//!   they get on-new-leader like observers. That opt-in is the only way one change wakes many.
+//! - Observers hear on-new-leader on every ack and on-leaders-death when the ack vanishes.
+//! - [`Elections::resign`] deletes ballot and ack in one multi.
+//!
+//! # Where ballot departs from the gem
+//!
+//! - When a middle ballot vanishes, the gem's successor calls `vote!` again and so fires
+//!   `on_losing_election` a second time although nothing changed for it. Here the successor
+//!   re-watches silently: losing is reported once per vote.
+//! - The host walks the predecessor chain, so components never see the queue.
+//! - A leader whose ballot disappears without it resigning (session expired or closed, or
+//!   the ballot deleted by hand) is sent [`Callback::Deposed`] before anything else the same
+//!   commit caused, so its powers are revoked before its successor is told it leads.
+//! - Ballots and the ack live in separate folders; the ack carries the term with the data.
+//!
+//! This module is pure like the namespace: it owns a [`Namespace`], takes the time as an
+//! argument, and returns what happened as [`Effects`] for the caller to deliver.
+
+mod callback;
+mod kept;
+mod leader;
+mod lease;
+mod name;
+
+#[cfg(test)]
+mod tests;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+use crate::namespace::{
+    Change, Committed, CreateMode, Data, Error, EventKind, Guard, MonoTime, MultiError, Namespace,
+    NodePath, Op, Revision, SessionId, State, WatchEvent, WatchKind, WatcherId,
+};
+
+pub use callback::{Callback, Effects, Notification, Recipient};
+pub use kept::{is_host_kept, refuse_host_kept};
+pub use leader::{Leader, Term};
+pub use lease::{ELECTORS_ROOT, ElectorPaths, LeaseHolder, LeaseOutcome};
+pub use name::{ELECTIONS_ROOT, ElectionName, ElectionPaths, MAX_NAME_LEN};
+
+/// A candidate's identity, issued by [`Elections::join`] and never reused.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct CandidateId(pub u64);
+
+/// An observer's identity, issued by [`Elections::observe`] and never reused.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct ObserverId(pub u64);
+
+impl fmt::Debug for CandidateId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "c{}", self.0)
+    }
+}
+
+impl fmt::Display for CandidateId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "c{}", self.0)
+    }
+}
+
+impl fmt::Debug for ObserverId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "o{}", self.0)
+    }
+}
+
+impl fmt::Display for ObserverId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "o{}", self.0)
+    }
+}
+
+/// The acknowledged leader of `election` in `state`: the ack, if it belongs to whoever
+/// holds the lowest ballot. Readers of a durable snapshot use this without the elections.
+pub fn read_leader(state: &State, election: &ElectionName) -> Option<Leader> {
+    current_ack(state, &election.paths())
+}
+
+/// The term `session` leads `election` under in `state`, if its ballot is the lowest.
+pub fn read_leading_term(
+    state: &State,
+    election: &ElectionName,
+    session: SessionId,
+) -> Option<Term> {
+    let ballots = election.paths().ballots;
+    let name = state.first_child(&ballots)?;
+    let stat = state.exists(&ballots.child(name).ok()?)?;
+    (stat.ephemeral_owner == Some(session)).then_some(stat.created)
+}
+
+fn current_ack(state: &State, paths: &ElectionPaths) -> Option<Leader> {
+    let (data, _) = state.get(&paths.ack).ok()?;
+    let leader = Leader::decode(&data)?;
+    (lowest_term(state, paths) == Some(leader.term)).then_some(leader)
+}
+
+fn lowest_term(state: &State, paths: &ElectionPaths) -> Option<Term> {
+    let name = state.first_child(&paths.ballots)?;
+    let path = paths.ballots.child(name).ok()?;
+    state.exists(&path).map(|stat| stat.created)
+}
+
+/// Why an election operation was refused. Nothing changed.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum ElectionError {
+    /// The namespace refused the underlying operation.
+    #[error(transparent)]
+    Namespace(#[from] Error),
+    /// No such candidate (never joined, or left).
+    #[error("unknown candidate {0}")]
+    UnknownCandidate(CandidateId),
+    /// No such observer.
+    #[error("unknown observer {0}")]
+    UnknownObserver(ObserverId),
+    /// A lease elector refused: unknown elector, not a peer, a differing duration, a bad
+    /// peer name.
+    #[error("elector refused: {0}")]
+    Elector(String),
+    /// `vote` for a candidate whose ballot is still in the queue.
+    #[error("candidate {0} has already voted")]
+    AlreadyVoted(CandidateId),
+}
+
+impl From<MultiError> for ElectionError {
+    fn from(failed: MultiError) -> Self {
+        ElectionError::Namespace(failed.error)
+    }
+}
+
+/// Counters of the watch events the election bookkeeping consumed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Predecessor-ballot watch events: one per candidate woken. The herd test counts these.
+    pub ballot_watch_events: u64,
+    /// Ack watch events: one per election per ack change, fanned out by the host.
+    pub ack_watch_events: u64,
+}
+
+/// Where a candidate stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Phase {
+    /// No ballot in the queue: never voted, resigned, or lost its ballot with its session.
+    Idle,
+    /// Its ballot is the lowest.
+    Leading { term: Term },
+    /// Its ballot waits behind `predecessor`.
+    Waiting { predecessor: NodePath },
+}
+
+#[derive(Debug, Clone)]
+struct Candidate {
+    election: ElectionName,
+    session: SessionId,
+    data: Data,
+    /// Its own ballot watcher: routes predecessor events back to it.
+    watcher: WatcherId,
+    ballot: Option<NodePath>,
+    phase: Phase,
+    /// Whether on-losing-election was delivered for the current vote.
+    told_losing: bool,
+}
+
+/// Per-election bookkeeping.
+#[derive(Debug, Clone)]
+struct Race {
+    paths: ElectionPaths,
+    /// The acknowledged leader, as the ack node says.
+    acked: Option<Leader>,
+    /// Losers not yet told, because the leader has not acked.
+    awaiting_ack: BTreeSet<CandidateId>,
+    followers: BTreeSet<CandidateId>,
+    observers: BTreeSet<ObserverId>,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Route {
+    Ballot(CandidateId),
+    Ack,
+}
+
+/// The host's elections over one namespace: the single writer of the namespace, so that
+/// every commit's consequences for elections are worked out before the next commit.
+#[derive(Debug, Clone, Default)]
+pub struct Elections {
+    ns: Namespace,
+    races: BTreeMap<ElectionName, Race>,
+    candidates: BTreeMap<CandidateId, Candidate>,
+    observers: BTreeMap<ObserverId, ElectionName>,
+    /// Which ballot belongs to which candidate, to notice a ballot deleted under a leader.
+    ballot_owners: BTreeMap<NodePath, CandidateId>,
+    routes: BTreeMap<WatcherId, (ElectionName, Route)>,
+    last_participant: u64,
+    stats: Stats,
+    /// A planted bug, set only by the simulator ([`Elections::plant_fencing_off`]): term
+    /// guards are ignored, so a deposed leader's write applies.
+    fencing_off: bool,
+}
+
+impl Elections {
+    /// Elections over `ns`. Acks already present in `ns` are picked up when their election
+    /// is first used.
+    pub fn new(ns: Namespace) -> Self {
+        Elections {
+            ns,
+            ..Elections::default()
+        }
+    }
+
+    /// The namespace, for reads.
+    pub fn namespace(&self) -> &Namespace {
+        &self.ns
+    }
+
+    /// The namespace's journalled changes since the last call (see
+    /// [`Namespace::enable_journal`]): what a store must persist before releasing effects.
+    pub fn take_journal(&mut self) -> Vec<crate::namespace::Entry> {
+        self.ns.take_journal()
+    }
+
+    /// Sim-only planted bug: from now on [`Elections::multi`] ignores its guard and
+    /// [`Elections::lease_guard`] hands a guard to anyone. It exists so the simulator can
+    /// show that it finds a broken fence; nothing else may call it. It is public only so
+    /// that `ballot-sim`, a crate of its own, can reach it, and hidden from the docs.
+    #[doc(hidden)]
+    pub fn plant_fencing_off(&mut self) {
+        self.fencing_off = true;
+    }
+
+    /// Counters of consumed watch events.
+    pub fn stats(&self) -> Stats {
+        self.stats
+    }
+
+    // ----- sessions -----
+
+    /// Opens a session (see [`Namespace::open_session`]).
+    pub fn open_session(&mut self, ttl: Duration, now: MonoTime) -> Result<SessionId, Error> {
+        self.ns.open_session(ttl, now)
+    }
+
+    /// Keeps a session alive (see [`Namespace::heartbeat`]).
+    pub fn heartbeat(&mut self, session: SessionId, now: MonoTime) -> Result<(), Error> {
+        self.ns.heartbeat(session, now)
+    }
+
+    /// Closes a session: its ballots and acks go in one step, and the elections react.
+    pub fn close_session(&mut self, session: SessionId) -> Result<Effects, ElectionError> {
+        let committed = self.ns.close_session(session)?;
+        let mut out = Effects::default();
+        self.absorb(committed, &mut out);
+        out.ended_sessions.push(session);
+        Ok(out)
+    }
+
+    /// Expires every session whose deadline has passed, and lets the elections react.
+    pub fn tick(&mut self, now: MonoTime) -> (Vec<SessionId>, Effects) {
+        let mut out = Effects::default();
+        let mut expired = Vec::new();
+        for (session, committed) in self.ns.expire_sessions(now) {
+            expired.push(session);
+            self.absorb(committed, &mut out);
+            out.ended_sessions.push(session);
+        }
+        (expired, out)
+    }
+
+    // ----- plain namespace access -----
+
+    /// A watcher id for the caller's own watches; their events come back in
+    /// [`Effects::watch_events`].
+    pub fn new_watcher(&mut self) -> WatcherId {
+        self.ns.new_watcher()
+    }
+
+    /// Registers a caller's watch (see [`Namespace::watch`]).
+    pub fn watch(
+        &mut self,
+        watcher: WatcherId,
+        path: &NodePath,
+        kind: WatchKind,
+    ) -> Result<(), Error> {
+        self.ns.watch(watcher, path, kind)
+    }
+
+    /// Removes every watch of a caller's watcher (see [`Namespace::unwatch`]).
+    pub fn unwatch(&mut self, watcher: WatcherId) {
+        self.ns.unwatch(watcher);
+    }
+
+    /// Applies a multi (see [`Namespace::multi`]); the elections react to whatever it
+    /// changed, so a ballot deleted by hand is handled like any other.
+    pub fn multi(
+        &mut self,
+        guard: Option<&Guard>,
+        ops: &[Op],
+        now: MonoTime,
+    ) -> Result<(Committed, Effects), MultiError> {
+        let guard = if self.fencing_off { None } else { guard };
+        let committed = self.ns.multi(guard, ops, now)?;
+        let mut out = Effects::default();
+        self.absorb(committed.clone(), &mut out);
+        Ok((committed, out))
+    }
+
+    /// The guard "`session` holds `term` of `election`", for a fenced multi.
+    pub fn term_guard(election: &ElectionName, session: SessionId, term: Term) -> Guard {
+        Guard::HoldsTerm {
+            ballots: election.paths().ballots,
+            session,
+            term,
+        }
+    }
+
+    // ----- candidates -----
+
+    /// Registers a candidate of `election` whose ballots belong to `session`. It takes part
+    /// only once it votes. With `follows_leader` it also hears of every new leader.
+    pub fn join(
+        &mut self,
+        election: &ElectionName,
+        session: SessionId,
+        data: Data,
+        follows_leader: bool,
+    ) -> CandidateId {
+        let id = CandidateId(self.next_participant());
+        let watcher = self.ns.new_watcher();
+        self.race(election);
+        self.routes
+            .insert(watcher, (election.clone(), Route::Ballot(id)));
+        if follows_leader {
+            self.race_mut(election).followers.insert(id);
+        }
+        self.candidates.insert(
+            id,
+            Candidate {
+                election: election.clone(),
+                session,
+                data,
+                watcher,
+                ballot: None,
+                phase: Phase::Idle,
+                told_losing: false,
+            },
+        );
+        id
+    }
+
+    /// Casts the candidate's ballot. The outcome (winning, or losing once the leader has
+    /// acked) comes back as notifications.
+    pub fn vote(&mut self, id: CandidateId, now: MonoTime) -> Result<Effects, ElectionError> {
+        let candidate = self.candidate(id)?;
+        if candidate.ballot.is_some() {
+            return Err(ElectionError::AlreadyVoted(id));
+        }
+        let (election, session, data) = (
+            candidate.election.clone(),
+            candidate.session,
+            candidate.data.clone(),
+        );
+        let paths = self.races[&election].paths.clone();
+        let mut out = Effects::default();
+        let (ballot, committed) = self.create_ballot(&paths, session, data, now)?;
+        self.ballot_owners.insert(ballot.clone(), id);
+        let candidate = self.candidates.get_mut(&id).expect("looked up above");
+        candidate.ballot = Some(ballot);
+        candidate.told_losing = false;
+        self.absorb(committed, &mut out);
+        self.evaluate(id, &mut out);
+        Ok(out)
+    }
+
+    fn create_ballot(
+        &mut self,
+        paths: &ElectionPaths,
+        session: SessionId,
+        data: Data,
+        now: MonoTime,
+    ) -> Result<(NodePath, Committed), ElectionError> {
+        // Create the folders and the ballot in one multi, so a refused ballot (expired
+        // session, data too large) leaves no folders behind either.
+        let mut ops: Vec<Op> = Vec::new();
+        if self.ns.exists(&paths.ballots).is_none() {
+            let mut missing: Vec<NodePath> = paths
+                .ballots
+                .ancestors_inclusive()
+                .take_while(|folder| !folder.is_root() && self.ns.exists(folder).is_none())
+                .collect();
+            missing.reverse();
+            ops.extend(missing.into_iter().map(|path| Op::Create {
+                path,
+                data: Data::default(),
+                mode: CreateMode::PERSISTENT,
+            }));
+        }
+        ops.push(Op::Create {
+            path: paths.ballot_prefix.clone(),
+            data,
+            mode: CreateMode::ephemeral_sequential(session),
+        });
+        let committed = self.ns.multi(None, &ops, now)?;
+        let ballot = match committed.results.last() {
+            Some(crate::namespace::OpResult::Created { path, .. }) => path.clone(),
+            other => unreachable!("a ballot create returned {other:?}"),
+        };
+        Ok((ballot, committed))
+    }
+
+    /// Called when the leader's on-winning-election returned ok, or when it acks again
+    /// with new data: writes the ack under the term guard. An identical ack writes nothing.
+    pub fn acknowledge(
+        &mut self,
+        id: CandidateId,
+        term: Term,
+        data: Option<Data>,
+        now: MonoTime,
+    ) -> Result<Effects, ElectionError> {
+        let candidate = self.candidate(id)?;
+        let paths = self.races[&candidate.election].paths.clone();
+        // Without new data, a re-ack of the same term keeps the data it already holds
+        // (a hot-swapped leader re-asserts its ack without changing it).
+        let data = data.unwrap_or_else(|| {
+            self.ns
+                .get(&paths.ack)
+                .ok()
+                .and_then(|(bytes, _)| Leader::decode(&bytes))
+                .filter(|held| held.candidate == id && held.term == term)
+                .map_or_else(|| candidate.data.clone(), |held| held.data)
+        });
+        let leader = Leader {
+            candidate: id,
+            term,
+            data,
+        };
+        let session = candidate.session;
+        let guard = Self::term_guard(&candidate.election, session, term);
+        let payload = leader.encode();
+        let create = Op::Create {
+            path: paths.ack.clone(),
+            data: payload.clone(),
+            mode: CreateMode::ephemeral(session),
+        };
+        let ops = match self.ns.get(&paths.ack) {
+            Ok((current, stat)) if stat.ephemeral_owner == Some(session) => {
+                if current == payload {
+                    // Idempotent re-ack: still fenced, but nothing to write.
+                    self.ns.multi(Some(&guard), &[], now)?;
+                    return Ok(Effects::default());
+                }
+                vec![Op::Set {
+                    path: paths.ack.clone(),
+                    data: payload,
+                    expected: None,
+                }]
+            }
+            // A deposed predecessor's ack, still owned by its session: replaced, not
+            // overwritten, so the ack lives and dies with this leader's session. (Set
+            // would leave it to the old session, whose close would delete this ack.)
+            Ok(_) => vec![
+                Op::Delete {
+                    path: paths.ack.clone(),
+                    expected: None,
+                },
+                create,
+            ],
+            Err(_) => vec![create],
+        };
+        let committed = self.ns.multi(Some(&guard), &ops, now)?;
+        let mut out = Effects::default();
+        self.absorb(committed, &mut out);
+        Ok(out)
+    }
+
+    /// Withdraws the candidate's ballot (and its ack, if it leads) in one multi. It hears
+    /// nothing itself; its successor, if it now leads, hears it won.
+    pub fn resign(&mut self, id: CandidateId, now: MonoTime) -> Result<Effects, ElectionError> {
+        let candidate = self.candidate(id)?;
+        let Some(ballot) = candidate.ballot.clone() else {
+            return Ok(Effects::default());
+        };
+        let paths = self.races[&candidate.election].paths.clone();
+        let mut ops = Vec::new();
+        if let Phase::Leading { term } = candidate.phase
+            && self.acked_term(&candidate.election) == Some(term)
+        {
+            ops.push(Op::Delete {
+                path: paths.ack,
+                expected: None,
+            });
+        }
+        ops.push(Op::Delete {
+            path: ballot,
+            expected: None,
+        });
+        let committed = self.ns.multi(None, &ops, now)?;
+        self.drop_ballot(id);
+        let mut out = Effects::default();
+        self.absorb(committed, &mut out);
+        Ok(out)
+    }
+
+    /// Resigns and forgets the candidate.
+    pub fn leave(&mut self, id: CandidateId, now: MonoTime) -> Result<Effects, ElectionError> {
+        let out = self.resign(id, now)?;
+        let candidate = self.candidates.remove(&id).expect("resign found it");
+        self.ns.unwatch(candidate.watcher);
+        self.routes.remove(&candidate.watcher);
+        self.race_mut(&candidate.election).followers.remove(&id);
+        Ok(out)
+    }
+
+    /// The term the candidate leads under, if it leads.
+    pub fn leading_term(&self, id: CandidateId) -> Option<Term> {
+        match self.candidates.get(&id)?.phase {
+            Phase::Leading { term } => Some(term),
+            _ => None,
+        }
+    }
+
+    /// The candidate's ballot, if it has one in the queue.
+    pub fn ballot(&self, id: CandidateId) -> Option<&NodePath> {
+        self.candidates.get(&id)?.ballot.as_ref()
+    }
+
+    /// The ballot the candidate watches, if it waits.
+    pub fn predecessor(&self, id: CandidateId) -> Option<&NodePath> {
+        match &self.candidates.get(&id)?.phase {
+            Phase::Waiting { predecessor } => Some(predecessor),
+            _ => None,
+        }
+    }
+
+    /// The session a candidate's ballots belong to.
+    pub fn session_of(&self, id: CandidateId) -> Option<SessionId> {
+        self.candidates.get(&id).map(|c| c.session)
+    }
+
+    /// The election a candidate stands in.
+    pub fn election_of(&self, id: CandidateId) -> Option<ElectionName> {
+        self.candidates.get(&id).map(|c| c.election.clone())
+    }
+
+    // ----- observers -----
+
+    /// Registers an observer. If a leader has already acked it hears of it at once, as a
+    /// notification like any other.
+    pub fn observe(&mut self, election: &ElectionName) -> (ObserverId, Effects) {
+        let id = ObserverId(self.next_participant());
+        self.observers.insert(id, election.clone());
+        let race = self.race(election);
+        race.observers.insert(id);
+        let mut out = Effects::default();
+        if let Some(leader) = race.acked.clone() {
+            out.notifications.push(Notification {
+                revision: self.ns.revision(),
+                election: election.clone(),
+                to: Recipient::Observer(id),
+                callback: Callback::NewLeader { leader },
+            });
+        }
+        (id, out)
+    }
+
+    /// Forgets an observer.
+    pub fn unobserve(&mut self, id: ObserverId) -> Result<(), ElectionError> {
+        let election = self
+            .observers
+            .remove(&id)
+            .ok_or(ElectionError::UnknownObserver(id))?;
+        self.race_mut(&election).observers.remove(&id);
+        Ok(())
+    }
+
+    /// The acknowledged leader of `election`, if any.
+    pub fn leader(&self, election: &ElectionName) -> Option<Leader> {
+        read_leader(self.ns.state(), election)
+    }
+
+    /// Replaces the data the candidate's next ballot (and ack) carries.
+    pub fn set_data(&mut self, id: CandidateId, data: Data) -> Result<(), ElectionError> {
+        let candidate = self
+            .candidates
+            .get_mut(&id)
+            .ok_or(ElectionError::UnknownCandidate(id))?;
+        candidate.data = data;
+        Ok(())
+    }
+
+    // ----- internals -----
+
+    fn next_participant(&mut self) -> u64 {
+        self.last_participant += 1;
+        self.last_participant
+    }
+
+    fn candidate(&self, id: CandidateId) -> Result<&Candidate, ElectionError> {
+        self.candidates
+            .get(&id)
+            .ok_or(ElectionError::UnknownCandidate(id))
+    }
+
+    fn acked_term(&self, election: &ElectionName) -> Option<Term> {
+        self.races.get(election)?.acked.as_ref().map(|l| l.term)
+    }
+
+    /// The race of `election`, set up on first use: its ack watch registered and any ack
+    /// already in the namespace picked up.
+    fn race(&mut self, election: &ElectionName) -> &mut Race {
+        if !self.races.contains_key(election) {
+            let paths = election.paths();
+            let ack_watcher = self.ns.new_watcher();
+            self.ns
+                .watch(ack_watcher, &paths.ack, WatchKind::Subtree)
+                .expect("subtree watches need no node");
+            self.routes
+                .insert(ack_watcher, (election.clone(), Route::Ack));
+            let acked = self.current_ack(&paths);
+            // One persistent watch on the ack per election, shared by every observer,
+            // follower and waiting loser: the host fans the event out.
+            self.races.insert(
+                election.clone(),
+                Race {
+                    paths,
+                    acked,
+                    awaiting_ack: BTreeSet::new(),
+                    followers: BTreeSet::new(),
+                    observers: BTreeSet::new(),
+                },
+            );
+        }
+        self.races.get_mut(election).expect("inserted above")
+    }
+
+    fn race_mut(&mut self, election: &ElectionName) -> &mut Race {
+        self.races
+            .get_mut(election)
+            .expect("a race exists for every participant's election")
+    }
+
+    /// The ack in the namespace, if it belongs to whoever holds the lowest ballot now.
+    fn current_ack(&self, paths: &ElectionPaths) -> Option<Leader> {
+        current_ack(self.ns.state(), paths)
+    }
+
+    /// Works out everything a commit means for the elections, in order: deposed leaders
+    /// first, then the watch events of the commit.
+    fn absorb(&mut self, committed: Committed, out: &mut Effects) {
+        for change in &committed.changes {
+            if let Change::Deleted(path) = change
+                && let Some(id) = self.ballot_owners.get(path).copied()
+            {
+                self.ballot_vanished(id, committed.revision, out);
+            }
+        }
+        for event in committed.events {
+            match self.routes.get(&event.watcher).cloned() {
+                Some((_, Route::Ballot(id))) => {
+                    self.stats.ballot_watch_events += 1;
+                    self.evaluate(id, out);
+                }
+                Some((election, Route::Ack)) => {
+                    self.stats.ack_watch_events += 1;
+                    self.ack_changed(&election, &event, out);
+                }
+                None => out.watch_events.push(event),
+            }
+        }
+    }
+
+    /// A candidate's ballot was deleted by something other than its own resign.
+    fn ballot_vanished(&mut self, id: CandidateId, revision: Revision, out: &mut Effects) {
+        let candidate = &self.candidates[&id];
+        if let Phase::Leading { term } = candidate.phase {
+            out.notifications.push(Notification {
+                revision,
+                election: candidate.election.clone(),
+                to: Recipient::Candidate(id),
+                callback: Callback::Deposed { term },
+            });
+        }
+        self.drop_ballot(id);
+    }
+
+    /// Forgets the candidate's ballot and anything waiting on it.
+    fn drop_ballot(&mut self, id: CandidateId) {
+        let candidate = self.candidates.get_mut(&id).expect("known candidate");
+        if let Some(ballot) = candidate.ballot.take() {
+            self.ballot_owners.remove(&ballot);
+        }
+        candidate.phase = Phase::Idle;
+        let (watcher, election) = (candidate.watcher, candidate.election.clone());
+        self.ns.unwatch(watcher);
+        self.race_mut(&election).awaiting_ack.remove(&id);
+    }
+
+    /// The recipe's check: lead, or watch the ballot just below and maybe hear of the leader.
+    fn evaluate(&mut self, id: CandidateId, out: &mut Effects) {
+        let candidate = &self.candidates[&id];
+        let Some(ballot) = candidate.ballot.clone() else {
+            return; // The event raced with the ballot's own deletion.
+        };
+        let election = candidate.election.clone();
+        let watcher = candidate.watcher;
+        let ballots = self.races[&election].paths.ballots.clone();
+        let revision = self.ns.revision();
+        let Some(stat) = self.ns.exists(&ballot) else {
+            // Gone in a commit not absorbed yet: `tick` applies every expiry before it
+            // absorbs the first, so a ballot woken by one expiry may have gone with a
+            // later one. Absorbing that one forgets the ballot (found by the simulator).
+            return;
+        };
+        let term = stat.created;
+        let predecessor = self
+            .ns
+            .state()
+            .child_before(&ballots, ballot.name())
+            .map(|name| {
+                ballots
+                    .child(name)
+                    .expect("an existing child's path is valid")
+            });
+        match predecessor {
+            None => {
+                let candidate = self.candidates.get_mut(&id).expect("known candidate");
+                if candidate.phase == (Phase::Leading { term }) {
+                    return;
+                }
+                candidate.phase = Phase::Leading { term };
+                self.race_mut(&election).awaiting_ack.remove(&id);
+                out.notifications.push(Notification {
+                    revision,
+                    election,
+                    to: Recipient::Candidate(id),
+                    callback: Callback::WinningElection { term },
+                });
+            }
+            Some(predecessor) => {
+                // One-shot exists watch; the predecessor is known to exist at this
+                // revision, and nothing can commit before the watch is in place.
+                self.ns
+                    .watch(watcher, &predecessor, WatchKind::Exists)
+                    .expect("exists watches need no node");
+                let candidate = self.candidates.get_mut(&id).expect("known candidate");
+                candidate.phase = Phase::Waiting { predecessor };
+                if candidate.told_losing {
+                    return;
+                }
+                // Only an ack of the current lowest ballot counts: within one commit the
+                // old leader's ack may not have been processed yet.
+                let lowest = lowest_term(self.ns.state(), &self.races[&election].paths);
+                match self.races[&election].acked.clone() {
+                    Some(leader) if Some(leader.term) == lowest => {
+                        self.tell_losing(id, leader, revision, out)
+                    }
+                    _ => {
+                        self.race_mut(&election).awaiting_ack.insert(id);
+                    }
+                }
+            }
+        }
+    }
+
+    fn tell_losing(
+        &mut self,
+        id: CandidateId,
+        leader: Leader,
+        revision: Revision,
+        out: &mut Effects,
+    ) {
+        let candidate = self.candidates.get_mut(&id).expect("known candidate");
+        candidate.told_losing = true;
+        out.notifications.push(Notification {
+            revision,
+            election: candidate.election.clone(),
+            to: Recipient::Candidate(id),
+            callback: Callback::LosingElection { leader },
+        });
+    }
+
+    /// The ack node was created, set or deleted.
+    fn ack_changed(&mut self, election: &ElectionName, event: &WatchEvent, out: &mut Effects) {
+        match event.kind {
+            EventKind::Created | EventKind::DataChanged => {
+                let paths = self.races[election].paths.clone();
+                let Some(leader) = self.current_ack(&paths) else {
+                    tracing::warn!(%election, "ignoring an ack that is not the current leader's");
+                    return;
+                };
+                let race = self.race_mut(election);
+                race.acked = Some(leader.clone());
+                let waiting = std::mem::take(&mut race.awaiting_ack);
+                let race = &self.races[election];
+                // Followers hear of leaders too, except a leader of itself.
+                let recipients: Vec<Recipient> = race
+                    .observers
+                    .iter()
+                    .map(|&o| Recipient::Observer(o))
+                    .chain(
+                        race.followers
+                            .iter()
+                            .filter(|&&c| c != leader.candidate)
+                            .map(|&c| Recipient::Candidate(c)),
+                    )
+                    .collect();
+                let callback = Callback::NewLeader {
+                    leader: leader.clone(),
+                };
+                Self::fan_out(election, event.revision, recipients, callback, out);
+                for id in waiting {
+                    self.tell_losing(id, leader.clone(), event.revision, out);
+                }
+            }
+            EventKind::Deleted => {
+                if let Some(gone) = self.race_mut(election).acked.take() {
+                    let recipients = self.races[election]
+                        .observers
+                        .iter()
+                        .map(|&o| Recipient::Observer(o))
+                        .collect();
+                    let callback = Callback::LeadersDeath { term: gone.term };
+                    Self::fan_out(election, event.revision, recipients, callback, out);
+                }
+            }
+            EventKind::ChildrenChanged => {}
+        }
+    }
+
+    fn fan_out(
+        election: &ElectionName,
+        revision: Revision,
+        recipients: Vec<Recipient>,
+        callback: Callback,
+        out: &mut Effects,
+    ) {
+        for to in recipients {
+            out.notifications.push(Notification {
+                revision,
+                election: election.clone(),
+                to,
+                callback: callback.clone(),
+            });
+        }
+    }
+}

@@ -1,0 +1,332 @@
+//! An actor: one instance of a deployed component, run by one tokio task that owns its
+//! wasmtime `Store` and is the only one to call into it. Everything reaches it through
+//! its bounded mailbox, in the order the store made it durable. It runs until its fence
+//! is thrown or it crashes; its supervisor decides what comes next.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+use wasmtime::Store;
+
+use crate::host_impl::{HostState, to_wit_event, to_wit_leader};
+use ballot_core::election::{Callback, CandidateId, Effects, Elections, Recipient};
+use ballot_core::namespace::{SessionId, WatchEvent, WatcherId};
+
+use super::bindings::{candidate::Candidate, observer::Observer};
+use super::deploy::Role;
+use super::sandbox::{self, Fence, Interrupted, Revocation};
+use super::swap::{self, SwapOutcome, SwapReport, SwapRequest};
+use super::{Shared, TimelineEvent};
+
+/// What an actor is told.
+#[derive(Debug)]
+pub(crate) enum Message {
+    /// An election callback.
+    Notify(Callback),
+    /// One of its watches fired.
+    Event(WatchEvent),
+}
+
+/// The instance, by world.
+pub(crate) enum Guest {
+    Candidate(Candidate),
+    Observer(Observer),
+}
+
+/// One instance of a deployment with everything that identifies it to the host. A
+/// restart makes a new one: new store, new session, new ballot.
+pub(crate) struct Incarnation {
+    pub(crate) store: Store<HostState>,
+    pub(crate) guest: Guest,
+    pub(crate) mailbox: mpsc::Receiver<Message>,
+    pub(crate) fence: Arc<Fence>,
+    pub(crate) recipient: Recipient,
+    pub(crate) session: SessionId,
+    pub(crate) watcher: WatcherId,
+    pub(crate) candidate: Option<CandidateId>,
+    /// Prepared instances to switch to (hot-swaps), and the sender for them.
+    pub(crate) swaps: mpsc::Receiver<SwapRequest>,
+    pub(crate) swap_sender: mpsc::Sender<SwapRequest>,
+}
+
+/// How an actor runs.
+#[derive(Debug, Clone)]
+pub(crate) struct ActorConfig {
+    /// Its role, to tell a swapped-in instance where it stands.
+    pub role: Role,
+    /// The session TTL; heartbeats go out every third of it while the actor is idle.
+    pub ttl: Duration,
+    /// How often to call `tick`, if at all.
+    pub tick: Option<Duration>,
+    /// The deadline of each callback.
+    pub deadline: Duration,
+}
+
+/// Why an instance stopped running.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Exit {
+    /// Its fence was thrown (by the host, for a reason outside the guest).
+    Revoked(Revocation),
+    /// Its own doing: a trap, a deadline, a memory limit.
+    Crashed(String),
+}
+
+/// The actor's loop: callbacks in mailbox order, heartbeats while idle, ticks if asked,
+/// until the fence is thrown or a callback fails.
+pub(crate) async fn run(shared: &Arc<Shared>, me: &mut Incarnation, config: &ActorConfig) -> Exit {
+    let session = me.session;
+    let mut heartbeat = tokio::time::interval(config.ttl / 3);
+    heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut ticker = tokio::time::interval(config.tick.unwrap_or(Duration::from_secs(3600)));
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    ticker.tick().await;
+    let fence = me.fence.clone();
+    loop {
+        if let Some(why) = fence.reason() {
+            return Exit::Revoked(why.clone());
+        }
+        let outcome = tokio::select! {
+            biased;
+            () = fence.revoked() => continue,
+            Some(request) = me.swaps.recv() => activate(shared, me, request, config).await,
+            message = me.mailbox.recv() => match message {
+                // Every sender is gone: the runtime itself is going away.
+                None => return Exit::Revoked(Revocation::Undeployed),
+                Some(message) => handle(shared, me, message, config.deadline).await,
+            },
+            _ = heartbeat.tick() => {
+                let beat = shared
+                    .store
+                    .execute_async(move |el: &mut Elections, now| el.heartbeat(session, now))
+                    .await;
+                if !matches!(beat, Ok(Ok(()))) {
+                    fence.revoke(Revocation::SessionEnded);
+                }
+                Ok(())
+            }
+            _ = ticker.tick(), if config.tick.is_some() => {
+                match &me.guest {
+                    Guest::Candidate(candidate) => {
+                        sandbox::arm(&mut me.store, config.deadline);
+                        let done = sandbox::within(config.deadline, candidate.call_tick(&mut me.store)).await;
+                        sandbox::disarm(&mut me.store);
+                        done
+                    }
+                    Guest::Observer(_) => Ok(()),
+                }
+            }
+        };
+        if let Err(error) = outcome {
+            return match error.downcast_ref::<Interrupted>() {
+                Some(Interrupted::Revoked(why)) => Exit::Revoked(why.clone()),
+                // A callback cut short by a revocation that was thrown while it waited
+                // in a host call: the revocation, not the guest, ended it.
+                _ if fence.is_revoked() => {
+                    Exit::Revoked(fence.reason().cloned().unwrap_or(Revocation::Undeployed))
+                }
+                _ => Exit::Crashed(crash_reason(&me.store, &error)),
+            };
+        }
+    }
+}
+
+/// Switches to a swapped-in instance between two callbacks: the old instance is dropped
+/// (its in-flight callback is over: this runs only between callbacks), the new one is
+/// activated on the same mailbox, fence and identity, and told where it stands.
+async fn activate(
+    shared: &Arc<Shared>,
+    me: &mut Incarnation,
+    request: SwapRequest,
+    config: &ActorConfig,
+) -> wasmtime::Result<()> {
+    let SwapRequest {
+        mut store,
+        guest,
+        install,
+        reply,
+    } = request;
+    let old_last_import = me.store.data().imports.last;
+    store.data_mut().active = true;
+    let old_store = std::mem::replace(&mut me.store, store);
+    let old_guest = std::mem::replace(&mut me.guest, guest);
+    // The old instance never runs again. Freeing it (returning its memory to the pool
+    // takes a millisecond or more) is left to a blocking thread, off the blackout.
+    tokio::task::spawn_blocking(move || drop((old_guest, old_store)));
+    install();
+    let told = swap::where_it_stands(shared, &config.role, me.session);
+    let first_callback = std::time::Instant::now();
+    let (name, term) = match &told {
+        Some(Message::Notify(Callback::WinningElection { term })) => {
+            (Some("on-winning-election"), Some(*term))
+        }
+        Some(Message::Notify(Callback::LosingElection { .. })) => {
+            (Some("on-losing-election"), None)
+        }
+        Some(Message::Notify(Callback::NewLeader { .. })) => (Some("on-new-leader"), None),
+        _ => (None, None),
+    };
+    let name = name.map(str::to_string);
+    let result = match told {
+        Some(message) => handle(shared, me, message, config.deadline).await,
+        None => Ok(()),
+    };
+    let report = SwapReport {
+        term,
+        told: name,
+        old_last_import,
+        first_callback,
+        new_first_import: me.store.data().imports.first,
+        outcome: match &result {
+            Ok(()) => SwapOutcome::Activated,
+            Err(error) => SwapOutcome::TrappedAfterActivation(crash_reason(&me.store, error)),
+        },
+    };
+    let _ = reply.send(report);
+    result
+}
+
+/// Why a callback failed: the host's description, and the guest's last words on stderr
+/// (a Rust panic's message) when it left any.
+fn crash_reason(store: &Store<HostState>, error: &wasmtime::Error) -> String {
+    let why = sandbox::describe(error);
+    match store.data().last_words() {
+        Some(words) => format!("{why} ({words})"),
+        None => why,
+    }
+}
+
+/// Runs one message's callback under the deadline. An error ends the instance.
+async fn handle(
+    shared: &Arc<Shared>,
+    me: &mut Incarnation,
+    message: Message,
+    deadline: Duration,
+) -> wasmtime::Result<()> {
+    sandbox::arm(&mut me.store, deadline);
+    let result = sandbox::within(deadline, callback(shared, me, message)).await;
+    sandbox::disarm(&mut me.store);
+    result
+}
+
+async fn callback(
+    shared: &Arc<Shared>,
+    me: &mut Incarnation,
+    message: Message,
+) -> wasmtime::Result<()> {
+    let store = &mut me.store;
+    let name = store.data().identity.name.clone();
+    let process = store.data().identity.process;
+    match (&me.guest, message) {
+        (Guest::Candidate(c), Message::Notify(Callback::WinningElection { term })) => {
+            shared.note(
+                &name,
+                TimelineEvent::Callback(format!("on-winning-election(term {term})")),
+            );
+            let elected = serde_json::json!([name, term.0]);
+            let token = shared.recorder.invoke(
+                super::recorded_process(process, super::Lane::Election),
+                "elected",
+                elected.clone(),
+            );
+            match c.call_on_winning_election(&mut *store, term.0).await? {
+                Ok(()) => {
+                    let id = me
+                        .candidate
+                        .expect("a candidate deployment has a candidate");
+                    let check = store.data().fenced();
+                    // The ack's line goes into the timeline on the writer thread, right
+                    // before what it causes is delivered, so it precedes every reaction.
+                    let (me_shared, who) = (shared.clone(), name.clone());
+                    let acked = shared
+                        .store
+                        .execute_ordered(
+                            move |el: &mut Elections, now| {
+                                if check.fence(el).is_err() {
+                                    return (false, None);
+                                }
+                                match el.acknowledge(id, term, None, now) {
+                                    Ok(effects) => (true, Some(effects)),
+                                    Err(_) => (false, None),
+                                }
+                            },
+                            move |effects: Option<Effects>| {
+                                if let Some(effects) = effects {
+                                    me_shared.note(&who, TimelineEvent::Acked(term.0));
+                                    me_shared.deliver(effects);
+                                }
+                            },
+                        )
+                        .await;
+                    if matches!(acked, Ok(true)) {
+                        token.ok(elected);
+                    } else {
+                        token.fail(elected);
+                    }
+                }
+                Err(reason) => {
+                    token.fail(elected);
+                    shared.note(
+                        &name,
+                        TimelineEvent::Callback(format!(
+                            "on-winning-election failed: {reason}; resigning"
+                        )),
+                    );
+                    let id = me
+                        .candidate
+                        .expect("a candidate deployment has a candidate");
+                    let check = store.data().fenced();
+                    let _ = shared
+                        .commit(move |el: &mut Elections, now| {
+                            if check.fence(el).is_err() {
+                                return ((), Effects::default());
+                            }
+                            ((), el.resign(id, now).unwrap_or_default())
+                        })
+                        .await;
+                }
+            }
+        }
+        (Guest::Candidate(c), Message::Notify(Callback::LosingElection { leader })) => {
+            shared.note(
+                &name,
+                TimelineEvent::Callback(format!("on-losing-election(leader term {})", leader.term)),
+            );
+            c.call_on_losing_election(&mut *store, &to_wit_leader(&leader))
+                .await?;
+        }
+        (Guest::Candidate(c), Message::Notify(Callback::NewLeader { leader })) => {
+            shared.note(
+                &name,
+                TimelineEvent::Callback(format!("on-new-leader(term {})", leader.term)),
+            );
+            c.call_on_new_leader(&mut *store, &to_wit_leader(&leader))
+                .await?;
+        }
+        (Guest::Candidate(_), Message::Notify(Callback::Deposed { term })) => {
+            shared.note(&name, TimelineEvent::Deposed(term.0));
+        }
+        (Guest::Candidate(c), Message::Event(event)) => {
+            c.call_on_event(&mut *store, &to_wit_event(&event)).await?;
+        }
+        (Guest::Observer(o), Message::Notify(Callback::NewLeader { leader })) => {
+            shared.note(
+                &name,
+                TimelineEvent::Callback(format!("on-new-leader(term {})", leader.term)),
+            );
+            o.call_on_new_leader(&mut *store, &to_wit_leader(&leader))
+                .await?;
+        }
+        (Guest::Observer(o), Message::Notify(Callback::LeadersDeath { term })) => {
+            shared.note(
+                &name,
+                TimelineEvent::Callback(format!("on-leaders-death(term {term})")),
+            );
+            o.call_on_leaders_death(&mut *store, term.0).await?;
+        }
+        (_, message) => {
+            tracing::debug!(deployment = %name, ?message, "not for this world; dropped");
+        }
+    }
+    Ok(())
+}

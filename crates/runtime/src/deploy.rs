@@ -1,0 +1,396 @@
+//! Deploying components: compile (cached), check grants, and start instances. The first
+//! instance is started here so a bad component is refused to the caller; restarts use
+//! the same [`start`].
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use thiserror::Error;
+use tokio::sync::mpsc;
+use wasmtime::Store;
+use wasmtime::component::{Component, HasSelf, Linker};
+
+use crate::host_impl::{HostState, Identity};
+use ballot_core::election::{Effects, ElectionError, ElectionName, Elections, Recipient};
+use ballot_core::namespace::{Data, SessionId, WatcherId};
+use ballot_store::StoreError;
+
+use super::actor::{Exit, Guest, Incarnation};
+use super::bindings::{candidate::CandidatePre, observer::ObserverPre};
+use super::sandbox::{self, Fence, Revocation};
+use super::{Limits, Link, MAILBOX, Shared, Supervision, TimelineEvent, grants, supervisor};
+
+/// A deployment's identity within one runtime.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct DeploymentId(pub u64);
+
+/// What a deployment does.
+#[derive(Debug, Clone)]
+pub enum Role {
+    /// Stands in `election` with a ballot carrying `data`.
+    Candidate {
+        /// The election.
+        election: ElectionName,
+        /// Ballot and ack data (e.g. an address).
+        data: Vec<u8>,
+        /// Also hear of every new leader (on-new-leader).
+        follow_leader: bool,
+    },
+    /// Follows `election`'s leaders.
+    Observer {
+        /// The election.
+        election: ElectionName,
+    },
+}
+
+/// Everything needed to deploy a component.
+#[derive(Debug, Clone)]
+pub struct DeploySpec {
+    /// A name for logs and the timeline.
+    pub name: String,
+    /// The component's bytes (a WebAssembly component, not a core module).
+    pub wasm: Vec<u8>,
+    /// Candidate or observer.
+    pub role: Role,
+    /// Session TTL: how long the actor may be unresponsive before it loses its session.
+    pub ttl: Duration,
+    /// How often to call the candidate's `tick`, if at all.
+    pub tick: Option<Duration>,
+    /// Deadline, memory and quotas of each instance.
+    pub limits: Limits,
+    /// Restart backoff and crash limit.
+    pub supervision: Supervision,
+}
+
+/// Why a deployment was refused or failed. A refused deploy leaves nothing behind.
+#[derive(Debug, Error)]
+pub enum DeployError {
+    /// The bytes are not a valid WebAssembly component.
+    #[error("not a valid component: {0}")]
+    Malformed(String),
+    /// The component imports what it is not granted (sockets, HTTP) or what the host
+    /// does not know. Lists every such import.
+    #[error("the component imports what it is not granted: {}", .0.join("; "))]
+    Refused(Vec<String>),
+    /// The component does not fit its world: a missing export, or an import the host
+    /// does not provide.
+    #[error("the component does not fit the {world} world: {reason}")]
+    WrongWorld {
+        /// `candidate` or `observer`.
+        world: &'static str,
+        /// What does not fit.
+        reason: String,
+    },
+    /// Instantiation failed (its start trapped or passed its deadline, or no instance
+    /// slot was free).
+    #[error("instantiation failed: {0}")]
+    Instantiate(String),
+    /// The store refused or failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The elections refused.
+    #[error(transparent)]
+    Election(#[from] ElectionError),
+    /// No such deployment.
+    #[error("no deployment {0:?}")]
+    Unknown(DeploymentId),
+    /// The deployment has no running instance (it is restarting, or it failed).
+    #[error("deployment {0:?} has no running instance")]
+    NotRunning(DeploymentId),
+    /// The host could not set up its linker.
+    #[error("linker setup failed: {0}")]
+    Linker(String),
+}
+
+/// A deployment as its supervisor keeps it: what to start again after a crash.
+pub(crate) struct Deployment {
+    pub(crate) id: DeploymentId,
+    pub(crate) spec: DeploySpec,
+    /// The code restarts start from: the deployed one, or the last swapped in.
+    component: std::sync::Mutex<Component>,
+}
+
+impl Deployment {
+    /// The code a fresh instance runs.
+    pub(crate) fn component(&self) -> Component {
+        self.component
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Makes `component` the code of every later instance (a hot-swap took effect).
+    pub(crate) fn install(&self, component: Component) {
+        *self.component.lock().unwrap_or_else(|p| p.into_inner()) = component;
+    }
+}
+
+/// The linker for candidate components: WASI (nothing granted) plus our interfaces.
+pub(crate) fn candidate_linker(
+    engine: &wasmtime::Engine,
+) -> Result<Linker<HostState>, DeployError> {
+    let mut linker = Linker::new(engine);
+    let wire = |e: wasmtime::Error| DeployError::Linker(format!("{e:#}"));
+    wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(wire)?;
+    super::bindings::candidate::Candidate::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s)
+        .map_err(wire)?;
+    Ok(linker)
+}
+
+/// The linker for observer components.
+pub(crate) fn observer_linker(engine: &wasmtime::Engine) -> Result<Linker<HostState>, DeployError> {
+    let mut linker = Linker::new(engine);
+    let wire = |e: wasmtime::Error| DeployError::Linker(format!("{e:#}"));
+    wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(wire)?;
+    super::bindings::observer::Observer::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s)
+        .map_err(wire)?;
+    Ok(linker)
+}
+
+/// Compiles `wasm`, or takes it from the cache by content hash.
+pub(crate) fn compile(shared: &Shared, wasm: &[u8]) -> Result<Component, DeployError> {
+    let hash = super::txn::digest(wasm);
+    if let Some(component) = shared.components.0.get(&hash) {
+        return Ok(component.clone());
+    }
+    let component = Component::new(&shared.engine, wasm)
+        .map_err(|e| DeployError::Malformed(format!("{e:#}")))?;
+    let refused = grants::refused_imports(&shared.engine, &component);
+    if !refused.is_empty() {
+        return Err(DeployError::Refused(refused));
+    }
+    shared.components.0.insert(hash, component.clone());
+    Ok(component)
+}
+
+pub(crate) async fn bare_candidate(
+    shared: &Arc<Shared>,
+    wasm: &[u8],
+    confined: bool,
+) -> Result<(Store<HostState>, super::bindings::candidate::Candidate), DeployError> {
+    let component = compile(shared, wasm)?;
+    let identity = Identity {
+        name: "bare".into(),
+        process: 0,
+        session: SessionId(0),
+        candidate: None,
+        election: ElectionName::parse("bare").map_err(ElectionError::from)?,
+        watcher: WatcherId(0),
+    };
+    let state = HostState::new(shared.clone(), identity, Fence::new(), &Limits::default());
+    let mut store = Store::new(&shared.engine, state);
+    if confined {
+        sandbox::confine(&mut store);
+    } else {
+        // Far enough never to be reached (epoch + delta must not overflow).
+        store.set_epoch_deadline(1 << 62);
+    }
+    let instance = instantiate_candidate(shared, &component, &mut store).await?;
+    Ok((store, instance))
+}
+
+fn wrong_world(world: &'static str) -> impl Fn(wasmtime::Error) -> DeployError {
+    move |e| DeployError::WrongWorld {
+        world,
+        reason: format!("{e:#}"),
+    }
+}
+
+fn instantiation_failed(e: wasmtime::Error) -> DeployError {
+    DeployError::Instantiate(sandbox::describe(&e))
+}
+
+/// Checks `component` against the candidate world and instantiates it in `store`.
+async fn instantiate_candidate(
+    shared: &Shared,
+    component: &Component,
+    store: &mut Store<HostState>,
+) -> Result<super::bindings::candidate::Candidate, DeployError> {
+    let pre = shared
+        .candidate_linker
+        .instantiate_pre(component)
+        .map_err(wrong_world("candidate"))?;
+    let pre = CandidatePre::new(pre).map_err(wrong_world("candidate"))?;
+    pre.instantiate_async(store)
+        .await
+        .map_err(instantiation_failed)
+}
+
+/// Checks `component` against the observer world and instantiates it in `store`.
+async fn instantiate_observer(
+    shared: &Shared,
+    component: &Component,
+    store: &mut Store<HostState>,
+) -> Result<super::bindings::observer::Observer, DeployError> {
+    let pre = shared
+        .observer_linker
+        .instantiate_pre(component)
+        .map_err(wrong_world("observer"))?;
+    let pre = ObserverPre::new(pre).map_err(wrong_world("observer"))?;
+    pre.instantiate_async(store)
+        .await
+        .map_err(instantiation_failed)
+}
+
+/// Deploys: compiles and checks the component, starts its first instance (so a bad
+/// component is refused here, leaving nothing behind), and hands it to a supervisor.
+pub(crate) async fn deploy(
+    shared: &Arc<Shared>,
+    spec: DeploySpec,
+) -> Result<DeploymentId, DeployError> {
+    let component = compile(shared, &spec.wasm)?;
+    let id = DeploymentId(shared.last_deployment.fetch_add(1, Ordering::Relaxed) + 1);
+    let deployment = Arc::new(Deployment {
+        id,
+        spec,
+        component: std::sync::Mutex::new(component),
+    });
+    let first = start(shared, &deployment).await?;
+    shared.note(
+        &deployment.spec.name,
+        TimelineEvent::Deployed(format!("session {}", first.session)),
+    );
+    supervisor::spawn(shared, id, deployment, first);
+    Ok(id)
+}
+
+/// Starts one instance of `deployment`: a fresh store confined by its limits,
+/// instantiated under its deadline; then, in one writer step, its session opens, it joins
+/// (or observes) its election and its routes are set, so whatever a later commit causes
+/// for it finds its mailbox; then a candidate votes.
+pub(crate) async fn start(
+    shared: &Arc<Shared>,
+    deployment: &Deployment,
+) -> Result<Incarnation, DeployError> {
+    let spec = &deployment.spec;
+    let election = match &spec.role {
+        Role::Candidate { election, .. } | Role::Observer { election } => election.clone(),
+    };
+    let identity = Identity {
+        name: spec.name.clone(),
+        process: deployment.id.0,
+        session: SessionId(0),
+        candidate: None,
+        election,
+        watcher: WatcherId(0),
+    };
+    let fence = Fence::new();
+    let state = HostState::new(shared.clone(), identity, fence.clone(), &spec.limits);
+    let mut store = Store::new(&shared.engine, state);
+    sandbox::confine(&mut store);
+    let deadline = spec.limits.callback_deadline;
+    let component = deployment.component();
+    let guest = instantiate(shared, &spec.role, &component, &mut store, deadline).await?;
+
+    let (tx, rx) = mpsc::channel(MAILBOX);
+    let (ttl, role) = (spec.ttl, spec.role.clone());
+    let routes = shared.clone();
+    let (name, process) = (spec.name.clone(), deployment.id.0);
+    let link_fence = fence.clone();
+    let (session, recipient, watcher, candidate) = shared
+        .commit(move |el: &mut Elections, now| {
+            let session = match el.open_session(ttl, now) {
+                Ok(session) => session,
+                Err(error) => return (Err(ElectionError::from(error)), Effects::default()),
+            };
+            let watcher = el.new_watcher();
+            let (recipient, candidate, effects) = match role {
+                Role::Candidate {
+                    election,
+                    data,
+                    follow_leader,
+                } => {
+                    let id = el.join(&election, session, Data::from(data), follow_leader);
+                    (Recipient::Candidate(id), Some(id), Effects::default())
+                }
+                Role::Observer { election } => {
+                    let (id, effects) = el.observe(&election);
+                    (Recipient::Observer(id), None, effects)
+                }
+            };
+            routes.links.insert(
+                recipient,
+                Link {
+                    mailbox: tx,
+                    fence: link_fence.clone(),
+                    name,
+                    process,
+                },
+            );
+            routes.session_fences.insert(session, link_fence);
+            routes.watch_routes.insert(watcher, recipient);
+            (Ok((session, recipient, watcher, candidate)), effects)
+        })
+        .await??;
+    {
+        let identity = &mut store.data_mut().identity;
+        identity.session = session;
+        identity.candidate = candidate;
+        identity.watcher = watcher;
+    }
+    let (swap_sender, swaps) = mpsc::channel(1);
+    let incarnation = Incarnation {
+        store,
+        guest,
+        mailbox: rx,
+        fence,
+        recipient,
+        session,
+        watcher,
+        candidate,
+        swaps,
+        swap_sender,
+    };
+    if let Some(candidate) = candidate {
+        let voted = shared
+            .commit(
+                move |el: &mut Elections, now| match el.vote(candidate, now) {
+                    Ok(effects) => (Ok(()), effects),
+                    Err(error) => (Err(error), Effects::default()),
+                },
+            )
+            .await;
+        if let Err(error) = voted
+            .map_err(DeployError::from)
+            .and_then(|v| v.map_err(DeployError::from))
+        {
+            let exit = Exit::Revoked(Revocation::Undeployed);
+            supervisor::retire(shared, &spec.name, incarnation, &exit).await;
+            return Err(error);
+        }
+    }
+    Ok(incarnation)
+}
+
+/// Instantiates `component` for `role` in `store` under `deadline`, by the epoch (the
+/// store is armed with it here) and by a timeout: a component whose start loops or
+/// blocks is refused.
+pub(crate) async fn instantiate(
+    shared: &Shared,
+    role: &Role,
+    component: &Component,
+    store: &mut Store<HostState>,
+    deadline: Duration,
+) -> Result<Guest, DeployError> {
+    sandbox::arm(store, deadline);
+    let instantiated = async {
+        Ok(match role {
+            Role::Candidate { .. } => {
+                Guest::Candidate(instantiate_candidate(shared, component, store).await?)
+            }
+            Role::Observer { .. } => {
+                Guest::Observer(instantiate_observer(shared, component, store).await?)
+            }
+        })
+    };
+    let result = tokio::time::timeout(deadline + deadline / 4, instantiated)
+        .await
+        .unwrap_or_else(|_| {
+            Err(DeployError::Instantiate(format!(
+                "instantiation passed its deadline of {deadline:?}"
+            )))
+        });
+    sandbox::disarm(store);
+    result
+}

@@ -1,0 +1,157 @@
+//! Every import call is admitted here first: a revoked instance is refused outright, and
+//! each session's quotas are charged. The writer-side half ([`HostState::fenced`]) runs
+//! inside the store's writer, in the same step as the change it guards, so a revocation
+//! thrown by an earlier step is always seen.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::Quotas;
+use crate::bindings::wit;
+use crate::limits::RateBucket;
+use crate::sandbox::Fence;
+use ballot_core::election::{ElectionName, Elections};
+use ballot_core::namespace::{self as ns, Lifetime};
+
+use super::HostState;
+
+/// One session's quota state: the limits and the two rate buckets they fill.
+#[derive(Debug, Clone)]
+pub(crate) struct Quota {
+    pub(crate) quotas: Quotas,
+    calls: RateBucket,
+    bytes: RateBucket,
+}
+
+impl Quota {
+    /// Charges the data `ops` write to the bytes-per-second quota; the refusal says which
+    /// quota ran out.
+    pub(crate) fn charge_written(&mut self, ops: &[ns::Op]) -> Result<(), String> {
+        let bytes: u64 = ops
+            .iter()
+            .map(|op| match op {
+                ns::Op::Create { data, .. } | ns::Op::Set { data, .. } => data.len() as u64,
+                ns::Op::Delete { .. } | ns::Op::Check { .. } => 0,
+            })
+            .sum();
+        if bytes > 0 && !self.bytes.try_take(bytes) {
+            return Err(format!(
+                "written bytes: {} per second",
+                self.quotas.bytes_per_second
+            ));
+        }
+        Ok(())
+    }
+
+    pub(crate) fn new(quotas: Quotas) -> Self {
+        Quota {
+            quotas,
+            calls: RateBucket::new(quotas.calls_per_second),
+            bytes: RateBucket::new(quotas.bytes_per_second),
+        }
+    }
+}
+
+/// The refusal a revoked instance gets: not-leader, naming the election's current term.
+pub(crate) fn refused(el: &Elections, election: &ElectionName) -> wit::Error {
+    wit::Error::NotLeader(el.leader(election).map(|leader| leader.term.0))
+}
+
+impl HostState {
+    /// Admits one import call: refused if the instance is revoked, charged to the
+    /// calls-per-second quota otherwise.
+    pub(crate) fn admit(&mut self) -> Result<(), wit::Error> {
+        if !self.active {
+            return Err(wit::Error::Invalid(
+                "this instance is not active yet: it is being swapped in".into(),
+            ));
+        }
+        let now = std::time::Instant::now();
+        self.imports.first.get_or_insert(now);
+        self.imports.last = Some(now);
+        if self.confinement.fence.is_revoked() {
+            self.shared.fenced_refusals.fetch_add(1, Ordering::Relaxed);
+            let state = self.shared.store.published();
+            let current = ballot_core::election::read_leader(&state, &self.identity.election)
+                .map(|leader| leader.term.0);
+            return Err(wit::Error::NotLeader(current));
+        }
+        if !self.quota.calls.try_take(1) {
+            return Err(wit::Error::QuotaExceeded(format!(
+                "import calls: {} per second",
+                self.quota.quotas.calls_per_second
+            )));
+        }
+        Ok(())
+    }
+
+    /// Admits a write of `ops`: refuses writes into the subtrees the election machinery
+    /// keeps (a component changes those only through the election imports), then charges
+    /// the data it writes to the bytes-per-second quota.
+    pub(crate) fn admit_write(&mut self, ops: &[ns::Op]) -> Result<(), wit::Error> {
+        self.admit()?;
+        ballot_core::election::refuse_host_kept(ops).map_err(super::convert::to_wit_error)?;
+        self.quota
+            .charge_written(ops)
+            .map_err(wit::Error::QuotaExceeded)
+    }
+
+    /// What the writer checks for this instance, in the step that applies its change:
+    /// the fence, then the session's ephemeral-node quota for `ops`.
+    pub(crate) fn fenced(&self) -> WriterCheck {
+        WriterCheck {
+            fence: self.confinement.fence.clone(),
+            refusals: self.shared.fenced_refusals.clone(),
+            election: self.identity.election.clone(),
+            session: self.identity.session,
+            ephemeral_nodes: self.quota.quotas.ephemeral_nodes,
+        }
+    }
+}
+
+/// The writer-side admission of one instance's change (see [`HostState::fenced`]).
+pub(crate) struct WriterCheck {
+    fence: Arc<Fence>,
+    refusals: Arc<AtomicU64>,
+    election: ElectionName,
+    session: ns::SessionId,
+    ephemeral_nodes: usize,
+}
+
+impl WriterCheck {
+    /// Refuses the change if the instance was revoked by any earlier step.
+    pub(crate) fn fence(&self, el: &Elections) -> Result<(), wit::Error> {
+        if self.fence.is_revoked() {
+            self.refusals.fetch_add(1, Ordering::Relaxed);
+            return Err(refused(el, &self.election));
+        }
+        Ok(())
+    }
+
+    /// [`WriterCheck::fence`], then refuses `ops` if their ephemeral creates would take
+    /// the session past its quota.
+    pub(crate) fn ops(&self, el: &Elections, ops: &[ns::Op]) -> Result<(), wit::Error> {
+        self.fence(el)?;
+        let creating = ops
+            .iter()
+            .filter(|op| {
+                matches!(op, ns::Op::Create { mode, .. } if matches!(mode.lifetime, Lifetime::Ephemeral(_)))
+            })
+            .count();
+        if creating == 0 {
+            return Ok(());
+        }
+        let held = el
+            .namespace()
+            .state()
+            .session(self.session)
+            .map_or(0, |record| record.ephemerals.len());
+        if held + creating > self.ephemeral_nodes {
+            return Err(wit::Error::QuotaExceeded(format!(
+                "ephemeral nodes: {} per session",
+                self.ephemeral_nodes
+            )));
+        }
+        Ok(())
+    }
+}

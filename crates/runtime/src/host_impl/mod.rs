@@ -1,0 +1,135 @@
+//! The host side of each WIT interface: one file per interface, each only checking its
+//! arguments, converting them, and handing the work to the store and the elections.
+//!
+//! An actor's store data is a [`HostState`]; every import call names the actor through it
+//! (its session, its candidate, its election) so a component can only ever act as itself.
+
+mod admission;
+mod commit;
+mod convert;
+mod election;
+mod elector;
+mod log;
+mod namespace;
+mod txn_fn;
+
+use std::sync::Arc;
+
+use wasmtime::component::ResourceTable;
+use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+
+use crate::bindings::wit;
+use crate::sandbox::Confinement;
+use crate::{Limits, Shared};
+use ballot_core::election::{CandidateId, ElectionName};
+use ballot_core::namespace::{SessionId, WatcherId};
+
+pub(crate) use admission::Quota;
+
+pub(crate) use convert::{to_wit_event, to_wit_leader};
+pub use txn_fn::TxnState;
+pub(crate) use txn_fn::to_ops;
+
+/// Who an actor is, as its import calls act.
+#[derive(Debug, Clone)]
+pub struct Identity {
+    /// The deployment's name, for logs and recorded histories.
+    pub name: String,
+    /// The deployment's number: its process in recorded histories.
+    pub process: u64,
+    /// The actor's session: owns its ephemerals and, for a candidate, its ballots.
+    pub session: SessionId,
+    /// The candidate, for a candidate deployment.
+    pub candidate: Option<CandidateId>,
+    /// The election it takes part in or observes.
+    pub election: ElectionName,
+    /// Its watcher id: the events of its watches come back to it.
+    pub watcher: WatcherId,
+}
+
+/// The data of one actor's wasmtime `Store`.
+pub struct HostState {
+    pub(crate) shared: Arc<Shared>,
+    pub(crate) identity: Identity,
+    /// Its fence, deadline and memory limits.
+    pub(crate) confinement: Confinement,
+    /// Its session's quotas.
+    pub(crate) quota: Quota,
+    /// Whether its import calls are admitted: false for a hot-swap's new instance until
+    /// the old one has stopped, so the two never act at once.
+    pub(crate) active: bool,
+    /// When it made its first and last import calls.
+    pub(crate) imports: ImportTimes,
+    /// What the guest wrote to stderr (a Rust panic's message goes there), kept so a
+    /// crash can say why in the guest's own words.
+    stderr: MemoryOutputPipe,
+    wasi: WasiCtx,
+    table: ResourceTable,
+}
+
+impl HostState {
+    /// State for an actor's instance: WASI with nothing granted (no preopened folders, no
+    /// inherited environment, no arguments, no network), output discarded; confined by
+    /// `limits` behind `fence`.
+    pub(crate) fn new(
+        shared: Arc<Shared>,
+        identity: Identity,
+        fence: Arc<crate::sandbox::Fence>,
+        limits: &Limits,
+    ) -> Self {
+        let stderr = MemoryOutputPipe::new(STDERR_BYTES);
+        HostState {
+            shared,
+            identity,
+            confinement: Confinement::new(fence, limits),
+            quota: Quota::new(limits.quotas),
+            active: true,
+            imports: ImportTimes::default(),
+            wasi: WasiCtx::builder().stderr(stderr.clone()).build(),
+            stderr,
+            table: ResourceTable::new(),
+        }
+    }
+
+    /// The last line the guest wrote to stderr, if any: for a panicking Rust guest, the
+    /// panic message.
+    pub(crate) fn last_words(&self) -> Option<String> {
+        last_words(&self.stderr)
+    }
+}
+
+/// The last line a guest wrote to `stderr` (skipping blank lines and the panic handler's
+/// `note:` hint): for a panicking Rust guest, the panic message.
+pub(crate) fn last_words(stderr: &MemoryOutputPipe) -> Option<String> {
+    let contents = stderr.contents();
+    String::from_utf8_lossy(&contents)
+        .lines()
+        .rev()
+        .find(|line| !line.trim().is_empty() && !line.starts_with("note:"))
+        .map(|line| line.trim().to_string())
+}
+
+/// When an instance made its first and last import calls: how a hot-swap shows that the
+/// old and the new instance never overlapped, and how long the blackout between them was.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ImportTimes {
+    /// The first admitted call.
+    pub first: Option<std::time::Instant>,
+    /// The latest admitted call.
+    pub last: Option<std::time::Instant>,
+}
+
+/// How much of a guest's stderr is kept (beyond it, its writes fail).
+const STDERR_BYTES: usize = 64 << 10;
+
+impl WasiView for HostState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+impl wit::Host for HostState {}

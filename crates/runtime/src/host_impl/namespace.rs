@@ -1,0 +1,210 @@
+//! `ballot:election/namespace`: reads come from the last durable state; writes go through
+//! the store's writer and return once durable. Every call is admitted first (fence,
+//! quotas; see `admission`), and every write is checked again by the writer in the step
+//! that applies it.
+
+use crate::bindings::{namespace_api, wit};
+use ballot_core::election::{Effects, ElectionName, Elections};
+use ballot_core::namespace::{self as ns, Data, Guard, Revision};
+
+use super::HostState;
+use super::convert::{self, to_wit_error, to_wit_result, to_wit_stat};
+use crate::{Lane, recorded_process};
+
+type Answer<T> = wasmtime::Result<Result<T, wit::Error>>;
+
+impl HostState {
+    /// Commits `ops` (under `guard`) for this actor, delivering what the commit causes to
+    /// whoever it concerns. A storage failure traps: the guest cannot act on it.
+    pub(crate) async fn commit_ops(
+        &mut self,
+        ops: Vec<ns::Op>,
+        guard: Option<Guard>,
+    ) -> Answer<Vec<ns::OpResult>> {
+        if let Err(refused) = self.admit_write(&ops) {
+            return Ok(Err(refused));
+        }
+        let check = self.fenced();
+        let recorded = match &guard {
+            Some(Guard::HoldsTerm { term, .. }) => {
+                let value = serde_json::json!([self.identity.name, term.0]);
+                Some((
+                    self.shared.recorder.invoke(
+                        recorded_process(self.identity.process, Lane::Commit),
+                        "commit",
+                        value.clone(),
+                    ),
+                    value,
+                ))
+            }
+            None => None,
+        };
+        let outcome = self
+            .shared
+            .commit(move |el: &mut Elections, now| {
+                if let Err(refused) = check.ops(el, &ops) {
+                    return (Err(refused), Effects::default());
+                }
+                match el.multi(guard.as_ref(), &ops, now) {
+                    Ok((committed, effects)) => (Ok(committed.results), effects),
+                    Err(failed) => (Err(to_wit_error(failed.error)), Effects::default()),
+                }
+            })
+            .await?;
+        if let Some((token, value)) = recorded {
+            match &outcome {
+                Ok(_) => token.ok(value),
+                Err(_) => token.fail(value),
+            }
+        }
+        Ok(outcome)
+    }
+
+    /// Admits a read: the fence and the call quota.
+    fn admit_read(&mut self, raw: &str) -> Result<ns::NodePath, wit::Error> {
+        self.admit()?;
+        convert::path(raw)
+    }
+}
+
+impl namespace_api::Host for HostState {
+    async fn create(
+        &mut self,
+        path: String,
+        data: Vec<u8>,
+        mode: wit::CreateMode,
+    ) -> Answer<String> {
+        let path = match convert::path(&path) {
+            Ok(path) => path,
+            Err(error) => return Ok(Err(error)),
+        };
+        let op = ns::Op::Create {
+            path,
+            data: Data::from(data),
+            mode: convert::create_mode(mode, self.identity.session),
+        };
+        Ok(self
+            .commit_ops(vec![op], None)
+            .await?
+            .map(|mut results| match results.remove(0) {
+                ns::OpResult::Created { path, .. } => path.to_string(),
+                other => unreachable!("a create returned {other:?}"),
+            }))
+    }
+
+    async fn get(&mut self, path: String) -> Answer<wit::Node> {
+        let path = match self.admit_read(&path) {
+            Ok(path) => path,
+            Err(error) => return Ok(Err(error)),
+        };
+        let state = self.shared.store.published();
+        Ok(state
+            .get(&path)
+            .map(|(data, stat)| wit::Node {
+                path: path.to_string(),
+                data: data.as_bytes().to_vec(),
+                stat: to_wit_stat(stat),
+            })
+            .map_err(to_wit_error))
+    }
+
+    async fn children(&mut self, path: String) -> Answer<Vec<String>> {
+        let path = match self.admit_read(&path) {
+            Ok(path) => path,
+            Err(error) => return Ok(Err(error)),
+        };
+        Ok(self
+            .shared
+            .store
+            .published()
+            .children(&path)
+            .map_err(to_wit_error))
+    }
+
+    async fn set(
+        &mut self,
+        path: String,
+        data: Vec<u8>,
+        expected: Option<u64>,
+    ) -> Answer<wit::Stat> {
+        let path = match convert::path(&path) {
+            Ok(path) => path,
+            Err(error) => return Ok(Err(error)),
+        };
+        let op = ns::Op::Set {
+            path,
+            data: Data::from(data),
+            expected,
+        };
+        Ok(self
+            .commit_ops(vec![op], None)
+            .await?
+            .map(|mut results| match results.remove(0) {
+                ns::OpResult::Set { stat } => to_wit_stat(stat),
+                other => unreachable!("a set returned {other:?}"),
+            }))
+    }
+
+    async fn delete(&mut self, path: String, expected: Option<u64>) -> Answer<()> {
+        let path = match convert::path(&path) {
+            Ok(path) => path,
+            Err(error) => return Ok(Err(error)),
+        };
+        let op = ns::Op::Delete { path, expected };
+        Ok(self.commit_ops(vec![op], None).await?.map(|_| ()))
+    }
+
+    async fn watch(&mut self, path: String, kind: wit::WatchKind) -> Answer<()> {
+        let path = match self.admit_read(&path) {
+            Ok(path) => path,
+            Err(error) => return Ok(Err(error)),
+        };
+        let watcher = self.identity.watcher;
+        let kind = convert::watch_kind(kind);
+        let check = self.fenced();
+        let most = self.quota.quotas.watches;
+        let outcome = self
+            .shared
+            .store
+            .execute_async(move |el: &mut Elections, _| {
+                check.fence(el)?;
+                if el.namespace().watches_of(watcher) >= most {
+                    return Err(wit::Error::QuotaExceeded(format!(
+                        "watches: {most} per session"
+                    )));
+                }
+                el.watch(watcher, &path, kind).map_err(to_wit_error)
+            })
+            .await?;
+        Ok(outcome)
+    }
+
+    async fn multi(
+        &mut self,
+        ops: Vec<wit::Op>,
+        guard: Option<wit::TermGuard>,
+    ) -> Answer<Vec<wit::OpResult>> {
+        let session = self.identity.session;
+        let ops: Result<Vec<ns::Op>, wit::Error> =
+            ops.into_iter().map(|op| convert::op(op, session)).collect();
+        let ops = match ops {
+            Ok(ops) => ops,
+            Err(error) => return Ok(Err(error)),
+        };
+        let guard = match guard {
+            None => None,
+            Some(guard) => match ElectionName::parse(&guard.election) {
+                Ok(election) => Some(Elections::term_guard(
+                    &election,
+                    session,
+                    Revision(guard.term),
+                )),
+                Err(error) => return Ok(Err(to_wit_error(error))),
+            },
+        };
+        Ok(self
+            .commit_ops(ops, guard)
+            .await?
+            .map(|results| results.into_iter().map(to_wit_result).collect()))
+    }
+}

@@ -1,0 +1,543 @@
+//! The runtime: deploys components as actors over the durable elections.
+//!
+//! One [`Runtime`] owns one store of elections ([`EmbeddedStore<Elections>`]) and one shared
+//! wasmtime engine. Each deployment is an actor (see [`actor`]): a tokio task with a
+//! bounded mailbox and its own wasmtime `Store`. Every change an actor or the host makes
+//! goes through the store's writer; what it causes (election callbacks, watch events) is
+//! delivered to the mailboxes from the writer thread once durable, in commit order, so an
+//! actor never sees anything that a crash could take back, and never out of order.
+//!
+//! A host import never waits on its own actor's mailbox: deliveries are `try_send`s, and
+//! the outcomes of vote and resign arrive later as callbacks.
+//!
+//! Each deployment is supervised ([`supervisor`]): its instance runs confined
+//! ([`sandbox`]: a deadline per callback, memory limits, quotas, a fence), and when it
+//! loses its leadership or session (trap, deadline, expiry, deposition, undeploy) the
+//! host throws its fence first, then lets the successor be promoted, then restarts it
+//! in a fresh instance (with backoff, up to a crash limit).
+#![deny(missing_docs)]
+
+mod actor;
+pub mod bindings;
+mod deploy;
+mod engine;
+mod grants;
+pub mod host_impl;
+pub mod limits;
+pub mod sandbox;
+mod supervisor;
+mod swap;
+pub(crate) mod txn;
+
+use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use dashmap::DashMap;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use tokio::sync::mpsc::{self, error::TrySendError};
+use wasmtime::Engine;
+use wasmtime::component::{Component, Linker};
+
+use crate::host_impl::HostState;
+use ballot_check::history::Recorder;
+use ballot_core::election::{Callback, Effects, Elections, Recipient};
+use ballot_core::namespace::{MonoTime, SessionId, WatcherId};
+use ballot_store::{EmbeddedStore, StoreError};
+
+pub use deploy::{DeployError, DeploySpec, DeploymentId, Role};
+pub use engine::{
+    EPOCH_TICK, MAX_INSTANCES, MAX_MEMORY_BYTES, new_engine, new_engine_without_epochs,
+};
+pub use limits::{Limits, Quotas, Supervision};
+pub use sandbox::{Fence, Interrupted, Revocation};
+pub use supervisor::DeploymentStatus;
+pub use swap::{SwapError, SwapOutcome, SwapReport};
+pub use txn::{
+    CommitMode, CommitReport, CommitRequest, DEFAULT_TXN_DEADLINE, TxnSource, digest as txn_digest,
+    hex as sha256_hex, parse_sha256,
+};
+
+use actor::Message;
+
+/// Mailbox capacity of each actor.
+pub const MAILBOX: usize = 1024;
+
+/// Something that happened to a deployment, for the timeline.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TimelineEvent {
+    /// Deployed, with its session.
+    Deployed(String),
+    /// A callback was delivered (its name and arguments).
+    Callback(String),
+    /// The host wrote its ack under this term.
+    Acked(u64),
+    /// Its ballot vanished while it led: this term is revoked.
+    Deposed(u64),
+    /// Its instance crashed (trap, deadline, memory); its session was closed.
+    Trapped(String),
+    /// Its instance lost its powers for a reason not its own (deposed, session ended).
+    Revoked(String),
+    /// New code was swapped in (activated, or trapped right after).
+    Swapped(String),
+    /// Its mailbox overflowed; what the host did about it.
+    Overflow(String),
+    /// A fresh instance starts after this wait.
+    Restarting(Duration),
+    /// Too many crashes: the deployment stays out of elections.
+    Failed(String),
+    /// Undeployed.
+    Undeployed,
+}
+
+/// One timeline line: when, who, what.
+#[derive(Debug, Clone)]
+pub struct TimelineEntry {
+    /// Since the runtime started.
+    pub at: Duration,
+    /// The deployment's name.
+    pub deployment: String,
+    /// What happened.
+    pub event: TimelineEvent,
+}
+
+/// Compiled components by content hash, shareable between runtimes on one engine (a
+/// test binary's runtimes, say), so each component is compiled once per process.
+///
+/// A cache belongs to the engine that compiled its components: share it only between
+/// runtimes built on clones of the same [`Engine`].
+#[derive(Clone, Default)]
+pub struct ComponentCache(Arc<DashMap<[u8; 32], Component>>);
+
+impl ComponentCache {
+    /// The number of compiled components held.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether none is held.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+/// Where the host reaches one live instance: its mailbox, and the fence that revokes it.
+pub(crate) struct Link {
+    mailbox: mpsc::Sender<Message>,
+    fence: Arc<Fence>,
+    /// The deployment's name and process number, for the histories a revocation records.
+    name: String,
+    process: u64,
+}
+
+/// Which kind of a deployment's acts a recorded op belongs to; see [`recorded_process`].
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Lane {
+    /// `elected`: from learning of a win to the end of on-winning-election.
+    Election = 0,
+    /// `commit`: a guarded commit, which a leader makes inside its election callback.
+    Commit = 1,
+    /// `resign` and `revoke`: the end of a term, which the host may record while the
+    /// deployment's callback is still running.
+    Exit = 2,
+}
+
+/// The process a deployment's act is recorded under. A history allows one op in flight
+/// per process (Jepsen's rule; `ballot check` enforces it on files), but a deployment's
+/// acts overlap (it commits inside its election callback, and may be revoked meanwhile),
+/// so each kind of act gets a process of its own. The leadership model names leaders by
+/// value, not by process, so nothing is lost.
+pub(crate) fn recorded_process(deployment: u64, lane: Lane) -> u64 {
+    deployment * 3 + lane as u64
+}
+
+/// State shared by the runtime, its actors and their host imports.
+pub(crate) struct Shared {
+    pub(crate) engine: Engine,
+    pub(crate) store: EmbeddedStore<Elections>,
+    candidate_linker: Linker<HostState>,
+    observer_linker: Linker<HostState>,
+    txn_linker: Linker<crate::host_impl::TxnState>,
+    /// Prepared transaction functions by content hash.
+    txn_fns: DashMap<[u8; 32], bindings::txn_fn::TxnFnPre<crate::host_impl::TxnState>>,
+    /// Compiled components by content hash: a redeploy of the same bytes skips compiling.
+    components: ComponentCache,
+    /// Live instances, by who the elections address.
+    links: DashMap<Recipient, Link>,
+    /// Live instances' fences, by session: ending a session revokes its instance.
+    session_fences: DashMap<SessionId, Arc<Fence>>,
+    /// Whose mailbox each watcher's events go to.
+    watch_routes: DashMap<WatcherId, Recipient>,
+    deployments: DashMap<DeploymentId, supervisor::Handle>,
+    /// Import calls refused because the caller's fence was thrown.
+    pub(crate) fenced_refusals: Arc<AtomicU64>,
+    /// For work started from the writer thread, which is not a tokio thread.
+    tokio: tokio::runtime::Handle,
+    last_deployment: AtomicU64,
+    started: Instant,
+    /// A std mutex: held only to push a line, never across an await.
+    timeline: Mutex<Vec<TimelineEntry>>,
+    logs: Mutex<Vec<(String, String)>>,
+    /// Records elections, guarded commits and resignations for the leadership model.
+    pub(crate) recorder: Recorder,
+    /// Seconds from submitting a commit to its result, durable.
+    commit_latency: Histogram,
+}
+
+impl Shared {
+    /// Commits through the store and delivers what the commit causes, in commit order,
+    /// once durable. Whoever the commit deposes or whose session it ends is revoked in
+    /// the commit's own step on the writer thread, before anything is delivered.
+    pub(crate) async fn commit<R: Send + 'static>(
+        self: &Arc<Self>,
+        f: impl FnOnce(&mut Elections, MonoTime) -> (R, Effects) + Send + 'static,
+    ) -> Result<R, StoreError> {
+        let (revoker, deliverer) = (self.clone(), self.clone());
+        let started = Instant::now();
+        let result = self
+            .store
+            .execute_ordered(
+                move |el: &mut Elections, now| {
+                    let (result, effects) = f(el, now);
+                    revoker.revoke_for(&effects);
+                    (result, effects)
+                },
+                move |effects| deliverer.deliver(effects),
+            )
+            .await;
+        self.commit_latency.observe(started.elapsed().as_secs_f64());
+        result
+    }
+
+    /// Throws the fences of the instances `effects` depose or whose sessions they end.
+    /// A deposed leader's loss of its term is recorded (`revoke`) for the leadership
+    /// model: it is recorded here, before the successor can even hear of its win.
+    fn revoke_for(&self, effects: &Effects) {
+        for notification in &effects.notifications {
+            if let Callback::Deposed { term } = notification.callback
+                && let Some(link) = self.links.get(&notification.to)
+            {
+                link.fence.revoke(Revocation::Deposed(term));
+                let value = serde_json::json!([link.name, term.0]);
+                self.recorder
+                    .invoke(
+                        recorded_process(link.process, Lane::Exit),
+                        "revoke",
+                        value.clone(),
+                    )
+                    .ok(value);
+            }
+        }
+        for session in &effects.ended_sessions {
+            if let Some(fence) = self.session_fences.get(session) {
+                fence.revoke(Revocation::SessionEnded);
+            }
+        }
+    }
+
+    /// Hands notifications and watch events to their actors without waiting. When a
+    /// mailbox is full the sender still does not wait: an election callback that cannot
+    /// be delivered revokes the instance (its supervisor ends its session and starts it
+    /// afresh, so it re-learns where it stands); a watch event that cannot be delivered
+    /// drops that actor's watches. Either way the reason is logged.
+    pub(crate) fn deliver(self: &Arc<Self>, effects: Effects) {
+        for notification in effects.notifications {
+            let to = notification.to;
+            let Some(link) = self.links.get(&to) else {
+                continue;
+            };
+            if let Err(TrySendError::Full(_)) = link
+                .mailbox
+                .try_send(Message::Notify(notification.callback))
+            {
+                tracing::error!(deployment = %link.name, "mailbox full: an election callback could not be delivered; the instance is revoked");
+                link.fence.revoke(Revocation::MailboxOverflow);
+                self.note(
+                    &link.name,
+                    TimelineEvent::Overflow("an election callback was lost: revoked".into()),
+                );
+            }
+        }
+        for event in effects.watch_events {
+            let watcher = event.watcher;
+            let Some(to) = self.watch_routes.get(&watcher).map(|r| *r) else {
+                continue;
+            };
+            let Some(link) = self.links.get(&to) else {
+                continue;
+            };
+            if let Err(TrySendError::Full(_)) = link.mailbox.try_send(Message::Event(event)) {
+                tracing::error!(deployment = %link.name, "mailbox full: its watches are dropped");
+                self.note(
+                    &link.name,
+                    TimelineEvent::Overflow("a watch event was lost: watches dropped".into()),
+                );
+                self.watch_routes.remove(&watcher);
+                let me = self.clone();
+                self.tokio.spawn(async move {
+                    let _ = me
+                        .store
+                        .execute_async(move |el: &mut Elections, _| el.unwatch(watcher))
+                        .await;
+                });
+            }
+        }
+    }
+
+    /// Adds a timeline line.
+    pub(crate) fn note(&self, deployment: &str, event: TimelineEvent) {
+        let entry = TimelineEntry {
+            at: self.started.elapsed(),
+            deployment: deployment.to_string(),
+            event,
+        };
+        tracing::info!(deployment, event = ?entry.event, "timeline");
+        self.timeline
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(entry);
+    }
+
+    /// Keeps a guest's log line for [`Runtime::logs`].
+    pub(crate) fn record_log(&self, deployment: &str, message: &str) {
+        let mut logs = self.logs.lock().unwrap_or_else(|p| p.into_inner());
+        if logs.len() < 100_000 {
+            logs.push((deployment.to_string(), message.to_string()));
+        }
+    }
+}
+
+/// The host runtime: deploy and undeploy components; they run as actors over the store.
+pub struct Runtime {
+    shared: Arc<Shared>,
+    sweeper: tokio::task::JoinHandle<()>,
+}
+
+/// How often expired sessions are swept.
+const SWEEP: Duration = Duration::from_millis(20);
+
+impl Runtime {
+    /// A runtime over `store`, running components on `engine` (share one engine per
+    /// process). Must be called inside a tokio runtime.
+    ///
+    /// With `recorder` on, the runtime records every election (`elected`, invoked when
+    /// on-winning-election starts, ok once the ack is written), every guarded commit
+    /// (`commit`, ok or fail) and every leader's resignation (`resign`), each under the
+    /// deployment's process number, for [`ballot_check`]'s leadership model.
+    pub fn new(
+        engine: Engine,
+        store: EmbeddedStore<Elections>,
+        recorder: Recorder,
+    ) -> Result<Self, DeployError> {
+        Self::with_component_cache(engine, store, recorder, ComponentCache::default())
+    }
+
+    /// [`Runtime::new`] with a component cache shared with other runtimes on the same
+    /// engine.
+    pub fn with_component_cache(
+        engine: Engine,
+        store: EmbeddedStore<Elections>,
+        recorder: Recorder,
+        components: ComponentCache,
+    ) -> Result<Self, DeployError> {
+        let candidate_linker = deploy::candidate_linker(&engine)?;
+        let observer_linker = deploy::observer_linker(&engine)?;
+        let txn_linker = txn::txn_linker(&engine)?;
+        let shared = Arc::new(Shared {
+            engine,
+            store,
+            candidate_linker,
+            observer_linker,
+            txn_linker,
+            txn_fns: DashMap::new(),
+            components,
+            links: DashMap::new(),
+            session_fences: DashMap::new(),
+            watch_routes: DashMap::new(),
+            deployments: DashMap::new(),
+            fenced_refusals: Arc::default(),
+            tokio: tokio::runtime::Handle::current(),
+            last_deployment: AtomicU64::new(0),
+            started: Instant::now(),
+            timeline: Mutex::new(Vec::new()),
+            logs: Mutex::new(Vec::new()),
+            recorder,
+            commit_latency: Histogram::new(exponential_buckets(50e-6, 2.0, 16)),
+        });
+        let sweeper = {
+            let shared = shared.clone();
+            tokio::spawn(async move {
+                let mut every = tokio::time::interval(SWEEP);
+                loop {
+                    every.tick().await;
+                    let swept = shared
+                        .commit(|el: &mut Elections, now| {
+                            let (_expired, effects) = el.tick(now);
+                            ((), effects)
+                        })
+                        .await;
+                    if swept.is_err() {
+                        break;
+                    }
+                }
+            })
+        };
+        Ok(Runtime { shared, sweeper })
+    }
+
+    /// Deploys a component: compile (cached by content hash), check it against its
+    /// world, instantiate, open its session, join the election (or observe it), start its
+    /// actor, and cast its ballot. A malformed component is refused and nothing changes.
+    pub async fn deploy(&self, spec: DeploySpec) -> Result<DeploymentId, DeployError> {
+        deploy::deploy(&self.shared, spec).await
+    }
+
+    /// Undeploys: revokes the instance (interrupting a running callback), then resigns
+    /// and closes the session (its ephemerals go) in one step, and stops supervising.
+    pub async fn undeploy(&self, id: DeploymentId) -> Result<(), DeployError> {
+        supervisor::undeploy(&self.shared, id).await
+    }
+
+    /// How many import calls were refused because their instance had been revoked: each
+    /// is an effect a deposed or crashed component tried and the fence stopped.
+    pub fn fenced_refusals(&self) -> u64 {
+        self.shared
+            .fenced_refusals
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Hot-swaps a running deployment's code, keeping its session, ballot and term (see
+    /// the `swap` module). On any error the old code keeps running.
+    pub async fn swap(&self, id: DeploymentId, wasm: &[u8]) -> Result<SwapReport, SwapError> {
+        swap::swap(&self.shared, id, wasm).await
+    }
+
+    /// Where a deployment stands: running (and on which session), restarting, or failed
+    /// and why. `None` for an unknown or undeployed one.
+    pub fn status(&self, id: DeploymentId) -> Option<DeploymentStatus> {
+        self.shared
+            .deployments
+            .get(&id)
+            .map(|handle| handle.status())
+    }
+
+    /// The timeline so far.
+    pub fn timeline(&self) -> Vec<TimelineEntry> {
+        self.shared
+            .timeline
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Guest log lines so far: (deployment, message).
+    pub fn logs(&self) -> Vec<(String, String)> {
+        self.shared
+            .logs
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// The latest durable namespace state.
+    pub fn state(&self) -> ballot_core::namespace::State {
+        self.shared.store.published()
+    }
+
+    /// Follows the durable state (see [`EmbeddedStore::subscribe`]).
+    pub fn subscribe(&self) -> tokio::sync::watch::Receiver<ballot_core::namespace::State> {
+        self.shared.store.subscribe()
+    }
+
+    /// Runs `f` on the elections through the store and delivers what it causes to the
+    /// actors, like any import call: for the host's own operations and for tests.
+    pub async fn with_elections<R: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Elections, MonoTime) -> (R, Effects) + Send + 'static,
+    ) -> Result<R, StoreError> {
+        self.shared.commit(f).await
+    }
+
+    /// Time since the runtime started: the clock of [`TimelineEntry::at`].
+    pub fn uptime(&self) -> Duration {
+        self.shared.started.elapsed()
+    }
+
+    /// Instantiates a candidate component outside any actor, with a throwaway identity:
+    /// for measuring raw host-to-guest call costs.
+    /// With `confined`, the store runs under the sandbox's epoch callback (yielding to
+    /// tokio every [`EPOCH_TICK`], no deadline); without, the epoch deadline is never
+    /// reached, so the instance runs as if nothing watched it.
+    pub async fn bare_candidate(
+        &self,
+        wasm: &[u8],
+        confined: bool,
+    ) -> Result<(wasmtime::Store<HostState>, bindings::candidate::Candidate), DeployError> {
+        deploy::bare_candidate(&self.shared, wasm, confined).await
+    }
+
+    /// Latency of the runtime's commits (imports that write, deploys, retirements,
+    /// sweeps), submit to durable result; a handle onto the live histogram, for metrics.
+    pub fn commit_latency(&self) -> Histogram {
+        self.shared.commit_latency.clone()
+    }
+
+    /// The ids of the deployments currently supervised.
+    pub fn deployments(&self) -> Vec<DeploymentId> {
+        let mut ids: Vec<_> = self.shared.deployments.iter().map(|e| *e.key()).collect();
+        ids.sort();
+        ids
+    }
+
+    /// Commits through a lease elector, with given operations or a transaction
+    /// function's (see the `txn` module): guarded, speculative, or a preview. Refused
+    /// commits write nothing.
+    pub async fn commit(
+        &self,
+        request: CommitRequest,
+    ) -> Result<CommitReport, ballot_core::commit::CommitError> {
+        txn::commit(&self.shared, request, None, None).await
+    }
+
+    /// Registers a transaction function so that components can commit with it, naming it
+    /// by the SHA-256 of its wasm (returned as 64 lowercase hex digits). Registering the
+    /// same bytes again is a no-op; a component that is not a `txn-fn` is refused.
+    pub fn register_txn_fn(&self, wasm: &[u8]) -> Result<String, DeployError> {
+        let hash = txn::digest(wasm);
+        txn::validate_named(&self.shared, hash, wasm)?;
+        Ok(txn::hex(&hash))
+    }
+
+    /// Kills a deployment's running instance, as `kill -9` kills a process under a
+    /// supervisor that restarts it: its powers are revoked at once (an import call in
+    /// flight is refused, a running callback is interrupted at the next epoch tick), it
+    /// leaves its election and its session closes, and a fresh instance starts at once on
+    /// a new session. A kill is not the component's fault, so it does not count towards
+    /// the crash limit. Returns the session of the instance it killed; `NotRunning` if
+    /// none was running (restarting or failed), which changes nothing. For chaos tests
+    /// and operators unsticking a worker.
+    pub fn kill(&self, id: DeploymentId) -> Result<SessionId, DeployError> {
+        let handle = self
+            .shared
+            .deployments
+            .get(&id)
+            .ok_or(DeployError::Unknown(id))?;
+        let current = handle.current().ok_or(DeployError::NotRunning(id))?;
+        if !current.fence.revoke(sandbox::Revocation::Killed) {
+            // Already on its way out for another reason.
+            return Err(DeployError::NotRunning(id));
+        }
+        Ok(current.identity.session)
+    }
+
+    /// The number of compiled components in the cache.
+    pub fn cached_components(&self) -> usize {
+        self.shared.components.len()
+    }
+}
+
+impl Drop for Runtime {
+    fn drop(&mut self) {
+        self.sweeper.abort();
+    }
+}

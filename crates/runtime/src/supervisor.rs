@@ -1,0 +1,336 @@
+//! Supervision: one task per deployment runs its instance, retires it when it ends
+//! (fence thrown first, then leadership and session given up in one step, so the
+//! successor is promoted only after), and starts a fresh one — at once after a
+//! revocation that was not the instance's fault, after an exponential backoff after a
+//! crash, and never again once the deployment has crashed too often in the window.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tokio::sync::{mpsc, watch};
+
+use crate::host_impl::Identity;
+use ballot_core::election::{Effects, Elections, Recipient};
+use ballot_core::namespace::SessionId;
+
+use super::actor::{self, ActorConfig, Exit, Incarnation};
+use super::deploy::{self, DeployError, Deployment};
+
+use super::limits::{AfterCrash, CrashCounter};
+use super::sandbox::{Fence, Revocation};
+use super::swap::SwapRequest;
+use super::{DeploymentId, Shared, TimelineEvent};
+
+/// Where a deployment stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DeploymentStatus {
+    /// An instance runs on this session.
+    Running {
+        /// Its session.
+        session: SessionId,
+        /// Instances started before this one.
+        restarts: u32,
+    },
+    /// Waiting to start a fresh instance after a crash.
+    Restarting {
+        /// Why the last instance ended.
+        last_crash: String,
+    },
+    /// Crashed too often: it stays out of elections until redeployed.
+    Failed {
+        /// The crashes and the last one's reason.
+        reason: String,
+    },
+}
+
+/// How the runtime reaches the running instance from outside its actor.
+#[derive(Clone)]
+pub(crate) struct Current {
+    /// To revoke it.
+    pub(crate) fence: Arc<Fence>,
+    /// Who it is: a swapped-in instance takes the same identity.
+    pub(crate) identity: Identity,
+    /// To hand it a swapped-in instance.
+    pub(crate) swaps: mpsc::Sender<SwapRequest>,
+}
+
+impl Current {
+    fn of(incarnation: &Incarnation) -> Self {
+        Current {
+            fence: incarnation.fence.clone(),
+            identity: incarnation.store.data().identity.clone(),
+            swaps: incarnation.swap_sender.clone(),
+        }
+    }
+}
+
+/// What the runtime holds of a supervised deployment.
+pub(crate) struct Handle {
+    name: String,
+    pub(crate) deployment: Arc<Deployment>,
+    status: Arc<Mutex<DeploymentStatus>>,
+    /// The running instance, if one runs.
+    current: Arc<Mutex<Option<Current>>>,
+    stop: watch::Sender<bool>,
+    task: Mutex<Option<tokio::task::JoinHandle<()>>>,
+}
+
+impl Handle {
+    /// The running instance, if one runs.
+    pub(crate) fn current(&self) -> Option<Current> {
+        self.current
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    pub(crate) fn status(&self) -> DeploymentStatus {
+        self.status
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+}
+
+/// Starts supervising `deployment`, whose first instance `first` is already running
+/// its election.
+pub(crate) fn spawn(
+    shared: &Arc<Shared>,
+    id: DeploymentId,
+    deployment: Arc<Deployment>,
+    first: Incarnation,
+) {
+    let status = Arc::new(Mutex::new(DeploymentStatus::Running {
+        session: first.session,
+        restarts: 0,
+    }));
+    let current = Arc::new(Mutex::new(Some(Current::of(&first))));
+    let (stop, stopped) = watch::channel(false);
+    let task = tokio::spawn(supervise(
+        shared.clone(),
+        deployment.clone(),
+        first,
+        Watched {
+            status: status.clone(),
+            current: current.clone(),
+            stopped,
+        },
+    ));
+    shared.deployments.insert(
+        id,
+        Handle {
+            name: deployment.spec.name.clone(),
+            deployment: deployment.clone(),
+            status,
+            current,
+            stop,
+            task: Mutex::new(Some(task)),
+        },
+    );
+}
+
+/// The supervisor's side of a [`Handle`].
+struct Watched {
+    status: Arc<Mutex<DeploymentStatus>>,
+    current: Arc<Mutex<Option<Current>>>,
+    stopped: watch::Receiver<bool>,
+}
+
+impl Watched {
+    fn set(&self, status: DeploymentStatus) {
+        *self.status.lock().unwrap_or_else(|p| p.into_inner()) = status;
+    }
+
+    fn set_current(&self, current: Option<Current>) {
+        *self.current.lock().unwrap_or_else(|p| p.into_inner()) = current;
+    }
+
+    fn is_stopped(&self) -> bool {
+        *self.stopped.borrow()
+    }
+
+    /// Waits `wait`, or less if the deployment is undeployed meanwhile.
+    async fn pause(&mut self, wait: Duration) {
+        let stopped = self.stopped.wait_for(|stop| *stop);
+        let _ = tokio::time::timeout(wait, stopped).await;
+    }
+}
+
+async fn supervise(
+    shared: Arc<Shared>,
+    deployment: Arc<Deployment>,
+    first: Incarnation,
+    mut watched: Watched,
+) {
+    let name = deployment.spec.name.clone();
+    let config = ActorConfig {
+        role: deployment.spec.role.clone(),
+        ttl: deployment.spec.ttl,
+        tick: deployment.spec.tick,
+        deadline: deployment.spec.limits.callback_deadline,
+    };
+    let mut crashes = CrashCounter::new(deployment.spec.supervision);
+    let mut restarts = 0;
+    let mut next = Some(first);
+    loop {
+        let outcome = match next.take() {
+            Some(incarnation) => Ok(incarnation),
+            None => deploy::start(&shared, &deployment).await.inspect(|fresh| {
+                let started = format!("restarted on session {}", fresh.session);
+                shared.note(&name, TimelineEvent::Deployed(started));
+            }),
+        };
+        let exit = match outcome {
+            Ok(mut incarnation) => {
+                watched.set_current(Some(Current::of(&incarnation)));
+                watched.set(DeploymentStatus::Running {
+                    session: incarnation.session,
+                    restarts,
+                });
+                // An undeploy that raced this start found no fence to throw.
+                if watched.is_stopped() {
+                    incarnation.fence.revoke(Revocation::Undeployed);
+                }
+                let exit = actor::run(&shared, &mut incarnation, &config).await;
+                retire(&shared, &name, incarnation, &exit).await;
+                watched.set_current(None);
+                exit
+            }
+            Err(error) => Exit::Crashed(format!("restart failed: {error}")),
+        };
+        if watched.is_stopped() || exit == Exit::Revoked(Revocation::Undeployed) {
+            break;
+        }
+        restarts += 1;
+        match exit {
+            Exit::Revoked(why @ (Revocation::Deposed(_) | Revocation::Killed)) => {
+                // Not the instance's fault (its ballot was taken, or it was killed from
+                // outside): continue at once, and not towards the crash limit.
+                tracing::info!(deployment = %name, %why, "restarting in a fresh instance");
+            }
+            // Anything else ended the instance through its own doing (a crash, a lapsed
+            // session, a full mailbox): it counts against the crash limit.
+            Exit::Revoked(why) => {
+                if !after_crash(&shared, &name, &mut crashes, &mut watched, why.to_string()).await {
+                    break;
+                }
+            }
+            Exit::Crashed(why) => {
+                if !after_crash(&shared, &name, &mut crashes, &mut watched, why).await {
+                    break;
+                }
+            }
+        }
+        if watched.is_stopped() {
+            break;
+        }
+    }
+}
+
+/// Counts a crash; waits out the backoff, or marks the deployment failed. Returns
+/// whether to start again.
+async fn after_crash(
+    shared: &Shared,
+    name: &str,
+    crashes: &mut CrashCounter,
+    watched: &mut Watched,
+    why: String,
+) -> bool {
+    match crashes.crashed(Instant::now()) {
+        AfterCrash::RestartAfter(wait) => {
+            watched.set(DeploymentStatus::Restarting {
+                last_crash: why.clone(),
+            });
+            shared.note(name, TimelineEvent::Restarting(wait));
+            watched.pause(wait).await;
+            true
+        }
+        AfterCrash::GiveUp { crashes } => {
+            let reason = format!("{crashes} crashes in the supervision window; last: {why}");
+            tracing::error!(deployment = %name, %reason, "deployment failed");
+            shared.note(name, TimelineEvent::Failed(reason.clone()));
+            watched.set(DeploymentStatus::Failed { reason });
+            false
+        }
+    }
+}
+
+/// Ends an instance: its fence is thrown (if it was not already), its routes go, and in
+/// one step it leaves its election and its session closes. Only that step lets a
+/// successor be promoted, so the revocation always comes first. A leader's exit is
+/// recorded: `resign` when it was undeployed, `revoke` otherwise.
+pub(crate) async fn retire(shared: &Arc<Shared>, name: &str, me: Incarnation, exit: &Exit) {
+    let name = name.to_string();
+    let revocation = match exit {
+        Exit::Revoked(why) => why.clone(),
+        Exit::Crashed(why) => Revocation::Crashed(why.clone()),
+    };
+    me.fence.revoke(revocation.clone());
+    match exit {
+        Exit::Crashed(why) => shared.note(&name, TimelineEvent::Trapped(why.clone())),
+        Exit::Revoked(Revocation::Deposed(term)) => {
+            shared.note(&name, TimelineEvent::Deposed(term.0))
+        }
+        Exit::Revoked(Revocation::Undeployed) => {}
+        Exit::Revoked(why) => shared.note(&name, TimelineEvent::Revoked(why.to_string())),
+    }
+    shared.links.remove(&me.recipient);
+    shared.session_fences.remove(&me.session);
+    shared.watch_routes.remove(&me.watcher);
+    let recorder = shared.recorder.clone();
+    let process = super::recorded_process(me.store.data().identity.process, super::Lane::Exit);
+    let f = if revocation == Revocation::Undeployed {
+        "resign"
+    } else {
+        "revoke"
+    };
+    let (recipient, watcher, session) = (me.recipient, me.watcher, me.session);
+    let who = name.clone();
+    let _ = shared
+        .commit(move |el: &mut Elections, now| {
+            let mut effects = Effects::default();
+            match recipient {
+                Recipient::Candidate(candidate) => {
+                    let leading = el.leading_term(candidate).map(|term| {
+                        let value = serde_json::json!([who, term.0]);
+                        (recorder.invoke(process, f, value.clone()), value)
+                    });
+                    if let Ok(left) = el.leave(candidate, now) {
+                        effects.extend(left);
+                        if let Some((token, value)) = leading {
+                            token.ok(value);
+                        }
+                    }
+                }
+                Recipient::Observer(observer) => {
+                    let _ = el.unobserve(observer);
+                }
+            }
+            el.unwatch(watcher);
+            if let Ok(closed) = el.close_session(session) {
+                effects.extend(closed);
+            }
+            ((), effects)
+        })
+        .await;
+}
+
+/// Undeploys: stops supervising, revokes the running instance (interrupting a running
+/// callback at the next epoch tick), and waits until it has resigned and closed its
+/// session.
+pub(crate) async fn undeploy(shared: &Arc<Shared>, id: DeploymentId) -> Result<(), DeployError> {
+    let (_, handle) = shared
+        .deployments
+        .remove(&id)
+        .ok_or(DeployError::Unknown(id))?;
+    let _ = handle.stop.send(true);
+    if let Some(current) = handle.current() {
+        current.fence.revoke(Revocation::Undeployed);
+    }
+    let task = handle.task.lock().unwrap_or_else(|p| p.into_inner()).take();
+    if let Some(task) = task {
+        let _ = tokio::time::timeout(Duration::from_secs(10), task).await;
+    }
+    shared.note(&handle.name, TimelineEvent::Undeployed);
+    Ok(())
+}

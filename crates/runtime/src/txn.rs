@@ -1,0 +1,469 @@
+//! Commits through the lease elector, with the operations given or computed by a
+//! transaction function (a `txn-fn` component), as the Datomic gist's `guarded-commit!`
+//! and `speculative-commit!` do, made durable and fenced.
+//!
+//! A transaction function runs in a store of its own against the last durable revision
+//! R, outside the writer: a slow function holds up no other commit. Then one writer step
+//! checks that nothing it read changed since R (else it runs again, up to
+//! [`MAX_ATTEMPTS`] times), that the committer still holds its lease under its term (the
+//! guard), and applies everything or nothing. What the commit causes (watch events,
+//! elections) is delivered like any other commit's.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use sha2::Digest;
+use wasmtime::Store;
+use wasmtime::component::{HasSelf, Linker};
+
+use crate::host_impl::{TxnState, to_ops};
+use ballot_core::commit::{CommitError, MAX_ATTEMPTS, ReadSet, Snapshot};
+use ballot_core::election::{Effects, ElectionName, Elections, LeaseOutcome, Term};
+use ballot_core::namespace::{Committed, Error, NodePath, Op, OpResult, State};
+
+use super::deploy::{DeployError, compile};
+use super::sandbox::{self, confine};
+use super::{Limits, Shared};
+
+/// Where a commit's operations come from.
+#[derive(Debug, Clone)]
+pub enum TxnSource {
+    /// These operations, as given.
+    Ops(Vec<Op>),
+    /// A transaction function's, run on the snapshot with `args`.
+    Function {
+        /// The component (compiled once per content, like deployments).
+        wasm: Arc<Vec<u8>>,
+        /// Its arguments.
+        args: Vec<u8>,
+        /// Longest one run may take; memory as in [`Limits`].
+        limits: Limits,
+    },
+    /// A transaction function registered with this runtime
+    /// ([`super::Runtime::register_txn_fn`]), named by the SHA-256 of its wasm: how a
+    /// component, which cannot hand the host a wasm binary, names one.
+    Registered {
+        /// The SHA-256 of its wasm.
+        sha256: [u8; 32],
+        /// Its arguments.
+        args: Vec<u8>,
+        /// Longest one run may take; memory as in [`Limits`].
+        limits: Limits,
+    },
+}
+
+/// A check a commit must also pass inside the writer steps that elect and apply it:
+/// whether the committing component's instance may still act (its fence), so that an
+/// instance revoked while its commit was on the way (killed, deposed, undeployed) writes
+/// nothing. A refusal is `not-leader`, naming the elector's current term.
+pub(crate) type Gate = Arc<dyn Fn(&Elections) -> bool + Send + Sync>;
+
+/// The refusal of a commit whose gate is shut: not-leader, with the elector's term.
+fn shut(
+    el: &Elections,
+    elector: &ElectionName,
+    now: ballot_core::namespace::MonoTime,
+) -> CommitError {
+    CommitError::NotLeader {
+        current: el.lease_holder(elector, now).map(|holder| holder.term),
+    }
+}
+
+/// How the commit is fenced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CommitMode {
+    /// `guarded-commit`: if the peer is not master, hold an election first (and commit
+    /// only if it wins); then commit under its term.
+    Guarded,
+    /// `speculative-commit`: no election; commit under this term, which the guard refuses
+    /// if it is no longer held, even after the function ran.
+    Speculative(Term),
+    /// A dry run: the operations and what they would do, written nowhere.
+    Preview,
+}
+
+/// A commit request.
+#[derive(Debug, Clone)]
+pub struct CommitRequest {
+    /// The lease elector that fences it.
+    pub elector: ElectionName,
+    /// The committing peer.
+    pub peer: String,
+    /// Guarded, speculative or preview.
+    pub mode: CommitMode,
+    /// The operations or the function that computes them.
+    pub txn: TxnSource,
+}
+
+/// What a commit did.
+#[derive(Debug, Clone)]
+pub struct CommitReport {
+    /// The term it was fenced by (none for a preview).
+    pub term: Option<Term>,
+    /// The operations, as applied (or as a preview would apply them).
+    pub ops: Vec<Op>,
+    /// Their results.
+    pub results: Vec<OpResult>,
+    /// The revision it committed at (for a preview: the revision it read).
+    pub revision: u64,
+    /// How many times the function ran.
+    pub attempts: usize,
+}
+
+/// The linker for transaction functions: their snapshot and log, and WASI.
+pub(crate) fn txn_linker(engine: &wasmtime::Engine) -> Result<Linker<TxnState>, DeployError> {
+    let mut linker = Linker::new(engine);
+    let wire = |e: wasmtime::Error| DeployError::Linker(format!("{e:#}"));
+    wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(wire)?;
+    super::bindings::txn_fn::TxnFn::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s)
+        .map_err(wire)?;
+    Ok(linker)
+}
+
+/// A transaction function ready to instantiate: imports resolved and type-checked once.
+type Prepared = super::bindings::txn_fn::TxnFnPre<TxnState>;
+
+/// The SHA-256 that names a transaction function.
+pub fn digest(wasm: &[u8]) -> [u8; 32] {
+    sha2::Sha256::digest(wasm).into()
+}
+
+/// Checks that `wasm` is a transaction function this host can run, preparing it (cached
+/// by content, so a commit pays only for the instantiation).
+pub(crate) fn validate(shared: &Shared, wasm: &[u8]) -> Result<Prepared, DeployError> {
+    validate_named(shared, digest(wasm), wasm)
+}
+
+/// [`validate`] for a caller that already hashed `wasm` (as `hash`), so 2.8 MB of code is
+/// not hashed twice.
+pub(crate) fn validate_named(
+    shared: &Shared,
+    hash: [u8; 32],
+    wasm: &[u8],
+) -> Result<Prepared, DeployError> {
+    if let Some(prepared) = shared.txn_fns.get(&hash) {
+        return Ok(prepared.clone());
+    }
+    let component = compile(shared, wasm)?;
+    let prepared = shared
+        .txn_linker
+        .instantiate_pre(&component)
+        .and_then(super::bindings::txn_fn::TxnFnPre::new)
+        .map_err(|e| DeployError::WrongWorld {
+            world: "txn-fn",
+            reason: format!("{e:#}"),
+        })?;
+    shared.txn_fns.insert(hash, prepared.clone());
+    Ok(prepared)
+}
+
+/// Runs the function once on `state`: its operations and what it read.
+async fn run(
+    shared: &Shared,
+    pre: &Prepared,
+    state: State,
+    args: &[u8],
+    limits: &Limits,
+) -> Result<(Vec<Op>, ReadSet), CommitError> {
+    let aborted = |why: String| CommitError::TxnAborted(why);
+    let mut store = Store::new(
+        &shared.engine,
+        TxnState::new("txn-fn", Snapshot::new(state), args, limits),
+    );
+    confine(&mut store);
+    let deadline = limits.callback_deadline;
+    sandbox::arm(&mut store, deadline);
+    let outcome = async {
+        let bindings = sandbox::within(deadline, pre.instantiate_async(&mut store)).await?;
+        sandbox::within(deadline, bindings.call_apply(&mut store, args)).await
+    }
+    .await;
+    sandbox::disarm(&mut store);
+    match outcome {
+        Ok(Ok(ops)) => {
+            let ops = to_ops(ops).map_err(aborted)?;
+            Ok((ops, store.into_data().into_reads()))
+        }
+        Ok(Err(refusal)) => Err(aborted(refusal)),
+        Err(trap) => {
+            let mut why = sandbox::describe(&trap);
+            if let Some(words) = store.data().last_words() {
+                why = format!("{why}: {words}");
+            }
+            Err(aborted(why))
+        }
+    }
+}
+
+/// Every commit call is its own process in recorded histories (one op in flight each).
+static NEXT_PROCESS: AtomicU64 = AtomicU64::new(1 << 40);
+
+/// A fresh process number for a recorded lease-elector act (a commit, or a win), so
+/// acts of one peer that overlap never share a process.
+pub(crate) fn next_process() -> u64 {
+    NEXT_PROCESS.fetch_add(1, Ordering::Relaxed)
+}
+
+/// The prepared function of `txn`, if it has one.
+fn prepare(shared: &Shared, txn: &TxnSource) -> Result<Option<Prepared>, CommitError> {
+    match txn {
+        TxnSource::Ops(_) => Ok(None),
+        TxnSource::Function { wasm, .. } => validate(shared, wasm)
+            .map(Some)
+            .map_err(|e| CommitError::TxnAborted(format!("the function was refused: {e}"))),
+        TxnSource::Registered { sha256, .. } => shared
+            .txn_fns
+            .get(sha256)
+            .map(|prepared| Some(prepared.clone()))
+            .ok_or_else(|| {
+                CommitError::Refused(Error::Invalid {
+                    subject: format!("transaction function {}", hex(sha256)),
+                    reason: "no such function is registered with this host",
+                })
+            }),
+    }
+}
+
+/// 64 lowercase hex digits: how a transaction function is named outside the host.
+pub fn hex(sha256: &[u8; 32]) -> String {
+    sha256.iter().map(|byte| format!("{byte:02x}")).collect()
+}
+
+/// A SHA-256 from 64 hex digits (either case); `None` for anything else.
+pub fn parse_sha256(hex: &str) -> Option<[u8; 32]> {
+    if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    let mut sha256 = [0; 32];
+    for (byte, pair) in sha256.iter_mut().zip(hex.as_bytes().chunks(2)) {
+        *byte = u8::from_str_radix(std::str::from_utf8(pair).ok()?, 16).ok()?;
+    }
+    Some(sha256)
+}
+
+/// `txn`'s operations on `state`, and what computing them read. Operations that would
+/// write what the election machinery keeps are refused, whoever computed them.
+async fn compute(
+    shared: &Shared,
+    txn: &TxnSource,
+    prepared: Option<&Prepared>,
+    state: State,
+) -> Result<(Vec<Op>, ReadSet), CommitError> {
+    let (ops, reads) = match (txn, prepared) {
+        (TxnSource::Ops(ops), _) => (ops.clone(), ReadSet::default()),
+        (
+            TxnSource::Function { args, limits, .. } | TxnSource::Registered { args, limits, .. },
+            Some(prepared),
+        ) => run(shared, prepared, state, args, limits).await?,
+        (TxnSource::Function { .. } | TxnSource::Registered { .. }, None) => {
+            unreachable!("prepared by the caller")
+        }
+    };
+    ballot_core::election::refuse_host_kept(&ops)?;
+    Ok((ops, reads))
+}
+
+/// A dry run of `txn` on the last durable revision: its operations and what they would
+/// do, written nowhere.
+pub(crate) async fn preview(
+    shared: &Arc<Shared>,
+    txn: TxnSource,
+) -> Result<CommitReport, CommitError> {
+    let prepared = prepare(shared, &txn)?;
+    let state = shared.store.published();
+    let revision = state.revision().0;
+    let (ops, _reads) = compute(shared, &txn, prepared.as_ref(), state.clone()).await?;
+    let now = shared
+        .store
+        .execute_async(|_: &mut Elections, now| now)
+        .await
+        .map_err(|e| CommitError::TxnAborted(e.to_string()))?;
+    let preview =
+        ballot_core::commit::preview(state, Default::default(), now, &mut |_| Ok(ops.clone()))?;
+    Ok(CommitReport {
+        term: None,
+        results: preview.committed.results,
+        ops: preview.ops,
+        revision,
+        attempts: 1,
+    })
+}
+
+/// Admits a commit's operations once they are known, before they go to the writer: a
+/// component's bytes quota pays for them here, a function's after each run.
+pub(crate) type Admit<'a> = &'a mut (dyn FnMut(&[Op]) -> Result<(), CommitError> + Send);
+
+/// Carries out `request`; with a `gate`, only if it still lets the commit through in the
+/// writer step that applies it; with `admit`, only the operations it admits.
+pub(crate) async fn commit(
+    shared: &Arc<Shared>,
+    request: CommitRequest,
+    gate: Option<Gate>,
+    mut admit: Option<Admit<'_>>,
+) -> Result<CommitReport, CommitError> {
+    let CommitRequest {
+        elector,
+        peer,
+        mode,
+        txn,
+    } = request;
+    if mode == CommitMode::Preview {
+        return preview(shared, txn).await;
+    }
+    let prepared = prepare(shared, &txn)?;
+    let process = next_process();
+    let term = match mode {
+        CommitMode::Speculative(term) => term,
+        CommitMode::Guarded => hold(shared, &elector, &peer, process, gate.clone()).await?,
+        CommitMode::Preview => unreachable!("a preview returned above"),
+    };
+    let mut last_conflict = None;
+    for attempt in 1..=MAX_ATTEMPTS {
+        let state = shared.store.published();
+        let (ops, reads) = compute(shared, &txn, prepared.as_ref(), state).await?;
+        if let Some(admit) = admit.as_deref_mut() {
+            admit(&ops)?;
+        }
+        let recorded = serde_json::json!([peer, term.0]);
+        let token = shared.recorder.invoke(process, "commit", recorded.clone());
+        let (elector_at_apply, peer_at_apply, ops_at_apply) =
+            (elector.clone(), peer.clone(), ops.clone());
+        let gate_at_apply = gate.clone();
+        let applied = shared
+            .commit(move |el: &mut Elections, now| {
+                if gate_at_apply.as_ref().is_some_and(|open| !open(el)) {
+                    let refused = shut(el, &elector_at_apply, now);
+                    return (Err(Applied::Refused(refused)), Effects::default());
+                }
+                apply(
+                    el,
+                    &elector_at_apply,
+                    &peer_at_apply,
+                    term,
+                    &reads,
+                    &ops_at_apply,
+                    now,
+                )
+            })
+            .await
+            .map_err(|e| CommitError::TxnAborted(format!("the store failed: {e}")));
+        match applied {
+            Ok(Ok(committed)) => {
+                token.ok(recorded);
+                return Ok(CommitReport {
+                    term: Some(term),
+                    ops,
+                    results: committed.results,
+                    revision: committed.revision.0,
+                    attempts: attempt,
+                });
+            }
+            Ok(Err(Applied::Stale(path))) => {
+                token.fail(recorded);
+                last_conflict = Some(path);
+            }
+            Ok(Err(Applied::Refused(error))) => {
+                token.fail(recorded);
+                return Err(error);
+            }
+            Err(error) => {
+                token.info(recorded);
+                return Err(error);
+            }
+        }
+    }
+    Err(CommitError::Conflict {
+        path: last_conflict.expect("a conflict ended every attempt"),
+        attempts: MAX_ATTEMPTS,
+    })
+}
+
+/// Why one apply step did not commit.
+enum Applied {
+    /// Something the function read changed (this node): run it again.
+    Stale(NodePath),
+    /// Refused for good.
+    Refused(CommitError),
+}
+
+/// The writer step of a commit: reads unchanged, guard held, then all or nothing.
+fn apply(
+    el: &mut Elections,
+    elector: &ElectionName,
+    peer: &str,
+    term: Term,
+    reads: &ReadSet,
+    ops: &[Op],
+    now: ballot_core::namespace::MonoTime,
+) -> (Result<Committed, Applied>, Effects) {
+    if let Some(path) = reads.conflict(el.namespace().state()) {
+        return (Err(Applied::Stale(path.clone())), Effects::default());
+    }
+    let guard = match el.lease_guard(elector, peer, term, now) {
+        Ok(guard) => guard,
+        Err(Error::NotLeader { current }) => {
+            return (
+                Err(Applied::Refused(CommitError::NotLeader { current })),
+                Effects::default(),
+            );
+        }
+        Err(other) => return (Err(Applied::Refused(other.into())), Effects::default()),
+    };
+    match el.multi(Some(&guard), ops, now) {
+        Ok((committed, effects)) => (Ok(committed), effects),
+        Err(failed) => {
+            let error = match failed.error {
+                Error::NotLeader { current } => CommitError::NotLeader { current },
+                other => CommitError::Refused(other),
+            };
+            (Err(Applied::Refused(error)), Effects::default())
+        }
+    }
+}
+
+/// The `guarded-commit` election: the peer's term if it is master, else an election it
+/// must win. A win is recorded as `elected` for the leadership model.
+async fn hold(
+    shared: &Arc<Shared>,
+    elector: &ElectionName,
+    peer: &str,
+    process: u64,
+    gate: Option<Gate>,
+) -> Result<Term, CommitError> {
+    let (elector, peer) = (elector.clone(), peer.to_string());
+    let recorder = shared.recorder.clone();
+    shared
+        .commit(move |el: &mut Elections, now| {
+            if gate.as_ref().is_some_and(|open| !open(el)) {
+                return (Err(shut(el, &elector, now)), Effects::default());
+            }
+            if let Some(holder) = el.lease_holder(&elector, now)
+                && holder.master == peer
+            {
+                return (Ok(holder.term), Effects::default());
+            }
+            let outcome = match el.elect_for_duration(&elector, &peer, now) {
+                Ok(outcome) => outcome,
+                Err(error) => return (Err(CommitError::from(error)), Effects::default()),
+            };
+            match outcome {
+                LeaseOutcome::Won { term, .. } | LeaseOutcome::Renewed { term, .. } => {
+                    let value = serde_json::json!([peer, term.0]);
+                    recorder.invoke(process, "elected", value.clone()).ok(value);
+                    (Ok(term), Effects::default())
+                }
+                LeaseOutcome::Held { term, .. } => (
+                    Err(CommitError::NotLeader {
+                        current: Some(term),
+                    }),
+                    Effects::default(),
+                ),
+            }
+        })
+        .await
+        .map_err(|e| CommitError::TxnAborted(format!("the store failed: {e}")))?
+}
+
+/// How long a transaction function may run by default.
+pub const DEFAULT_TXN_DEADLINE: Duration = Duration::from_secs(1);

@@ -1,0 +1,190 @@
+//! `ballot bench commit`: guarded commits through a lease elector whose operations a
+//! transaction function computes (`fixture-txn`, `count PATH`: read a counter, write it
+//! plus one), against the same commits with the operations given (the baseline), on the
+//! durable store: latency p50/p99 with one client, throughput with 16 and 64.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use ballot_check::history::Recorder;
+use ballot_core::election::{Effects, ElectionName, Elections};
+use ballot_core::namespace::{CreateMode, Data, NodePath, Op};
+use ballot_runtime::{CommitMode, CommitRequest, Limits, Runtime, TxnSource, new_engine};
+use ballot_store::clock::SystemClock;
+use ballot_store::{EmbeddedStore, Options};
+
+use super::{Figure, histogram, micros, on_tokio, record, summarise};
+
+/// Arguments of `ballot bench commit`.
+#[derive(Debug, clap::Args)]
+pub struct CommitArgs {
+    /// Commits timed one at a time, per kind.
+    #[arg(long, default_value_t = 300)]
+    commits: usize,
+    /// Seconds of each throughput run.
+    #[arg(long, default_value_t = 2.0)]
+    seconds: f64,
+}
+
+/// Runs the benchmark.
+pub fn run(args: CommitArgs) -> anyhow::Result<ExitCode> {
+    on_tokio(measure(args))
+}
+
+/// What a client commits: its own counter, by a function or by plain operations.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    TxnFn,
+    Plain,
+}
+
+/// A request of `kind` for `client`'s counter; the function is the registered one whose
+/// SHA-256 is `sha256`, as a component or an HTTP client names it.
+fn request(kind: Kind, client: usize, sha256: [u8; 32]) -> CommitRequest {
+    let path = format!("/bench/c{client}");
+    let txn = match kind {
+        Kind::TxnFn => TxnSource::Registered {
+            sha256,
+            args: format!("count {path}").into_bytes(),
+            limits: Limits::default(),
+        },
+        Kind::Plain => TxnSource::Ops(vec![Op::Set {
+            path: NodePath::parse(&path).expect("a valid path"),
+            data: Data::from("1"),
+            expected: None,
+        }]),
+    };
+    CommitRequest {
+        elector: ElectionName::parse("bench").expect("a valid name"),
+        peer: "master".into(),
+        mode: CommitMode::Guarded,
+        txn,
+    }
+}
+
+async fn measure(args: CommitArgs) -> anyhow::Result<ExitCode> {
+    let dir = tempfile::tempdir()?;
+    let store: EmbeddedStore<Elections> =
+        EmbeddedStore::open(dir.path(), Arc::new(SystemClock::new()), Options::default())?;
+    let engine = new_engine().map_err(|e| anyhow::anyhow!("{e:#}"))?;
+    let rt = Arc::new(Runtime::new(engine, store, Recorder::off())?);
+    let wasm = std::fs::read(ballot_artifacts::FIXTURE_TXN)?;
+    let sha256 = ballot_runtime::parse_sha256(&rt.register_txn_fn(&wasm)?)
+        .ok_or_else(|| anyhow::anyhow!("the runtime named the function by a bad hash"))?;
+    rt.with_elections(|el: &mut Elections, now| {
+        let elector = ElectionName::parse("bench").expect("a valid name");
+        let setup = el.reset_elector(&elector, Duration::from_secs(3600), "master", now);
+        let mut ops = vec![Op::Create {
+            path: NodePath::parse("/bench").expect("a valid path"),
+            data: Data::default(),
+            mode: CreateMode::PERSISTENT,
+        }];
+        for client in 0..64 {
+            ops.push(Op::Create {
+                path: NodePath::parse(&format!("/bench/c{client}")).expect("a valid path"),
+                data: Data::from("0"),
+                mode: CreateMode::PERSISTENT,
+            });
+        }
+        let created = el.multi(None, &ops, now).map(|(_, effects)| effects);
+        (
+            setup
+                .map_err(|e| e.to_string())
+                .and(created.map_err(|e| e.to_string())),
+            Effects::default(),
+        )
+    })
+    .await?
+    .map_err(anyhow::Error::msg)?;
+    // Win the lease and compile the function once.
+    for kind in [Kind::TxnFn, Kind::Plain] {
+        rt.commit(request(kind, 0, sha256)).await?;
+    }
+
+    println!(
+        "latency: {} guarded commits of each kind, one at a time, alternating",
+        args.commits
+    );
+    let (mut txn_latency, mut plain_latency) = (histogram(), histogram());
+    for _ in 0..args.commits {
+        for (kind, into) in [
+            (Kind::TxnFn, &mut txn_latency),
+            (Kind::Plain, &mut plain_latency),
+        ] {
+            let started = Instant::now();
+            rt.commit(request(kind, 0, sha256)).await?;
+            record(into, started.elapsed());
+        }
+    }
+
+    let mut throughput = Vec::new();
+    for clients in [16usize, 64] {
+        for kind in [Kind::TxnFn, Kind::Plain] {
+            let until = Instant::now() + Duration::from_secs_f64(args.seconds);
+            let started = Instant::now();
+            let mut tasks = Vec::new();
+            for client in 0..clients {
+                let rt = rt.clone();
+                tasks.push(tokio::spawn(async move {
+                    let mut done = 0u64;
+                    while Instant::now() < until {
+                        rt.commit(request(kind, client, sha256)).await?;
+                        done += 1;
+                    }
+                    anyhow::Ok(done)
+                }));
+            }
+            let mut done = 0;
+            for task in tasks {
+                done += task.await??;
+            }
+            let rate = done as f64 / started.elapsed().as_secs_f64();
+            let name = if kind == Kind::TxnFn {
+                "txn-fn"
+            } else {
+                "plain ops"
+            };
+            println!("{clients} clients, {name}: {rate:.0} commits/s");
+            throughput.push(rate);
+        }
+    }
+    println!(
+        "one client: txn-fn p50 {:.0} us, p99 {:.0} us; plain ops p50 {:.0} us, p99 {:.0} us",
+        micros(&txn_latency, 0.5),
+        micros(&txn_latency, 0.99),
+        micros(&plain_latency, 0.5),
+        micros(&plain_latency, 0.99)
+    );
+    summarise(&[
+        Figure {
+            name: "txn-fn-commit-p50",
+            value: micros(&txn_latency, 0.5),
+            unit: "us",
+            baseline: "plain-commit-p50",
+            baseline_value: micros(&plain_latency, 0.5),
+        },
+        Figure {
+            name: "txn-fn-commit-p99",
+            value: micros(&txn_latency, 0.99),
+            unit: "us",
+            baseline: "plain-commit-p99",
+            baseline_value: micros(&plain_latency, 0.99),
+        },
+        Figure {
+            name: "txn-fn-commits-16-clients",
+            value: throughput[0],
+            unit: "commits/s",
+            baseline: "plain-commits-16-clients",
+            baseline_value: throughput[1],
+        },
+        Figure {
+            name: "txn-fn-commits-64-clients",
+            value: throughput[2],
+            unit: "commits/s",
+            baseline: "plain-commits-64-clients",
+            baseline_value: throughput[3],
+        },
+    ]);
+    Ok(ExitCode::SUCCESS)
+}

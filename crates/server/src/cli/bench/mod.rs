@@ -1,0 +1,219 @@
+//! `ballot bench`: measured figures, each against a baseline measured in the same run,
+//! ending with one `SUMMARY <name> <value> <unit> <ratio> <baseline>` line per figure so
+//! runs can be compared line by line. Run optimised: `cargo run --release -- bench ...`.
+
+mod commit;
+mod foundation;
+mod runtime;
+mod sandbox;
+mod serve;
+mod sim;
+mod store;
+mod swap;
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use hdrhistogram::Histogram;
+
+/// Arguments of `ballot bench`.
+#[derive(Debug, clap::Args)]
+pub struct BenchArgs {
+    #[command(subcommand)]
+    suite: Option<Suite>,
+}
+
+impl BenchArgs {
+    /// Whether this run is the simulation benchmark, whose crashes and torn tails are on
+    /// purpose (so only errors are worth logging).
+    pub fn simulates(&self) -> bool {
+        matches!(self.suite, Some(Suite::Sim(_)))
+    }
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum Suite {
+    /// Namespace operations, votes and failover (the default).
+    Foundation(foundation::FoundationArgs),
+    /// The embedded store: fdatasync baseline, commit latency, group-commit throughput.
+    Store(store::StoreArgs),
+    /// Components as actors: callback latency, deploy to first callback, failover.
+    Runtime(runtime::RuntimeArgs),
+    /// The sandbox: failover after a trap, and the cost of epoch yields on busy guests.
+    Sandbox(sandbox::SandboxArgs),
+    /// Hot-swap: the callback blackout of a busy leader, against a failover.
+    Swap(swap::SwapArgs),
+    /// The HTTP API: leader query latency against a bare axum handler, and the
+    /// blackout of hot-swaps made over HTTP.
+    Serve(serve::ServeArgs),
+    /// Guarded commits with a transaction function against the same with plain ops.
+    Commit(commit::CommitArgs),
+    /// Deterministic simulation: simulated operations per second against the same
+    /// operations run directly on the elections.
+    Sim(sim::SimArgs),
+}
+
+/// One reported figure and the baseline it is compared with.
+pub(crate) struct Figure {
+    pub name: &'static str,
+    pub value: f64,
+    pub unit: &'static str,
+    pub baseline: &'static str,
+    pub baseline_value: f64,
+}
+
+/// Runs an async benchmark on the runtime every component benchmark uses: tokio with
+/// two workers, as many as the machine has cores.
+pub(crate) fn on_tokio(
+    benchmark: impl std::future::Future<Output = anyhow::Result<ExitCode>>,
+) -> anyhow::Result<ExitCode> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?
+        .block_on(benchmark)
+}
+
+/// A candidate deployment with default limits and a 10 s TTL: what the component
+/// benchmarks deploy, each adjusting what it measures.
+pub(crate) fn candidate(
+    name: String,
+    election: &ballot_core::election::ElectionName,
+    wasm: &[u8],
+) -> ballot_runtime::DeploySpec {
+    ballot_runtime::DeploySpec {
+        name,
+        wasm: wasm.to_vec(),
+        role: ballot_runtime::Role::Candidate {
+            election: election.clone(),
+            data: Vec::new(),
+            follow_leader: false,
+        },
+        ttl: Duration::from_secs(10),
+        tick: None,
+        limits: Default::default(),
+        supervision: Default::default(),
+    }
+}
+
+/// Failover by undeploy, `rounds` times: in a queue of three candidates of `wasm` in
+/// `election`, the leader is undeployed and the time until its successor's
+/// on-winning-election starts is recorded; a fresh candidate joins the back each round.
+pub(crate) async fn undeploy_failovers(
+    rt: &ballot_runtime::Runtime,
+    wasm: &[u8],
+    election: &ballot_core::election::ElectionName,
+    rounds: usize,
+) -> anyhow::Result<Histogram<u64>> {
+    let prefix = format!("{election}-");
+    let mut queue = std::collections::VecDeque::new();
+    let from = rt.timeline().len();
+    for i in 0..3 {
+        let name = format!("{prefix}{i}");
+        let id = rt.deploy(candidate(name.clone(), election, wasm)).await?;
+        queue.push_back((name, id));
+    }
+    let first = queue[0].0.clone();
+    started_winning(rt, &first, from).await?;
+    let mut failovers = histogram();
+    for round in 0..rounds {
+        let (_, leader) = queue.pop_front().expect("a queue of three");
+        let successor = queue.front().expect("a queue of three").0.clone();
+        let from = rt.timeline().len();
+        let start = rt.uptime();
+        rt.undeploy(leader).await?;
+        let won = started_winning(rt, &successor, from).await?;
+        record(&mut failovers, won.saturating_sub(start));
+        let name = format!("{prefix}{}", round + 3);
+        let id = rt.deploy(candidate(name.clone(), election, wasm)).await?;
+        queue.push_back((name, id));
+    }
+    Ok(failovers)
+}
+
+/// Who and when of the first timeline entry from index `from` on that `pick` accepts,
+/// polled every 200 us for at most 10 s: how the component benchmarks wait for what the
+/// runtime does.
+pub(crate) async fn next_entry(
+    rt: &ballot_runtime::Runtime,
+    from: usize,
+    pick: impl Fn(&str, &ballot_runtime::TimelineEvent) -> bool,
+) -> anyhow::Result<(String, Duration)> {
+    for _ in 0..50_000 {
+        let found = rt
+            .timeline()
+            .into_iter()
+            .skip(from)
+            .find(|e| pick(&e.deployment, &e.event));
+        if let Some(entry) = found {
+            return Ok((entry.deployment, entry.at));
+        }
+        tokio::time::sleep(Duration::from_micros(200)).await;
+    }
+    anyhow::bail!("the timeline never showed what was waited for")
+}
+
+/// Whether `event` is the start of an on-winning-election callback.
+pub(crate) fn winning(event: &ballot_runtime::TimelineEvent) -> bool {
+    matches!(event, ballot_runtime::TimelineEvent::Callback(c) if c.starts_with("on-winning"))
+}
+
+/// When `who` next started an on-winning-election, at timeline index `from` or later.
+pub(crate) async fn started_winning(
+    rt: &ballot_runtime::Runtime,
+    who: &str,
+    from: usize,
+) -> anyhow::Result<Duration> {
+    let (_, at) = next_entry(rt, from, |name, event| name == who && winning(event)).await?;
+    Ok(at)
+}
+
+/// Prints the summary lines.
+pub(crate) fn summarise(figures: &[Figure]) {
+    for f in figures {
+        println!(
+            "SUMMARY {} {:.2} {} {:.3} {}",
+            f.name,
+            f.value,
+            f.unit,
+            f.value / f.baseline_value,
+            f.baseline
+        );
+    }
+}
+
+/// A latency histogram from 1 ns to a minute, 3 significant digits.
+pub(crate) fn histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, 60_000_000_000, 3).expect("valid bounds")
+}
+
+/// Records one latency.
+pub(crate) fn record(histogram: &mut Histogram<u64>, elapsed: Duration) {
+    let nanos = u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX);
+    histogram.saturating_record(nanos.max(1));
+}
+
+/// Microseconds at a quantile.
+pub(crate) fn micros(histogram: &Histogram<u64>, quantile: f64) -> f64 {
+    histogram.value_at_quantile(quantile) as f64 / 1e3
+}
+
+/// Runs the chosen suite.
+pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
+    if cfg!(debug_assertions) {
+        eprintln!(
+            "warning: unoptimised build; run `cargo run --release -- bench` for real figures"
+        );
+    }
+    match args.suite {
+        None => foundation::run(foundation::FoundationArgs::default()),
+        Some(Suite::Foundation(args)) => foundation::run(args),
+        Some(Suite::Store(args)) => store::run(args),
+        Some(Suite::Runtime(args)) => runtime::run(args),
+        Some(Suite::Sandbox(args)) => sandbox::run(args),
+        Some(Suite::Swap(args)) => swap::run(args),
+        Some(Suite::Serve(args)) => serve::run(args),
+        Some(Suite::Commit(args)) => commit::run(args),
+        Some(Suite::Sim(args)) => sim::run(args),
+    }
+}

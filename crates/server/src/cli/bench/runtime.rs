@@ -1,0 +1,122 @@
+//! `ballot bench runtime`: components as actors. Host-to-guest callback latency and
+//! deploy-to-first-callback, each against calling an empty exported function; failover
+//! (leader undeployed until the successor's on-winning-election starts).
+
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Instant;
+
+use hdrhistogram::Histogram;
+
+use ballot_check::history::Recorder;
+use ballot_core::election::{ElectionName, Elections};
+use ballot_runtime::bindings::wit;
+use ballot_runtime::{Runtime, new_engine};
+use ballot_store::clock::SystemClock;
+use ballot_store::{EmbeddedStore, Options};
+
+use super::{
+    Figure, candidate, histogram, micros, on_tokio, record, started_winning, summarise,
+    undeploy_failovers,
+};
+
+/// Arguments of `ballot bench runtime`.
+#[derive(Debug, clap::Args)]
+pub struct RuntimeArgs {
+    /// Direct calls measured per kind.
+    #[arg(long, default_value_t = 20_000)]
+    calls: usize,
+    /// Deploys and failovers measured.
+    #[arg(long, default_value_t = 100)]
+    rounds: usize,
+}
+
+async fn measure(args: RuntimeArgs) -> anyhow::Result<ExitCode> {
+    let dir = tempfile::tempdir_in(std::env::temp_dir())?;
+    let store: EmbeddedStore<Elections> =
+        EmbeddedStore::open(dir.path(), Arc::new(SystemClock::new()), Options::default())?;
+    let engine = new_engine().map_err(|e| anyhow::anyhow!("{e:#}"))?;
+    let rt = Runtime::new(engine, store, Recorder::off())?;
+    let empty = std::fs::read(ballot_artifacts::EMPTY_EXPORT)?;
+    let example = std::fs::read(ballot_artifacts::EXAMPLE_CANDIDATE)?;
+
+    // Baseline: an empty exported function, called directly.
+    let (mut store, guest) = rt.bare_candidate(&empty, true).await?;
+    let mut baseline = histogram();
+    for _ in 0..args.calls {
+        let t = Instant::now();
+        guest
+            .call_tick(&mut store)
+            .await
+            .map_err(|e| anyhow::anyhow!("{e:#}"))?;
+        record(&mut baseline, t.elapsed());
+    }
+    // A real callback: the example candidate's on-losing-election (one log import call).
+    let (mut store, guest) = rt.bare_candidate(&example, true).await?;
+    let leader = wit::Leader {
+        candidate: 1,
+        term: 1,
+        data: b"x".to_vec(),
+    };
+    let mut callback = histogram();
+    for _ in 0..args.calls {
+        let t = Instant::now();
+        guest
+            .call_on_losing_election(&mut store, &leader)
+            .await
+            .map_err(|e| anyhow::anyhow!("{e:#}"))?;
+        record(&mut callback, t.elapsed());
+    }
+
+    // Deploy (cached component) until its first callback, each in an election of its own.
+    let mut deploys = histogram();
+    for round in 0..args.rounds {
+        let election = ElectionName::parse(&format!("deploy-{round}"))?;
+        let name = format!("d{round}");
+        let start = rt.uptime();
+        let id = rt
+            .deploy(candidate(name.clone(), &election, &example))
+            .await?;
+        let at = started_winning(&rt, &name, 0).await?;
+        record(&mut deploys, at.saturating_sub(start));
+        rt.undeploy(id).await?;
+    }
+
+    // Failover: undeploy the leader of a queue, time the successor's on-winning-election.
+    // The example candidate fences its writes with the election `example`, so it stands there.
+    let election = ElectionName::parse("example")?;
+    let failovers = undeploy_failovers(&rt, &example, &election, args.rounds).await?;
+
+    let base50 = micros(&baseline, 0.5);
+    let base99 = micros(&baseline, 0.99);
+    println!(
+        "empty exported call: p50 {base50:.1} us, p99 {base99:.1} us ({} calls)",
+        baseline.len()
+    );
+    let figure = |name, h: &Histogram<u64>, q, base| Figure {
+        name,
+        value: micros(h, q),
+        unit: "us",
+        baseline: if q == 0.5 {
+            "empty_call_p50"
+        } else {
+            "empty_call_p99"
+        },
+        baseline_value: base,
+    };
+    let figures = [
+        figure("callback_p50", &callback, 0.5, base50),
+        figure("callback_p99", &callback, 0.99, base99),
+        figure("deploy_to_first_callback_p50", &deploys, 0.5, base50),
+        figure("deploy_to_first_callback_p99", &deploys, 0.99, base99),
+        figure("failover_undeploy_p50", &failovers, 0.5, base50),
+        figure("failover_undeploy_p99", &failovers, 0.99, base99),
+    ];
+    summarise(&figures);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Runs the runtime benchmark.
+pub fn run(args: RuntimeArgs) -> anyhow::Result<ExitCode> {
+    on_tokio(measure(args))
+}

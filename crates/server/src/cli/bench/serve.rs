@@ -1,0 +1,227 @@
+//! `ballot bench serve`: the HTTP API, in one run.
+//!
+//! - Leader query latency: `GET /v1/elections/{name}` on a served host with a leader,
+//!   against a bare axum handler answering a constant of the same shape over the same
+//!   kind of connection (keep-alive, one request at a time), in alternating rounds.
+//! - Hot-swap blackout over HTTP: `PUT /v1/components/{id}` on a leader that ticks (a
+//!   guarded write every 10 ms), alternating v1 and v2; the blackout each answer reports
+//!   (the old code's last host call to the new code's first callback), against the whole
+//!   swap request as the client waits for it.
+
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::routing::get;
+use hdrhistogram::Histogram;
+
+use crate::serve::wire::{DeploymentView, SwapView};
+use crate::serve::{Host, Token, router};
+use ballot_check::history::Recorder;
+
+use super::{Figure, histogram, micros, on_tokio, record, summarise};
+
+/// Arguments of `ballot bench serve`.
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    /// Leader queries measured, for each of the two servers.
+    #[arg(long, default_value_t = 5_000)]
+    queries: usize,
+    /// Hot-swaps measured.
+    #[arg(long, default_value_t = 60)]
+    swaps: usize,
+}
+
+const TOKEN: &str = "bench";
+
+/// Runs the benchmark.
+pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
+    on_tokio(measure(args))
+}
+
+async fn listen(app: Router) -> anyhow::Result<String> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let address = listener.local_addr()?;
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    Ok(format!("http://{address}"))
+}
+
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(30)))
+        .build()
+        .into()
+}
+
+/// Runs blocking client work off the tokio workers.
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> anyhow::Result<T> + Send + 'static,
+) -> anyhow::Result<T> {
+    tokio::task::spawn_blocking(f).await?
+}
+
+async fn measure(args: ServeArgs) -> anyhow::Result<ExitCode> {
+    let dir = tempfile::tempdir()?;
+    let host = Host::start(dir.path(), Recorder::off()).await?;
+    let served = listen(router(
+        host.clone(),
+        Token::new(TOKEN).map_err(anyhow::Error::msg)?,
+    ))
+    .await?;
+    let v1 = std::fs::read(ballot_artifacts::EXAMPLE_CANDIDATE)?;
+    let v2 = std::fs::read(ballot_artifacts::EXAMPLE_CANDIDATE_V2)?;
+
+    let (leader, answer) = {
+        let (served, v1) = (served.clone(), v1.clone());
+        blocking(move || {
+            let agent = agent();
+            let mut response = agent
+                .post(format!(
+                    "{served}/v1/components?role=candidate&election=example&name=busy&data=10.0.0.1&tick_ms=10"
+                ))
+                .header("authorization", format!("Bearer {TOKEN}"))
+                .send(&v1[..])?;
+            anyhow::ensure!(response.status() == 201, "deploy: {}", response.status());
+            let leader: DeploymentView = response.body_mut().read_json()?;
+            // Wait for the ack, then keep the answer as the baseline's constant.
+            for _ in 0..1_000 {
+                let text = agent
+                    .get(format!("{served}/v1/elections/example"))
+                    .call()?
+                    .body_mut()
+                    .read_to_string()?;
+                if !text.contains("\"leader\":null") {
+                    return Ok((leader, text));
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            anyhow::bail!("the leader never acked")
+        })
+        .await?
+    };
+    let bare = listen(Router::new().route(
+        "/v1/elections/{name}",
+        get(move || {
+            let answer = answer.clone();
+            async move { ([("content-type", "application/json")], answer) }
+        }),
+    ))
+    .await?;
+
+    println!(
+        "leader query: {} requests to each server, in alternating rounds of 100",
+        args.queries
+    );
+    let (query, baseline) = {
+        let (served, bare, queries) = (served.clone(), bare.clone(), args.queries);
+        blocking(move || {
+            let (served_agent, bare_agent) = (agent(), agent());
+            let (mut query, mut baseline) = (histogram(), histogram());
+            let time = |agent: &ureq::Agent, url: &str, into: &mut Histogram<u64>| {
+                let started = Instant::now();
+                let mut response = agent.get(url).call()?;
+                response.body_mut().read_to_string()?;
+                record(into, started.elapsed());
+                anyhow::ensure!(response.status() == 200, "{url}: {}", response.status());
+                Ok(())
+            };
+            let served_url = format!("{served}/v1/elections/example");
+            let bare_url = format!("{bare}/v1/elections/example");
+            // Warm both connections.
+            for _ in 0..50 {
+                time(&served_agent, &served_url, &mut histogram())?;
+                time(&bare_agent, &bare_url, &mut histogram())?;
+            }
+            for _ in 0..queries.div_ceil(100) {
+                for _ in 0..100 {
+                    time(&served_agent, &served_url, &mut query)?;
+                }
+                for _ in 0..100 {
+                    time(&bare_agent, &bare_url, &mut baseline)?;
+                }
+            }
+            Ok((query, baseline))
+        })
+        .await?
+    };
+
+    println!(
+        "hot-swap: {} swaps of a leader ticking every 10 ms",
+        args.swaps
+    );
+    let (blackouts, requests) = {
+        let (served, swaps, id) = (served.clone(), args.swaps, leader.id);
+        blocking(move || {
+            let agent = agent();
+            let (mut blackouts, mut requests) = (histogram(), histogram());
+            for round in 0..swaps + 2 {
+                std::thread::sleep(Duration::from_millis(20));
+                let code = if round % 2 == 0 { &v2 } else { &v1 };
+                let started = Instant::now();
+                let mut response = agent
+                    .put(format!("{served}/v1/components/{id}"))
+                    .header("authorization", format!("Bearer {TOKEN}"))
+                    .send(&code[..])?;
+                let elapsed = started.elapsed();
+                anyhow::ensure!(response.status() == 200, "swap: {}", response.status());
+                let report: SwapView = response.body_mut().read_json()?;
+                anyhow::ensure!(report.outcome == "activated", "swap: {report:?}");
+                // The first two compile v2 and settle both versions.
+                if round >= 2 {
+                    record(&mut blackouts, Duration::from_micros(report.blackout_us));
+                    record(&mut requests, elapsed);
+                }
+            }
+            Ok((blackouts, requests))
+        })
+        .await?
+    };
+    host.shutdown().await;
+
+    println!(
+        "leader query (served): p50 {:.1} us, p99 {:.1} us; bare axum constant: p50 {:.1} us, p99 {:.1} us",
+        micros(&query, 0.5),
+        micros(&query, 0.99),
+        micros(&baseline, 0.5),
+        micros(&baseline, 0.99)
+    );
+    println!(
+        "swap blackout: p50 {:.0} us, p99 {:.0} us; the whole PUT: p50 {:.0} us, p99 {:.0} us",
+        micros(&blackouts, 0.5),
+        micros(&blackouts, 0.99),
+        micros(&requests, 0.5),
+        micros(&requests, 0.99)
+    );
+    summarise(&[
+        Figure {
+            name: "leader-query-p50",
+            value: micros(&query, 0.5),
+            unit: "us",
+            baseline: "bare-axum-constant-p50",
+            baseline_value: micros(&baseline, 0.5),
+        },
+        Figure {
+            name: "leader-query-p99",
+            value: micros(&query, 0.99),
+            unit: "us",
+            baseline: "bare-axum-constant-p99",
+            baseline_value: micros(&baseline, 0.99),
+        },
+        Figure {
+            name: "http-swap-blackout-p50",
+            value: micros(&blackouts, 0.5),
+            unit: "us",
+            baseline: "http-swap-request-p50",
+            baseline_value: micros(&requests, 0.5),
+        },
+        Figure {
+            name: "http-swap-blackout-p99",
+            value: micros(&blackouts, 0.99),
+            unit: "us",
+            baseline: "http-swap-request-p99",
+            baseline_value: micros(&requests, 0.99),
+        },
+    ]);
+    Ok(ExitCode::SUCCESS)
+}

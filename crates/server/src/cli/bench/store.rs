@@ -1,0 +1,197 @@
+//! `ballot bench store`: the embedded store's commit latency and group-commit throughput,
+//! against the raw cost of one 4 KiB append plus `fdatasync` in the same folder.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use hdrhistogram::Histogram;
+
+use ballot_core::namespace::{CreateMode, Data, Namespace, NodePath, Op};
+use ballot_store::clock::SystemClock;
+use ballot_store::embedded::{FileSystem, RealFs};
+use ballot_store::{EmbeddedStore, Options, Store};
+
+use super::{Figure, histogram, micros, record, summarise};
+
+/// Arguments of `ballot bench store`.
+#[derive(Debug, clap::Args)]
+pub struct StoreArgs {
+    /// Folder to put the data in (on the disk to measure; not tmpfs). A fresh subfolder is
+    /// made and removed.
+    #[arg(long, default_value = "target")]
+    dir: PathBuf,
+    /// Length of each measurement.
+    #[arg(long, default_value_t = 3.0)]
+    seconds: f64,
+}
+
+/// Raw 4 KiB append + fdatasync latencies: the floor any durable commit stands on.
+fn raw_syncs(dir: &Path, until: Duration) -> anyhow::Result<Histogram<u64>> {
+    let fs = RealFs;
+    let path = dir.join("raw-fdatasync");
+    let mut file = fs.create(&path)?;
+    let page = vec![0x5a; 4096];
+    let mut latencies = histogram();
+    let start = Instant::now();
+    while start.elapsed() < until {
+        let t = Instant::now();
+        file.append(&page)?;
+        file.sync_data()?;
+        record(&mut latencies, t.elapsed());
+    }
+    fs.remove(&path)?;
+    Ok(latencies)
+}
+
+/// Commits from `clients` threads for `until`; returns latencies, commits, and the
+/// store's (batches, records).
+fn commits(
+    dir: &Path,
+    clients: usize,
+    until: Duration,
+) -> anyhow::Result<(Histogram<u64>, u64, (u64, u64))> {
+    let store: Arc<EmbeddedStore<Namespace>> = Arc::new(EmbeddedStore::open(
+        dir,
+        Arc::new(SystemClock::new()),
+        Options::default(),
+    )?);
+    let root = NodePath::parse(&format!("/c{clients}"))?;
+    store.multi(
+        None,
+        vec![Op::Create {
+            path: root.clone(),
+            data: Data::default(),
+            mode: CreateMode::PERSISTENT,
+        }],
+    )?;
+    let before = store.batch_stats();
+    let start = Instant::now();
+    let workers: Vec<_> = (0..clients)
+        .map(|client| {
+            let (store, root) = (store.clone(), root.clone());
+            std::thread::spawn(move || -> anyhow::Result<Histogram<u64>> {
+                let mut latencies = histogram();
+                let mut seq = 0u64;
+                while start.elapsed() < until {
+                    let op = Op::Create {
+                        path: root.child(&format!("n{client}-{seq}"))?,
+                        data: Data::from(&[7u8; 64][..]),
+                        mode: CreateMode::PERSISTENT,
+                    };
+                    let t = Instant::now();
+                    store.multi(None, vec![op])?;
+                    record(&mut latencies, t.elapsed());
+                    seq += 1;
+                }
+                Ok(latencies)
+            })
+        })
+        .collect();
+    let mut all = histogram();
+    for worker in workers {
+        let latencies = worker
+            .join()
+            .map_err(|_| anyhow::anyhow!("a client panicked"))??;
+        all.add(&latencies)?;
+    }
+    let after = store.batch_stats();
+    let count = all.len();
+    Ok((all, count, (after.0 - before.0, after.1 - before.1)))
+}
+
+/// The file system type holding `dir`, from /proc/mounts (longest matching mount point).
+fn filesystem_type(dir: &Path) -> String {
+    let dir = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
+    let mounts = std::fs::read_to_string("/proc/mounts").unwrap_or_default();
+    mounts
+        .lines()
+        .filter_map(|line| {
+            let mut fields = line.split_whitespace();
+            let (_, point, kind) = (fields.next()?, fields.next()?, fields.next()?);
+            dir.starts_with(point)
+                .then(|| (point.len(), kind.to_string()))
+        })
+        .max()
+        .map_or_else(|| "unknown".to_string(), |(_, kind)| kind)
+}
+
+/// Runs the store benchmark.
+pub fn run(args: StoreArgs) -> anyhow::Result<ExitCode> {
+    std::fs::create_dir_all(&args.dir)?;
+    let scratch = tempfile::tempdir_in(&args.dir)?;
+    let until = Duration::from_secs_f64(args.seconds);
+    let fs_type = filesystem_type(scratch.path());
+    println!("data folder {} on {fs_type}", scratch.path().display());
+    if fs_type == "tmpfs" {
+        println!("warning: tmpfs does not sync to a disk; the ratios mean nothing here");
+    }
+    let raw = raw_syncs(scratch.path(), until)?;
+    let raw_p50 = micros(&raw, 0.5);
+    println!(
+        "raw 4 KiB append + fdatasync: p50 {raw_p50:.1} us, p99 {:.1} us",
+        micros(&raw, 0.99)
+    );
+    let mut figures = Vec::new();
+    let sync_rate = 1e6 / raw_p50;
+    for clients in [1usize, 16, 64] {
+        let dir = scratch.path().join(format!("store-{clients}"));
+        let (latencies, count, (batches, records)) = commits(&dir, clients, until)?;
+        let throughput = count as f64 / until.as_secs_f64();
+        let mean_batch = records as f64 / batches.max(1) as f64;
+        println!(
+            "{clients:>2} clients: {throughput:.0} commits/s, p50 {:.1} us, p99 {:.1} us, mean batch {mean_batch:.1} commits",
+            micros(&latencies, 0.5),
+            micros(&latencies, 0.99)
+        );
+        if clients == 1 {
+            figures.push(Figure {
+                name: "commit_p50_1_client",
+                value: micros(&latencies, 0.5),
+                unit: "us",
+                baseline: "raw_fdatasync_p50",
+                baseline_value: raw_p50,
+            });
+            figures.push(Figure {
+                name: "commit_p99_1_client",
+                value: micros(&latencies, 0.99),
+                unit: "us",
+                baseline: "raw_fdatasync_p50",
+                baseline_value: raw_p50,
+            });
+        }
+        let name = match clients {
+            1 => "throughput_1_client",
+            16 => "throughput_16_clients",
+            _ => "throughput_64_clients",
+        };
+        figures.push(Figure {
+            name,
+            value: throughput,
+            unit: "commits/s",
+            baseline: "syncs_per_s_at_raw_p50",
+            baseline_value: sync_rate,
+        });
+        let batch_name = match clients {
+            1 => "mean_batch_1_client",
+            16 => "mean_batch_16_clients",
+            _ => "mean_batch_64_clients",
+        };
+        figures.push(Figure {
+            name: batch_name,
+            value: mean_batch,
+            unit: "commits",
+            baseline: "clients",
+            baseline_value: clients as f64,
+        });
+    }
+    let target_64 = 0.5 * 64.0 * sync_rate;
+    println!(
+        "targets: 1-client p50 within 1.15x of raw ({:.2}x); 64 clients >= {target_64:.0} commits/s",
+        figures[0].value / raw_p50
+    );
+    println!("filesystem: {fs_type}");
+    summarise(&figures);
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,246 @@
+//! `/v1/components`: deploy, hot-swap, undeploy and list components.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use serde::Deserialize;
+
+use ballot_runtime::{MAX_MEMORY_BYTES, SwapOutcome};
+
+use super::error::{ApiError, ApiResult};
+use super::host::{Host, spec_of};
+use super::registry::{Record, digest};
+use super::wire::{DeploymentView, Payload, SwapView};
+
+/// Query of a deploy. Everything but `role` and `election` has a default.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeployQuery {
+    /// `candidate` or `observer`.
+    role: String,
+    /// The election.
+    election: String,
+    /// For logs and the timeline; `deployment-<id>` if not given.
+    name: Option<String>,
+    /// A candidate's ballot and ack data, as text.
+    data: Option<String>,
+    /// ... or as base64.
+    data_base64: Option<String>,
+    /// A candidate also hears of every new leader.
+    #[serde(default)]
+    follow: bool,
+    /// Session TTL (default 3000).
+    ttl_ms: Option<u64>,
+    /// Period of the candidate's `tick`.
+    tick_ms: Option<u64>,
+    /// Longest a callback may run (default 1000; under the TTL).
+    deadline_ms: Option<u64>,
+    /// Most linear memory (default 32).
+    memory_mib: Option<u64>,
+    /// Extra grants, comma-separated. This host grants none beyond its default set, so
+    /// any name here is refused rather than silently ignored.
+    grants: Option<String>,
+}
+
+impl DeployQuery {
+    fn validate(self, id: u64, wasm: &[u8]) -> ApiResult<Record> {
+        if let Some(grants) = self.grants.as_deref().filter(|g| !g.trim().is_empty()) {
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "grant-refused",
+                format!(
+                    "this host grants nothing beyond its default imports (asked: {grants}); the network is not granted"
+                ),
+            ));
+        }
+        if !matches!(self.role.as_str(), "candidate" | "observer") {
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "unknown-role",
+                format!("unknown role {:?}: candidate or observer", self.role),
+            ));
+        }
+        let ttl_ms = self.ttl_ms.unwrap_or(3000);
+        let deadline_ms = self.deadline_ms.unwrap_or(1000);
+        let memory_mib = self.memory_mib.unwrap_or(32);
+        let bad = |message: String| ApiError::new(StatusCode::BAD_REQUEST, "bad-query", message);
+        if !(300..=600_000).contains(&ttl_ms) {
+            return Err(bad(format!("ttl_ms {ttl_ms}: must be 300..=600000")));
+        }
+        if !(10..=60_000).contains(&deadline_ms) || deadline_ms >= ttl_ms {
+            return Err(bad(format!(
+                "deadline_ms {deadline_ms}: must be 10..=60000 and under ttl_ms"
+            )));
+        }
+        if self.tick_ms.is_some_and(|t| !(10..=3_600_000).contains(&t)) {
+            return Err(bad("tick_ms: must be 10..=3600000".into()));
+        }
+        let max_mib = (MAX_MEMORY_BYTES >> 20) as u64;
+        if !(1..=max_mib).contains(&memory_mib) {
+            return Err(bad(format!(
+                "memory_mib {memory_mib}: must be 1..={max_mib}"
+            )));
+        }
+        let data = Payload {
+            data: self.data,
+            data_base64: self.data_base64,
+        }
+        .bytes()
+        .map_err(bad)?;
+        if self.role == "observer" && !data.is_empty() {
+            return Err(bad("an observer has no ballot data".into()));
+        }
+        let name = self.name.unwrap_or_else(|| format!("deployment-{id}"));
+        if name.is_empty() || name.len() > 128 || name.chars().any(char::is_control) {
+            return Err(bad(
+                "name: 1 to 128 characters, no control characters".into()
+            ));
+        }
+        Ok(Record {
+            id,
+            name,
+            role: self.role,
+            election: self.election,
+            data,
+            follow_leader: self.follow,
+            ttl_ms,
+            tick_ms: self.tick_ms,
+            deadline_ms,
+            memory_mib,
+            sha256: digest(wasm),
+        })
+    }
+}
+
+/// `POST /v1/components`: deploys the component in the body.
+pub async fn deploy(
+    State(host): State<Arc<Host>>,
+    query: Result<Query<DeployQuery>, QueryRejection>,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult<(StatusCode, Json<DeploymentView>)> {
+    let Query(query) = query?;
+    let wasm = body?.to_vec();
+    if wasm.is_empty() {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "malformed-component",
+            "the body is empty: send the component's bytes",
+        ));
+    }
+    let view = detach(async move {
+        let _guard = host.changes.lock().await;
+        let record = query.validate(host.registry.next_id(), &wasm)?;
+        // Role and election are checked before anything is compiled.
+        spec_of(&record, Vec::new())?;
+        host.deploy(record, wasm).await
+    })
+    .await?;
+    Ok((StatusCode::CREATED, Json(view)))
+}
+
+/// Runs a change to the end even if the client that asked goes away meanwhile (hyper
+/// drops a handler's future when its connection closes): a deploy, swap or undeploy cut
+/// off halfway would leave the runtime and the persisted records disagreeing.
+async fn detach<T: Send + 'static>(
+    change: impl Future<Output = ApiResult<T>> + Send + 'static,
+) -> ApiResult<T> {
+    tokio::spawn(change).await.map_err(|e| {
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            format!("the change failed: {e}"),
+        )
+    })?
+}
+
+/// `PUT /v1/components/{id}`: hot-swaps the deployment's code for the body.
+pub async fn swap(
+    State(host): State<Arc<Host>>,
+    id: Result<Path<u64>, PathRejection>,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult<Json<SwapView>> {
+    let Path(id) = id?;
+    let wasm = body?.to_vec();
+    detach(swap_detached(host, id, wasm)).await.map(Json)
+}
+
+async fn swap_detached(host: Arc<Host>, id: u64, wasm: Vec<u8>) -> ApiResult<SwapView> {
+    let _guard = host.changes.lock().await;
+    let runtime_id = host.runtime_id(id)?;
+    let mut record = host
+        .registry
+        .get(id)
+        .ok_or_else(|| ApiError::not_found(format!("no deployment {id}")))?;
+    let report = host.runtime.swap(runtime_id, &wasm).await?;
+    let old = std::mem::replace(&mut record.sha256, digest(&wasm));
+    let persisted = host
+        .registry
+        .store_code(&wasm)
+        .and_then(|_| host.registry.put(record.clone()));
+    if persisted.is_ok()
+        && let Err(e) = host.registry.collect_code(&old)
+    {
+        tracing::warn!(sha256 = %old, error = %e, "unused code not deleted");
+    }
+    if let Err(e) = persisted {
+        // The new code runs; only its persistence failed. Say so rather than pretend.
+        return Err(ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "not-persisted",
+            format!(
+                "the swap was made but not persisted (a restart brings back the old code): {e}"
+            ),
+        ));
+    }
+    host.metrics.swaps.inc();
+    let (outcome, trap) = match &report.outcome {
+        SwapOutcome::Activated => ("activated", None),
+        SwapOutcome::TrappedAfterActivation(why) => ("trapped-after-activation", Some(why.clone())),
+    };
+    Ok(SwapView {
+        id,
+        outcome: outcome.into(),
+        trap,
+        term: report.term.map(|t| t.0),
+        told: report.told.clone(),
+        blackout_us: report.blackout().as_micros() as u64,
+        sha256: record.sha256,
+    })
+}
+
+/// `DELETE /v1/components/{id}`: undeploys (a leader resigns first).
+pub async fn undeploy(
+    State(host): State<Arc<Host>>,
+    id: Result<Path<u64>, PathRejection>,
+) -> ApiResult<StatusCode> {
+    let Path(id) = id?;
+    detach(async move {
+        let _guard = host.changes.lock().await;
+        host.undeploy(id).await
+    })
+    .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `POST /v1/components/{id}/kill`: kills the running instance, as `kill -9` a process;
+/// its supervisor starts a fresh one at once on a new session. For chaos drills and for
+/// unsticking a worker; the deployment itself stays.
+pub async fn kill(
+    State(host): State<Arc<Host>>,
+    id: Result<Path<u64>, PathRejection>,
+) -> ApiResult<StatusCode> {
+    let Path(id) = id?;
+    let runtime_id = host.runtime_id(id)?;
+    host.runtime.kill(runtime_id)?;
+    host.metrics.kills.inc();
+    Ok(StatusCode::ACCEPTED)
+}
+
+/// `GET /v1/components`: every deployment and where it stands.
+pub async fn list(State(host): State<Arc<Host>>) -> Json<Vec<DeploymentView>> {
+    Json(host.views())
+}

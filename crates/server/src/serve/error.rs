@@ -1,0 +1,216 @@
+//! Errors of the HTTP API: every refusal is JSON with a stable code, and the status a
+//! client can act on (4xx: fix the request; 409: the state moved; 5xx: the host).
+
+use axum::Json;
+use axum::extract::rejection::{BytesRejection, JsonRejection, PathRejection, QueryRejection};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+
+use ballot_core::commit::CommitError;
+use ballot_core::election::ElectionError;
+use ballot_core::namespace::Error as NsError;
+use ballot_runtime::{DeployError, SwapError};
+use ballot_store::StoreError;
+
+use super::wire::{ErrorBody, ErrorDetail};
+
+/// A refused or failed API call.
+#[derive(Debug, Clone)]
+pub struct ApiError {
+    /// The HTTP status.
+    pub status: StatusCode,
+    /// Stable machine-readable code.
+    pub code: &'static str,
+    /// What went wrong, for people.
+    pub message: String,
+}
+
+impl ApiError {
+    /// An error with this status, code and message.
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        ApiError {
+            status,
+            code,
+            message: message.into(),
+        }
+    }
+
+    /// 400: the request is malformed.
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "bad-request", message)
+    }
+
+    /// 413: the body is over the host's limit.
+    pub fn too_large() -> Self {
+        Self::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too-large",
+            format!(
+                "the body is larger than this host accepts ({} MiB; see --max-body-mib)",
+                super::max_body_bytes() >> 20
+            ),
+        )
+    }
+
+    /// 404: nothing by that name.
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, "not-found", message)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = ErrorBody {
+            error: ErrorDetail {
+                code: self.code.to_string(),
+                message: self.message,
+            },
+        };
+        (self.status, Json(body)).into_response()
+    }
+}
+
+/// What a handler answers.
+pub type ApiResult<T> = Result<T, ApiError>;
+
+impl From<BytesRejection> for ApiError {
+    fn from(rejection: BytesRejection) -> Self {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::too_large()
+        } else {
+            ApiError::bad_request(format!(
+                "could not read the body: {}",
+                rejection.body_text()
+            ))
+        }
+    }
+}
+
+impl From<QueryRejection> for ApiError {
+    fn from(rejection: QueryRejection) -> Self {
+        ApiError::new(StatusCode::BAD_REQUEST, "bad-query", rejection.body_text())
+    }
+}
+
+impl From<PathRejection> for ApiError {
+    fn from(rejection: PathRejection) -> Self {
+        ApiError::new(StatusCode::BAD_REQUEST, "bad-path", rejection.body_text())
+    }
+}
+
+impl From<JsonRejection> for ApiError {
+    fn from(rejection: JsonRejection) -> Self {
+        let status = match rejection.status() {
+            StatusCode::PAYLOAD_TOO_LARGE => StatusCode::PAYLOAD_TOO_LARGE,
+            StatusCode::UNSUPPORTED_MEDIA_TYPE => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            _ => StatusCode::BAD_REQUEST,
+        };
+        ApiError::new(status, "bad-json", rejection.body_text())
+    }
+}
+
+impl From<DeployError> for ApiError {
+    fn from(error: DeployError) -> Self {
+        let (status, code) = match &error {
+            DeployError::Malformed(_) => (StatusCode::BAD_REQUEST, "malformed-component"),
+            DeployError::Refused(_) => (StatusCode::FORBIDDEN, "import-not-granted"),
+            DeployError::WrongWorld { .. } => (StatusCode::BAD_REQUEST, "wrong-world"),
+            DeployError::Instantiate(_) => {
+                (StatusCode::UNPROCESSABLE_ENTITY, "instantiation-failed")
+            }
+            DeployError::Unknown(_) => (StatusCode::NOT_FOUND, "not-found"),
+            DeployError::NotRunning(_) => (StatusCode::CONFLICT, "not-running"),
+            DeployError::Store(error) => return error.clone().into(),
+            DeployError::Election(error) => return error.clone().into(),
+            DeployError::Linker(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+        };
+        ApiError::new(status, code, error.to_string())
+    }
+}
+
+impl From<SwapError> for ApiError {
+    fn from(error: SwapError) -> Self {
+        match error {
+            SwapError::Refused(refused) => {
+                let mut api = ApiError::from(refused);
+                api.message = format!("the old code keeps running: {}", api.message);
+                api
+            }
+            SwapError::NotRunning(_) | SwapError::Ended => {
+                ApiError::new(StatusCode::CONFLICT, "not-running", error.to_string())
+            }
+        }
+    }
+}
+
+impl From<CommitError> for ApiError {
+    fn from(error: CommitError) -> Self {
+        match error {
+            CommitError::NotLeader { .. } => {
+                ApiError::new(StatusCode::CONFLICT, "not-leader", error.to_string())
+            }
+            CommitError::Conflict { .. } => {
+                ApiError::new(StatusCode::CONFLICT, "conflict", error.to_string())
+            }
+            CommitError::TxnAborted(_) => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "txn-aborted",
+                error.to_string(),
+            ),
+            CommitError::Refused(error) => error.into(),
+            CommitError::Election(error) => error.into(),
+            CommitError::QuotaExceeded(_) => ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "quota-exceeded",
+                error.to_string(),
+            ),
+        }
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(error: StoreError) -> Self {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "store-unavailable",
+            error.to_string(),
+        )
+    }
+}
+
+impl From<ElectionError> for ApiError {
+    fn from(error: ElectionError) -> Self {
+        match error.clone() {
+            ElectionError::Namespace(error) => error.into(),
+            ElectionError::Elector(_) => ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "elector-refused",
+                error.to_string(),
+            ),
+            ElectionError::UnknownCandidate(_) | ElectionError::UnknownObserver(_) => {
+                ApiError::not_found(error.to_string())
+            }
+            ElectionError::AlreadyVoted(_) => {
+                ApiError::new(StatusCode::CONFLICT, "refused", error.to_string())
+            }
+        }
+    }
+}
+
+impl From<NsError> for ApiError {
+    fn from(error: NsError) -> Self {
+        let (status, code) = match &error {
+            NsError::NoNode { .. } => (StatusCode::NOT_FOUND, "no-node"),
+            NsError::NodeExists { .. } => (StatusCode::CONFLICT, "node-exists"),
+            NsError::BadVersion { .. } => (StatusCode::CONFLICT, "bad-version"),
+            NsError::NotEmpty { .. } => (StatusCode::CONFLICT, "not-empty"),
+            NsError::InvalidPath { .. } => (StatusCode::BAD_REQUEST, "invalid-path"),
+            NsError::Invalid { .. } => (StatusCode::BAD_REQUEST, "invalid"),
+            NsError::TooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "too-large"),
+            NsError::SessionExpired { .. } => (StatusCode::GONE, "session-expired"),
+            NsError::NotLeader { .. } => (StatusCode::CONFLICT, "not-leader"),
+            NsError::HostKept { .. } => (StatusCode::FORBIDDEN, "host-kept"),
+        };
+        ApiError::new(status, code, error.to_string())
+    }
+}

@@ -1,0 +1,377 @@
+//! A serving host: the runtime on the durable store, its persisted deployments, the
+//! event feed and metrics; started from a data directory and shut down gracefully.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use dashmap::DashMap;
+
+use ballot_check::history::Recorder;
+use ballot_core::election::{Effects, ElectionName, Elections, read_leader, read_leading_term};
+use ballot_runtime::{
+    DeploySpec, DeploymentId, DeploymentStatus, Limits, Role, Runtime, new_engine,
+};
+use ballot_store::clock::SystemClock;
+use ballot_store::{EmbeddedStore, Options};
+
+use super::error::{ApiError, ApiResult};
+use super::events::Feed;
+use super::metrics::Metrics;
+use super::registry::{Record, Registry};
+use super::wire::DeploymentView;
+
+/// Longest a graceful shutdown waits for a resigned leader's successor to acknowledge.
+const SUCCESSION_WAIT: Duration = Duration::from_secs(2);
+
+/// Everything the API's handlers share.
+pub struct Host {
+    /// The runtime the deployments run in.
+    pub runtime: Runtime,
+    /// Persisted deployments.
+    pub registry: Registry,
+    /// The runtime's id of each running deployment, by API id.
+    live: DashMap<u64, DeploymentId>,
+    /// Deployments that did not come back at start-up, and why.
+    not_started: DashMap<u64, String>,
+    /// The event feed.
+    pub feed: Arc<Feed>,
+    /// The metrics.
+    pub metrics: Metrics,
+    /// Serialises deploy, swap and undeploy, so the registry and the runtime never
+    /// disagree about a deployment between two of them.
+    pub changes: tokio::sync::Mutex<()>,
+    /// Where uploaded transaction functions are kept, by SHA-256.
+    txn_fns: std::path::PathBuf,
+    /// Set when the host begins to stop: event streams end, so the server's graceful
+    /// shutdown is not held open by them.
+    stopping: tokio::sync::watch::Sender<bool>,
+}
+
+impl Host {
+    /// Opens the host on `data_dir`: recovers the store, ends every session of the
+    /// previous run (its instances are gone; their ballots must not hold elections), and
+    /// brings every persisted deployment back in a new session. Must run inside tokio.
+    pub async fn start(data_dir: &Path, recorder: Recorder) -> anyhow::Result<Arc<Host>> {
+        std::fs::create_dir_all(data_dir)?;
+        let store: EmbeddedStore<Elections> = EmbeddedStore::open(
+            &data_dir.join("store"),
+            Arc::new(SystemClock::new()),
+            Options::default(),
+        )?;
+        let engine = new_engine().map_err(|e| anyhow::anyhow!("{e:#}"))?;
+        let runtime = Runtime::new(engine, store, recorder)?;
+        let stale: Vec<_> = runtime.state().sessions().map(|(id, _)| id).collect();
+        if !stale.is_empty() {
+            let closed = runtime
+                .with_elections(move |el: &mut Elections, _| {
+                    let mut effects = Effects::default();
+                    for session in stale.iter() {
+                        if let Ok(more) = el.close_session(*session) {
+                            effects.extend(more);
+                        }
+                    }
+                    (stale.len(), effects)
+                })
+                .await?;
+            tracing::info!(closed, "closed the sessions of the previous run");
+        }
+        // The feed starts from one snapshot: its revision is the horizon, and every later
+        // change (the deployments coming back, below) is an event.
+        let mut states = runtime.subscribe();
+        let initial = states.borrow_and_update().clone();
+        let feed = Feed::new(initial.revision().0);
+        let metrics = Metrics::new(runtime.commit_latency());
+        let host = Arc::new(Host {
+            registry: Registry::open(data_dir)?,
+            runtime,
+            live: DashMap::new(),
+            not_started: DashMap::new(),
+            feed: feed.clone(),
+            metrics,
+            changes: tokio::sync::Mutex::new(()),
+            stopping: tokio::sync::watch::Sender::new(false),
+            txn_fns: data_dir.join("txn-fns"),
+        });
+        std::fs::create_dir_all(&host.txn_fns)?;
+        host.register_stored_txn_fns()?;
+        {
+            let host = Arc::downgrade(&host);
+            tokio::spawn(feed.follow(states, initial, move |changes| {
+                if let Some(host) = host.upgrade() {
+                    host.metrics.leaders_changed(changes);
+                }
+            }));
+        }
+        for record in host.registry.records() {
+            let id = record.id;
+            match host.bring_back(&record).await {
+                Ok(runtime_id) => {
+                    host.live.insert(id, runtime_id);
+                }
+                Err(why) => {
+                    tracing::error!(id, name = %record.name, %why, "a persisted deployment did not start");
+                    host.not_started.insert(id, why);
+                }
+            }
+        }
+        Ok(host)
+    }
+
+    async fn bring_back(&self, record: &Record) -> Result<DeploymentId, String> {
+        let wasm = self
+            .registry
+            .code(record)
+            .map_err(|e| format!("its code {}: {e}", record.sha256))?;
+        let spec = spec_of(record, wasm).map_err(|e| e.message)?;
+        self.runtime.deploy(spec).await.map_err(|e| e.to_string())
+    }
+
+    /// Deploys `record`'s component and persists it; answered only once both are done.
+    pub async fn deploy(&self, record: Record, wasm: Vec<u8>) -> ApiResult<DeploymentView> {
+        let spec = spec_of(&record, wasm.clone())?;
+        let runtime_id = self.runtime.deploy(spec).await?;
+        let persisted = self
+            .registry
+            .store_code(&wasm)
+            .and_then(|_| self.registry.put(record.clone()));
+        if let Err(e) = persisted {
+            let _ = self.runtime.undeploy(runtime_id).await;
+            return Err(internal(format!("persisting the deployment: {e}")));
+        }
+        self.live.insert(record.id, runtime_id);
+        self.metrics.deploys.inc();
+        Ok(self.view(&record))
+    }
+
+    /// The runtime id of a live deployment.
+    pub fn runtime_id(&self, id: u64) -> ApiResult<DeploymentId> {
+        self.live.get(&id).map(|r| *r).ok_or_else(|| {
+            if self.registry.get(id).is_some() {
+                ApiError::new(
+                    axum::http::StatusCode::CONFLICT,
+                    "not-running",
+                    format!("deployment {id} did not start with this host"),
+                )
+            } else {
+                ApiError::not_found(format!("no deployment {id}"))
+            }
+        })
+    }
+
+    /// Undeploys `id` (its leader resigns) and forgets it durably.
+    pub async fn undeploy(&self, id: u64) -> ApiResult<()> {
+        if self.registry.get(id).is_none() {
+            return Err(ApiError::not_found(format!("no deployment {id}")));
+        }
+        if let Some((_, runtime_id)) = self.live.remove(&id) {
+            self.runtime.undeploy(runtime_id).await?;
+        }
+        self.not_started.remove(&id);
+        self.registry
+            .remove(id)
+            .map_err(|e| internal(format!("forgetting the deployment: {e}")))?;
+        self.metrics.undeploys.inc();
+        Ok(())
+    }
+
+    /// How a deployment stands, for the API.
+    pub fn view(&self, record: &Record) -> DeploymentView {
+        let (status, reason, session) = match self.live.get(&record.id) {
+            None => (
+                "not-started".to_string(),
+                self.not_started.get(&record.id).map(|why| why.clone()),
+                None,
+            ),
+            Some(runtime_id) => match self.runtime.status(*runtime_id) {
+                Some(DeploymentStatus::Running { session, .. }) => {
+                    ("running".to_string(), None, Some(session))
+                }
+                Some(DeploymentStatus::Restarting { last_crash }) => {
+                    ("restarting".to_string(), Some(last_crash), None)
+                }
+                Some(DeploymentStatus::Failed { reason }) => {
+                    ("failed".to_string(), Some(reason), None)
+                }
+                None => ("stopped".to_string(), None, None),
+            },
+        };
+        let term = match (session, ElectionName::parse(&record.election)) {
+            (Some(session), Ok(election)) if record.role == "candidate" => {
+                read_leading_term(&self.runtime.state(), &election, session).map(|t| t.0)
+            }
+            _ => None,
+        };
+        DeploymentView {
+            id: record.id,
+            name: record.name.clone(),
+            role: record.role.clone(),
+            election: record.election.clone(),
+            status,
+            reason,
+            session: session.map(|s| s.0),
+            term,
+            sha256: record.sha256.clone(),
+        }
+    }
+
+    /// Every deployment, by id.
+    pub fn views(&self) -> Vec<DeploymentView> {
+        self.registry
+            .records()
+            .iter()
+            .map(|record| self.view(record))
+            .collect()
+    }
+
+    /// Keeps an uploaded transaction function durably under its SHA-256 (as
+    /// [`ballot_runtime::Runtime::register_txn_fn`] named it).
+    pub fn store_txn_fn(&self, sha256: &str, wasm: &[u8]) -> std::io::Result<()> {
+        let path = self.txn_fns.join(format!("{sha256}.wasm"));
+        if !path.exists() {
+            super::registry::write_durably(&path, wasm)?;
+        }
+        Ok(())
+    }
+
+    /// Registers every uploaded transaction function with the runtime again, so that the
+    /// components coming back can commit with them by hash as before the restart. One
+    /// that cannot be read or no longer validates is logged and left out (its commits are
+    /// refused); only an unreadable folder stops the host.
+    fn register_stored_txn_fns(&self) -> std::io::Result<()> {
+        for entry in std::fs::read_dir(&self.txn_fns)? {
+            let path = entry?.path();
+            if path.extension().is_none_or(|ext| ext != "wasm") {
+                continue;
+            }
+            let registered = std::fs::read(&path)
+                .map_err(|e| e.to_string())
+                .and_then(|wasm| {
+                    self.runtime
+                        .register_txn_fn(&wasm)
+                        .map_err(|e| e.to_string())
+                });
+            if let Err(why) = registered {
+                // Left out: commits naming it are refused as naming no registered function.
+                tracing::error!(path = %path.display(), %why, "a stored transaction function was not registered");
+            }
+        }
+        Ok(())
+    }
+
+    /// An uploaded transaction function's SHA-256, if it was uploaded (it is registered
+    /// with the runtime, so a commit names it without reading or hashing its code).
+    pub fn txn_fn(&self, sha256: &str) -> Option<[u8; 32]> {
+        let digest = ballot_runtime::parse_sha256(sha256)?;
+        let stored = self
+            .txn_fns
+            .join(format!("{}.wasm", ballot_runtime::sha256_hex(&digest)));
+        stored.is_file().then_some(digest)
+    }
+
+    /// A future that completes once the host begins to stop.
+    pub fn stopped(&self) -> impl Future<Output = ()> + Send + use<> {
+        let mut stopping = self.stopping.subscribe();
+        async move {
+            let _ = stopping.wait_for(|stopping| *stopping).await;
+        }
+    }
+
+    /// Begins stopping: event streams end.
+    pub fn begin_stopping(&self) {
+        self.stopping.send_replace(true);
+    }
+
+    /// Graceful shutdown: leaders resign first, and each waits (briefly) for its
+    /// successor to acknowledge, so leadership passes at once rather than after a session
+    /// expiry; then every other deployment stops. Records are kept: they come back at the
+    /// next start.
+    pub async fn shutdown(&self) {
+        let _guard = self.changes.lock().await;
+        let mut leaders = Vec::new();
+        let mut others = Vec::new();
+        for record in self.registry.records() {
+            let Some(runtime_id) = self.live.get(&record.id).map(|r| *r) else {
+                continue;
+            };
+            let view = self.view(&record);
+            match view.term {
+                Some(term) => leaders.push((runtime_id, record.election.clone(), term)),
+                None => others.push(runtime_id),
+            }
+        }
+        let mut successions = HashMap::new();
+        for (runtime_id, election, term) in leaders {
+            tracing::info!(%election, term, "shutting down: the leader resigns");
+            if let Err(why) = self.runtime.undeploy(runtime_id).await {
+                tracing::warn!(%why, "a leader's resignation failed");
+            }
+            successions.insert(election, term);
+        }
+        let deadline = tokio::time::Instant::now() + SUCCESSION_WAIT;
+        for (election, old_term) in successions {
+            let Ok(name) = ElectionName::parse(&election) else {
+                continue;
+            };
+            let waiting_for = |state: &ballot_core::namespace::State| {
+                let queued = state.first_child(&name.paths().ballots).is_some();
+                queued && read_leader(state, &name).is_none_or(|l| l.term.0 == old_term)
+            };
+            while waiting_for(&self.runtime.state()) && tokio::time::Instant::now() < deadline {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        }
+        for runtime_id in others {
+            let _ = self.runtime.undeploy(runtime_id).await;
+        }
+        self.live.clear();
+    }
+}
+
+/// A runtime deploy spec from a record and its code.
+pub fn spec_of(record: &Record, wasm: Vec<u8>) -> ApiResult<DeploySpec> {
+    let election = ElectionName::parse(&record.election).map_err(|e| {
+        ApiError::new(
+            axum::http::StatusCode::BAD_REQUEST,
+            "bad-query",
+            format!("election: {e}"),
+        )
+    })?;
+    let role = match record.role.as_str() {
+        "candidate" => Role::Candidate {
+            election,
+            data: record.data.clone(),
+            follow_leader: record.follow_leader,
+        },
+        "observer" => Role::Observer { election },
+        other => {
+            return Err(ApiError::new(
+                axum::http::StatusCode::BAD_REQUEST,
+                "unknown-role",
+                format!("unknown role {other:?}: candidate or observer"),
+            ));
+        }
+    };
+    Ok(DeploySpec {
+        name: record.name.clone(),
+        wasm,
+        role,
+        ttl: Duration::from_millis(record.ttl_ms),
+        tick: record.tick_ms.map(Duration::from_millis),
+        limits: Limits {
+            callback_deadline: Duration::from_millis(record.deadline_ms),
+            memory_bytes: (record.memory_mib as usize) << 20,
+            ..Limits::default()
+        },
+        supervision: Default::default(),
+    })
+}
+
+fn internal(message: String) -> ApiError {
+    ApiError::new(
+        axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+        "internal",
+        message,
+    )
+}

@@ -1,0 +1,227 @@
+//! `ballot serve`: a host on the durable embedded store with an HTTP API (JSON), for
+//! deploying and hot-swapping components, and for processes that are not components to
+//! take part in elections. See the README's "HTTP API" for every route.
+//!
+//! Every call that changes anything needs the bearer token; reads do not. Deployments
+//! persist in the data directory and come back when the host starts. SIGTERM (or
+//! Ctrl-C) shuts down gracefully: the listener closes, leaders resign so their successors
+//! take over at once, and the store closes.
+
+mod auth;
+mod clients;
+mod components;
+mod electors;
+mod error;
+mod events;
+mod host;
+mod metrics;
+mod registry;
+pub mod wire;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::header;
+use axum::response::IntoResponse;
+use axum::routing::{get, post};
+
+pub use auth::Token;
+pub use error::ApiError;
+pub use events::{BUFFERED, RETAINED};
+pub use host::Host;
+pub use registry::{Record, Registry};
+
+use ballot_check::history::Recorder;
+
+/// Arguments of `ballot serve`.
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    /// Address to listen on (port 0 picks a free port; the address is printed).
+    #[arg(long, default_value = "127.0.0.1:7420")]
+    pub listen: SocketAddr,
+    /// Where the store, the deployments and their code are kept.
+    #[arg(long)]
+    pub data_dir: PathBuf,
+    /// File holding the bearer token (else `BALLOT_TOKEN`).
+    #[arg(long)]
+    pub token_file: Option<PathBuf>,
+    /// Largest request body accepted, in MiB (components are sent as bodies).
+    #[arg(long, default_value_t = 64)]
+    pub max_body_mib: usize,
+    /// Stream the leadership history (elections, guarded commits, resignations) to this
+    /// file as JSON lines, for `ballot check --model leadership`.
+    #[arg(long)]
+    pub history: Option<PathBuf>,
+}
+
+static MAX_BODY_BYTES: AtomicUsize = AtomicUsize::new(64 << 20);
+
+/// The body limit in force, for the 413 message.
+pub(crate) fn max_body_bytes() -> usize {
+    MAX_BODY_BYTES.load(Ordering::Relaxed)
+}
+
+/// Runs `ballot serve` until SIGTERM or Ctrl-C.
+pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
+    let token = Token::load(args.token_file.as_deref()).map_err(anyhow::Error::msg)?;
+    MAX_BODY_BYTES.store(args.max_body_mib.max(1) << 20, Ordering::Relaxed);
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?
+        .block_on(serve(args, token))
+}
+
+async fn serve(args: ServeArgs, token: Token) -> anyhow::Result<ExitCode> {
+    let recorder = match &args.history {
+        Some(path) => Recorder::new().streaming_to(std::fs::File::create(path)?),
+        None => Recorder::off(),
+    };
+    let host = Host::start(&args.data_dir, recorder).await?;
+    let listener = tokio::net::TcpListener::bind(args.listen).await?;
+    // The first line on stdout is the address, for scripts and tests that asked for
+    // port 0.
+    println!(
+        "ballot serve: listening on http://{}",
+        listener.local_addr()?
+    );
+    println!(
+        "ballot serve: data in {}, {} deployment(s) restored",
+        args.data_dir.display(),
+        host.views().len()
+    );
+    let signalled = {
+        let host = host.clone();
+        async move {
+            shutdown_signal().await;
+            host.begin_stopping();
+        }
+    };
+    axum::serve(listener, router(host.clone(), token))
+        .with_graceful_shutdown(signalled)
+        .await?;
+    eprintln!("ballot serve: shutting down: leaders resign");
+    host.shutdown().await;
+    println!("ballot serve: stopped");
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn shutdown_signal() {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .expect("installing a SIGTERM handler");
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
+}
+
+/// The API's routes over `host`.
+pub fn router(host: Arc<Host>, token: Token) -> Router {
+    Router::new()
+        .route(
+            "/v1/components",
+            post(components::deploy).get(components::list),
+        )
+        .route(
+            "/v1/components/{id}",
+            axum::routing::put(components::swap).delete(components::undeploy),
+        )
+        .route("/v1/components/{id}/kill", post(components::kill))
+        .route("/v1/elections/{name}", get(clients::election))
+        .route("/v1/elections/{name}/candidates", post(clients::stand))
+        .route(
+            "/v1/candidates/{id}",
+            get(clients::candidate).delete(clients::leave),
+        )
+        .route("/v1/candidates/{id}/ack", post(clients::ack))
+        .route("/v1/candidates/{id}/resign", post(clients::resign))
+        .route("/v1/sessions", post(clients::open_session))
+        .route(
+            "/v1/sessions/{id}",
+            axum::routing::delete(clients::close_session),
+        )
+        .route("/v1/sessions/{id}/heartbeat", post(clients::heartbeat))
+        .route("/v1/nodes", get(clients::node))
+        .route("/v1/nodes/{*path}", get(clients::node))
+        .route("/v1/multi", post(clients::multi))
+        .route("/v1/electors/{name}", get(electors::show))
+        .route("/v1/electors/{name}/peers", post(electors::reset))
+        .route("/v1/electors/{name}/elect", post(electors::elect))
+        .route("/v1/electors/{name}/commit", post(electors::commit))
+        .route("/v1/txn-fns", post(electors::upload))
+        .route("/metrics", get(metrics))
+        .route("/healthz", get(healthz))
+        .route("/v1/events", get(events::stream))
+        .with_state(host)
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::middleware::from_fn_with_state(
+            token,
+            auth::require_token,
+        ))
+        .layer(axum::middleware::from_fn(reject_oversized))
+        .layer(DefaultBodyLimit::max(max_body_bytes()))
+}
+
+/// Answers 413 at once to a request that declares a body over the limit, rather than
+/// after reading the body up to the limit. (A body without a declared length is cut at
+/// the limit by [`DefaultBodyLimit`], which answers the same.)
+async fn reject_oversized(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let declared = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.parse::<u64>().ok());
+    if declared.is_some_and(|length| length > max_body_bytes() as u64) {
+        return ApiError::too_large().into_response();
+    }
+    next.run(request).await
+}
+
+async fn healthz(State(host): State<Arc<Host>>) -> impl IntoResponse {
+    // The wall clock is reported for operators comparing hosts; nothing in the host
+    // depends on it (sessions and leases run on the monotonic clock).
+    let wall_clock_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |since| since.as_millis() as u64);
+    axum::Json(serde_json::json!({
+        "status": "ok",
+        "revision": host.runtime.state().revision().0,
+        "deployments": host.runtime.deployments().len(),
+        "wall_clock_ms": wall_clock_ms,
+    }))
+}
+
+async fn metrics(State(host): State<Arc<Host>>) -> impl IntoResponse {
+    let text = host.metrics.render(
+        &host.runtime.state(),
+        host.runtime.deployments().len(),
+        host.runtime.fenced_refusals(),
+    );
+    (
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        text,
+    )
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::new(
+        axum::http::StatusCode::METHOD_NOT_ALLOWED,
+        "method-not-allowed",
+        "this route does not take that method (see the README's HTTP API)",
+    )
+}
+
+async fn not_found() -> ApiError {
+    ApiError::not_found("no such route (see the README's HTTP API)")
+}

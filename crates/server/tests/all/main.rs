@@ -1,0 +1,14 @@
+//! Integration tests, one binary with a module per area (so they link once).
+
+mod check_cli;
+mod cli;
+mod election_herd;
+mod hot_swap;
+mod namespace_props;
+mod runtime;
+mod sandbox;
+mod serve;
+mod sim;
+mod store;
+mod support;
+mod txn;

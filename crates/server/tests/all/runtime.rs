@@ -1,0 +1,224 @@
+//! Real components as actors: the seed's scenarios replayed with wasm candidates and an
+//! observer, fencing of a deposed candidate, and refusal of bad components. Order and
+//! cause are asserted from the runtime's timeline and recorded history, with loose time
+//! bounds only.
+
+use std::time::Duration;
+
+use ballot_check::history::Recorder;
+use ballot_core::namespace::NodePath;
+use ballot_runtime::{DeployError, Runtime, TimelineEvent};
+
+use super::support::{
+    assert_leadership_linearizable, candidate, depose_leader, election, lines, observer, runtime,
+    runtime_with_own_cache, wait_for, wasm,
+};
+
+fn position(lines: &[String], needle: &str) -> usize {
+    lines
+        .iter()
+        .position(|l| l.contains(needle))
+        .unwrap_or_else(|| panic!("{needle:?} missing:\n{}", lines.join("\n")))
+}
+
+fn term_acked_by(rt: &Runtime, name: &str) -> u64 {
+    rt.timeline()
+        .into_iter()
+        .find_map(|e| match e.event {
+            TimelineEvent::Acked(term) if e.deployment == name => Some(term),
+            _ => None,
+        })
+        .expect("acked")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_seed_replayed_with_components() {
+    let recorder = Recorder::new();
+    let rt = runtime(recorder.clone());
+    rt.deploy(observer("obs")).await.unwrap();
+    let a = rt.deploy(candidate("a", None)).await.unwrap();
+    wait_for(&rt, "a: Acked").await;
+    rt.deploy(candidate("b", None)).await.unwrap();
+    rt.deploy(candidate("c", None)).await.unwrap();
+    wait_for(&rt, "b: Callback(\"on-losing-election").await;
+    wait_for(&rt, "c: Callback(\"on-losing-election").await;
+    let ta = term_acked_by(&rt, "a");
+
+    rt.undeploy(a).await.unwrap();
+    wait_for(&rt, "b: Acked").await;
+    let tb = term_acked_by(&rt, "b");
+    assert!(tb > ta, "terms increase");
+    wait_for(&rt, &format!("obs: Callback(\"on-new-leader(term {tb})")).await;
+
+    let l = lines(&rt);
+    // The winner acks after its callback; losers and observers hear only after the ack.
+    let a_wins = position(&l, &format!("a: Callback(\"on-winning-election(term {ta})"));
+    let a_acks = position(&l, &format!("a: Acked({ta})"));
+    assert!(a_wins < a_acks);
+    for who in ["b", "c"] {
+        let lost = position(
+            &l,
+            &format!("{who}: Callback(\"on-losing-election(leader term {ta})"),
+        );
+        assert!(a_acks < lost, "{who} heard it lost before the ack");
+    }
+    let obs_new_a = position(&l, &format!("obs: Callback(\"on-new-leader(term {ta})"));
+    let a_gone = position(&l, "a: Undeployed");
+    let obs_death = position(&l, &format!("obs: Callback(\"on-leaders-death(term {ta})"));
+    let b_wins = position(&l, &format!("b: Callback(\"on-winning-election(term {tb})"));
+    let obs_new_b = position(&l, &format!("obs: Callback(\"on-new-leader(term {tb})"));
+    assert!(a_acks < obs_new_a && obs_new_a < obs_death && obs_death < obs_new_b);
+    assert!(b_wins < obs_new_b && a_gone > a_acks);
+    // c is not woken by the failover, and hears it lost only once.
+    assert_eq!(
+        l.iter().filter(|x| x.starts_with("c: Callback")).count(),
+        1,
+        "{l:#?}"
+    );
+
+    // The observer component recorded the stream in order in the namespace too.
+    let observed = NodePath::parse("/example/observed").unwrap();
+    for _ in 0..500 {
+        if rt.state().children(&observed).map(|c| c.len()).unwrap_or(0) >= 3 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(rt.state().children(&observed).unwrap().len(), 3);
+
+    // The new leader wrote under its term with a guarded multi.
+    let leader_node = NodePath::parse("/example/leader").unwrap();
+    for _ in 0..500 {
+        let written = rt
+            .state()
+            .get(&leader_node)
+            .ok()
+            .map(|(_, stat)| stat.modified.0);
+        if written.is_some_and(|revision| revision >= tb) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(rt.state().get(&leader_node).unwrap().1.modified.0 >= tb);
+    assert_leadership_linearizable(&recorder);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deposed_candidates_guarded_writes_are_refused() {
+    let recorder = Recorder::new();
+    let rt = runtime(recorder.clone());
+    rt.deploy(candidate("a", Some(Duration::from_millis(30))))
+        .await
+        .unwrap();
+    wait_for(&rt, "a: Acked").await;
+    let ticks = NodePath::parse("/example/ticks").unwrap();
+    for _ in 0..500 {
+        if rt.state().exists(&ticks).is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(
+        rt.state().exists(&ticks).is_some(),
+        "the leader ticks under its term"
+    );
+
+    // Depose a by deleting its ballot behind its back; b takes over.
+    rt.deploy(candidate("b", None)).await.unwrap();
+    depose_leader(&rt, &election()).await;
+    wait_for(&rt, "a: Deposed").await;
+    wait_for(&rt, "b: Acked").await;
+    // a's instance was revoked in the step that deleted its ballot (recorded before b
+    // could hear of its win) and replaced by a fresh one that lost: nobody ticks now.
+    let history = recorder.history().to_jsonl();
+    assert!(
+        history
+            .lines()
+            .any(|l| l.contains("\"revoke\"") && l.contains("\"a\"")),
+        "a's revocation is recorded:\n{history}"
+    );
+    wait_for(&rt, "a: Callback(\"on-losing-election").await;
+    // b's ack outlives a's old session, which closed after b may have acked.
+    let leader = ballot_core::election::read_leader(&rt.state(), &election());
+    assert!(leader.is_some(), "b still leads, acked");
+    let (_, stat) = rt.state().get(&ticks).unwrap();
+    let modified = stat.modified.0;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(
+        rt.state().get(&ticks).unwrap().1.modified.0,
+        modified,
+        "nobody ticks after a was deposed (b has no tick)"
+    );
+    assert_leadership_linearizable(&recorder);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn malformed_components_are_refused_and_change_nothing() {
+    let rt = runtime(Recorder::off());
+    let before = rt.state().encode();
+    let mut garbage = candidate("garbage", None);
+    garbage.wasm = b"definitely not wasm".to_vec();
+    let err = rt.deploy(garbage).await.unwrap_err();
+    assert!(matches!(err, DeployError::Malformed(_)), "{err}");
+
+    let mut core_module = candidate("core", None);
+    core_module.wasm = b"\0asm\x01\0\0\0".to_vec();
+    let err = rt.deploy(core_module).await.unwrap_err();
+    assert!(err.to_string().contains("not a valid component"), "{err}");
+
+    // An observer component deployed as a candidate lacks the candidate's exports.
+    let mut wrong = candidate("wrong", None);
+    wrong.wasm = wasm(ballot_artifacts::EXAMPLE_OBSERVER);
+    let err = rt.deploy(wrong).await.unwrap_err();
+    assert!(
+        matches!(
+            &err,
+            DeployError::WrongWorld {
+                world: "candidate",
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert_eq!(rt.state().encode(), before, "no session, no ballot");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_responsive_actor_keeps_its_session_and_the_cache_serves_redeploys() {
+    let rt = runtime_with_own_cache(Recorder::off());
+    let mut spec = candidate("steady", None);
+    spec.ttl = Duration::from_millis(300);
+    rt.deploy(spec.clone()).await.unwrap();
+    wait_for(&rt, "steady: Acked").await;
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    assert!(!lines(&rt).iter().any(|l| l.contains("Trapped")));
+    assert_eq!(
+        rt.state().sessions().count(),
+        1,
+        "heartbeats kept it alive past 3 TTLs"
+    );
+    spec.name = "again".into();
+    rt.deploy(spec).await.unwrap();
+    assert_eq!(rt.cached_components(), 1, "the same bytes compiled once");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_component_uses_the_lease_elector() {
+    let rt = runtime(Recorder::off());
+    let mut spec = candidate("peers", None);
+    spec.wasm = wasm(ballot_artifacts::FIXTURE_LEASE_PEERS);
+    rt.deploy(spec).await.unwrap();
+    wait_for(&rt, "peers: Acked").await;
+    let said: Vec<String> = rt
+        .logs()
+        .into_iter()
+        .filter(|(who, line)| who == "peers" && line.starts_with("lease:"))
+        .map(|(_, line)| line)
+        .collect();
+    assert_eq!(said.len(), 3, "{said:?}");
+    let term = said[0]
+        .strip_prefix("lease: p1 won term ")
+        .unwrap_or_else(|| panic!("{said:?}"));
+    assert_eq!(said[1], format!("lease: p1 renewed term {term}"));
+    assert_eq!(said[2], format!("lease: p2 held by p1 term {term}"));
+}

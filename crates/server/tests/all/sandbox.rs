@@ -1,0 +1,427 @@
+//! Misbehaving components cost only their own session: each fixture under `components/`
+//! is deployed next to a well-behaved candidate, and the host, the successor and every
+//! other actor go on. Order is asserted from the timeline and the recorded history
+//! (checked with the leadership models), never from tight timings.
+
+use std::time::Duration;
+
+use ballot_check::history::Recorder;
+use ballot_core::election::{ElectionName, Elections};
+use ballot_core::namespace::NodePath;
+use ballot_runtime::{
+    DeployError, DeploySpec, DeploymentStatus, Limits, Quotas, Role, Runtime, Supervision,
+};
+
+use super::support::{
+    assert_leadership_linearizable, depose_leader, lines, runtime, wait_for, wasm,
+};
+
+/// A candidate deployment of `component` in `election`, with short limits so a
+/// misbehaving guest is caught quickly, and quick restarts.
+fn candidate(name: &str, component: &str, election: &str) -> DeploySpec {
+    DeploySpec {
+        name: name.into(),
+        wasm: wasm(component),
+        role: Role::Candidate {
+            election: ElectionName::parse(election).unwrap(),
+            data: name.as_bytes().to_vec(),
+            follow_leader: false,
+        },
+        ttl: Duration::from_secs(2),
+        tick: None,
+        limits: Limits {
+            callback_deadline: Duration::from_millis(400),
+            ..Limits::default()
+        },
+        supervision: Supervision {
+            backoff: Duration::from_millis(20),
+            max_backoff: Duration::from_millis(200),
+            max_crashes: 100,
+            window: Duration::from_secs(60),
+        },
+    }
+}
+
+fn well_behaved(name: &str, election: &str) -> DeploySpec {
+    candidate(name, ballot_artifacts::EMPTY_EXPORT, election)
+}
+
+/// The first timeline line of `who` containing `what`.
+fn line_of(rt: &Runtime, who: &str, what: &str) -> Option<String> {
+    lines(rt)
+        .into_iter()
+        .find(|l| l.starts_with(&format!("{who}: ")) && l.contains(what))
+}
+
+/// Deploys `bad` first (so it leads), then a well-behaved successor; waits until the
+/// successor leads, and returns the runtime and bad's crash line.
+async fn crashes_and_is_succeeded(bad: DeploySpec, expect: &str) -> (Runtime, Recorder, String) {
+    let recorder = Recorder::new();
+    let rt = runtime(recorder.clone());
+    let election = match &bad.role {
+        Role::Candidate { election, .. } => election.to_string(),
+        Role::Observer { .. } => unreachable!(),
+    };
+    let name = bad.name.clone();
+    rt.deploy(bad).await.unwrap();
+    wait_for(&rt, &format!("{name}: Callback(\"on-winning-election")).await;
+    rt.deploy(well_behaved("good", &election)).await.unwrap();
+    wait_for(&rt, "good: Acked").await;
+    let crash = line_of(&rt, &name, "Trapped").expect("the bad actor crashed");
+    assert!(crash.contains(expect), "{crash}");
+    (rt, recorder, crash)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_trap_in_on_winning_election_costs_only_that_actor() {
+    let bad = candidate(
+        "trapper",
+        ballot_artifacts::FIXTURE_TRAP_ON_WIN,
+        "sandbox-trap",
+    );
+    let (rt, recorder, _) = crashes_and_is_succeeded(bad, "trap-on-win").await;
+    // It comes back in a fresh instance and, with good leading, loses and stays.
+    wait_for(&rt, "trapper: Callback(\"on-losing-election").await;
+    assert_leadership_linearizable(&recorder);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_guest_looping_forever_is_interrupted_at_its_deadline() {
+    let bad = candidate(
+        "looper",
+        ballot_artifacts::FIXTURE_LOOP_FOREVER,
+        "sandbox-loop",
+    );
+    let (rt, recorder, _) = crashes_and_is_succeeded(bad, "deadline of 400ms").await;
+    wait_for(&rt, "looper: Callback(\"on-losing-election").await;
+    assert_leadership_linearizable(&recorder);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_guest_asleep_in_a_host_call_is_cut_off() {
+    let bad = candidate(
+        "sleeper",
+        ballot_artifacts::FIXTURE_SLEEP_IN_HOST,
+        "sandbox-sleep",
+    );
+    let (_rt, recorder, _) = crashes_and_is_succeeded(bad, "deadline of 400ms").await;
+    assert_leadership_linearizable(&recorder);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_memory_hog_is_stopped_at_its_limit() {
+    let mut bad = candidate(
+        "hog",
+        ballot_artifacts::FIXTURE_MEMORY_HOG,
+        "sandbox-memory",
+    );
+    bad.limits.memory_bytes = 16 << 20;
+    bad.limits.callback_deadline = Duration::from_secs(5);
+    let (_rt, recorder, crash) = crashes_and_is_succeeded(bad, "memory").await;
+    assert!(!crash.contains("deadline"), "{crash}");
+    assert_leadership_linearizable(&recorder);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_component_importing_sockets_is_refused_at_deploy() {
+    let rt = runtime(Recorder::off());
+    let before = rt.state().encode();
+    let spec = candidate("net", ballot_artifacts::FIXTURE_SOCKETS, "sandbox-sockets");
+    let error = rt.deploy(spec).await.unwrap_err();
+    let DeployError::Refused(imports) = &error else {
+        panic!("refused for the wrong reason: {error}");
+    };
+    assert!(
+        imports.iter().any(|i| i.starts_with("wasi:sockets/")),
+        "{imports:?}"
+    );
+    assert!(
+        imports.iter().all(|i| i.contains("forbidden")),
+        "{imports:?}"
+    );
+    assert!(error.to_string().contains("wasi:sockets/"), "{error}");
+    assert_eq!(
+        rt.state().encode(),
+        before,
+        "a refused deploy changes nothing"
+    );
+    assert!(rt.timeline().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_import_flood_is_limited_by_its_quota() {
+    let rt = runtime(Recorder::off());
+    let mut flood = candidate(
+        "flood",
+        ballot_artifacts::FIXTURE_IMPORT_FLOOD,
+        "sandbox-flood",
+    );
+    flood.limits.callback_deadline = Duration::from_secs(10);
+    flood.limits.quotas = Quotas {
+        calls_per_second: 1_000,
+        ..Quotas::default()
+    };
+    rt.deploy(flood).await.unwrap();
+    rt.deploy(well_behaved("calm", "sandbox-calm"))
+        .await
+        .unwrap();
+    wait_for(&rt, "flood: Acked").await;
+    wait_for(&rt, "calm: Acked").await;
+    let line = rt
+        .logs()
+        .into_iter()
+        .find(|(who, line)| who == "flood" && line.starts_with("flood:"))
+        .map(|(_, line)| line)
+        .expect("the flooder reports its counts");
+    let count = |key: &str| -> u64 {
+        let field = line
+            .split_whitespace()
+            .find_map(|f| f.strip_prefix(key))
+            .unwrap_or_else(|| panic!("{key} in {line}"));
+        field.parse().unwrap()
+    };
+    let (answered, refused) = (count("ok="), count("quota-exceeded="));
+    assert_eq!(answered + refused, 50_000, "{line}");
+    // A burst of one second's worth, plus what refills while the burst runs.
+    assert!(answered >= 1_000, "{line}");
+    assert!(refused > 40_000, "{line}");
+    assert!(
+        line_of(&rt, "flood", "Trapped").is_none(),
+        "limited, not killed"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crash_loop_ends_marked_failed_and_out_of_the_election() {
+    let recorder = Recorder::new();
+    let rt = runtime(recorder.clone());
+    let mut looper = candidate(
+        "crasher",
+        ballot_artifacts::FIXTURE_CRASH_LOOP,
+        "sandbox-crash",
+    );
+    looper.supervision = Supervision {
+        backoff: Duration::from_millis(10),
+        max_backoff: Duration::from_millis(40),
+        max_crashes: 4,
+        window: Duration::from_secs(60),
+    };
+    let id = rt.deploy(looper).await.unwrap();
+    let good = rt
+        .deploy(well_behaved("good", "sandbox-crash"))
+        .await
+        .unwrap();
+    wait_for(&rt, "crasher: Failed").await;
+    let Some(DeploymentStatus::Failed { reason }) = rt.status(id) else {
+        panic!("{:?}", rt.status(id));
+    };
+    assert!(reason.contains("4 crashes"), "{reason}");
+    assert!(reason.contains("crash-loop"), "{reason}");
+    wait_for(&rt, "good: Acked").await;
+    assert!(matches!(
+        rt.status(good),
+        Some(DeploymentStatus::Running { restarts: 0, .. })
+    ));
+    // Only good's ballot is left: the failed deployment stays out of the election.
+    let ballots = ElectionName::parse("sandbox-crash")
+        .unwrap()
+        .paths()
+        .ballots;
+    assert_eq!(rt.state().children(&ballots).unwrap().len(), 1);
+    let crashes = lines(&rt)
+        .iter()
+        .filter(|l| l.starts_with("crasher: Trapped"))
+        .count();
+    assert_eq!(crashes, 4, "{}", lines(&rt).join("\n"));
+    assert_leadership_linearizable(&recorder);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_heartbeat_driven_session_survives_two_looping_guests() {
+    let rt = runtime(Recorder::off());
+    let mut calm = well_behaved("calm", "sandbox-calm");
+    calm.ttl = Duration::from_millis(300);
+    let calm = rt.deploy(calm).await.unwrap();
+    let Some(DeploymentStatus::Running { session, .. }) = rt.status(calm) else {
+        panic!("calm is not running");
+    };
+    for (name, election) in [("spin-a", "sandbox-spin-a"), ("spin-b", "sandbox-spin-b")] {
+        let mut spinner = candidate(name, ballot_artifacts::FIXTURE_LOOP_FOREVER, election);
+        spinner.limits.callback_deadline = Duration::from_secs(1);
+        rt.deploy(spinner).await.unwrap();
+    }
+    wait_for(&rt, "spin-a: Callback(\"on-winning-election").await;
+    wait_for(&rt, "spin-b: Callback(\"on-winning-election").await;
+    // Both spinners loop on the 2 cores, are interrupted, restart and loop again, for
+    // ten times calm's TTL.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert!(line_of(&rt, "spin-a", "Trapped").is_some());
+    assert!(line_of(&rt, "spin-b", "Trapped").is_some());
+    assert_eq!(
+        rt.status(calm),
+        Some(DeploymentStatus::Running {
+            session,
+            restarts: 0
+        }),
+        "{}",
+        lines(&rt).join("\n")
+    );
+    assert!(line_of(&rt, "calm", "Revoked").is_none());
+    assert!(
+        rt.state().session(session).is_some(),
+        "calm's session lives"
+    );
+}
+
+/// One deposition of a writing leader: returns how many of its calls the fence refused.
+async fn depose_a_writer() -> u64 {
+    let recorder = Recorder::new();
+    let rt = runtime(recorder.clone());
+    let mut writer = candidate(
+        "writer",
+        ballot_artifacts::FIXTURE_FENCED_WRITER,
+        "sandbox-fence",
+    );
+    writer.limits.callback_deadline = Duration::from_secs(30);
+    // Unthrottled: the only refusal it may meet is the fence's.
+    writer.limits.quotas.calls_per_second = 100_000_000;
+    rt.deploy(writer).await.unwrap();
+    rt.deploy(well_behaved("next", "sandbox-fence"))
+        .await
+        .unwrap();
+    let progress = NodePath::parse("/fenced/progress").unwrap();
+    for _ in 0..500 {
+        if rt
+            .state()
+            .get(&progress)
+            .is_ok_and(|(_, stat)| stat.data_version > 20)
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    // Depose the writer mid-loop: delete its ballot behind its back.
+    let deposed_at = depose_leader(&rt, &ElectionName::parse("sandbox-fence").unwrap()).await;
+    wait_for(&rt, "next: Acked").await;
+    wait_for(&rt, "writer: Deposed").await;
+    let (_, stat) = rt.state().get(&progress).unwrap();
+    assert!(
+        stat.modified < deposed_at,
+        "a write landed after the revocation: modified {:?}, deposed at {deposed_at:?}",
+        stat.modified
+    );
+    let after = NodePath::parse("/fenced/after-refusal").unwrap();
+    assert!(
+        rt.state().exists(&after).is_none(),
+        "nothing written after refusal"
+    );
+    // Whatever the guest heard back was the fence's not-leader.
+    for (who, line) in rt.logs() {
+        if who == "writer" && line.starts_with("refused:") {
+            assert!(line.contains("NotLeader"), "{line}");
+        }
+    }
+    // The spinning callback was interrupted by the revocation, not by its deadline.
+    assert!(line_of(&rt, "writer", "Trapped").is_none());
+    wait_for(&rt, "writer: Callback(\"on-losing-election").await;
+    assert_leadership_linearizable(&recorder);
+    rt.fenced_refusals()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revoked_leader_is_refused_and_its_callback_never_completes_a_write() {
+    // Every deposition must change nothing. Whether the writer makes one more import
+    // call before the epoch tick interrupts it depends on timing, so depose until the
+    // fence has refused a call (nearly always the first time).
+    let mut refused = 0;
+    for _ in 0..10 {
+        refused += depose_a_writer().await;
+        if refused > 0 {
+            break;
+        }
+    }
+    assert!(
+        refused > 0,
+        "no import call met the fence in ten depositions"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_mailbox_drops_the_watches_and_never_blocks_the_writer() {
+    let rt = runtime(Recorder::off());
+    let slow = rt
+        .deploy(candidate(
+            "slow",
+            ballot_artifacts::FIXTURE_SLOW_WATCHER,
+            "sandbox-mailbox",
+        ))
+        .await
+        .unwrap();
+    wait_for(&rt, "slow: Acked").await;
+    // One commit of 3,000 creates under the watched subtree: 3,000 events at once, far
+    // more than a mailbox holds. The commit returns without waiting for the actor.
+    let creates: Vec<ballot_core::namespace::Op> = (0..3_000)
+        .map(|i| ballot_core::namespace::Op::Create {
+            path: NodePath::parse(&format!("/flood/n{i}")).unwrap(),
+            data: Default::default(),
+            mode: ballot_core::namespace::CreateMode::PERSISTENT,
+        })
+        .collect();
+    let started = std::time::Instant::now();
+    rt.with_elections(move |el: &mut Elections, now| {
+        let (_, effects) = el.multi(None, &creates, now).expect("created");
+        ((), effects)
+    })
+    .await
+    .unwrap();
+    assert!(started.elapsed() < Duration::from_secs(5));
+    wait_for(
+        &rt,
+        "slow: Overflow(\"a watch event was lost: watches dropped",
+    )
+    .await;
+    // Only the watches went: the session, leadership and instance stay.
+    assert!(matches!(
+        rt.status(slow),
+        Some(DeploymentStatus::Running { restarts: 0, .. })
+    ));
+    assert!(line_of(&rt, "slow", "Revoked").is_none());
+    assert!(line_of(&rt, "slow", "Trapped").is_none());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_leader_is_stopped_mid_callback_and_succeeded_then_restarts() {
+    let recorder = Recorder::new();
+    let rt = runtime(recorder.clone());
+    // A leader looping in its callback with a deadline far away: only the kill stops it.
+    let mut looping = candidate("looper", ballot_artifacts::FIXTURE_LOOP_FOREVER, "kill");
+    looping.limits.callback_deadline = Duration::from_secs(30);
+    looping.ttl = Duration::from_secs(60);
+    let looper = rt.deploy(looping).await.unwrap();
+    wait_for(&rt, "looper: Callback(\"on-winning-election").await;
+    rt.deploy(well_behaved("good", "kill")).await.unwrap();
+    assert!(
+        line_of(&rt, "good", "Acked").is_none(),
+        "good waits for looper"
+    );
+
+    rt.kill(looper).unwrap();
+    wait_for(&rt, "good: Acked").await;
+    let killed = line_of(&rt, "looper", "Revoked").expect("looper was revoked");
+    assert!(killed.contains("killed"), "{killed}");
+    assert!(
+        line_of(&rt, "looper", "Trapped").is_none(),
+        "stopped by the kill, not its deadline"
+    );
+    // A kill counts as a crash: a fresh instance on a new session, which loses to good.
+    wait_for(&rt, "looper: Callback(\"on-losing-election").await;
+    assert!(matches!(
+        rt.status(looper),
+        Some(DeploymentStatus::Running { restarts: 1, .. })
+    ));
+    assert_leadership_linearizable(&recorder);
+    assert!(matches!(
+        rt.kill(ballot_runtime::DeploymentId(999)),
+        Err(DeployError::Unknown(_))
+    ));
+}

@@ -1,0 +1,1030 @@
+//! `ballot serve` as a user runs it: a real process on 127.0.0.1, driven over HTTP.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use ballot::serve::wire::{
+    CandidateView, DeploymentView, ElectionView, ErrorBody, EventView, LeaderView, LeaseView,
+    MultiView, SessionView, SwapView,
+};
+use ballot_check::history::History;
+use serde_json::{Value, json};
+
+const TOKEN: &str = "test-token-5c1e";
+
+/// A `ballot serve` child process, killed with SIGKILL if the test did not stop it.
+struct Server {
+    child: Child,
+    base: String,
+    history: PathBuf,
+}
+
+impl Server {
+    fn start(data_dir: &Path, extra: &[&str]) -> Server {
+        Self::start_with_env(data_dir, extra, &[])
+    }
+
+    fn start_with_env(data_dir: &Path, extra: &[&str], env: &[(&str, String)]) -> Server {
+        let history = data_dir.with_extension(format!("history-{}.jsonl", now_nanos()));
+        let mut child = Command::new(env!("CARGO_BIN_EXE_ballot"))
+            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(data_dir)
+            .arg("--history")
+            .arg(&history)
+            .args(extra)
+            .env("BALLOT_TOKEN", TOKEN)
+            .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("ballot serve starts");
+        let mut stdout = BufReader::new(child.stdout.take().expect("piped"));
+        let mut first = String::new();
+        stdout.read_line(&mut first).expect("reading its address");
+        let base = first
+            .trim()
+            .rsplit(' ')
+            .next()
+            .expect("an address")
+            .to_string();
+        assert!(base.starts_with("http://127.0.0.1:"), "{first:?}");
+        // Keep draining stdout so the child never blocks on a full pipe.
+        std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
+        Server {
+            child,
+            base,
+            history,
+        }
+    }
+
+    /// The history file of this run.
+    fn history_path(&self) -> PathBuf {
+        self.history.clone()
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// Sends SIGTERM and waits for a clean exit.
+    fn terminate(mut self) {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(status.success());
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Some(status) = self.child.try_wait().expect("waiting") {
+                assert!(status.success(), "serve exited with {status}");
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "serve did not stop after SIGTERM"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn now_nanos() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos()
+}
+
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(30)))
+        .build()
+        .into()
+}
+
+/// Status and JSON body of an answer.
+fn read(response: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> (u16, Value) {
+    let response = response.expect("the server answers");
+    let status = response.status().as_u16();
+    let text = response.into_body().read_to_string().expect("a body");
+    let body = if text.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
+    };
+    (status, body)
+}
+
+/// Sends `head` on a fresh connection and reads the answer until the server closes it
+/// or 2 s pass.
+fn raw_request(server: &Server, head: &str) -> String {
+    use std::io::{Read, Write};
+    let address = server.base.trim_start_matches("http://");
+    let mut stream = std::net::TcpStream::connect(address).expect("connects");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(2)))
+        .unwrap();
+    stream.write_all(head.as_bytes()).unwrap();
+    let mut answer = Vec::new();
+    let mut buffer = [0u8; 4096];
+    while let Ok(n) = stream.read(&mut buffer) {
+        if n == 0 {
+            break;
+        }
+        answer.extend_from_slice(&buffer[..n]);
+        if String::from_utf8_lossy(&answer).contains("}}") {
+            break;
+        }
+    }
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+fn code(body: &Value) -> String {
+    serde_json::from_value::<ErrorBody>(body.clone())
+        .unwrap_or_else(|e| panic!("not an error body ({e}): {body}"))
+        .error
+        .code
+}
+
+fn bearer() -> String {
+    format!("Bearer {TOKEN}")
+}
+
+fn deploy(server: &Server, wasm: &[u8], query: &str) -> (u16, Value) {
+    read(
+        agent()
+            .post(server.url(&format!("/v1/components?{query}")))
+            .header("authorization", bearer())
+            .send(wasm),
+    )
+}
+
+fn post_json(server: &Server, path: &str, body: Value) -> (u16, Value) {
+    read(
+        agent()
+            .post(server.url(path))
+            .header("authorization", bearer())
+            .send_json(body),
+    )
+}
+
+fn get(server: &Server, path: &str) -> (u16, Value) {
+    read(agent().get(server.url(path)).call())
+}
+
+fn wasm(path: &str) -> Vec<u8> {
+    std::fs::read(path).expect("a built component")
+}
+
+fn components(server: &Server) -> Vec<DeploymentView> {
+    let (status, body) = get(server, "/v1/components");
+    assert_eq!(status, 200, "{body}");
+    serde_json::from_value(body).unwrap()
+}
+
+fn election(server: &Server, name: &str) -> ElectionView {
+    let (status, body) = get(server, &format!("/v1/elections/{name}"));
+    assert_eq!(status, 200, "{body}");
+    serde_json::from_value(body).unwrap()
+}
+
+fn revision(server: &Server) -> u64 {
+    get(server, "/healthz").1["revision"].as_u64().unwrap()
+}
+
+/// Polls `f` until it gives `Some`, for at most 10 s.
+fn eventually<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Some(value) = f() {
+            return value;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn calls_without_the_right_token_are_refused_and_change_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("data"), &[]);
+    let before = revision(&server);
+    let candidate = wasm(ballot_artifacts::EXAMPLE_CANDIDATE);
+    let query = "role=candidate&election=example";
+    for authorization in [None, Some("Bearer wrong"), Some("Basic dGVzdA==")] {
+        let mut request = agent().post(server.url(&format!("/v1/components?{query}")));
+        if let Some(value) = authorization {
+            request = request.header("authorization", value);
+        }
+        let (status, body) = read(request.send(&candidate[..]));
+        assert_eq!((status, code(&body).as_str()), (401, "unauthorized"));
+        // Every route that changes anything, with a well-formed body.
+        let json_routes = [
+            ("POST", "/v1/sessions", json!({"ttl_ms": 1000})),
+            ("POST", "/v1/sessions/1/heartbeat", json!({})),
+            ("POST", "/v1/elections/e/candidates", json!({"session": 1})),
+            ("POST", "/v1/candidates/1/ack", json!({"term": 1})),
+            ("POST", "/v1/candidates/1/resign", json!({})),
+            (
+                "POST",
+                "/v1/multi",
+                json!({"ops": [{"op": "create", "path": "/x"}]}),
+            ),
+            (
+                "POST",
+                "/v1/electors/e/peers",
+                json!({"peer": "a", "duration_ms": 1000}),
+            ),
+            ("POST", "/v1/electors/e/elect", json!({"peer": "a"})),
+            ("POST", "/v1/components/1/kill", json!({})),
+            ("PUT", "/v1/components/1", json!({})),
+        ];
+        for (method, path, body) in json_routes {
+            let mut request = match method {
+                "POST" => agent().post(server.url(path)),
+                _ => agent().put(server.url(path)),
+            };
+            if let Some(value) = authorization {
+                request = request.header("authorization", value);
+            }
+            let (status, answer) = read(request.send_json(body));
+            assert_eq!(
+                (status, code(&answer).as_str()),
+                (401, "unauthorized"),
+                "{path}"
+            );
+        }
+        for path in ["/v1/components/1", "/v1/sessions/1", "/v1/candidates/1"] {
+            let mut request = agent().delete(server.url(path));
+            if let Some(value) = authorization {
+                request = request.header("authorization", value);
+            }
+            let (status, answer) = read(request.call());
+            assert_eq!(
+                (status, code(&answer).as_str()),
+                (401, "unauthorized"),
+                "{path}"
+            );
+        }
+    }
+    assert!(components(&server).is_empty());
+    assert_eq!(revision(&server), before, "nothing was written");
+    // Reads need no token.
+    assert_eq!(get(&server, "/healthz").0, 200);
+}
+
+#[test]
+fn bad_requests_get_a_4xx_with_a_stable_code_and_deploy_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("data"), &["--max-body-mib", "8"]);
+    let candidate = wasm(ballot_artifacts::EXAMPLE_CANDIDATE);
+    let ok_query = "role=candidate&election=example";
+    let cases: Vec<(Vec<u8>, &str, u16, &str)> = vec![
+        (b"not wasm".to_vec(), ok_query, 400, "malformed-component"),
+        (Vec::new(), ok_query, 400, "malformed-component"),
+        (
+            candidate.clone(),
+            "role=leader&election=example",
+            400,
+            "unknown-role",
+        ),
+        (candidate.clone(), "role=candidate", 400, "bad-query"),
+        (
+            candidate.clone(),
+            "role=candidate&election=example&ttl_ms=soon",
+            400,
+            "bad-query",
+        ),
+        (
+            candidate.clone(),
+            "role=candidate&election=example&colour=red",
+            400,
+            "bad-query",
+        ),
+        (
+            candidate.clone(),
+            "role=candidate&election=bad/name",
+            400,
+            "bad-query",
+        ),
+        (
+            candidate.clone(),
+            "role=candidate&election=example&ttl_ms=50",
+            400,
+            "bad-query",
+        ),
+        (
+            candidate.clone(),
+            "role=candidate&election=example&grants=network",
+            403,
+            "grant-refused",
+        ),
+        (
+            wasm(ballot_artifacts::FIXTURE_SOCKETS),
+            ok_query,
+            403,
+            "import-not-granted",
+        ),
+        (
+            wasm(ballot_artifacts::EXAMPLE_OBSERVER),
+            ok_query,
+            400,
+            "wrong-world",
+        ),
+    ];
+    for (body, query, status, expected) in cases {
+        let (got, answer) = deploy(&server, &body, query);
+        assert_eq!(
+            (got, code(&answer).as_str()),
+            (status, expected),
+            "{query}: {answer}"
+        );
+        assert!(!answer["error"]["message"].as_str().unwrap().is_empty());
+    }
+    // Above the body limit: refused from the declared length, before the body is sent.
+    let answer = raw_request(
+        &server,
+        &format!(
+            "POST /v1/components?{ok_query} HTTP/1.1\r\nHost: x\r\nAuthorization: {}\r\nContent-Length: {}\r\n\r\n",
+            bearer(),
+            9 << 20
+        ),
+    );
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+    assert!(
+        answer.contains("\"too-large\"") && answer.contains("8 MiB"),
+        "{answer}"
+    );
+    let (status, body) = read(
+        agent()
+            .post(server.url("/v1/sessions"))
+            .header("authorization", bearer())
+            .header("content-type", "application/json")
+            .send("{\"ttl_ms\":"),
+    );
+    assert_eq!((status, code(&body).as_str()), (400, "bad-json"));
+    let (status, body) = read(
+        agent()
+            .get(server.url("/v1/events"))
+            .header("last-event-id", "yesterday")
+            .call(),
+    );
+    assert_eq!((status, code(&body).as_str()), (400, "bad-request"));
+    let (status, body) = read(
+        agent()
+            .delete(server.url("/v1/components/first"))
+            .header("authorization", bearer())
+            .call(),
+    );
+    assert_eq!((status, code(&body).as_str()), (400, "bad-path"));
+    let (status, body) = get(&server, "/v1/nowhere");
+    assert_eq!((status, code(&body).as_str()), (404, "not-found"));
+    assert!(components(&server).is_empty(), "nothing was deployed");
+    assert_eq!(election(&server, "example").queue.len(), 0);
+}
+
+#[test]
+fn a_client_holds_a_term_only_while_its_session_lives() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("data"), &[]);
+    let open = |ttl_ms: u64| -> SessionView {
+        let (status, body) = post_json(&server, "/v1/sessions", json!({"ttl_ms": ttl_ms}));
+        assert_eq!(status, 201, "{body}");
+        serde_json::from_value(body).unwrap()
+    };
+    let stand = |session: u64, data: &str| -> CandidateView {
+        let (status, body) = post_json(
+            &server,
+            "/v1/elections/jobs/candidates",
+            json!({"session": session, "data": data}),
+        );
+        assert_eq!(status, 201, "{body}");
+        serde_json::from_value(body).unwrap()
+    };
+    let first = open(2_000);
+    let leader = stand(first.session, "worker-1");
+    let term = leader.term.expect("the first ballot leads");
+    let (status, body) = post_json(
+        &server,
+        &format!("/v1/candidates/{}/ack", leader.candidate),
+        json!({"term": term}),
+    );
+    assert_eq!(status, 204, "{body}");
+    let shown = election(&server, "jobs").leader.expect("an acked leader");
+    assert_eq!(
+        (shown.term, shown.payload.data.as_deref()),
+        (term, Some("worker-1"))
+    );
+
+    let guarded = |value: &str| {
+        post_json(
+            &server,
+            "/v1/multi",
+            json!({
+                "session": first.session,
+                "guard": {"election": "jobs", "term": term},
+                "ops": [{"op": "create", "path": format!("/work-{value}"), "data": value}],
+            }),
+        )
+    };
+    let (status, body) = guarded("a");
+    assert_eq!(status, 200, "{body}");
+    let committed: MultiView = serde_json::from_value(body).unwrap();
+    assert_eq!(committed.paths, ["/work-a"]);
+    // The election's own nodes are written only through the election calls: a multi may
+    // check them but not forge the ack, even under the leader's own term.
+    let before = revision(&server);
+    let (status, body) = post_json(
+        &server,
+        "/v1/multi",
+        json!({
+            "session": first.session,
+            "guard": {"election": "jobs", "term": term},
+            "ops": [
+                {"op": "check", "path": "/elections/jobs/ack"},
+                {"op": "set", "path": "/elections/jobs/ack", "data": "forged"},
+            ],
+        }),
+    );
+    assert_eq!((status, code(&body).as_str()), (403, "host-kept"), "{body}");
+    assert_eq!(revision(&server), before, "nothing applied");
+
+    // A second client waits behind the first.
+    let second = open(5_000);
+    let follower = stand(second.session, "worker-2");
+    assert_eq!(follower.term, None);
+    // The first stops heartbeating: its session lapses and so does its term; the second
+    // (which keeps heartbeating) is promoted.
+    let promoted: CandidateView = eventually("the first session to lapse", || {
+        let (status, body) = post_json(
+            &server,
+            &format!("/v1/sessions/{}/heartbeat", second.session),
+            json!({}),
+        );
+        assert_eq!(status, 204, "{body}");
+        let (status, body) = get(&server, &format!("/v1/candidates/{}", follower.candidate));
+        assert_eq!(status, 200, "{body}");
+        let view: CandidateView = serde_json::from_value(body).unwrap();
+        view.term.is_some().then_some(view)
+    });
+    assert!(promoted.term.is_some_and(|t| t > term), "{promoted:?}");
+    let (status, body) = post_json(
+        &server,
+        &format!("/v1/sessions/{}/heartbeat", first.session),
+        json!({}),
+    );
+    assert_eq!((status, code(&body).as_str()), (410, "session-expired"));
+    // Its guarded write is refused: its session, and with it the term, is gone ...
+    let (status, body) = guarded("b");
+    assert_eq!(
+        (status, code(&body).as_str()),
+        (410, "session-expired"),
+        "{body}"
+    );
+    // ... and the stale term is no fencing token for anyone else either.
+    let (status, body) = post_json(
+        &server,
+        "/v1/multi",
+        json!({
+            "session": second.session,
+            "guard": {"election": "jobs", "term": term},
+            "ops": [{"op": "create", "path": "/work-b"}],
+        }),
+    );
+    assert_eq!(
+        (status, code(&body).as_str()),
+        (409, "not-leader"),
+        "{body}"
+    );
+    assert_eq!(get(&server, "/v1/nodes/work-b").0, 404, "nothing applied");
+    assert_eq!(get(&server, "/v1/nodes/work-a").0, 200);
+}
+
+/// Reads SSE events from `reader` until `stop` says so; returns them with their ids.
+fn read_events(
+    reader: &mut impl BufRead,
+    mut stop: impl FnMut(&[(u64, EventView)]) -> bool,
+) -> Vec<(u64, EventView)> {
+    let mut events = Vec::new();
+    let mut id = None;
+    let mut line = String::new();
+    while !stop(&events) {
+        line.clear();
+        if reader.read_line(&mut line).expect("reading the stream") == 0 {
+            break;
+        }
+        if let Some(value) = line.strip_prefix("id:") {
+            id = Some(value.trim().parse::<u64>().expect("a numeric id"));
+        } else if let Some(data) = line.strip_prefix("data:") {
+            let event: EventView = serde_json::from_str(data.trim()).expect("an event");
+            assert_eq!(id.take(), Some(event.revision), "the id is the revision");
+            events.push((event.revision, event));
+        }
+    }
+    events
+}
+
+fn create(server: &Server, path: &str) {
+    let (status, body) = post_json(
+        server,
+        "/v1/multi",
+        json!({"ops": [{"op": "create", "path": path}]}),
+    );
+    assert_eq!(status, 200, "{body}");
+}
+
+#[test]
+fn an_event_stream_resumes_after_a_disconnect_with_nothing_lost_or_repeated() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("data"), &[]);
+    create(&server, "/q");
+    let start = revision(&server);
+    let open = |last: u64| {
+        let response = agent()
+            .get(server.url("/v1/events?prefix=/q"))
+            .header("last-event-id", last.to_string())
+            .call()
+            .expect("the stream opens");
+        assert_eq!(response.status().as_u16(), 200);
+        BufReader::new(response.into_body().into_reader())
+    };
+    let mut stream = open(start);
+    for i in 0..10 {
+        create(&server, &format!("/q/a{i}"));
+    }
+    let first = read_events(&mut stream, |events| events.len() >= 3);
+    drop(stream);
+    // Written while no one listens.
+    for i in 0..10 {
+        create(&server, &format!("/q/b{i}"));
+    }
+    let resume_from = first.last().unwrap().0;
+    let mut stream = open(resume_from);
+    let created_everything = |events: &[(u64, EventView)]| {
+        let seen: Vec<_> = first
+            .iter()
+            .chain(events)
+            .flat_map(|(_, e)| e.nodes.iter())
+            .filter(|n| n.change == "created")
+            .collect();
+        seen.len() >= 20
+    };
+    let second = read_events(&mut stream, created_everything);
+    let all: Vec<_> = first.iter().chain(&second).collect();
+    let revisions: Vec<u64> = all.iter().map(|(r, _)| *r).collect();
+    assert!(
+        revisions.windows(2).all(|w| w[0] < w[1]),
+        "ids strictly increase, none repeated: {revisions:?}"
+    );
+    assert!(revisions[0] > start);
+    let mut created: Vec<String> = all
+        .iter()
+        .flat_map(|(_, e)| e.nodes.iter())
+        .filter(|n| n.change == "created")
+        .map(|n| n.path.clone())
+        .collect();
+    created.sort();
+    let mut expected: Vec<String> = (0..10)
+        .flat_map(|i| [format!("/q/a{i}"), format!("/q/b{i}")])
+        .collect();
+    expected.sort();
+    assert_eq!(created, expected, "every create exactly once");
+    for (_, event) in &all {
+        assert!(event.nodes.iter().all(|n| n.path.starts_with("/q")));
+    }
+}
+
+/// Deploys example candidates alpha and bravo (10 s TTLs) with data `<name>-addr`, waiting
+/// until alpha leads; returns alpha's deployment and its leadership.
+fn alpha_leading_bravo_waiting(server: &Server) -> (DeploymentView, LeaderView) {
+    let candidate = wasm(ballot_artifacts::EXAMPLE_CANDIDATE);
+    let query = |name: &str| {
+        format!("role=candidate&election=example&name={name}&data={name}-addr&ttl_ms=10000")
+    };
+    let (status, alpha) = deploy(server, &candidate, &query("alpha"));
+    assert_eq!(status, 201, "{alpha}");
+    let alpha: DeploymentView = serde_json::from_value(alpha).unwrap();
+    let leader = eventually("alpha to lead", || election(server, "example").leader);
+    assert_eq!(leader.payload.data.as_deref(), Some("alpha-addr"));
+    let (status, bravo) = deploy(server, &candidate, &query("bravo"));
+    assert_eq!(status, 201, "{bravo}");
+    (alpha, leader)
+}
+
+#[test]
+fn deployments_come_back_after_sigterm_and_the_successor_is_promoted_by_resignation() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let server = Server::start(&data, &[]);
+    let (alpha, leader) = alpha_leading_bravo_waiting(&server);
+
+    // Hot-swap the leader over HTTP: a bad component is refused and the old code stays;
+    // the new one keeps the term.
+    let (status, body) = read(
+        agent()
+            .put(server.url(&format!("/v1/components/{}", alpha.id)))
+            .header("authorization", bearer())
+            .send(&b"garbage"[..]),
+    );
+    assert_eq!((status, code(&body).as_str()), (400, "malformed-component"));
+    assert_eq!(
+        components(&server)[0].sha256,
+        alpha.sha256,
+        "the old code runs"
+    );
+    let v2 = wasm(ballot_artifacts::EXAMPLE_CANDIDATE_V2);
+    let (status, body) = read(
+        agent()
+            .put(server.url(&format!("/v1/components/{}", alpha.id)))
+            .header("authorization", bearer())
+            .send(&v2[..]),
+    );
+    assert_eq!(status, 200, "{body}");
+    let swapped: SwapView = serde_json::from_value(body).unwrap();
+    assert_eq!(
+        (swapped.outcome.as_str(), swapped.term),
+        ("activated", Some(leader.term))
+    );
+    let before: Vec<DeploymentView> = components(&server);
+    let old_sessions: Vec<u64> = before.iter().filter_map(|d| d.session).collect();
+    assert_eq!(old_sessions.len(), 2);
+
+    // An open event stream must not hold the shutdown up: it ends when the host stops.
+    let stream = agent()
+        .get(server.url("/v1/events"))
+        .call()
+        .expect("the stream opens");
+    let follower = std::thread::spawn(move || {
+        let mut reader = BufReader::new(stream.into_body().into_reader());
+        let mut line = String::new();
+        while reader.read_line(&mut line).is_ok_and(|n| n > 0) {
+            line.clear();
+        }
+    });
+    let history_path = server.history_path();
+    server.terminate();
+    follower.join().expect("the stream ended with the host");
+    let history = History::read_file(&history_path).expect("the history parses");
+    let at = |f: &str, kind: &str, name: &str| {
+        history
+            .ops
+            .iter()
+            .position(|op| op.f == f && op.kind.as_str() == kind && op.value[0] == name)
+            .unwrap_or_else(|| panic!("no {kind} {f} by {name} in\n{}", history.to_jsonl()))
+    };
+    let resigned = at("resign", "ok", "alpha");
+    let elected = at("elected", "invoke", "bravo");
+    assert!(resigned < elected, "bravo is elected after alpha resigns");
+    let gap = history.ops[elected].time - history.ops[resigned].time;
+    assert!(
+        gap < 1_500_000_000,
+        "promoted by the resignation, not by the 10 s session expiry: {gap} ns"
+    );
+
+    let checked = Command::new(env!("CARGO_BIN_EXE_ballot"))
+        .args(["check", "--model", "leadership-exclusive"])
+        .arg(&history_path)
+        .output()
+        .expect("ballot check runs");
+    assert!(
+        checked.status.success(),
+        "the served history is linearizable: {}",
+        String::from_utf8_lossy(&checked.stdout)
+    );
+
+    let server = Server::start(&data, &[]);
+    let after = components(&server);
+    let names: Vec<_> = after.iter().map(|d| d.name.as_str()).collect();
+    assert_eq!(names, ["alpha", "bravo"]);
+    assert_eq!(
+        after[0].sha256, swapped.sha256,
+        "the swapped-in code came back"
+    );
+    for deployment in &after {
+        assert_eq!(deployment.status, "running", "{deployment:?}");
+        let session = deployment.session.unwrap();
+        assert!(
+            !old_sessions.contains(&session),
+            "a new session: {deployment:?}"
+        );
+    }
+    let leader = eventually("a leader after the restart", || {
+        election(&server, "example").leader
+    });
+    assert!(leader.term > swapped.term.unwrap());
+    assert_eq!(
+        election(&server, "example").queue.len(),
+        2,
+        "no stale ballots"
+    );
+    // Events from before the restart are gone: resuming there is refused clearly.
+    let (status, body) = read(
+        agent()
+            .get(server.url("/v1/events"))
+            .header("last-event-id", "1")
+            .call(),
+    );
+    assert_eq!((status, code(&body).as_str()), (410, "compacted"));
+    // Undeploy is durable too.
+    let (status, _) = read(
+        agent()
+            .delete(server.url(&format!("/v1/components/{}", alpha.id)))
+            .header("authorization", bearer())
+            .call(),
+    );
+    assert_eq!(status, 204);
+    drop(server);
+    let server = Server::start(&data, &[]);
+    let names: Vec<_> = components(&server).into_iter().map(|d| d.name).collect();
+    assert_eq!(names, ["bravo"]);
+}
+
+/// Adds `peers` to the elector `jobs`, with leases of `duration_ms`.
+fn join_elector(server: &Server, peers: &[&str], duration_ms: u64) {
+    for peer in peers {
+        let (status, body) = post_json(
+            server,
+            "/v1/electors/jobs/peers",
+            json!({"peer": peer, "duration_ms": duration_ms}),
+        );
+        assert_eq!(status, 204, "{body}");
+    }
+}
+
+/// `peer` elects itself in `jobs` (wins, renews or learns the master).
+fn elect(server: &Server, peer: &str) -> LeaseView {
+    let (status, body) = post_json(server, "/v1/electors/jobs/elect", json!({"peer": peer}));
+    assert_eq!(status, 200, "{body}");
+    serde_json::from_value(body).unwrap()
+}
+
+#[test]
+fn a_lease_master_is_fenced_once_its_lease_lapses_and_another_wins() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("data"), &[]);
+    join_elector(&server, &["a", "b"], 1500);
+    let elect = |peer: &str| elect(&server, peer);
+    let won = elect("a");
+    assert_eq!(
+        (won.outcome.as_str(), won.master.as_deref()),
+        ("won", Some("a"))
+    );
+    let term = won.term.unwrap();
+    let held = elect("b");
+    assert_eq!(
+        (held.outcome.as_str(), held.master.as_deref()),
+        ("held", Some("a"))
+    );
+    let write = |peer: &str, term: u64, path: &str| {
+        post_json(
+            &server,
+            "/v1/multi",
+            json!({
+                "guard": {"elector": "jobs", "peer": peer, "term": term},
+                "ops": [{"op": "create", "path": path}],
+            }),
+        )
+    };
+    assert_eq!(write("a", term, "/done-1").0, 200);
+    // a stops renewing; once its lease lapses b wins a new term, and a's writes under
+    // its old term are refused with nothing written.
+    let taken = eventually("b to win", || {
+        let view = elect("b");
+        (view.outcome == "won").then_some(view)
+    });
+    assert!(taken.term.unwrap() > term);
+    let (status, body) = write("a", term, "/done-2");
+    assert_eq!(
+        (status, code(&body).as_str()),
+        (409, "not-leader"),
+        "{body}"
+    );
+    assert_eq!(get(&server, "/v1/nodes/done-2").0, 404);
+    assert_eq!(write("b", taken.term.unwrap(), "/done-2").0, 200);
+    let (status, body) = get(&server, "/v1/electors/jobs");
+    assert_eq!(status, 200);
+    let shown: LeaseView = serde_json::from_value(body).unwrap();
+    assert_eq!(shown.master.as_deref(), Some("b"));
+}
+
+/// libfaketime's multi-threaded preload library, if installed (`.ci/run` installs it).
+fn libfaketime() -> Option<PathBuf> {
+    std::fs::read_dir("/usr/lib")
+        .ok()?
+        .filter_map(|entry| entry.ok())
+        .map(|entry| entry.path().join("faketime/libfaketimeMT.so.1"))
+        .find(|path| path.exists())
+}
+
+fn wall_clock_offset_hours(server: &Server) -> f64 {
+    let served = get(server, "/healthz").1["wall_clock_ms"].as_u64().unwrap() as f64;
+    let real = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as f64;
+    (served - real) / 3_600_000.0
+}
+
+#[test]
+fn wall_clock_jumps_change_no_lease() {
+    let Some(library) = libfaketime() else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must have libfaketime (.ci/run installs the faketime package)"
+        );
+        eprintln!("skipped: libfaketime is not installed (apt-get install faketime)");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let offset = dir.path().join("faketime");
+    std::fs::write(&offset, "+0").unwrap();
+    let env = [
+        ("LD_PRELOAD", library.display().to_string()),
+        ("FAKETIME_TIMESTAMP_FILE", offset.display().to_string()),
+        ("FAKETIME_NO_CACHE", "1".to_string()),
+        ("FAKETIME_DONT_FAKE_MONOTONIC", "1".to_string()),
+    ];
+    let server = Server::start_with_env(&dir.path().join("data"), &[], &env);
+    join_elector(&server, &["a", "b"], 1000);
+    let elect = |peer: &str| elect(&server, peer);
+    let won = elect("a");
+    assert_eq!(won.outcome, "won");
+    let term = won.term.unwrap();
+    // a renews every 100 ms while the wall clock jumps a day forward, then a day back.
+    let mut jumps_seen = [false, false];
+    for (round, jump) in ["+0", "+1d", "-1d", "+0"].iter().enumerate() {
+        std::fs::write(&offset, jump).unwrap();
+        let hours = wall_clock_offset_hours(&server);
+        match *jump {
+            "+1d" => jumps_seen[0] = (23.0..25.0).contains(&hours),
+            "-1d" => jumps_seen[1] = (-25.0..-23.0).contains(&hours),
+            _ => assert!(hours.abs() < 1.0, "round {round}: {hours} h"),
+        }
+        for _ in 0..6 {
+            let renewed = elect("a");
+            assert_eq!(
+                (renewed.outcome.as_str(), renewed.term),
+                ("renewed", Some(term)),
+                "after the wall clock moved {jump}"
+            );
+            let held = elect("b");
+            assert_eq!(
+                (held.outcome.as_str(), held.master.as_deref()),
+                ("held", Some("a")),
+                "after the wall clock moved {jump}"
+            );
+            assert!(held.left_ms <= 1000, "{held:?}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+    assert_eq!(
+        jumps_seen,
+        [true, true],
+        "the host's wall clock really jumped"
+    );
+    // Once a stops renewing, its lease lapses on the monotonic clock and b wins.
+    assert_eq!(elect("a").outcome, "renewed");
+    let started = Instant::now();
+    let taken = eventually("b to win", || {
+        let view = elect("b");
+        (view.outcome == "won").then_some(view)
+    });
+    assert!(taken.term.unwrap() > term);
+    assert!(
+        started.elapsed() >= Duration::from_millis(700),
+        "not before the lease lapsed"
+    );
+}
+
+#[test]
+fn transaction_functions_commit_over_http_and_a_stale_term_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("data"), &[]);
+    let upload = |wasm: &[u8]| {
+        read(
+            agent()
+                .post(server.url("/v1/txn-fns"))
+                .header("authorization", bearer())
+                .send(wasm),
+        )
+    };
+    let (status, body) = upload(b"not wasm");
+    assert_eq!((status, code(&body).as_str()), (400, "malformed-component"));
+    let (status, body) = upload(&wasm(ballot_artifacts::EXAMPLE_CANDIDATE));
+    assert_eq!(
+        (status, code(&body).as_str()),
+        (400, "wrong-world"),
+        "{body}"
+    );
+    let (status, body) = upload(&wasm(ballot_artifacts::FIXTURE_TXN));
+    assert_eq!(status, 201, "{body}");
+    let sha = body["sha256"].as_str().unwrap().to_string();
+    join_elector(&server, &["a", "b"], 1000);
+    let commit = |peer: &str, extra: Value| {
+        let mut body = json!({"peer": peer, "txn_fn": sha, "args": "count /c"});
+        body.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        post_json(&server, "/v1/electors/jobs/commit", body)
+    };
+    let (status, body) = commit("a", json!({}));
+    assert_eq!(status, 200, "{body}");
+    let term = body["term"].as_u64().unwrap();
+    assert_eq!(body["attempts"], 1);
+    assert_eq!(body["paths"], json!(["/c"]));
+    let (status, body) = commit("a", json!({"args": "trap"}));
+    assert_eq!(
+        (status, code(&body).as_str()),
+        (422, "txn-aborted"),
+        "{body}"
+    );
+    let (status, body) = commit("b", json!({}));
+    assert_eq!(
+        (status, code(&body).as_str()),
+        (409, "not-leader"),
+        "{body}"
+    );
+    let (status, body) = commit("a", json!({"mode": "preview"}));
+    assert_eq!(
+        (status, body["preview"].as_bool()),
+        (200, Some(true)),
+        "{body}"
+    );
+    // b takes over once a's lease lapses; a's speculative commit under its old term is
+    // refused and writes nothing.
+    let taken = eventually("b to win", || {
+        let (status, body) = commit("b", json!({}));
+        (status == 200).then_some(body)
+    });
+    assert!(taken["term"].as_u64().unwrap() > term);
+    let before = get(&server, "/v1/nodes/c").1["modified"].clone();
+    let (status, body) = commit("a", json!({"mode": "speculative", "term": term}));
+    assert_eq!(
+        (status, code(&body).as_str()),
+        (409, "not-leader"),
+        "{body}"
+    );
+    assert_eq!(
+        get(&server, "/v1/nodes/c").1["modified"],
+        before,
+        "nothing written"
+    );
+    let (status, body) = post_json(
+        &server,
+        "/v1/electors/jobs/commit",
+        json!({"peer": "b", "ops": [{"op": "create", "path": "/plain", "data": "x"}]}),
+    );
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = post_json(
+        &server,
+        "/v1/electors/jobs/commit",
+        json!({"peer": "b", "mode": "speculative"}),
+    );
+    assert_eq!(
+        (status, code(&body).as_str()),
+        (400, "bad-request"),
+        "{body}"
+    );
+}
+
+#[test]
+fn killing_the_leader_over_http_promotes_its_successor_and_restarts_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("data"), &[]);
+    let (alpha, first) = alpha_leading_bravo_waiting(&server);
+
+    let kill = |id: u64| {
+        read(
+            agent()
+                .post(server.url(&format!("/v1/components/{id}/kill")))
+                .header("authorization", bearer())
+                .send_empty(),
+        )
+    };
+    assert_eq!(kill(alpha.id).0, 202);
+    // Long before alpha's 10 s TTL could lapse: the kill ended its session at once.
+    let next = eventually("bravo to lead", || {
+        election(&server, "example")
+            .leader
+            .filter(|l| l.payload.data.as_deref() == Some("bravo-addr"))
+    });
+    assert!(next.term > first.term);
+    let restarted = eventually("alpha to restart on a new session", || {
+        components(&server)
+            .into_iter()
+            .find(|d| d.id == alpha.id && d.status == "running" && d.session != alpha.session)
+    });
+    assert!(restarted.term.is_none(), "alpha came back as a loser");
+    let (status, body) = kill(99);
+    assert_eq!((status, code(&body).as_str()), (404, "not-found"));
+}

@@ -1,0 +1,696 @@
+//! The embedded store: conformance, restarts, recovery of every damaged shape, disk
+//! failures, thousands of simulated power cuts, and real processes killed with SIGKILL.
+
+use std::collections::BTreeSet;
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use ballot_check::history::{Recorder, Token};
+use ballot_check::{Budget, ModelKind, Verdict, check};
+use ballot_core::namespace::State;
+use ballot_core::namespace::{CreateMode, Data, Namespace, NodePath, Op};
+use ballot_store::clock::ManualClock;
+use ballot_store::embedded::{CrashMode, Fault, SimFs, thread_spawner};
+use ballot_store::{EmbeddedStore, Options, Store, StoreError, conformance};
+use serde_json::json;
+
+const DIR: &str = "/data";
+
+type NsStore = EmbeddedStore<Namespace>;
+
+fn open_sim(fs: &SimFs, options: Options) -> Result<NsStore, StoreError> {
+    EmbeddedStore::open_with(
+        Path::new(DIR),
+        Arc::new(fs.clone()),
+        Arc::new(ManualClock::new()),
+        options,
+        thread_spawner(),
+    )
+}
+
+fn p(raw: &str) -> NodePath {
+    NodePath::parse(raw).unwrap()
+}
+
+fn pair(name: &str) -> Vec<Op> {
+    ["a", "b"]
+        .map(|half| Op::Create {
+            path: p(&format!("/k/{name}-{half}")),
+            data: Data::from(name),
+            mode: CreateMode::PERSISTENT,
+        })
+        .to_vec()
+}
+
+fn ensure_root(store: &NsStore) {
+    let root = Op::Create {
+        path: p("/k"),
+        data: Data::default(),
+        mode: CreateMode::PERSISTENT,
+    };
+    match store.multi(None, vec![root]) {
+        Ok(_) | Err(StoreError::MultiRefused(_)) => {}
+        Err(other) => panic!("{other}"),
+    }
+}
+
+/// Every acknowledged pair is there, and no pair is there by half.
+fn verify(state: &ballot_core::namespace::State, acked: &BTreeSet<String>) {
+    verify_pairs(state, "/k", acked);
+}
+
+/// Under `folder`: both halves of every acknowledged pair, and no half without its twin.
+fn verify_pairs(state: &ballot_core::namespace::State, folder: &str, acked: &BTreeSet<String>) {
+    let children: BTreeSet<String> = state
+        .children(&p(folder))
+        .map(|c| c.into_iter().collect())
+        .unwrap_or_default();
+    for name in acked {
+        assert!(
+            children.contains(&format!("{name}-a")) && children.contains(&format!("{name}-b")),
+            "acknowledged {name} lost"
+        );
+    }
+    for child in &children {
+        let (name, half) = child.rsplit_once('-').unwrap();
+        let other = if half == "a" { "b" } else { "a" };
+        assert!(
+            children.contains(&format!("{name}-{other}")),
+            "half a multi: {child}"
+        );
+    }
+}
+
+struct SimBuilder;
+
+impl conformance::Builder for SimBuilder {
+    type Store = NsStore;
+    fn build(&self, clock: ManualClock) -> NsStore {
+        EmbeddedStore::open_with(
+            Path::new(DIR),
+            Arc::new(SimFs::new()),
+            Arc::new(clock),
+            Options::default(),
+            thread_spawner(),
+        )
+        .unwrap()
+    }
+}
+
+struct DiskBuilder(tempfile::TempDir);
+
+impl conformance::Builder for DiskBuilder {
+    type Store = NsStore;
+    fn build(&self, clock: ManualClock) -> NsStore {
+        let dir = tempfile::tempdir_in(self.0.path()).unwrap().keep();
+        EmbeddedStore::open_with(
+            &dir,
+            Arc::new(ballot_store::embedded::RealFs),
+            Arc::new(clock),
+            Options::default(),
+            thread_spawner(),
+        )
+        .unwrap()
+    }
+}
+
+#[test]
+fn conformance_on_the_simulated_and_the_real_file_system() {
+    conformance::run_all(&SimBuilder);
+    conformance::run_all(&DiskBuilder(tempfile::tempdir().unwrap()));
+}
+
+#[test]
+fn a_restart_keeps_everything_and_ids_and_revisions_move_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = Arc::new(ManualClock::new());
+    let options = Options {
+        snapshot_every: 7,
+        segment_bytes: 512,
+        ..Options::default()
+    };
+    let open = || NsStore::open(dir.path(), clock.clone(), options.clone()).unwrap();
+    let store = open();
+    ensure_root(&store);
+    let session = store.open_session(Duration::from_secs(5)).unwrap();
+    let eph = Op::Create {
+        path: p("/k/eph"),
+        data: Data::default(),
+        mode: CreateMode::ephemeral(session),
+    };
+    let mut acked = BTreeSet::new();
+    store.multi(None, vec![eph]).unwrap();
+    for i in 0..40 {
+        store.multi(None, pair(&format!("n{i}"))).unwrap();
+        acked.insert(format!("n{i}"));
+    }
+    let before = store.read();
+    drop(store);
+
+    // Time passes while the host is down: the session still gets a full TTL from restart.
+    clock.advance(Duration::from_secs(60));
+    let store = open();
+    let state = store.read();
+    assert_eq!(
+        state.encode(),
+        before.encode(),
+        "the same state, byte for byte"
+    );
+    assert!(
+        state.exists(&p("/k/eph")).is_some(),
+        "sessions survive a restart"
+    );
+    assert_eq!(store.expire_sessions().unwrap(), []);
+    clock.advance(Duration::from_secs(5));
+    assert_eq!(store.expire_sessions().unwrap(), [session]);
+    let next = store.open_session(Duration::from_secs(5)).unwrap();
+    assert!(
+        next > session,
+        "session ids after a restart exceed all before"
+    );
+    assert!(store.read().revision() > before.revision());
+    // Snapshots were taken and the log truncated behind them.
+    let names: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(names.iter().any(|n| n.ends_with(".snap")), "{names:?}");
+    assert!(
+        names.iter().filter(|n| n.ends_with(".log")).count() < 10,
+        "{names:?}"
+    );
+    verify(&store.read(), &acked);
+}
+
+#[test]
+fn a_second_host_on_the_same_folder_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = Arc::new(ManualClock::new());
+    let first = NsStore::open(dir.path(), clock.clone(), Options::default()).unwrap();
+    let err = NsStore::open(dir.path(), clock.clone(), Options::default())
+        .err()
+        .unwrap();
+    assert!(
+        matches!(&err, StoreError::Locked(m) if m.contains("in use by another ballot host")),
+        "{err}"
+    );
+    drop(first);
+    NsStore::open(dir.path(), clock, Options::default()).unwrap();
+}
+
+fn only_segment(fs: &SimFs) -> String {
+    let names: Vec<String> = fs
+        .files(Path::new(DIR))
+        .into_iter()
+        .filter(|n| n.ends_with(".log"))
+        .collect();
+    assert_eq!(names.len(), 1, "{names:?}");
+    format!("{DIR}/{}", names[0])
+}
+
+fn filled(count: usize) -> (SimFs, BTreeSet<String>) {
+    let fs = SimFs::new();
+    let store = open_sim(&fs, Options::default()).unwrap();
+    ensure_root(&store);
+    let mut acked = BTreeSet::new();
+    for i in 0..count {
+        store.multi(None, pair(&format!("r{i}"))).unwrap();
+        acked.insert(format!("r{i}"));
+    }
+    drop(store);
+    (fs, acked)
+}
+
+#[test]
+fn a_torn_tail_is_cut_and_logged() {
+    let (fs, acked) = filled(5);
+    // An unacknowledged commit whose record reached the disk only in part.
+    let store = open_sim(
+        &fs,
+        Options {
+            sync: false,
+            ..Options::default()
+        },
+    )
+    .unwrap();
+    store.multi(None, pair("torn")).unwrap();
+    drop(store);
+    let fs = fs.crashed(CrashMode::Tear(11));
+    let store = open_sim(&fs, Options::default()).unwrap();
+    let (file, bytes) = store.recovery().cut.clone().expect("a cut");
+    assert!(file.to_string_lossy().ends_with(".log"));
+    assert_eq!(bytes, 11);
+    verify(&store.read(), &acked);
+    assert!(store.read().exists(&p("/k/torn-a")).is_none());
+    // The cut is durable and the log goes on from there.
+    store.multi(None, pair("after")).unwrap();
+    drop(store);
+    let store = open_sim(&fs.crashed(CrashMode::DropUnsynced), Options::default()).unwrap();
+    assert_eq!(store.recovery().cut, None);
+    assert!(store.read().exists(&p("/k/after-b")).is_some());
+}
+
+#[test]
+fn a_bad_record_followed_by_valid_ones_is_corruption_not_a_tail() {
+    let (fs, _) = filled(5);
+    let segment = only_segment(&fs);
+    // Flip a byte inside the second record's payload (header 20 bytes, then records).
+    let bytes = ballot_store::embedded::FileSystem::read(&fs, Path::new(&segment)).unwrap();
+    let first_len = u32::from_le_bytes(bytes[20..24].try_into().unwrap()) as usize;
+    let second = 20 + 8 + first_len;
+    fs.corrupt(Path::new(&segment), second + 12, &[0xAA]);
+    let err = open_sim(&fs, Options::default()).err().expect("refused");
+    match err {
+        StoreError::Corrupt {
+            file,
+            offset,
+            reason,
+        } => {
+            assert_eq!(file, segment);
+            assert_eq!(offset, second as u64);
+            assert!(reason.contains("valid records follow"), "{reason}");
+        }
+        other => panic!("expected corruption, got {other}"),
+    }
+}
+
+#[test]
+fn an_unknown_format_version_is_a_clear_error() {
+    let (fs, _) = filled(1);
+    let segment = only_segment(&fs);
+    fs.corrupt(Path::new(&segment), 8, &7u32.to_le_bytes());
+    let err = open_sim(&fs, Options::default()).err().expect("refused");
+    let text = err.to_string();
+    assert!(text.contains("format version 7 is not supported"), "{text}");
+    assert!(text.contains(&segment), "{text}");
+}
+
+#[test]
+fn without_a_snapshot_the_whole_log_replays_and_with_a_truncated_log_it_is_an_error() {
+    let (fs, acked) = filled(30);
+    // No snapshot was ever taken: the full log rebuilds the state.
+    let store = open_sim(&fs, Options::default()).unwrap();
+    assert_eq!(store.recovery().replayed, 30 + 1);
+    verify(&store.read(), &acked);
+    // Snapshot, which truncates the log; then lose the snapshot.
+    let lsn = store.snapshot_now().unwrap();
+    store.multi(None, pair("late")).unwrap();
+    drop(store);
+    let snapshot = format!("{DIR}/snap-{lsn:020}.snap");
+    let reopened = open_sim(&fs, Options::default()).unwrap();
+    assert_eq!(
+        reopened.recovery().replayed,
+        1,
+        "only the record after the snapshot"
+    );
+    drop(reopened);
+    ballot_store::embedded::FileSystem::remove(&fs, Path::new(&snapshot)).unwrap();
+    let err = open_sim(&fs, Options::default()).err().expect("refused");
+    assert!(
+        err.to_string()
+            .contains("snapshot holding the records before is missing"),
+        "{err}"
+    );
+}
+
+#[test]
+fn disk_full_and_io_errors_fail_closed() {
+    for fault in [Fault::DiskFull, Fault::WriteError, Fault::SyncError] {
+        let fs = SimFs::new();
+        let store = open_sim(&fs, Options::default()).unwrap();
+        ensure_root(&store);
+        store.multi(None, pair("before")).unwrap();
+        let before = store.read().encode();
+        fs.inject(fault);
+        let err = store.multi(None, pair("during")).unwrap_err();
+        assert!(matches!(err, StoreError::Failed(_)), "{fault:?}: {err}");
+        fs.clear_faults();
+        // A failed store stays failed: no later commit is acknowledged.
+        assert!(matches!(
+            store.multi(None, pair("after")),
+            Err(StoreError::Failed(_))
+        ));
+        assert_eq!(
+            store.read().encode(),
+            before,
+            "nothing unacknowledged became visible"
+        );
+        drop(store);
+        let store = open_sim(&fs.crashed(CrashMode::DropUnsynced), Options::default()).unwrap();
+        verify(&store.read(), &BTreeSet::from(["before".to_string()]));
+    }
+}
+
+#[test]
+fn nothing_is_visible_before_it_is_durable() {
+    let fs = SimFs::new();
+    let store = Arc::new(open_sim(&fs, Options::default()).unwrap());
+    ensure_root(&store);
+    fs.hold_syncs();
+    let writer = {
+        let store = store.clone();
+        std::thread::spawn(move || store.multi(None, pair("pending")).unwrap())
+    };
+    // The record is written but not synced: readers must not see it yet.
+    while !fs.has_unsynced_data() {
+        std::thread::yield_now();
+    }
+    let revision = store.read().revision();
+    assert!(store.read().exists(&p("/k/pending-a")).is_none());
+    // A commit arriving now waits for the next flush and sees the first one's change.
+    let second = {
+        let store = store.clone();
+        std::thread::spawn(move || store.multi(None, pair("second")).unwrap())
+    };
+    std::thread::sleep(Duration::from_millis(20));
+    assert_eq!(store.read().revision(), revision, "still nothing published");
+    fs.release_syncs();
+    let first = writer.join().unwrap();
+    let second = second.join().unwrap();
+    assert!(second.revision > first.revision);
+    assert!(store.read().exists(&p("/k/second-b")).is_some());
+}
+
+#[test]
+fn elections_kept_in_the_store_come_back_after_a_restart() {
+    use ballot_core::election::{Callback, ElectionName, Elections};
+    let fs = SimFs::new();
+    let open = |fs: &SimFs| -> EmbeddedStore<Elections> {
+        EmbeddedStore::open_with(
+            Path::new(DIR),
+            Arc::new(fs.clone()),
+            Arc::new(ManualClock::new()),
+            Options::default(),
+            thread_spawner(),
+        )
+        .unwrap()
+    };
+    let store = open(&fs);
+    let election = ElectionName::parse("db").unwrap();
+    let term = {
+        let election = election.clone();
+        store
+            .execute(move |el, now| {
+                let session = el.open_session(Duration::from_secs(10), now).unwrap();
+                let id = el.join(&election, session, Data::from("a"), false);
+                let effects = el.vote(id, now).unwrap();
+                let Callback::WinningElection { term } = effects.notifications[0].callback else {
+                    panic!("the first vote wins")
+                };
+                el.acknowledge(id, term, None, now).unwrap();
+                term
+            })
+            .unwrap()
+    };
+    drop(store);
+    let store = open(&fs.crashed(CrashMode::DropUnsynced));
+    let leader = {
+        let election = election.clone();
+        store.execute(move |el, _| el.leader(&election)).unwrap()
+    };
+    assert_eq!(
+        leader.map(|l| l.term),
+        Some(term),
+        "the acked leader survived"
+    );
+    // A new ballot after the restart gets a later revision: terms never repeat.
+    let later = store
+        .execute(move |el, now| {
+            let session = el.open_session(Duration::from_secs(10), now).unwrap();
+            let id = el.join(&election, session, Data::from("b"), false);
+            el.vote(id, now).unwrap();
+            el.namespace()
+                .exists(el.ballot(id).unwrap())
+                .unwrap()
+                .created
+        })
+        .unwrap();
+    assert!(later > term);
+}
+
+/// A tiny deterministic generator, so each crash iteration is reproducible from its seed.
+struct XorShift(u64);
+
+impl XorShift {
+    fn below(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0 % n
+    }
+}
+
+/// Runs `iterations` power cuts under concurrent commits and checks, after each, that
+/// every commit acknowledged before the cut is there and no multi is there by half. Every
+/// 40 cuts it starts over on an empty disk, so the state (and each snapshot) stays small.
+fn simulated_crashes(iterations: u64, seed: u64) {
+    let mut rng = XorShift(seed);
+    let mut fs = SimFs::new();
+    let mut acked: BTreeSet<String> = BTreeSet::new();
+    let mut history = Recorder::new();
+    let written = Arc::new(Mutex::new(Vec::<String>::new()));
+    for iteration in 0..iterations {
+        if iteration % EPOCH == 0 {
+            check_epoch(&history);
+            history = Recorder::new();
+            fs = SimFs::new();
+            acked.clear();
+            written.lock().unwrap().clear();
+        }
+        let options = Options {
+            snapshot_every: 1 + rng.below(40),
+            segment_bytes: 256 + rng.below(4096),
+            ..Options::default()
+        };
+        let store = Arc::new(
+            open_sim(&fs, options)
+                .unwrap_or_else(|e| panic!("seed {seed} iteration {iteration}: {e}")),
+        );
+        verify(&store.read(), &acked);
+        record_read(
+            &history,
+            u64::MAX - iteration,
+            &store.read(),
+            &written.lock().unwrap(),
+        );
+        ensure_root(&store);
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let pending = Arc::new(Mutex::new(Vec::new()));
+        let stop = Arc::new(AtomicBool::new(false));
+        let clients: Vec<_> = (0..3)
+            .map(|client| {
+                let (store, log, stop) = (store.clone(), log.clone(), stop.clone());
+                let (history, pending, written) =
+                    (history.clone(), pending.clone(), written.clone());
+                std::thread::spawn(move || {
+                    for seq in 0..30 {
+                        if stop.load(Ordering::SeqCst) {
+                            break;
+                        }
+                        let name = format!("i{iteration}c{client}s{seq}");
+                        let value = json!([
+                            ["w", format!("{name}-a"), name],
+                            ["w", format!("{name}-b"), name]
+                        ]);
+                        written.lock().unwrap().push(name.clone());
+                        // Each transaction is its own process: its completion is decided
+                        // at the cut, after the client has moved on.
+                        let process = (iteration * 3 + client) * 100 + seq;
+                        let token = history.invoke(process, "txn", value.clone());
+                        match store.multi(None, pair(&name)) {
+                            Ok(_) => {
+                                pending.lock().unwrap().push((name.clone(), token, value));
+                                log.lock().unwrap().push(name);
+                            }
+                            Err(_) => {
+                                token.info(value);
+                                break;
+                            }
+                        }
+                    }
+                })
+            })
+            .collect();
+        let wait_for = rng.below(12) as usize;
+        while log.lock().unwrap().len() < wait_for && clients.iter().any(|c| !c.is_finished()) {
+            std::thread::yield_now();
+        }
+        // Acknowledged before the cut means durable before the cut.
+        let acked_now: Vec<String> = log.lock().unwrap().clone();
+        let mode = if rng.below(2) == 0 {
+            CrashMode::DropUnsynced
+        } else {
+            CrashMode::Tear(rng.below(64) as usize)
+        };
+        let next = fs.crashed(mode);
+        // In the history, what was acknowledged before the cut is ok; whatever the dead
+        // store acknowledged after it is unknown to the next boot, so info.
+        let settle = |pending: &Mutex<Vec<(String, Token, serde_json::Value)>>| {
+            for (name, token, value) in pending.lock().unwrap().drain(..) {
+                if acked_now.contains(&name) {
+                    token.ok(value);
+                } else {
+                    token.info(value);
+                }
+            }
+        };
+        settle(&pending);
+        stop.store(true, Ordering::SeqCst);
+        for client in clients {
+            client.join().unwrap();
+        }
+        settle(&pending);
+        drop(store);
+        acked.extend(acked_now);
+        fs = next;
+    }
+    check_epoch(&history);
+}
+
+/// Power cuts between starting over on an empty disk; each epoch's history is checked.
+const EPOCH: u64 = 40;
+
+/// Records a read of every key written so far, as one transaction, from recovered state.
+fn record_read(history: &Recorder, process: u64, state: &State, names: &[String]) {
+    let keys: Vec<String> = names
+        .iter()
+        .flat_map(|n| [format!("{n}-a"), format!("{n}-b")])
+        .collect();
+    let invoke = keys
+        .iter()
+        .map(|k| json!(["r", k, null]))
+        .collect::<Vec<_>>();
+    let token = history.invoke(process, "txn", json!(invoke));
+    let read = keys
+        .iter()
+        .map(|k| {
+            let value = state
+                .get(&p(&format!("/k/{k}")))
+                .ok()
+                .map(|(data, _)| json!(String::from_utf8_lossy(data.as_bytes())));
+            json!(["r", k, value])
+        })
+        .collect::<Vec<_>>();
+    token.ok(json!(read));
+}
+
+/// Checks one epoch's history with the multi-key model: every acknowledged transaction
+/// seen whole after every later crash, none seen by half.
+fn check_epoch(history: &Recorder) {
+    if history.is_empty() {
+        return;
+    }
+    let history = history.history();
+    let report = check(&history, ModelKind::Multi, &Budget::default()).expect("checkable");
+    assert!(
+        matches!(report.verdict, Verdict::Linearizable),
+        "{:?}",
+        report.verdict
+    );
+}
+
+#[test]
+fn thousands_of_simulated_power_cuts_lose_nothing_acknowledged() {
+    simulated_crashes(2000, 0x9E37_79B9_7F4A_7C15);
+}
+
+#[test]
+fn without_fsync_a_power_cut_loses_acknowledged_commits() {
+    // The control: a store that skips fdatasync acknowledges commits a power cut then
+    // takes away, so the crash test above is able to fail.
+    let fs = SimFs::new();
+    let store = open_sim(
+        &fs,
+        Options {
+            sync: false,
+            ..Options::default()
+        },
+    )
+    .unwrap();
+    ensure_root(&store);
+    let mut acked = BTreeSet::new();
+    for i in 0..20 {
+        store.multi(None, pair(&format!("u{i}"))).unwrap();
+        acked.insert(format!("u{i}"));
+    }
+    let after_cut = fs.crashed(CrashMode::DropUnsynced);
+    drop(store);
+    let store = open_sim(&after_cut, Options::default()).unwrap();
+    let state = store.read();
+    let lost = acked
+        .iter()
+        .filter(|name| state.exists(&p(&format!("/k/{name}-a"))).is_none())
+        .count();
+    assert_eq!(lost, 20, "every unsynced acknowledgement is gone");
+}
+
+fn load_child(dir: &Path, prefix: &str) -> std::process::Child {
+    Command::new(env!("CARGO_BIN_EXE_ballot"))
+        .args([
+            "store-load",
+            "--clients",
+            "4",
+            "--snapshot-every",
+            "500",
+            "--prefix",
+            prefix,
+            "--dir",
+        ])
+        .arg(dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn ballot store-load")
+}
+
+/// Kills `iterations` real store processes with SIGKILL mid-load and checks every
+/// acknowledgement they printed after each restart.
+fn sigkill_crashes(iterations: u32) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut rng = XorShift(0x5EED);
+    let mut acked = BTreeSet::new();
+    for iteration in 0..iterations {
+        let mut child = load_child(dir.path(), &format!("p{iteration}"));
+        let stdout = child.stdout.take().unwrap();
+        let (first_tx, first_rx) = std::sync::mpsc::channel();
+        let reader = std::thread::spawn(move || {
+            let mut names = Vec::new();
+            for line in BufReader::new(stdout).lines() {
+                let line = line.unwrap();
+                if names.is_empty() {
+                    let _ = first_tx.send(());
+                }
+                names.push(line.strip_prefix("ack ").expect("ack lines").to_string());
+            }
+            names
+        });
+        let _ = first_rx.recv_timeout(Duration::from_secs(10));
+        std::thread::sleep(Duration::from_micros(rng.below(15_000)));
+        child.kill().unwrap(); // SIGKILL
+        child.wait().unwrap();
+        // Everything the child printed was acknowledged, including what is still in the pipe.
+        acked.extend(reader.join().unwrap());
+        let store = NsStore::open(dir.path(), Arc::new(ManualClock::new()), Options::default())
+            .unwrap_or_else(|e| panic!("restart {iteration}: {e}"));
+        verify_pairs(&store.read(), "/load", &acked);
+    }
+    assert!(
+        acked.len() > iterations as usize,
+        "the children committed under load"
+    );
+}
+
+#[test]
+fn two_hundred_sigkills_under_load_lose_nothing_acknowledged() {
+    sigkill_crashes(200);
+}
+
+#[test]
+#[ignore = "soak: run with --ignored (see README)"]
+fn soak_a_thousand_sigkills() {
+    sigkill_crashes(1_000);
+}

@@ -1,0 +1,182 @@
+//! What the runtime and sandbox tests share: one engine and one component cache for the
+//! whole binary, a runtime on a simulated disk, and readers of its timeline and history.
+
+use std::path::Path;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use ballot_check::history::{History, OpType, Recorder};
+use ballot_check::{Budget, ModelKind, Verdict, check};
+use ballot_core::election::{ElectionName, Elections};
+use ballot_core::namespace::{Op, Revision};
+use ballot_runtime::{ComponentCache, DeploySpec, Role, Runtime, new_engine};
+use ballot_store::clock::SystemClock;
+use ballot_store::embedded::{SimFs, thread_spawner};
+use ballot_store::{EmbeddedStore, Options};
+use wasmtime::Engine;
+
+/// One engine for every test in the binary: compiling is the expensive part.
+pub fn engine() -> Engine {
+    static ENGINE: OnceLock<Engine> = OnceLock::new();
+    ENGINE.get_or_init(|| new_engine().expect("engine")).clone()
+}
+
+/// One component cache on that engine: each component compiles once per binary.
+fn components() -> ComponentCache {
+    static CACHE: OnceLock<ComponentCache> = OnceLock::new();
+    CACHE.get_or_init(ComponentCache::default).clone()
+}
+
+/// A component's bytes, as `ballot-artifacts` built them.
+pub fn wasm(path: &str) -> Vec<u8> {
+    std::fs::read(path).expect("component built by ballot-artifacts")
+}
+
+/// A runtime over a store on a simulated disk, sharing the binary's component cache.
+pub fn runtime(recorder: Recorder) -> Runtime {
+    Runtime::with_component_cache(engine(), sim_store(), recorder, components()).expect("runtime")
+}
+
+/// A runtime with a component cache of its own, for tests that count compilations.
+pub fn runtime_with_own_cache(recorder: Recorder) -> Runtime {
+    Runtime::new(engine(), sim_store(), recorder).expect("runtime")
+}
+
+fn sim_store() -> EmbeddedStore<Elections> {
+    EmbeddedStore::open_with(
+        Path::new("/data"),
+        Arc::new(SimFs::new()),
+        Arc::new(SystemClock::new()),
+        Options::default(),
+        thread_spawner(),
+    )
+    .expect("store")
+}
+
+/// The timeline as `who: what` lines.
+pub fn lines(rt: &Runtime) -> Vec<String> {
+    rt.timeline()
+        .into_iter()
+        .map(|e| format!("{}: {:?}", e.deployment, e.event))
+        .collect()
+}
+
+/// Waits (at most 20 s) until some timeline line contains `needle`; returns its index.
+pub async fn wait_for(rt: &Runtime, needle: &str) -> usize {
+    for _ in 0..2000 {
+        if let Some(at) = lines(rt).iter().position(|l| l.contains(needle)) {
+            return at;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("{needle:?} never happened:\n{}", lines(rt).join("\n"));
+}
+
+/// Checks the recorded history against the leadership model per term and exclusive:
+/// every new leader started acting only after the old one was revoked or resigned.
+pub fn assert_leadership_linearizable(recorder: &Recorder) {
+    let history = recorder.history();
+    assert!(!history.to_jsonl().is_empty());
+    // Per term, and exclusive: every new leader started only after the old one was
+    // revoked or resigned.
+    for model in [ModelKind::Leadership, ModelKind::LeadershipExclusive] {
+        let report = check(&history, model, &Budget::default()).expect("checkable");
+        assert!(
+            matches!(report.verdict, Verdict::Linearizable),
+            "{model}: {:?}\n{}",
+            report.verdict,
+            history.to_jsonl()
+        );
+    }
+    assert_revoked_before_promoted(&history);
+}
+
+/// Walks the history in real-time order: from the moment a leader starts acting on its
+/// win (`elected` invoked) until its revocation or resignation completes (or its win
+/// fails), no other candidate may start acting on a win.
+pub fn assert_revoked_before_promoted(history: &History) {
+    let mut sitting: Option<(serde_json::Value, u64)> = None;
+    for op in &history.ops {
+        let Some([who, term]) = op.value.as_array().map(Vec::as_slice) else {
+            continue;
+        };
+        let term = term.as_u64().expect("a term");
+        match (op.f.as_str(), op.kind) {
+            ("elected", OpType::Invoke) => {
+                if let Some((leader, held)) = &sitting {
+                    assert!(
+                        leader == who && *held == term,
+                        "{who} started on term {term} while {leader} still held term {held}:\n{}",
+                        history.to_jsonl()
+                    );
+                }
+                sitting = Some((who.clone(), term));
+            }
+            ("elected", OpType::Fail) | ("revoke" | "resign", OpType::Ok)
+                if sitting.as_ref() == Some(&(who.clone(), term)) =>
+            {
+                sitting = None;
+            }
+            _ => {}
+        }
+    }
+}
+
+/// The election the example components fence their writes with.
+pub fn election() -> ElectionName {
+    ElectionName::parse("example").unwrap()
+}
+
+/// An example candidate named `name` in [`election`], ticking every `tick` if given.
+pub fn candidate(name: &str, tick: Option<Duration>) -> DeploySpec {
+    DeploySpec {
+        name: name.into(),
+        wasm: wasm(ballot_artifacts::EXAMPLE_CANDIDATE),
+        role: Role::Candidate {
+            election: election(),
+            data: format!("{name}:5432").into_bytes(),
+            follow_leader: false,
+        },
+        ttl: Duration::from_secs(2),
+        tick,
+        limits: Default::default(),
+        supervision: Default::default(),
+    }
+}
+
+/// An example observer of [`election`].
+pub fn observer(name: &str) -> DeploySpec {
+    DeploySpec {
+        name: name.into(),
+        wasm: wasm(ballot_artifacts::EXAMPLE_OBSERVER),
+        role: Role::Observer {
+            election: election(),
+        },
+        ttl: Duration::from_secs(2),
+        tick: None,
+        limits: Default::default(),
+        supervision: Default::default(),
+    }
+}
+
+/// Deposes the leader of `election` by deleting its ballot behind its back, as an
+/// operator (or a bug) might; returns the revision of the deletion.
+pub async fn depose_leader(rt: &Runtime, election: &ElectionName) -> Revision {
+    let ballots = election.paths().ballots;
+    rt.with_elections(move |el: &mut Elections, now| {
+        let lowest = el
+            .namespace()
+            .state()
+            .first_child(&ballots)
+            .expect("a leader to depose")
+            .to_string();
+        let op = Op::Delete {
+            path: ballots.child(&lowest).unwrap(),
+            expected: None,
+        };
+        let (committed, effects) = el.multi(None, &[op], now).expect("deleted");
+        (committed.revision, effects)
+    })
+    .await
+    .unwrap()
+}

@@ -1,0 +1,602 @@
+//! The simulated host: the real embedded store over [`Elections`], on the simulated file
+//! system and clock, its writer stepped by the schedule. It turns client requests into
+//! writer jobs (the same election, lease and commit calls the runtime makes), answers
+//! reads from the published (durable) state, crashes and recovers, and watches the
+//! published state for new terms.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use ballot_core::commit::{self, CommitError, Snapshot};
+use ballot_core::election::{
+    CandidateId, ElectionError, ElectionName, Elections, ElectorPaths, Term, read_leading_term,
+};
+use ballot_core::namespace::{
+    CreateMode, Data, Error, Limits, MonoTime, Namespace, NodePath, Op, SessionId, State,
+};
+use ballot_store::clock::{Clock, ManualClock};
+use ballot_store::embedded::{CrashMode, Options, SimFs, Stepper};
+use ballot_store::{EmbeddedStore, StoreError};
+
+use super::{Config, Planted};
+
+/// The register key plain and term-guarded writes go to.
+pub const REG: &str = "/reg";
+/// The key lease-guarded commits write.
+pub const LEASE_KEY: &str = "/leased";
+/// The ballot election every client stands in.
+pub const ELECTION: &str = "sim";
+/// The lease elector every client is a peer of.
+pub const ELECTOR: &str = "sim-lease";
+
+/// What a client asks the host.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Request {
+    /// Open a session with the configured TTL.
+    OpenSession,
+    /// Keep the session alive.
+    Heartbeat(SessionId),
+    /// Join the election (once per host incarnation) and cast a ballot carrying `name`.
+    Vote {
+        /// The client's session.
+        session: SessionId,
+        /// The ballot's data: the client's name.
+        name: String,
+    },
+    /// Acknowledge leadership of `term` (the leader ack).
+    Ack {
+        /// The client's session.
+        session: SessionId,
+        /// The term it believes it leads.
+        term: Term,
+    },
+    /// Withdraw the ballot.
+    Resign(SessionId),
+    /// Which term does this session lead, if any (read from the published state).
+    PollTerm(SessionId),
+    /// Set a key, unguarded.
+    Write {
+        /// The key's path.
+        key: &'static str,
+        /// The value.
+        value: u64,
+    },
+    /// Set the register under the term guard "`session` holds `term`".
+    GuardedWrite {
+        /// The client's session.
+        session: SessionId,
+        /// The term it believes it holds.
+        term: Term,
+        /// The value.
+        value: u64,
+    },
+    /// Read a key from the published state.
+    Read(&'static str),
+    /// Join the lease elector as `peer`.
+    ResetElector(String),
+    /// A lease-guarded commit by `peer` writing `value` to [`LEASE_KEY`]: guarded (hold an
+    /// election first if needed) without a claim, speculative under the claimed term.
+    LeaseCommit {
+        /// The peer.
+        peer: String,
+        /// The value.
+        value: u64,
+        /// The term claimed by a speculative commit.
+        claim: Option<Term>,
+    },
+}
+
+/// Why a request was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    /// The caller does not hold the term.
+    NotLeader,
+    /// The caller's session is gone.
+    Expired,
+    /// Anything else.
+    Other(String),
+}
+
+/// The host's answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reply {
+    /// A new session.
+    Session(SessionId),
+    /// Done, nothing to report.
+    Done,
+    /// The term the session leads, if any.
+    Term(Option<Term>),
+    /// A key's value (`None`: empty).
+    Value(Option<u64>),
+    /// A commit applied under this term.
+    Committed(Term),
+    /// Refused; nothing changed.
+    Refused(Refusal),
+    /// The store failed; nothing is known.
+    Failed(String),
+}
+
+/// A reply on its way out of the host: addressee, request number, answer.
+pub type Outgoing = (usize, u64, Reply);
+
+/// A term the published state shows, as the host saw it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LeaderSeen {
+    /// The leader's (or master's) name.
+    pub name: String,
+    /// Its term.
+    pub term: u64,
+}
+
+#[derive(Deserialize)]
+struct LeaseRecord {
+    master: String,
+}
+
+/// Shared with the writer's jobs and their replies.
+#[derive(Default)]
+struct Shared {
+    outbox: Vec<Outgoing>,
+    /// The highest revision any released job saw: all of it was acknowledged as durable.
+    acked: u64,
+    /// Candidates joined in this incarnation, by session (the election bookkeeping is
+    /// not persisted; a recovered host starts with none).
+    candidates: BTreeMap<SessionId, CandidateId>,
+}
+
+/// The host, with its store.
+pub struct Host {
+    config: Config,
+    clock: ManualClock,
+    fs: SimFs,
+    dir: PathBuf,
+    store: EmbeddedStore<Elections>,
+    stepper: Stepper<Elections>,
+    shared: Arc<Mutex<Shared>>,
+    /// Revision of the published state last looked at for new terms.
+    observed: Option<u64>,
+    handled: Vec<(MonoTime, Request)>,
+}
+
+fn lock(shared: &Mutex<Shared>) -> std::sync::MutexGuard<'_, Shared> {
+    shared.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn path(raw: &str) -> NodePath {
+    NodePath::parse(raw).expect("the simulator's paths are valid")
+}
+
+fn election() -> ElectionName {
+    ElectionName::parse(ELECTION).expect("a valid name")
+}
+
+fn elector() -> ElectionName {
+    ElectionName::parse(ELECTOR).expect("a valid name")
+}
+
+fn refusal(error: &Error) -> Refusal {
+    match error {
+        Error::NotLeader { .. } => Refusal::NotLeader,
+        Error::SessionExpired { .. } => Refusal::Expired,
+        other => Refusal::Other(other.to_string()),
+    }
+}
+
+fn election_refusal(error: &ElectionError) -> Refusal {
+    match error {
+        ElectionError::Namespace(e) => refusal(e),
+        other => Refusal::Other(other.to_string()),
+    }
+}
+
+impl Host {
+    /// A new host on an empty simulated disk, with the keys the clients use created.
+    pub fn new(config: &Config, clock: ManualClock) -> Result<Self, StoreError> {
+        let fs = SimFs::new();
+        let dir = PathBuf::from("/sim/data");
+        let (store, stepper) = Self::open(config, &clock, &fs, &dir)?;
+        let mut host = Host {
+            config: config.clone(),
+            clock,
+            fs,
+            dir,
+            store,
+            stepper,
+            shared: Arc::default(),
+            observed: None,
+            handled: Vec::new(),
+        };
+        host.plant();
+        host.store.submit(
+            |el: &mut Elections, now| {
+                el.multi(None, &key_nodes(), now)
+                    .expect("a fresh namespace takes the keys");
+            },
+            |_| {},
+        )?;
+        while host.stepper.write() {
+            host.stepper.sync();
+        }
+        host.stepper.sync();
+        Ok(host)
+    }
+
+    fn open(
+        config: &Config,
+        clock: &ManualClock,
+        fs: &SimFs,
+        dir: &std::path::Path,
+    ) -> Result<(EmbeddedStore<Elections>, Stepper<Elections>), StoreError> {
+        let options = Options {
+            snapshot_every: config.snapshot_every,
+            segment_bytes: config.segment_bytes,
+            ..Options::default()
+        };
+        EmbeddedStore::open_stepped(
+            dir,
+            Arc::new(fs.clone()),
+            Arc::new(clock.clone()),
+            options,
+            config.planted == Planted::AckBeforeSync,
+        )
+    }
+
+    /// Turns the planted fencing bug on in this incarnation's elections, if chosen: the
+    /// first job of every incarnation.
+    fn plant(&mut self) {
+        if self.config.planted == Planted::FencingOff {
+            let _ = self
+                .store
+                .submit(|el: &mut Elections, _| el.plant_fencing_off(), |_| {});
+        }
+    }
+
+    /// The latest durable state.
+    pub fn published(&self) -> State {
+        self.store.published()
+    }
+
+    /// Replies released since the last call.
+    pub fn take_outbox(&mut self) -> Vec<Outgoing> {
+        std::mem::take(&mut lock(&self.shared).outbox)
+    }
+
+    /// Handles a request that reached the host: a read from the published state at once,
+    /// anything else as a writer job, answered once it is durable.
+    pub fn handle(&mut self, client: usize, id: u64, request: Request) {
+        self.handled.push((self.clock.now(), request.clone()));
+        if let Some(reply) = read(&self.published(), &request) {
+            lock(&self.shared).outbox.push((client, id, reply));
+            return;
+        }
+        let shared = self.shared.clone();
+        let released = self.shared.clone();
+        let (ttl, lease) = (self.config.ttl, self.config.lease);
+        let submitted = self.store.submit(
+            move |el: &mut Elections, now| {
+                let reply = execute(el, now, &mut lock(&shared).candidates, request, ttl, lease);
+                (reply, el.namespace().revision().0)
+            },
+            move |outcome| {
+                let mut shared = lock(&released);
+                let answer = match outcome {
+                    Ok((reply, revision)) => {
+                        shared.acked = shared.acked.max(revision);
+                        reply
+                    }
+                    Err(failure) => Reply::Failed(failure),
+                };
+                shared.outbox.push((client, id, answer));
+            },
+        );
+        if let Err(error) = submitted {
+            lock(&self.shared)
+                .outbox
+                .push((client, id, Reply::Failed(error.to_string())));
+        }
+    }
+
+    /// Every request that reached the host, with when: what the benchmark replays.
+    pub fn handled(&self) -> &[(MonoTime, Request)] {
+        &self.handled
+    }
+
+    /// Time passed: the host sweeps expired sessions, as its ticker does.
+    pub fn tick(&mut self) {
+        let _ = self.store.submit(
+            |el: &mut Elections, now| {
+                el.tick(now);
+            },
+            |_| {},
+        );
+    }
+
+    /// The writer's first half (see [`Stepper::write`]).
+    pub fn write(&mut self) -> bool {
+        self.stepper.write()
+    }
+
+    /// The writer's second half (see [`Stepper::sync`]).
+    pub fn sync(&mut self) -> bool {
+        self.stepper.sync()
+    }
+
+    /// One snapshotter phase.
+    pub fn snapshot(&mut self) -> bool {
+        self.stepper.snapshot()
+    }
+
+    /// True if a batch is written and not synced: a crash now loses it.
+    pub fn mid_flush(&self) -> bool {
+        self.stepper.has_written()
+    }
+
+    /// A power cut and a reboot: everything not synced (data, and folder entries not
+    /// followed by a folder sync) is lost, or torn to `tear` bytes per file; queued
+    /// requests and unreleased replies die with the process; the folder is recovered.
+    /// Returns the revision acknowledged before and the one recovered.
+    pub fn crash(&mut self, tear: u32) -> Result<(u64, u64), StoreError> {
+        let mode = if tear == 0 {
+            CrashMode::DropUnsynced
+        } else {
+            CrashMode::Tear(tear as usize)
+        };
+        let survivor = self.fs.crashed(mode);
+        let (store, stepper) = Self::open(&self.config, &self.clock, &survivor, &self.dir)?;
+        // The old process is gone: its queued jobs and unreleased waiters are dropped
+        // unanswered with it.
+        self.stepper = stepper;
+        self.store = store;
+        self.fs = survivor;
+        let acked = {
+            let mut shared = lock(&self.shared);
+            shared.candidates.clear();
+            shared.acked
+        };
+        self.plant();
+        self.observed = None;
+        Ok((acked, self.store.published().revision().0))
+    }
+
+    /// Right after a crash: the sessions the recovered head holds whose deadline is not
+    /// a full TTL from the restart (there should be none: nobody's session may run out
+    /// early, or late, because the host was down). Runs the writer for it at once, on an
+    /// empty queue, so it joins no client's batch.
+    pub fn sessions_not_restored(&mut self) -> Vec<SessionId> {
+        let found = Arc::new(Mutex::new(Vec::new()));
+        let into = found.clone();
+        let _ = self.store.submit(
+            move |el: &mut Elections, now| {
+                let ns = el.namespace();
+                ns.state()
+                    .sessions()
+                    .filter(|(id, record)| ns.session_deadline(*id) != Some(now.after(record.ttl)))
+                    .map(|(id, _)| id)
+                    .collect::<Vec<_>>()
+            },
+            move |outcome| {
+                if let Ok(bad) = outcome {
+                    *into.lock().unwrap_or_else(|p| p.into_inner()) = bad;
+                }
+            },
+        );
+        while self.stepper.write() {
+            self.stepper.sync();
+        }
+        self.stepper.sync();
+        found.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// The current leaders the published state shows, if it changed since the last call:
+    /// (ballot election, lease elector).
+    pub fn leaders(&mut self) -> Option<(Option<LeaderSeen>, Option<LeaderSeen>)> {
+        let state = self.published();
+        let revision = state.revision().0;
+        if self.observed == Some(revision) {
+            return None;
+        }
+        self.observed = Some(revision);
+        let ballots = election().paths().ballots;
+        let ballot = state
+            .first_child(&ballots)
+            .and_then(|name| ballots.child(name).ok())
+            .and_then(|p| state.node(&p))
+            .map(|node| LeaderSeen {
+                name: String::from_utf8_lossy(node.data().as_bytes()).into_owned(),
+                term: node.stat().created.0,
+            });
+        let leases = ElectorPaths::of(&elector()).lease;
+        let lease = state
+            .first_child(&leases)
+            .and_then(|name| leases.child(name).ok())
+            .and_then(|p| state.node(&p))
+            .and_then(|node| {
+                let record: LeaseRecord = ciborium::from_reader(node.data().as_bytes()).ok()?;
+                Some(LeaderSeen {
+                    name: record.master,
+                    term: node.stat().created.0,
+                })
+            });
+        Some((ballot, lease))
+    }
+
+    /// The monotonic clock the store reads.
+    pub fn now(&self) -> MonoTime {
+        self.clock.now()
+    }
+
+    /// The session TTL clients get.
+    pub fn ttl(&self) -> Duration {
+        self.config.ttl
+    }
+}
+
+fn set(key: &str, value: u64) -> Op {
+    Op::Set {
+        path: path(key),
+        data: Data::from(value.to_string()),
+        expected: None,
+    }
+}
+
+fn read_value(state: &State, key: &str) -> Option<u64> {
+    let (data, _) = state.get(&path(key)).ok()?;
+    std::str::from_utf8(data.as_bytes()).ok()?.parse().ok()
+}
+
+fn done(result: Result<(), Error>) -> Reply {
+    match result {
+        Ok(()) => Reply::Done,
+        Err(e) => Reply::Refused(refusal(&e)),
+    }
+}
+
+fn election_done(result: Result<(), ElectionError>) -> Reply {
+    match result {
+        Ok(()) => Reply::Done,
+        Err(e) => Reply::Refused(election_refusal(&e)),
+    }
+}
+
+/// The answer to a request served from the published state (a read, a term poll), or
+/// `None` for a request that changes something.
+pub fn read(state: &State, request: &Request) -> Option<Reply> {
+    match request {
+        Request::PollTerm(session) => {
+            Some(Reply::Term(read_leading_term(state, &election(), *session)))
+        }
+        Request::Read(key) => Some(Reply::Value(read_value(state, key))),
+        _ => None,
+    }
+}
+
+/// Runs a changing request on the elections: the same election, lease and commit calls
+/// the runtime makes. `candidates` are the ones joined since the elections were built.
+pub fn execute(
+    el: &mut Elections,
+    now: MonoTime,
+    candidates: &mut BTreeMap<SessionId, CandidateId>,
+    request: Request,
+    ttl: Duration,
+    lease: Duration,
+) -> Reply {
+    match request {
+        Request::OpenSession => match el.open_session(ttl, now) {
+            Ok(session) => Reply::Session(session),
+            Err(e) => Reply::Refused(refusal(&e)),
+        },
+        Request::Heartbeat(session) => done(el.heartbeat(session, now)),
+        Request::Vote { session, name } => {
+            let id = *candidates
+                .entry(session)
+                .or_insert_with(|| el.join(&election(), session, Data::from(name), false));
+            election_done(el.vote(id, now).map(|_| ()))
+        }
+        Request::Ack { session, term } => match candidates.get(&session) {
+            Some(&id) => election_done(el.acknowledge(id, term, None, now).map(|_| ())),
+            None => Reply::Done,
+        },
+        Request::Resign(session) => match candidates.get(&session) {
+            Some(&id) => election_done(el.resign(id, now).map(|_| ())),
+            // Joined before a crash: withdraw its ballots by hand, as an operator would;
+            // the elections react to the deletes like to any other.
+            None => {
+                let ballots = election().paths().ballots;
+                let state = el.namespace().state().clone();
+                let ops: Vec<Op> = state
+                    .children(&ballots)
+                    .unwrap_or_default()
+                    .into_iter()
+                    .filter_map(|name| ballots.child(&name).ok())
+                    .filter(|p| state.exists(p).and_then(|s| s.ephemeral_owner) == Some(session))
+                    .map(|p| Op::Delete {
+                        path: p,
+                        expected: None,
+                    })
+                    .collect();
+                match el.multi(None, &ops, now) {
+                    Ok(_) => Reply::Done,
+                    Err(e) => Reply::Refused(refusal(&e.error)),
+                }
+            }
+        },
+        Request::Write { key, value } => match el.multi(None, &[set(key, value)], now) {
+            Ok(_) => Reply::Done,
+            Err(e) => Reply::Refused(refusal(&e.error)),
+        },
+        Request::GuardedWrite {
+            session,
+            term,
+            value,
+        } => {
+            let guard = Elections::term_guard(&election(), session, term);
+            match el.multi(Some(&guard), &[set(REG, value)], now) {
+                Ok(_) => Reply::Committed(term),
+                Err(e) => Reply::Refused(refusal(&e.error)),
+            }
+        }
+        Request::ResetElector(peer) => {
+            election_done(el.reset_elector(&elector(), lease, &peer, now))
+        }
+        Request::LeaseCommit { peer, value, claim } => {
+            let key = path(LEASE_KEY);
+            let mut txn = move |snapshot: &mut Snapshot| {
+                // Read what it overwrites, as a txn-fn would: a conflict re-runs it.
+                let _ = snapshot.get(&key);
+                Ok(vec![set(LEASE_KEY, value)])
+            };
+            let outcome = match claim {
+                None => commit::guarded_commit(el, &elector(), &peer, now, &mut txn),
+                Some(term) => {
+                    commit::speculative_commit(el, &elector(), &peer, term, now, &mut txn)
+                }
+            };
+            match outcome {
+                Ok(outcome) => Reply::Committed(outcome.term),
+                Err(CommitError::NotLeader { .. }) => Reply::Refused(Refusal::NotLeader),
+                Err(CommitError::Refused(e)) => Reply::Refused(refusal(&e)),
+                Err(other) => Reply::Refused(Refusal::Other(other.to_string())),
+            }
+        }
+        Request::PollTerm(_) | Request::Read(_) => {
+            read(el.namespace().state(), &request).expect("a read")
+        }
+    }
+}
+
+/// The creates of the nodes the clients' keys live in, as every run starts with them.
+fn key_nodes() -> Vec<Op> {
+    [REG, LEASE_KEY]
+        .iter()
+        .map(|key| Op::Create {
+            path: path(key),
+            data: Data::default(),
+            mode: CreateMode::PERSISTENT,
+        })
+        .collect()
+}
+
+/// The baseline of `ballot bench sim`: the requests a run handled, run straight on
+/// in-memory elections (no store, network, faults or checks). Returns how many ran.
+pub fn replay(requests: &[(MonoTime, Request)], config: &Config) -> usize {
+    let mut el = Elections::new(Namespace::new(Limits::default()));
+    el.multi(None, &key_nodes(), MonoTime(0))
+        .expect("a fresh namespace takes the keys");
+    let mut candidates = BTreeMap::new();
+    for (now, request) in requests {
+        let reply = execute(
+            &mut el,
+            *now,
+            &mut candidates,
+            request.clone(),
+            config.ttl,
+            config.lease,
+        );
+        std::hint::black_box(reply);
+    }
+    requests.len()
+}

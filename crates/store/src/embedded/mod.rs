@@ -1,0 +1,716 @@
+//! The embedded store, ballot's default: the namespace in memory, every change in a
+//! write-ahead log on local disk.
+//!
+//! One writer thread owns the in-memory head. It applies commits one after another, frames
+//! their journal entries as log records, and makes each batch durable with one write and
+//! one `fdatasync` ([`group`]) before it publishes the new state and releases anyone's
+//! result. Readers only ever see the last published, durable state. Every so many
+//! records it rolls to a new segment and hands an O(1) clone of the state to a background
+//! thread that writes a snapshot and deletes the segments it covers ([`snapshotter`]).
+//! Opening a folder recovers it ([`recovery`]). The simulator opens the same store with no
+//! threads and steps the writer and the snapshotter itself (`stepper`).
+
+mod files;
+mod frame;
+pub mod group;
+mod layout;
+mod record;
+mod recovery;
+mod snapshotter;
+mod stepper;
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{self, Receiver, Sender};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use crate::clock::Clock;
+use ballot_core::election::Elections;
+use ballot_core::namespace::{
+    Committed, Entry, Guard, Limits, MonoTime, Namespace, Op, Revision, SessionId, State,
+};
+
+use super::{Store, StoreError};
+
+pub use files::{AppendFile, CrashMode, Fault, FileSystem, RealFs, SimFs};
+pub use frame::FORMAT_VERSION;
+
+use group::{GroupCommit, Outcome, Step};
+use record::LogRecord;
+pub use stepper::Stepper;
+
+/// What the writer thread owns and the store persists: a namespace, or something built on
+/// one (the elections) whose every change goes through the namespace's journal.
+pub trait Core: Send + 'static {
+    /// Wraps a recovered namespace.
+    fn from_namespace(ns: Namespace) -> Self;
+    /// The namespace, for publishing its state.
+    fn namespace(&self) -> &Namespace;
+    /// The journal entries recorded since the last call.
+    fn take_journal(&mut self) -> Vec<Entry>;
+}
+
+impl Core for Namespace {
+    fn from_namespace(ns: Namespace) -> Self {
+        ns
+    }
+    fn namespace(&self) -> &Namespace {
+        self
+    }
+    fn take_journal(&mut self) -> Vec<Entry> {
+        Namespace::take_journal(self)
+    }
+}
+
+impl Core for Elections {
+    fn from_namespace(ns: Namespace) -> Self {
+        Elections::new(ns)
+    }
+    fn namespace(&self) -> &Namespace {
+        Elections::namespace(self)
+    }
+    fn take_journal(&mut self) -> Vec<Entry> {
+        Elections::take_journal(self)
+    }
+}
+
+/// Settings of an embedded store.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// `fdatasync` every batch before acknowledging it. Turning this off loses
+    /// acknowledged commits on a power cut; it exists only so a test can show that.
+    pub sync: bool,
+    /// Records between snapshots.
+    pub snapshot_every: u64,
+    /// A segment is rolled over once it is this long.
+    pub segment_bytes: u64,
+    /// Bytes of log records per batch, at most (a single commit may exceed it).
+    pub max_batch_bytes: usize,
+    /// The namespace's limits.
+    pub limits: Limits,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            sync: true,
+            snapshot_every: 100_000,
+            segment_bytes: 64 << 20,
+            max_batch_bytes: 4 << 20,
+            limits: Limits::default(),
+        }
+    }
+}
+
+/// Runs a long-lived task (the writer, the snapshotter). Injected so that a simulator can
+/// run them where it wants; [`thread_spawner`] is the default.
+pub type Spawner = Arc<dyn Fn(Box<dyn FnOnce() + Send>) + Send + Sync>;
+
+/// Runs each task on its own named OS thread.
+pub fn thread_spawner() -> Spawner {
+    Arc::new(|task| {
+        std::thread::Builder::new()
+            .name("ballot-store".into())
+            .spawn(task)
+            .expect("spawning a store thread");
+    })
+}
+
+type Waiter = Box<dyn FnOnce(Result<(), String>) + Send>;
+type Job<C> = Box<dyn FnOnce(Result<(&mut C, MonoTime), String>) -> Waiter + Send>;
+
+/// Wraps `f` as a writer job: run on the head (or refused, if the store has failed), with
+/// `reply` called once the batch it joined is durable or has failed.
+fn job<C, R: Send + 'static>(
+    f: impl FnOnce(&mut C, MonoTime) -> R + Send + 'static,
+    reply: impl FnOnce(Result<R, String>) + Send + 'static,
+) -> Job<C> {
+    Box::new(move |target| match target {
+        Ok((core, now)) => {
+            let result = f(core, now);
+            Box::new(move |flushed: Result<(), String>| reply(flushed.map(|()| result)))
+        }
+        Err(failure) => Box::new(move |_| reply(Err(failure))),
+    })
+}
+
+enum Request<C> {
+    Job(Job<C>),
+    Snapshot(Sender<Result<u64, StoreError>>),
+}
+
+/// What recovery found when the store was opened.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RecoveryReport {
+    /// Log records replayed on top of the newest snapshot.
+    pub replayed: u64,
+    /// A torn tail cut from the last segment: the file and how many bytes.
+    pub cut: Option<(PathBuf, u64)>,
+}
+
+/// Counters of the writer's work.
+#[derive(Debug, Default)]
+struct Counters {
+    batches: AtomicU64,
+    records: AtomicU64,
+}
+
+struct Shared {
+    /// The latest durable state; a watch channel, so followers (the server's event
+    /// feed) hear of each newly published state without polling.
+    published: tokio::sync::watch::Sender<State>,
+    counters: Counters,
+}
+
+/// The embedded store over a core `C` (a bare [`Namespace`], or [`Elections`]).
+pub struct EmbeddedStore<C: Core> {
+    requests: Mutex<Option<Sender<Request<C>>>>,
+    shared: Arc<Shared>,
+    stopped: Mutex<Option<Receiver<()>>>,
+    recovery: RecoveryReport,
+    dir: PathBuf,
+}
+
+/// A recovered store with its writer not yet running.
+struct Parts<C: Core> {
+    store: EmbeddedStore<C>,
+    writer: Writer<C>,
+    requests: Receiver<Request<C>>,
+    snapshots: Receiver<snapshotter::Task>,
+    lock: Box<dyn Send + Sync>,
+}
+
+impl<C: Core> EmbeddedStore<C> {
+    /// Opens (creating if needed) the store in `dir` on the real file system, recovering
+    /// what is there.
+    pub fn open(dir: &Path, clock: Arc<dyn Clock>, options: Options) -> Result<Self, StoreError> {
+        Self::open_with(dir, Arc::new(RealFs), clock, options, thread_spawner())
+    }
+
+    /// Opens the store with every dependency injected.
+    pub fn open_with(
+        dir: &Path,
+        fs: Arc<dyn FileSystem>,
+        clock: Arc<dyn Clock>,
+        options: Options,
+        spawn: Spawner,
+    ) -> Result<Self, StoreError> {
+        let parts = Self::open_parts(dir, fs, clock, options, false)?;
+        let Parts {
+            store,
+            writer,
+            requests,
+            snapshots,
+            lock,
+        } = parts;
+        let (snapshot_done_tx, snapshot_done_rx) = mpsc::channel::<()>();
+        {
+            let fs = writer.fs.clone();
+            let dir = dir.to_path_buf();
+            spawn(Box::new(move || {
+                snapshotter::run(fs, dir, snapshots);
+                drop(snapshot_done_tx);
+            }));
+        }
+        let (stopped_tx, stopped_rx) = mpsc::channel::<()>();
+        spawn(Box::new(move || {
+            writer.run(requests);
+            // The snapshotter ends when the writer drops its sender; wait for it so that a
+            // reopened store never races an old snapshot write.
+            let _ = snapshot_done_rx.recv();
+            drop(lock);
+            drop(stopped_tx);
+        }));
+        *store.stopped.lock().unwrap_or_else(|p| p.into_inner()) = Some(stopped_rx);
+        Ok(store)
+    }
+
+    /// Opens the store for the simulator: no threads; the returned [`Stepper`] runs the
+    /// writer and the snapshotter one phase at a time, so a crash can land between a
+    /// batch's write and its fdatasync. With `ack_before_sync` (a planted bug, sim only)
+    /// the writer publishes and releases a batch before syncing it.
+    pub fn open_stepped(
+        dir: &Path,
+        fs: Arc<dyn FileSystem>,
+        clock: Arc<dyn Clock>,
+        options: Options,
+        ack_before_sync: bool,
+    ) -> Result<(Self, Stepper<C>), StoreError> {
+        let parts = Self::open_parts(dir, fs, clock, options, ack_before_sync)?;
+        let stepper = Stepper {
+            writer: parts.writer,
+            requests: parts.requests,
+            snapshots: parts.snapshots,
+            written: None,
+            renamed: None,
+            _lock: parts.lock,
+        };
+        Ok((parts.store, stepper))
+    }
+
+    /// Recovers `dir` and builds the store, its writer and the writer's channels, running
+    /// nothing: the callers decide where the writer and the snapshotter run.
+    fn open_parts(
+        dir: &Path,
+        fs: Arc<dyn FileSystem>,
+        clock: Arc<dyn Clock>,
+        options: Options,
+        ack_before_sync: bool,
+    ) -> Result<Parts<C>, StoreError> {
+        fs.create_dir_all(dir)
+            .map_err(|e| StoreError::io(format!("creating {}", dir.display()), &e))?;
+        let lock = fs.lock(dir).map_err(|e| match e.kind() {
+            std::io::ErrorKind::WouldBlock => StoreError::Locked(e.to_string()),
+            _ => StoreError::io(format!("locking {}", dir.display()), &e),
+        })?;
+        let recovered = recovery::recover(&*fs, dir, options.limits)?;
+        if let Some((file, bytes)) = &recovered.cut {
+            tracing::warn!(file = %file.display(), bytes, "recovery cut a torn tail");
+        }
+        let report = RecoveryReport {
+            replayed: recovered.replayed,
+            cut: recovered.cut.clone(),
+        };
+        let mut ns = recovered.ns;
+        ns.restart_deadlines(clock.now());
+        ns.enable_journal();
+        let (segment, segment_len) = match &recovered.tail_segment {
+            Some(path) => {
+                let len = fs
+                    .read(path)
+                    .map_err(|e| StoreError::io(format!("reading {}", path.display()), &e))?
+                    .len() as u64;
+                let file = fs
+                    .open_append(path)
+                    .map_err(|e| StoreError::io(format!("opening {}", path.display()), &e))?;
+                (file, len)
+            }
+            None => new_segment(&*fs, dir, recovered.next_lsn).map_err(|e| {
+                StoreError::io(format!("creating a segment in {}", dir.display()), &e)
+            })?,
+        };
+        let shared = Arc::new(Shared {
+            published: tokio::sync::watch::Sender::new(ns.snapshot()),
+            counters: Counters::default(),
+        });
+        let (snapshot_tx, snapshot_rx) = mpsc::channel();
+        let writer = Writer {
+            core: C::from_namespace(ns),
+            fs,
+            dir: dir.to_path_buf(),
+            clock,
+            group: GroupCommit::new(options.max_batch_bytes),
+            options,
+            segment,
+            segment_len,
+            next_lsn: recovered.next_lsn,
+            since_snapshot: recovered.replayed,
+            shared: shared.clone(),
+            snapshots: snapshot_tx,
+            ack_before_sync,
+        };
+        let (requests_tx, requests_rx) = mpsc::channel();
+        Ok(Parts {
+            store: EmbeddedStore {
+                requests: Mutex::new(Some(requests_tx)),
+                shared,
+                stopped: Mutex::new(None),
+                recovery: report,
+                dir: dir.to_path_buf(),
+            },
+            writer,
+            requests: requests_rx,
+            snapshots: snapshot_rx,
+            lock,
+        })
+    }
+
+    /// Hands `f` to the writer without waiting: `reply` gets its result once the batch it
+    /// joined is durable (or has failed). The simulator's way in, where nothing may block.
+    pub fn submit<R: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut C, MonoTime) -> R + Send + 'static,
+        reply: impl FnOnce(Result<R, String>) + Send + 'static,
+    ) -> Result<(), StoreError> {
+        self.send(Request::Job(job(f, reply)))
+    }
+
+    /// Runs `f` on the writer's head and returns its result once everything it changed is
+    /// durable. This is how every change reaches the store: `f` sees all earlier changes,
+    /// and nobody sees `f`'s before the sync.
+    pub fn execute<R: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut C, MonoTime) -> R + Send + 'static,
+    ) -> Result<R, StoreError> {
+        let (tx, rx) = mpsc::sync_channel::<Result<R, String>>(1);
+        self.send(Request::Job(job(f, move |outcome| {
+            let _ = tx.send(outcome);
+        })))?;
+        match rx.recv() {
+            Ok(Ok(result)) => Ok(result),
+            Ok(Err(failure)) => Err(StoreError::Failed(failure)),
+            Err(_) => Err(StoreError::Closed),
+        }
+    }
+
+    /// [`EmbeddedStore::execute`] for async callers: the writer's answer arrives through
+    /// a oneshot channel, so a tokio task awaits durability without blocking its thread.
+    pub async fn execute_async<R: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut C, MonoTime) -> R + Send + 'static,
+    ) -> Result<R, StoreError> {
+        self.execute_ordered(move |core, now| (f(core, now), ()), |()| {})
+            .await
+    }
+
+    /// Like [`EmbeddedStore::execute_async`], and `f` also returns consequences (say,
+    /// election notifications) that `deliver` hands on once they are durable. `deliver`
+    /// runs on the writer thread, in commit order, before any result is released: the
+    /// one place where the order of deliveries is exactly the order of commits. It must
+    /// not block.
+    pub async fn execute_ordered<R: Send + 'static, E: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut C, MonoTime) -> (R, E) + Send + 'static,
+        deliver: impl FnOnce(E) + Send + 'static,
+    ) -> Result<R, StoreError> {
+        let (tx, rx) = tokio::sync::oneshot::channel::<Result<R, String>>();
+        self.send(Request::Job(job(
+            f,
+            move |outcome: Result<(R, E), String>| {
+                let _ = tx.send(outcome.map(|(result, effects)| {
+                    deliver(effects);
+                    result
+                }));
+            },
+        )))?;
+        match rx.await {
+            Ok(Ok(result)) => Ok(result),
+            Ok(Err(failure)) => Err(StoreError::Failed(failure)),
+            Err(_) => Err(StoreError::Closed),
+        }
+    }
+
+    /// The latest durable state, as readers may see it.
+    pub fn published(&self) -> State {
+        self.shared.published.borrow().clone()
+    }
+
+    /// Follows the published state: the receiver sees each newly durable state (a slow
+    /// follower skips to the newest; it never holds the writer up).
+    pub fn subscribe(&self) -> tokio::sync::watch::Receiver<State> {
+        self.shared.published.subscribe()
+    }
+
+    /// Writes a snapshot now and truncates the log behind it; returns the record number it
+    /// covers. Snapshots are also taken on their own every `snapshot_every` records.
+    pub fn snapshot_now(&self) -> Result<u64, StoreError> {
+        let (tx, rx) = mpsc::channel();
+        self.send(Request::Snapshot(tx))?;
+        rx.recv().map_err(|_| StoreError::Closed)?
+    }
+
+    /// What recovery found when this store was opened.
+    pub fn recovery(&self) -> &RecoveryReport {
+        &self.recovery
+    }
+
+    /// The data folder.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Batches flushed and records written since opening: their ratio is the mean batch.
+    pub fn batch_stats(&self) -> (u64, u64) {
+        let c = &self.shared.counters;
+        (
+            c.batches.load(Ordering::Relaxed),
+            c.records.load(Ordering::Relaxed),
+        )
+    }
+
+    /// Stops the writer and the snapshotter and releases the folder's lock; waits for both.
+    pub fn close(&self) {
+        self.requests
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        if let Some(stopped) = self
+            .stopped
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
+        {
+            let _ = stopped.recv();
+        }
+    }
+
+    fn send(&self, request: Request<C>) -> Result<(), StoreError> {
+        let requests = self.requests.lock().unwrap_or_else(|p| p.into_inner());
+        requests
+            .as_ref()
+            .ok_or(StoreError::Closed)?
+            .send(request)
+            .map_err(|_| StoreError::Closed)
+    }
+}
+
+impl<C: Core> Drop for EmbeddedStore<C> {
+    fn drop(&mut self) {
+        self.close();
+    }
+}
+
+fn new_segment(
+    fs: &dyn FileSystem,
+    dir: &Path,
+    first: u64,
+) -> std::io::Result<(Box<dyn AppendFile>, u64)> {
+    let path = layout::segment(dir, first);
+    let mut file = fs.create(&path)?;
+    let header = frame::header(frame::FileKind::Segment, first);
+    file.append(&header)?;
+    file.sync_data()?;
+    fs.sync_dir(dir)?;
+    Ok((file, header.len() as u64))
+}
+
+/// The writer thread's state.
+struct Writer<C: Core> {
+    core: C,
+    fs: Arc<dyn FileSystem>,
+    dir: PathBuf,
+    clock: Arc<dyn Clock>,
+    options: Options,
+    group: GroupCommit<Waiter>,
+    segment: Box<dyn AppendFile>,
+    segment_len: u64,
+    next_lsn: u64,
+    since_snapshot: u64,
+    shared: Arc<Shared>,
+    snapshots: Sender<snapshotter::Task>,
+    /// The planted bug of the simulator (see [`EmbeddedStore::open_stepped`]); always
+    /// false otherwise.
+    ack_before_sync: bool,
+}
+
+/// A batch appended to the log and not yet synced: the writer between its write and its
+/// fdatasync.
+struct Written {
+    /// The batch, unless (planted bug) it was released before the sync.
+    batch: Option<group::Batch<Waiter>>,
+    records: u64,
+    /// Whether the batch had no bytes (reads, refusals): nothing to sync.
+    empty: bool,
+    result: Result<(), String>,
+}
+
+impl<C: Core> Writer<C> {
+    fn run(mut self, requests: Receiver<Request<C>>) {
+        // Block for the first request, then take everything already queued: that is the
+        // batch. Whatever arrives during its flush forms the next one.
+        while let Ok(first) = requests.recv() {
+            self.take(first, &requests);
+            if self.group.step() == Step::Flush {
+                self.flush();
+            }
+        }
+    }
+
+    /// Handles `first` and whatever else is queued, up to a full batch.
+    fn take(&mut self, first: Request<C>, requests: &Receiver<Request<C>>) {
+        self.handle(first);
+        while !self.group.is_full() {
+            match requests.try_recv() {
+                Ok(request) => self.handle(request),
+                Err(_) => break,
+            }
+        }
+    }
+
+    fn handle(&mut self, request: Request<C>) {
+        match request {
+            Request::Job(job) => {
+                if let Some(failure) = self.group.failure() {
+                    let waiter = job(Err(failure.to_string()));
+                    self.group.submit(&[], 0, waiter);
+                    return;
+                }
+                let now = self.clock.now();
+                let waiter = job(Ok((&mut self.core, now)));
+                let mut bytes = Vec::new();
+                let mut records = 0;
+                for entry in self.core.take_journal() {
+                    frame::encode(
+                        &LogRecord {
+                            lsn: self.next_lsn,
+                            entry,
+                        },
+                        &mut bytes,
+                    );
+                    self.next_lsn += 1;
+                    records += 1;
+                }
+                self.group.submit(&bytes, records, waiter);
+            }
+            Request::Snapshot(reply) => {
+                // Flush what is pending first, so the snapshot covers only durable records.
+                if self.group.step() == Step::Flush {
+                    self.flush();
+                }
+                if let Some(failure) = self.group.failure() {
+                    let _ = reply.send(Err(StoreError::Failed(failure.to_string())));
+                    return;
+                }
+                self.start_snapshot(Some(reply));
+            }
+        }
+    }
+
+    fn flush(&mut self) {
+        let written = self.write_batch();
+        self.sync_batch(written);
+    }
+
+    /// The first half of a flush: takes the open batch and appends it to the log.
+    fn write_batch(&mut self) -> Written {
+        let batch = self.group.start_flush();
+        let records = batch.records;
+        let empty = batch.bytes.is_empty();
+        let result = if empty {
+            Ok(())
+        } else {
+            self.append(&batch.bytes, records)
+        };
+        let mut written = Written {
+            batch: Some(batch),
+            records,
+            empty,
+            result,
+        };
+        if self.ack_before_sync && written.result.is_ok() {
+            // The planted bug: publish and release what is not durable yet.
+            if let Some(batch) = written.batch.take() {
+                self.release(batch, Ok(()), records);
+            }
+        }
+        written
+    }
+
+    /// The second half: makes the appended batch durable, then publishes the new state
+    /// and releases its waiters (or fails them, and the store).
+    fn sync_batch(&mut self, written: Written) {
+        let result = written.result.and_then(|()| {
+            if written.empty || !self.options.sync {
+                return Ok(());
+            }
+            self.segment
+                .sync_data()
+                .map_err(|e| format!("syncing the log: {e}"))
+        });
+        match written.batch {
+            Some(batch) => self.release(batch, result, written.records),
+            None => {
+                if let Err(why) = result {
+                    tracing::error!(%why, "a sync failed after its batch was released");
+                }
+            }
+        }
+        if self.since_snapshot >= self.options.snapshot_every && self.group.failure().is_none() {
+            self.start_snapshot(None);
+        }
+    }
+
+    /// Publishes the state (if the batch is durable and changed something) and releases
+    /// the batch's waiters with its outcome.
+    fn release(&mut self, batch: group::Batch<Waiter>, result: Result<(), String>, records: u64) {
+        if result.is_ok() && records > 0 {
+            self.shared
+                .published
+                .send_replace(self.core.namespace().snapshot());
+            let counters = &self.shared.counters;
+            counters.batches.fetch_add(1, Ordering::Relaxed);
+            counters.records.fetch_add(records, Ordering::Relaxed);
+            self.since_snapshot += records;
+        }
+        match self.group.finish_flush(batch, result) {
+            Outcome::Durable(waiters) => waiters.into_iter().for_each(|w| w(Ok(()))),
+            Outcome::Failed(waiters, why) => {
+                tracing::error!(%why, "the store failed and refuses further changes");
+                waiters.into_iter().for_each(|w| w(Err(why.clone())))
+            }
+        }
+    }
+
+    fn append(&mut self, bytes: &[u8], records: u64) -> Result<(), String> {
+        if self.segment_len >= self.options.segment_bytes {
+            self.roll(self.next_lsn - records)?;
+        }
+        self.segment
+            .append(bytes)
+            .map_err(|e| format!("appending to the log: {e}"))?;
+        self.segment_len += bytes.len() as u64;
+        Ok(())
+    }
+
+    /// Starts a new segment whose first record is `first`.
+    fn roll(&mut self, first: u64) -> Result<(), String> {
+        let (segment, len) = new_segment(&*self.fs, &self.dir, first)
+            .map_err(|e| format!("starting a new log segment: {e}"))?;
+        self.segment = segment;
+        self.segment_len = len;
+        Ok(())
+    }
+
+    fn start_snapshot(&mut self, reply: Option<Sender<Result<u64, StoreError>>>) {
+        let lsn = self.next_lsn - 1;
+        // Roll first, so every segment before the new one is wholly covered by the snapshot.
+        if self.segment_len > frame::HEADER_LEN as u64
+            && let Err(why) = self.roll(self.next_lsn)
+        {
+            tracing::error!(%why, "could not roll the log for a snapshot");
+            if let Some(reply) = reply {
+                let _ = reply.send(Err(StoreError::Failed(why)));
+            }
+            return;
+        }
+        self.since_snapshot = 0;
+        let task = snapshotter::Task {
+            lsn,
+            state: self.core.namespace().snapshot(),
+            reply,
+        };
+        let _ = self.snapshots.send(task);
+    }
+}
+
+impl Store for EmbeddedStore<Namespace> {
+    fn open_session(&self, ttl: Duration) -> Result<SessionId, StoreError> {
+        Ok(self.execute(move |ns, now| ns.open_session(ttl, now))??)
+    }
+
+    fn heartbeat(&self, session: SessionId) -> Result<(), StoreError> {
+        Ok(self.execute(move |ns, now| ns.heartbeat(session, now))??)
+    }
+
+    fn close_session(&self, session: SessionId) -> Result<Revision, StoreError> {
+        Ok(self.execute(move |ns, _| ns.close_session(session).map(|c| c.revision))??)
+    }
+
+    fn expire_sessions(&self) -> Result<Vec<SessionId>, StoreError> {
+        self.execute(|ns, now| {
+            ns.expire_sessions(now)
+                .into_iter()
+                .map(|(session, _)| session)
+                .collect()
+        })
+    }
+
+    fn multi(&self, guard: Option<Guard>, ops: Vec<Op>) -> Result<Committed, StoreError> {
+        Ok(self.execute(move |ns, now| ns.multi(guard.as_ref(), &ops, now))??)
+    }
+
+    fn read(&self) -> State {
+        self.published()
+    }
+}

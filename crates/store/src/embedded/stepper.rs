@@ -1,0 +1,81 @@
+//! The writer and the snapshotter run by hand, one phase at a time: how the simulator
+//! drives the real store without threads, so that it decides when each write, fdatasync
+//! and folder sync happens, and a crash can land between any two of them.
+
+use std::sync::mpsc::Receiver;
+
+use super::group::Step;
+use super::{Core, Request, Writer, Written, snapshotter};
+
+/// A store's writer and snapshotter, stepped by the caller (see
+/// [`super::EmbeddedStore::open_stepped`]). Dropping it is the process dying: whatever
+/// was appended and not synced stays in the file layer for a simulated crash to lose.
+pub struct Stepper<C: Core> {
+    pub(super) writer: Writer<C>,
+    pub(super) requests: Receiver<Request<C>>,
+    pub(super) snapshots: Receiver<snapshotter::Task>,
+    /// A batch written and not yet synced.
+    pub(super) written: Option<Written>,
+    /// A snapshot renamed into place whose folder is not yet synced.
+    pub(super) renamed: Option<u64>,
+    pub(super) _lock: Box<dyn Send + Sync>,
+}
+
+impl<C: Core> Stepper<C> {
+    /// What the writer thread does up to its fdatasync: takes the queued requests (up to
+    /// a full batch), runs them on the head, and appends their records. Does nothing while
+    /// a written batch awaits its sync, as the thread cannot either. True if it did work.
+    pub fn write(&mut self) -> bool {
+        if self.written.is_some() {
+            return false;
+        }
+        let Ok(first) = self.requests.try_recv() else {
+            return false;
+        };
+        self.writer.take(first, &self.requests);
+        if self.writer.group.step() == Step::Flush {
+            self.written = Some(self.writer.write_batch());
+        }
+        true
+    }
+
+    /// The writer's fdatasync of the written batch, then publishing and releasing it.
+    /// True if there was a batch.
+    pub fn sync(&mut self) -> bool {
+        match self.written.take() {
+            Some(written) => {
+                self.writer.sync_batch(written);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// True while a batch is written and not synced.
+    pub fn has_written(&self) -> bool {
+        self.written.is_some()
+    }
+
+    /// One phase of the snapshotter: settles (folder sync, deletions) a renamed
+    /// snapshot, or writes and renames the next one handed over. True if it did work.
+    pub fn snapshot(&mut self) -> bool {
+        let fs = &*self.writer.fs;
+        let dir = &self.writer.dir;
+        if let Some(lsn) = self.renamed.take() {
+            if let Err(error) = snapshotter::settle(fs, dir, lsn) {
+                tracing::error!(%error, lsn, "snapshot failed; the log is kept whole");
+            }
+            return true;
+        }
+        let Ok(task) = self.snapshots.try_recv() else {
+            return false;
+        };
+        match snapshotter::write_renamed(fs, dir, task.lsn, task.state) {
+            Ok(()) => self.renamed = Some(task.lsn),
+            Err(error) => {
+                tracing::error!(%error, lsn = task.lsn, "snapshot failed; the log is kept whole")
+            }
+        }
+        true
+    }
+}

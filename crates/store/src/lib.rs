@@ -1,0 +1,123 @@
+//! Where the namespace lives: the [`Store`] trait, its conformance suite, and the embedded
+//! backend (memory plus a write-ahead log).
+//!
+//! # The contract
+//!
+//! A store is the namespace made durable and shared. Every method is a single atomic step
+//! against one linear history of revisions, and:
+//!
+//! - **Nothing acknowledged is lost.** A method that returns `Ok` for a change has made
+//!   that change durable first; after a crash and recovery it is there.
+//! - **Nothing is visible before it is durable.** [`Store::read`], and every result and
+//!   event handed out, reflect only durable changes, so a crash never takes back a revision,
+//!   session id or term that anyone saw.
+//! - **A refused change changes nothing**, durable or not.
+//! - **A failed store fails closed.** When the disk refuses a write or a sync, the store
+//!   answers every later change with [`StoreError::Failed`] rather than acknowledge
+//!   something it could not persist.
+//!
+//! # Mapping onto etcd
+//!
+//! The trait is shaped so the etcd backend (a later issue) needs nothing new:
+//!
+//! | ballot | etcd |
+//! |---|---|
+//! | session with TTL, heartbeat, close | lease: `LeaseGrant(ttl)`, `LeaseKeepAlive`, `LeaseRevoke` (revoking deletes its keys in one revision) |
+//! | ephemeral node | key put with the session's lease |
+//! | revision | etcd's store revision (`header.revision`) |
+//! | created / modified revision | `create_revision` / `mod_revision` of the key |
+//! | data version | `version - 1` of the key |
+//! | sequential name | a counter key per parent bumped in the same Txn (etcd has no sequential keys; ZooKeeper-style numbers need one), ordering by create revision |
+//! | multi | one `Txn`: compares for expected versions and existence, then puts and deletes |
+//! | term guard | `Txn` compares: the lowest ballot key (by create revision) has the caller's lease and `create_revision == term` |
+//! | watch | etcd watch from a revision, so no event between read and watch is missed |
+//!
+//! # Correctness requirements of each method
+//!
+//! See each method's docs. The [`conformance`] suite checks them against any backend.
+#![deny(missing_docs)]
+
+pub mod clock;
+pub mod conformance;
+pub mod embedded;
+
+use std::time::Duration;
+
+use thiserror::Error;
+
+use ballot_core::namespace::{Committed, Error, Guard, MultiError, Op, Revision, SessionId, State};
+
+pub use embedded::{EmbeddedStore, Options};
+
+/// Why a store operation failed.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum StoreError {
+    /// The namespace refused the operation; nothing changed.
+    #[error(transparent)]
+    Refused(#[from] Error),
+    /// The namespace refused one operation of a multi; nothing changed.
+    #[error(transparent)]
+    MultiRefused(#[from] MultiError),
+    /// The disk failed; this store accepts no more changes. Restart it to recover what was
+    /// acknowledged.
+    #[error("the store refuses further changes after a storage failure: {0}")]
+    Failed(String),
+    /// Opening the store failed on I/O.
+    #[error("{context}: {message}")]
+    Io {
+        /// What the store was doing.
+        context: String,
+        /// The operating system's message.
+        message: String,
+    },
+    /// The data folder is held by another host.
+    #[error("{0}")]
+    Locked(String),
+    /// A file is damaged in a way recovery must not paper over.
+    #[error("corrupt store: {file} at byte {offset}: {reason}")]
+    Corrupt {
+        /// The damaged file.
+        file: String,
+        /// Where the damage starts.
+        offset: u64,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The store has been closed.
+    #[error("the store is closed")]
+    Closed,
+}
+
+impl StoreError {
+    pub(crate) fn io(context: impl Into<String>, error: &std::io::Error) -> Self {
+        StoreError::Io {
+            context: context.into(),
+            message: error.to_string(),
+        }
+    }
+}
+
+/// The namespace, durable and shared between threads.
+pub trait Store: Send + Sync {
+    /// Opens a session that expires `ttl` after its last heartbeat. The returned id is
+    /// durable and greater than every id issued before, restarts included.
+    fn open_session(&self, ttl: Duration) -> Result<SessionId, StoreError>;
+
+    /// Restarts the session's TTL. Not persisted: after a restart every session's TTL
+    /// starts again in full anyway. Fails with `SessionExpired` for a closed or expired session.
+    fn heartbeat(&self, session: SessionId) -> Result<(), StoreError>;
+
+    /// Closes the session and deletes its ephemerals in one durable step; returns the
+    /// revision of that step.
+    fn close_session(&self, session: SessionId) -> Result<Revision, StoreError>;
+
+    /// Closes every session whose TTL has run out, each like `close_session`.
+    fn expire_sessions(&self) -> Result<Vec<SessionId>, StoreError>;
+
+    /// Applies `ops` all or nothing, after checking `guard` in the same atomic step.
+    /// Returns only once the commit is durable; a refusal changes nothing.
+    fn multi(&self, guard: Option<Guard>, ops: Vec<Op>) -> Result<Committed, StoreError>;
+
+    /// The latest durable state. Never shows a change that could be lost.
+    fn read(&self) -> State;
+}

@@ -1,5 +1,0 @@
-//! The `ballot` command. All behaviour lives in the library's `cli` module.
-
-fn main() -> std::process::ExitCode {
-    ballot_host::cli::main()
-}
