@@ -59,3 +59,28 @@ mod tests {
         }
     }
 }
+
+/// Writes `include_bytes!` statics for the named components (package names) to
+/// `$OUT_DIR/<file>`, for the build script of a crate that ships components inside its
+/// binary: with `ballot-artifacts` as a build-dependency, the binary embeds the `.wasm`
+/// files at build time and never reads the build folder at run time, so it still runs
+/// after `cargo install`. Each static is named after its package in upper snake case.
+///
+/// Panics (failing the build) on a name that is not a component under `components/`.
+pub fn embed(names: &[&str], file: &str) {
+    use std::fmt::Write as _;
+    let out_dir = std::env::var_os("OUT_DIR").expect("embed runs in a build script");
+    let mut code = String::new();
+    for name in names {
+        let (_, path) = ALL
+            .iter()
+            .find(|(package, _)| package == name)
+            .unwrap_or_else(|| panic!("no component named {name} under components/"));
+        let constant = name.to_uppercase().replace('-', "_");
+        writeln!(code, "/// The `{name}` component, built from `components/{name}`.").unwrap();
+        writeln!(code, "pub static {constant}: &[u8] = include_bytes!({path:?});").unwrap();
+        println!("cargo:rerun-if-changed={path}");
+    }
+    let out = std::path::Path::new(&out_dir).join(file);
+    std::fs::write(&out, code).unwrap_or_else(|e| panic!("writing {}: {e}", out.display()));
+}

@@ -10,7 +10,7 @@
 //! baseline is the parse of the same history (time for times, peak heap for memory;
 //! growth lines compare with the smaller size).
 //!
-//! Run: `cargo bench -p ballot-host --bench checker` (release; about a minute on 2 cores).
+//! Run: `cargo bench -p ballot-check --bench checker` (release; about a minute on 2 cores).
 //! `BENCH_QUICK=1` stops at 10k calls.
 
 use std::alloc::{GlobalAlloc, Layout, System};

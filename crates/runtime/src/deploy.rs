@@ -148,8 +148,28 @@ pub(crate) fn observer_linker(engine: &wasmtime::Engine) -> Result<Linker<HostSt
     Ok(linker)
 }
 
-/// Compiles `wasm`, or takes it from the cache by content hash.
-pub(crate) fn compile(shared: &Shared, wasm: &[u8]) -> Result<Component, DeployError> {
+/// Compiles `wasm` on a blocking thread, or takes it from the cache by content hash.
+///
+/// Hashing and compiling a large component (bodies may be 64 MiB) take seconds of CPU; on
+/// a tokio worker of a 2-core host that would stall other components' heartbeats and cost
+/// them their sessions, so neither runs on an async worker.
+pub(crate) async fn compile(shared: &Arc<Shared>, wasm: &[u8]) -> Result<Component, DeployError> {
+    let (shared, wasm) = (shared.clone(), wasm.to_vec());
+    off_worker(move || compile_blocking(&shared, &wasm)).await
+}
+
+/// Runs `work` (compiling, hashing) on tokio's blocking pool; a panic there is this
+/// request's failure, not the host's.
+pub(crate) async fn off_worker<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, DeployError> + Send + 'static,
+) -> Result<T, DeployError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .unwrap_or_else(|failed| Err(DeployError::Linker(format!("compiling failed: {failed}"))))
+}
+
+/// [`compile`] on the calling thread, which must not be an async worker.
+pub(crate) fn compile_blocking(shared: &Shared, wasm: &[u8]) -> Result<Component, DeployError> {
     let hash = super::txn::digest(wasm);
     if let Some(component) = shared.components.0.get(&hash) {
         return Ok(component.clone());
@@ -169,7 +189,7 @@ pub(crate) async fn bare_candidate(
     wasm: &[u8],
     confined: bool,
 ) -> Result<(Store<HostState>, super::bindings::candidate::Candidate), DeployError> {
-    let component = compile(shared, wasm)?;
+    let component = compile(shared, wasm).await?;
     let identity = Identity {
         name: "bare".into(),
         process: 0,
@@ -239,7 +259,7 @@ pub(crate) async fn deploy(
     shared: &Arc<Shared>,
     spec: DeploySpec,
 ) -> Result<DeploymentId, DeployError> {
-    let component = compile(shared, &spec.wasm)?;
+    let component = compile(shared, &spec.wasm).await?;
     let id = DeploymentId(shared.last_deployment.fetch_add(1, Ordering::Relaxed) + 1);
     let deployment = Arc::new(Deployment {
         id,

@@ -502,9 +502,9 @@ impl Runtime {
     /// Registers a transaction function so that components can commit with it, naming it
     /// by the SHA-256 of its wasm (returned as 64 lowercase hex digits). Registering the
     /// same bytes again is a no-op; a component that is not a `txn-fn` is refused.
-    pub fn register_txn_fn(&self, wasm: &[u8]) -> Result<String, DeployError> {
-        let hash = txn::digest(wasm);
-        txn::validate_named(&self.shared, hash, wasm)?;
+    /// Hashing and compiling run on the blocking pool, never on an async worker.
+    pub async fn register_txn_fn(&self, wasm: &[u8]) -> Result<String, DeployError> {
+        let (hash, _) = txn::validate(&self.shared, wasm).await?;
         Ok(txn::hex(&hash))
     }
 

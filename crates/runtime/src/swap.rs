@@ -105,7 +105,7 @@ pub(crate) async fn swap(
             .ok_or(SwapError::Refused(DeployError::Unknown(id)))?;
         (handle.deployment.clone(), handle.current())
     };
-    let component = deploy::compile(shared, wasm)?;
+    let component = deploy::compile(shared, wasm).await?;
     let current = current.ok_or(SwapError::NotRunning(id))?;
     let limits = deployment.spec.limits;
     let mut state = HostState::new(

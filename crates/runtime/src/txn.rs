@@ -22,7 +22,7 @@ use ballot_core::commit::{CommitError, MAX_ATTEMPTS, ReadSet, Snapshot};
 use ballot_core::election::{Effects, ElectionName, Elections, LeaseOutcome, Term};
 use ballot_core::namespace::{Committed, Error, NodePath, Op, OpResult, State};
 
-use super::deploy::{DeployError, compile};
+use super::deploy::{DeployError, compile_blocking};
 use super::sandbox::{self, confine};
 use super::{Limits, Shared};
 
@@ -130,14 +130,23 @@ pub fn digest(wasm: &[u8]) -> [u8; 32] {
 }
 
 /// Checks that `wasm` is a transaction function this host can run, preparing it (cached
-/// by content, so a commit pays only for the instantiation).
-pub(crate) fn validate(shared: &Shared, wasm: &[u8]) -> Result<Prepared, DeployError> {
-    validate_named(shared, digest(wasm), wasm)
+/// by content, so a commit pays only for the instantiation); returns its SHA-256 too.
+/// Hashing and compiling run on the blocking pool (see [`super::deploy::compile`]).
+pub(crate) async fn validate(
+    shared: &Arc<Shared>,
+    wasm: &[u8],
+) -> Result<([u8; 32], Prepared), DeployError> {
+    let (shared, wasm) = (shared.clone(), wasm.to_vec());
+    super::deploy::off_worker(move || {
+        let hash = digest(&wasm);
+        validate_named(&shared, hash, &wasm).map(|prepared| (hash, prepared))
+    })
+    .await
 }
 
-/// [`validate`] for a caller that already hashed `wasm` (as `hash`), so 2.8 MB of code is
-/// not hashed twice.
-pub(crate) fn validate_named(
+/// [`validate`] on the calling thread (not an async worker), for a caller that already
+/// hashed `wasm` (as `hash`), so 2.8 MB of code is not hashed twice.
+fn validate_named(
     shared: &Shared,
     hash: [u8; 32],
     wasm: &[u8],
@@ -145,7 +154,7 @@ pub(crate) fn validate_named(
     if let Some(prepared) = shared.txn_fns.get(&hash) {
         return Ok(prepared.clone());
     }
-    let component = compile(shared, wasm)?;
+    let component = compile_blocking(shared, wasm)?;
     let prepared = shared
         .txn_linker
         .instantiate_pre(&component)
@@ -206,11 +215,15 @@ pub(crate) fn next_process() -> u64 {
 }
 
 /// The prepared function of `txn`, if it has one.
-fn prepare(shared: &Shared, txn: &TxnSource) -> Result<Option<Prepared>, CommitError> {
+async fn prepare(
+    shared: &Arc<Shared>,
+    txn: &TxnSource,
+) -> Result<Option<Prepared>, CommitError> {
     match txn {
         TxnSource::Ops(_) => Ok(None),
         TxnSource::Function { wasm, .. } => validate(shared, wasm)
-            .map(Some)
+            .await
+            .map(|(_, prepared)| Some(prepared))
             .map_err(|e| CommitError::TxnAborted(format!("the function was refused: {e}"))),
         TxnSource::Registered { sha256, .. } => shared
             .txn_fns
@@ -270,7 +283,7 @@ pub(crate) async fn preview(
     shared: &Arc<Shared>,
     txn: TxnSource,
 ) -> Result<CommitReport, CommitError> {
-    let prepared = prepare(shared, &txn)?;
+    let prepared = prepare(shared, &txn).await?;
     let state = shared.store.published();
     let revision = state.revision().0;
     let (ops, _reads) = compute(shared, &txn, prepared.as_ref(), state.clone()).await?;
@@ -311,7 +324,7 @@ pub(crate) async fn commit(
     if mode == CommitMode::Preview {
         return preview(shared, txn).await;
     }
-    let prepared = prepare(shared, &txn)?;
+    let prepared = prepare(shared, &txn).await?;
     let process = next_process();
     let term = match mode {
         CommitMode::Speculative(term) => term,

@@ -1,6 +1,6 @@
 //! The conformance suite every [`Store`] backend must pass (openraft's pattern): each
 //! check gets a fresh store from the backend's builder and asserts one requirement of the
-//! trait's contract. The embedded store runs it in `host/tests/all/store.rs`; the etcd
+//! trait's contract. The embedded store runs it in `crates/server/tests/all/store.rs`; the etcd
 //! backend will run the same function.
 
 use std::time::Duration;

@@ -86,6 +86,13 @@ pub enum StoreError {
     /// The store has been closed.
     #[error("the store is closed")]
     Closed,
+    /// The writer's queue is full: the request was refused, not queued, and changed
+    /// nothing. Retry after a pause.
+    #[error("the store is overloaded: {queued} requests are already waiting for the writer")]
+    Overloaded {
+        /// The queue's bound ([`Options::max_queued`]).
+        queued: usize,
+    },
 }
 
 impl StoreError {

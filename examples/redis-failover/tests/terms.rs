@@ -39,7 +39,7 @@ fn each_failover_issues_a_greater_term_and_fences_the_old_one() -> anyhow::Resul
                 .multi(Some(&stale), &write(&format!("stale-{round}")), now)
                 .expect_err("a deposed primary's term is refused");
             // The deposed primary's session is gone, so the guard fails on it; a live
-            // session with an old term would get `NotLeader` (host/src/election/tests.rs).
+            // session with an old term would get `NotLeader` (crates/core/src/election/tests.rs).
             assert!(
                 matches!(refused.error, Error::SessionExpired { session } if session == old_session),
                 "{:?}",

@@ -16,6 +16,11 @@
 //! [`chaos`] picks and kills masters, [`audit`] reads the outcome back.
 
 pub mod audit;
+/// The worker component (`components/work-queue-worker`), embedded at build time so the
+/// program runs wherever it is installed.
+pub mod bundled {
+    include!(concat!(env!("OUT_DIR"), "/worker_component.rs"));
+}
 pub mod chaos;
 pub mod queue;
 

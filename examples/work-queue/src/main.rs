@@ -91,13 +91,12 @@ fn print(config: &Config, report: &Report) {
 
 fn main() -> anyhow::Result<ExitCode> {
     let config = parse_args()?;
-    let wasm = std::fs::read(ballot_artifacts::WORK_QUEUE_WORKER)
-        .context("reading the worker component")?;
+    let wasm = work_queue::bundled::WORK_QUEUE_WORKER;
     let report = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()?
-        .block_on(work_queue::run(&config, &wasm))?;
+        .block_on(work_queue::run(&config, wasm))?;
     print(&config, &report);
     Ok(if report.passed() {
         ExitCode::SUCCESS

@@ -7,7 +7,7 @@ use work_queue::{Config, run};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_effect_once_while_masters_are_killed_mid_claim() {
-    let wasm = std::fs::read(ballot_artifacts::WORK_QUEUE_WORKER).unwrap();
+    let wasm = work_queue::bundled::WORK_QUEUE_WORKER;
     let config = Config {
         items: 60,
         kills: 10,
@@ -15,7 +15,7 @@ async fn every_effect_once_while_masters_are_killed_mid_claim() {
         deadline: Duration::from_secs(90),
         ..Config::default()
     };
-    let report = run(&config, &wasm).await.unwrap();
+    let report = run(&config, wasm).await.unwrap();
     let audit = &report.audit;
     assert!(audit.finished, "not every item was done: {audit:?}");
     assert!(audit.exactly_once(), "{audit:?}");

@@ -52,7 +52,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::namespace::{CreateMode, Data, Error, Guard, MonoTime, NodePath, Op, SessionId};
 
-use super::{ElectionError, ElectionName, Elections, Term};
+use super::{ElectionError, ElectionName, Elections, ElectorError, Term};
 
 /// Where one elector's nodes are.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -145,9 +145,6 @@ fn decode<T: for<'de> Deserialize<'de>>(data: &Data) -> Option<T> {
     ciborium::from_reader(data.as_bytes()).ok()
 }
 
-fn invalid(reason: impl Into<String>) -> ElectionError {
-    ElectionError::Elector(reason.into())
-}
 
 impl Elections {
     /// Adds `peer` to the elector `name`, creating the elector with `duration` if it does
@@ -164,21 +161,27 @@ impl Elections {
         let peer_path = paths
             .peers
             .child(peer)
-            .map_err(|_| invalid(format!("{peer:?} is not a usable peer name")))?;
+            .map_err(|_| ElectorError::BadPeerName {
+                peer: peer.to_string(),
+            })?;
         if duration.is_zero() {
-            return Err(invalid("a lease duration must be positive"));
+            return Err(ElectorError::ZeroDuration.into());
         }
         let duration_ms = u64::try_from(duration.as_millis()).unwrap_or(u64::MAX);
         let mut ops = Vec::new();
         match self.ns.get(&paths.root) {
             Ok((data, _)) => {
                 let record: ElectorRecord = decode(&data)
-                    .ok_or_else(|| invalid(format!("{} is not an elector", paths.root)))?;
+                    .ok_or_else(|| ElectorError::NotAnElector {
+                        path: paths.root.to_string(),
+                    })?;
                 if record.duration_ms != duration_ms {
-                    return Err(invalid(format!(
-                        "elector {name} has a duration of {} ms; peers must share it",
-                        record.duration_ms
-                    )));
+                    return Err(ElectorError::DurationMismatch {
+                        elector: name.to_string(),
+                        duration_ms: record.duration_ms,
+                        asked_ms: duration_ms,
+                    }
+                    .into());
                 }
             }
             Err(_) => {
@@ -259,14 +262,20 @@ impl Elections {
         let paths = ElectorPaths::of(name);
         let duration = self
             .elector_duration(name)
-            .ok_or_else(|| invalid(format!("no elector {name}: reset it first")))?;
+            .ok_or_else(|| ElectorError::UnknownElector {
+                elector: name.to_string(),
+            })?;
         let member = paths
             .peers
             .child(peer)
             .ok()
             .and_then(|path| self.ns.exists(&path));
         if member.is_none() {
-            return Err(invalid(format!("{peer:?} is not a peer of elector {name}")));
+            return Err(ElectorError::NotAPeer {
+                elector: name.to_string(),
+                peer: peer.to_string(),
+            }
+            .into());
         }
         if let Some(holder) = self.lease_holder(name, now) {
             if holder.master == peer {

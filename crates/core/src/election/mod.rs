@@ -138,13 +138,57 @@ pub enum ElectionError {
     /// No such observer.
     #[error("unknown observer {0}")]
     UnknownObserver(ObserverId),
-    /// A lease elector refused: unknown elector, not a peer, a differing duration, a bad
-    /// peer name.
-    #[error("elector refused: {0}")]
-    Elector(String),
+    /// A lease elector refused; the variant says why, so callers can branch (an unknown
+    /// elector is a 404 over HTTP, a bad argument a 400).
+    #[error(transparent)]
+    Elector(#[from] ElectorError),
     /// `vote` for a candidate whose ballot is still in the queue.
     #[error("candidate {0} has already voted")]
     AlreadyVoted(CandidateId),
+}
+
+/// Why a lease elector refused a reset or an election.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum ElectorError {
+    /// No elector of that name: reset it (join as a peer) first.
+    #[error("no elector {elector}: reset it first")]
+    UnknownElector {
+        /// The elector's name.
+        elector: String,
+    },
+    /// The caller is not among the elector's peers.
+    #[error("{peer:?} is not a peer of elector {elector}")]
+    NotAPeer {
+        /// The elector's name.
+        elector: String,
+        /// The caller's peer name.
+        peer: String,
+    },
+    /// Peers of one elector must share its lease duration.
+    #[error("elector {elector} has a duration of {duration_ms} ms, not {asked_ms} ms; peers must share it")]
+    DurationMismatch {
+        /// The elector's name.
+        elector: String,
+        /// The elector's duration.
+        duration_ms: u64,
+        /// The duration asked for.
+        asked_ms: u64,
+    },
+    /// A lease of zero length would never be held.
+    #[error("a lease duration must be positive")]
+    ZeroDuration,
+    /// The peer name cannot be a path segment.
+    #[error("{peer:?} is not a usable peer name")]
+    BadPeerName {
+        /// The name given.
+        peer: String,
+    },
+    /// The elector's node holds something that is not an elector record.
+    #[error("{path} is not an elector")]
+    NotAnElector {
+        /// The node's path.
+        path: String,
+    },
 }
 
 impl From<MultiError> for ElectionError {

@@ -1,5 +1,5 @@
 //! Unit tests of the namespace core. Property tests over random operation sequences live in
-//! `host/tests/namespace_props.rs`.
+//! `crates/server/tests/all/namespace_props.rs`.
 
 use std::time::Duration;
 

@@ -81,8 +81,8 @@ async fn components(ttl: Duration) -> anyhow::Result<ExitCode> {
         dir.path().display(),
         ttl.as_millis()
     );
-    let candidate_wasm = std::fs::read(ballot_artifacts::EXAMPLE_CANDIDATE)?;
-    let observer_wasm = std::fs::read(ballot_artifacts::EXAMPLE_OBSERVER)?;
+    let candidate_wasm = crate::cli::bundled::EXAMPLE_CANDIDATE.to_vec();
+    let observer_wasm = crate::cli::bundled::EXAMPLE_OBSERVER.to_vec();
     rt.deploy(DeploySpec {
         name: "dashboard".into(),
         wasm: observer_wasm,
@@ -132,7 +132,7 @@ async fn components(ttl: Duration) -> anyhow::Result<ExitCode> {
     wait_for(&rt, "bravo", |e| matches!(e, TimelineEvent::Acked(_))).await?;
     wait_for(&rt, "dashboard", |e| matches!(e, TimelineEvent::Callback(c) if c.starts_with("on-new-leader") && !c.contains(&first_term(&rt)))).await?;
     let swap_at = rt.timeline().len();
-    let v2 = std::fs::read(ballot_artifacts::EXAMPLE_CANDIDATE_V2)?;
+    let v2 = crate::cli::bundled::EXAMPLE_CANDIDATE_V2.to_vec();
     let swapped = rt.swap(ids[1], &v2).await?;
 
     println!("{:>9}  {:<10} event", "time", "who");

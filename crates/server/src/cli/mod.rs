@@ -5,6 +5,7 @@ mod bench;
 mod check;
 mod client;
 mod demo;
+mod bundled;
 mod demo_native;
 mod history;
 mod sim;

@@ -177,15 +177,17 @@ async fn swap_detached(host: Arc<Host>, id: u64, wasm: Vec<u8>) -> ApiResult<Swa
         .ok_or_else(|| ApiError::not_found(format!("no deployment {id}")))?;
     let report = host.runtime.swap(runtime_id, &wasm).await?;
     let old = std::mem::replace(&mut record.sha256, digest(&wasm));
+    let saved = record.clone();
     let persisted = host
-        .registry
-        .store_code(&wasm)
-        .and_then(|_| host.registry.put(record.clone()));
-    if persisted.is_ok()
-        && let Err(e) = host.registry.collect_code(&old)
-    {
-        tracing::warn!(sha256 = %old, error = %e, "unused code not deleted");
-    }
+        .on_disk(move |registry| {
+            registry.store_code(&wasm)?;
+            registry.put(saved)?;
+            if let Err(e) = registry.collect_code(&old) {
+                tracing::warn!(sha256 = %old, error = %e, "unused code not deleted");
+            }
+            Ok(())
+        })
+        .await;
     if let Err(e) = persisted {
         // The new code runs; only its persistence failed. Say so rather than pretend.
         return Err(ApiError::new(

@@ -146,8 +146,9 @@ pub async fn upload(
     let wasm = body?.to_vec();
     // Registered with the runtime (compiled, checked against the txn-fn world), so that
     // components can commit with it by its hash too.
-    let sha256 = host.runtime.register_txn_fn(&wasm)?;
-    host.store_txn_fn(&sha256, &wasm)
+    let sha256 = host.runtime.register_txn_fn(&wasm).await?;
+    host.store_txn_fn(&sha256, wasm)
+        .await
         .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?;
     Ok((StatusCode::CREATED, Json(TxnFnView { sha256 })))
 }

@@ -7,7 +7,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
 use ballot_core::commit::CommitError;
-use ballot_core::election::ElectionError;
+use ballot_core::election::{ElectionError, ElectorError};
 use ballot_core::namespace::Error as NsError;
 use ballot_runtime::{DeployError, SwapError};
 use ballot_store::StoreError;
@@ -170,6 +170,13 @@ impl From<CommitError> for ApiError {
 
 impl From<StoreError> for ApiError {
     fn from(error: StoreError) -> Self {
+        if let StoreError::Overloaded { .. } = error {
+            return ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "overloaded",
+                error.to_string(),
+            );
+        }
         ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "store-unavailable",
@@ -182,11 +189,20 @@ impl From<ElectionError> for ApiError {
     fn from(error: ElectionError) -> Self {
         match error.clone() {
             ElectionError::Namespace(error) => error.into(),
-            ElectionError::Elector(_) => ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "elector-refused",
-                error.to_string(),
-            ),
+            ElectionError::Elector(refusal) => {
+                let (status, code) = match refusal {
+                    ElectorError::UnknownElector { .. } => (StatusCode::NOT_FOUND, "no-elector"),
+                    ElectorError::NotAPeer { .. } => (StatusCode::FORBIDDEN, "not-a-peer"),
+                    ElectorError::DurationMismatch { .. } => {
+                        (StatusCode::CONFLICT, "duration-mismatch")
+                    }
+                    ElectorError::ZeroDuration | ElectorError::BadPeerName { .. } => {
+                        (StatusCode::BAD_REQUEST, "invalid")
+                    }
+                    ElectorError::NotAnElector { .. } => (StatusCode::CONFLICT, "not-an-elector"),
+                };
+                ApiError::new(status, code, error.to_string())
+            }
             ElectionError::UnknownCandidate(_) | ElectionError::UnknownObserver(_) => {
                 ApiError::not_found(error.to_string())
             }

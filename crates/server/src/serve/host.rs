@@ -30,7 +30,7 @@ pub struct Host {
     /// The runtime the deployments run in.
     pub runtime: Runtime,
     /// Persisted deployments.
-    pub registry: Registry,
+    pub registry: Arc<Registry>,
     /// The runtime's id of each running deployment, by API id.
     live: DashMap<u64, DeploymentId>,
     /// Deployments that did not come back at start-up, and why.
@@ -84,7 +84,7 @@ impl Host {
         let feed = Feed::new(initial.revision().0);
         let metrics = Metrics::new(runtime.commit_latency());
         let host = Arc::new(Host {
-            registry: Registry::open(data_dir)?,
+            registry: Arc::new(Registry::open(data_dir)?),
             runtime,
             live: DashMap::new(),
             not_started: DashMap::new(),
@@ -95,7 +95,7 @@ impl Host {
             txn_fns: data_dir.join("txn-fns"),
         });
         std::fs::create_dir_all(&host.txn_fns)?;
-        host.register_stored_txn_fns()?;
+        host.register_stored_txn_fns().await?;
         {
             let host = Arc::downgrade(&host);
             tokio::spawn(feed.follow(states, initial, move |changes| {
@@ -132,10 +132,13 @@ impl Host {
     pub async fn deploy(&self, record: Record, wasm: Vec<u8>) -> ApiResult<DeploymentView> {
         let spec = spec_of(&record, wasm.clone())?;
         let runtime_id = self.runtime.deploy(spec).await?;
+        let record_copy = record.clone();
         let persisted = self
-            .registry
-            .store_code(&wasm)
-            .and_then(|_| self.registry.put(record.clone()));
+            .on_disk(move |registry| {
+                registry.store_code(&wasm)?;
+                registry.put(record_copy)
+            })
+            .await;
         if let Err(e) = persisted {
             let _ = self.runtime.undeploy(runtime_id).await;
             return Err(internal(format!("persisting the deployment: {e}")));
@@ -169,8 +172,8 @@ impl Host {
             self.runtime.undeploy(runtime_id).await?;
         }
         self.not_started.remove(&id);
-        self.registry
-            .remove(id)
+        self.on_disk(move |registry| registry.remove(id))
+            .await
             .map_err(|e| internal(format!("forgetting the deployment: {e}")))?;
         self.metrics.undeploys.inc();
         Ok(())
@@ -227,31 +230,58 @@ impl Host {
 
     /// Keeps an uploaded transaction function durably under its SHA-256 (as
     /// [`ballot_runtime::Runtime::register_txn_fn`] named it).
-    pub fn store_txn_fn(&self, sha256: &str, wasm: &[u8]) -> std::io::Result<()> {
+    /// The write and its fsyncs run on the blocking pool.
+    pub async fn store_txn_fn(&self, sha256: &str, wasm: Vec<u8>) -> std::io::Result<()> {
         let path = self.txn_fns.join(format!("{sha256}.wasm"));
-        if !path.exists() {
-            super::registry::write_durably(&path, wasm)?;
-        }
-        Ok(())
+        self.on_disk(move |_| {
+            if !path.exists() {
+                super::registry::write_durably(&path, &wasm)?;
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    /// Runs `io` (file writes and fsyncs of the registry) on tokio's blocking pool, so a
+    /// slow disk never stalls the async workers that carry heartbeats.
+    pub async fn on_disk<T: Send + 'static>(
+        &self,
+        io: impl FnOnce(&Registry) -> std::io::Result<T> + Send + 'static,
+    ) -> std::io::Result<T> {
+        let registry = self.registry.clone();
+        tokio::task::spawn_blocking(move || io(&registry))
+            .await
+            .unwrap_or_else(|failed| Err(std::io::Error::other(failed.to_string())))
     }
 
     /// Registers every uploaded transaction function with the runtime again, so that the
     /// components coming back can commit with them by hash as before the restart. One
     /// that cannot be read or no longer validates is logged and left out (its commits are
     /// refused); only an unreadable folder stops the host.
-    fn register_stored_txn_fns(&self) -> std::io::Result<()> {
-        for entry in std::fs::read_dir(&self.txn_fns)? {
-            let path = entry?.path();
-            if path.extension().is_none_or(|ext| ext != "wasm") {
-                continue;
-            }
-            let registered = std::fs::read(&path)
-                .map_err(|e| e.to_string())
-                .and_then(|wasm| {
-                    self.runtime
-                        .register_txn_fn(&wasm)
-                        .map_err(|e| e.to_string())
-                });
+    async fn register_stored_txn_fns(&self) -> std::io::Result<()> {
+        let dir = self.txn_fns.clone();
+        let stored = self
+            .on_disk(move |_| {
+                let mut stored = Vec::new();
+                for entry in std::fs::read_dir(&dir)? {
+                    let path = entry?.path();
+                    if path.extension().is_some_and(|ext| ext == "wasm") {
+                        let wasm = std::fs::read(&path).map_err(|e| e.to_string());
+                        stored.push((path, wasm));
+                    }
+                }
+                Ok(stored)
+            })
+            .await?;
+        for (path, wasm) in stored {
+            let registered = match wasm {
+                Ok(wasm) => self
+                    .runtime
+                    .register_txn_fn(&wasm)
+                    .await
+                    .map_err(|e| e.to_string()),
+                Err(why) => Err(why),
+            };
             if let Err(why) = registered {
                 // Left out: commits naming it are refused as naming no registered function.
                 tracing::error!(path = %path.display(), %why, "a stored transaction function was not registered");

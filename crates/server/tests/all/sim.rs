@@ -2,7 +2,7 @@
 //! bug is found within 200 seeds, a failing seed reproduces from its number, and the
 //! shrinker cuts a failing schedule down.
 //!
-//! `BALLOT_SIM_SEEDS=5000 cargo test -p ballot-host --test all sim -- --ignored` soaks.
+//! `BALLOT_SIM_SEEDS=5000 cargo test -p ballot --test all sim -- --ignored` soaks.
 
 use std::time::Instant;
 
@@ -140,7 +140,7 @@ fn sim_the_shrinker_gives_a_shorter_schedule_that_still_fails() {
     }
 }
 
-/// Thousands of seeds: `BALLOT_SIM_SEEDS=5000 cargo test -p ballot-host --test all sim_soak
+/// Thousands of seeds: `BALLOT_SIM_SEEDS=5000 cargo test -p ballot --test all sim_soak
 /// -- --ignored` (seeds after the normal suite's).
 #[test]
 #[ignore]

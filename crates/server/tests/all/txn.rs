@@ -298,13 +298,13 @@ async fn a_component_commits_through_the_elector_with_ops_and_a_registered_funct
     let rt = runtime(recorder.clone());
     let not_a_txn_fn = wasm(ballot_artifacts::EXAMPLE_CANDIDATE);
     assert!(
-        rt.register_txn_fn(&not_a_txn_fn).is_err(),
+        rt.register_txn_fn(&not_a_txn_fn).await.is_err(),
         "a candidate is not a txn-fn"
     );
-    let sha = rt.register_txn_fn(&txn_fn()).unwrap();
+    let sha = rt.register_txn_fn(&txn_fn()).await.unwrap();
     assert_eq!(sha.len(), 64);
     assert_eq!(
-        rt.register_txn_fn(&txn_fn()).unwrap(),
+        rt.register_txn_fn(&txn_fn()).await.unwrap(),
         sha,
         "named by content"
     );
@@ -471,7 +471,7 @@ async fn a_functions_operations_are_charged_to_the_components_bytes_quota() {
     // The same 64 KiB copy, by a committer allowed 16 KiB/s and by one allowed the default.
     for (bytes_per_second, written) in [(16 << 10, false), (4 << 20, true)] {
         let rt = runtime(Recorder::off());
-        let sha = rt.register_txn_fn(&txn_fn()).unwrap();
+        let sha = rt.register_txn_fn(&txn_fn()).await.unwrap();
         create(&rt, "/big", &"b".repeat(64 << 10)).await;
         deploy_committer(&rt, "big", &sha, |spec| {
             spec.limits.quotas.bytes_per_second = bytes_per_second;
@@ -495,7 +495,7 @@ async fn a_functions_operations_are_charged_to_the_components_bytes_quota() {
 async fn a_component_killed_while_its_function_runs_writes_nothing() {
     let recorder = Recorder::new();
     let rt = runtime(recorder.clone());
-    let sha = rt.register_txn_fn(&txn_fn()).unwrap();
+    let sha = rt.register_txn_fn(&txn_fn()).await.unwrap();
     let id = deploy_committer(&rt, "slow", &sha, |_| {}).await;
     let started = rt
         .logs()

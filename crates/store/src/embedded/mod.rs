@@ -21,7 +21,7 @@ mod stepper;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{self, Receiver, Sender};
+use std::sync::mpsc::{self, Receiver, Sender, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -89,6 +89,10 @@ pub struct Options {
     pub max_batch_bytes: usize,
     /// The namespace's limits.
     pub limits: Limits,
+    /// Requests waiting for the writer, at most; one more is refused with
+    /// [`StoreError::Overloaded`] rather than queued, so a flood of clients costs them a
+    /// clear refusal instead of costing the host its memory.
+    pub max_queued: usize,
 }
 
 impl Default for Options {
@@ -99,6 +103,7 @@ impl Default for Options {
             segment_bytes: 64 << 20,
             max_batch_bytes: 4 << 20,
             limits: Limits::default(),
+            max_queued: 65_536,
         }
     }
 }
@@ -165,7 +170,8 @@ struct Shared {
 
 /// The embedded store over a core `C` (a bare [`Namespace`], or [`Elections`]).
 pub struct EmbeddedStore<C: Core> {
-    requests: Mutex<Option<Sender<Request<C>>>>,
+    requests: Mutex<Option<SyncSender<Request<C>>>>,
+    max_queued: usize,
     shared: Arc<Shared>,
     stopped: Mutex<Option<Receiver<()>>>,
     recovery: RecoveryReport,
@@ -295,6 +301,7 @@ impl<C: Core> EmbeddedStore<C> {
             counters: Counters::default(),
         });
         let (snapshot_tx, snapshot_rx) = mpsc::channel();
+        let max_queued = options.max_queued.max(1);
         let writer = Writer {
             core: C::from_namespace(ns),
             fs,
@@ -310,10 +317,11 @@ impl<C: Core> EmbeddedStore<C> {
             snapshots: snapshot_tx,
             ack_before_sync,
         };
-        let (requests_tx, requests_rx) = mpsc::channel();
+        let (requests_tx, requests_rx) = mpsc::sync_channel(max_queued);
         Ok(Parts {
             store: EmbeddedStore {
                 requests: Mutex::new(Some(requests_tx)),
+                max_queued,
                 shared,
                 stopped: Mutex::new(None),
                 recovery: report,
@@ -447,11 +455,13 @@ impl<C: Core> EmbeddedStore<C> {
 
     fn send(&self, request: Request<C>) -> Result<(), StoreError> {
         let requests = self.requests.lock().unwrap_or_else(|p| p.into_inner());
-        requests
-            .as_ref()
-            .ok_or(StoreError::Closed)?
-            .send(request)
-            .map_err(|_| StoreError::Closed)
+        match requests.as_ref().ok_or(StoreError::Closed)?.try_send(request) {
+            Ok(()) => Ok(()),
+            Err(TrySendError::Full(_)) => Err(StoreError::Overloaded {
+                queued: self.max_queued,
+            }),
+            Err(TrySendError::Disconnected(_)) => Err(StoreError::Closed),
+        }
     }
 }
 

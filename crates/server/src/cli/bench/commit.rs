@@ -69,8 +69,8 @@ async fn measure(args: CommitArgs) -> anyhow::Result<ExitCode> {
         EmbeddedStore::open(dir.path(), Arc::new(SystemClock::new()), Options::default())?;
     let engine = new_engine().map_err(|e| anyhow::anyhow!("{e:#}"))?;
     let rt = Arc::new(Runtime::new(engine, store, Recorder::off())?);
-    let wasm = std::fs::read(ballot_artifacts::FIXTURE_TXN)?;
-    let sha256 = ballot_runtime::parse_sha256(&rt.register_txn_fn(&wasm)?)
+    let wasm = crate::cli::bundled::FIXTURE_TXN.to_vec();
+    let sha256 = ballot_runtime::parse_sha256(&rt.register_txn_fn(&wasm).await?)
         .ok_or_else(|| anyhow::anyhow!("the runtime named the function by a bad hash"))?;
     rt.with_elections(|el: &mut Elections, now| {
         let elector = ElectionName::parse("bench").expect("a valid name");

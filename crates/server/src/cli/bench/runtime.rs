@@ -37,8 +37,8 @@ async fn measure(args: RuntimeArgs) -> anyhow::Result<ExitCode> {
         EmbeddedStore::open(dir.path(), Arc::new(SystemClock::new()), Options::default())?;
     let engine = new_engine().map_err(|e| anyhow::anyhow!("{e:#}"))?;
     let rt = Runtime::new(engine, store, Recorder::off())?;
-    let empty = std::fs::read(ballot_artifacts::EMPTY_EXPORT)?;
-    let example = std::fs::read(ballot_artifacts::EXAMPLE_CANDIDATE)?;
+    let empty = crate::cli::bundled::EMPTY_EXPORT.to_vec();
+    let example = crate::cli::bundled::EXAMPLE_CANDIDATE.to_vec();
 
     // Baseline: an empty exported function, called directly.
     let (mut store, guest) = rt.bare_candidate(&empty, true).await?;

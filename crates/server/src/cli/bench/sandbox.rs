@@ -85,7 +85,7 @@ async fn toggle_kill(rt: &Runtime) -> anyhow::Result<()> {
 
 /// Leader trap to successor's on-winning-election, `rounds` times.
 async fn trap_failovers(rt: &Runtime, rounds: usize) -> anyhow::Result<Histogram<u64>> {
-    let wasm = std::fs::read(ballot_artifacts::FIXTURE_TRAP_ON_EVENT)?;
+    let wasm = crate::cli::bundled::FIXTURE_TRAP_ON_EVENT.to_vec();
     let election = ElectionName::parse("bench-trap")?;
     let fixtures = NodePath::parse("/fixtures")?;
     rt.with_elections(move |el: &mut Elections, now| {
@@ -131,7 +131,7 @@ struct Compute {
 
 impl Compute {
     async fn new(rt: &Runtime, confined: bool) -> anyhow::Result<Self> {
-        let wasm = std::fs::read(ballot_artifacts::FIXTURE_COMPUTE)?;
+        let wasm = crate::cli::bundled::FIXTURE_COMPUTE.to_vec();
         let (store, guest) = rt.bare_candidate(&wasm, confined).await?;
         let mut compute = Compute {
             store,
@@ -164,7 +164,7 @@ async fn measure(args: SandboxArgs) -> anyhow::Result<ExitCode> {
     let engine = new_engine().map_err(|e| anyhow::anyhow!("{e:#}"))?;
     let rt = runtime_on(engine, &dir.path().join("epochs"))?;
 
-    let empty = std::fs::read(ballot_artifacts::EMPTY_EXPORT)?;
+    let empty = crate::cli::bundled::EMPTY_EXPORT.to_vec();
     let election = ElectionName::parse("bench-undeploy")?;
     let undeploys = undeploy_failovers(&rt, &empty, &election, args.rounds).await?;
     let traps = trap_failovers(&rt, args.rounds).await?;

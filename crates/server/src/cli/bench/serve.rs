@@ -69,8 +69,8 @@ async fn measure(args: ServeArgs) -> anyhow::Result<ExitCode> {
         Token::new(TOKEN).map_err(anyhow::Error::msg)?,
     ))
     .await?;
-    let v1 = std::fs::read(ballot_artifacts::EXAMPLE_CANDIDATE)?;
-    let v2 = std::fs::read(ballot_artifacts::EXAMPLE_CANDIDATE_V2)?;
+    let v1 = crate::cli::bundled::EXAMPLE_CANDIDATE.to_vec();
+    let v2 = crate::cli::bundled::EXAMPLE_CANDIDATE_V2.to_vec();
 
     let (leader, answer) = {
         let (served, v1) = (served.clone(), v1.clone());

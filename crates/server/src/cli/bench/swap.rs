@@ -40,8 +40,8 @@ fn spec(name: &str, wasm: &[u8], tick: Option<Duration>) -> anyhow::Result<Deplo
 
 /// Blackouts of `rounds` swaps of a busy leader between v1 and v2.
 async fn blackouts(rt: &Runtime, rounds: usize) -> anyhow::Result<Histogram<u64>> {
-    let v1 = std::fs::read(ballot_artifacts::EXAMPLE_CANDIDATE)?;
-    let v2 = std::fs::read(ballot_artifacts::EXAMPLE_CANDIDATE_V2)?;
+    let v1 = crate::cli::bundled::EXAMPLE_CANDIDATE.to_vec();
+    let v2 = crate::cli::bundled::EXAMPLE_CANDIDATE_V2.to_vec();
     let leader = rt
         .deploy(spec("busy", &v1, Some(Duration::from_millis(1)))?)
         .await?;
@@ -80,7 +80,7 @@ async fn measure(args: SwapArgs) -> anyhow::Result<ExitCode> {
     let rt = Runtime::new(engine, store, Recorder::off())?;
 
     let blackouts = blackouts(&rt, args.rounds).await?;
-    let example = std::fs::read(ballot_artifacts::EXAMPLE_CANDIDATE)?;
+    let example = crate::cli::bundled::EXAMPLE_CANDIDATE.to_vec();
     let election = ElectionName::parse("example")?;
     let failovers = undeploy_failovers(&rt, &example, &election, args.rounds).await?;
     println!(
