@@ -77,8 +77,16 @@ pub fn embed(names: &[&str], file: &str) {
             .find(|(package, _)| package == name)
             .unwrap_or_else(|| panic!("no component named {name} under components/"));
         let constant = name.to_uppercase().replace('-', "_");
-        writeln!(code, "/// The `{name}` component, built from `components/{name}`.").unwrap();
-        writeln!(code, "pub static {constant}: &[u8] = include_bytes!({path:?});").unwrap();
+        writeln!(
+            code,
+            "/// The `{name}` component, built from `components/{name}`."
+        )
+        .unwrap();
+        writeln!(
+            code,
+            "pub static {constant}: &[u8] = include_bytes!({path:?});"
+        )
+        .unwrap();
         println!("cargo:rerun-if-changed={path}");
     }
     let out = std::path::Path::new(&out_dir).join(file);

@@ -130,21 +130,28 @@ impl Deployment {
 pub(crate) fn candidate_linker(
     engine: &wasmtime::Engine,
 ) -> Result<Linker<HostState>, DeployError> {
-    let mut linker = Linker::new(engine);
-    let wire = |e: wasmtime::Error| DeployError::Linker(format!("{e:#}"));
-    wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(wire)?;
-    super::bindings::candidate::Candidate::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s)
-        .map_err(wire)?;
-    Ok(linker)
+    linker_with(engine, |linker| {
+        super::bindings::candidate::Candidate::add_to_linker::<_, HasSelf<_>>(linker, |s| s)
+    })
 }
 
 /// The linker for observer components.
 pub(crate) fn observer_linker(engine: &wasmtime::Engine) -> Result<Linker<HostState>, DeployError> {
+    linker_with(engine, |linker| {
+        super::bindings::observer::Observer::add_to_linker::<_, HasSelf<_>>(linker, |s| s)
+    })
+}
+
+/// WASI with nothing granted, plus one world's interfaces (`add_world`): what every
+/// role's linker shares.
+fn linker_with(
+    engine: &wasmtime::Engine,
+    add_world: impl FnOnce(&mut Linker<HostState>) -> wasmtime::Result<()>,
+) -> Result<Linker<HostState>, DeployError> {
     let mut linker = Linker::new(engine);
     let wire = |e: wasmtime::Error| DeployError::Linker(format!("{e:#}"));
     wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(wire)?;
-    super::bindings::observer::Observer::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s)
-        .map_err(wire)?;
+    add_world(&mut linker).map_err(wire)?;
     Ok(linker)
 }
 

@@ -15,6 +15,17 @@
 //! loses its leadership or session (trap, deadline, expiry, deposition, undeploy) the
 //! host throws its fence first, then lets the successor be promoted, then restarts it
 //! in a fresh instance (with backoff, up to a crash limit).
+//!
+//! # Layout
+//!
+//! - this file: the [`Runtime`] handle; `engine`: the one shared wasmtime engine
+//!   ([`new_engine`]) and its epoch ticker;
+//! - `deploy`, `swap`, `supervisor`, `actor`: a deployment's life, from compile (on the
+//!   blocking pool, cached by content) to restarts;
+//! - [`sandbox`] and [`limits`]: deadlines, memory, quotas, fences;
+//! - `txn`: transaction functions and commits through lease electors;
+//! - [`host_impl`]: the host side of each WIT interface, one file per interface;
+//! - [`bindings`]: the wit-bindgen-generated worlds.
 #![deny(missing_docs)]
 
 mod actor;

@@ -146,11 +146,7 @@ pub(crate) async fn validate(
 
 /// [`validate`] on the calling thread (not an async worker), for a caller that already
 /// hashed `wasm` (as `hash`), so 2.8 MB of code is not hashed twice.
-fn validate_named(
-    shared: &Shared,
-    hash: [u8; 32],
-    wasm: &[u8],
-) -> Result<Prepared, DeployError> {
+fn validate_named(shared: &Shared, hash: [u8; 32], wasm: &[u8]) -> Result<Prepared, DeployError> {
     if let Some(prepared) = shared.txn_fns.get(&hash) {
         return Ok(prepared.clone());
     }
@@ -215,10 +211,7 @@ pub(crate) fn next_process() -> u64 {
 }
 
 /// The prepared function of `txn`, if it has one.
-async fn prepare(
-    shared: &Arc<Shared>,
-    txn: &TxnSource,
-) -> Result<Option<Prepared>, CommitError> {
+async fn prepare(shared: &Arc<Shared>, txn: &TxnSource) -> Result<Option<Prepared>, CommitError> {
     match txn {
         TxnSource::Ops(_) => Ok(None),
         TxnSource::Function { wasm, .. } => validate(shared, wasm)

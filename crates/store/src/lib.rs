@@ -1,6 +1,15 @@
 //! Where the namespace lives: the [`Store`] trait, its conformance suite, and the embedded
 //! backend (memory plus a write-ahead log).
 //!
+//! # Layout
+//!
+//! - this file: the [`Store`] trait and [`StoreError`];
+//! - [`embedded`]: the default backend (writer thread, group commit, segments, snapshots,
+//!   recovery, the real and the simulated file system, and the stepper the simulator
+//!   drives it with);
+//! - [`conformance`]: the suite every backend must pass;
+//! - [`clock`]: monotonic clocks, injected (the core reads none).
+//!
 //! # The contract
 //!
 //! A store is the namespace made durable and shared. Every method is a single atomic step
@@ -18,7 +27,12 @@
 //!
 //! # Mapping onto etcd
 //!
-//! The trait is shaped so the etcd backend (a later issue) needs nothing new:
+//! This trait is not yet the seam the rest of ballot uses: the runtime, `ballot serve` and
+//! the simulator hand closures over the elections to the embedded writer
+//! ([`EmbeddedStore::execute_async`] and friends), which a second host could not apply.
+//! The replicated command log (every change a plain-data command applied by the pure core,
+//! DESIGN.md "The seam") replaces that before an etcd backend can exist. The mapping below
+//! is what such a backend will rest on:
 //!
 //! | ballot | etcd |
 //! |---|---|

@@ -145,7 +145,6 @@ fn decode<T: for<'de> Deserialize<'de>>(data: &Data) -> Option<T> {
     ciborium::from_reader(data.as_bytes()).ok()
 }
 
-
 impl Elections {
     /// Adds `peer` to the elector `name`, creating the elector with `duration` if it does
     /// not exist. Idempotent. Never shortens or ends a live lease. Refuses a duration that
@@ -171,8 +170,8 @@ impl Elections {
         let mut ops = Vec::new();
         match self.ns.get(&paths.root) {
             Ok((data, _)) => {
-                let record: ElectorRecord = decode(&data)
-                    .ok_or_else(|| ElectorError::NotAnElector {
+                let record: ElectorRecord =
+                    decode(&data).ok_or_else(|| ElectorError::NotAnElector {
                         path: paths.root.to_string(),
                     })?;
                 if record.duration_ms != duration_ms {

@@ -165,7 +165,9 @@ pub enum ElectorError {
         peer: String,
     },
     /// Peers of one elector must share its lease duration.
-    #[error("elector {elector} has a duration of {duration_ms} ms, not {asked_ms} ms; peers must share it")]
+    #[error(
+        "elector {elector} has a duration of {duration_ms} ms, not {asked_ms} ms; peers must share it"
+    )]
     DurationMismatch {
         /// The elector's name.
         elector: String,

@@ -2,10 +2,10 @@
 //! a `run` function.
 
 mod bench;
+mod bundled;
 mod check;
 mod client;
 mod demo;
-mod bundled;
 mod demo_native;
 mod history;
 mod sim;

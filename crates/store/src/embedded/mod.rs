@@ -455,7 +455,11 @@ impl<C: Core> EmbeddedStore<C> {
 
     fn send(&self, request: Request<C>) -> Result<(), StoreError> {
         let requests = self.requests.lock().unwrap_or_else(|p| p.into_inner());
-        match requests.as_ref().ok_or(StoreError::Closed)?.try_send(request) {
+        match requests
+            .as_ref()
+            .ok_or(StoreError::Closed)?
+            .try_send(request)
+        {
             Ok(()) => Ok(()),
             Err(TrySendError::Full(_)) => Err(StoreError::Overloaded {
                 queued: self.max_queued,
