@@ -48,18 +48,6 @@
 
 include!(concat!(env!("OUT_DIR"), "/components.rs"));
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn every_artifact_is_a_component() {
-        assert!(super::ALL.len() >= 4);
-        for (name, path) in super::ALL {
-            let bytes = std::fs::read(path).unwrap();
-            assert_eq!(&bytes[..8], b"\0asm\x0d\0\x01\0", "{name} at {path}");
-        }
-    }
-}
-
 /// Writes `include_bytes!` statics for the named components (package names) to
 /// `$OUT_DIR/<file>`, for the build script of a crate that ships components inside its
 /// binary: with `ballot-artifacts` as a build-dependency, the binary embeds the `.wasm`
@@ -91,4 +79,16 @@ pub fn embed(names: &[&str], file: &str) {
     }
     let out = std::path::Path::new(&out_dir).join(file);
     std::fs::write(&out, code).unwrap_or_else(|e| panic!("writing {}: {e}", out.display()));
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_artifact_is_a_component() {
+        assert!(super::ALL.len() >= 4);
+        for (name, path) in super::ALL {
+            let bytes = std::fs::read(path).unwrap();
+            assert_eq!(&bytes[..8], b"\0asm\x0d\0\x01\0", "{name} at {path}");
+        }
+    }
 }

@@ -107,22 +107,56 @@ pub enum DeployError {
 pub(crate) struct Deployment {
     pub(crate) id: DeploymentId,
     pub(crate) spec: DeploySpec,
-    /// The code restarts start from: the deployed one, or the last swapped in.
-    component: std::sync::Mutex<Component>,
+    /// The code restarts start from: the deployed one, or the last swapped in, already
+    /// checked against its world and linked, so a restart only instantiates.
+    code: std::sync::Mutex<Prepared>,
+}
+
+/// A component checked against its role's world and pre-linked (wasmtime's
+/// `InstancePre`): built once per deploy or swap, instantiated at every start and restart.
+#[derive(Clone)]
+pub(crate) enum Prepared {
+    /// The candidate world's.
+    Candidate(CandidatePre<HostState>),
+    /// The observer world's.
+    Observer(ObserverPre<HostState>),
+}
+
+/// Checks `component` against `role`'s world and links it, once.
+pub(crate) fn prepare(
+    shared: &Shared,
+    role: &Role,
+    component: &Component,
+) -> Result<Prepared, DeployError> {
+    Ok(match role {
+        Role::Candidate { .. } => {
+            let pre = shared
+                .candidate_linker
+                .instantiate_pre(component)
+                .and_then(CandidatePre::new)
+                .map_err(wrong_world("candidate"))?;
+            Prepared::Candidate(pre)
+        }
+        Role::Observer { .. } => {
+            let pre = shared
+                .observer_linker
+                .instantiate_pre(component)
+                .and_then(ObserverPre::new)
+                .map_err(wrong_world("observer"))?;
+            Prepared::Observer(pre)
+        }
+    })
 }
 
 impl Deployment {
     /// The code a fresh instance runs.
-    pub(crate) fn component(&self) -> Component {
-        self.component
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
+    pub(crate) fn code(&self) -> Prepared {
+        self.code.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
-    /// Makes `component` the code of every later instance (a hot-swap took effect).
-    pub(crate) fn install(&self, component: Component) {
-        *self.component.lock().unwrap_or_else(|p| p.into_inner()) = component;
+    /// Makes `code` the code of every later instance (a hot-swap took effect).
+    pub(crate) fn install(&self, code: Prepared) {
+        *self.code.lock().unwrap_or_else(|p| p.into_inner()) = code;
     }
 }
 
@@ -213,7 +247,18 @@ pub(crate) async fn bare_candidate(
         // Far enough never to be reached (epoch + delta must not overflow).
         store.set_epoch_deadline(1 << 62);
     }
-    let instance = instantiate_candidate(shared, &component, &mut store).await?;
+    let role = Role::Candidate {
+        election: ElectionName::parse("bare").map_err(ElectionError::from)?,
+        data: Vec::new(),
+        follow_leader: false,
+    };
+    let Prepared::Candidate(pre) = prepare(shared, &role, &component)? else {
+        unreachable!("a candidate role prepares a candidate");
+    };
+    let instance = pre
+        .instantiate_async(&mut store)
+        .await
+        .map_err(instantiation_failed)?;
     Ok((store, instance))
 }
 
@@ -228,38 +273,6 @@ fn instantiation_failed(e: wasmtime::Error) -> DeployError {
     DeployError::Instantiate(sandbox::describe(&e))
 }
 
-/// Checks `component` against the candidate world and instantiates it in `store`.
-async fn instantiate_candidate(
-    shared: &Shared,
-    component: &Component,
-    store: &mut Store<HostState>,
-) -> Result<super::bindings::candidate::Candidate, DeployError> {
-    let pre = shared
-        .candidate_linker
-        .instantiate_pre(component)
-        .map_err(wrong_world("candidate"))?;
-    let pre = CandidatePre::new(pre).map_err(wrong_world("candidate"))?;
-    pre.instantiate_async(store)
-        .await
-        .map_err(instantiation_failed)
-}
-
-/// Checks `component` against the observer world and instantiates it in `store`.
-async fn instantiate_observer(
-    shared: &Shared,
-    component: &Component,
-    store: &mut Store<HostState>,
-) -> Result<super::bindings::observer::Observer, DeployError> {
-    let pre = shared
-        .observer_linker
-        .instantiate_pre(component)
-        .map_err(wrong_world("observer"))?;
-    let pre = ObserverPre::new(pre).map_err(wrong_world("observer"))?;
-    pre.instantiate_async(store)
-        .await
-        .map_err(instantiation_failed)
-}
-
 /// Deploys: compiles and checks the component, starts its first instance (so a bad
 /// component is refused here, leaving nothing behind), and hands it to a supervisor.
 pub(crate) async fn deploy(
@@ -267,11 +280,12 @@ pub(crate) async fn deploy(
     spec: DeploySpec,
 ) -> Result<DeploymentId, DeployError> {
     let component = compile(shared, &spec.wasm).await?;
+    let code = prepare(shared, &spec.role, &component)?;
     let id = DeploymentId(shared.last_deployment.fetch_add(1, Ordering::Relaxed) + 1);
     let deployment = Arc::new(Deployment {
         id,
         spec,
-        component: std::sync::Mutex::new(component),
+        code: std::sync::Mutex::new(code),
     });
     let first = start(shared, &deployment).await?;
     shared.note(
@@ -283,9 +297,9 @@ pub(crate) async fn deploy(
 }
 
 /// Starts one instance of `deployment`: a fresh store confined by its limits,
-/// instantiated under its deadline; then, in one writer step, its session opens, it joins
-/// (or observes) its election and its routes are set, so whatever a later commit causes
-/// for it finds its mailbox; then a candidate votes.
+/// instantiated under its deadline; then, in one writer step (one durable batch), its
+/// session opens, it joins (or observes) its election, its routes are set, so whatever
+/// that or a later step causes for it finds its mailbox, and a candidate votes.
 pub(crate) async fn start(
     shared: &Arc<Shared>,
     deployment: &Deployment,
@@ -307,33 +321,36 @@ pub(crate) async fn start(
     let mut store = Store::new(&shared.engine, state);
     sandbox::confine(&mut store);
     let deadline = spec.limits.callback_deadline;
-    let component = deployment.component();
-    let guest = instantiate(shared, &spec.role, &component, &mut store, deadline).await?;
+    let guest = instantiate(&deployment.code(), &mut store, deadline).await?;
 
     let (tx, rx) = mpsc::channel(MAILBOX);
     let (ttl, role) = (spec.ttl, spec.role.clone());
     let routes = shared.clone();
     let (name, process) = (spec.name.clone(), deployment.id.0);
     let link_fence = fence.clone();
-    let (session, recipient, watcher, candidate) = shared
+    let (session, recipient, watcher, candidate, refused_vote) = shared
         .commit(move |el: &mut Elections, now| {
             let session = match el.open_session(ttl, now) {
                 Ok(session) => session,
                 Err(error) => return (Err(ElectionError::from(error)), Effects::default()),
             };
             let watcher = el.new_watcher();
-            let (recipient, candidate, effects) = match role {
+            let (recipient, candidate, effects, refused_vote) = match role {
                 Role::Candidate {
                     election,
                     data,
                     follow_leader,
                 } => {
                     let id = el.join(&election, session, Data::from(data), follow_leader);
-                    (Recipient::Candidate(id), Some(id), Effects::default())
+                    let (effects, refused) = match el.vote(id, now) {
+                        Ok(effects) => (effects, None),
+                        Err(error) => (Effects::default(), Some(error)),
+                    };
+                    (Recipient::Candidate(id), Some(id), effects, refused)
                 }
                 Role::Observer { election } => {
                     let (id, effects) = el.observe(&election);
-                    (Recipient::Observer(id), None, effects)
+                    (Recipient::Observer(id), None, effects, None)
                 }
             };
             routes.links.insert(
@@ -347,7 +364,8 @@ pub(crate) async fn start(
             );
             routes.session_fences.insert(session, link_fence);
             routes.watch_routes.insert(watcher, recipient);
-            (Ok((session, recipient, watcher, candidate)), effects)
+            let started = (session, recipient, watcher, candidate, refused_vote);
+            (Ok(started), effects)
         })
         .await??;
     {
@@ -369,23 +387,10 @@ pub(crate) async fn start(
         swaps,
         swap_sender,
     };
-    if let Some(candidate) = candidate {
-        let voted = shared
-            .commit(
-                move |el: &mut Elections, now| match el.vote(candidate, now) {
-                    Ok(effects) => (Ok(()), effects),
-                    Err(error) => (Err(error), Effects::default()),
-                },
-            )
-            .await;
-        if let Err(error) = voted
-            .map_err(DeployError::from)
-            .and_then(|v| v.map_err(DeployError::from))
-        {
-            let exit = Exit::Revoked(Revocation::Undeployed);
-            supervisor::retire(shared, &spec.name, incarnation, &exit).await;
-            return Err(error);
-        }
+    if let Some(error) = refused_vote {
+        let exit = Exit::Revoked(Revocation::Undeployed);
+        supervisor::retire(shared, &spec.name, incarnation, &exit).await;
+        return Err(error.into());
     }
     Ok(incarnation)
 }
@@ -394,21 +399,23 @@ pub(crate) async fn start(
 /// store is armed with it here) and by a timeout: a component whose start loops or
 /// blocks is refused.
 pub(crate) async fn instantiate(
-    shared: &Shared,
-    role: &Role,
-    component: &Component,
+    code: &Prepared,
     store: &mut Store<HostState>,
     deadline: Duration,
 ) -> Result<Guest, DeployError> {
     sandbox::arm(store, deadline);
     let instantiated = async {
-        Ok(match role {
-            Role::Candidate { .. } => {
-                Guest::Candidate(instantiate_candidate(shared, component, store).await?)
-            }
-            Role::Observer { .. } => {
-                Guest::Observer(instantiate_observer(shared, component, store).await?)
-            }
+        Ok(match code {
+            Prepared::Candidate(pre) => Guest::Candidate(
+                pre.instantiate_async(&mut *store)
+                    .await
+                    .map_err(instantiation_failed)?,
+            ),
+            Prepared::Observer(pre) => Guest::Observer(
+                pre.instantiate_async(&mut *store)
+                    .await
+                    .map_err(instantiation_failed)?,
+            ),
         })
     };
     let result = tokio::time::timeout(deadline + deadline / 4, instantiated)

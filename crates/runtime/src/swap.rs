@@ -107,6 +107,7 @@ pub(crate) async fn swap(
     };
     let component = deploy::compile(shared, wasm).await?;
     let current = current.ok_or(SwapError::NotRunning(id))?;
+    let code = deploy::prepare(shared, &deployment.spec.role, &component)?;
     let limits = deployment.spec.limits;
     let mut state = HostState::new(
         shared.clone(),
@@ -117,12 +118,11 @@ pub(crate) async fn swap(
     state.active = false;
     let mut store = Store::new(&shared.engine, state);
     sandbox::confine(&mut store);
-    let role = &deployment.spec.role;
     let deadline = limits.callback_deadline;
-    let guest = deploy::instantiate(shared, role, &component, &mut store, deadline).await?;
+    let guest = deploy::instantiate(&code, &mut store, deadline).await?;
 
     let (reply, report) = oneshot::channel();
-    let installed = component.clone();
+    let installed = code;
     let target = deployment.clone();
     let request = SwapRequest {
         store,

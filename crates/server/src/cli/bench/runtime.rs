@@ -1,5 +1,6 @@
-//! `ballot bench runtime`: components as actors. Host-to-guest callback latency and
-//! deploy-to-first-callback, each against calling an empty exported function; failover
+//! `ballot bench runtime`: components as actors. Host-to-guest callback latency against
+//! calling an empty exported function; deploy-to-first-callback against one durable
+//! commit (a one-op multi through the same store, measured in the same run); failover
 //! (leader undeployed until the successor's on-winning-election starts).
 
 use std::process::ExitCode;
@@ -9,7 +10,8 @@ use std::time::Instant;
 use hdrhistogram::Histogram;
 
 use ballot_check::history::Recorder;
-use ballot_core::election::{ElectionName, Elections};
+use ballot_core::election::{Effects, ElectionName, Elections};
+use ballot_core::namespace::{CreateMode, Data, NodePath, Op};
 use ballot_runtime::bindings::wit;
 use ballot_runtime::{Runtime, new_engine};
 use ballot_store::clock::SystemClock;
@@ -68,6 +70,34 @@ async fn measure(args: RuntimeArgs) -> anyhow::Result<ExitCode> {
         record(&mut callback, t.elapsed());
     }
 
+    // One durable commit, the deploy's baseline: deploy-to-first-callback is one such
+    // batch (session, join and vote) plus instantiation.
+    let mut commits = histogram();
+    let path = NodePath::parse("/bench-commit")?;
+    for round in 0..args.rounds * 10 {
+        let op = if round == 0 {
+            Op::Create {
+                path: path.clone(),
+                data: Data::from("0"),
+                mode: CreateMode::PERSISTENT,
+            }
+        } else {
+            Op::Set {
+                path: path.clone(),
+                data: Data::from(round.to_string()),
+                expected: None,
+            }
+        };
+        let t = Instant::now();
+        rt.with_elections(move |el: &mut Elections, now| {
+            let done = el.multi(None, &[op], now).map(|(_, effects)| effects);
+            (done.map(|_| ()), Effects::default())
+        })
+        .await?
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+        record(&mut commits, t.elapsed());
+    }
+
     // Deploy (cached component) until its first callback, each in an election of its own.
     let mut deploys = histogram();
     for round in 0..args.rounds {
@@ -104,11 +134,35 @@ async fn measure(args: RuntimeArgs) -> anyhow::Result<ExitCode> {
         },
         baseline_value: base,
     };
+    let (commit50, commit99) = (micros(&commits, 0.5), micros(&commits, 0.99));
+    println!(
+        "one durable commit: p50 {commit50:.1} us, p99 {commit99:.1} us ({} commits)",
+        commits.len()
+    );
+    let against_commit = |name, h: &Histogram<u64>, q, baseline, base| Figure {
+        name,
+        value: micros(h, q),
+        unit: "us",
+        baseline,
+        baseline_value: base,
+    };
     let figures = [
         figure("callback_p50", &callback, 0.5, base50),
         figure("callback_p99", &callback, 0.99, base99),
-        figure("deploy_to_first_callback_p50", &deploys, 0.5, base50),
-        figure("deploy_to_first_callback_p99", &deploys, 0.99, base99),
+        against_commit(
+            "deploy_to_first_callback_p50",
+            &deploys,
+            0.5,
+            "commit_p50",
+            commit50,
+        ),
+        against_commit(
+            "deploy_to_first_callback_p99",
+            &deploys,
+            0.99,
+            "commit_p99",
+            commit99,
+        ),
         figure("failover_undeploy_p50", &failovers, 0.5, base50),
         figure("failover_undeploy_p99", &failovers, 0.99, base99),
     ];
