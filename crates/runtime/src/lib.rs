@@ -30,6 +30,7 @@
 
 mod actor;
 pub mod bindings;
+mod bounded;
 mod deploy;
 mod engine;
 mod grants;
@@ -101,9 +102,29 @@ pub enum TimelineEvent {
     Undeployed,
 }
 
+/// Timeline lines kept; older ones are dropped (and counted in [`Retained`]).
+pub const TIMELINE_CAP: usize = 10_000;
+
+/// Bytes of guest log text kept per deployment; its older lines are dropped first.
+pub const LOG_BYTES_PER_DEPLOYMENT: usize = 256 << 10;
+
+/// How much the runtime's bounded buffers hold, and what they dropped at their bounds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retained {
+    /// Bytes of guest log text kept, across deployments.
+    pub log_bytes: usize,
+    /// Guest log lines dropped at a deployment's cap or by its bytes quota.
+    pub log_lines_dropped: u64,
+    /// Timeline lines dropped at [`TIMELINE_CAP`].
+    pub timeline_lines_dropped: u64,
+}
+
 /// One timeline line: when, who, what.
 #[derive(Debug, Clone)]
 pub struct TimelineEntry {
+    /// Its number, from 0 in the order lines were added: a cursor that stays valid after
+    /// old lines are dropped (see [`Runtime::timeline_from`]).
+    pub seq: u64,
     /// Since the runtime started.
     pub at: Duration,
     /// The deployment's name.
@@ -186,9 +207,11 @@ pub(crate) struct Shared {
     tokio: tokio::runtime::Handle,
     last_deployment: AtomicU64,
     started: Instant,
-    /// A std mutex: held only to push a line, never across an await.
-    timeline: Mutex<Vec<TimelineEntry>>,
-    logs: Mutex<Vec<(String, String)>>,
+    /// A std mutex: held only to push a line, never across an await. The newest
+    /// [`TIMELINE_CAP`] lines.
+    timeline: Mutex<bounded::Ring<TimelineEntry>>,
+    /// Guests' log lines, [`LOG_BYTES_PER_DEPLOYMENT`] bytes per deployment at most.
+    logs: Mutex<bounded::LogBuffer>,
     /// Records elections, guarded commits and resignations for the leadership model.
     pub(crate) recorder: Recorder,
     /// Seconds from submitting a commit to its result, durable.
@@ -297,24 +320,31 @@ impl Shared {
 
     /// Adds a timeline line.
     pub(crate) fn note(&self, deployment: &str, event: TimelineEvent) {
+        tracing::info!(deployment, ?event, "timeline");
+        let mut timeline = self.timeline.lock().unwrap_or_else(|p| p.into_inner());
         let entry = TimelineEntry {
+            seq: timeline.next(),
             at: self.started.elapsed(),
             deployment: deployment.to_string(),
             event,
         };
-        tracing::info!(deployment, event = ?entry.event, "timeline");
-        self.timeline
+        timeline.push(entry);
+    }
+
+    /// Counts a guest's log line dropped by its bytes quota.
+    pub(crate) fn note_dropped_log(&self) {
+        self.logs
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .push(entry);
+            .note_dropped();
     }
 
     /// Keeps a guest's log line for [`Runtime::logs`].
     pub(crate) fn record_log(&self, deployment: &str, message: &str) {
-        let mut logs = self.logs.lock().unwrap_or_else(|p| p.into_inner());
-        if logs.len() < 100_000 {
-            logs.push((deployment.to_string(), message.to_string()));
-        }
+        self.logs
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(deployment, message);
     }
 }
 
@@ -370,8 +400,8 @@ impl Runtime {
             tokio: tokio::runtime::Handle::current(),
             last_deployment: AtomicU64::new(0),
             started: Instant::now(),
-            timeline: Mutex::new(Vec::new()),
-            logs: Mutex::new(Vec::new()),
+            timeline: Mutex::new(bounded::Ring::new(TIMELINE_CAP)),
+            logs: Mutex::new(bounded::LogBuffer::new(LOG_BYTES_PER_DEPLOYMENT)),
             recorder,
             commit_latency: Histogram::new(exponential_buckets(50e-6, 2.0, 16)),
         });
@@ -432,22 +462,53 @@ impl Runtime {
             .map(|handle| handle.status())
     }
 
-    /// The timeline so far.
+    /// The timeline as kept: its newest [`TIMELINE_CAP`] lines.
     pub fn timeline(&self) -> Vec<TimelineEntry> {
+        self.timeline_from(0)
+    }
+
+    /// The kept timeline lines numbered `cursor` or later: follow the timeline with
+    /// [`Runtime::timeline_cursor`] taken before the change you wait for.
+    pub fn timeline_from(&self, cursor: u64) -> Vec<TimelineEntry> {
         self.shared
             .timeline
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .clone()
+            .from(cursor)
     }
 
-    /// Guest log lines so far: (deployment, message).
+    /// The number the next timeline line will get.
+    pub fn timeline_cursor(&self) -> u64 {
+        self.shared
+            .timeline
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .next()
+    }
+
+    /// Guest log lines as kept, oldest first: (deployment, message). Each deployment's are
+    /// capped at [`LOG_BYTES_PER_DEPLOYMENT`], its oldest dropped first.
     pub fn logs(&self) -> Vec<(String, String)> {
         self.shared
             .logs
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .clone()
+            .all()
+    }
+
+    /// What the timeline and the log buffer hold and have dropped at their bounds.
+    pub fn retained(&self) -> Retained {
+        let logs = self.shared.logs.lock().unwrap_or_else(|p| p.into_inner());
+        let timeline = self
+            .shared
+            .timeline
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        Retained {
+            log_bytes: logs.bytes(),
+            log_lines_dropped: logs.dropped(),
+            timeline_lines_dropped: timeline.dropped(),
+        }
     }
 
     /// The latest durable namespace state.

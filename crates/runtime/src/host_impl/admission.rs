@@ -43,6 +43,12 @@ impl Quota {
         Ok(())
     }
 
+    /// Charges a log line to the bytes-per-second quota, as written data is: false when
+    /// the quota has run out, and the line is dropped (logging has no error to return).
+    pub(crate) fn charge_log(&mut self, line: &str) -> bool {
+        self.bytes.try_take(line.len() as u64)
+    }
+
     pub(crate) fn new(quotas: Quotas) -> Self {
         Quota {
             quotas,

@@ -9,9 +9,15 @@ impl log_api::Host for HostState {
     async fn log(&mut self, level: Level, message: String) -> wasmtime::Result<()> {
         // Logging changes nothing, so a revoked instance may still say what happened to
         // it, and it is not charged to the call quota (a guest must be able to say why
-        // it is throttled); each line is cut to MAX_LINE bytes and the runtime keeps a
-        // bounded number of them.
+        // it is throttled). Its bytes are charged to the bytes quota like written data,
+        // so a guest logging in a loop is held to that rate (lines over it are dropped);
+        // each line is cut to MAX_LINE bytes and the runtime keeps a bounded amount of
+        // them per deployment.
         let message = truncate(message);
+        if !self.quota.charge_log(&message) {
+            self.shared.note_dropped_log();
+            return Ok(());
+        }
         let name = &self.identity.name;
         match level {
             Level::Trace => tracing::trace!(deployment = %name, "{message}"),

@@ -127,16 +127,17 @@ async fn components(ttl: Duration) -> anyhow::Result<ExitCode> {
         )
         .await?;
     }
-    let undeploy_at = rt.timeline().len();
+    let undeploy_at = rt.timeline_cursor();
     rt.undeploy(ids[0]).await?;
     wait_for(&rt, "bravo", |e| matches!(e, TimelineEvent::Acked(_))).await?;
     wait_for(&rt, "dashboard", |e| matches!(e, TimelineEvent::Callback(c) if c.starts_with("on-new-leader") && !c.contains(&first_term(&rt)))).await?;
-    let swap_at = rt.timeline().len();
+    let swap_at = rt.timeline_cursor();
     let v2 = crate::cli::bundled::EXAMPLE_CANDIDATE_V2.to_vec();
     let swapped = rt.swap(ids[1], &v2).await?;
 
     println!("{:>9}  {:<10} event", "time", "who");
-    for (i, entry) in rt.timeline().iter().enumerate() {
+    for entry in rt.timeline().iter() {
+        let i = entry.seq;
         if i == undeploy_at {
             println!(
                 "{:>9}  {:<10} -- the leader is undeployed: it resigns, its session closes --",

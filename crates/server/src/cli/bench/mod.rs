@@ -107,7 +107,7 @@ pub(crate) async fn undeploy_failovers(
 ) -> anyhow::Result<Histogram<u64>> {
     let prefix = format!("{election}-");
     let mut queue = std::collections::VecDeque::new();
-    let from = rt.timeline().len();
+    let from = rt.timeline_cursor();
     for i in 0..3 {
         let name = format!("{prefix}{i}");
         let id = rt.deploy(candidate(name.clone(), election, wasm)).await?;
@@ -119,7 +119,7 @@ pub(crate) async fn undeploy_failovers(
     for round in 0..rounds {
         let (_, leader) = queue.pop_front().expect("a queue of three");
         let successor = queue.front().expect("a queue of three").0.clone();
-        let from = rt.timeline().len();
+        let from = rt.timeline_cursor();
         let start = rt.uptime();
         rt.undeploy(leader).await?;
         let won = started_winning(rt, &successor, from).await?;
@@ -136,14 +136,13 @@ pub(crate) async fn undeploy_failovers(
 /// runtime does.
 pub(crate) async fn next_entry(
     rt: &ballot_runtime::Runtime,
-    from: usize,
+    from: u64,
     pick: impl Fn(&str, &ballot_runtime::TimelineEvent) -> bool,
 ) -> anyhow::Result<(String, Duration)> {
     for _ in 0..50_000 {
         let found = rt
-            .timeline()
+            .timeline_from(from)
             .into_iter()
-            .skip(from)
             .find(|e| pick(&e.deployment, &e.event));
         if let Some(entry) = found {
             return Ok((entry.deployment, entry.at));
@@ -162,7 +161,7 @@ pub(crate) fn winning(event: &ballot_runtime::TimelineEvent) -> bool {
 pub(crate) async fn started_winning(
     rt: &ballot_runtime::Runtime,
     who: &str,
-    from: usize,
+    from: u64,
 ) -> anyhow::Result<Duration> {
     let (_, at) = next_entry(rt, from, |name, event| name == who && winning(event)).await?;
     Ok(at)

@@ -103,11 +103,12 @@ async fn measure(args: RuntimeArgs) -> anyhow::Result<ExitCode> {
     for round in 0..args.rounds {
         let election = ElectionName::parse(&format!("deploy-{round}"))?;
         let name = format!("d{round}");
+        let from = rt.timeline_cursor();
         let start = rt.uptime();
         let id = rt
             .deploy(candidate(name.clone(), &election, &example))
             .await?;
-        let at = started_winning(&rt, &name, 0).await?;
+        let at = started_winning(&rt, &name, from).await?;
         record(&mut deploys, at.saturating_sub(start));
         rt.undeploy(id).await?;
     }

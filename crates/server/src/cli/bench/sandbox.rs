@@ -107,7 +107,7 @@ async fn trap_failovers(rt: &Runtime, rounds: usize) -> anyhow::Result<Histogram
     .await?;
     let mut failovers = histogram();
     for _ in 0..rounds {
-        let from = rt.timeline().len();
+        let from = rt.timeline_cursor();
         toggle_kill(rt).await?;
         let (dead, trapped) =
             next_entry(rt, from, |_, e| matches!(e, TimelineEvent::Trapped(_))).await?;
