@@ -210,6 +210,8 @@ pub(crate) struct Shared {
     /// A std mutex: held only to push a line, never across an await. The newest
     /// [`TIMELINE_CAP`] lines.
     timeline: Mutex<bounded::Ring<TimelineEntry>>,
+    /// The timeline's cursor after each new line, so waiters wake on a change, not a timer.
+    timeline_changes: tokio::sync::watch::Sender<u64>,
     /// Guests' log lines, [`LOG_BYTES_PER_DEPLOYMENT`] bytes per deployment at most.
     logs: Mutex<bounded::LogBuffer>,
     /// Records elections, guarded commits and resignations for the leadership model.
@@ -329,6 +331,7 @@ impl Shared {
             event,
         };
         timeline.push(entry);
+        self.timeline_changes.send_replace(timeline.next());
     }
 
     /// Counts a guest's log line dropped by its bytes quota.
@@ -401,6 +404,7 @@ impl Runtime {
             last_deployment: AtomicU64::new(0),
             started: Instant::now(),
             timeline: Mutex::new(bounded::Ring::new(TIMELINE_CAP)),
+            timeline_changes: tokio::sync::watch::Sender::new(0),
             logs: Mutex::new(bounded::LogBuffer::new(LOG_BYTES_PER_DEPLOYMENT)),
             recorder,
             commit_latency: Histogram::new(exponential_buckets(50e-6, 2.0, 16)),
@@ -475,6 +479,13 @@ impl Runtime {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .from(cursor)
+    }
+
+    /// Wakes on every new timeline line (its value is [`Runtime::timeline_cursor`] after
+    /// the line): subscribe, look at the timeline, then await `changed()`, and no line
+    /// can slip between the look and the wait.
+    pub fn timeline_changes(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.shared.timeline_changes.subscribe()
     }
 
     /// The number the next timeline line will get.

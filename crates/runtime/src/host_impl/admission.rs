@@ -91,11 +91,11 @@ impl HostState {
         Ok(())
     }
 
-    /// Admits a write of `ops`: refuses writes into the subtrees the election machinery
-    /// keeps (a component changes those only through the election imports), then charges
-    /// the data it writes to the bytes-per-second quota.
+    /// Admits a write of `ops`, once the call itself was admitted ([`HostState::admit`],
+    /// first, before any parsing): refuses writes into the subtrees the election
+    /// machinery keeps (a component changes those only through the election imports),
+    /// then charges the data it writes to the bytes-per-second quota.
     pub(crate) fn admit_write(&mut self, ops: &[ns::Op]) -> Result<(), wit::Error> {
-        self.admit()?;
         ballot_core::election::refuse_host_kept(ops).map_err(super::convert::to_wit_error)?;
         self.quota
             .charge_written(ops)

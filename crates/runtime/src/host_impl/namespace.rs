@@ -1,7 +1,7 @@
 //! `ballot:election/namespace`: reads come from the last durable state; writes go through
-//! the store's writer and return once durable. Every call is admitted first (fence,
-//! quotas; see `admission`), and every write is checked again by the writer in the step
-//! that applies it.
+//! the store's writer and return once durable. Every call is admitted first, before its
+//! arguments are parsed (fence, quotas; see `admission`), and every write is checked
+//! again by the writer in the step that applies it.
 
 use crate::bindings::{namespace_api, wit};
 use ballot_core::election::{Effects, ElectionName, Elections};
@@ -15,7 +15,9 @@ type Answer<T> = wasmtime::Result<Result<T, wit::Error>>;
 
 impl HostState {
     /// Commits `ops` (under `guard`) for this actor, delivering what the commit causes to
-    /// whoever it concerns. A storage failure traps: the guest cannot act on it.
+    /// whoever it concerns. The caller has admitted the call ([`HostState::admit`]) before
+    /// parsing anything, so a revoked instance hears `not-leader` and a malformed call
+    /// still pays its quota. A storage failure traps: the guest cannot act on it.
     pub(crate) async fn commit_ops(
         &mut self,
         ops: Vec<ns::Op>,
@@ -74,6 +76,9 @@ impl namespace_api::Host for HostState {
         data: Vec<u8>,
         mode: wit::CreateMode,
     ) -> Answer<String> {
+        if let Err(refused) = self.admit() {
+            return Ok(Err(refused));
+        }
         let path = match convert::path(&path) {
             Ok(path) => path,
             Err(error) => return Ok(Err(error)),
@@ -127,6 +132,9 @@ impl namespace_api::Host for HostState {
         data: Vec<u8>,
         expected: Option<u64>,
     ) -> Answer<wit::Stat> {
+        if let Err(refused) = self.admit() {
+            return Ok(Err(refused));
+        }
         let path = match convert::path(&path) {
             Ok(path) => path,
             Err(error) => return Ok(Err(error)),
@@ -146,6 +154,9 @@ impl namespace_api::Host for HostState {
     }
 
     async fn delete(&mut self, path: String, expected: Option<u64>) -> Answer<()> {
+        if let Err(refused) = self.admit() {
+            return Ok(Err(refused));
+        }
         let path = match convert::path(&path) {
             Ok(path) => path,
             Err(error) => return Ok(Err(error)),
@@ -184,6 +195,9 @@ impl namespace_api::Host for HostState {
         ops: Vec<wit::Op>,
         guard: Option<wit::TermGuard>,
     ) -> Answer<Vec<wit::OpResult>> {
+        if let Err(refused) = self.admit() {
+            return Ok(Err(refused));
+        }
         let session = self.identity.session;
         let ops: Result<Vec<ns::Op>, wit::Error> =
             ops.into_iter().map(|op| convert::op(op, session)).collect();

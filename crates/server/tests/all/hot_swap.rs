@@ -11,7 +11,8 @@ use ballot_runtime::{
 };
 
 use super::support::{
-    assert_leadership_linearizable, candidate, election, lines, observer, runtime, wait_for, wasm,
+    assert_leadership_linearizable, candidate, election, lines, observer, runtime, wait_for,
+    wait_state, wasm,
 };
 
 fn count(rt: &Runtime, prefix: &str) -> usize {
@@ -132,13 +133,12 @@ async fn a_refused_swap_leaves_the_old_code_running() {
     // The old instance still leads and works: its ticks go on, as v1.
     assert_eq!(session_of(&rt, a), session);
     let before = rt.state().get(&ticks).unwrap().1.data_version;
-    for _ in 0..200 {
-        if rt.state().get(&ticks).unwrap().1.data_version > before + 3 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    assert!(rt.state().get(&ticks).unwrap().1.data_version > before + 3);
+    wait_state(&rt, "the old instance's ticks stopped", |state| {
+        state
+            .get(&ticks)
+            .is_ok_and(|(_, stat)| stat.data_version > before + 3)
+    })
+    .await;
     let leader = NodePath::parse("/example/leader").unwrap();
     let (record, _) = rt.state().get(&leader).unwrap();
     assert!(!String::from_utf8_lossy(record.as_bytes()).contains("-v2"));

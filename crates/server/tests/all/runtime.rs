@@ -11,7 +11,7 @@ use ballot_runtime::{DeployError, Runtime, TimelineEvent};
 
 use super::support::{
     assert_leadership_linearizable, candidate, depose_leader, election, lines, observer, runtime,
-    runtime_with_own_cache, wait_for, wasm,
+    runtime_with_own_cache, wait_for, wait_state, wasm,
 };
 
 fn position(lines: &[String], needle: &str) -> usize {
@@ -78,28 +78,22 @@ async fn the_seed_replayed_with_components() {
 
     // The observer component recorded the stream in order in the namespace too.
     let observed = NodePath::parse("/example/observed").unwrap();
-    for _ in 0..500 {
-        if rt.state().children(&observed).map(|c| c.len()).unwrap_or(0) >= 3 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    wait_state(
+        &rt,
+        "the observer never recorded three callbacks",
+        |state| state.children(&observed).is_ok_and(|c| c.len() >= 3),
+    )
+    .await;
     assert_eq!(rt.state().children(&observed).unwrap().len(), 3);
 
     // The new leader wrote under its term with a guarded multi.
     let leader_node = NodePath::parse("/example/leader").unwrap();
-    for _ in 0..500 {
-        let written = rt
-            .state()
+    wait_state(&rt, "the new leader never wrote under its term", |state| {
+        state
             .get(&leader_node)
-            .ok()
-            .map(|(_, stat)| stat.modified.0);
-        if written.is_some_and(|revision| revision >= tb) {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    assert!(rt.state().get(&leader_node).unwrap().1.modified.0 >= tb);
+            .is_ok_and(|(_, stat)| stat.modified.0 >= tb)
+    })
+    .await;
     assert_leadership_linearizable(&recorder);
 }
 
@@ -112,16 +106,10 @@ async fn a_deposed_candidates_guarded_writes_are_refused() {
         .unwrap();
     wait_for(&rt, "a: Acked").await;
     let ticks = NodePath::parse("/example/ticks").unwrap();
-    for _ in 0..500 {
-        if rt.state().exists(&ticks).is_some() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    assert!(
-        rt.state().exists(&ticks).is_some(),
-        "the leader ticks under its term"
-    );
+    wait_state(&rt, "the leader never ticked under its term", |state| {
+        state.exists(&ticks).is_some()
+    })
+    .await;
 
     // Depose a by deleting its ballot behind its back; b takes over.
     rt.deploy(candidate("b", None)).await.unwrap();

@@ -13,7 +13,7 @@ use ballot_runtime::{
 };
 
 use super::support::{
-    assert_leadership_linearizable, depose_leader, lines, runtime, wait_for, wasm,
+    assert_leadership_linearizable, depose_leader, lines, runtime, wait_for, wait_state, wasm,
 };
 
 /// A candidate deployment of `component` in `election`, with short limits so a
@@ -290,16 +290,12 @@ async fn depose_a_writer() -> u64 {
         .await
         .unwrap();
     let progress = NodePath::parse("/fenced/progress").unwrap();
-    for _ in 0..500 {
-        if rt
-            .state()
+    wait_state(&rt, "the writer never made progress", |state| {
+        state
             .get(&progress)
             .is_ok_and(|(_, stat)| stat.data_version > 20)
-        {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    })
+    .await;
     // Depose the writer mid-loop: delete its ballot behind its back.
     let deposed_at = depose_leader(&rt, &ElectionName::parse("sandbox-fence").unwrap()).await;
     wait_for(&rt, "next: Acked").await;

@@ -61,15 +61,63 @@ pub fn lines(rt: &Runtime) -> Vec<String> {
         .collect()
 }
 
-/// Waits (at most 20 s) until some timeline line contains `needle`; returns its index.
+/// How long a test waits for anything, in real time: generous, because a loaded 2-core
+/// machine is slow, and measured on the clock, not as a count of sleeps (which stretch
+/// under load and are shared between waits by accident).
+pub const CEILING: Duration = Duration::from_secs(60);
+
+/// Waits (at most [`CEILING`]) until some timeline line contains `needle`; returns its
+/// index. Wakes on each new timeline line, not on a timer.
 pub async fn wait_for(rt: &Runtime, needle: &str) -> usize {
-    for _ in 0..2000 {
+    let deadline = tokio::time::Instant::now() + CEILING;
+    let mut changes = rt.timeline_changes();
+    loop {
         if let Some(at) = lines(rt).iter().position(|l| l.contains(needle)) {
             return at;
         }
-        tokio::time::sleep(Duration::from_millis(10)).await;
+        let woke = tokio::time::timeout_at(deadline, changes.changed()).await;
+        assert!(
+            matches!(woke, Ok(Ok(()))),
+            "{needle:?} never happened within {CEILING:?}:\n{}",
+            lines(rt).join("\n")
+        );
     }
-    panic!("{needle:?} never happened:\n{}", lines(rt).join("\n"));
+}
+
+/// Waits (at most [`CEILING`]) until the durable state satisfies `ready`, waking on each
+/// newly published state, not on a timer; fails with `what`.
+pub async fn wait_state(
+    rt: &Runtime,
+    what: &str,
+    ready: impl Fn(&ballot_core::namespace::State) -> bool,
+) {
+    let deadline = tokio::time::Instant::now() + CEILING;
+    let mut states = rt.subscribe();
+    loop {
+        if ready(&states.borrow_and_update()) {
+            return;
+        }
+        let woke = tokio::time::timeout_at(deadline, states.changed()).await;
+        assert!(matches!(woke, Ok(Ok(()))), "{what} (waited {CEILING:?})");
+    }
+}
+
+/// Polls `ready` every millisecond until it gives a value, failing with `what()` after
+/// [`CEILING`] of real time: for conditions no event announces (a log line, a recorded
+/// history).
+pub async fn eventually<T>(what: impl Fn() -> String, mut ready: impl FnMut() -> Option<T>) -> T {
+    let deadline = tokio::time::Instant::now() + CEILING;
+    loop {
+        if let Some(value) = ready() {
+            return value;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{} (waited {CEILING:?})",
+            what()
+        );
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
 }
 
 /// Checks the recorded history against the leadership model per term and exclusive:

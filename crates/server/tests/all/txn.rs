@@ -12,7 +12,7 @@ use ballot_core::election::{Effects, ElectionName, Elections};
 use ballot_core::namespace::{CreateMode, Data, NodePath, Op};
 use ballot_runtime::{CommitMode, CommitReport, CommitRequest, Limits, Runtime, TxnSource};
 
-use super::support::{runtime, wasm};
+use super::support::{eventually, runtime, wasm};
 
 fn txn_fn() -> Arc<Vec<u8>> {
     static WASM: std::sync::OnceLock<Arc<Vec<u8>>> = std::sync::OnceLock::new();
@@ -497,42 +497,37 @@ async fn a_component_killed_while_its_function_runs_writes_nothing() {
     let rt = runtime(recorder.clone());
     let sha = rt.register_txn_fn(&txn_fn()).await.unwrap();
     let id = deploy_committer(&rt, "slow", &sha, |_| {}).await;
-    let started = rt
-        .logs()
-        .into_iter()
-        .any(|(_, line)| line == "commit: slow-start");
-    let mut waited = 0;
-    let mut started = started;
-    while !started && waited < 2_000 {
-        tokio::time::sleep(Duration::from_millis(1)).await;
-        waited += 1;
-        started = rt
-            .logs()
-            .iter()
-            .any(|(_, line)| line == "commit: slow-start");
-    }
-    assert!(started, "the committer never started its slow commit");
+    eventually(
+        || "the committer never started its slow commit".to_string(),
+        || {
+            rt.logs()
+                .iter()
+                .any(|(_, line)| line == "commit: slow-start")
+                .then_some(())
+        },
+    )
+    .await;
     let refusals = rt.fenced_refusals();
     rt.kill(id).unwrap();
     // The function runs on; its commit reaches the writer, whose fence check refuses it.
-    let history = loop {
-        let history = recorder.history();
-        let done = history.ops.iter().any(|op| {
-            op.f == "commit"
-                && op.kind != ballot_check::history::OpType::Invoke
-                && op.value[0] == "p"
-        });
-        if done {
-            break history;
-        }
-        waited += 1;
-        assert!(
-            waited < 10_000,
-            "the commit never completed:\n{}",
-            history.to_jsonl()
-        );
-        tokio::time::sleep(Duration::from_millis(1)).await;
-    };
+    let history = eventually(
+        || {
+            format!(
+                "the commit never completed:\n{}",
+                recorder.history().to_jsonl()
+            )
+        },
+        || {
+            let history = recorder.history();
+            let done = history.ops.iter().any(|op| {
+                op.f == "commit"
+                    && op.kind != ballot_check::history::OpType::Invoke
+                    && op.value[0] == "p"
+            });
+            done.then_some(history)
+        },
+    )
+    .await;
     let outcome = history
         .ops
         .iter()
