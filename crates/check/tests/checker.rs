@@ -1,4 +1,4 @@
-//! Histories and the linearizability checker (issue 4): hand-written histories with known
+//! Histories and the linearizability checker: hand-written histories with known
 //! answers for every model, malformed files, the recorder, and
 //! property tests (generated histories are linearizable, mutated ones are not, and the
 //! checker agrees with brute force on small histories).

@@ -129,14 +129,7 @@ pub(crate) fn prepare(
     component: &Component,
 ) -> Result<Prepared, DeployError> {
     Ok(match role {
-        Role::Candidate { .. } => {
-            let pre = shared
-                .candidate_linker
-                .instantiate_pre(component)
-                .and_then(CandidatePre::new)
-                .map_err(wrong_world("candidate"))?;
-            Prepared::Candidate(pre)
-        }
+        Role::Candidate { .. } => Prepared::Candidate(prepare_candidate(shared, component)?),
         Role::Observer { .. } => {
             let pre = shared
                 .observer_linker
@@ -146,6 +139,18 @@ pub(crate) fn prepare(
             Prepared::Observer(pre)
         }
     })
+}
+
+/// [`prepare`] for the candidate world.
+fn prepare_candidate(
+    shared: &Shared,
+    component: &Component,
+) -> Result<CandidatePre<HostState>, DeployError> {
+    shared
+        .candidate_linker
+        .instantiate_pre(component)
+        .and_then(CandidatePre::new)
+        .map_err(wrong_world("candidate"))
 }
 
 impl Deployment {
@@ -247,15 +252,7 @@ pub(crate) async fn bare_candidate(
         // Far enough never to be reached (epoch + delta must not overflow).
         store.set_epoch_deadline(1 << 62);
     }
-    let role = Role::Candidate {
-        election: ElectionName::parse("bare").map_err(ElectionError::from)?,
-        data: Vec::new(),
-        follow_leader: false,
-    };
-    let Prepared::Candidate(pre) = prepare(shared, &role, &component)? else {
-        unreachable!("a candidate role prepares a candidate");
-    };
-    let instance = pre
+    let instance = prepare_candidate(shared, &component)?
         .instantiate_async(&mut store)
         .await
         .map_err(instantiation_failed)?;

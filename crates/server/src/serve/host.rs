@@ -259,28 +259,30 @@ impl Host {
     /// that cannot be read or no longer validates is logged and left out (its commits are
     /// refused); only an unreadable folder stops the host.
     async fn register_stored_txn_fns(&self) -> std::io::Result<()> {
+        // The listing, then one file at a time: all stored functions together may be
+        // far larger than any one of them.
         let dir = self.txn_fns.clone();
-        let stored = self
+        let paths = self
             .on_disk(move |_| {
-                let mut stored = Vec::new();
+                let mut paths = Vec::new();
                 for entry in std::fs::read_dir(&dir)? {
                     let path = entry?.path();
                     if path.extension().is_some_and(|ext| ext == "wasm") {
-                        let wasm = std::fs::read(&path).map_err(|e| e.to_string());
-                        stored.push((path, wasm));
+                        paths.push(path);
                     }
                 }
-                Ok(stored)
+                Ok(paths)
             })
             .await?;
-        for (path, wasm) in stored {
-            let registered = match wasm {
+        for path in paths {
+            let file = path.clone();
+            let registered = match self.on_disk(move |_| std::fs::read(&file)).await {
                 Ok(wasm) => self
                     .runtime
                     .register_txn_fn(&wasm)
                     .await
                     .map_err(|e| e.to_string()),
-                Err(why) => Err(why),
+                Err(e) => Err(e.to_string()),
             };
             if let Err(why) = registered {
                 // Left out: commits naming it are refused as naming no registered function.

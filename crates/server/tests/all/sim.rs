@@ -1,4 +1,4 @@
-//! The deterministic simulator (issue 10): many seeds pass with fencing on, each planted
+//! The deterministic simulator: many seeds pass with fencing on, each planted
 //! bug is found within 200 seeds, a failing seed reproduces from its number, and the
 //! shrinker cuts a failing schedule down.
 //!
