@@ -14,10 +14,13 @@
 //! - [`election`]: the ballot-queue election recipe on top of the namespace (ballots,
 //!   predecessor watches, leader acks, terms as fencing tokens, callbacks as
 //!   notifications), the host-kept subtrees, and the Datomic-style lease elector.
+//! - [`command`]: every change as plain data ([`command::Command`]) and the one
+//!   deterministic [`command::apply`] that carries it out: the seam a log replicates.
 //! - [`commit`]: guarded and speculative commits checked against the snapshot a
 //!   transaction read.
 #![deny(missing_docs)]
 
+pub mod command;
 pub mod commit;
 pub mod election;
 pub mod namespace;

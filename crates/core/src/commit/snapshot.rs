@@ -4,10 +4,12 @@
 
 use std::collections::BTreeMap;
 
+use serde::{Deserialize, Serialize};
+
 use crate::namespace::{Data, Error, NodePath, Revision, Stat, State};
 
 /// What one read saw.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 enum Seen {
     /// The node, as last created or set at this revision.
     Node(Revision),
@@ -16,7 +18,7 @@ enum Seen {
 }
 
 /// Everything a transaction read, with what it saw.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReadSet {
     nodes: BTreeMap<NodePath, Seen>,
     /// Child lists read, by their parent's children version (`None`: no parent).

@@ -359,9 +359,28 @@ impl Elections {
         self.ns.unwatch(watcher);
     }
 
-    /// Applies a multi (see [`Namespace::multi`]); the elections react to whatever it
-    /// changed, so a ballot deleted by hand is handled like any other.
+    /// Applies a multi from outside the election machinery (see [`Namespace::multi`]):
+    /// a write into a host-kept subtree is refused (see [`refuse_host_kept`]), whoever
+    /// calls, so no caller can forge an ack or end a lease behind the host's back.
     pub fn multi(
+        &mut self,
+        guard: Option<&Guard>,
+        ops: &[Op],
+        now: MonoTime,
+    ) -> Result<(Committed, Effects), MultiError> {
+        if let Err(error) = refuse_host_kept(ops) {
+            let index = ops
+                .iter()
+                .position(|op| refuse_host_kept(std::slice::from_ref(op)).is_err());
+            return Err(MultiError { index, error });
+        }
+        self.multi_as_host(guard, ops, now)
+    }
+
+    /// [`Elections::multi`] without the host-kept rule, for the election machinery's own
+    /// writes; the elections react to whatever it changed, so a ballot deleted by hand
+    /// is handled like any other.
+    pub(crate) fn multi_as_host(
         &mut self,
         guard: Option<&Guard>,
         ops: &[Op],
@@ -609,6 +628,46 @@ impl Elections {
     /// The election a candidate stands in.
     pub fn election_of(&self, id: CandidateId) -> Option<ElectionName> {
         self.candidates.get(&id).map(|c| c.election.clone())
+    }
+
+    /// Where a candidate stands, or `None` if there is no such candidate.
+    pub fn status(&self, id: CandidateId) -> Option<crate::command::CandidateStatus> {
+        let candidate = self.candidates.get(&id)?;
+        Some(crate::command::CandidateStatus {
+            id,
+            election: candidate.election.clone(),
+            session: candidate.session,
+            ballot: candidate.ballot.clone(),
+            term: self.leading_term(id),
+        })
+    }
+
+    /// Deletes every ballot `session` holds in `election`, as an operator would for a
+    /// candidate whose registration is gone; the elections react as to any delete.
+    pub fn withdraw_ballots(
+        &mut self,
+        election: &ElectionName,
+        session: SessionId,
+        now: MonoTime,
+    ) -> Result<Effects, ElectionError> {
+        let ballots = election.paths().ballots;
+        let state = self.ns.state();
+        let ops: Vec<Op> = state
+            .children(&ballots)
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|name| ballots.child(&name).ok())
+            .filter(|path| state.exists(path).and_then(|s| s.ephemeral_owner) == Some(session))
+            .map(|path| Op::Delete {
+                path,
+                expected: None,
+            })
+            .collect();
+        if ops.is_empty() {
+            return Ok(Effects::default());
+        }
+        let (_, effects) = self.multi_as_host(None, &ops, now)?;
+        Ok(effects)
     }
 
     // ----- observers -----

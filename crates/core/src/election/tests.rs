@@ -68,7 +68,7 @@ impl Runtime {
             path: ballot,
             expected: None,
         };
-        self.el.multi(None, &[delete], t(0)).unwrap()
+        self.el.multi_as_host(None, &[delete], t(0)).unwrap()
     }
 
     fn take_log(&mut self) -> Vec<(Recipient, Callback)> {

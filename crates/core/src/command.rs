@@ -1,0 +1,594 @@
+//! Every change to the elections as plain data, and the one function that applies it.
+//!
+//! A [`Command`] is what a caller asks for (open a session, vote, commit under a lease),
+//! with everything apply needs inside it and nothing else: no closure, no handle, no
+//! clock. [`apply`] carries it out on the [`Elections`] and returns what it decided and
+//! what it caused ([`Effects`]). Because apply reads nothing but the elections, the
+//! command and the time the log stamped it with, every replica that applies the same
+//! stamped commands in the same order reaches the same state, and every refusal (a bad
+//! version, a stale term, a write into a host-kept subtree, a quota) is decided in the
+//! same place for every caller: the runtime's imports, the HTTP API, the simulator, and
+//! (later) commands that arrive from another host.
+//!
+//! # Time
+//!
+//! Apply reads no clock. The log stamps each command with the time it sequenced it
+//! ([`MonoTime`]) and apply takes that stamp as an argument: deadlines start from it, and
+//! leases are live or not at it. Expiry is a command too: the owner of the sessions
+//! proposes [`Command::ExpireSessions`] when its own monotonic clock says a TTL ran out,
+//! and apply ends exactly the sessions whose deadline had passed at the stamp.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::commit::ReadSet;
+use crate::election::{
+    CandidateId, Effects, ElectionError, ElectionName, Elections, LeaseOutcome, Recipient, Term,
+    refuse_host_kept,
+};
+use crate::namespace::{
+    Committed, Data, Error, Guard, Lifetime, MonoTime, MultiError, NodePath, Op, SessionId,
+    WatchKind, WatcherId,
+};
+
+/// One change, as data. See the module docs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Command {
+    /// Opens a session that expires `ttl` after its last heartbeat.
+    OpenSession {
+        /// The session's time to live.
+        ttl: Duration,
+    },
+    /// Restarts a session's TTL.
+    Heartbeat {
+        /// The session.
+        session: SessionId,
+    },
+    /// Closes a session: its ephemerals and ballots go in one step.
+    CloseSession {
+        /// The session.
+        session: SessionId,
+    },
+    /// Closes each of `sessions` that is still open, in one step: the sessions a host
+    /// left behind when it stopped.
+    CloseSessions {
+        /// The sessions.
+        sessions: Vec<SessionId>,
+    },
+    /// Ends every session whose deadline has passed at the command's stamp.
+    ExpireSessions,
+    /// An all-or-nothing multi from outside the election machinery (a component, an HTTP
+    /// client), so no write may touch a host-kept subtree.
+    Multi {
+        /// Checked in the same step, before any operation.
+        guard: Option<Guard>,
+        /// The operations.
+        ops: Vec<Op>,
+        /// A per-session limit on ephemeral nodes the creates must stay within.
+        quota: Option<EphemeralQuota>,
+    },
+    /// Registers a watch for `watcher`, unless it already has `most`.
+    Watch {
+        /// Whose watch.
+        watcher: WatcherId,
+        /// The node watched.
+        path: NodePath,
+        /// Data, existence or children.
+        kind: WatchKind,
+        /// The watcher's quota of watches.
+        most: usize,
+    },
+    /// Removes every watch of `watcher`.
+    Unwatch {
+        /// Whose watches.
+        watcher: WatcherId,
+    },
+    /// A deployment's first step: a session, a watcher, and its place in the election
+    /// (joined and voted, or observing), all in one step so it reaches its first
+    /// callback through one durable batch.
+    Enter {
+        /// The new session's time to live.
+        ttl: Duration,
+        /// Candidate or observer.
+        role: Entrant,
+    },
+    /// Registers a candidate in `session` and casts its ballot; if the vote is refused
+    /// the candidate is not kept.
+    Stand {
+        /// The election.
+        election: ElectionName,
+        /// Whose ballot.
+        session: SessionId,
+        /// Ballot data.
+        data: Data,
+    },
+    /// Casts a joined candidate's ballot, with new ballot data if given.
+    Vote {
+        /// The candidate.
+        candidate: CandidateId,
+        /// Replaces the candidate's ballot data first.
+        data: Option<Data>,
+    },
+    /// The leader acknowledges its term (by default the one it leads under).
+    Acknowledge {
+        /// The leader.
+        candidate: CandidateId,
+        /// The term acknowledged; `None` for the candidate's current term.
+        term: Option<Term>,
+        /// Ack data; `None` for the ballot's data.
+        data: Option<Data>,
+    },
+    /// Gives up the candidate's ballot and its term, if it leads.
+    Resign {
+        /// The candidate.
+        candidate: CandidateId,
+    },
+    /// Resigns and forgets the candidate.
+    Leave {
+        /// The candidate.
+        candidate: CandidateId,
+    },
+    /// Deletes every ballot `session` holds in `election`: an operator withdrawing a
+    /// candidate whose registration did not survive a restart.
+    WithdrawBallots {
+        /// The election.
+        election: ElectionName,
+        /// Whose ballots.
+        session: SessionId,
+    },
+    /// An instance's last step: it leaves its election (or stops observing), drops its
+    /// watches, and its session closes.
+    Retire {
+        /// Candidate or observer.
+        recipient: Recipient,
+        /// Its watcher.
+        watcher: WatcherId,
+        /// Its session.
+        session: SessionId,
+    },
+    /// Adds `peer` to a lease elector, creating it with `duration`.
+    ResetElector {
+        /// The elector.
+        elector: ElectionName,
+        /// The lease duration.
+        duration: Duration,
+        /// The peer.
+        peer: String,
+    },
+    /// The peer's term of the lease: kept if it is master, else won if the lease is free.
+    HoldLease {
+        /// The elector.
+        elector: ElectionName,
+        /// The peer.
+        peer: String,
+    },
+    /// A commit fenced by a lease: refused if anything in `reads` changed, or the peer
+    /// does not hold `term` (with `None`, the lease is held or won first, in this step).
+    Commit {
+        /// The elector.
+        elector: ElectionName,
+        /// The peer.
+        peer: String,
+        /// The term claimed, or `None` for whatever term holding the lease gives.
+        term: Option<Term>,
+        /// What the transaction read, with what it saw.
+        reads: ReadSet,
+        /// The operations; none may write a host-kept subtree.
+        ops: Vec<Op>,
+    },
+}
+
+/// How a deployment takes part in its election.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Entrant {
+    /// A candidate, voting at once.
+    Candidate {
+        /// The election.
+        election: ElectionName,
+        /// Ballot data.
+        data: Data,
+        /// Whether it also hears of every new leader.
+        follow_leader: bool,
+    },
+    /// An observer.
+    Observer {
+        /// The election.
+        election: ElectionName,
+    },
+}
+
+/// A session's allowance of ephemeral nodes, checked where the creates apply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EphemeralQuota {
+    /// The session that pays.
+    pub session: SessionId,
+    /// Ephemeral nodes it may hold at most.
+    pub most: usize,
+}
+
+/// What an applied command did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Done; nothing to report.
+    Done,
+    /// A session was opened.
+    Opened(SessionId),
+    /// These sessions ended (closed, or expired).
+    Ended(Vec<SessionId>),
+    /// A multi committed.
+    Committed(Committed),
+    /// A deployment entered (see [`Command::Enter`]).
+    Entered {
+        /// Its session.
+        session: SessionId,
+        /// Its watcher.
+        watcher: WatcherId,
+        /// The candidate or observer it became.
+        recipient: Recipient,
+        /// A candidate whose vote was refused stays joined and idle; this says why.
+        vote_refused: Option<ElectionError>,
+    },
+    /// A candidate stood (see [`Command::Stand`]); where it stands now.
+    Stood(CandidateStatus),
+    /// An instance retired; the term it gave up, if it led.
+    Retired {
+        /// The term it held when it left.
+        left_term: Option<Term>,
+    },
+    /// The peer holds the lease under `term`.
+    Leased {
+        /// The term.
+        term: Term,
+        /// Whether this step won or renewed the lease (as opposed to finding it held).
+        elected: bool,
+    },
+    /// A lease-fenced commit applied.
+    LeaseCommitted {
+        /// What the multi did.
+        committed: Committed,
+        /// The term it committed under.
+        term: Term,
+        /// Whether this step won or renewed the lease first.
+        elected: bool,
+    },
+}
+
+/// Why a command changed nothing.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    /// The namespace refused (including a write into a host-kept subtree, and a lease or
+    /// term the caller does not hold: `NotLeader`).
+    #[error(transparent)]
+    Namespace(#[from] Error),
+    /// One operation of a multi was refused; the error names which.
+    #[error(transparent)]
+    Multi(#[from] MultiError),
+    /// The election bookkeeping refused.
+    #[error(transparent)]
+    Election(#[from] ElectionError),
+    /// A quota of the caller's would be exceeded.
+    #[error("quota exceeded: {0}")]
+    Quota(String),
+    /// A commit's read set no longer matches: this node changed since it was read.
+    #[error("{0} changed since the transaction read it")]
+    Stale(NodePath),
+}
+
+/// What apply decided.
+pub type Applied = Result<Outcome, Refusal>;
+
+/// Where a candidate stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CandidateStatus {
+    /// The candidate.
+    pub id: CandidateId,
+    /// Its election.
+    pub election: ElectionName,
+    /// Its session.
+    pub session: SessionId,
+    /// Its ballot, if it has one in the queue.
+    pub ballot: Option<NodePath>,
+    /// The term it leads under, if it leads.
+    pub term: Option<Term>,
+}
+
+impl Command {
+    /// The command as CBOR, the form a log keeps.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut bytes = Vec::new();
+        ciborium::into_writer(self, &mut bytes).expect("encoding to memory cannot fail");
+        bytes
+    }
+
+    /// Reads a command written by [`Command::encode`]; damaged bytes are an error, not a
+    /// guess.
+    pub fn decode(bytes: &[u8]) -> Result<Command, ciborium::de::Error<std::io::Error>> {
+        ciborium::from_reader(bytes)
+    }
+
+    /// A short name for the command's kind, for logs and metrics.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Command::OpenSession { .. } => "open-session",
+            Command::Heartbeat { .. } => "heartbeat",
+            Command::CloseSession { .. } => "close-session",
+            Command::CloseSessions { .. } => "close-sessions",
+            Command::ExpireSessions => "expire-sessions",
+            Command::Multi { .. } => "multi",
+            Command::Watch { .. } => "watch",
+            Command::Unwatch { .. } => "unwatch",
+            Command::Enter { .. } => "enter",
+            Command::Stand { .. } => "stand",
+            Command::Vote { .. } => "vote",
+            Command::Acknowledge { .. } => "ack",
+            Command::Resign { .. } => "resign",
+            Command::Leave { .. } => "leave",
+            Command::WithdrawBallots { .. } => "withdraw-ballots",
+            Command::Retire { .. } => "retire",
+            Command::ResetElector { .. } => "reset-elector",
+            Command::HoldLease { .. } => "hold-lease",
+            Command::Commit { .. } => "commit",
+        }
+    }
+}
+
+/// Applies `command`, stamped `at`, to the elections: the only way a change is made.
+/// A refusal changes nothing and causes nothing.
+pub fn apply(el: &mut Elections, command: &Command, at: MonoTime) -> (Applied, Effects) {
+    let mut effects = Effects::default();
+    let applied = step(el, command, at, &mut effects);
+    if applied.is_err() {
+        effects = Effects::default();
+    }
+    (applied, effects)
+}
+
+fn step(el: &mut Elections, command: &Command, at: MonoTime, out: &mut Effects) -> Applied {
+    match command {
+        Command::OpenSession { ttl } => Ok(Outcome::Opened(el.open_session(*ttl, at)?)),
+        Command::Heartbeat { session } => {
+            el.heartbeat(*session, at)?;
+            Ok(Outcome::Done)
+        }
+        Command::CloseSession { session } => {
+            out.extend(el.close_session(*session)?);
+            Ok(Outcome::Ended(vec![*session]))
+        }
+        Command::CloseSessions { sessions } => {
+            let mut ended = Vec::new();
+            for session in sessions {
+                if let Ok(closed) = el.close_session(*session) {
+                    out.extend(closed);
+                    ended.push(*session);
+                }
+            }
+            Ok(Outcome::Ended(ended))
+        }
+        Command::ExpireSessions => {
+            let (expired, effects) = el.tick(at);
+            out.extend(effects);
+            Ok(Outcome::Ended(expired))
+        }
+        Command::Multi { guard, ops, quota } => {
+            refuse_host_kept(ops)?;
+            if let Some(quota) = quota {
+                within_quota(el, ops, quota)?;
+            }
+            let (committed, effects) = el.multi(guard.as_ref(), ops, at)?;
+            out.extend(effects);
+            Ok(Outcome::Committed(committed))
+        }
+        Command::Watch {
+            watcher,
+            path,
+            kind,
+            most,
+        } => {
+            if el.namespace().watches_of(*watcher) >= *most {
+                return Err(Refusal::Quota(format!("watches: {most} per session")));
+            }
+            el.watch(*watcher, path, *kind)?;
+            Ok(Outcome::Done)
+        }
+        Command::Unwatch { watcher } => {
+            el.unwatch(*watcher);
+            Ok(Outcome::Done)
+        }
+        Command::Enter { ttl, role } => {
+            let session = el.open_session(*ttl, at)?;
+            let watcher = el.new_watcher();
+            let (recipient, vote_refused) = match role {
+                Entrant::Candidate {
+                    election,
+                    data,
+                    follow_leader,
+                } => {
+                    let id = el.join(election, session, data.clone(), *follow_leader);
+                    let refused = match el.vote(id, at) {
+                        Ok(effects) => {
+                            out.extend(effects);
+                            None
+                        }
+                        Err(error) => Some(error),
+                    };
+                    (Recipient::Candidate(id), refused)
+                }
+                Entrant::Observer { election } => {
+                    let (id, effects) = el.observe(election);
+                    out.extend(effects);
+                    (Recipient::Observer(id), None)
+                }
+            };
+            Ok(Outcome::Entered {
+                session,
+                watcher,
+                recipient,
+                vote_refused,
+            })
+        }
+        Command::Stand {
+            election,
+            session,
+            data,
+        } => {
+            if !el.namespace().is_live(*session, at) {
+                return Err(Error::SessionExpired { session: *session }.into());
+            }
+            let id = el.join(election, *session, data.clone(), false);
+            match el.vote(id, at) {
+                Ok(effects) => {
+                    out.extend(effects);
+                    Ok(Outcome::Stood(el.status(id).expect("it just joined")))
+                }
+                Err(error) => {
+                    let _ = el.leave(id, at);
+                    Err(error.into())
+                }
+            }
+        }
+        Command::Vote { candidate, data } => {
+            if let Some(data) = data {
+                el.set_data(*candidate, data.clone())?;
+            }
+            out.extend(el.vote(*candidate, at)?);
+            Ok(Outcome::Done)
+        }
+        Command::Acknowledge {
+            candidate,
+            term,
+            data,
+        } => {
+            let term = match term {
+                Some(term) => *term,
+                None => el
+                    .leading_term(*candidate)
+                    .ok_or(Error::NotLeader { current: None })?,
+            };
+            out.extend(el.acknowledge(*candidate, term, data.clone(), at)?);
+            Ok(Outcome::Done)
+        }
+        Command::Resign { candidate } => {
+            out.extend(el.resign(*candidate, at)?);
+            Ok(Outcome::Done)
+        }
+        Command::Leave { candidate } => {
+            out.extend(el.leave(*candidate, at)?);
+            Ok(Outcome::Done)
+        }
+        Command::WithdrawBallots { election, session } => {
+            out.extend(el.withdraw_ballots(election, *session, at)?);
+            Ok(Outcome::Done)
+        }
+        Command::Retire {
+            recipient,
+            watcher,
+            session,
+        } => {
+            let mut left_term = None;
+            match recipient {
+                Recipient::Candidate(candidate) => {
+                    let leading = el.leading_term(*candidate);
+                    if let Ok(left) = el.leave(*candidate, at) {
+                        out.extend(left);
+                        left_term = leading;
+                    }
+                }
+                Recipient::Observer(observer) => {
+                    let _ = el.unobserve(*observer);
+                }
+            }
+            el.unwatch(*watcher);
+            if let Ok(closed) = el.close_session(*session) {
+                out.extend(closed);
+            }
+            Ok(Outcome::Retired { left_term })
+        }
+        Command::ResetElector {
+            elector,
+            duration,
+            peer,
+        } => {
+            el.reset_elector(elector, *duration, peer, at)?;
+            Ok(Outcome::Done)
+        }
+        Command::HoldLease { elector, peer } => {
+            let (term, elected) = hold_lease(el, elector, peer, at)?;
+            Ok(Outcome::Leased { term, elected })
+        }
+        Command::Commit {
+            elector,
+            peer,
+            term,
+            reads,
+            ops,
+        } => {
+            refuse_host_kept(ops)?;
+            let (term, elected) = match term {
+                Some(term) => (*term, false),
+                None => hold_lease(el, elector, peer, at)?,
+            };
+            if let Some(path) = reads.conflict(el.namespace().state()) {
+                return Err(Refusal::Stale(path.clone()));
+            }
+            let guard = el.lease_guard(elector, peer, term, at)?;
+            let (committed, effects) = el.multi(Some(&guard), ops, at)?;
+            out.extend(effects);
+            Ok(Outcome::LeaseCommitted {
+                committed,
+                term,
+                elected,
+            })
+        }
+    }
+}
+
+/// The peer's term: the one it holds, or the one it wins now; refused with the holder's
+/// term if another peer holds the lease.
+fn hold_lease(
+    el: &mut Elections,
+    elector: &ElectionName,
+    peer: &str,
+    at: MonoTime,
+) -> Result<(Term, bool), Refusal> {
+    if let Some(holder) = el.lease_holder(elector, at)
+        && holder.master == peer
+    {
+        return Ok((holder.term, false));
+    }
+    match el.elect_for_duration(elector, peer, at)? {
+        LeaseOutcome::Won { term, .. } | LeaseOutcome::Renewed { term, .. } => Ok((term, true)),
+        LeaseOutcome::Held { term, .. } => Err(Error::NotLeader {
+            current: Some(term),
+        }
+        .into()),
+    }
+}
+
+/// Refuses `ops` if their ephemeral creates would take the quota's session past it.
+fn within_quota(el: &Elections, ops: &[Op], quota: &EphemeralQuota) -> Result<(), Refusal> {
+    let creating = ops
+        .iter()
+        .filter(|op| {
+            matches!(op, Op::Create { mode, .. } if matches!(mode.lifetime, Lifetime::Ephemeral(_)))
+        })
+        .count();
+    if creating == 0 {
+        return Ok(());
+    }
+    let held = el
+        .namespace()
+        .state()
+        .session(quota.session)
+        .map_or(0, |record| record.ephemerals.len());
+    if held + creating > quota.most {
+        return Err(Refusal::Quota(format!(
+            "ephemeral nodes: {} per session",
+            quota.most
+        )));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,389 @@
+//! Apply decides every refusal, for every caller, and is a function of the elections and
+//! the stamped commands alone.
+
+use std::time::Duration;
+
+use super::*;
+use crate::election::Callback;
+use crate::namespace::{CreateMode, Limits, Namespace, Revision};
+
+const TTL: Duration = Duration::from_secs(10);
+
+fn t(ms: u64) -> MonoTime {
+    MonoTime(ms * 1_000_000)
+}
+
+fn e(name: &str) -> ElectionName {
+    ElectionName::parse(name).unwrap()
+}
+
+fn path(raw: &str) -> NodePath {
+    NodePath::parse(raw).unwrap()
+}
+
+fn fresh() -> Elections {
+    Elections::new(Namespace::new(Limits::default()))
+}
+
+fn create(raw: &str, mode: CreateMode) -> Op {
+    Op::Create {
+        path: path(raw),
+        data: Data::from("x"),
+        mode,
+    }
+}
+
+fn applied(el: &mut Elections, command: Command, at: MonoTime) -> Outcome {
+    let (outcome, _) = apply(el, &command, at);
+    outcome.unwrap_or_else(|refusal| panic!("{} refused: {refusal}", command.kind()))
+}
+
+fn enter(el: &mut Elections, election: &str, data: &str, at: MonoTime) -> (SessionId, CandidateId) {
+    let role = Entrant::Candidate {
+        election: e(election),
+        data: Data::from(data),
+        follow_leader: false,
+    };
+    match applied(el, Command::Enter { ttl: TTL, role }, at) {
+        Outcome::Entered {
+            session,
+            recipient: Recipient::Candidate(id),
+            vote_refused: None,
+            ..
+        } => (session, id),
+        other => panic!("entered as {other:?}"),
+    }
+}
+
+#[test]
+fn writes_into_the_kept_subtrees_are_refused_by_apply_whatever_the_command() {
+    let mut el = fresh();
+    let (session, _) = enter(&mut el, "db", "a", t(0));
+    let before = el.namespace().snapshot().encode();
+    let forged_ack = create("/elections/db/ack", CreateMode::ephemeral(session));
+    let lease = create("/electors/jobs/lease/x", CreateMode::PERSISTENT);
+    applied(
+        &mut el,
+        Command::ResetElector {
+            elector: e("jobs"),
+            duration: TTL,
+            peer: "p".into(),
+        },
+        t(1),
+    );
+    let before_commit = el.namespace().snapshot().encode();
+    let refused = [
+        Command::Multi {
+            guard: None,
+            ops: vec![forged_ack.clone()],
+            quota: None,
+        },
+        Command::Commit {
+            elector: e("jobs"),
+            peer: "p".into(),
+            term: None,
+            reads: ReadSet::default(),
+            ops: vec![lease],
+        },
+    ];
+    for command in refused {
+        let (outcome, effects) = apply(&mut el, &command, t(2));
+        assert!(
+            matches!(
+                outcome,
+                Err(Refusal::Namespace(Error::HostKept { .. }))
+                    | Err(Refusal::Multi(MultiError {
+                        error: Error::HostKept { .. },
+                        ..
+                    }))
+            ),
+            "{}: {outcome:?}",
+            command.kind()
+        );
+        assert!(effects.is_empty());
+    }
+    assert_ne!(before, before_commit, "the reset itself wrote the elector");
+    assert_eq!(el.namespace().snapshot().encode(), before_commit);
+    // Elections::multi, the in-memory entry point, keeps the same rule.
+    assert!(el.multi(None, &[forged_ack], t(3)).is_err());
+}
+
+#[test]
+fn a_deployment_enters_its_election_in_one_step() {
+    let mut el = fresh();
+    let role = Entrant::Candidate {
+        election: e("db"),
+        data: Data::from("a"),
+        follow_leader: false,
+    };
+    let revision = el.namespace().revision();
+    let (outcome, effects) = apply(&mut el, &Command::Enter { ttl: TTL, role }, t(0));
+    let Ok(Outcome::Entered {
+        session,
+        recipient,
+        vote_refused: None,
+        ..
+    }) = outcome
+    else {
+        panic!("{outcome:?}");
+    };
+    assert!(el.namespace().state().session(session).is_some());
+    let won: Vec<_> = effects
+        .notifications
+        .iter()
+        .filter(|n| n.to == recipient && matches!(n.callback, Callback::WinningElection { .. }))
+        .collect();
+    assert_eq!(won.len(), 1, "{effects:?}");
+    assert!(el.namespace().revision() > revision);
+}
+
+#[test]
+fn the_same_stamped_commands_reach_the_same_state_byte_for_byte() {
+    let script = |el: &mut Elections| {
+        let mut outcomes = Vec::new();
+        let (a, first) = enter(el, "db", "a", t(0));
+        let (_, second) = enter(el, "db", "b", t(1));
+        let mut run = |el: &mut Elections, command: Command, at| {
+            outcomes.push(apply(el, &command, at).0);
+        };
+        run(
+            el,
+            Command::Acknowledge {
+                candidate: first,
+                term: None,
+                data: None,
+            },
+            t(2),
+        );
+        run(
+            el,
+            Command::Multi {
+                guard: None,
+                ops: vec![create("/jobs", CreateMode::PERSISTENT)],
+                quota: None,
+            },
+            t(3),
+        );
+        run(el, Command::Resign { candidate: first }, t(4));
+        run(
+            el,
+            Command::Acknowledge {
+                candidate: second,
+                term: None,
+                data: Some(Data::from("b2")),
+            },
+            t(5),
+        );
+        run(
+            el,
+            Command::ResetElector {
+                elector: e("jobs"),
+                duration: TTL,
+                peer: "p".into(),
+            },
+            t(6),
+        );
+        run(
+            el,
+            Command::Commit {
+                elector: e("jobs"),
+                peer: "p".into(),
+                term: None,
+                reads: ReadSet::default(),
+                ops: vec![create("/jobs/1", CreateMode::PERSISTENT)],
+            },
+            t(7),
+        );
+        run(el, Command::CloseSession { session: a }, t(8));
+        run(el, Command::ExpireSessions, t(60_000));
+        outcomes
+    };
+    let (mut one, mut two) = (fresh(), fresh());
+    let (first, second) = (script(&mut one), script(&mut two));
+    assert_eq!(first, second);
+    assert_eq!(
+        one.namespace().snapshot().encode(),
+        two.namespace().snapshot().encode()
+    );
+    // Everything still open expired at the last stamp, a minute on.
+    assert!(matches!(first.last(), Some(Ok(Outcome::Ended(ended))) if !ended.is_empty()));
+    assert_eq!(one.namespace().state().sessions().count(), 0);
+}
+
+#[test]
+fn commands_survive_cbor_and_damaged_bytes_are_refused() {
+    let commands = vec![
+        Command::OpenSession { ttl: TTL },
+        Command::Heartbeat {
+            session: SessionId(3),
+        },
+        Command::CloseSessions {
+            sessions: vec![SessionId(1), SessionId(2)],
+        },
+        Command::ExpireSessions,
+        Command::Multi {
+            guard: Some(Elections::term_guard(&e("db"), SessionId(1), Revision(4))),
+            ops: vec![create("/a", CreateMode::PERSISTENT)],
+            quota: Some(EphemeralQuota {
+                session: SessionId(1),
+                most: 8,
+            }),
+        },
+        Command::Watch {
+            watcher: WatcherId(2),
+            path: path("/a"),
+            kind: WatchKind::Data,
+            most: 4,
+        },
+        Command::Enter {
+            ttl: TTL,
+            role: Entrant::Observer { election: e("db") },
+        },
+        Command::Stand {
+            election: e("db"),
+            session: SessionId(1),
+            data: Data::from("d"),
+        },
+        Command::Acknowledge {
+            candidate: CandidateId(1),
+            term: Some(Revision(9)),
+            data: None,
+        },
+        Command::Retire {
+            recipient: Recipient::Candidate(CandidateId(1)),
+            watcher: WatcherId(1),
+            session: SessionId(1),
+        },
+        Command::Commit {
+            elector: e("jobs"),
+            peer: "p".into(),
+            term: Some(Revision(2)),
+            reads: ReadSet::default(),
+            ops: vec![],
+        },
+    ];
+    for command in commands {
+        let bytes = command.encode();
+        assert_eq!(Command::decode(&bytes).unwrap(), command);
+        assert!(
+            Command::decode(&bytes[..bytes.len() - 1]).is_err(),
+            "{}",
+            command.kind()
+        );
+    }
+}
+
+#[test]
+fn a_refused_command_changes_nothing_and_causes_nothing() {
+    let mut el = fresh();
+    let (session, candidate) = enter(&mut el, "db", "a", t(0));
+    let before = el.namespace().snapshot().encode();
+    let refusals = [
+        Command::Vote {
+            candidate,
+            data: None,
+        },
+        Command::Stand {
+            election: e("db"),
+            session: SessionId(99),
+            data: Data::from("x"),
+        },
+        Command::Heartbeat {
+            session: SessionId(99),
+        },
+        Command::Watch {
+            watcher: WatcherId(1),
+            path: path("/a"),
+            kind: WatchKind::Data,
+            most: 0,
+        },
+        Command::Multi {
+            guard: None,
+            ops: vec![
+                create("/e1", CreateMode::ephemeral(session)),
+                create("/e2", CreateMode::ephemeral(session)),
+            ],
+            quota: Some(EphemeralQuota { session, most: 2 }),
+        },
+        Command::HoldLease {
+            elector: e("nobody"),
+            peer: "p".into(),
+        },
+    ];
+    for command in refusals {
+        let (outcome, effects) = apply(&mut el, &command, t(1));
+        assert!(outcome.is_err(), "{}: {outcome:?}", command.kind());
+        assert!(effects.is_empty(), "{}", command.kind());
+        assert_eq!(
+            el.namespace().snapshot().encode(),
+            before,
+            "{}",
+            command.kind()
+        );
+    }
+}
+
+#[test]
+fn a_commit_whose_reads_changed_is_stale_and_a_retire_reports_the_term_it_gave_up() {
+    let mut el = fresh();
+    applied(
+        &mut el,
+        Command::Multi {
+            guard: None,
+            ops: vec![create("/k", CreateMode::PERSISTENT)],
+            quota: None,
+        },
+        t(0),
+    );
+    applied(
+        &mut el,
+        Command::ResetElector {
+            elector: e("jobs"),
+            duration: TTL,
+            peer: "p".into(),
+        },
+        t(0),
+    );
+    let mut snapshot = crate::commit::Snapshot::new(el.namespace().snapshot());
+    let _ = snapshot.get(&path("/k"));
+    let reads = snapshot.into_reads();
+    let set = Op::Set {
+        path: path("/k"),
+        data: Data::from("y"),
+        expected: None,
+    };
+    applied(
+        &mut el,
+        Command::Multi {
+            guard: None,
+            ops: vec![set.clone()],
+            quota: None,
+        },
+        t(1),
+    );
+    let command = Command::Commit {
+        elector: e("jobs"),
+        peer: "p".into(),
+        term: None,
+        reads,
+        ops: vec![set],
+    };
+    assert_eq!(
+        apply(&mut el, &command, t(2)).0,
+        Err(Refusal::Stale(path("/k")))
+    );
+
+    let (session, candidate) = enter(&mut el, "db", "a", t(3));
+    let term = el.leading_term(candidate);
+    assert!(term.is_some());
+    let retire = Command::Retire {
+        recipient: Recipient::Candidate(candidate),
+        watcher: WatcherId(0),
+        session,
+    };
+    assert_eq!(
+        applied(&mut el, retire, t(4)),
+        Outcome::Retired { left_term: term }
+    );
+    assert!(el.namespace().state().session(session).is_none());
+}
