@@ -28,8 +28,8 @@ use crate::election::{
     refuse_host_kept,
 };
 use crate::namespace::{
-    Committed, Data, Error, Guard, Lifetime, MonoTime, MultiError, NodePath, Op, SessionId,
-    WatchKind, WatcherId,
+    Committed, Data, Error, Guard, Lifetime, MonoTime, MultiError, NodePath, Op, Revision,
+    SessionId, WatchKind, WatcherId,
 };
 
 /// One change, as data. See the module docs.
@@ -156,6 +156,14 @@ pub enum Command {
         /// The peer.
         peer: String,
     },
+    /// The lease elector's election for `peer`: won if free, renewed if it is master,
+    /// else held by another (reported, not refused).
+    ElectForDuration {
+        /// The elector.
+        elector: ElectionName,
+        /// The peer.
+        peer: String,
+    },
     /// The peer's term of the lease: kept if it is master, else won if the lease is free.
     HoldLease {
         /// The elector.
@@ -214,6 +222,8 @@ pub enum Outcome {
     Done,
     /// A session was opened.
     Opened(SessionId),
+    /// The session closed at this revision.
+    Closed(Revision),
     /// These sessions ended (closed, or expired).
     Ended(Vec<SessionId>),
     /// A multi committed.
@@ -236,6 +246,8 @@ pub enum Outcome {
         /// The term it held when it left.
         left_term: Option<Term>,
     },
+    /// What the lease elector's election did.
+    Lease(LeaseOutcome),
     /// The peer holds the lease under `term`.
     Leased {
         /// The term.
@@ -327,6 +339,7 @@ impl Command {
             Command::WithdrawBallots { .. } => "withdraw-ballots",
             Command::Retire { .. } => "retire",
             Command::ResetElector { .. } => "reset-elector",
+            Command::ElectForDuration { .. } => "elect-for-duration",
             Command::HoldLease { .. } => "hold-lease",
             Command::Commit { .. } => "commit",
         }
@@ -353,7 +366,7 @@ fn step(el: &mut Elections, command: &Command, at: MonoTime, out: &mut Effects) 
         }
         Command::CloseSession { session } => {
             out.extend(el.close_session(*session)?);
-            Ok(Outcome::Ended(vec![*session]))
+            Ok(Outcome::Closed(el.namespace().revision()))
         }
         Command::CloseSessions { sessions } => {
             let mut ended = Vec::new();
@@ -511,6 +524,9 @@ fn step(el: &mut Elections, command: &Command, at: MonoTime, out: &mut Effects) 
         } => {
             el.reset_elector(elector, *duration, peer, at)?;
             Ok(Outcome::Done)
+        }
+        Command::ElectForDuration { elector, peer } => {
+            Ok(Outcome::Lease(el.elect_for_duration(elector, peer, at)?))
         }
         Command::HoldLease { elector, peer } => {
             let (term, elected) = hold_lease(el, elector, peer, at)?;

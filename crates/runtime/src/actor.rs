@@ -10,7 +10,10 @@ use tokio::sync::mpsc;
 use wasmtime::Store;
 
 use crate::host_impl::{HostState, to_wit_event, to_wit_leader};
-use ballot_core::election::{Callback, CandidateId, Effects, Elections, Recipient};
+use ballot_core::command::Command;
+use ballot_core::election::{Callback, CandidateId, Recipient};
+use ballot_store::Hooks;
+use ballot_store::embedded::OnApplied;
 use ballot_core::namespace::{SessionId, WatchEvent, WatcherId};
 
 use super::bindings::{candidate::Candidate, observer::Observer};
@@ -96,11 +99,8 @@ pub(crate) async fn run(shared: &Arc<Shared>, me: &mut Incarnation, config: &Act
                 Some(message) => handle(shared, me, message, config.deadline).await,
             },
             _ = heartbeat.tick() => {
-                let beat = shared
-                    .store
-                    .execute_async(move |el: &mut Elections, now| el.heartbeat(session, now))
-                    .await;
-                if !matches!(beat, Ok(Ok(()))) {
+                let beat = shared.store.propose(Command::Heartbeat { session }).await;
+                if !matches!(beat, Ok(Ok(_))) {
                     fence.revoke(Revocation::SessionEnded);
                 }
                 Ok(())
@@ -235,30 +235,25 @@ async fn callback(
                         .candidate
                         .expect("a candidate deployment has a candidate");
                     let check = store.data().fenced();
-                    // The ack's line goes into the timeline on the writer thread, right
+                    // The ack's line goes into the timeline in the step that applies it,
                     // before what it causes is delivered, so it precedes every reaction.
                     let (me_shared, who) = (shared.clone(), name.clone());
-                    let acked = shared
-                        .store
-                        .execute_ordered(
-                            move |el: &mut Elections, now| {
-                                if check.fence(el).is_err() {
-                                    return (false, None);
-                                }
-                                match el.acknowledge(id, term, None, now) {
-                                    Ok(effects) => (true, Some(effects)),
-                                    Err(_) => (false, None),
-                                }
-                            },
-                            move |effects: Option<Effects>| {
-                                if let Some(effects) = effects {
-                                    me_shared.note(&who, TimelineEvent::Acked(term.0));
-                                    me_shared.deliver(effects);
-                                }
-                            },
-                        )
-                        .await;
-                    if matches!(acked, Ok(true)) {
+                    let note: OnApplied = Box::new(move |applied| {
+                        if applied.is_ok() {
+                            me_shared.note(&who, TimelineEvent::Acked(term.0));
+                        }
+                    });
+                    let hooks = Hooks {
+                        admit: Some(check.admit()),
+                        applied: Some(note),
+                    };
+                    let command = Command::Acknowledge {
+                        candidate: id,
+                        term: Some(term),
+                        data: None,
+                    };
+                    let acked = shared.propose(command, hooks).await;
+                    if matches!(acked, Ok(Ok(_))) {
                         token.ok(elected);
                     } else {
                         token.fail(elected);
@@ -275,14 +270,9 @@ async fn callback(
                     let id = me
                         .candidate
                         .expect("a candidate deployment has a candidate");
-                    let check = store.data().fenced();
+                    let hooks = store.data().fenced().hooks();
                     let _ = shared
-                        .commit(move |el: &mut Elections, now| {
-                            if check.fence(el).is_err() {
-                                return ((), Effects::default());
-                            }
-                            ((), el.resign(id, now).unwrap_or_default())
-                        })
+                        .propose(Command::Resign { candidate: id }, hooks)
                         .await;
                 }
             }

@@ -12,9 +12,11 @@ use wasmtime::Store;
 use wasmtime::component::{Component, HasSelf, Linker};
 
 use crate::host_impl::{HostState, Identity};
-use ballot_core::election::{Effects, ElectionError, ElectionName, Elections, Recipient};
+use ballot_core::command::{Command, Entrant, Outcome, Refusal};
+use ballot_core::election::{ElectionError, ElectionName, Recipient};
 use ballot_core::namespace::{Data, SessionId, WatcherId};
-use ballot_store::StoreError;
+use ballot_store::embedded::OnApplied;
+use ballot_store::{Hooks, StoreError};
 
 use super::actor::{Exit, Guest, Incarnation};
 use super::bindings::{candidate::CandidatePre, observer::ObserverPre};
@@ -321,37 +323,33 @@ pub(crate) async fn start(
     let guest = instantiate(&deployment.code(), &mut store, deadline).await?;
 
     let (tx, rx) = mpsc::channel(MAILBOX);
-    let (ttl, role) = (spec.ttl, spec.role.clone());
+    let role = match spec.role.clone() {
+        Role::Candidate {
+            election,
+            data,
+            follow_leader,
+        } => Entrant::Candidate {
+            election,
+            data: Data::from(data),
+            follow_leader,
+        },
+        Role::Observer { election } => Entrant::Observer { election },
+    };
     let routes = shared.clone();
     let (name, process) = (spec.name.clone(), deployment.id.0);
     let link_fence = fence.clone();
-    let (session, recipient, watcher, candidate, refused_vote) = shared
-        .commit(move |el: &mut Elections, now| {
-            let session = match el.open_session(ttl, now) {
-                Ok(session) => session,
-                Err(error) => return (Err(ElectionError::from(error)), Effects::default()),
-            };
-            let watcher = el.new_watcher();
-            let (recipient, candidate, effects, refused_vote) = match role {
-                Role::Candidate {
-                    election,
-                    data,
-                    follow_leader,
-                } => {
-                    let id = el.join(&election, session, Data::from(data), follow_leader);
-                    let (effects, refused) = match el.vote(id, now) {
-                        Ok(effects) => (effects, None),
-                        Err(error) => (Effects::default(), Some(error)),
-                    };
-                    (Recipient::Candidate(id), Some(id), effects, refused)
-                }
-                Role::Observer { election } => {
-                    let (id, effects) = el.observe(&election);
-                    (Recipient::Observer(id), None, effects, None)
-                }
-            };
+    // Its routes are in place in the step that enters it, before anything that step
+    // causes (its own win) is delivered.
+    let route: OnApplied = Box::new(move |applied| {
+        if let Ok(Outcome::Entered {
+            session,
+            watcher,
+            recipient,
+            ..
+        }) = applied
+        {
             routes.links.insert(
-                recipient,
+                *recipient,
                 Link {
                     mailbox: tx,
                     fence: link_fence.clone(),
@@ -359,12 +357,38 @@ pub(crate) async fn start(
                     process,
                 },
             );
-            routes.session_fences.insert(session, link_fence);
-            routes.watch_routes.insert(watcher, recipient);
-            let started = (session, recipient, watcher, candidate, refused_vote);
-            (Ok(started), effects)
-        })
-        .await??;
+            routes.session_fences.insert(*session, link_fence);
+            routes.watch_routes.insert(*watcher, *recipient);
+        }
+    });
+    let hooks = Hooks {
+        admit: None,
+        applied: Some(route),
+    };
+    let command = Command::Enter {
+        ttl: spec.ttl,
+        role,
+    };
+    let (session, recipient, watcher, refused_vote) = match shared.propose(command, hooks).await? {
+        Ok(Outcome::Entered {
+            session,
+            watcher,
+            recipient,
+            vote_refused,
+        }) => (session, recipient, watcher, vote_refused),
+        Ok(other) => {
+            return Err(DeployError::Instantiate(format!(
+                "entering the election returned {other:?}"
+            )));
+        }
+        Err(Refusal::Election(error)) => return Err(error.into()),
+        Err(Refusal::Namespace(error)) => return Err(ElectionError::from(error).into()),
+        Err(other) => return Err(DeployError::Instantiate(other.to_string())),
+    };
+    let candidate = match recipient {
+        Recipient::Candidate(id) => Some(id),
+        Recipient::Observer(_) => None,
+    };
     {
         let identity = &mut store.data_mut().identity;
         identity.session = session;

@@ -1,6 +1,6 @@
 //! The runtime: deploys components as actors over the durable elections.
 //!
-//! One [`Runtime`] owns one store of elections ([`EmbeddedStore<Elections>`]) and one shared
+//! One [`Runtime`] owns one store of elections ([`EmbeddedStore`]) and one shared
 //! wasmtime engine. Each deployment is an actor (see [`actor`]): a tokio task with a
 //! bounded mailbox and its own wasmtime `Store`. Every change an actor or the host makes
 //! goes through the store's writer; what it causes (election callbacks, watch events) is
@@ -55,7 +55,8 @@ use crate::host_impl::HostState;
 use ballot_check::history::Recorder;
 use ballot_core::election::{Callback, Effects, Elections, Recipient};
 use ballot_core::namespace::{MonoTime, SessionId, WatcherId};
-use ballot_store::{EmbeddedStore, StoreError};
+use ballot_core::command::{Applied, Command};
+use ballot_store::{EffectsSink, EmbeddedStore, Hooks, StoreError};
 
 pub use deploy::{DeployError, DeploySpec, DeploymentId, Role};
 pub use engine::{
@@ -186,7 +187,7 @@ pub(crate) fn recorded_process(deployment: u64, lane: Lane) -> u64 {
 /// State shared by the runtime, its actors and their host imports.
 pub(crate) struct Shared {
     pub(crate) engine: Engine,
-    pub(crate) store: EmbeddedStore<Elections>,
+    pub(crate) store: EmbeddedStore,
     candidate_linker: Linker<HostState>,
     observer_linker: Linker<HostState>,
     txn_linker: Linker<crate::host_impl::TxnState>,
@@ -221,26 +222,17 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
-    /// Commits through the store and delivers what the commit causes, in commit order,
-    /// once durable. Whoever the commit deposes or whose session it ends is revoked in
-    /// the commit's own step on the writer thread, before anything is delivered.
-    pub(crate) async fn commit<R: Send + 'static>(
-        self: &Arc<Self>,
-        f: impl FnOnce(&mut Elections, MonoTime) -> (R, Effects) + Send + 'static,
-    ) -> Result<R, StoreError> {
-        let (revoker, deliverer) = (self.clone(), self.clone());
+    /// Proposes `command` to the store and waits for what apply decided, durable. What
+    /// the command causes reaches the actors through [`EffectSink`]: whoever it deposes
+    /// or whose session it ends is revoked in the command's own step on the writer
+    /// thread, before anything is delivered; deliveries follow in commit order.
+    pub(crate) async fn propose(
+        &self,
+        command: Command,
+        hooks: Hooks,
+    ) -> Result<Applied, StoreError> {
         let started = Instant::now();
-        let result = self
-            .store
-            .execute_ordered(
-                move |el: &mut Elections, now| {
-                    let (result, effects) = f(el, now);
-                    revoker.revoke_for(&effects);
-                    (result, effects)
-                },
-                move |effects| deliverer.deliver(effects),
-            )
-            .await;
+        let result = self.store.propose_with(command, hooks).await;
         self.commit_latency.observe(started.elapsed().as_secs_f64());
         result
     }
@@ -311,10 +303,7 @@ impl Shared {
                 self.watch_routes.remove(&watcher);
                 let me = self.clone();
                 self.tokio.spawn(async move {
-                    let _ = me
-                        .store
-                        .execute_async(move |el: &mut Elections, _| el.unwatch(watcher))
-                        .await;
+                    let _ = me.store.propose(Command::Unwatch { watcher }).await;
                 });
             }
         }
@@ -351,6 +340,24 @@ impl Shared {
     }
 }
 
+/// The runtime's side of the store's effects: revocations in the step, deliveries once
+/// durable (see [`EffectsSink`]). Weak, so the store does not keep its runtime alive.
+struct EffectSink(std::sync::Weak<Shared>);
+
+impl EffectsSink for EffectSink {
+    fn applied(&self, effects: &Effects) {
+        if let Some(shared) = self.0.upgrade() {
+            shared.revoke_for(effects);
+        }
+    }
+
+    fn durable(&self, effects: Effects) {
+        if let Some(shared) = self.0.upgrade() {
+            shared.deliver(effects);
+        }
+    }
+}
+
 /// The host runtime: deploy and undeploy components; they run as actors over the store.
 pub struct Runtime {
     shared: Arc<Shared>,
@@ -370,7 +377,7 @@ impl Runtime {
     /// deployment's process number, for [`ballot_check`]'s leadership model.
     pub fn new(
         engine: Engine,
-        store: EmbeddedStore<Elections>,
+        store: EmbeddedStore,
         recorder: Recorder,
     ) -> Result<Self, DeployError> {
         Self::with_component_cache(engine, store, recorder, ComponentCache::default())
@@ -380,7 +387,7 @@ impl Runtime {
     /// engine.
     pub fn with_component_cache(
         engine: Engine,
-        store: EmbeddedStore<Elections>,
+        store: EmbeddedStore,
         recorder: Recorder,
         components: ComponentCache,
     ) -> Result<Self, DeployError> {
@@ -409,6 +416,15 @@ impl Runtime {
             recorder,
             commit_latency: Histogram::new(exponential_buckets(50e-6, 2.0, 16)),
         });
+        if shared
+            .store
+            .set_sink(Arc::new(EffectSink(Arc::downgrade(&shared))))
+            .is_err()
+        {
+            return Err(DeployError::Linker(
+                "this store already delivers its effects to another runtime".into(),
+            ));
+        }
         let sweeper = {
             let shared = shared.clone();
             tokio::spawn(async move {
@@ -416,10 +432,7 @@ impl Runtime {
                 loop {
                     every.tick().await;
                     let swept = shared
-                        .commit(|el: &mut Elections, now| {
-                            let (_expired, effects) = el.tick(now);
-                            ((), effects)
-                        })
+                        .propose(Command::ExpireSessions, Hooks::default())
                         .await;
                     if swept.is_err() {
                         break;
@@ -532,13 +545,19 @@ impl Runtime {
         self.shared.store.subscribe()
     }
 
-    /// Runs `f` on the elections through the store and delivers what it causes to the
-    /// actors, like any import call: for the host's own operations and for tests.
-    pub async fn with_elections<R: Send + 'static>(
+    /// Proposes `command` through the store, like any import call, and delivers what it
+    /// causes to the actors: for the host's own operations (the HTTP API) and for tests.
+    pub async fn propose(&self, command: Command) -> Result<Applied, StoreError> {
+        self.shared.propose(command, Hooks::default()).await
+    }
+
+    /// Reads what only the elections know (where a candidate stands), in order with the
+    /// commands around it (see [`EmbeddedStore::inspect`]).
+    pub async fn inspect<R: Send + 'static>(
         &self,
-        f: impl FnOnce(&mut Elections, MonoTime) -> (R, Effects) + Send + 'static,
+        f: impl FnOnce(&Elections, MonoTime) -> R + Send + 'static,
     ) -> Result<R, StoreError> {
-        self.shared.commit(f).await
+        self.shared.store.inspect(f).await
     }
 
     /// Time since the runtime started: the clock of [`TimelineEntry::at`].

@@ -10,8 +10,10 @@ use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, watch};
 
 use crate::host_impl::Identity;
-use ballot_core::election::{Effects, Elections, Recipient};
+use ballot_core::command::{Command, Outcome};
 use ballot_core::namespace::SessionId;
+use ballot_store::Hooks;
+use ballot_store::embedded::OnApplied;
 
 use super::actor::{self, ActorConfig, Exit, Incarnation};
 use super::deploy::{self, DeployError, Deployment};
@@ -286,33 +288,26 @@ pub(crate) async fn retire(shared: &Arc<Shared>, name: &str, me: Incarnation, ex
     };
     let (recipient, watcher, session) = (me.recipient, me.watcher, me.session);
     let who = name.clone();
-    let _ = shared
-        .commit(move |el: &mut Elections, now| {
-            let mut effects = Effects::default();
-            match recipient {
-                Recipient::Candidate(candidate) => {
-                    let leading = el.leading_term(candidate).map(|term| {
-                        let value = serde_json::json!([who, term.0]);
-                        (recorder.invoke(process, f, value.clone()), value)
-                    });
-                    if let Ok(left) = el.leave(candidate, now) {
-                        effects.extend(left);
-                        if let Some((token, value)) = leading {
-                            token.ok(value);
-                        }
-                    }
-                }
-                Recipient::Observer(observer) => {
-                    let _ = el.unobserve(observer);
-                }
-            }
-            el.unwatch(watcher);
-            if let Ok(closed) = el.close_session(session) {
-                effects.extend(closed);
-            }
-            ((), effects)
-        })
-        .await;
+    // The leader's loss of its term is recorded in the step that ends it.
+    let record: OnApplied = Box::new(move |applied| {
+        if let Ok(Outcome::Retired {
+            left_term: Some(term),
+        }) = applied
+        {
+            let value = serde_json::json!([who, term.0]);
+            recorder.invoke(process, f, value.clone()).ok(value);
+        }
+    });
+    let hooks = Hooks {
+        admit: None,
+        applied: Some(record),
+    };
+    let command = Command::Retire {
+        recipient,
+        watcher,
+        session,
+    };
+    let _ = shared.propose(command, hooks).await;
 }
 
 /// Undeploys: stops supervising, revokes the running instance (interrupting a running

@@ -19,8 +19,10 @@ use wasmtime::component::{HasSelf, Linker};
 
 use crate::host_impl::{TxnState, to_ops};
 use ballot_core::commit::{CommitError, MAX_ATTEMPTS, ReadSet, Snapshot};
-use ballot_core::election::{Effects, ElectionName, Elections, LeaseOutcome, Term};
-use ballot_core::namespace::{Committed, Error, NodePath, Op, OpResult, State};
+use ballot_core::command::{Command, Outcome, Refusal};
+use ballot_core::election::{ElectionName, Elections, Term};
+use ballot_core::namespace::{Error, Op, OpResult, State};
+use ballot_store::Hooks;
 
 use super::deploy::{DeployError, compile_blocking};
 use super::sandbox::{self, confine};
@@ -57,17 +59,24 @@ pub enum TxnSource {
 /// whether the committing component's instance may still act (its fence), so that an
 /// instance revoked while its commit was on the way (killed, deposed, undeployed) writes
 /// nothing. A refusal is `not-leader`, naming the elector's current term.
-pub(crate) type Gate = Arc<dyn Fn(&Elections) -> bool + Send + Sync>;
+pub(crate) type Gate = Arc<dyn Fn() -> bool + Send + Sync>;
 
-/// The refusal of a commit whose gate is shut: not-leader, with the elector's term.
-fn shut(
-    el: &Elections,
-    elector: &ElectionName,
-    now: ballot_core::namespace::MonoTime,
-) -> CommitError {
-    CommitError::NotLeader {
-        current: el.lease_holder(elector, now).map(|holder| holder.term),
-    }
+/// The precondition a gate puts on one proposal of a commit for `elector`: while it is
+/// shut, the refusal is not-leader with the elector's current term.
+fn gated(gate: &Option<Gate>, elector: &ElectionName) -> Hooks {
+    let Some(gate) = gate.clone() else {
+        return Hooks::default();
+    };
+    let elector = elector.clone();
+    Hooks::admit(move |el: &Elections, now| {
+        if gate() {
+            return Ok(());
+        }
+        Err(Error::NotLeader {
+            current: el.lease_holder(&elector, now).map(|holder| holder.term),
+        }
+        .into())
+    })
 }
 
 /// How the commit is fenced.
@@ -249,7 +258,8 @@ pub fn parse_sha256(hex: &str) -> Option<[u8; 32]> {
 }
 
 /// `txn`'s operations on `state`, and what computing them read. Operations that would
-/// write what the election machinery keeps are refused, whoever computed them.
+/// write what the election machinery keeps are refused where they apply, whoever
+/// computed them.
 async fn compute(
     shared: &Shared,
     txn: &TxnSource,
@@ -266,7 +276,6 @@ async fn compute(
             unreachable!("prepared by the caller")
         }
     };
-    ballot_core::election::refuse_host_kept(&ops)?;
     Ok((ops, reads))
 }
 
@@ -282,7 +291,7 @@ pub(crate) async fn preview(
     let (ops, _reads) = compute(shared, &txn, prepared.as_ref(), state.clone()).await?;
     let now = shared
         .store
-        .execute_async(|_: &mut Elections, now| now)
+        .inspect(|_: &Elections, now| now)
         .await
         .map_err(|e| CommitError::TxnAborted(e.to_string()))?;
     let preview =
@@ -333,29 +342,19 @@ pub(crate) async fn commit(
         }
         let recorded = serde_json::json!([peer, term.0]);
         let token = shared.recorder.invoke(process, "commit", recorded.clone());
-        let (elector_at_apply, peer_at_apply, ops_at_apply) =
-            (elector.clone(), peer.clone(), ops.clone());
-        let gate_at_apply = gate.clone();
+        let command = Command::Commit {
+            elector: elector.clone(),
+            peer: peer.clone(),
+            term: Some(term),
+            reads,
+            ops: ops.clone(),
+        };
         let applied = shared
-            .commit(move |el: &mut Elections, now| {
-                if gate_at_apply.as_ref().is_some_and(|open| !open(el)) {
-                    let refused = shut(el, &elector_at_apply, now);
-                    return (Err(Applied::Refused(refused)), Effects::default());
-                }
-                apply(
-                    el,
-                    &elector_at_apply,
-                    &peer_at_apply,
-                    term,
-                    &reads,
-                    &ops_at_apply,
-                    now,
-                )
-            })
+            .propose(command, gated(&gate, &elector))
             .await
             .map_err(|e| CommitError::TxnAborted(format!("the store failed: {e}")));
         match applied {
-            Ok(Ok(committed)) => {
+            Ok(Ok(Outcome::LeaseCommitted { committed, .. })) => {
                 token.ok(recorded);
                 return Ok(CommitReport {
                     term: Some(term),
@@ -365,13 +364,19 @@ pub(crate) async fn commit(
                     attempts: attempt,
                 });
             }
-            Ok(Err(Applied::Stale(path))) => {
+            Ok(Ok(other)) => {
+                token.info(recorded);
+                return Err(CommitError::TxnAborted(format!(
+                    "a commit applied as {other:?}"
+                )));
+            }
+            Ok(Err(Refusal::Stale(path))) => {
                 token.fail(recorded);
                 last_conflict = Some(path);
             }
-            Ok(Err(Applied::Refused(error))) => {
+            Ok(Err(refused)) => {
                 token.fail(recorded);
-                return Err(error);
+                return Err(refused.into());
             }
             Err(error) => {
                 token.info(recorded);
@@ -385,49 +390,6 @@ pub(crate) async fn commit(
     })
 }
 
-/// Why one apply step did not commit.
-enum Applied {
-    /// Something the function read changed (this node): run it again.
-    Stale(NodePath),
-    /// Refused for good.
-    Refused(CommitError),
-}
-
-/// The writer step of a commit: reads unchanged, guard held, then all or nothing.
-fn apply(
-    el: &mut Elections,
-    elector: &ElectionName,
-    peer: &str,
-    term: Term,
-    reads: &ReadSet,
-    ops: &[Op],
-    now: ballot_core::namespace::MonoTime,
-) -> (Result<Committed, Applied>, Effects) {
-    if let Some(path) = reads.conflict(el.namespace().state()) {
-        return (Err(Applied::Stale(path.clone())), Effects::default());
-    }
-    let guard = match el.lease_guard(elector, peer, term, now) {
-        Ok(guard) => guard,
-        Err(Error::NotLeader { current }) => {
-            return (
-                Err(Applied::Refused(CommitError::NotLeader { current })),
-                Effects::default(),
-            );
-        }
-        Err(other) => return (Err(Applied::Refused(other.into())), Effects::default()),
-    };
-    match el.multi(Some(&guard), ops, now) {
-        Ok((committed, effects)) => (Ok(committed), effects),
-        Err(failed) => {
-            let error = match failed.error {
-                Error::NotLeader { current } => CommitError::NotLeader { current },
-                other => CommitError::Refused(other),
-            };
-            (Err(Applied::Refused(error)), Effects::default())
-        }
-    }
-}
-
 /// The `guarded-commit` election: the peer's term if it is master, else an election it
 /// must win. A win is recorded as `elected` for the leadership model.
 async fn hold(
@@ -437,38 +399,34 @@ async fn hold(
     process: u64,
     gate: Option<Gate>,
 ) -> Result<Term, CommitError> {
-    let (elector, peer) = (elector.clone(), peer.to_string());
     let recorder = shared.recorder.clone();
-    shared
-        .commit(move |el: &mut Elections, now| {
-            if gate.as_ref().is_some_and(|open| !open(el)) {
-                return (Err(shut(el, &elector, now)), Effects::default());
-            }
-            if let Some(holder) = el.lease_holder(&elector, now)
-                && holder.master == peer
-            {
-                return (Ok(holder.term), Effects::default());
-            }
-            let outcome = match el.elect_for_duration(&elector, &peer, now) {
-                Ok(outcome) => outcome,
-                Err(error) => return (Err(CommitError::from(error)), Effects::default()),
-            };
-            match outcome {
-                LeaseOutcome::Won { term, .. } | LeaseOutcome::Renewed { term, .. } => {
-                    let value = serde_json::json!([peer, term.0]);
-                    recorder.invoke(process, "elected", value.clone()).ok(value);
-                    (Ok(term), Effects::default())
-                }
-                LeaseOutcome::Held { term, .. } => (
-                    Err(CommitError::NotLeader {
-                        current: Some(term),
-                    }),
-                    Effects::default(),
-                ),
-            }
-        })
+    let who = peer.to_string();
+    let mut hooks = gated(&gate, elector);
+    hooks.applied = Some(Box::new(move |applied| {
+        if let Ok(Outcome::Leased {
+            term,
+            elected: true,
+        }) = applied
+        {
+            let value = serde_json::json!([who, term.0]);
+            recorder.invoke(process, "elected", value.clone()).ok(value);
+        }
+    }));
+    let command = Command::HoldLease {
+        elector: elector.clone(),
+        peer: peer.to_string(),
+    };
+    match shared
+        .propose(command, hooks)
         .await
         .map_err(|e| CommitError::TxnAborted(format!("the store failed: {e}")))?
+    {
+        Ok(Outcome::Leased { term, .. }) => Ok(term),
+        Ok(other) => Err(CommitError::TxnAborted(format!(
+            "holding a lease returned {other:?}"
+        ))),
+        Err(refused) => Err(refused.into()),
+    }
 }
 
 /// How long a transaction function may run by default.

@@ -61,7 +61,7 @@ use thiserror::Error;
 
 use ballot_core::namespace::{Committed, Error, Guard, MultiError, Op, Revision, SessionId, State};
 
-pub use embedded::{EmbeddedStore, Options};
+pub use embedded::{EffectsSink, EmbeddedStore, Hooks, Options};
 
 /// Why a store operation failed.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]

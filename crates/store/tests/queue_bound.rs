@@ -7,10 +7,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use ballot_core::namespace::Namespace;
+use ballot_core::command::Command;
 use ballot_store::StoreError;
 use ballot_store::clock::ManualClock;
-use ballot_store::embedded::{EmbeddedStore, Options, SimFs};
+use ballot_store::embedded::{EmbeddedStore, Hooks, Options, SimFs};
 
 #[test]
 fn a_full_queue_refuses_with_overloaded_and_recovers_once_drained() {
@@ -18,7 +18,7 @@ fn a_full_queue_refuses_with_overloaded_and_recovers_once_drained() {
         max_queued: 8,
         ..Options::default()
     };
-    let (store, mut stepper) = EmbeddedStore::<Namespace>::open_stepped(
+    let (store, mut stepper) = EmbeddedStore::open_stepped(
         Path::new("/data"),
         Arc::new(SimFs::new()),
         Arc::new(ManualClock::new()),
@@ -30,7 +30,10 @@ fn a_full_queue_refuses_with_overloaded_and_recovers_once_drained() {
     let open = |answered: &Arc<AtomicUsize>| {
         let answered = answered.clone();
         store.submit(
-            |ns: &mut Namespace, now| ns.open_session(Duration::from_secs(5), now),
+            Command::OpenSession {
+                ttl: Duration::from_secs(5),
+            },
+            Hooks::default(),
             move |outcome| {
                 assert!(matches!(outcome, Ok(Ok(_))), "{outcome:?}");
                 answered.fetch_add(1, Ordering::SeqCst);

@@ -24,7 +24,9 @@ use thiserror::Error;
 use crate::election::{
     ElectionError, ElectionName, Elections, LeaseOutcome, Term, refuse_host_kept,
 };
-use crate::namespace::{Committed, Error, Guard, Limits, MonoTime, Namespace, NodePath, Op, State};
+use crate::namespace::{
+    Committed, Error, Guard, Limits, MonoTime, MultiError, Namespace, NodePath, Op, State,
+};
 
 pub use snapshot::{ReadSet, Snapshot};
 
@@ -62,6 +64,30 @@ pub enum CommitError {
     /// second): nothing was written.
     #[error("quota exceeded: {0}")]
     QuotaExceeded(String),
+}
+
+impl From<crate::command::Refusal> for CommitError {
+    /// What a refused [`crate::command::Command::Commit`] or `HoldLease` means to the
+    /// committer: a term it does not hold is `NotLeader` wherever it was found out.
+    fn from(refusal: crate::command::Refusal) -> Self {
+        use crate::command::Refusal;
+        match refusal {
+            Refusal::Namespace(Error::NotLeader { current })
+            | Refusal::Multi(MultiError {
+                error: Error::NotLeader { current },
+                ..
+            })
+            | Refusal::Election(ElectionError::Namespace(Error::NotLeader { current })) => {
+                CommitError::NotLeader { current }
+            }
+            Refusal::Namespace(error) | Refusal::Multi(MultiError { error, .. }) => {
+                CommitError::Refused(error)
+            }
+            Refusal::Election(error) => CommitError::Election(error),
+            Refusal::Quota(what) => CommitError::QuotaExceeded(what),
+            Refusal::Stale(path) => CommitError::Conflict { path, attempts: 1 },
+        }
+    }
 }
 
 /// A commit that applied.

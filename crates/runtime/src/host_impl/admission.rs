@@ -1,7 +1,7 @@
 //! Every import call is admitted here first: a revoked instance is refused outright, and
-//! each session's quotas are charged. The writer-side half ([`HostState::fenced`]) runs
-//! inside the store's writer, in the same step as the change it guards, so a revocation
-//! thrown by an earlier step is always seen.
+//! each session's quotas are charged. The writer-side half ([`HostState::fenced`]) is the
+//! command's precondition, checked in the writer step that would apply it, so a
+//! revocation thrown by an earlier step is always seen.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -11,7 +11,9 @@ use crate::bindings::wit;
 use crate::limits::RateBucket;
 use crate::sandbox::Fence;
 use ballot_core::election::{ElectionName, Elections};
-use ballot_core::namespace::{self as ns, Lifetime};
+use ballot_core::command::{EphemeralQuota, Refusal};
+use ballot_core::namespace as ns;
+use ballot_store::{Hooks, embedded::Admit};
 
 use super::HostState;
 
@@ -59,8 +61,11 @@ impl Quota {
 }
 
 /// The refusal a revoked instance gets: not-leader, naming the election's current term.
-pub(crate) fn refused(el: &Elections, election: &ElectionName) -> wit::Error {
-    wit::Error::NotLeader(el.leader(election).map(|leader| leader.term.0))
+pub(crate) fn refused(el: &Elections, election: &ElectionName) -> Refusal {
+    ns::Error::NotLeader {
+        current: el.leader(election).map(|leader| leader.term),
+    }
+    .into()
 }
 
 impl HostState {
@@ -125,39 +130,39 @@ pub(crate) struct WriterCheck {
 }
 
 impl WriterCheck {
-    /// Refuses the change if the instance was revoked by any earlier step.
-    pub(crate) fn fence(&self, el: &Elections) -> Result<(), wit::Error> {
-        if self.fence.is_revoked() {
-            self.refusals.fetch_add(1, Ordering::Relaxed);
-            return Err(refused(el, &self.election));
-        }
-        Ok(())
+    /// The precondition of the instance's command, checked in the writer step that would
+    /// apply it: refused if the instance was revoked by any earlier step.
+    pub(crate) fn admit(self) -> Admit {
+        Box::new(move |el: &Elections, _| {
+            if !self.is_open() {
+                return Err(refused(el, &self.election));
+            }
+            Ok(())
+        })
     }
 
-    /// [`WriterCheck::fence`], then refuses `ops` if their ephemeral creates would take
-    /// the session past its quota.
-    pub(crate) fn ops(&self, el: &Elections, ops: &[ns::Op]) -> Result<(), wit::Error> {
-        self.fence(el)?;
-        let creating = ops
-            .iter()
-            .filter(|op| {
-                matches!(op, ns::Op::Create { mode, .. } if matches!(mode.lifetime, Lifetime::Ephemeral(_)))
-            })
-            .count();
-        if creating == 0 {
-            return Ok(());
+    /// Whether the instance is still unrevoked; a refusal is counted.
+    pub(crate) fn is_open(&self) -> bool {
+        if self.fence.is_revoked() {
+            self.refusals.fetch_add(1, Ordering::Relaxed);
+            return false;
         }
-        let held = el
-            .namespace()
-            .state()
-            .session(self.session)
-            .map_or(0, |record| record.ephemerals.len());
-        if held + creating > self.ephemeral_nodes {
-            return Err(wit::Error::QuotaExceeded(format!(
-                "ephemeral nodes: {} per session",
-                self.ephemeral_nodes
-            )));
+        true
+    }
+
+    /// [`WriterCheck::admit`] as a proposal's hooks.
+    pub(crate) fn hooks(self) -> Hooks {
+        Hooks {
+            admit: Some(self.admit()),
+            applied: None,
         }
-        Ok(())
+    }
+
+    /// The session's allowance of ephemeral nodes, which apply checks creates against.
+    pub(crate) fn quota(&self) -> EphemeralQuota {
+        EphemeralQuota {
+            session: self.session,
+            most: self.ephemeral_nodes,
+        }
     }
 }

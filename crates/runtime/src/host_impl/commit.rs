@@ -10,7 +10,7 @@ use crate::bindings::{commit_api, wit};
 use crate::txn::Gate;
 use crate::{CommitMode, CommitReport, CommitRequest, DEFAULT_TXN_DEADLINE, Limits, TxnSource};
 use ballot_core::commit::CommitError;
-use ballot_core::election::{ElectionName, Elections};
+use ballot_core::election::ElectionName;
 use ballot_core::namespace::{self as ns, Revision};
 
 use super::HostState;
@@ -30,7 +30,7 @@ impl HostState {
     /// The writer-side check of this instance's commits: its fence.
     fn commit_gate(&self) -> Gate {
         let check = self.fenced();
-        Arc::new(move |el: &Elections| check.fence(el).is_ok())
+        Arc::new(move || check.is_open())
     }
 
     /// Runs an elector-fenced commit for this instance.

@@ -1,6 +1,7 @@
 //! Conversions between the namespace's Rust types and the WIT contract's.
 
 use crate::bindings::wit;
+use ballot_core::command::Refusal;
 use ballot_core::election::{ElectionError, Leader};
 use ballot_core::namespace::{self as ns, CreateMode, Lifetime, NodePath, SessionId};
 
@@ -27,6 +28,17 @@ pub fn election_error_to_wit(error: ElectionError) -> wit::Error {
     match error {
         ElectionError::Namespace(error) => to_wit_error(error),
         other => wit::Error::Invalid(other.to_string()),
+    }
+}
+
+/// Whatever apply refused, as the WIT `error` variant.
+pub fn refusal_to_wit(refusal: Refusal) -> wit::Error {
+    match refusal {
+        Refusal::Namespace(error) => to_wit_error(error),
+        Refusal::Multi(failed) => to_wit_error(failed.error),
+        Refusal::Election(error) => election_error_to_wit(error),
+        Refusal::Quota(what) => wit::Error::QuotaExceeded(what),
+        stale @ Refusal::Stale(_) => wit::Error::Invalid(stale.to_string()),
     }
 }
 

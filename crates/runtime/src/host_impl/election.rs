@@ -2,11 +2,12 @@
 //! their outcomes arrive later as callbacks, never inside the call.
 
 use crate::bindings::{election_api, wit};
-use ballot_core::election::{CandidateId, Effects, ElectionError, ElectionName, Elections};
-use ballot_core::namespace::{Data, Error};
+use ballot_core::command::Command;
+use ballot_core::election::{CandidateId, ElectionName};
+use ballot_core::namespace::Data;
 
 use super::HostState;
-use super::convert::{election_error_to_wit, to_wit_error, to_wit_leader};
+use super::convert::{refusal_to_wit, to_wit_error, to_wit_leader};
 
 type Answer<T> = wasmtime::Result<Result<T, wit::Error>>;
 
@@ -17,49 +18,30 @@ impl HostState {
             .ok_or_else(|| wit::Error::Invalid("only candidates take part in elections".into()))
     }
 
-    /// Runs an election operation for this candidate and delivers its effects.
-    async fn elect(
-        &mut self,
-        f: impl FnOnce(
-            &mut Elections,
-            CandidateId,
-            ballot_core::namespace::MonoTime,
-        ) -> Result<Effects, ElectionError>
-        + Send
-        + 'static,
-    ) -> Answer<()> {
+    /// Proposes the election command `command` builds for this candidate; what it
+    /// causes is delivered like any other command's.
+    async fn elect(&mut self, command: impl FnOnce(CandidateId) -> Command) -> Answer<()> {
         let id = match self.admit().and_then(|()| self.candidate_id()) {
             Ok(id) => id,
             Err(error) => return Ok(Err(error)),
         };
-        let check = self.fenced();
-        let outcome = self
-            .shared
-            .commit(move |el: &mut Elections, now| {
-                if let Err(refused) = check.fence(el) {
-                    return (Err(refused), Effects::default());
-                }
-                match f(el, id, now) {
-                    Ok(effects) => (Ok(()), effects),
-                    Err(error) => (Err(election_error_to_wit(error)), Effects::default()),
-                }
-            })
-            .await?;
-        Ok(outcome)
+        let hooks = self.fenced().hooks();
+        let outcome = self.shared.propose(command(id), hooks).await?;
+        Ok(outcome.map(drop).map_err(refusal_to_wit))
     }
 }
 
 impl election_api::Host for HostState {
     async fn vote(&mut self, data: Vec<u8>) -> Answer<()> {
-        self.elect(move |el, id, now| {
-            el.set_data(id, Data::from(data))?;
-            el.vote(id, now)
+        self.elect(move |candidate| Command::Vote {
+            candidate,
+            data: Some(Data::from(data)),
         })
         .await
     }
 
     async fn resign(&mut self) -> Answer<()> {
-        self.elect(|el, id, now| el.resign(id, now)).await
+        self.elect(|candidate| Command::Resign { candidate }).await
     }
 
     async fn leader(&mut self, election: String) -> Answer<Option<wit::Leader>> {
@@ -77,11 +59,10 @@ impl election_api::Host for HostState {
     }
 
     async fn ack(&mut self, data: Vec<u8>) -> Answer<()> {
-        self.elect(move |el, id, now| {
-            let term = el
-                .leading_term(id)
-                .ok_or(ElectionError::Namespace(Error::NotLeader { current: None }))?;
-            el.acknowledge(id, term, Some(Data::from(data)), now)
+        self.elect(move |candidate| Command::Acknowledge {
+            candidate,
+            term: None,
+            data: Some(Data::from(data)),
         })
         .await
     }

@@ -4,24 +4,25 @@
 use std::time::Duration;
 
 use crate::bindings::{elector_api, wit};
-use ballot_core::election::{ElectionError, ElectionName, Elections, LeaseOutcome};
-use ballot_core::namespace::MonoTime;
+use ballot_core::command::{Command, Outcome};
+use ballot_core::election::{ElectionName, LeaseOutcome};
+use ballot_store::embedded::OnApplied;
 
 use super::HostState;
-use super::convert::{election_error_to_wit, to_wit_error};
+use super::convert::{refusal_to_wit, to_wit_error};
 
 type Answer<T> = wasmtime::Result<Result<T, wit::Error>>;
 
 impl HostState {
-    /// Runs `f` on elector `name` for this instance: admitted like every import, then in
-    /// one writer step behind the instance's fence.
-    async fn elector_step<T: Send + 'static>(
+    /// Proposes the elector command `command` builds for elector `name`: admitted like
+    /// every import, then applied behind the instance's fence; `applied` sees what
+    /// apply decided, in the step.
+    async fn elector_step(
         &mut self,
         name: &str,
-        f: impl FnOnce(&mut Elections, &ElectionName, MonoTime) -> Result<T, ElectionError>
-        + Send
-        + 'static,
-    ) -> Answer<T> {
+        command: impl FnOnce(ElectionName) -> Command,
+        applied: Option<OnApplied>,
+    ) -> Answer<Outcome> {
         let admitted = self
             .admit()
             .and_then(|()| ElectionName::parse(name).map_err(to_wit_error));
@@ -29,26 +30,28 @@ impl HostState {
             Ok(name) => name,
             Err(error) => return Ok(Err(error)),
         };
-        let check = self.fenced();
-        let outcome = self
-            .shared
-            .store
-            .execute_async(move |el: &mut Elections, now| {
-                check.fence(el)?;
-                f(el, &name, now).map_err(election_error_to_wit)
-            })
-            .await?;
-        Ok(outcome)
+        let mut hooks = self.fenced().hooks();
+        hooks.applied = applied;
+        let outcome = self.shared.propose(command(name), hooks).await?;
+        Ok(outcome.map_err(refusal_to_wit))
     }
 }
 
 impl elector_api::Host for HostState {
     async fn reset_elector(&mut self, name: String, duration_ms: u64, peer: String) -> Answer<()> {
         let duration = Duration::from_millis(duration_ms);
-        self.elector_step(&name, move |el, name, now| {
-            el.reset_elector(name, duration, &peer, now)
-        })
-        .await
+        let outcome = self
+            .elector_step(
+                &name,
+                move |elector| Command::ResetElector {
+                    elector,
+                    duration,
+                    peer,
+                },
+                None,
+            )
+            .await?;
+        Ok(outcome.map(drop))
     }
 
     async fn elect_for_duration(
@@ -59,18 +62,31 @@ impl elector_api::Host for HostState {
         // A win is recorded as `elected` in the writer step that made it, so a recorded
         // history shows every term its commits are guarded by (the leadership model).
         let recorder = self.shared.recorder.clone();
+        let who = peer.clone();
+        let record: OnApplied = Box::new(move |applied| {
+            if let Ok(Outcome::Lease(LeaseOutcome::Won { term, .. })) = applied {
+                let value = serde_json::json!([who, term.0]);
+                recorder
+                    .invoke(crate::txn::next_process(), "elected", value.clone())
+                    .ok(value);
+            }
+        });
         let outcome = self
-            .elector_step(&name, move |el, name, now| {
-                let outcome = el.elect_for_duration(name, &peer, now)?;
-                if let LeaseOutcome::Won { term, .. } = &outcome {
-                    let value = serde_json::json!([peer, term.0]);
-                    recorder
-                        .invoke(crate::txn::next_process(), "elected", value.clone())
-                        .ok(value);
-                }
-                Ok(outcome)
-            })
+            .elector_step(
+                &name,
+                move |elector| Command::ElectForDuration { elector, peer },
+                Some(record),
+            )
             .await?;
+        let outcome = match outcome {
+            Ok(Outcome::Lease(outcome)) => Ok(outcome),
+            Ok(other) => {
+                return Err(wasmtime::Error::msg(format!(
+                    "an election for a lease returned {other:?}"
+                )));
+            }
+            Err(refused) => Err(refused),
+        };
         Ok(outcome.map(|outcome| match outcome {
             LeaseOutcome::Won { term, .. } => elector_api::LeaseOutcome::Won(term.0),
             LeaseOutcome::Renewed { term, .. } => elector_api::LeaseOutcome::Renewed(term.0),

@@ -4,11 +4,12 @@
 //! again by the writer in the step that applies it.
 
 use crate::bindings::{namespace_api, wit};
-use ballot_core::election::{Effects, ElectionName, Elections};
+use ballot_core::command::{Command, Outcome};
+use ballot_core::election::{ElectionName, Elections};
 use ballot_core::namespace::{self as ns, Data, Guard, Revision};
 
 use super::HostState;
-use super::convert::{self, to_wit_error, to_wit_result, to_wit_stat};
+use super::convert::{self, refusal_to_wit, to_wit_error, to_wit_result, to_wit_stat};
 use crate::{Lane, recorded_process};
 
 type Answer<T> = wasmtime::Result<Result<T, wit::Error>>;
@@ -41,18 +42,20 @@ impl HostState {
             }
             None => None,
         };
-        let outcome = self
-            .shared
-            .commit(move |el: &mut Elections, now| {
-                if let Err(refused) = check.ops(el, &ops) {
-                    return (Err(refused), Effects::default());
-                }
-                match el.multi(guard.as_ref(), &ops, now) {
-                    Ok((committed, effects)) => (Ok(committed.results), effects),
-                    Err(failed) => (Err(to_wit_error(failed.error)), Effects::default()),
-                }
-            })
-            .await?;
+        let command = Command::Multi {
+            guard,
+            ops,
+            quota: Some(check.quota()),
+        };
+        let outcome = match self.shared.propose(command, check.hooks()).await? {
+            Ok(Outcome::Committed(committed)) => Ok(committed.results),
+            Ok(other) => {
+                return Err(wasmtime::Error::msg(format!(
+                    "a multi committed as {other:?}"
+                )));
+            }
+            Err(refused) => Err(refusal_to_wit(refused)),
+        };
         if let Some((token, value)) = recorded {
             match &outcome {
                 Ok(_) => token.ok(value),
@@ -174,19 +177,19 @@ impl namespace_api::Host for HostState {
         let kind = convert::watch_kind(kind);
         let check = self.fenced();
         let most = self.quota.quotas.watches;
+        let command = Command::Watch {
+            watcher,
+            path,
+            kind,
+            most,
+        };
         let outcome = self
             .shared
             .store
-            .execute_async(move |el: &mut Elections, _| {
-                check.fence(el)?;
-                if el.namespace().watches_of(watcher) >= most {
-                    return Err(wit::Error::QuotaExceeded(format!(
-                        "watches: {most} per session"
-                    )));
-                }
-                el.watch(watcher, &path, kind).map_err(to_wit_error)
-            })
-            .await?;
+            .propose_with(command, check.hooks())
+            .await?
+            .map(drop)
+            .map_err(refusal_to_wit);
         Ok(outcome)
     }
 

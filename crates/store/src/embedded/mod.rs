@@ -26,54 +26,18 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crate::clock::Clock;
-use ballot_core::election::Elections;
-use ballot_core::namespace::{
-    Committed, Entry, Guard, Limits, MonoTime, Namespace, Op, Revision, SessionId, State,
-};
+use ballot_core::command::{Applied, Command, Outcome, Refusal, apply};
+use ballot_core::election::{Effects, Elections};
+use ballot_core::namespace::{Committed, Guard, Limits, MonoTime, Op, Revision, SessionId, State};
 
 use super::{Store, StoreError};
 
 pub use files::{AppendFile, CrashMode, Fault, FileSystem, RealFs, SimFs};
 pub use frame::FORMAT_VERSION;
 
-use group::{GroupCommit, Outcome, Step};
+use group::{GroupCommit, Step};
 use record::LogRecord;
 pub use stepper::Stepper;
-
-/// What the writer thread owns and the store persists: a namespace, or something built on
-/// one (the elections) whose every change goes through the namespace's journal.
-pub trait Core: Send + 'static {
-    /// Wraps a recovered namespace.
-    fn from_namespace(ns: Namespace) -> Self;
-    /// The namespace, for publishing its state.
-    fn namespace(&self) -> &Namespace;
-    /// The journal entries recorded since the last call.
-    fn take_journal(&mut self) -> Vec<Entry>;
-}
-
-impl Core for Namespace {
-    fn from_namespace(ns: Namespace) -> Self {
-        ns
-    }
-    fn namespace(&self) -> &Namespace {
-        self
-    }
-    fn take_journal(&mut self) -> Vec<Entry> {
-        Namespace::take_journal(self)
-    }
-}
-
-impl Core for Elections {
-    fn from_namespace(ns: Namespace) -> Self {
-        Elections::new(ns)
-    }
-    fn namespace(&self) -> &Namespace {
-        Elections::namespace(self)
-    }
-    fn take_journal(&mut self) -> Vec<Entry> {
-        Elections::take_journal(self)
-    }
-}
 
 /// Settings of an embedded store.
 #[derive(Debug, Clone)]
@@ -123,25 +87,114 @@ pub fn thread_spawner() -> Spawner {
 }
 
 type Waiter = Box<dyn FnOnce(Result<(), String>) + Send>;
-type Job<C> = Box<dyn FnOnce(Result<(&mut C, MonoTime), String>) -> Waiter + Send>;
+type Job = Box<dyn FnOnce(Result<(&mut Elections, MonoTime), String>, &Shared) -> Waiter + Send>;
 
-/// Wraps `f` as a writer job: run on the head (or refused, if the store has failed), with
-/// `reply` called once the batch it joined is durable or has failed.
-fn job<C, R: Send + 'static>(
-    f: impl FnOnce(&mut C, MonoTime) -> R + Send + 'static,
-    reply: impl FnOnce(Result<R, String>) + Send + 'static,
-) -> Job<C> {
-    Box::new(move |target| match target {
-        Ok((core, now)) => {
-            let result = f(core, now);
-            Box::new(move |flushed: Result<(), String>| reply(flushed.map(|()| result)))
+/// Who hears what applied commands cause, for every command from every caller: the
+/// runtime, which revokes and delivers. Both methods run on the writer thread and must not
+/// block.
+pub trait EffectsSink: Send + Sync {
+    /// In the step that applied the command, before anything of it is durable or
+    /// released: where a deposed leader's powers are revoked, so that nothing it does
+    /// afterwards takes effect and its successor cannot hear of its win first.
+    fn applied(&self, effects: &Effects);
+    /// Once the command is durable, in commit order, before its result is released.
+    fn durable(&self, effects: Effects);
+}
+
+/// A local precondition of a proposal, checked in the writer step against the elections
+/// just before the command applies (it reads, never writes): how a host refuses a
+/// command from an instance it revoked while the command waited in the queue.
+pub type Admit = Box<dyn FnOnce(&Elections, MonoTime) -> Result<(), Refusal> + Send>;
+
+/// Called in the writer step with what apply decided, before anything is released: for
+/// recording the step's outcome where it happened (the leadership history).
+pub type OnApplied = Box<dyn FnOnce(&Applied) + Send>;
+
+/// Optional hooks of one proposal (see [`Admit`] and [`OnApplied`]).
+#[derive(Default)]
+pub struct Hooks {
+    /// Checked just before apply; a refusal means the command never applied.
+    pub admit: Option<Admit>,
+    /// Told what apply decided, in the step.
+    pub applied: Option<OnApplied>,
+}
+
+impl Hooks {
+    /// Only a precondition.
+    pub fn admit(
+        admit: impl FnOnce(&Elections, MonoTime) -> Result<(), Refusal> + Send + 'static,
+    ) -> Self {
+        Hooks {
+            admit: Some(Box::new(admit)),
+            applied: None,
+        }
+    }
+}
+
+/// The writer job of a proposal: admit, apply, tell the sink and the hook; `reply` gets
+/// the outcome once the batch it joined is durable (or has failed).
+fn proposal(
+    command: Command,
+    hooks: Hooks,
+    reply: impl FnOnce(Result<Applied, String>) + Send + 'static,
+) -> Job {
+    Box::new(move |target, shared: &Shared| match target {
+        Ok((el, now)) => {
+            let admitted = match hooks.admit {
+                Some(admit) => admit(el, now),
+                None => Ok(()),
+            };
+            let (applied, effects) = match admitted {
+                Ok(()) => apply(el, &command, now),
+                Err(refused) => (Err(refused), Effects::default()),
+            };
+            let sink = shared.sink.get().cloned();
+            if let Some(sink) = &sink {
+                sink.applied(&effects);
+            }
+            if let Some(hook) = hooks.applied {
+                hook(&applied);
+            }
+            Box::new(move |flushed: Result<(), String>| {
+                if flushed.is_ok()
+                    && let Some(sink) = sink
+                {
+                    sink.durable(effects);
+                }
+                reply(flushed.map(|()| applied))
+            })
         }
         Err(failure) => Box::new(move |_| reply(Err(failure))),
     })
 }
 
-enum Request<C> {
-    Job(Job<C>),
+/// The writer job of a read of the head: `reply` gets the answer once everything it saw
+/// is durable.
+fn inspection<R: Send + 'static>(
+    f: impl FnOnce(&Elections, MonoTime) -> R + Send + 'static,
+    reply: impl FnOnce(Result<R, String>) + Send + 'static,
+) -> Job {
+    Box::new(move |target, _: &Shared| match target {
+        Ok((el, now)) => {
+            let answer = f(el, now);
+            Box::new(move |flushed: Result<(), String>| reply(flushed.map(|()| answer)))
+        }
+        Err(failure) => Box::new(move |_| reply(Err(failure))),
+    })
+}
+
+/// A one-shot planted bug of the simulator, run on the head.
+fn planting(f: fn(&mut Elections)) -> Job {
+    Box::new(move |target, _: &Shared| {
+        if let Ok((el, _)) = target {
+            f(el);
+        }
+        Box::new(|_| {})
+    })
+}
+
+enum Request {
+    Job(Job),
     Snapshot(Sender<Result<u64, StoreError>>),
 }
 
@@ -166,11 +219,14 @@ struct Shared {
     /// feed) hear of each newly published state without polling.
     published: tokio::sync::watch::Sender<State>,
     counters: Counters,
+    /// Set once, by whoever delivers effects (the runtime).
+    sink: std::sync::OnceLock<Arc<dyn EffectsSink>>,
 }
 
-/// The embedded store over a core `C` (a bare [`Namespace`], or [`Elections`]).
-pub struct EmbeddedStore<C: Core> {
-    requests: Mutex<Option<SyncSender<Request<C>>>>,
+/// The embedded store: the elections in memory, every change a [`Command`] made durable
+/// in the write-ahead log before anyone sees it.
+pub struct EmbeddedStore {
+    requests: Mutex<Option<SyncSender<Request>>>,
     max_queued: usize,
     shared: Arc<Shared>,
     stopped: Mutex<Option<Receiver<()>>>,
@@ -179,15 +235,15 @@ pub struct EmbeddedStore<C: Core> {
 }
 
 /// A recovered store with its writer not yet running.
-struct Parts<C: Core> {
-    store: EmbeddedStore<C>,
-    writer: Writer<C>,
-    requests: Receiver<Request<C>>,
+struct Parts {
+    store: EmbeddedStore,
+    writer: Writer,
+    requests: Receiver<Request>,
     snapshots: Receiver<snapshotter::Task>,
     lock: Box<dyn Send + Sync>,
 }
 
-impl<C: Core> EmbeddedStore<C> {
+impl EmbeddedStore {
     /// Opens (creating if needed) the store in `dir` on the real file system, recovering
     /// what is there.
     pub fn open(dir: &Path, clock: Arc<dyn Clock>, options: Options) -> Result<Self, StoreError> {
@@ -242,7 +298,7 @@ impl<C: Core> EmbeddedStore<C> {
         clock: Arc<dyn Clock>,
         options: Options,
         ack_before_sync: bool,
-    ) -> Result<(Self, Stepper<C>), StoreError> {
+    ) -> Result<(Self, Stepper), StoreError> {
         let parts = Self::open_parts(dir, fs, clock, options, ack_before_sync)?;
         let stepper = Stepper {
             writer: parts.writer,
@@ -263,7 +319,7 @@ impl<C: Core> EmbeddedStore<C> {
         clock: Arc<dyn Clock>,
         options: Options,
         ack_before_sync: bool,
-    ) -> Result<Parts<C>, StoreError> {
+    ) -> Result<Parts, StoreError> {
         fs.create_dir_all(dir)
             .map_err(|e| StoreError::io(format!("creating {}", dir.display()), &e))?;
         let lock = fs.lock(dir).map_err(|e| match e.kind() {
@@ -299,11 +355,12 @@ impl<C: Core> EmbeddedStore<C> {
         let shared = Arc::new(Shared {
             published: tokio::sync::watch::Sender::new(ns.snapshot()),
             counters: Counters::default(),
+            sink: std::sync::OnceLock::new(),
         });
         let (snapshot_tx, snapshot_rx) = mpsc::channel();
         let max_queued = options.max_queued.max(1);
         let writer = Writer {
-            core: C::from_namespace(ns),
+            core: Elections::new(ns),
             fs,
             dir: dir.to_path_buf(),
             clock,
@@ -334,69 +391,97 @@ impl<C: Core> EmbeddedStore<C> {
         })
     }
 
-    /// Hands `f` to the writer without waiting: `reply` gets its result once the batch it
-    /// joined is durable (or has failed). The simulator's way in, where nothing may block.
-    pub fn submit<R: Send + 'static>(
-        &self,
-        f: impl FnOnce(&mut C, MonoTime) -> R + Send + 'static,
-        reply: impl FnOnce(Result<R, String>) + Send + 'static,
-    ) -> Result<(), StoreError> {
-        self.send(Request::Job(job(f, reply)))
+    /// Sets who hears what commands cause (see [`EffectsSink`]). Once per store: a
+    /// second call is refused, returning the sink it was given.
+    pub fn set_sink(&self, sink: Arc<dyn EffectsSink>) -> Result<(), Arc<dyn EffectsSink>> {
+        self.shared.sink.set(sink)
     }
 
-    /// Runs `f` on the writer's head and returns its result once everything it changed is
-    /// durable. This is how every change reaches the store: `f` sees all earlier changes,
-    /// and nobody sees `f`'s before the sync.
-    pub fn execute<R: Send + 'static>(
+    /// Hands `command` to the writer without waiting: `reply` gets what apply decided
+    /// once the batch it joined is durable (or has failed). The simulator's way in,
+    /// where nothing may block.
+    pub fn submit(
         &self,
-        f: impl FnOnce(&mut C, MonoTime) -> R + Send + 'static,
-    ) -> Result<R, StoreError> {
-        let (tx, rx) = mpsc::sync_channel::<Result<R, String>>(1);
-        self.send(Request::Job(job(f, move |outcome| {
+        command: Command,
+        hooks: Hooks,
+        reply: impl FnOnce(Result<Applied, String>) + Send + 'static,
+    ) -> Result<(), StoreError> {
+        self.send(Request::Job(proposal(command, hooks, reply)))
+    }
+
+    /// Applies `command` and returns what apply decided once everything it changed is
+    /// durable; blocks the calling thread meanwhile (use [`EmbeddedStore::propose`] from
+    /// async code). The command sees all earlier changes, and nobody sees its changes
+    /// before the sync.
+    pub fn propose_blocking(&self, command: Command) -> Result<Applied, StoreError> {
+        let (tx, rx) = mpsc::sync_channel::<Result<Applied, String>>(1);
+        self.submit(command, Hooks::default(), move |outcome| {
             let _ = tx.send(outcome);
-        })))?;
+        })?;
         match rx.recv() {
-            Ok(Ok(result)) => Ok(result),
+            Ok(Ok(applied)) => Ok(applied),
             Ok(Err(failure)) => Err(StoreError::Failed(failure)),
             Err(_) => Err(StoreError::Closed),
         }
     }
 
-    /// [`EmbeddedStore::execute`] for async callers: the writer's answer arrives through
+    /// [`EmbeddedStore::propose_blocking`] for async callers: the answer arrives through
     /// a oneshot channel, so a tokio task awaits durability without blocking its thread.
-    pub async fn execute_async<R: Send + 'static>(
-        &self,
-        f: impl FnOnce(&mut C, MonoTime) -> R + Send + 'static,
-    ) -> Result<R, StoreError> {
-        self.execute_ordered(move |core, now| (f(core, now), ()), |()| {})
-            .await
+    pub async fn propose(&self, command: Command) -> Result<Applied, StoreError> {
+        self.propose_with(command, Hooks::default()).await
     }
 
-    /// Like [`EmbeddedStore::execute_async`], and `f` also returns consequences (say,
-    /// election notifications) that `deliver` hands on once they are durable. `deliver`
-    /// runs on the writer thread, in commit order, before any result is released: the
-    /// one place where the order of deliveries is exactly the order of commits. It must
-    /// not block.
-    pub async fn execute_ordered<R: Send + 'static, E: Send + 'static>(
+    /// [`EmbeddedStore::propose`] with a precondition and an in-step hook.
+    pub async fn propose_with(
         &self,
-        f: impl FnOnce(&mut C, MonoTime) -> (R, E) + Send + 'static,
-        deliver: impl FnOnce(E) + Send + 'static,
+        command: Command,
+        hooks: Hooks,
+    ) -> Result<Applied, StoreError> {
+        let (tx, rx) = tokio::sync::oneshot::channel::<Result<Applied, String>>();
+        self.submit(command, hooks, move |outcome| {
+            let _ = tx.send(outcome);
+        })?;
+        match rx.await {
+            Ok(Ok(applied)) => Ok(applied),
+            Ok(Err(failure)) => Err(StoreError::Failed(failure)),
+            Err(_) => Err(StoreError::Closed),
+        }
+    }
+
+    /// Reads the writer's head, in order with the commands around it, and answers once
+    /// everything the read saw is durable: for what only the elections know (where a
+    /// candidate stands) and the published state does not say. It changes nothing.
+    pub async fn inspect<R: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Elections, MonoTime) -> R + Send + 'static,
     ) -> Result<R, StoreError> {
         let (tx, rx) = tokio::sync::oneshot::channel::<Result<R, String>>();
-        self.send(Request::Job(job(
-            f,
-            move |outcome: Result<(R, E), String>| {
-                let _ = tx.send(outcome.map(|(result, effects)| {
-                    deliver(effects);
-                    result
-                }));
-            },
-        )))?;
+        self.send(Request::Job(inspection(f, move |outcome| {
+            let _ = tx.send(outcome);
+        })))?;
         match rx.await {
-            Ok(Ok(result)) => Ok(result),
+            Ok(Ok(answer)) => Ok(answer),
             Ok(Err(failure)) => Err(StoreError::Failed(failure)),
             Err(_) => Err(StoreError::Closed),
         }
+    }
+
+    /// [`EmbeddedStore::inspect`] without waiting: `reply` gets the answer once what it
+    /// saw is durable. For the simulator.
+    pub fn submit_inspection<R: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Elections, MonoTime) -> R + Send + 'static,
+        reply: impl FnOnce(Result<R, String>) + Send + 'static,
+    ) -> Result<(), StoreError> {
+        self.send(Request::Job(inspection(f, reply)))
+    }
+
+    /// Sim-only planted bug: runs `plant` on the head (say,
+    /// [`Elections::plant_fencing_off`]). Public only because the simulator is a crate of
+    /// its own; hidden from the docs; nothing else may call it.
+    #[doc(hidden)]
+    pub fn plant(&self, plant: fn(&mut Elections)) -> Result<(), StoreError> {
+        self.send(Request::Job(planting(plant)))
     }
 
     /// The latest durable state, as readers may see it.
@@ -453,7 +538,7 @@ impl<C: Core> EmbeddedStore<C> {
         }
     }
 
-    fn send(&self, request: Request<C>) -> Result<(), StoreError> {
+    fn send(&self, request: Request) -> Result<(), StoreError> {
         let requests = self.requests.lock().unwrap_or_else(|p| p.into_inner());
         match requests
             .as_ref()
@@ -469,7 +554,7 @@ impl<C: Core> EmbeddedStore<C> {
     }
 }
 
-impl<C: Core> Drop for EmbeddedStore<C> {
+impl Drop for EmbeddedStore {
     fn drop(&mut self) {
         self.close();
     }
@@ -490,8 +575,8 @@ fn new_segment(
 }
 
 /// The writer thread's state.
-struct Writer<C: Core> {
-    core: C,
+struct Writer {
+    core: Elections,
     fs: Arc<dyn FileSystem>,
     dir: PathBuf,
     clock: Arc<dyn Clock>,
@@ -519,8 +604,8 @@ struct Written {
     result: Result<(), String>,
 }
 
-impl<C: Core> Writer<C> {
-    fn run(mut self, requests: Receiver<Request<C>>) {
+impl Writer {
+    fn run(mut self, requests: Receiver<Request>) {
         // Block for the first request, then take everything already queued: that is the
         // batch. Whatever arrives during its flush forms the next one.
         while let Ok(first) = requests.recv() {
@@ -532,7 +617,7 @@ impl<C: Core> Writer<C> {
     }
 
     /// Handles `first` and whatever else is queued, up to a full batch.
-    fn take(&mut self, first: Request<C>, requests: &Receiver<Request<C>>) {
+    fn take(&mut self, first: Request, requests: &Receiver<Request>) {
         self.handle(first);
         while !self.group.is_full() {
             match requests.try_recv() {
@@ -542,16 +627,16 @@ impl<C: Core> Writer<C> {
         }
     }
 
-    fn handle(&mut self, request: Request<C>) {
+    fn handle(&mut self, request: Request) {
         match request {
             Request::Job(job) => {
                 if let Some(failure) = self.group.failure() {
-                    let waiter = job(Err(failure.to_string()));
+                    let waiter = job(Err(failure.to_string()), &self.shared);
                     self.group.submit(&[], 0, waiter);
                     return;
                 }
                 let now = self.clock.now();
-                let waiter = job(Ok((&mut self.core, now)));
+                let waiter = job(Ok((&mut self.core, now)), &self.shared);
                 let mut bytes = Vec::new();
                 let mut records = 0;
                 for entry in self.core.take_journal() {
@@ -648,8 +733,8 @@ impl<C: Core> Writer<C> {
             self.since_snapshot += records;
         }
         match self.group.finish_flush(batch, result) {
-            Outcome::Durable(waiters) => waiters.into_iter().for_each(|w| w(Ok(()))),
-            Outcome::Failed(waiters, why) => {
+            group::Outcome::Durable(waiters) => waiters.into_iter().for_each(|w| w(Ok(()))),
+            group::Outcome::Failed(waiters, why) => {
                 tracing::error!(%why, "the store failed and refuses further changes");
                 waiters.into_iter().for_each(|w| w(Err(why.clone())))
             }
@@ -698,30 +783,66 @@ impl<C: Core> Writer<C> {
     }
 }
 
-impl Store for EmbeddedStore<Namespace> {
+/// What a refused or failed proposal means to a [`Store`] caller.
+fn refused(refusal: Refusal) -> StoreError {
+    match refusal {
+        Refusal::Namespace(error) => StoreError::Refused(error),
+        Refusal::Multi(failed) => StoreError::MultiRefused(failed),
+        other => StoreError::Failed(format!("unexpected refusal: {other}")),
+    }
+}
+
+fn unexpected(outcome: Outcome) -> StoreError {
+    StoreError::Failed(format!("unexpected outcome: {outcome:?}"))
+}
+
+impl Store for EmbeddedStore {
     fn open_session(&self, ttl: Duration) -> Result<SessionId, StoreError> {
-        Ok(self.execute(move |ns, now| ns.open_session(ttl, now))??)
+        match self
+            .propose_blocking(Command::OpenSession { ttl })?
+            .map_err(refused)?
+        {
+            Outcome::Opened(session) => Ok(session),
+            other => Err(unexpected(other)),
+        }
     }
 
     fn heartbeat(&self, session: SessionId) -> Result<(), StoreError> {
-        Ok(self.execute(move |ns, now| ns.heartbeat(session, now))??)
+        self.propose_blocking(Command::Heartbeat { session })?
+            .map_err(refused)
+            .map(drop)
     }
 
     fn close_session(&self, session: SessionId) -> Result<Revision, StoreError> {
-        Ok(self.execute(move |ns, _| ns.close_session(session).map(|c| c.revision))??)
+        match self
+            .propose_blocking(Command::CloseSession { session })?
+            .map_err(refused)?
+        {
+            Outcome::Closed(revision) => Ok(revision),
+            other => Err(unexpected(other)),
+        }
     }
 
     fn expire_sessions(&self) -> Result<Vec<SessionId>, StoreError> {
-        self.execute(|ns, now| {
-            ns.expire_sessions(now)
-                .into_iter()
-                .map(|(session, _)| session)
-                .collect()
-        })
+        match self
+            .propose_blocking(Command::ExpireSessions)?
+            .map_err(refused)?
+        {
+            Outcome::Ended(sessions) => Ok(sessions),
+            other => Err(unexpected(other)),
+        }
     }
 
     fn multi(&self, guard: Option<Guard>, ops: Vec<Op>) -> Result<Committed, StoreError> {
-        Ok(self.execute(move |ns, now| ns.multi(guard.as_ref(), &ops, now))??)
+        let command = Command::Multi {
+            guard,
+            ops,
+            quota: None,
+        };
+        match self.propose_blocking(command)?.map_err(refused)? {
+            Outcome::Committed(committed) => Ok(committed),
+            other => Err(unexpected(other)),
+        }
     }
 
     fn read(&self) -> State {

@@ -5,14 +5,14 @@
 use std::sync::mpsc::Receiver;
 
 use super::group::Step;
-use super::{Core, Request, Writer, Written, snapshotter};
+use super::{Request, Writer, Written, snapshotter};
 
 /// A store's writer and snapshotter, stepped by the caller (see
 /// [`super::EmbeddedStore::open_stepped`]). Dropping it is the process dying: whatever
 /// was appended and not synced stays in the file layer for a simulated crash to lose.
-pub struct Stepper<C: Core> {
-    pub(super) writer: Writer<C>,
-    pub(super) requests: Receiver<Request<C>>,
+pub struct Stepper {
+    pub(super) writer: Writer,
+    pub(super) requests: Receiver<Request>,
     pub(super) snapshots: Receiver<snapshotter::Task>,
     /// A batch written and not yet synced.
     pub(super) written: Option<Written>,
@@ -21,7 +21,7 @@ pub struct Stepper<C: Core> {
     pub(super) _lock: Box<dyn Send + Sync>,
 }
 
-impl<C: Core> Stepper<C> {
+impl Stepper {
     /// What the writer thread does up to its fdatasync: takes the queued requests (up to
     /// a full batch), runs them on the head, and appends their records. Does nothing while
     /// a written batch awaits its sync, as the thread cannot either. True if it did work.
