@@ -224,6 +224,8 @@ pub enum Outcome {
     Opened(SessionId),
     /// The session closed at this revision.
     Closed(Revision),
+    /// The session's ballots are gone as of this revision.
+    Withdrawn(Revision),
     /// These sessions ended (closed, or expired).
     Ended(Vec<SessionId>),
     /// A multi committed.
@@ -491,7 +493,7 @@ fn step(el: &mut Elections, command: &Command, at: MonoTime, out: &mut Effects) 
         }
         Command::WithdrawBallots { election, session } => {
             out.extend(el.withdraw_ballots(election, *session, at)?);
-            Ok(Outcome::Done)
+            Ok(Outcome::Withdrawn(el.namespace().revision()))
         }
         Command::Retire {
             recipient,

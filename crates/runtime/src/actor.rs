@@ -12,9 +12,9 @@ use wasmtime::Store;
 use crate::host_impl::{HostState, to_wit_event, to_wit_leader};
 use ballot_core::command::Command;
 use ballot_core::election::{Callback, CandidateId, Recipient};
+use ballot_core::namespace::{SessionId, WatchEvent, WatcherId};
 use ballot_store::Hooks;
 use ballot_store::embedded::OnApplied;
-use ballot_core::namespace::{SessionId, WatchEvent, WatcherId};
 
 use super::bindings::{candidate::Candidate, observer::Observer};
 use super::deploy::Role;

@@ -53,9 +53,9 @@ use wasmtime::component::{Component, Linker};
 
 use crate::host_impl::HostState;
 use ballot_check::history::Recorder;
+use ballot_core::command::{Applied, Command};
 use ballot_core::election::{Callback, Effects, Elections, Recipient};
 use ballot_core::namespace::{MonoTime, SessionId, WatcherId};
-use ballot_core::command::{Applied, Command};
 use ballot_store::{EffectsSink, EmbeddedStore, Hooks, StoreError};
 
 pub use deploy::{DeployError, DeploySpec, DeploymentId, Role};

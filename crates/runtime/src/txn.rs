@@ -18,8 +18,8 @@ use wasmtime::Store;
 use wasmtime::component::{HasSelf, Linker};
 
 use crate::host_impl::{TxnState, to_ops};
-use ballot_core::commit::{CommitError, MAX_ATTEMPTS, ReadSet, Snapshot};
 use ballot_core::command::{Command, Outcome, Refusal};
+use ballot_core::commit::{CommitError, MAX_ATTEMPTS, ReadSet, Snapshot};
 use ballot_core::election::{ElectionName, Elections, Term};
 use ballot_core::namespace::{Error, Op, OpResult, State};
 use ballot_store::Hooks;

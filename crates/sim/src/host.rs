@@ -11,16 +11,17 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use ballot_core::commit::{self, CommitError, Snapshot};
+use ballot_core::command::{Applied, Command, Outcome, Refusal as Refused, apply};
 use ballot_core::election::{
     CandidateId, ElectionError, ElectionName, Elections, ElectorPaths, Term, read_leading_term,
 };
 use ballot_core::namespace::{
-    CreateMode, Data, Error, Limits, MonoTime, Namespace, NodePath, Op, SessionId, State,
+    CreateMode, Data, Error, Limits, MonoTime, MultiError, Namespace, NodePath, Op, SessionId,
+    State,
 };
 use ballot_store::clock::{Clock, ManualClock};
-use ballot_store::embedded::{CrashMode, Options, SimFs, Stepper};
-use ballot_store::{EmbeddedStore, StoreError};
+use ballot_store::embedded::{CrashMode, OnApplied, Options, SimFs, Stepper};
+use ballot_store::{EmbeddedStore, Hooks, StoreError};
 
 use super::{Config, Planted};
 
@@ -154,8 +155,8 @@ pub struct Host {
     clock: ManualClock,
     fs: SimFs,
     dir: PathBuf,
-    store: EmbeddedStore<Elections>,
-    stepper: Stepper<Elections>,
+    store: EmbeddedStore,
+    stepper: Stepper,
     shared: Arc<Mutex<Shared>>,
     /// Revision of the published state last looked at for new terms.
     observed: Option<u64>,
@@ -211,13 +212,17 @@ impl Host {
             handled: Vec::new(),
         };
         host.plant();
-        host.store.submit(
-            |el: &mut Elections, now| {
-                el.multi(None, &key_nodes(), now)
-                    .expect("a fresh namespace takes the keys");
-            },
-            |_| {},
-        )?;
+        let keys = Command::Multi {
+            guard: None,
+            ops: key_nodes(),
+            quota: None,
+        };
+        host.store.submit(keys, Hooks::default(), |applied| {
+            assert!(
+                matches!(applied, Ok(Ok(_))),
+                "a fresh namespace takes the keys: {applied:?}"
+            );
+        })?;
         while host.stepper.write() {
             host.stepper.sync();
         }
@@ -230,7 +235,7 @@ impl Host {
         clock: &ManualClock,
         fs: &SimFs,
         dir: &std::path::Path,
-    ) -> Result<(EmbeddedStore<Elections>, Stepper<Elections>), StoreError> {
+    ) -> Result<(EmbeddedStore, Stepper), StoreError> {
         let options = Options {
             snapshot_every: config.snapshot_every,
             segment_bytes: config.segment_bytes,
@@ -249,9 +254,7 @@ impl Host {
     /// first job of every incarnation.
     fn plant(&mut self) {
         if self.config.planted == Planted::FencingOff {
-            let _ = self
-                .store
-                .submit(|el: &mut Elections, _| el.plant_fencing_off(), |_| {});
+            let _ = self.store.plant(Elections::plant_fencing_off);
         }
     }
 
@@ -273,26 +276,54 @@ impl Host {
             lock(&self.shared).outbox.push((client, id, reply));
             return;
         }
-        let shared = self.shared.clone();
         let released = self.shared.clone();
-        let (ttl, lease) = (self.config.ttl, self.config.lease);
-        let submitted = self.store.submit(
-            move |el: &mut Elections, now| {
-                let reply = execute(el, now, &mut lock(&shared).candidates, request, ttl, lease);
-                (reply, el.namespace().revision().0)
-            },
-            move |outcome| {
-                let mut shared = lock(&released);
-                let answer = match outcome {
-                    Ok((reply, revision)) => {
-                        shared.acked = shared.acked.max(revision);
-                        reply
+        // A reply is released once its batch is published: everything published then is
+        // what the host has acknowledged.
+        let published = self.store.subscribe();
+        let answer = move |reply: Reply, acknowledged: bool| {
+            let mut shared = lock(&released);
+            if acknowledged {
+                let revision = published.borrow().revision().0;
+                shared.acked = shared.acked.max(revision);
+            }
+            shared.outbox.push((client, id, reply));
+        };
+        let known = lock(&self.shared)
+            .candidates
+            .get(&request_session(&request))
+            .copied();
+        let submitted = match command(&request, known, &self.config) {
+            // Nothing to do (an ack from a candidate the host forgot in a crash): still
+            // answered in order with the writer's work, once what came before is durable.
+            None => self.store.submit_inspection(
+                |_: &Elections, _| (),
+                move |outcome| match outcome {
+                    Ok(()) => answer(Reply::Done, true),
+                    Err(failure) => answer(Reply::Failed(failure), false),
+                },
+            ),
+            Some(command) => {
+                // A candidate that stood is remembered in the step, so the next request
+                // of its session finds it.
+                let candidates = self.shared.clone();
+                let remember: OnApplied = Box::new(move |applied| {
+                    if let Ok(Outcome::Stood(status)) = applied {
+                        lock(&candidates)
+                            .candidates
+                            .insert(status.session, status.id);
                     }
-                    Err(failure) => Reply::Failed(failure),
+                });
+                let hooks = Hooks {
+                    admit: None,
+                    applied: Some(remember),
                 };
-                shared.outbox.push((client, id, answer));
-            },
-        );
+                self.store
+                    .submit(command, hooks, move |outcome| match outcome {
+                        Ok(applied) => answer(reply(&request, applied), true),
+                        Err(failure) => answer(Reply::Failed(failure), false),
+                    })
+            }
+        };
         if let Err(error) = submitted {
             lock(&self.shared)
                 .outbox
@@ -307,12 +338,9 @@ impl Host {
 
     /// Time passed: the host sweeps expired sessions, as its ticker does.
     pub fn tick(&mut self) {
-        let _ = self.store.submit(
-            |el: &mut Elections, now| {
-                el.tick(now);
-            },
-            |_| {},
-        );
+        let _ = self
+            .store
+            .submit(Command::ExpireSessions, Hooks::default(), |_| {});
     }
 
     /// The writer's first half (see [`Stepper::write`]).
@@ -369,8 +397,8 @@ impl Host {
     pub fn sessions_not_restored(&mut self) -> Vec<SessionId> {
         let found = Arc::new(Mutex::new(Vec::new()));
         let into = found.clone();
-        let _ = self.store.submit(
-            move |el: &mut Elections, now| {
+        let _ = self.store.submit_inspection(
+            move |el: &Elections, now| {
                 let ns = el.namespace();
                 ns.state()
                     .sessions()
@@ -448,20 +476,6 @@ fn read_value(state: &State, key: &str) -> Option<u64> {
     std::str::from_utf8(data.as_bytes()).ok()?.parse().ok()
 }
 
-fn done(result: Result<(), Error>) -> Reply {
-    match result {
-        Ok(()) => Reply::Done,
-        Err(e) => Reply::Refused(refusal(&e)),
-    }
-}
-
-fn election_done(result: Result<(), ElectionError>) -> Reply {
-    match result {
-        Ok(()) => Reply::Done,
-        Err(e) => Reply::Refused(election_refusal(&e)),
-    }
-}
-
 /// The answer to a request served from the published state (a read, a term poll), or
 /// `None` for a request that changes something.
 pub fn read(state: &State, request: &Request) -> Option<Reply> {
@@ -474,97 +488,96 @@ pub fn read(state: &State, request: &Request) -> Option<Reply> {
     }
 }
 
-/// Runs a changing request on the elections: the same election, lease and commit calls
-/// the runtime makes. `candidates` are the ones joined since the elections were built.
-pub fn execute(
-    el: &mut Elections,
-    now: MonoTime,
-    candidates: &mut BTreeMap<SessionId, CandidateId>,
-    request: Request,
-    ttl: Duration,
-    lease: Duration,
-) -> Reply {
+/// The session a request acts for (the zero session for those that have none).
+fn request_session(request: &Request) -> SessionId {
     match request {
-        Request::OpenSession => match el.open_session(ttl, now) {
-            Ok(session) => Reply::Session(session),
-            Err(e) => Reply::Refused(refusal(&e)),
+        Request::Heartbeat(session)
+        | Request::Vote { session, .. }
+        | Request::Ack { session, .. }
+        | Request::Resign(session)
+        | Request::PollTerm(session)
+        | Request::GuardedWrite { session, .. } => *session,
+        _ => SessionId(0),
+    }
+}
+
+/// The command a changing request becomes: the same commands the runtime proposes.
+/// `known` is the candidate the request's session registered, if the host still knows
+/// it. `None`: there is nothing to do.
+pub fn command(request: &Request, known: Option<CandidateId>, config: &Config) -> Option<Command> {
+    Some(match request.clone() {
+        Request::OpenSession => Command::OpenSession { ttl: config.ttl },
+        Request::Heartbeat(session) => Command::Heartbeat { session },
+        Request::Vote { session, name } => match known {
+            Some(candidate) => Command::Vote {
+                candidate,
+                data: None,
+            },
+            None => Command::Stand {
+                election: election(),
+                session,
+                data: Data::from(name),
+            },
         },
-        Request::Heartbeat(session) => done(el.heartbeat(session, now)),
-        Request::Vote { session, name } => {
-            let id = *candidates
-                .entry(session)
-                .or_insert_with(|| el.join(&election(), session, Data::from(name), false));
-            election_done(el.vote(id, now).map(|_| ()))
-        }
-        Request::Ack { session, term } => match candidates.get(&session) {
-            Some(&id) => election_done(el.acknowledge(id, term, None, now).map(|_| ())),
-            None => Reply::Done,
+        Request::Ack { term, .. } => Command::Acknowledge {
+            candidate: known?,
+            term: Some(term),
+            data: None,
         },
-        Request::Resign(session) => match candidates.get(&session) {
-            Some(&id) => election_done(el.resign(id, now).map(|_| ())),
+        Request::Resign(session) => match known {
+            Some(candidate) => Command::Resign { candidate },
             // Joined before a crash: withdraw its ballots by hand, as an operator would;
             // the elections react to the deletes like to any other.
-            None => {
-                let ballots = election().paths().ballots;
-                let state = el.namespace().state().clone();
-                let ops: Vec<Op> = state
-                    .children(&ballots)
-                    .unwrap_or_default()
-                    .into_iter()
-                    .filter_map(|name| ballots.child(&name).ok())
-                    .filter(|p| state.exists(p).and_then(|s| s.ephemeral_owner) == Some(session))
-                    .map(|p| Op::Delete {
-                        path: p,
-                        expected: None,
-                    })
-                    .collect();
-                match el.multi(None, &ops, now) {
-                    Ok(_) => Reply::Done,
-                    Err(e) => Reply::Refused(refusal(&e.error)),
-                }
-            }
+            None => Command::WithdrawBallots {
+                election: election(),
+                session,
+            },
         },
-        Request::Write { key, value } => match el.multi(None, &[set(key, value)], now) {
-            Ok(_) => Reply::Done,
-            Err(e) => Reply::Refused(refusal(&e.error)),
+        Request::Write { key, value } => Command::Multi {
+            guard: None,
+            ops: vec![set(key, value)],
+            quota: None,
         },
         Request::GuardedWrite {
             session,
             term,
             value,
-        } => {
-            let guard = Elections::term_guard(&election(), session, term);
-            match el.multi(Some(&guard), &[set(REG, value)], now) {
-                Ok(_) => Reply::Committed(term),
-                Err(e) => Reply::Refused(refusal(&e.error)),
-            }
+        } => Command::Multi {
+            guard: Some(Elections::term_guard(&election(), session, term)),
+            ops: vec![set(REG, value)],
+            quota: None,
+        },
+        Request::ResetElector(peer) => Command::ResetElector {
+            elector: elector(),
+            duration: config.lease,
+            peer,
+        },
+        Request::LeaseCommit { peer, value, claim } => Command::Commit {
+            elector: elector(),
+            peer,
+            term: claim,
+            // A blind write: it reads nothing, so nothing it read can go stale.
+            reads: Default::default(),
+            ops: vec![set(LEASE_KEY, value)],
+        },
+        Request::PollTerm(_) | Request::Read(_) => return None,
+    })
+}
+
+/// The client's answer to `request` from what apply decided.
+fn reply(request: &Request, applied: Applied) -> Reply {
+    match (request, applied) {
+        (_, Err(refused)) => Reply::Refused(match refused {
+            Refused::Namespace(error) | Refused::Multi(MultiError { error, .. }) => refusal(&error),
+            Refused::Election(error) => election_refusal(&error),
+            other => Refusal::Other(other.to_string()),
+        }),
+        (Request::OpenSession, Ok(Outcome::Opened(session))) => Reply::Session(session),
+        (Request::GuardedWrite { term, .. }, Ok(_)) => Reply::Committed(*term),
+        (Request::LeaseCommit { .. }, Ok(Outcome::LeaseCommitted { term, .. })) => {
+            Reply::Committed(term)
         }
-        Request::ResetElector(peer) => {
-            election_done(el.reset_elector(&elector(), lease, &peer, now))
-        }
-        Request::LeaseCommit { peer, value, claim } => {
-            let key = path(LEASE_KEY);
-            let mut txn = move |snapshot: &mut Snapshot| {
-                // Read what it overwrites, as a txn-fn would: a conflict re-runs it.
-                let _ = snapshot.get(&key);
-                Ok(vec![set(LEASE_KEY, value)])
-            };
-            let outcome = match claim {
-                None => commit::guarded_commit(el, &elector(), &peer, now, &mut txn),
-                Some(term) => {
-                    commit::speculative_commit(el, &elector(), &peer, term, now, &mut txn)
-                }
-            };
-            match outcome {
-                Ok(outcome) => Reply::Committed(outcome.term),
-                Err(CommitError::NotLeader { .. }) => Reply::Refused(Refusal::NotLeader),
-                Err(CommitError::Refused(e)) => Reply::Refused(refusal(&e)),
-                Err(other) => Reply::Refused(Refusal::Other(other.to_string())),
-            }
-        }
-        Request::PollTerm(_) | Request::Read(_) => {
-            read(el.namespace().state(), &request).expect("a read")
-        }
+        (_, Ok(_)) => Reply::Done,
     }
 }
 
@@ -588,15 +601,18 @@ pub fn replay(requests: &[(MonoTime, Request)], config: &Config) -> usize {
         .expect("a fresh namespace takes the keys");
     let mut candidates = BTreeMap::new();
     for (now, request) in requests {
-        let reply = execute(
-            &mut el,
-            *now,
-            &mut candidates,
-            request.clone(),
-            config.ttl,
-            config.lease,
-        );
-        std::hint::black_box(reply);
+        let known = candidates.get(&request_session(request)).copied();
+        let answer = match command(request, known, config) {
+            Some(command) => {
+                let (applied, _) = apply(&mut el, &command, *now);
+                if let Ok(Outcome::Stood(status)) = &applied {
+                    candidates.insert(status.session, status.id);
+                }
+                reply(request, applied)
+            }
+            None => read(el.namespace().state(), request).unwrap_or(Reply::Done),
+        };
+        std::hint::black_box(answer);
     }
     requests.len()
 }

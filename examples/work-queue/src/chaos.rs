@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use ballot_core::election::{Effects, Elections, LeaseHolder};
+use ballot_core::election::{Elections, LeaseHolder};
 use ballot_core::namespace::{NodePath, SessionId, State};
 use ballot_runtime::{DeploymentId, Runtime};
 use rand::RngExt;
@@ -110,9 +110,7 @@ async fn find_master(
 async fn lease_holder(rt: &Runtime) -> anyhow::Result<Option<LeaseHolder>> {
     let elector = queue::elector();
     Ok(rt
-        .with_elections(move |el: &mut Elections, now| {
-            (el.lease_holder(&elector, now), Effects::default())
-        })
+        .inspect(move |el: &Elections, now| el.lease_holder(&elector, now))
         .await?)
 }
 

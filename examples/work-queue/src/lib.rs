@@ -29,7 +29,6 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use ballot_check::history::Recorder;
-use ballot_core::election::Elections;
 use ballot_runtime::{DeploySpec, DeploymentId, Limits, Role, Runtime, Supervision, new_engine};
 use ballot_store::clock::SystemClock;
 use ballot_store::{EmbeddedStore, Options};
@@ -105,7 +104,7 @@ impl Report {
 /// built from `worker_wasm`, producers, and the killer; then the audit.
 pub async fn run(config: &Config, worker_wasm: &[u8]) -> anyhow::Result<Report> {
     let dir = tempfile::tempdir()?;
-    let store: EmbeddedStore<Elections> =
+    let store: EmbeddedStore =
         EmbeddedStore::open(dir.path(), Arc::new(SystemClock::new()), Options::default())?;
     let engine = new_engine().map_err(|e| anyhow::anyhow!("{e:#}"))?;
     let recorder = Recorder::new();

@@ -10,7 +10,8 @@
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use ballot_core::election::{Effects, ElectionName, Elections};
+use ballot_core::command::Command;
+use ballot_core::election::ElectionName;
 use ballot_core::namespace::{CreateMode, Data, NodePath, Op, State};
 use ballot_runtime::Runtime;
 use rand::rngs::Xoshiro256PlusPlus;
@@ -120,14 +121,15 @@ pub async fn create_tree(rt: &Runtime) -> anyhow::Result<()> {
             mode: CreateMode::PERSISTENT,
         })
         .collect();
-    rt.with_elections(
-        move |el: &mut Elections, now| match el.multi(None, &ops, now) {
-            Ok((_, effects)) => (Ok(()), effects),
-            Err(failed) => (Err(failed.error.to_string()), Effects::default()),
-        },
-    )
-    .await?
-    .map_err(|e| anyhow::anyhow!("creating the queue: {e}"))
+    let command = Command::Multi {
+        guard: None,
+        ops,
+        quota: None,
+    };
+    rt.propose(command)
+        .await?
+        .map(drop)
+        .map_err(|e| anyhow::anyhow!("creating the queue: {e}"))
 }
 
 /// Starts `producers` tasks enqueueing `items` items between them, each at its own
@@ -166,15 +168,16 @@ async fn enqueue(rt: &Runtime) -> anyhow::Result<()> {
             ..CreateMode::PERSISTENT
         },
     };
-    rt.with_elections(
-        move |el: &mut Elections, now| match el.multi(None, &[op], now) {
-            Ok((_, effects)) => (Ok(()), effects),
-            Err(failed) => (Err(failed.error.to_string()), Effects::default()),
-        },
-    )
-    .await
-    .context("enqueueing")?
-    .map_err(|e| anyhow::anyhow!("enqueueing: {e}"))
+    let command = Command::Multi {
+        guard: None,
+        ops: vec![op],
+        quota: None,
+    };
+    rt.propose(command)
+        .await
+        .context("enqueueing")?
+        .map(drop)
+        .map_err(|e| anyhow::anyhow!("enqueueing: {e}"))
 }
 
 /// Items in `state`, by name, with their parsed states.

@@ -10,8 +10,8 @@ use crate::Quotas;
 use crate::bindings::wit;
 use crate::limits::RateBucket;
 use crate::sandbox::Fence;
-use ballot_core::election::{ElectionName, Elections};
 use ballot_core::command::{EphemeralQuota, Refusal};
+use ballot_core::election::{ElectionName, Elections};
 use ballot_core::namespace as ns;
 use ballot_store::{Hooks, embedded::Admit};
 

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ballot_check::history::Recorder;
-use ballot_core::election::{ElectionName, Elections};
+use ballot_core::election::ElectionName;
 use ballot_core::namespace::NodePath;
 use ballot_runtime::{DeploySpec, Role, Runtime, TimelineEvent, new_engine};
 use ballot_store::clock::SystemClock;
@@ -70,7 +70,7 @@ async fn wait_for(
 
 async fn components(ttl: Duration) -> anyhow::Result<ExitCode> {
     let dir = tempfile::tempdir()?;
-    let store: EmbeddedStore<Elections> =
+    let store: EmbeddedStore =
         EmbeddedStore::open(dir.path(), Arc::new(SystemClock::new()), Options::default())?;
     let engine = new_engine().map_err(|e| anyhow::anyhow!("{e:#}"))?;
     let rt = Runtime::new(engine, store, Recorder::off())?;

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 
-use ballot_core::namespace::{CreateMode, Data, Namespace, NodePath, Op};
+use ballot_core::namespace::{CreateMode, Data, NodePath, Op};
 use ballot_store::clock::SystemClock;
 use ballot_store::{EmbeddedStore, Options, Store, StoreError};
 
@@ -42,7 +42,7 @@ pub fn run(args: StoreLoadArgs) -> anyhow::Result<ExitCode> {
         segment_bytes: 256 << 10,
         ..Options::default()
     };
-    let store: Arc<EmbeddedStore<Namespace>> = Arc::new(EmbeddedStore::open(
+    let store: Arc<EmbeddedStore> = Arc::new(EmbeddedStore::open(
         &args.dir,
         Arc::new(SystemClock::new()),
         options,

@@ -13,7 +13,8 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde::Deserialize;
 
-use ballot_core::election::{CandidateId, Effects, ElectionName, Elections, read_leader};
+use ballot_core::command::{CandidateStatus, Command, Outcome, Refusal};
+use ballot_core::election::{CandidateId, ElectionError, ElectionName, Elections, read_leader};
 use ballot_core::namespace::{
     CreateMode, Data, Guard, Lifetime, NodePath, Op, OpResult, SessionId,
 };
@@ -44,12 +45,10 @@ pub async fn open_session(
         return Err(ApiError::bad_request("ttl_ms must be 100..=600000"));
     }
     let ttl = Duration::from_millis(body.ttl_ms);
-    let session = host
-        .runtime
-        .with_elections(move |el: &mut Elections, now| {
-            (el.open_session(ttl, now), Effects::default())
-        })
-        .await??;
+    let Outcome::Opened(session) = host.runtime.propose(Command::OpenSession { ttl }).await??
+    else {
+        return Err(ApiError::internal("opening a session opened none"));
+    };
     Ok((
         StatusCode::CREATED,
         Json(SessionView {
@@ -65,10 +64,9 @@ pub async fn heartbeat(
     session: Result<Path<u64>, PathRejection>,
 ) -> ApiResult<StatusCode> {
     let Path(session) = session?;
+    let session = SessionId(session);
     host.runtime
-        .with_elections(move |el: &mut Elections, now| {
-            (el.heartbeat(SessionId(session), now), Effects::default())
-        })
+        .propose(Command::Heartbeat { session })
         .await??;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -80,13 +78,9 @@ pub async fn close_session(
     session: Result<Path<u64>, PathRejection>,
 ) -> ApiResult<StatusCode> {
     let Path(session) = session?;
+    let session = SessionId(session);
     host.runtime
-        .with_elections(
-            move |el: &mut Elections, _| match el.close_session(SessionId(session)) {
-                Ok(effects) => (Ok(()), effects),
-                Err(error) => (Err(error), Effects::default()),
-            },
-        )
+        .propose(Command::CloseSession { session })
         .await??;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -113,63 +107,42 @@ pub async fn stand(
     let election = ElectionName::parse(&name)?;
     let data = Data::from(body.payload.bytes().map_err(ApiError::bad_request)?);
     let session = SessionId(body.session);
-    let view = host
-        .runtime
-        .with_elections(move |el: &mut Elections, now| {
-            if !el.namespace().is_live(session, now) {
-                let error = ballot_core::namespace::Error::SessionExpired { session };
-                return (Err(ApiError::from(error)), Effects::default());
-            }
-            let id = el.join(&election, session, data, false);
-            match el.vote(id, now) {
-                Ok(effects) => (Ok(candidate_view(el, id, &election)), effects),
-                Err(error) => {
-                    let _ = el.leave(id, now);
-                    (Err(ApiError::from(error)), Effects::default())
-                }
-            }
-        })
-        .await??;
+    let command = Command::Stand {
+        election,
+        session,
+        data,
+    };
+    let Outcome::Stood(status) = host.runtime.propose(command).await?? else {
+        return Err(ApiError::internal("standing returned no candidate"));
+    };
+    let view = candidate_view(&status);
     Ok((StatusCode::CREATED, Json(view)))
 }
 
-fn candidate_view(el: &Elections, id: CandidateId, election: &ElectionName) -> CandidateView {
+fn candidate_view(status: &CandidateStatus) -> CandidateView {
     CandidateView {
-        candidate: id.0,
-        election: election.to_string(),
-        session: el.session_of(id).map_or(0, |s| s.0),
-        ballot: el.ballot(id).map(|b| b.name().to_string()),
-        term: el.leading_term(id).map(|t| t.0),
+        candidate: status.id.0,
+        election: status.election.to_string(),
+        session: status.session.0,
+        ballot: status.ballot.as_ref().map(|b| b.name().to_string()),
+        term: status.term.map(|t| t.0),
     }
 }
 
-/// Runs `f` on candidate `id`'s election, answering 404 if there is no such candidate.
-async fn with_candidate<T: Send + 'static>(
+/// Proposes the command `command` builds for candidate `id`, answering 404 if there is
+/// no such candidate.
+async fn for_candidate(
     host: &Host,
     id: u64,
-    f: impl FnOnce(
-        &mut Elections,
-        CandidateId,
-        ballot_core::namespace::MonoTime,
-    ) -> ApiResult<(T, Effects)>
-    + Send
-    + 'static,
-) -> ApiResult<T> {
-    host.runtime
-        .with_elections(move |el: &mut Elections, now| {
-            let id = CandidateId(id);
-            if el.session_of(id).is_none() {
-                return (
-                    Err(ApiError::not_found(format!("no candidate {}", id.0))),
-                    Effects::default(),
-                );
-            }
-            match f(el, id, now) {
-                Ok((value, effects)) => (Ok(value), effects),
-                Err(error) => (Err(error), Effects::default()),
-            }
-        })
-        .await?
+    command: impl FnOnce(CandidateId) -> Command,
+) -> ApiResult<()> {
+    let id = CandidateId(id);
+    match host.runtime.propose(command(id)).await? {
+        Err(Refusal::Election(ElectionError::UnknownCandidate(_))) => {
+            Err(ApiError::not_found(format!("no candidate {}", id.0)))
+        }
+        applied => applied.map(drop).map_err(ApiError::from),
+    }
 }
 
 /// `GET /v1/candidates/{id}`: where a candidate stands (its term, if it leads).
@@ -178,12 +151,12 @@ pub async fn candidate(
     id: Result<Path<u64>, PathRejection>,
 ) -> ApiResult<Json<CandidateView>> {
     let Path(id) = id?;
-    with_candidate(&host, id, |el, id, _| {
-        let election = el.election_of(id).expect("a registered candidate");
-        Ok((candidate_view(el, id, &election), Effects::default()))
-    })
-    .await
-    .map(Json)
+    let status = host
+        .runtime
+        .inspect(move |el: &Elections, _| el.status(CandidateId(id)))
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("no candidate {id}")))?;
+    Ok(Json(candidate_view(&status)))
 }
 
 /// Body of `POST /v1/candidates/{id}/ack`.
@@ -212,9 +185,11 @@ pub async fn ack(
             body.payload.bytes().map_err(ApiError::bad_request)?,
         )),
     };
-    with_candidate(&host, id, move |el, id, now| {
-        let effects = el.acknowledge(id, ballot_core::namespace::Revision(body.term), data, now)?;
-        Ok(((), effects))
+    let term = Some(ballot_core::namespace::Revision(body.term));
+    for_candidate(&host, id, move |candidate| Command::Acknowledge {
+        candidate,
+        term,
+        data,
     })
     .await?;
     Ok(StatusCode::NO_CONTENT)
@@ -227,7 +202,7 @@ pub async fn resign(
     id: Result<Path<u64>, PathRejection>,
 ) -> ApiResult<StatusCode> {
     let Path(id) = id?;
-    with_candidate(&host, id, |el, id, now| Ok(((), el.resign(id, now)?))).await?;
+    for_candidate(&host, id, |candidate| Command::Resign { candidate }).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -237,7 +212,7 @@ pub async fn leave(
     id: Result<Path<u64>, PathRejection>,
 ) -> ApiResult<StatusCode> {
     let Path(id) = id?;
-    with_candidate(&host, id, |el, id, now| Ok(((), el.leave(id, now)?))).await?;
+    for_candidate(&host, id, |candidate| Command::Leave { candidate }).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -316,26 +291,53 @@ pub async fn multi(
     if ops.is_empty() {
         return Err(ApiError::bad_request("a multi needs at least one op"));
     }
-    ballot_core::election::refuse_host_kept(&ops)?;
-    let guard = request.guard;
     let asked = ops.clone();
-    let committed = host
-        .runtime
-        .with_elections(move |el: &mut Elections, now| {
-            let guard = match guard.map(|g| to_guard(el, g, session, now)).transpose() {
-                Ok(guard) => guard,
-                Err(error) => return (Err(error), Effects::default()),
+    let committed = match request
+        .guard
+        .map(|guard| to_guard(guard, session))
+        .transpose()?
+    {
+        None => match host
+            .runtime
+            .propose(Command::Multi {
+                guard: None,
+                ops,
+                quota: None,
+            })
+            .await??
+        {
+            Outcome::Committed(committed) => committed,
+            other => return Err(ApiError::internal(format!("a multi applied as {other:?}"))),
+        },
+        Some(Fence::Term(guard)) => {
+            let command = Command::Multi {
+                guard: Some(guard),
+                ops,
+                quota: None,
             };
-            match el.multi(guard.as_ref(), &ops, now) {
-                Ok((committed, effects)) => (Ok(committed), effects),
-                Err(failed) => {
-                    let mut error = ApiError::from(failed.error.clone());
-                    error.message = failed.to_string();
-                    (Err(error), Effects::default())
-                }
+            match host.runtime.propose(command).await?? {
+                Outcome::Committed(committed) => committed,
+                other => return Err(ApiError::internal(format!("a multi applied as {other:?}"))),
             }
-        })
-        .await??;
+        }
+        Some(Fence::Lease {
+            elector,
+            peer,
+            term,
+        }) => {
+            let command = Command::Commit {
+                elector,
+                peer,
+                term: Some(term),
+                reads: Default::default(),
+                ops,
+            };
+            match host.runtime.propose(command).await?? {
+                Outcome::LeaseCommitted { committed, .. } => committed,
+                other => return Err(ApiError::internal(format!("a multi applied as {other:?}"))),
+            }
+        }
+    };
     Ok(Json(MultiView {
         revision: committed.revision.0,
         paths: touched_paths(&committed.results, &asked),
@@ -361,29 +363,36 @@ pub(super) fn touched_paths(results: &[OpResult], ops: &[Op]) -> Vec<String> {
         .collect()
 }
 
-/// The namespace guard a request's fencing token stands for, worked out in the commit's
-/// own step (an elector guard needs the live lease's session).
-fn to_guard(
-    el: &Elections,
-    guard: TermGuard,
-    session: Option<SessionId>,
-    now: ballot_core::namespace::MonoTime,
-) -> ApiResult<Guard> {
+/// What a request's fencing token stands for: a term of an election, held by the
+/// multi's session, or a lease elector's term, held by a peer (checked where the multi
+/// applies, against the live lease).
+enum Fence {
+    Term(Guard),
+    Lease {
+        elector: ElectionName,
+        peer: String,
+        term: ballot_core::election::Term,
+    },
+}
+
+fn to_guard(guard: TermGuard, session: Option<SessionId>) -> ApiResult<Fence> {
     let term = ballot_core::namespace::Revision(guard.term);
     match (guard.election, guard.elector, guard.peer) {
         (Some(election), None, None) => {
             let session = session.ok_or_else(|| {
                 ApiError::bad_request("an election guard needs the session that holds the term")
             })?;
-            Ok(Elections::term_guard(
+            Ok(Fence::Term(Elections::term_guard(
                 &ElectionName::parse(&election)?,
                 session,
                 term,
-            ))
+            )))
         }
-        (None, Some(elector), Some(peer)) => {
-            Ok(el.lease_guard(&ElectionName::parse(&elector)?, &peer, term, now)?)
-        }
+        (None, Some(elector), Some(peer)) => Ok(Fence::Lease {
+            elector: ElectionName::parse(&elector)?,
+            peer,
+            term,
+        }),
         _ => Err(ApiError::bad_request(
             "a guard names an election (with the multi's session) or an elector and a peer",
         )),

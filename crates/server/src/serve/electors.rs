@@ -14,7 +14,8 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde::Deserialize;
 
-use ballot_core::election::{Effects, ElectionName, Elections, LeaseOutcome};
+use ballot_core::command::{Command, Outcome};
+use ballot_core::election::{ElectionName, Elections, LeaseOutcome};
 use ballot_runtime::{CommitMode, CommitRequest, DEFAULT_TXN_DEADLINE, Limits, TxnSource};
 
 use super::error::{ApiError, ApiResult};
@@ -39,19 +40,10 @@ pub struct Elect {
     peer: String,
 }
 
-/// Runs `f` on elector `name` in one writer step.
-async fn on_elector<T: Send + 'static>(
-    host: &Host,
-    name: Result<Path<String>, PathRejection>,
-    f: impl FnOnce(&mut Elections, &ElectionName, ballot_core::namespace::MonoTime) -> ApiResult<T>
-    + Send
-    + 'static,
-) -> ApiResult<T> {
+/// The elector a path names.
+fn elector(name: Result<Path<String>, PathRejection>) -> ApiResult<ElectionName> {
     let Path(name) = name?;
-    let name = ElectionName::parse(&name)?;
-    host.runtime
-        .with_elections(move |el: &mut Elections, now| (f(el, &name, now), Effects::default()))
-        .await?
+    Ok(ElectionName::parse(&name)?)
 }
 
 /// `POST /v1/electors/{name}/peers`: adds a peer (creating the elector with the
@@ -65,11 +57,12 @@ pub async fn reset(
     if !(10..=3_600_000).contains(&body.duration_ms) {
         return Err(ApiError::bad_request("duration_ms must be 10..=3600000"));
     }
-    let duration = Duration::from_millis(body.duration_ms);
-    on_elector(&host, name, move |el, name, now| {
-        Ok(el.reset_elector(name, duration, &body.peer, now)?)
-    })
-    .await?;
+    let command = Command::ResetElector {
+        elector: elector(name)?,
+        duration: Duration::from_millis(body.duration_ms),
+        peer: body.peer,
+    };
+    host.runtime.propose(command).await??;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -82,31 +75,36 @@ pub async fn elect(
 ) -> ApiResult<Json<LeaseView>> {
     let Json(body) = body?;
     let peer = body.peer;
-    on_elector(&host, name, move |el, name, now| {
-        let view = match el.elect_for_duration(name, &peer, now)? {
-            LeaseOutcome::Won { term, lease } => LeaseView {
-                outcome: "won".into(),
-                master: Some(peer),
-                term: Some(term.0),
-                left_ms: lease.as_millis() as u64,
-            },
-            LeaseOutcome::Renewed { term, lease } => LeaseView {
-                outcome: "renewed".into(),
-                master: Some(peer),
-                term: Some(term.0),
-                left_ms: lease.as_millis() as u64,
-            },
-            LeaseOutcome::Held { master, term, left } => LeaseView {
-                outcome: "held".into(),
-                master: Some(master),
-                term: Some(term.0),
-                left_ms: left.as_millis() as u64,
-            },
-        };
-        Ok(view)
-    })
-    .await
-    .map(Json)
+    let command = Command::ElectForDuration {
+        elector: elector(name)?,
+        peer: peer.clone(),
+    };
+    let Outcome::Lease(outcome) = host.runtime.propose(command).await?? else {
+        return Err(ApiError::internal(
+            "an election for a lease returned no lease",
+        ));
+    };
+    let view = match outcome {
+        LeaseOutcome::Won { term, lease } => LeaseView {
+            outcome: "won".into(),
+            master: Some(peer),
+            term: Some(term.0),
+            left_ms: lease.as_millis() as u64,
+        },
+        LeaseOutcome::Renewed { term, lease } => LeaseView {
+            outcome: "renewed".into(),
+            master: Some(peer),
+            term: Some(term.0),
+            left_ms: lease.as_millis() as u64,
+        },
+        LeaseOutcome::Held { master, term, left } => LeaseView {
+            outcome: "held".into(),
+            master: Some(master),
+            term: Some(term.0),
+            left_ms: left.as_millis() as u64,
+        },
+    };
+    Ok(Json(view))
 }
 
 /// `GET /v1/electors/{name}`: the live lease, if any.
@@ -114,27 +112,29 @@ pub async fn show(
     State(host): State<Arc<Host>>,
     name: Result<Path<String>, PathRejection>,
 ) -> ApiResult<Json<LeaseView>> {
-    on_elector(&host, name, |el, name, now| {
-        if el.elector_duration(name).is_none() {
-            return Err(ApiError::not_found(format!("no elector {name}")));
-        }
-        Ok(match el.lease_holder(name, now) {
-            Some(holder) => LeaseView {
-                outcome: "held".into(),
-                master: Some(holder.master),
-                term: Some(holder.term.0),
-                left_ms: holder.left.as_millis() as u64,
-            },
-            None => LeaseView {
-                outcome: "lapsed".into(),
-                master: None,
-                term: None,
-                left_ms: 0,
-            },
+    let name = elector(name)?;
+    host.runtime
+        .inspect(move |el: &Elections, now| {
+            if el.elector_duration(&name).is_none() {
+                return Err(ApiError::not_found(format!("no elector {name}")));
+            }
+            Ok(match el.lease_holder(&name, now) {
+                Some(holder) => LeaseView {
+                    outcome: "held".into(),
+                    master: Some(holder.master),
+                    term: Some(holder.term.0),
+                    left_ms: holder.left.as_millis() as u64,
+                },
+                None => LeaseView {
+                    outcome: "lapsed".into(),
+                    master: None,
+                    term: None,
+                    left_ms: 0,
+                },
+            })
         })
-    })
-    .await
-    .map(Json)
+        .await?
+        .map(Json)
 }
 
 /// `POST /v1/txn-fns`: uploads a transaction function (the wasm body), checked against

@@ -6,6 +6,7 @@ use axum::extract::rejection::{BytesRejection, JsonRejection, PathRejection, Que
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
+use ballot_core::command::Refusal;
 use ballot_core::commit::CommitError;
 use ballot_core::election::{ElectionError, ElectorError};
 use ballot_core::namespace::Error as NsError;
@@ -55,6 +56,11 @@ impl ApiError {
     /// 404: nothing by that name.
     pub fn not_found(message: impl Into<String>) -> Self {
         Self::new(StatusCode::NOT_FOUND, "not-found", message)
+    }
+
+    /// 500: the host broke one of its own invariants; the message says which.
+    pub fn internal(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", message)
     }
 }
 
@@ -208,6 +214,30 @@ impl From<ElectionError> for ApiError {
             }
             ElectionError::AlreadyVoted(_) => {
                 ApiError::new(StatusCode::CONFLICT, "refused", error.to_string())
+            }
+        }
+    }
+}
+
+impl From<Refusal> for ApiError {
+    /// What apply refused, with the code of its cause; a refused multi's message names
+    /// the operation that failed.
+    fn from(refusal: Refusal) -> Self {
+        match refusal {
+            Refusal::Namespace(error) => error.into(),
+            Refusal::Multi(failed) => {
+                let mut api = ApiError::from(failed.error.clone());
+                api.message = failed.to_string();
+                api
+            }
+            Refusal::Election(error) => error.into(),
+            Refusal::Quota(_) => ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "quota-exceeded",
+                refusal.to_string(),
+            ),
+            Refusal::Stale(_) => {
+                ApiError::new(StatusCode::CONFLICT, "conflict", refusal.to_string())
             }
         }
     }

@@ -9,7 +9,8 @@ use std::time::Duration;
 use dashmap::DashMap;
 
 use ballot_check::history::Recorder;
-use ballot_core::election::{Effects, ElectionName, Elections, read_leader, read_leading_term};
+use ballot_core::command::{Command, Outcome};
+use ballot_core::election::{ElectionName, read_leader, read_leading_term};
 use ballot_runtime::{
     DeploySpec, DeploymentId, DeploymentStatus, Limits, Role, Runtime, new_engine,
 };
@@ -55,7 +56,7 @@ impl Host {
     /// brings every persisted deployment back in a new session. Must run inside tokio.
     pub async fn start(data_dir: &Path, recorder: Recorder) -> anyhow::Result<Arc<Host>> {
         std::fs::create_dir_all(data_dir)?;
-        let store: EmbeddedStore<Elections> = EmbeddedStore::open(
+        let store: EmbeddedStore = EmbeddedStore::open(
             &data_dir.join("store"),
             Arc::new(SystemClock::new()),
             Options::default(),
@@ -65,16 +66,14 @@ impl Host {
         let stale: Vec<_> = runtime.state().sessions().map(|(id, _)| id).collect();
         if !stale.is_empty() {
             let closed = runtime
-                .with_elections(move |el: &mut Elections, _| {
-                    let mut effects = Effects::default();
-                    for session in stale.iter() {
-                        if let Ok(more) = el.close_session(*session) {
-                            effects.extend(more);
-                        }
-                    }
-                    (stale.len(), effects)
+                .propose(Command::CloseSessions {
+                    sessions: stale.to_vec(),
                 })
-                .await?;
+                .await?
+                .map_or(0, |outcome| match outcome {
+                    Outcome::Ended(ended) => ended.len(),
+                    _ => 0,
+                });
             tracing::info!(closed, "closed the sessions of the previous run");
         }
         // The feed starts from one snapshot: its revision is the horizon, and every later

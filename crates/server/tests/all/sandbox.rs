@@ -6,14 +6,15 @@
 use std::time::Duration;
 
 use ballot_check::history::Recorder;
-use ballot_core::election::{ElectionName, Elections};
+use ballot_core::election::ElectionName;
 use ballot_core::namespace::NodePath;
 use ballot_runtime::{
     DeployError, DeploySpec, DeploymentStatus, Limits, Quotas, Role, Runtime, Supervision,
 };
 
 use super::support::{
-    assert_leadership_linearizable, depose_leader, lines, runtime, wait_for, wait_state, wasm,
+    assert_leadership_linearizable, depose_leader, lines, multi_ops, runtime, wait_for, wait_state,
+    wasm,
 };
 
 /// A candidate deployment of `component` in `election`, with short limits so a
@@ -364,12 +365,7 @@ async fn a_full_mailbox_drops_the_watches_and_never_blocks_the_writer() {
         })
         .collect();
     let started = std::time::Instant::now();
-    rt.with_elections(move |el: &mut Elections, now| {
-        let (_, effects) = el.multi(None, &creates, now).expect("created");
-        ((), effects)
-    })
-    .await
-    .unwrap();
+    multi_ops(&rt, creates).await;
     assert!(started.elapsed() < Duration::from_secs(5));
     wait_for(
         &rt,

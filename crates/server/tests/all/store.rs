@@ -12,7 +12,7 @@ use std::time::Duration;
 use ballot_check::history::{Recorder, Token};
 use ballot_check::{Budget, ModelKind, Verdict, check};
 use ballot_core::namespace::State;
-use ballot_core::namespace::{CreateMode, Data, Namespace, NodePath, Op};
+use ballot_core::namespace::{CreateMode, Data, NodePath, Op};
 use ballot_store::clock::ManualClock;
 use ballot_store::embedded::{CrashMode, Fault, SimFs, thread_spawner};
 use ballot_store::{EmbeddedStore, Options, Store, StoreError, conformance};
@@ -20,7 +20,7 @@ use serde_json::json;
 
 const DIR: &str = "/data";
 
-type NsStore = EmbeddedStore<Namespace>;
+type NsStore = EmbeddedStore;
 
 fn open_sim(fs: &SimFs, options: Options) -> Result<NsStore, StoreError> {
     EmbeddedStore::open_with(
@@ -377,9 +377,10 @@ fn nothing_is_visible_before_it_is_durable() {
 
 #[test]
 fn elections_kept_in_the_store_come_back_after_a_restart() {
-    use ballot_core::election::{Callback, ElectionName, Elections};
+    use ballot_core::command::{Command, Entrant, Outcome};
+    use ballot_core::election::{ElectionName, Recipient, read_leader};
     let fs = SimFs::new();
-    let open = |fs: &SimFs| -> EmbeddedStore<Elections> {
+    let open = |fs: &SimFs| -> EmbeddedStore {
         EmbeddedStore::open_with(
             Path::new(DIR),
             Arc::new(fs.clone()),
@@ -391,44 +392,55 @@ fn elections_kept_in_the_store_come_back_after_a_restart() {
     };
     let store = open(&fs);
     let election = ElectionName::parse("db").unwrap();
-    let term = {
-        let election = election.clone();
-        store
-            .execute(move |el, now| {
-                let session = el.open_session(Duration::from_secs(10), now).unwrap();
-                let id = el.join(&election, session, Data::from("a"), false);
-                let effects = el.vote(id, now).unwrap();
-                let Callback::WinningElection { term } = effects.notifications[0].callback else {
-                    panic!("the first vote wins")
-                };
-                el.acknowledge(id, term, None, now).unwrap();
-                term
-            })
-            .unwrap()
+    let stand = |data: &str| Command::Enter {
+        ttl: Duration::from_secs(10),
+        role: Entrant::Candidate {
+            election: election.clone(),
+            data: Data::from(data),
+            follow_leader: false,
+        },
     };
+    let Ok(Outcome::Entered {
+        recipient: Recipient::Candidate(first),
+        ..
+    }) = store.propose_blocking(stand("a")).unwrap()
+    else {
+        panic!("the first candidate enters")
+    };
+    let acked = store
+        .propose_blocking(Command::Acknowledge {
+            candidate: first,
+            term: None,
+            data: None,
+        })
+        .unwrap();
+    assert!(acked.is_ok(), "the first vote wins and acks: {acked:?}");
+    let term = read_leader(&store.published(), &election)
+        .expect("an acked leader")
+        .term;
     drop(store);
     let store = open(&fs.crashed(CrashMode::DropUnsynced));
-    let leader = {
-        let election = election.clone();
-        store.execute(move |el, _| el.leader(&election)).unwrap()
-    };
+    let leader = read_leader(&store.published(), &election);
     assert_eq!(
         leader.map(|l| l.term),
         Some(term),
         "the acked leader survived"
     );
     // A new ballot after the restart gets a later revision: terms never repeat.
-    let later = store
-        .execute(move |el, now| {
-            let session = el.open_session(Duration::from_secs(10), now).unwrap();
-            let id = el.join(&election, session, Data::from("b"), false);
-            el.vote(id, now).unwrap();
-            el.namespace()
-                .exists(el.ballot(id).unwrap())
-                .unwrap()
-                .created
-        })
+    let before = store.published().revision();
+    let entered = store.propose_blocking(stand("b")).unwrap();
+    assert!(entered.is_ok(), "{entered:?}");
+    let ballots = election.paths().ballots;
+    let state = store.published();
+    let later = state
+        .children(&ballots)
+        .unwrap()
+        .iter()
+        .filter_map(|name| state.exists(&ballots.child(name).unwrap()))
+        .map(|stat| stat.created)
+        .max()
         .unwrap();
+    assert!(later > before && later > term);
     assert!(later > term);
 }
 

@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use ballot_check::history::{History, OpType, Recorder};
 use ballot_check::{Budget, ModelKind, Verdict, check};
-use ballot_core::election::{ElectionName, Elections};
+use ballot_core::command::{Command, Outcome};
+use ballot_core::election::ElectionName;
 use ballot_core::namespace::{Op, Revision};
 use ballot_runtime::{ComponentCache, DeploySpec, Role, Runtime, new_engine};
 use ballot_store::clock::SystemClock;
@@ -42,7 +43,7 @@ pub fn runtime_with_own_cache(recorder: Recorder) -> Runtime {
     Runtime::new(engine(), sim_store(), recorder).expect("runtime")
 }
 
-fn sim_store() -> EmbeddedStore<Elections> {
+fn sim_store() -> EmbeddedStore {
     EmbeddedStore::open_with(
         Path::new("/data"),
         Arc::new(SimFs::new()),
@@ -211,20 +212,37 @@ pub fn observer(name: &str) -> DeploySpec {
 /// operator (or a bug) might; returns the revision of the deletion.
 pub async fn depose_leader(rt: &Runtime, election: &ElectionName) -> Revision {
     let ballots = election.paths().ballots;
-    rt.with_elections(move |el: &mut Elections, now| {
-        let lowest = el
-            .namespace()
-            .state()
-            .first_child(&ballots)
-            .expect("a leader to depose")
-            .to_string();
-        let op = Op::Delete {
-            path: ballots.child(&lowest).unwrap(),
-            expected: None,
-        };
-        let (committed, effects) = el.multi(None, &[op], now).expect("deleted");
-        (committed.revision, effects)
-    })
-    .await
-    .unwrap()
+    let state = rt.state();
+    let lowest = state.first_child(&ballots).expect("a leader to depose");
+    let session = state
+        .exists(&ballots.child(lowest).unwrap())
+        .and_then(|stat| stat.ephemeral_owner)
+        .expect("a ballot belongs to a session");
+    let command = Command::WithdrawBallots {
+        election: election.clone(),
+        session,
+    };
+    match rt.propose(command).await.unwrap() {
+        Ok(Outcome::Withdrawn(revision)) => revision,
+        other => panic!("withdrawing the leader's ballot: {other:?}"),
+    }
+}
+
+/// Commits `ops` as a client would (an unguarded multi), delivering what they cause;
+/// panics on a refusal.
+pub async fn multi_ops(rt: &Runtime, ops: Vec<Op>) -> Revision {
+    let command = Command::Multi {
+        guard: None,
+        ops,
+        quota: None,
+    };
+    match rt.propose(command).await.unwrap() {
+        Ok(Outcome::Committed(committed)) => committed.revision,
+        other => panic!("the multi was refused: {other:?}"),
+    }
+}
+
+/// [`multi_ops`] of one operation.
+pub async fn multi(rt: &Runtime, op: Op) -> Revision {
+    multi_ops(rt, vec![op]).await
 }

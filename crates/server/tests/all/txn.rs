@@ -7,12 +7,13 @@ use std::time::Duration;
 
 use ballot_check::history::Recorder;
 use ballot_check::{Budget, ModelKind, Verdict, check};
+use ballot_core::command::Command;
 use ballot_core::commit::CommitError;
-use ballot_core::election::{Effects, ElectionName, Elections};
+use ballot_core::election::ElectionName;
 use ballot_core::namespace::{CreateMode, Data, NodePath, Op};
 use ballot_runtime::{CommitMode, CommitReport, CommitRequest, Limits, Runtime, TxnSource};
 
-use super::support::{eventually, runtime, wasm};
+use super::support::{eventually, multi, runtime, wasm};
 
 fn txn_fn() -> Arc<Vec<u8>> {
     static WASM: std::sync::OnceLock<Arc<Vec<u8>>> = std::sync::OnceLock::new();
@@ -37,14 +38,14 @@ fn elector() -> ElectionName {
 
 async fn reset(rt: &Runtime, peers: &[&str], duration: Duration) {
     let peers: Vec<String> = peers.iter().map(|p| p.to_string()).collect();
-    rt.with_elections(move |el: &mut Elections, now| {
-        for peer in &peers {
-            el.reset_elector(&elector(), duration, peer, now).unwrap();
-        }
-        ((), Effects::default())
-    })
-    .await
-    .unwrap();
+    for peer in peers {
+        let command = Command::ResetElector {
+            elector: elector(),
+            duration,
+            peer,
+        };
+        rt.propose(command).await.unwrap().unwrap();
+    }
 }
 
 async fn commit(
@@ -147,24 +148,14 @@ async fn a_txn_fn_whose_reads_went_stale_runs_again_on_the_new_state() {
             data: Data::from(value),
             expected: None,
         };
-        rt.with_elections(move |el: &mut Elections, now| {
-            let (_, effects) = el.multi(None, &[op], now).unwrap();
-            ((), effects)
-        })
-        .await
-        .unwrap();
+        multi(rt, op).await;
     }
-    rt.with_elections(|el: &mut Elections, now| {
-        let create = Op::Create {
-            path: NodePath::parse("/from").unwrap(),
-            data: Data::from("old"),
-            mode: CreateMode::PERSISTENT,
-        };
-        let (_, effects) = el.multi(None, &[create], now).unwrap();
-        ((), effects)
-    })
-    .await
-    .unwrap();
+    let create = Op::Create {
+        path: NodePath::parse("/from").unwrap(),
+        data: Data::from("old"),
+        mode: CreateMode::PERSISTENT,
+    };
+    multi(&rt, create).await;
     // The copy spins for a while after reading /from; change /from meanwhile. On a
     // loaded machine the change may miss the first run, so try a few times.
     for round in 0..5 {
@@ -284,12 +275,7 @@ async fn create(rt: &Runtime, path: &str, data: &str) {
         data: Data::from(data),
         mode: CreateMode::PERSISTENT,
     };
-    rt.with_elections(move |el: &mut Elections, now| {
-        let (_, effects) = el.multi(None, &[op], now).unwrap();
-        ((), effects)
-    })
-    .await
-    .unwrap();
+    multi(rt, op).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -8,7 +8,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ballot_check::history::Recorder;
-use ballot_core::election::{Effects, ElectionName, Elections};
+use ballot_core::command::Command;
+use ballot_core::election::ElectionName;
 use ballot_core::namespace::{CreateMode, Data, NodePath, Op};
 use ballot_runtime::{CommitMode, CommitRequest, Limits, Runtime, TxnSource, new_engine};
 use ballot_store::clock::SystemClock;
@@ -65,16 +66,21 @@ fn request(kind: Kind, client: usize, sha256: [u8; 32]) -> CommitRequest {
 
 async fn measure(args: CommitArgs) -> anyhow::Result<ExitCode> {
     let dir = tempfile::tempdir()?;
-    let store: EmbeddedStore<Elections> =
+    let store: EmbeddedStore =
         EmbeddedStore::open(dir.path(), Arc::new(SystemClock::new()), Options::default())?;
     let engine = new_engine().map_err(|e| anyhow::anyhow!("{e:#}"))?;
     let rt = Arc::new(Runtime::new(engine, store, Recorder::off())?);
     let wasm = crate::cli::bundled::FIXTURE_TXN.to_vec();
     let sha256 = ballot_runtime::parse_sha256(&rt.register_txn_fn(&wasm).await?)
         .ok_or_else(|| anyhow::anyhow!("the runtime named the function by a bad hash"))?;
-    rt.with_elections(|el: &mut Elections, now| {
-        let elector = ElectionName::parse("bench").expect("a valid name");
-        let setup = el.reset_elector(&elector, Duration::from_secs(3600), "master", now);
+    let elector = ElectionName::parse("bench").expect("a valid name");
+    rt.propose(Command::ResetElector {
+        elector,
+        duration: Duration::from_secs(3600),
+        peer: "master".into(),
+    })
+    .await??;
+    {
         let mut ops = vec![Op::Create {
             path: NodePath::parse("/bench").expect("a valid path"),
             data: Data::default(),
@@ -87,16 +93,13 @@ async fn measure(args: CommitArgs) -> anyhow::Result<ExitCode> {
                 mode: CreateMode::PERSISTENT,
             });
         }
-        let created = el.multi(None, &ops, now).map(|(_, effects)| effects);
-        (
-            setup
-                .map_err(|e| e.to_string())
-                .and(created.map_err(|e| e.to_string())),
-            Effects::default(),
-        )
-    })
-    .await?
-    .map_err(anyhow::Error::msg)?;
+        rt.propose(Command::Multi {
+            guard: None,
+            ops,
+            quota: None,
+        })
+        .await??;
+    }
     // Win the lease and compile the function once.
     for kind in [Kind::TxnFn, Kind::Plain] {
         rt.commit(request(kind, 0, sha256)).await?;

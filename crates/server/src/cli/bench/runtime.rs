@@ -10,7 +10,8 @@ use std::time::Instant;
 use hdrhistogram::Histogram;
 
 use ballot_check::history::Recorder;
-use ballot_core::election::{Effects, ElectionName, Elections};
+use ballot_core::command::Command;
+use ballot_core::election::ElectionName;
 use ballot_core::namespace::{CreateMode, Data, NodePath, Op};
 use ballot_runtime::bindings::wit;
 use ballot_runtime::{Runtime, new_engine};
@@ -35,7 +36,7 @@ pub struct RuntimeArgs {
 
 async fn measure(args: RuntimeArgs) -> anyhow::Result<ExitCode> {
     let dir = tempfile::tempdir_in(std::env::temp_dir())?;
-    let store: EmbeddedStore<Elections> =
+    let store: EmbeddedStore =
         EmbeddedStore::open(dir.path(), Arc::new(SystemClock::new()), Options::default())?;
     let engine = new_engine().map_err(|e| anyhow::anyhow!("{e:#}"))?;
     let rt = Runtime::new(engine, store, Recorder::off())?;
@@ -89,12 +90,12 @@ async fn measure(args: RuntimeArgs) -> anyhow::Result<ExitCode> {
             }
         };
         let t = Instant::now();
-        rt.with_elections(move |el: &mut Elections, now| {
-            let done = el.multi(None, &[op], now).map(|(_, effects)| effects);
-            (done.map(|_| ()), Effects::default())
+        rt.propose(Command::Multi {
+            guard: None,
+            ops: vec![op],
+            quota: None,
         })
-        .await?
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
+        .await??;
         record(&mut commits, t.elapsed());
     }
 

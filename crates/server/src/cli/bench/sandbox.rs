@@ -10,7 +10,8 @@ use std::time::{Duration, Instant};
 use hdrhistogram::Histogram;
 
 use ballot_check::history::Recorder;
-use ballot_core::election::{Effects, ElectionName, Elections};
+use ballot_core::command::Command;
+use ballot_core::election::ElectionName;
 use ballot_core::namespace::{CreateMode, Data, NodePath, Op};
 use ballot_runtime::{
     DeploySpec, Runtime, Supervision, TimelineEvent, new_engine, new_engine_without_epochs,
@@ -52,7 +53,7 @@ fn spec(name: String, election: &ElectionName, wasm: &[u8]) -> DeploySpec {
 }
 
 fn runtime_on(engine: Engine, dir: &std::path::Path) -> anyhow::Result<Runtime> {
-    let store: EmbeddedStore<Elections> =
+    let store: EmbeddedStore =
         EmbeddedStore::open(dir, Arc::new(SystemClock::new()), Options::default())?;
     Ok(Runtime::new(engine, store, Recorder::off())?)
 }
@@ -61,25 +62,25 @@ fn runtime_on(engine: Engine, dir: &std::path::Path) -> anyhow::Result<Runtime> 
 /// leader's exists watch.
 async fn toggle_kill(rt: &Runtime) -> anyhow::Result<()> {
     let kill = NodePath::parse(KILL)?;
-    rt.with_elections(move |el: &mut Elections, now| {
-        let op = if el.namespace().exists(&kill).is_some() {
-            Op::Delete {
-                path: kill,
-                expected: None,
-            }
-        } else {
-            Op::Create {
-                path: kill,
-                data: Data::default(),
-                mode: CreateMode::PERSISTENT,
-            }
-        };
-        match el.multi(None, &[op], now) {
-            Ok((_, effects)) => ((), effects),
-            Err(_) => ((), Effects::default()),
+    let op = if rt.state().exists(&kill).is_some() {
+        Op::Delete {
+            path: kill,
+            expected: None,
         }
-    })
-    .await?;
+    } else {
+        Op::Create {
+            path: kill,
+            data: Data::default(),
+            mode: CreateMode::PERSISTENT,
+        }
+    };
+    let command = Command::Multi {
+        guard: None,
+        ops: vec![op],
+        quota: None,
+    };
+    // A refusal (a toggle racing another) only means this round fires no watch.
+    let _ = rt.propose(command).await?;
     Ok(())
 }
 
@@ -88,16 +89,19 @@ async fn trap_failovers(rt: &Runtime, rounds: usize) -> anyhow::Result<Histogram
     let wasm = crate::cli::bundled::FIXTURE_TRAP_ON_EVENT.to_vec();
     let election = ElectionName::parse("bench-trap")?;
     let fixtures = NodePath::parse("/fixtures")?;
-    rt.with_elections(move |el: &mut Elections, now| {
-        let op = Op::Create {
-            path: fixtures,
-            data: Data::default(),
-            mode: CreateMode::PERSISTENT,
-        };
-        let _ = el.multi(None, &[op], now);
-        ((), Effects::default())
-    })
-    .await?;
+    let op = Op::Create {
+        path: fixtures,
+        data: Data::default(),
+        mode: CreateMode::PERSISTENT,
+    };
+    // Already there from an earlier run of this benchmark: fine.
+    let _ = rt
+        .propose(Command::Multi {
+            guard: None,
+            ops: vec![op],
+            quota: None,
+        })
+        .await?;
     for i in 0..3 {
         rt.deploy(spec(format!("t{i}"), &election, &wasm)).await?;
     }

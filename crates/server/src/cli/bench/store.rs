@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
 
-use ballot_core::namespace::{CreateMode, Data, Namespace, NodePath, Op};
+use ballot_core::namespace::{CreateMode, Data, NodePath, Op};
 use ballot_store::clock::SystemClock;
 use ballot_store::embedded::{FileSystem, RealFs};
 use ballot_store::{EmbeddedStore, Options, Store};
@@ -52,7 +52,7 @@ fn commits(
     clients: usize,
     until: Duration,
 ) -> anyhow::Result<(Histogram<u64>, u64, (u64, u64))> {
-    let store: Arc<EmbeddedStore<Namespace>> = Arc::new(EmbeddedStore::open(
+    let store: Arc<EmbeddedStore> = Arc::new(EmbeddedStore::open(
         dir,
         Arc::new(SystemClock::new()),
         Options::default(),

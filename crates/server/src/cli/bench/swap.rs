@@ -11,7 +11,7 @@ use std::time::Duration;
 use hdrhistogram::Histogram;
 
 use ballot_check::history::Recorder;
-use ballot_core::election::{ElectionName, Elections};
+use ballot_core::election::ElectionName;
 use ballot_runtime::{DeploySpec, Runtime, SwapOutcome, TimelineEvent, new_engine};
 use ballot_store::clock::SystemClock;
 use ballot_store::{EmbeddedStore, Options};
@@ -74,7 +74,7 @@ async fn blackouts(rt: &Runtime, rounds: usize) -> anyhow::Result<Histogram<u64>
 
 async fn measure(args: SwapArgs) -> anyhow::Result<ExitCode> {
     let dir = tempfile::tempdir_in(std::env::temp_dir())?;
-    let store: EmbeddedStore<Elections> =
+    let store: EmbeddedStore =
         EmbeddedStore::open(dir.path(), Arc::new(SystemClock::new()), Options::default())?;
     let engine = new_engine().map_err(|e| anyhow::anyhow!("{e:#}"))?;
     let rt = Runtime::new(engine, store, Recorder::off())?;
