@@ -463,11 +463,23 @@ fn step(el: &mut Elections, command: &Command, at: MonoTime, out: &mut Effects) 
             }
         }
         Command::Vote { candidate, data } => {
-            if let Some(data) = data {
-                el.set_data(*candidate, data.clone())?;
+            // New ballot data only with a vote that happens: a refused vote keeps the old.
+            let previous = match data {
+                Some(data) => Some(el.set_data(*candidate, data.clone())?),
+                None => None,
+            };
+            match el.vote(*candidate, at) {
+                Ok(effects) => {
+                    out.extend(effects);
+                    Ok(Outcome::Done)
+                }
+                Err(error) => {
+                    if let Some(previous) = previous {
+                        el.set_data(*candidate, previous)?;
+                    }
+                    Err(error.into())
+                }
             }
-            out.extend(el.vote(*candidate, at)?);
-            Ok(Outcome::Done)
         }
         Command::Acknowledge {
             candidate,

@@ -27,12 +27,11 @@
 //!
 //! # Mapping onto etcd
 //!
-//! This trait is not yet the seam the rest of ballot uses: the runtime, `ballot serve` and
-//! the simulator hand closures over the elections to the embedded writer
-//! ([`EmbeddedStore::execute_async`] and friends), which a second host could not apply.
-//! The replicated command log (every change a plain-data command applied by the pure core,
-//! DESIGN.md "The seam") replaces that before an etcd backend can exist. The mapping below
-//! is what such a backend will rest on:
+//! Every change reaches a store as a [`ballot_core::command::Command`]
+//! ([`EmbeddedStore::propose`] and friends), applied by the pure core's `apply`; nothing
+//! hands the writer a closure that changes state, so a second host can apply what the
+//! first proposed. This trait is the namespace's view of that seam (each method one
+//! command). The mapping below is what an etcd backend rests on:
 //!
 //! | ballot | etcd |
 //! |---|---|

@@ -324,6 +324,33 @@ fn a_refused_command_changes_nothing_and_causes_nothing() {
 }
 
 #[test]
+fn a_refused_vote_keeps_the_ballot_data_it_had() {
+    let mut el = fresh();
+    let (session, candidate) = enter(&mut el, "db", "a", t(0));
+    let vote = Command::Vote {
+        candidate,
+        data: Some(Data::from("b")),
+    };
+    assert!(matches!(
+        apply(&mut el, &vote, t(1)).0,
+        Err(Refusal::Election(ElectionError::AlreadyVoted(_)))
+    ));
+    applied(&mut el, Command::Resign { candidate }, t(2));
+    applied(
+        &mut el,
+        Command::Vote {
+            candidate,
+            data: None,
+        },
+        t(3),
+    );
+    let ballot = el.ballot(candidate).expect("voted again").clone();
+    let (data, stat) = el.namespace().get(&ballot).unwrap();
+    assert_eq!(data, Data::from("a"));
+    assert_eq!(stat.ephemeral_owner, Some(session));
+}
+
+#[test]
 fn a_commit_whose_reads_changed_is_stale_and_a_retire_reports_the_term_it_gave_up() {
     let mut el = fresh();
     applied(

@@ -706,14 +706,14 @@ impl Elections {
         read_leader(self.ns.state(), election)
     }
 
-    /// Replaces the data the candidate's next ballot (and ack) carries.
-    pub fn set_data(&mut self, id: CandidateId, data: Data) -> Result<(), ElectionError> {
+    /// Replaces the data the candidate's next ballot (and ack) carries; returns the old,
+    /// so a refused vote can put it back.
+    pub fn set_data(&mut self, id: CandidateId, data: Data) -> Result<Data, ElectionError> {
         let candidate = self
             .candidates
             .get_mut(&id)
             .ok_or(ElectionError::UnknownCandidate(id))?;
-        candidate.data = data;
-        Ok(())
+        Ok(std::mem::replace(&mut candidate.data, data))
     }
 
     // ----- internals -----

@@ -1,8 +1,10 @@
 //! The embedded store, ballot's default: the namespace in memory, every change in a
 //! write-ahead log on local disk.
 //!
-//! One writer thread owns the in-memory head. It applies commits one after another, frames
-//! their journal entries as log records, and makes each batch durable with one write and
+//! One writer thread owns the in-memory head. It stamps each proposed [`Command`] with the
+//! clock's time and applies it with the core's `apply` (a precondition in [`Hooks`] may
+//! withdraw it first), hands what it caused to the [`EffectsSink`] in the same step, frames
+//! the journal entries apply recorded as log records, and makes each batch durable with one write and
 //! one `fdatasync` ([`group`]) before it publishes the new state and releases anyone's
 //! result. Readers only ever see the last published, durable state. Every so many
 //! records it rolls to a new segment and hands an O(1) clone of the state to a background
