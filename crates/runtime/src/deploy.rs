@@ -20,6 +20,7 @@ use ballot_store::{Hooks, StoreError};
 
 use super::actor::{Exit, Guest, Incarnation};
 use super::bindings::{candidate::CandidatePre, observer::ObserverPre};
+use super::code::Code;
 use super::sandbox::{self, Fence, Revocation};
 use super::{Limits, Link, MAILBOX, Shared, Supervision, TimelineEvent, grants, supervisor};
 
@@ -51,8 +52,9 @@ pub enum Role {
 pub struct DeploySpec {
     /// A name for logs and the timeline.
     pub name: String,
-    /// The component's bytes (a WebAssembly component, not a core module).
-    pub wasm: Vec<u8>,
+    /// The component's bytes (a WebAssembly component, not a core module); clone one
+    /// [`Code`] to deploy the same component again without copying or hashing it.
+    pub wasm: Code,
     /// Candidate or observer.
     pub role: Role,
     /// Session TTL: how long the actor may be unresponsive before it loses its session.
@@ -201,9 +203,24 @@ fn linker_with(
 /// Hashing and compiling a large component (bodies may be 64 MiB) take seconds of CPU; on
 /// a tokio worker of a 2-core host that would stall other components' heartbeats and cost
 /// them their sessions, so neither runs on an async worker.
-pub(crate) async fn compile(shared: &Arc<Shared>, wasm: &[u8]) -> Result<Component, DeployError> {
-    let (shared, wasm) = (shared.clone(), wasm.to_vec());
-    off_worker(move || compile_blocking(&shared, &wasm)).await
+pub(crate) async fn compile(shared: &Arc<Shared>, wasm: &Code) -> Result<Component, DeployError> {
+    if let Some(digest) = wasm.known_digest()
+        && let Some(component) = shared.components.0.get(&digest)
+    {
+        return Ok(component.clone());
+    }
+    let (shared, wasm) = (shared.clone(), wasm.clone());
+    off_worker(move || compile_code(&shared, &wasm)).await
+}
+
+/// Compiles `wasm`, or takes it from the cache by its digest, on the calling thread
+/// (which must not be an async worker).
+fn compile_code(shared: &Shared, wasm: &Code) -> Result<Component, DeployError> {
+    let digest = wasm.digest();
+    if let Some(component) = shared.components.0.get(&digest) {
+        return Ok(component.clone());
+    }
+    compile_new(shared, digest, wasm.bytes())
 }
 
 /// Runs `work` (compiling, hashing) on tokio's blocking pool; a panic there is this
@@ -222,6 +239,11 @@ pub(crate) fn compile_blocking(shared: &Shared, wasm: &[u8]) -> Result<Component
     if let Some(component) = shared.components.0.get(&hash) {
         return Ok(component.clone());
     }
+    compile_new(shared, hash, wasm)
+}
+
+/// Compiles `wasm` (whose digest is `hash`), checks its imports, and caches it.
+fn compile_new(shared: &Shared, hash: [u8; 32], wasm: &[u8]) -> Result<Component, DeployError> {
     let component = Component::new(&shared.engine, wasm)
         .map_err(|e| DeployError::Malformed(format!("{e:#}")))?;
     let refused = grants::refused_imports(&shared.engine, &component);
@@ -237,7 +259,7 @@ pub(crate) async fn bare_candidate(
     wasm: &[u8],
     confined: bool,
 ) -> Result<(Store<HostState>, super::bindings::candidate::Candidate), DeployError> {
-    let component = compile(shared, wasm).await?;
+    let component = compile(shared, &Code::from(wasm)).await?;
     let identity = Identity {
         name: "bare".into(),
         process: 0,

@@ -31,6 +31,7 @@
 mod actor;
 pub mod bindings;
 mod bounded;
+mod code;
 mod deploy;
 mod engine;
 mod grants;
@@ -58,6 +59,7 @@ use ballot_core::election::{Callback, Effects, Elections, Recipient};
 use ballot_core::namespace::{MonoTime, SessionId, WatcherId};
 use ballot_store::{EffectsSink, EmbeddedStore, Hooks, StoreError};
 
+pub use code::Code;
 pub use deploy::{DeployError, DeploySpec, DeploymentId, Role};
 pub use engine::{
     EPOCH_TICK, MAX_INSTANCES, MAX_MEMORY_BYTES, new_engine, new_engine_without_epochs,

@@ -105,7 +105,7 @@ pub(crate) async fn swap(
             .ok_or(SwapError::Refused(DeployError::Unknown(id)))?;
         (handle.deployment.clone(), handle.current())
     };
-    let component = deploy::compile(shared, wasm).await?;
+    let component = deploy::compile(shared, &super::Code::from(wasm)).await?;
     let current = current.ok_or(SwapError::NotRunning(id))?;
     let code = deploy::prepare(shared, &deployment.spec.role, &component)?;
     let limits = deployment.spec.limits;

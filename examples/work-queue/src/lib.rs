@@ -163,7 +163,7 @@ pub async fn run(config: &Config, worker_wasm: &[u8]) -> anyhow::Result<Report> 
 fn worker_spec(index: usize, wasm: &[u8], tick: Duration) -> DeploySpec {
     DeploySpec {
         name: format!("worker-{index}"),
-        wasm: wasm.to_vec(),
+        wasm: wasm.into(),
         role: Role::Candidate {
             election: queue::ballot_election(),
             data: Vec::new(),

@@ -81,8 +81,8 @@ async fn components(ttl: Duration) -> anyhow::Result<ExitCode> {
         dir.path().display(),
         ttl.as_millis()
     );
-    let candidate_wasm = crate::cli::bundled::EXAMPLE_CANDIDATE.to_vec();
-    let observer_wasm = crate::cli::bundled::EXAMPLE_OBSERVER.to_vec();
+    let candidate_wasm = ballot_runtime::Code::from(crate::cli::bundled::EXAMPLE_CANDIDATE);
+    let observer_wasm = ballot_runtime::Code::from(crate::cli::bundled::EXAMPLE_OBSERVER);
     rt.deploy(DeploySpec {
         name: "dashboard".into(),
         wasm: observer_wasm,

@@ -386,7 +386,7 @@ pub fn spec_of(record: &Record, wasm: Vec<u8>) -> ApiResult<DeploySpec> {
     };
     Ok(DeploySpec {
         name: record.name.clone(),
-        wasm,
+        wasm: wasm.into(),
         role,
         ttl: Duration::from_millis(record.ttl_ms),
         tick: record.tick_ms.map(Duration::from_millis),

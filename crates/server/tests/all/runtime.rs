@@ -145,18 +145,18 @@ async fn malformed_components_are_refused_and_change_nothing() {
     let rt = runtime(Recorder::off());
     let before = rt.state().encode();
     let mut garbage = candidate("garbage", None);
-    garbage.wasm = b"definitely not wasm".to_vec();
+    garbage.wasm = b"definitely not wasm".to_vec().into();
     let err = rt.deploy(garbage).await.unwrap_err();
     assert!(matches!(err, DeployError::Malformed(_)), "{err}");
 
     let mut core_module = candidate("core", None);
-    core_module.wasm = b"\0asm\x01\0\0\0".to_vec();
+    core_module.wasm = b"\0asm\x01\0\0\0".to_vec().into();
     let err = rt.deploy(core_module).await.unwrap_err();
     assert!(err.to_string().contains("not a valid component"), "{err}");
 
     // An observer component deployed as a candidate lacks the candidate's exports.
     let mut wrong = candidate("wrong", None);
-    wrong.wasm = wasm(ballot_artifacts::EXAMPLE_OBSERVER);
+    wrong.wasm = wasm(ballot_artifacts::EXAMPLE_OBSERVER).into();
     let err = rt.deploy(wrong).await.unwrap_err();
     assert!(
         matches!(
@@ -194,7 +194,7 @@ async fn a_responsive_actor_keeps_its_session_and_the_cache_serves_redeploys() {
 async fn a_component_uses_the_lease_elector() {
     let rt = runtime(Recorder::off());
     let mut spec = candidate("peers", None);
-    spec.wasm = wasm(ballot_artifacts::FIXTURE_LEASE_PEERS);
+    spec.wasm = wasm(ballot_artifacts::FIXTURE_LEASE_PEERS).into();
     rt.deploy(spec).await.unwrap();
     wait_for(&rt, "peers: Acked").await;
     let said: Vec<String> = rt

@@ -22,7 +22,7 @@ use super::support::{
 fn candidate(name: &str, component: &str, election: &str) -> DeploySpec {
     DeploySpec {
         name: name.into(),
-        wasm: wasm(component),
+        wasm: wasm(component).into(),
         role: Role::Candidate {
             election: ElectionName::parse(election).unwrap(),
             data: name.as_bytes().to_vec(),

@@ -180,7 +180,7 @@ pub fn election() -> ElectionName {
 pub fn candidate(name: &str, tick: Option<Duration>) -> DeploySpec {
     DeploySpec {
         name: name.into(),
-        wasm: wasm(ballot_artifacts::EXAMPLE_CANDIDATE),
+        wasm: wasm(ballot_artifacts::EXAMPLE_CANDIDATE).into(),
         role: Role::Candidate {
             election: election(),
             data: format!("{name}:5432").into_bytes(),
@@ -197,7 +197,7 @@ pub fn candidate(name: &str, tick: Option<Duration>) -> DeploySpec {
 pub fn observer(name: &str) -> DeploySpec {
     DeploySpec {
         name: name.into(),
-        wasm: wasm(ballot_artifacts::EXAMPLE_OBSERVER),
+        wasm: wasm(ballot_artifacts::EXAMPLE_OBSERVER).into(),
         role: Role::Observer {
             election: election(),
         },

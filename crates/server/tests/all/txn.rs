@@ -405,7 +405,7 @@ async fn deploy_committer(
     create(rt, "/committer/sha256", sha).await;
     create(rt, "/committer/mode", mode).await;
     let mut spec = super::support::candidate("committer", None);
-    spec.wasm = wasm(ballot_artifacts::FIXTURE_COMMITTER);
+    spec.wasm = wasm(ballot_artifacts::FIXTURE_COMMITTER).into();
     adjust(&mut spec);
     rt.deploy(spec).await.unwrap()
 }

@@ -79,11 +79,11 @@ pub(crate) fn on_tokio(
 pub(crate) fn candidate(
     name: String,
     election: &ballot_core::election::ElectionName,
-    wasm: &[u8],
+    wasm: impl Into<ballot_runtime::Code>,
 ) -> ballot_runtime::DeploySpec {
     ballot_runtime::DeploySpec {
         name,
-        wasm: wasm.to_vec(),
+        wasm: wasm.into(),
         role: ballot_runtime::Role::Candidate {
             election: election.clone(),
             data: Vec::new(),

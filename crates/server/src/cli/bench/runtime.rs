@@ -41,7 +41,8 @@ async fn measure(args: RuntimeArgs) -> anyhow::Result<ExitCode> {
     let engine = new_engine().map_err(|e| anyhow::anyhow!("{e:#}"))?;
     let rt = Runtime::new(engine, store, Recorder::off())?;
     let empty = crate::cli::bundled::EMPTY_EXPORT.to_vec();
-    let example = crate::cli::bundled::EXAMPLE_CANDIDATE.to_vec();
+    // One `Code`, cloned into every deploy: a cached deploy neither copies nor hashes it.
+    let example = ballot_runtime::Code::from(crate::cli::bundled::EXAMPLE_CANDIDATE);
 
     // Baseline: an empty exported function, called directly.
     let (mut store, guest) = rt.bare_candidate(&empty, true).await?;
@@ -55,7 +56,7 @@ async fn measure(args: RuntimeArgs) -> anyhow::Result<ExitCode> {
         record(&mut baseline, t.elapsed());
     }
     // A real callback: the example candidate's on-losing-election (one log import call).
-    let (mut store, guest) = rt.bare_candidate(&example, true).await?;
+    let (mut store, guest) = rt.bare_candidate(example.bytes(), true).await?;
     let leader = wit::Leader {
         candidate: 1,
         term: 1,
@@ -117,7 +118,7 @@ async fn measure(args: RuntimeArgs) -> anyhow::Result<ExitCode> {
     // Failover: undeploy the leader of a queue, time the successor's on-winning-election.
     // The example candidate fences its writes with the election `example`, so it stands there.
     let election = ElectionName::parse("example")?;
-    let failovers = undeploy_failovers(&rt, &example, &election, args.rounds).await?;
+    let failovers = undeploy_failovers(&rt, example.bytes(), &election, args.rounds).await?;
 
     let base50 = micros(&baseline, 0.5);
     let base99 = micros(&baseline, 0.99);
