@@ -210,3 +210,65 @@ async fn a_component_uses_the_lease_elector() {
     assert_eq!(said[1], format!("lease: p1 renewed term {term}"));
     assert_eq!(said[2], format!("lease: p2 held by p1 term {term}"));
 }
+
+/// Compiling runs on the blocking pool, never on an async worker: on a runtime with a
+/// single worker thread, a leader with a 300 ms TTL keeps its session and its term while
+/// every component of the build (megabytes each, none compiled yet by this runtime) is
+/// compiled for deploys. Were a compile to run on the worker, the leader's heartbeats
+/// would stop for longer than its TTL and the sweeper would end its session.
+#[tokio::test(flavor = "current_thread")]
+async fn compiling_large_components_leaves_a_300ms_ttl_leader_its_session_and_term() {
+    use ballot_runtime::{DeploySpec, DeploymentStatus, Role};
+    let rt = runtime_with_own_cache(Recorder::off());
+    let mut leader = candidate("leader", None);
+    leader.ttl = Duration::from_millis(300);
+    let id = rt.deploy(leader).await.unwrap();
+    wait_for(&rt, "leader: Acked").await;
+    let Some(DeploymentStatus::Running { session, .. }) = rt.status(id) else {
+        panic!("the leader runs")
+    };
+    let term = term_acked_by(&rt, "leader");
+    let compiled_before = rt.cached_components();
+    let started = std::time::Instant::now();
+    let mut bytes = 0;
+    for (index, (name, path)) in ballot_artifacts::ALL.iter().enumerate() {
+        if path.ends_with("example_candidate.wasm") {
+            continue;
+        }
+        let code = wasm(path);
+        bytes += code.len();
+        // Observers in elections of their own; a component of another world is refused
+        // after it compiled, which is all this needs.
+        let _ = rt
+            .deploy(DeploySpec {
+                name: format!("big-{name}"),
+                wasm: code.into(),
+                role: Role::Observer {
+                    election: ballot_core::election::ElectionName::parse(&format!("big-{index}"))
+                        .unwrap(),
+                },
+                ttl: Duration::from_secs(10),
+                tick: None,
+                limits: Default::default(),
+                supervision: Default::default(),
+            })
+            .await;
+    }
+    let compiling = started.elapsed();
+    assert!(
+        rt.cached_components() > compiled_before + 3,
+        "the components compiled"
+    );
+    assert!(
+        compiling > Duration::from_millis(300),
+        "compiling {bytes} bytes took {compiling:?}, less than the TTL: this test shows nothing"
+    );
+    assert!(
+        matches!(rt.status(id), Some(DeploymentStatus::Running { session: now, restarts: 0 }) if now == session),
+        "the leader lost its session while {bytes} bytes compiled for {compiling:?}: {:?}\n{}",
+        rt.status(id),
+        lines(&rt).join("\n")
+    );
+    let leader = ballot_core::election::read_leader(&rt.state(), &election()).expect("a leader");
+    assert_eq!(leader.term.0, term, "the term changed");
+}
