@@ -80,6 +80,9 @@ pub enum StoreError {
     Io {
         /// What the store was doing.
         context: String,
+        /// The kind of failure, for callers that branch on it (a missing folder, a
+        /// permission, a full disk).
+        kind: std::io::ErrorKind,
         /// The operating system's message.
         message: String,
     },
@@ -112,6 +115,7 @@ impl StoreError {
     pub(crate) fn io(context: impl Into<String>, error: &std::io::Error) -> Self {
         StoreError::Io {
             context: context.into(),
+            kind: error.kind(),
             message: error.to_string(),
         }
     }
