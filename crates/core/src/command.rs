@@ -58,6 +58,15 @@ pub enum Command {
     },
     /// Ends every session whose deadline has passed at the command's stamp.
     ExpireSessions,
+    /// Sim-only planted bug: from now on term and lease guards are ignored (see
+    /// [`Elections::plant_fencing_off`]). A command, so that a log replays onto elections as
+    /// broken as the ones it ran on. Hidden from the docs; nothing but the simulator may
+    /// propose it.
+    #[doc(hidden)]
+    PlantFencingOff,
+    /// The store reopened after a stop: every session's TTL starts again in full at the
+    /// stamp, so the time the host was down counts against nobody.
+    Restart,
     /// An all-or-nothing multi from outside the election machinery (a component, an HTTP
     /// client), so no write may touch a host-kept subtree.
     Multi {
@@ -321,6 +330,20 @@ impl Command {
         ciborium::from_reader(bytes)
     }
 
+    /// Whether a log must keep this command, given what apply decided: everything that
+    /// applied, because any of it (a heartbeat's deadline, a candidate leaving) can decide
+    /// what a later command does when the log replays; except what changed nothing a
+    /// later command can see (a refusal, a sweep that ended no session) and the caller's
+    /// own watches, which only decide whom effects go to.
+    pub fn is_logged(&self, applied: &Applied) -> bool {
+        match (self, applied) {
+            (_, Err(_)) => false,
+            (Command::Watch { .. } | Command::Unwatch { .. }, _) => false,
+            (Command::ExpireSessions, Ok(Outcome::Ended(ended))) => !ended.is_empty(),
+            _ => true,
+        }
+    }
+
     /// A short name for the command's kind, for logs and metrics.
     pub fn kind(&self) -> &'static str {
         match self {
@@ -329,6 +352,8 @@ impl Command {
             Command::CloseSession { .. } => "close-session",
             Command::CloseSessions { .. } => "close-sessions",
             Command::ExpireSessions => "expire-sessions",
+            Command::Restart => "restart",
+            Command::PlantFencingOff => "plant-fencing-off",
             Command::Multi { .. } => "multi",
             Command::Watch { .. } => "watch",
             Command::Unwatch { .. } => "unwatch",
@@ -384,6 +409,14 @@ fn step(el: &mut Elections, command: &Command, at: MonoTime, out: &mut Effects) 
             let (expired, effects) = el.tick(at);
             out.extend(effects);
             Ok(Outcome::Ended(expired))
+        }
+        Command::Restart => {
+            el.restart_deadlines(at);
+            Ok(Outcome::Done)
+        }
+        Command::PlantFencingOff => {
+            el.plant_fencing_off();
+            Ok(Outcome::Done)
         }
         Command::Multi { guard, ops, quota } => {
             refuse_host_kept(ops)?;

@@ -254,7 +254,9 @@ impl Host {
     /// first job of every incarnation.
     fn plant(&mut self) {
         if self.config.planted == Planted::FencingOff {
-            let _ = self.store.plant(Elections::plant_fencing_off);
+            let _ = self
+                .store
+                .submit(Command::PlantFencingOff, Hooks::default(), |_| {});
         }
     }
 

@@ -200,7 +200,7 @@ impl From<MultiError> for ElectionError {
 }
 
 /// Counters of the watch events the election bookkeeping consumed.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Stats {
     /// Predecessor-ballot watch events: one per candidate woken. The herd test counts these.
     pub ballot_watch_events: u64,
@@ -209,7 +209,7 @@ pub struct Stats {
 }
 
 /// Where a candidate stands.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 enum Phase {
     /// No ballot in the queue: never voted, resigned, or lost its ballot with its session.
     Idle,
@@ -219,7 +219,7 @@ enum Phase {
     Waiting { predecessor: NodePath },
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 struct Candidate {
     election: ElectionName,
     session: SessionId,
@@ -233,7 +233,7 @@ struct Candidate {
 }
 
 /// Per-election bookkeeping.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 struct Race {
     paths: ElectionPaths,
     /// The acknowledged leader, as the ack node says.
@@ -244,7 +244,7 @@ struct Race {
     observers: BTreeSet<ObserverId>,
 }
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
 enum Route {
     Ballot(CandidateId),
     Ack,
@@ -252,7 +252,10 @@ enum Route {
 
 /// The host's elections over one namespace: the single writer of the namespace, so that
 /// every commit's consequences for elections are worked out before the next commit.
-#[derive(Debug, Clone, Default)]
+///
+/// Serializable whole, so a store's snapshot holds what later commands refer to
+/// (candidates, observers, their watches), and commands replay onto it as they applied.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Elections {
     ns: Namespace,
     races: BTreeMap<ElectionName, Race>,
@@ -264,7 +267,8 @@ pub struct Elections {
     last_participant: u64,
     stats: Stats,
     /// A planted bug, set only by the simulator ([`Elections::plant_fencing_off`]): term
-    /// guards are ignored, so a deposed leader's write applies.
+    /// guards are ignored, so a deposed leader's write applies. Kept in snapshots, so that
+    /// commands replay as they applied.
     fencing_off: bool,
 }
 
@@ -276,6 +280,24 @@ impl Elections {
             ns,
             ..Elections::default()
         }
+    }
+
+    /// Replaces the namespace's limits (see [`Namespace::set_limits`]).
+    pub fn set_limits(&mut self, limits: crate::namespace::Limits) {
+        self.ns.set_limits(limits);
+    }
+
+    /// Every session's TTL starts again in full at `now` (see
+    /// [`Namespace::restart_deadlines`]).
+    pub fn restart_deadlines(&mut self, now: MonoTime) {
+        self.ns.restart_deadlines(now);
+    }
+
+    /// The elections as CBOR, for a snapshot.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut bytes = Vec::new();
+        ciborium::into_writer(self, &mut bytes).expect("encoding to memory cannot fail");
+        bytes
     }
 
     /// The namespace, for reads.

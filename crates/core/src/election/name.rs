@@ -86,7 +86,7 @@ impl fmt::Debug for ElectionName {
 ///
 /// Ballots have a folder of their own (unlike the zk gem, which keeps `leader_ack` beside
 /// them), so "the lowest ballot" is simply the first child, with no name filtering.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ElectionPaths {
     /// `/elections/<name>`.
     pub root: NodePath,

@@ -233,14 +233,19 @@ fn no_node(path: &NodePath) -> Error {
 ///
 /// Single writer: every method that changes anything takes `&mut self`; concurrent readers
 /// take a [`Namespace::snapshot`].
-#[derive(Debug, Clone, Default)]
+///
+/// It serializes whole (for a store's snapshots, from which commands replay), except its
+/// limits, which are the opener's, and its journal.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Namespace {
     state: State,
     deadlines: Deadlines,
     watches: Watches,
+    #[serde(skip)]
     limits: Limits,
     last_watcher: u64,
     /// Entries not yet taken by the store; `None` when nobody persists this namespace.
+    #[serde(skip)]
     journal: Option<Vec<Entry>>,
 }
 
@@ -251,6 +256,11 @@ impl Namespace {
             limits,
             ..Namespace::default()
         }
+    }
+
+    /// Replaces the limits, as a namespace loaded from a snapshot takes its opener's.
+    pub fn set_limits(&mut self, limits: Limits) {
+        self.limits = limits;
     }
 
     /// The current state, for reads.

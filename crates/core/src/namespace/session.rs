@@ -35,7 +35,9 @@ impl fmt::Debug for SessionId {
 ///
 /// The namespace never reads a clock itself: callers pass the time in, so that tests and the
 /// simulator drive expiry deterministically and production uses `std::time::Instant`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize,
+)]
 pub struct MonoTime(pub u64);
 
 impl MonoTime {
@@ -63,7 +65,7 @@ pub struct SessionRecord {
 }
 
 /// When each live session expires, indexed both ways so expiry is O(log n) per session.
-#[derive(Debug, Default, Clone)]
+#[derive(Debug, Default, Clone, Serialize, Deserialize)]
 pub(super) struct Deadlines {
     by_session: BTreeMap<SessionId, MonoTime>,
     by_time: BTreeSet<(MonoTime, SessionId)>,

@@ -57,7 +57,7 @@ pub struct WatchEvent {
 
 /// The tables a watch can live in. `Exists` watches share the data table, as in ZooKeeper's
 /// server, because both fire on create, set and delete of the one node.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 enum Table {
     Data,
     Children,
@@ -67,7 +67,7 @@ enum Table {
 type Watchers = BTreeMap<NodePath, BTreeSet<WatcherId>>;
 
 /// Registered watches, with a reverse index so one watcher's watches go in O(k log n).
-#[derive(Debug, Default, Clone)]
+#[derive(Debug, Default, Clone, Serialize, Deserialize)]
 pub(super) struct Watches {
     data: Watchers,
     children: Watchers,

@@ -89,7 +89,23 @@ pub fn thread_spawner() -> Spawner {
 }
 
 type Waiter = Box<dyn FnOnce(Result<(), String>) + Send>;
-type Job = Box<dyn FnOnce(Result<(&mut Elections, MonoTime), String>, &Shared) -> Waiter + Send>;
+type Job = Box<dyn FnOnce(Result<(&mut Elections, MonoTime), String>, &Shared) -> Ran + Send>;
+
+/// What a writer job left behind: who waits for its batch, and the command the log must
+/// keep (with its stamp), if any.
+struct Ran {
+    waiter: Waiter,
+    logged: Option<(MonoTime, Command)>,
+}
+
+impl Ran {
+    fn unlogged(waiter: Waiter) -> Self {
+        Ran {
+            waiter,
+            logged: None,
+        }
+    }
+}
 
 /// Who hears what applied commands cause, for every command from every caller: the
 /// runtime, which revokes and delivers. Both methods run on the writer thread and must not
@@ -157,16 +173,18 @@ fn proposal(
             if let Some(hook) = hooks.applied {
                 hook(&applied);
             }
-            Box::new(move |flushed: Result<(), String>| {
+            let logged = command.is_logged(&applied).then_some((now, command));
+            let waiter: Waiter = Box::new(move |flushed: Result<(), String>| {
                 if flushed.is_ok()
                     && let Some(sink) = sink
                 {
                     sink.durable(effects);
                 }
                 reply(flushed.map(|()| applied))
-            })
+            });
+            Ran { waiter, logged }
         }
-        Err(failure) => Box::new(move |_| reply(Err(failure))),
+        Err(failure) => Ran::unlogged(Box::new(move |_| reply(Err(failure)))),
     })
 }
 
@@ -179,19 +197,11 @@ fn inspection<R: Send + 'static>(
     Box::new(move |target, _: &Shared| match target {
         Ok((el, now)) => {
             let answer = f(el, now);
-            Box::new(move |flushed: Result<(), String>| reply(flushed.map(|()| answer)))
+            Ran::unlogged(Box::new(move |flushed: Result<(), String>| {
+                reply(flushed.map(|()| answer))
+            }))
         }
-        Err(failure) => Box::new(move |_| reply(Err(failure))),
-    })
-}
-
-/// A one-shot planted bug of the simulator, run on the head.
-fn planting(f: fn(&mut Elections)) -> Job {
-    Box::new(move |target, _: &Shared| {
-        if let Ok((el, _)) = target {
-            f(el);
-        }
-        Box::new(|_| {})
+        Err(failure) => Ran::unlogged(Box::new(move |_| reply(Err(failure)))),
     })
 }
 
@@ -336,9 +346,7 @@ impl EmbeddedStore {
             replayed: recovered.replayed,
             cut: recovered.cut.clone(),
         };
-        let mut ns = recovered.ns;
-        ns.restart_deadlines(clock.now());
-        ns.enable_journal();
+        let elections = recovered.elections;
         let (segment, segment_len) = match &recovered.tail_segment {
             Some(path) => {
                 let len = fs
@@ -355,14 +363,14 @@ impl EmbeddedStore {
             })?,
         };
         let shared = Arc::new(Shared {
-            published: tokio::sync::watch::Sender::new(ns.snapshot()),
+            published: tokio::sync::watch::Sender::new(elections.namespace().snapshot()),
             counters: Counters::default(),
             sink: std::sync::OnceLock::new(),
         });
         let (snapshot_tx, snapshot_rx) = mpsc::channel();
         let max_queued = options.max_queued.max(1);
-        let writer = Writer {
-            core: Elections::new(ns),
+        let mut writer = Writer {
+            core: elections,
             fs,
             dir: dir.to_path_buf(),
             clock,
@@ -376,7 +384,16 @@ impl EmbeddedStore {
             snapshots: snapshot_tx,
             ack_before_sync,
         };
+        // The first command of every run, logged like any other and before any other: the
+        // sessions' TTLs start again now, and a later recovery replays exactly that. It
+        // joins the first batch.
+        writer.handle(Request::Job(proposal(
+            Command::Restart,
+            Hooks::default(),
+            |_| {},
+        )));
         let (requests_tx, requests_rx) = mpsc::sync_channel(max_queued);
+
         Ok(Parts {
             store: EmbeddedStore {
                 requests: Mutex::new(Some(requests_tx)),
@@ -476,14 +493,6 @@ impl EmbeddedStore {
         reply: impl FnOnce(Result<R, String>) + Send + 'static,
     ) -> Result<(), StoreError> {
         self.send(Request::Job(inspection(f, reply)))
-    }
-
-    /// Sim-only planted bug: runs `plant` on the head (say,
-    /// [`Elections::plant_fencing_off`]). Public only because the simulator is a crate of
-    /// its own; hidden from the docs; nothing else may call it.
-    #[doc(hidden)]
-    pub fn plant(&self, plant: fn(&mut Elections)) -> Result<(), StoreError> {
-        self.send(Request::Job(planting(plant)))
     }
 
     /// The latest durable state, as readers may see it.
@@ -633,26 +642,27 @@ impl Writer {
         match request {
             Request::Job(job) => {
                 if let Some(failure) = self.group.failure() {
-                    let waiter = job(Err(failure.to_string()), &self.shared);
-                    self.group.submit(&[], 0, waiter);
+                    let ran = job(Err(failure.to_string()), &self.shared);
+                    self.group.submit(&[], 0, ran.waiter);
                     return;
                 }
                 let now = self.clock.now();
-                let waiter = job(Ok((&mut self.core, now)), &self.shared);
+                let ran = job(Ok((&mut self.core, now)), &self.shared);
                 let mut bytes = Vec::new();
                 let mut records = 0;
-                for entry in self.core.take_journal() {
+                if let Some((at, command)) = ran.logged {
                     frame::encode(
                         &LogRecord {
                             lsn: self.next_lsn,
-                            entry,
+                            at,
+                            command,
                         },
                         &mut bytes,
                     );
                     self.next_lsn += 1;
                     records += 1;
                 }
-                self.group.submit(&bytes, records, waiter);
+                self.group.submit(&bytes, records, ran.waiter);
             }
             Request::Snapshot(reply) => {
                 // Flush what is pending first, so the snapshot covers only durable records.
@@ -778,7 +788,7 @@ impl Writer {
         self.since_snapshot = 0;
         let task = snapshotter::Task {
             lsn,
-            state: self.core.namespace().snapshot(),
+            elections: self.core.clone(),
             reply,
         };
         let _ = self.snapshots.send(task);

@@ -2,22 +2,28 @@
 
 use serde::{Deserialize, Serialize};
 
-use ballot_core::namespace::{Entry, State};
+use ballot_core::command::Command;
+use ballot_core::election::Elections;
+use ballot_core::namespace::MonoTime;
 
-/// One log record: a journal entry and its position in the log (1, 2, 3, ...).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// One log record: a command, the time the writer stamped it with, and its position in
+/// the log (1, 2, 3, ...). Replaying it is applying it again at that stamp.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LogRecord {
     /// Position in the log, without gaps.
     pub lsn: u64,
+    /// The stamp it was applied at.
+    pub at: MonoTime,
     /// The change.
-    pub entry: Entry,
+    pub command: Command,
 }
 
-/// A snapshot's body: the state after every record up to `lsn`.
+/// A snapshot's body: the elections after every record up to `lsn`, whole (candidates,
+/// observers and watches too, since later records name them).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SnapshotBody {
-    /// The last record the state includes.
+    /// The last record the elections include.
     pub lsn: u64,
-    /// The canonical state.
-    pub state: State,
+    /// The elections and their namespace.
+    pub elections: Elections,
 }

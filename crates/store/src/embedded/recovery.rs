@@ -4,6 +4,8 @@
 use std::path::{Path, PathBuf};
 
 use crate::StoreError;
+use ballot_core::command::apply;
+use ballot_core::election::Elections;
 use ballot_core::namespace::{Limits, Namespace};
 
 use super::files::FileSystem;
@@ -13,8 +15,8 @@ use super::record::{LogRecord, SnapshotBody};
 
 /// The outcome of recovery.
 pub struct Recovered {
-    /// The namespace with every durable change applied.
-    pub ns: Namespace,
+    /// The elections with every durable command applied.
+    pub elections: Elections,
     /// The number the next record gets.
     pub next_lsn: u64,
     /// The segment to append to, if any (absent in a new folder).
@@ -45,7 +47,8 @@ fn header_error(path: &Path, error: HeaderError) -> StoreError {
     corrupt(path, 0, reason)
 }
 
-/// Recovers the namespace stored in `dir`.
+/// Recovers the elections stored in `dir`: the newest snapshot, then every command logged
+/// after it, applied again at the stamp it was applied at.
 pub fn recover(fs: &dyn FileSystem, dir: &Path, limits: Limits) -> Result<Recovered, StoreError> {
     let names = fs
         .list(dir)
@@ -56,7 +59,7 @@ pub fn recover(fs: &dyn FileSystem, dir: &Path, limits: Limits) -> Result<Recove
         let _ = fs.remove(&dir.join(name));
     }
 
-    let (mut ns, snapshot_lsn) = match listing.snapshots.last() {
+    let (mut elections, snapshot_lsn) = match listing.snapshots.last() {
         Some((lsn, name)) => {
             let path = dir.join(name);
             let body = read_snapshot(fs, &path)?;
@@ -67,9 +70,11 @@ pub fn recover(fs: &dyn FileSystem, dir: &Path, limits: Limits) -> Result<Recove
                     "the snapshot's content does not match its name",
                 ));
             }
-            (Namespace::from_state(body.state, limits), body.lsn)
+            let mut elections = body.elections;
+            elections.set_limits(limits);
+            (elections, body.lsn)
         }
-        None => (Namespace::from_state(Default::default(), limits), 0),
+        None => (Elections::new(Namespace::new(limits)), 0),
     };
 
     // The log must continue right after the snapshot: a first segment that starts later
@@ -143,13 +148,20 @@ pub fn recover(fs: &dyn FileSystem, dir: &Path, limits: Limits) -> Result<Recove
                         ));
                     }
                     if record.lsn > snapshot_lsn {
-                        ns.replay(&record.entry).map_err(|e| {
-                            corrupt(
+                        // Every logged command applied when it was logged; applied again
+                        // on the same elections at the same stamp it must apply again.
+                        let (applied, _) = apply(&mut elections, &record.command, record.at);
+                        if let Err(refusal) = applied {
+                            return Err(corrupt(
                                 &path,
                                 offset,
-                                format!("record {} does not replay: {e}", record.lsn),
-                            )
-                        })?;
+                                format!(
+                                    "record {} ({}) does not apply again: {refusal}",
+                                    record.lsn,
+                                    record.command.kind()
+                                ),
+                            ));
+                        }
                         replayed += 1;
                     }
                     next_lsn += 1;
@@ -188,7 +200,7 @@ pub fn recover(fs: &dyn FileSystem, dir: &Path, limits: Limits) -> Result<Recove
         .ok()
         .and_then(|l| l.segments.last().map(|(_, name)| dir.join(name)));
     Ok(Recovered {
-        ns,
+        elections,
         next_lsn,
         tail_segment,
         cut,

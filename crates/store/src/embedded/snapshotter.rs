@@ -1,7 +1,8 @@
 //! Writing snapshots in the background and truncating the log behind them.
 //!
-//! The writer hands over an O(1) clone of the state (see the namespace's docs on the
-//! persistent map), so writing the snapshot never blocks commits. A snapshot is written to
+//! The writer hands over a clone of the elections (their tree is a persistent map, cloned
+//! in O(1); the bookkeeping beside it is small), so encoding and writing the snapshot
+//! never blocks commits. A snapshot is written to
 //! a temporary file, synced, renamed into place, and the folder synced; only then are the
 //! older snapshots and the log segments it covers deleted.
 
@@ -10,24 +11,24 @@ use std::sync::Arc;
 use std::sync::mpsc::{Receiver, Sender};
 
 use crate::StoreError;
-use ballot_core::namespace::State;
+use ballot_core::election::Elections;
 
 use super::files::FileSystem;
 use super::frame::{self, FileKind};
 use super::layout;
 use super::record::SnapshotBody;
 
-/// A snapshot to write: the state after record `lsn`, and who to tell when it is done.
+/// A snapshot to write: the elections after record `lsn`, and who to tell when it is done.
 pub struct Task {
     pub lsn: u64,
-    pub state: State,
+    pub elections: Elections,
     pub reply: Option<Sender<Result<u64, StoreError>>>,
 }
 
 /// Writes snapshots until the sender side is dropped.
 pub fn run(fs: Arc<dyn FileSystem>, dir: PathBuf, tasks: Receiver<Task>) {
     for task in tasks {
-        let result = write(&*fs, &dir, task.lsn, task.state).map(|()| task.lsn);
+        let result = write(&*fs, &dir, task.lsn, task.elections).map(|()| task.lsn);
         if let Err(error) = &result {
             tracing::error!(%error, lsn = task.lsn, "snapshot failed; the log is kept whole");
         }
@@ -37,8 +38,13 @@ pub fn run(fs: Arc<dyn FileSystem>, dir: PathBuf, tasks: Receiver<Task>) {
     }
 }
 
-fn write(fs: &dyn FileSystem, dir: &Path, lsn: u64, state: State) -> Result<(), StoreError> {
-    write_renamed(fs, dir, lsn, state)?;
+fn write(
+    fs: &dyn FileSystem,
+    dir: &Path,
+    lsn: u64,
+    elections: Elections,
+) -> Result<(), StoreError> {
+    write_renamed(fs, dir, lsn, elections)?;
     settle(fs, dir, lsn)
 }
 
@@ -53,12 +59,12 @@ pub fn write_renamed(
     fs: &dyn FileSystem,
     dir: &Path,
     lsn: u64,
-    state: State,
+    elections: Elections,
 ) -> Result<(), StoreError> {
     let tmp = layout::snapshot_tmp(dir, lsn);
     let path = layout::snapshot(dir, lsn);
     let mut bytes = frame::header(FileKind::Snapshot, lsn);
-    frame::encode(&SnapshotBody { lsn, state }, &mut bytes);
+    frame::encode(&SnapshotBody { lsn, elections }, &mut bytes);
     let mut file = fs.create(&tmp).map_err(io("creating", &tmp))?;
     file.append(&bytes).map_err(io("writing", &tmp))?;
     file.sync_data().map_err(io("syncing", &tmp))?;

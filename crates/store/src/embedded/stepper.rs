@@ -70,7 +70,7 @@ impl Stepper {
         let Ok(task) = self.snapshots.try_recv() else {
             return false;
         };
-        match snapshotter::write_renamed(fs, dir, task.lsn, task.state) {
+        match snapshotter::write_renamed(fs, dir, task.lsn, task.elections) {
             Ok(()) => self.renamed = Some(task.lsn),
             Err(error) => {
                 tracing::error!(%error, lsn = task.lsn, "snapshot failed; the log is kept whole")
