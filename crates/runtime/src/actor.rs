@@ -235,8 +235,9 @@ async fn callback(
                         .candidate
                         .expect("a candidate deployment has a candidate");
                     let check = store.data().fenced();
-                    // The ack's line goes into the timeline in the step that applies it,
-                    // before what it causes is delivered, so it precedes every reaction.
+                    // The ack's line goes into the timeline once the ack is durable and
+                    // published, before what it causes is delivered: it follows the state
+                    // readers see and precedes every reaction.
                     let (me_shared, who) = (shared.clone(), name.clone());
                     let note: OnApplied = Box::new(move |applied| {
                         if applied.is_ok() {
@@ -245,7 +246,8 @@ async fn callback(
                     });
                     let hooks = Hooks {
                         admit: Some(check.admit()),
-                        applied: Some(note),
+                        applied: None,
+                        durable: Some(note),
                     };
                     let command = Command::Acknowledge {
                         candidate: id,

@@ -386,6 +386,7 @@ pub(crate) async fn start(
     let hooks = Hooks {
         admit: None,
         applied: Some(route),
+        durable: None,
     };
     let command = Command::Enter {
         ttl: spec.ttl,

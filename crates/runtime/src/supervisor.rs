@@ -301,6 +301,7 @@ pub(crate) async fn retire(shared: &Arc<Shared>, name: &str, me: Incarnation, ex
     let hooks = Hooks {
         admit: None,
         applied: Some(record),
+        durable: None,
     };
     let command = Command::Retire {
         recipient,

@@ -318,6 +318,7 @@ impl Host {
                 let hooks = Hooks {
                     admit: None,
                     applied: Some(remember),
+                    durable: None,
                 };
                 self.store
                     .submit(command, hooks, move |outcome| match outcome {

@@ -127,8 +127,10 @@ pub trait Store: Send + Sync {
     /// durable and greater than every id issued before, restarts included.
     fn open_session(&self, ttl: Duration) -> Result<SessionId, StoreError>;
 
-    /// Restarts the session's TTL. Not persisted: after a restart every session's TTL
-    /// starts again in full anyway. Fails with `SessionExpired` for a closed or expired session.
+    /// Restarts the session's TTL. Logged like every command that applied, because later
+    /// expiries and leases replay against the deadline it set (after a restart every
+    /// session's TTL starts again in full anyway). Fails with `SessionExpired` for a closed
+    /// or expired session.
     fn heartbeat(&self, session: SessionId) -> Result<(), StoreError>;
 
     /// Closes the session and deletes its ephemerals in one durable step; returns the

@@ -155,6 +155,7 @@ impl WriterCheck {
         Hooks {
             admit: Some(self.admit()),
             applied: None,
+            durable: None,
         }
     }
 

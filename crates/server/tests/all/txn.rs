@@ -477,12 +477,25 @@ async fn a_functions_operations_are_charged_to_the_components_bytes_quota() {
     }
 }
 
+/// A component killed while its transaction function runs writes nothing: the function
+/// runs on, and its commit is refused in the writer step by the instance's fence.
+///
+/// On a loaded machine the function (a spin of about 10^8 steps) may instead pass its
+/// 1 s deadline and abort; it writes nothing either way, so the test waits for the one
+/// thing both outcomes share (the killed instance's callback has returned and a fresh
+/// instance runs on a new session) and checks the fence's refusal only when the commit
+/// reached the writer.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_component_killed_while_its_function_runs_writes_nothing() {
+    use ballot_runtime::DeploymentStatus;
     let recorder = Recorder::new();
     let rt = runtime(recorder.clone());
     let sha = rt.register_txn_fn(&txn_fn()).await.unwrap();
-    let id = deploy_committer(&rt, "slow", &sha, |_| {}).await;
+    // Its callback may take as long as the machine needs; its function has its own 1 s.
+    let id = deploy_committer(&rt, "slow", &sha, |spec| {
+        spec.limits.callback_deadline = Duration::from_secs(30);
+    })
+    .await;
     eventually(
         || "the committer never started its slow commit".to_string(),
         || {
@@ -494,41 +507,32 @@ async fn a_component_killed_while_its_function_runs_writes_nothing() {
     )
     .await;
     let refusals = rt.fenced_refusals();
-    rt.kill(id).unwrap();
-    // The function runs on; its commit reaches the writer, whose fence check refuses it.
-    let history = eventually(
-        || {
-            format!(
-                "the commit never completed:\n{}",
-                recorder.history().to_jsonl()
-            )
-        },
-        || {
-            let history = recorder.history();
-            let done = history.ops.iter().any(|op| {
-                op.f == "commit"
-                    && op.kind != ballot_check::history::OpType::Invoke
-                    && op.value[0] == "p"
-            });
-            done.then_some(history)
+    let killed = rt.kill(id).unwrap();
+    eventually(
+        || format!("no fresh instance after the kill: {:?}", rt.status(id)),
+        || match rt.status(id) {
+            Some(DeploymentStatus::Running { session, .. }) if session != killed => Some(()),
+            _ => None,
         },
     )
     .await;
+    let history = recorder.history();
     let outcome = history
         .ops
         .iter()
-        .find(|op| op.f == "commit" && op.kind != ballot_check::history::OpType::Invoke)
-        .unwrap();
-    assert_eq!(
-        outcome.kind,
-        ballot_check::history::OpType::Fail,
-        "{}",
-        history.to_jsonl()
-    );
-    assert!(
-        rt.fenced_refusals() > refusals,
-        "the writer's fence check refused it"
-    );
+        .find(|op| op.f == "commit" && op.kind != ballot_check::history::OpType::Invoke);
+    if let Some(outcome) = outcome {
+        assert_eq!(
+            outcome.kind,
+            ballot_check::history::OpType::Fail,
+            "{}",
+            history.to_jsonl()
+        );
+        assert!(
+            rt.fenced_refusals() > refusals,
+            "the writer's fence check refused it"
+        );
+    }
     assert_eq!(data(&rt, "/slow-copy"), None, "a killed instance wrote");
     assert!(
         !rt.logs()

@@ -133,8 +133,11 @@ pub type OnApplied = Box<dyn FnOnce(&Applied) + Send>;
 pub struct Hooks {
     /// Checked just before apply; a refusal means the command never applied.
     pub admit: Option<Admit>,
-    /// Told what apply decided, in the step.
+    /// Told what apply decided, in the step (before it is durable).
     pub applied: Option<OnApplied>,
+    /// Told what apply decided once it is durable and published, before what it caused
+    /// is delivered: for what readers must not see ahead of the state (a timeline line).
+    pub durable: Option<OnApplied>,
 }
 
 impl Hooks {
@@ -144,7 +147,7 @@ impl Hooks {
     ) -> Self {
         Hooks {
             admit: Some(Box::new(admit)),
-            applied: None,
+            ..Hooks::default()
         }
     }
 }
@@ -174,11 +177,15 @@ fn proposal(
                 hook(&applied);
             }
             let logged = command.is_logged(&applied).then_some((now, command));
+            let on_durable = hooks.durable;
             let waiter: Waiter = Box::new(move |flushed: Result<(), String>| {
-                if flushed.is_ok()
-                    && let Some(sink) = sink
-                {
-                    sink.durable(effects);
+                if flushed.is_ok() {
+                    if let Some(hook) = on_durable {
+                        hook(&applied);
+                    }
+                    if let Some(sink) = sink {
+                        sink.durable(effects);
+                    }
                 }
                 reply(flushed.map(|()| applied))
             });
