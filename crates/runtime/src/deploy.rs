@@ -216,11 +216,7 @@ pub(crate) async fn compile(shared: &Arc<Shared>, wasm: &Code) -> Result<Compone
 /// Compiles `wasm`, or takes it from the cache by its digest, on the calling thread
 /// (which must not be an async worker).
 fn compile_code(shared: &Shared, wasm: &Code) -> Result<Component, DeployError> {
-    let digest = wasm.digest();
-    if let Some(component) = shared.components.0.get(&digest) {
-        return Ok(component.clone());
-    }
-    compile_new(shared, digest, wasm.bytes())
+    compile_cached(shared, wasm.digest(), wasm.bytes())
 }
 
 /// Runs `work` (compiling, hashing) on tokio's blocking pool; a panic there is this
@@ -235,15 +231,15 @@ pub(crate) async fn off_worker<T: Send + 'static>(
 
 /// [`compile`] on the calling thread, which must not be an async worker.
 pub(crate) fn compile_blocking(shared: &Shared, wasm: &[u8]) -> Result<Component, DeployError> {
-    let hash = super::txn::digest(wasm);
+    compile_cached(shared, super::txn::digest(wasm), wasm)
+}
+
+/// The compiled component of `wasm` (whose digest is `hash`) from the cache, or compiled,
+/// its imports checked, and cached.
+fn compile_cached(shared: &Shared, hash: [u8; 32], wasm: &[u8]) -> Result<Component, DeployError> {
     if let Some(component) = shared.components.0.get(&hash) {
         return Ok(component.clone());
     }
-    compile_new(shared, hash, wasm)
-}
-
-/// Compiles `wasm` (whose digest is `hash`), checks its imports, and caches it.
-fn compile_new(shared: &Shared, hash: [u8; 32], wasm: &[u8]) -> Result<Component, DeployError> {
     let component = Component::new(&shared.engine, wasm)
         .map_err(|e| DeployError::Malformed(format!("{e:#}")))?;
     let refused = grants::refused_imports(&shared.engine, &component);

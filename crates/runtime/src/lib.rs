@@ -3,9 +3,10 @@
 //! One [`Runtime`] owns one store of elections ([`EmbeddedStore`]) and one shared
 //! wasmtime engine. Each deployment is an actor (see [`actor`]): a tokio task with a
 //! bounded mailbox and its own wasmtime `Store`. Every change an actor or the host makes
-//! is a [`ballot_core::command::Command`] proposed to the store's writer; what it causes (election callbacks, watch events) is
-//! delivered to the mailboxes from the writer thread once durable, in commit order, so an
-//! actor never sees anything that a crash could take back, and never out of order.
+//! is a [`ballot_core::command::Command`] proposed to the store's writer; what it causes
+//! (election callbacks, watch events) is delivered to the mailboxes from the writer thread
+//! once durable, in commit order, so an actor never sees anything that a crash could take
+//! back, and never out of order.
 //!
 //! A host import never waits on its own actor's mailbox: deliveries are `try_send`s, and
 //! the outcomes of vote and resign arrive later as callbacks.

@@ -4,11 +4,12 @@
 //! One writer thread owns the in-memory head. It stamps each proposed [`Command`] with the
 //! clock's time and applies it with the core's `apply` (a precondition in [`Hooks`] may
 //! withdraw it first), hands what it caused to the [`EffectsSink`] in the same step, frames
-//! the journal entries apply recorded as log records, and makes each batch durable with one write and
-//! one `fdatasync` ([`group`]) before it publishes the new state and releases anyone's
-//! result. Readers only ever see the last published, durable state. Every so many
-//! records it rolls to a new segment and hands an O(1) clone of the state to a background
-//! thread that writes a snapshot and deletes the segments it covers ([`snapshotter`]).
+//! the command and its stamp as a log record (if the log must keep it), and makes each
+//! batch durable with one write and one `fdatasync` ([`group`]) before it publishes the
+//! new state and releases anyone's result. Readers only ever see the last published,
+//! durable state. Every so many records it rolls to a new segment and hands a clone of the
+//! elections to a background thread that writes a snapshot and deletes the segments it
+//! covers ([`snapshotter`]).
 //! Opening a folder recovers it ([`recovery`]). The simulator opens the same store with no
 //! threads and steps the writer and the snapshotter itself (`stepper`).
 
