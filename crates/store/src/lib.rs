@@ -4,10 +4,12 @@
 //! # Layout
 //!
 //! - this file: the [`Store`] trait and [`StoreError`];
-//! - [`embedded`]: the default backend (writer thread, group commit, segments, snapshots,
-//!   recovery, the real and the simulated file system, and the stepper the simulator
-//!   drives it with);
-//! - [`conformance`]: the suite every backend must pass;
+//! - [`log`]: the [`Log`] trait beneath apply (batches of stamped commands, snapshots) and
+//!   [`log::replay`], which rebuilds the state from any log;
+//! - [`embedded`]: the default backend (writer thread, group commit, the write-ahead log
+//!   with its segments and snapshots, the real and the simulated file system, and the
+//!   stepper the simulator drives it with);
+//! - [`conformance`]: the suites every store and every log must pass;
 //! - [`clock`]: monotonic clocks, injected (the core reads none).
 //!
 //! # The contract
@@ -53,6 +55,7 @@
 pub mod clock;
 pub mod conformance;
 pub mod embedded;
+pub mod log;
 
 use std::time::Duration;
 
@@ -61,6 +64,7 @@ use thiserror::Error;
 use ballot_core::namespace::{Committed, Error, Guard, MultiError, Op, Revision, SessionId, State};
 
 pub use embedded::{EffectsSink, EmbeddedStore, Hooks, Options};
+pub use log::{Log, Snapshots};
 
 /// Why a store operation failed.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -97,6 +101,17 @@ pub enum StoreError {
         /// Where the damage starts.
         offset: u64,
         /// What is wrong.
+        reason: String,
+    },
+    /// An entry of the log does not apply again on the state recovery rebuilt: the log and
+    /// its snapshot disagree, and the store refuses to serve a state no one acknowledged.
+    #[error("the log's entry at position {position} ({command}) does not apply again: {reason}")]
+    Diverged {
+        /// The position of the batch holding the entry.
+        position: u64,
+        /// The kind of command.
+        command: &'static str,
+        /// Why apply refused it.
         reason: String,
     },
     /// The store has been closed.

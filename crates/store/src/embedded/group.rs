@@ -1,28 +1,27 @@
 //! Group commit, as a pure state machine.
 //!
-//! Commits are applied to the in-memory head one after another; their log records are
-//! framed into one buffer; one write and one sync make the whole batch durable; only then
-//! is any of them acknowledged. Commits that arrive while a batch is being synced form the
+//! Commits are applied to the in-memory head one after another; the entries the log must
+//! keep are gathered into one batch; one write and one sync make the whole batch durable;
+//! only then is any of them acknowledged. Commits that arrive while a batch is being synced form the
 //! next batch, so none waits more than one flush behind another. This type only decides
 //! what goes into which batch and who is released with what: the file layer, the clock and
 //! the thread that drives it are the caller's, so the simulator can step it exactly.
 
-/// A batch being assembled or flushed: the bytes to append and who waits on them.
+use crate::log::Entry;
+
+/// A batch being assembled or flushed: the entries to append and who waits on them.
 pub struct Batch<W> {
-    /// Framed log records, in order.
-    pub bytes: Vec<u8>,
+    /// The entries the log must keep, in order.
+    pub entries: Vec<Entry>,
     /// The waiters, in submission order.
     pub waiters: Vec<W>,
-    /// Number of records in `bytes`.
-    pub records: u64,
 }
 
 impl<W> Default for Batch<W> {
     fn default() -> Self {
         Batch {
-            bytes: Vec::new(),
+            entries: Vec::new(),
             waiters: Vec::new(),
-            records: 0,
         }
     }
 }
@@ -40,7 +39,7 @@ pub enum Step {
 pub struct GroupCommit<W> {
     open: Batch<W>,
     flushing: bool,
-    max_batch_bytes: usize,
+    max_batch: usize,
     /// The error that stopped the store, if any: every later waiter is failed with it.
     failed: Option<String>,
 }
@@ -54,13 +53,12 @@ pub enum Outcome<W> {
 }
 
 impl<W> GroupCommit<W> {
-    /// A state machine that flushes at most `max_batch_bytes` per batch (a batch always
-    /// takes at least one commit, however large).
-    pub fn new(max_batch_bytes: usize) -> Self {
+    /// A state machine that flushes at most `max_batch` entries per batch.
+    pub fn new(max_batch: usize) -> Self {
         GroupCommit {
             open: Batch::default(),
             flushing: false,
-            max_batch_bytes,
+            max_batch: max_batch.max(1),
             failed: None,
         }
     }
@@ -72,13 +70,12 @@ impl<W> GroupCommit<W> {
 
     /// True if the open batch has no room for more.
     pub fn is_full(&self) -> bool {
-        self.open.bytes.len() >= self.max_batch_bytes
+        self.open.entries.len() >= self.max_batch
     }
 
-    /// Adds a commit's framed records (possibly none, for a read or a refusal) and its waiter.
-    pub fn submit(&mut self, bytes: &[u8], records: u64, waiter: W) {
-        self.open.bytes.extend_from_slice(bytes);
-        self.open.records += records;
+    /// Adds a commit's entry (none for a read or a refusal) and its waiter.
+    pub fn submit(&mut self, entry: Option<Entry>, waiter: W) {
+        self.open.entries.extend(entry);
         self.open.waiters.push(waiter);
     }
 
@@ -91,7 +88,7 @@ impl<W> GroupCommit<W> {
         }
     }
 
-    /// Takes the open batch for flushing. The driver appends and syncs its bytes (skipping
+    /// Takes the open batch for flushing. The driver appends and syncs its entries (skipping
     /// both when there are none) and reports back with [`GroupCommit::finish_flush`].
     pub fn start_flush(&mut self) -> Batch<W> {
         assert!(!self.flushing, "one flush at a time");
@@ -116,18 +113,27 @@ impl<W> GroupCommit<W> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use ballot_core::command::Command;
+    use ballot_core::namespace::MonoTime;
+
+    fn entry(ms: u64) -> Option<Entry> {
+        Some(Entry {
+            at: MonoTime(ms),
+            command: Command::ExpireSessions,
+        })
+    }
 
     #[test]
     fn commits_arriving_during_a_flush_share_the_next_one() {
         let mut gc = GroupCommit::new(1 << 20);
         assert_eq!(gc.step(), Step::Idle);
-        gc.submit(b"a", 1, "a");
+        gc.submit(entry(1), "a");
         assert_eq!(gc.step(), Step::Flush);
         let first = gc.start_flush();
         // b and c arrive while a's sync runs: they wait, together, for the next flush.
-        gc.submit(b"b", 1, "b");
-        gc.submit(b"", 0, "read");
-        gc.submit(b"c", 1, "c");
+        gc.submit(entry(2), "b");
+        gc.submit(None, "read");
+        gc.submit(entry(3), "c");
         assert_eq!(gc.step(), Step::Idle);
         let Outcome::Durable(done) = gc.finish_flush(first, Ok(())) else {
             panic!()
@@ -135,7 +141,8 @@ mod tests {
         assert_eq!(done, ["a"]);
         assert_eq!(gc.step(), Step::Flush);
         let second = gc.start_flush();
-        assert_eq!((second.bytes.as_slice(), second.records), (&b"bc"[..], 2));
+        let stamps: Vec<_> = second.entries.iter().map(|e| e.at).collect();
+        assert_eq!(stamps, [MonoTime(2), MonoTime(3)]);
         let Outcome::Durable(done) = gc.finish_flush(second, Ok(())) else {
             panic!()
         };
@@ -145,14 +152,14 @@ mod tests {
     #[test]
     fn a_failed_flush_fails_its_batch_and_everything_after() {
         let mut gc = GroupCommit::new(1 << 20);
-        gc.submit(b"a", 1, 1);
+        gc.submit(entry(1), 1);
         let batch = gc.start_flush();
         let Outcome::Failed(failed, why) = gc.finish_flush(batch, Err("disk full".into())) else {
             panic!()
         };
         assert_eq!((failed, why.as_str()), (vec![1], "disk full"));
         assert_eq!(gc.failure(), Some("disk full"));
-        gc.submit(b"b", 1, 2);
+        gc.submit(entry(2), 2);
         let batch = gc.start_flush();
         let Outcome::Failed(failed, _) = gc.finish_flush(batch, Ok(())) else {
             panic!("a store that failed stays failed")
@@ -162,10 +169,11 @@ mod tests {
 
     #[test]
     fn a_full_batch_says_so() {
-        let mut gc = GroupCommit::new(4);
-        gc.submit(b"abc", 1, ());
+        let mut gc = GroupCommit::new(2);
+        gc.submit(entry(1), ());
+        gc.submit(None, ());
         assert!(!gc.is_full());
-        gc.submit(b"de", 1, ());
+        gc.submit(entry(2), ());
         assert!(gc.is_full());
     }
 }

@@ -3,24 +3,26 @@
 //!
 //! One writer thread owns the in-memory head. It stamps each proposed [`Command`] with the
 //! clock's time and applies it with the core's `apply` (a precondition in [`Hooks`] may
-//! withdraw it first), hands what it caused to the [`EffectsSink`] in the same step, frames
-//! the command and its stamp as a log record (if the log must keep it), and makes each
-//! batch durable with one write and one `fdatasync` ([`group`]) before it publishes the
-//! new state and releases anyone's result. Readers only ever see the last published,
-//! durable state. Every so many records it rolls to a new segment and hands a clone of the
-//! elections to a background thread that writes a snapshot and deletes the segments it
-//! covers ([`snapshotter`]).
-//! Opening a folder recovers it ([`recovery`]). The simulator opens the same store with no
-//! threads and steps the writer and the snapshotter itself (`stepper`).
+//! withdraw it first), hands what it caused to the [`EffectsSink`] in the same step, gathers
+//! the command and its stamp as a log [`Entry`] (if the log must keep it), and makes each
+//! batch durable through the [`Log`] trait, one write and one sync ([`group`]), before it
+//! publishes the new state and releases anyone's result. Readers only ever see the last
+//! published, durable state. The writer knows the log only through that trait: here it is
+//! the write-ahead log ([`Wal`]: segments of framed records, one `fdatasync` per batch),
+//! and every so many records it hands a clone of the elections to a background thread
+//! that saves a snapshot through [`crate::Snapshots`] ([`WalSnapshots`], which deletes the
+//! segments it covers). Opening a folder opens the log (cutting a torn tail) and rebuilds
+//! the state with [`crate::log::replay`], through the same `apply`. The simulator opens the
+//! same store with no threads and steps the writer and the snapshotter itself (`stepper`).
 
 mod files;
 mod frame;
 pub mod group;
 mod layout;
 mod record;
-mod recovery;
 mod snapshotter;
 mod stepper;
+mod wal;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -29,6 +31,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crate::clock::Clock;
+use crate::log::{self, Entry, Log};
 use ballot_core::command::{Applied, Command, Outcome, Refusal, apply};
 use ballot_core::election::{Effects, Elections};
 use ballot_core::namespace::{Committed, Guard, Limits, MonoTime, Op, Revision, SessionId, State};
@@ -39,8 +42,9 @@ pub use files::{AppendFile, CrashMode, Fault, FileSystem, RealFs, SimFs};
 pub use frame::FORMAT_VERSION;
 
 use group::{GroupCommit, Step};
-use record::LogRecord;
+pub use snapshotter::WalSnapshots;
 pub use stepper::Stepper;
+pub use wal::{Opened, Wal};
 
 /// Settings of an embedded store.
 #[derive(Debug, Clone)]
@@ -52,8 +56,8 @@ pub struct Options {
     pub snapshot_every: u64,
     /// A segment is rolled over once it is this long.
     pub segment_bytes: u64,
-    /// Bytes of log records per batch, at most (a single commit may exceed it).
-    pub max_batch_bytes: usize,
+    /// Commands per batch, at most.
+    pub max_batch: usize,
     /// The namespace's limits.
     pub limits: Limits,
     /// Requests waiting for the writer, at most; one more is refused with
@@ -68,7 +72,7 @@ impl Default for Options {
             sync: true,
             snapshot_every: 100_000,
             segment_bytes: 64 << 20,
-            max_batch_bytes: 4 << 20,
+            max_batch: 4096,
             limits: Limits::default(),
             max_queued: 65_536,
         }
@@ -92,11 +96,11 @@ pub fn thread_spawner() -> Spawner {
 type Waiter = Box<dyn FnOnce(Result<(), String>) + Send>;
 type Job = Box<dyn FnOnce(Result<(&mut Elections, MonoTime), String>, &Shared) -> Ran + Send>;
 
-/// What a writer job left behind: who waits for its batch, and the command the log must
-/// keep (with its stamp), if any.
+/// What a writer job left behind: who waits for its batch, and the entry the log must
+/// keep, if any.
 struct Ran {
     waiter: Waiter,
-    logged: Option<(MonoTime, Command)>,
+    logged: Option<Entry>,
 }
 
 impl Ran {
@@ -177,7 +181,9 @@ fn proposal(
             if let Some(hook) = hooks.applied {
                 hook(&applied);
             }
-            let logged = command.is_logged(&applied).then_some((now, command));
+            let logged = command
+                .is_logged(&applied)
+                .then_some(Entry { at: now, command });
             let on_durable = hooks.durable;
             let waiter: Waiter = Box::new(move |flushed: Result<(), String>| {
                 if flushed.is_ok() {
@@ -260,6 +266,7 @@ struct Parts {
     writer: Writer,
     requests: Receiver<Request>,
     snapshots: Receiver<snapshotter::Task>,
+    snapshot_files: WalSnapshots,
     lock: Box<dyn Send + Sync>,
 }
 
@@ -284,17 +291,14 @@ impl EmbeddedStore {
             writer,
             requests,
             snapshots,
+            snapshot_files,
             lock,
         } = parts;
         let (snapshot_done_tx, snapshot_done_rx) = mpsc::channel::<()>();
-        {
-            let fs = writer.fs.clone();
-            let dir = dir.to_path_buf();
-            spawn(Box::new(move || {
-                snapshotter::run(fs, dir, snapshots);
-                drop(snapshot_done_tx);
-            }));
-        }
+        spawn(Box::new(move || {
+            snapshotter::run(Arc::new(snapshot_files), snapshots);
+            drop(snapshot_done_tx);
+        }));
         let (stopped_tx, stopped_rx) = mpsc::channel::<()>();
         spawn(Box::new(move || {
             writer.run(requests);
@@ -324,6 +328,7 @@ impl EmbeddedStore {
             writer: parts.writer,
             requests: parts.requests,
             snapshots: parts.snapshots,
+            snapshot_files: parts.snapshot_files,
             written: None,
             renamed: None,
             _lock: parts.lock,
@@ -346,30 +351,17 @@ impl EmbeddedStore {
             std::io::ErrorKind::WouldBlock => StoreError::Locked(e.to_string()),
             _ => StoreError::io(format!("locking {}", dir.display()), &e),
         })?;
-        let recovered = recovery::recover(&*fs, dir, options.limits)?;
-        if let Some((file, bytes)) = &recovered.cut {
+        let (wal, opened) = Wal::open(fs.clone(), dir, options.segment_bytes, options.sync)?;
+        if let Some((file, bytes)) = &opened.cut {
             tracing::warn!(file = %file.display(), bytes, "recovery cut a torn tail");
         }
+        let snapshot_files = WalSnapshots::new(fs, dir);
+        let replayed = log::replay(&wal, &snapshot_files, options.limits)?;
         let report = RecoveryReport {
-            replayed: recovered.replayed,
-            cut: recovered.cut.clone(),
+            replayed: replayed.replayed,
+            cut: opened.cut,
         };
-        let elections = recovered.elections;
-        let (segment, segment_len) = match &recovered.tail_segment {
-            Some(path) => {
-                let len = fs
-                    .read(path)
-                    .map_err(|e| StoreError::io(format!("reading {}", path.display()), &e))?
-                    .len() as u64;
-                let file = fs
-                    .open_append(path)
-                    .map_err(|e| StoreError::io(format!("opening {}", path.display()), &e))?;
-                (file, len)
-            }
-            None => new_segment(&*fs, dir, recovered.next_lsn).map_err(|e| {
-                StoreError::io(format!("creating a segment in {}", dir.display()), &e)
-            })?,
-        };
+        let elections = replayed.elections;
         let shared = Arc::new(Shared {
             published: tokio::sync::watch::Sender::new(elections.namespace().snapshot()),
             counters: Counters::default(),
@@ -379,15 +371,11 @@ impl EmbeddedStore {
         let max_queued = options.max_queued.max(1);
         let mut writer = Writer {
             core: elections,
-            fs,
-            dir: dir.to_path_buf(),
+            log: Box::new(wal),
             clock,
-            group: GroupCommit::new(options.max_batch_bytes),
+            group: GroupCommit::new(options.max_batch),
             options,
-            segment,
-            segment_len,
-            next_lsn: recovered.next_lsn,
-            since_snapshot: recovered.replayed,
+            since_snapshot: replayed.replayed,
             shared: shared.clone(),
             snapshots: snapshot_tx,
             ack_before_sync,
@@ -414,6 +402,7 @@ impl EmbeddedStore {
             writer,
             requests: requests_rx,
             snapshots: snapshot_rx,
+            snapshot_files,
             lock,
         })
     }
@@ -579,31 +568,13 @@ impl Drop for EmbeddedStore {
     }
 }
 
-fn new_segment(
-    fs: &dyn FileSystem,
-    dir: &Path,
-    first: u64,
-) -> std::io::Result<(Box<dyn AppendFile>, u64)> {
-    let path = layout::segment(dir, first);
-    let mut file = fs.create(&path)?;
-    let header = frame::header(frame::FileKind::Segment, first);
-    file.append(&header)?;
-    file.sync_data()?;
-    fs.sync_dir(dir)?;
-    Ok((file, header.len() as u64))
-}
-
 /// The writer thread's state.
 struct Writer {
     core: Elections,
-    fs: Arc<dyn FileSystem>,
-    dir: PathBuf,
+    log: Box<dyn Log>,
     clock: Arc<dyn Clock>,
     options: Options,
     group: GroupCommit<Waiter>,
-    segment: Box<dyn AppendFile>,
-    segment_len: u64,
-    next_lsn: u64,
     since_snapshot: u64,
     shared: Arc<Shared>,
     snapshots: Sender<snapshotter::Task>,
@@ -651,26 +622,12 @@ impl Writer {
             Request::Job(job) => {
                 if let Some(failure) = self.group.failure() {
                     let ran = job(Err(failure.to_string()), &self.shared);
-                    self.group.submit(&[], 0, ran.waiter);
+                    self.group.submit(None, ran.waiter);
                     return;
                 }
                 let now = self.clock.now();
                 let ran = job(Ok((&mut self.core, now)), &self.shared);
-                let mut bytes = Vec::new();
-                let mut records = 0;
-                if let Some((at, command)) = ran.logged {
-                    frame::encode(
-                        &LogRecord {
-                            lsn: self.next_lsn,
-                            at,
-                            command,
-                        },
-                        &mut bytes,
-                    );
-                    self.next_lsn += 1;
-                    records += 1;
-                }
-                self.group.submit(&bytes, records, ran.waiter);
+                self.group.submit(ran.logged, ran.waiter);
             }
             Request::Snapshot(reply) => {
                 // Flush what is pending first, so the snapshot covers only durable records.
@@ -693,14 +650,19 @@ impl Writer {
 
     /// The first half of a flush: takes the open batch and appends it to the log.
     fn write_batch(&mut self) -> Written {
-        let batch = self.group.start_flush();
-        let records = batch.records;
-        let empty = batch.bytes.is_empty();
+        let mut batch = self.group.start_flush();
+        let records = batch.entries.len() as u64;
+        let empty = batch.entries.is_empty();
         let result = if empty {
             Ok(())
         } else {
-            self.append(&batch.bytes, records)
+            self.log
+                .write(&batch.entries)
+                .map(drop)
+                .map_err(|e| e.to_string())
         };
+        // Written: the entries are the log's now, and only the waiters remain.
+        batch.entries = Vec::new();
         let mut written = Written {
             batch: Some(batch),
             records,
@@ -720,12 +682,10 @@ impl Writer {
     /// and releases its waiters (or fails them, and the store).
     fn sync_batch(&mut self, written: Written) {
         let result = written.result.and_then(|()| {
-            if written.empty || !self.options.sync {
+            if written.empty {
                 return Ok(());
             }
-            self.segment
-                .sync_data()
-                .map_err(|e| format!("syncing the log: {e}"))
+            self.log.sync().map_err(|e| e.to_string())
         });
         match written.batch {
             Some(batch) => self.release(batch, result, written.records),
@@ -761,38 +721,15 @@ impl Writer {
         }
     }
 
-    fn append(&mut self, bytes: &[u8], records: u64) -> Result<(), String> {
-        if self.segment_len >= self.options.segment_bytes {
-            self.roll(self.next_lsn - records)?;
-        }
-        self.segment
-            .append(bytes)
-            .map_err(|e| format!("appending to the log: {e}"))?;
-        self.segment_len += bytes.len() as u64;
-        Ok(())
-    }
-
-    /// Starts a new segment whose first record is `first`.
-    fn roll(&mut self, first: u64) -> Result<(), String> {
-        let (segment, len) = new_segment(&*self.fs, &self.dir, first)
-            .map_err(|e| format!("starting a new log segment: {e}"))?;
-        self.segment = segment;
-        self.segment_len = len;
-        Ok(())
-    }
-
     fn start_snapshot(&mut self, reply: Option<Sender<Result<u64, StoreError>>>) {
-        let lsn = self.next_lsn - 1;
-        // Roll first, so every segment before the new one is wholly covered by the snapshot.
-        if self.segment_len > frame::HEADER_LEN as u64
-            && let Err(why) = self.roll(self.next_lsn)
-        {
-            tracing::error!(%why, "could not roll the log for a snapshot");
+        if let Err(error) = self.log.prepare_snapshot() {
+            tracing::error!(%error, "could not prepare the log for a snapshot");
             if let Some(reply) = reply {
-                let _ = reply.send(Err(StoreError::Failed(why)));
+                let _ = reply.send(Err(error));
             }
             return;
         }
+        let lsn = self.log.last_position();
         self.since_snapshot = 0;
         let task = snapshotter::Task {
             lsn,

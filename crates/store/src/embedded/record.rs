@@ -3,7 +3,6 @@
 use serde::{Deserialize, Serialize};
 
 use ballot_core::command::Command;
-use ballot_core::election::Elections;
 use ballot_core::namespace::MonoTime;
 
 /// One log record: a command, the time the writer stamped it with, and its position in
@@ -19,11 +18,12 @@ pub struct LogRecord {
 }
 
 /// A snapshot's body: the elections after every record up to `lsn`, whole (candidates,
-/// observers and watches too, since later records name them).
+/// observers and watches too, since later records name them). Generic so that writing
+/// borrows the elections and reading owns them.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct SnapshotBody {
+pub struct SnapshotBody<E> {
     /// The last record the elections include.
     pub lsn: u64,
     /// The elections and their namespace.
-    pub elections: Elections,
+    pub elections: E,
 }

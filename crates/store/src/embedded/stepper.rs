@@ -5,7 +5,7 @@
 use std::sync::mpsc::Receiver;
 
 use super::group::Step;
-use super::{Request, Writer, Written, snapshotter};
+use super::{Request, WalSnapshots, Writer, Written, snapshotter};
 
 /// A store's writer and snapshotter, stepped by the caller (see
 /// [`super::EmbeddedStore::open_stepped`]). Dropping it is the process dying: whatever
@@ -14,6 +14,7 @@ pub struct Stepper {
     pub(super) writer: Writer,
     pub(super) requests: Receiver<Request>,
     pub(super) snapshots: Receiver<snapshotter::Task>,
+    pub(super) snapshot_files: WalSnapshots,
     /// A batch written and not yet synced.
     pub(super) written: Option<Written>,
     /// A snapshot renamed into place whose folder is not yet synced.
@@ -59,10 +60,8 @@ impl Stepper {
     /// One phase of the snapshotter: settles (folder sync, deletions) a renamed
     /// snapshot, or writes and renames the next one handed over. True if it did work.
     pub fn snapshot(&mut self) -> bool {
-        let fs = &*self.writer.fs;
-        let dir = &self.writer.dir;
         if let Some(lsn) = self.renamed.take() {
-            if let Err(error) = snapshotter::settle(fs, dir, lsn) {
+            if let Err(error) = self.snapshot_files.settle(lsn) {
                 tracing::error!(%error, lsn, "snapshot failed; the log is kept whole");
             }
             return true;
@@ -70,7 +69,7 @@ impl Stepper {
         let Ok(task) = self.snapshots.try_recv() else {
             return false;
         };
-        match snapshotter::write_renamed(fs, dir, task.lsn, task.elections) {
+        match self.snapshot_files.write_renamed(task.lsn, &task.elections) {
             Ok(()) => self.renamed = Some(task.lsn),
             Err(error) => {
                 tracing::error!(%error, lsn = task.lsn, "snapshot failed; the log is kept whole")

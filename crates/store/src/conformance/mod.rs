@@ -1,7 +1,13 @@
-//! The conformance suite every [`Store`] backend must pass (openraft's pattern): each
-//! check gets a fresh store from the backend's builder and asserts one requirement of the
-//! trait's contract. The embedded store runs it in `crates/server/tests/all/store.rs`; the etcd
-//! backend will run the same function.
+//! The conformance suites (openraft's pattern): each check gets a fresh backend from a
+//! builder and asserts one requirement of a contract.
+//!
+//! - this file: every [`Store`] (the namespace's view of the seam); the embedded store runs
+//!   it in `crates/server/tests/all/store.rs`;
+//! - [`log`]: every [`crate::Log`] beneath apply; the write-ahead log runs it on the real
+//!   and the simulated file system in `crates/store/tests/log_conformance.rs`, and the
+//!   etcd log will run the same function.
+
+pub mod log;
 
 use std::time::Duration;
 

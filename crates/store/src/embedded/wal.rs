@@ -1,0 +1,383 @@
+//! The write-ahead log: the embedded store's [`Log`], in segment files on local disk.
+//!
+//! Each entry is framed on its own as a record `{lsn, at, command}` numbered 1, 2, 3, ...
+//! without gaps, so an entry's position is its record number. A batch is one append and
+//! one `fdatasync`. Segments roll over at a size; snapshots
+//! ([`super::snapshotter::WalSnapshots`]) delete the segments they cover. Opening a folder
+//! checks how its files fit together and cuts a torn tail (a record the crash left half
+//! written, with nothing valid after it); anything else that does not decode is
+//! corruption, refused with the file and the offset.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde::Serialize;
+
+use crate::StoreError;
+use crate::log::{Batch, Entry, Log, Position};
+use ballot_core::command::Command;
+use ballot_core::namespace::MonoTime;
+
+use super::files::{AppendFile, FileSystem};
+use super::frame::{self, FileKind, Frame, HEADER_LEN, HeaderError};
+use super::layout;
+use super::record::LogRecord;
+
+/// Framed bytes gathered before they are appended: bounds the framing buffer whatever
+/// the batch.
+const WRITE_CHUNK: usize = 4 << 20;
+
+/// The embedded log, open for appending.
+pub struct Wal {
+    fs: Arc<dyn FileSystem>,
+    dir: PathBuf,
+    segment: Box<dyn AppendFile>,
+    segment_len: u64,
+    /// The number the next record gets.
+    next_lsn: u64,
+    segment_bytes: u64,
+    /// `fdatasync` in [`Log::sync`]; off only to show what is lost without it.
+    sync: bool,
+    /// Framing buffer, reused from batch to batch.
+    buffer: Vec<u8>,
+}
+
+/// What opening a folder found and repaired.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Opened {
+    /// A torn tail cut from the last segment: the file and how many bytes.
+    pub cut: Option<(PathBuf, u64)>,
+}
+
+/// How a record is framed: [`LogRecord`] borrowed, so writing a batch clones no command.
+#[derive(Serialize)]
+struct RecordRef<'a> {
+    lsn: u64,
+    at: MonoTime,
+    command: &'a Command,
+}
+
+pub(super) fn corrupt(path: &Path, offset: usize, reason: impl Into<String>) -> StoreError {
+    StoreError::Corrupt {
+        file: path.display().to_string(),
+        offset: offset as u64,
+        reason: reason.into(),
+    }
+}
+
+pub(super) fn header_error(path: &Path, error: HeaderError) -> StoreError {
+    let reason = match error {
+        HeaderError::Short => "shorter than a file header".to_string(),
+        HeaderError::BadMagic => "not a ballot file of this kind".to_string(),
+        HeaderError::UnknownVersion(v) => format!(
+            "format version {v} is not supported by this build (it reads version {})",
+            frame::FORMAT_VERSION
+        ),
+    };
+    corrupt(path, 0, reason)
+}
+
+fn io(what: &str, path: &Path) -> impl FnOnce(std::io::Error) -> StoreError {
+    let what = format!("{what} {}", path.display());
+    move |e: std::io::Error| StoreError::io(what, &e)
+}
+
+/// The records of one segment file, checked from its header to its end.
+struct Scan {
+    records: Vec<(LogRecord, usize)>,
+    /// Where the first record that does not decode starts, and why, if one does.
+    bad: Option<(usize, &'static str)>,
+    len: usize,
+}
+
+/// Reads a segment and decodes its records, checking that they continue from `first`
+/// without gaps. Stops at the first frame that does not decode (reported in `bad`).
+fn scan(fs: &dyn FileSystem, path: &Path, first: u64) -> Result<Scan, StoreError> {
+    let bytes = fs.read(path).map_err(io("reading", path))?;
+    let header_first =
+        frame::read_header(FileKind::Segment, &bytes).map_err(|e| header_error(path, e))?;
+    if header_first != first {
+        return Err(corrupt(
+            path,
+            12,
+            "the header's first record does not match the file name",
+        ));
+    }
+    let mut records = Vec::new();
+    let mut offset = HEADER_LEN;
+    let mut bad = None;
+    loop {
+        match frame::decode::<LogRecord>(&bytes, offset) {
+            Frame::End => break,
+            Frame::Record(record, next) => {
+                let expected = first + records.len() as u64;
+                if record.lsn != expected {
+                    return Err(corrupt(
+                        path,
+                        offset,
+                        format!("expected record {expected}, found {}", record.lsn),
+                    ));
+                }
+                records.push((record, offset));
+                offset = next;
+            }
+            Frame::Bad(reason) => {
+                if frame::any_valid_after::<LogRecord>(&bytes, offset) {
+                    return Err(corrupt(
+                        path,
+                        offset,
+                        format!("{reason}, and valid records follow"),
+                    ));
+                }
+                bad = Some((offset, reason));
+                break;
+            }
+        }
+    }
+    Ok(Scan {
+        records,
+        bad,
+        len: bytes.len(),
+    })
+}
+
+fn new_segment(
+    fs: &dyn FileSystem,
+    dir: &Path,
+    first: u64,
+) -> std::io::Result<(Box<dyn AppendFile>, u64)> {
+    let path = layout::segment(dir, first);
+    let mut file = fs.create(&path)?;
+    let header = frame::header(FileKind::Segment, first);
+    file.append(&header)?;
+    file.sync_data()?;
+    fs.sync_dir(dir)?;
+    Ok((file, header.len() as u64))
+}
+
+impl Wal {
+    /// Opens the log in `dir` (which must exist; the caller holds its lock): checks that
+    /// the segments continue the newest snapshot, cuts a torn tail from the last segment,
+    /// and positions the log for appending. Segments before the last are checked record by
+    /// record when they are read.
+    pub fn open(
+        fs: Arc<dyn FileSystem>,
+        dir: &Path,
+        segment_bytes: u64,
+        sync: bool,
+    ) -> Result<(Wal, Opened), StoreError> {
+        let listing = layout::classify(fs.list(dir).map_err(io("listing", dir))?);
+        for name in &listing.temporaries {
+            // A snapshot that was never renamed into place: it never counted.
+            let _ = fs.remove(&dir.join(name));
+        }
+        let snapshot_lsn = listing.snapshots.last().map_or(0, |(lsn, _)| *lsn);
+        // The log must continue right after the snapshot: a first segment that starts later
+        // means records were truncated away that no snapshot holds.
+        match listing.segments.first() {
+            Some((first, name)) if *first > snapshot_lsn + 1 => {
+                return Err(corrupt(
+                    &dir.join(name),
+                    0,
+                    format!(
+                        "the log starts at record {first} but the newest snapshot covers only up to {snapshot_lsn}: the snapshot holding the records before is missing"
+                    ),
+                ));
+            }
+            None if snapshot_lsn > 0 => {
+                return Err(StoreError::Corrupt {
+                    file: dir.display().to_string(),
+                    offset: 0,
+                    reason: "a snapshot exists but no log segment does".into(),
+                });
+            }
+            _ => {}
+        }
+
+        let mut segments = listing.segments;
+        let mut opened = Opened::default();
+        let mut tail = None;
+        while let Some((first, name)) = segments.last().cloned() {
+            let path = dir.join(&name);
+            let bytes = fs.read(&path).map_err(io("reading", &path))?;
+            if bytes.len() < HEADER_LEN {
+                // A segment whose header never made it to disk: created, then the crash.
+                tracing::warn!(file = %path.display(), "removing a segment with a torn header");
+                fs.remove(&path).map_err(io("removing", &path))?;
+                segments.pop();
+                continue;
+            }
+            let scan = scan(&*fs, &path, first)?;
+            if let Some((offset, reason)) = scan.bad {
+                tracing::warn!(
+                    file = %path.display(),
+                    offset,
+                    cut = scan.len - offset,
+                    reason,
+                    "cutting a torn record at the end of the log"
+                );
+                fs.truncate(&path, offset as u64)
+                    .map_err(io("truncating", &path))?;
+                opened.cut = Some((path.clone(), (scan.len - offset) as u64));
+            }
+            let next_lsn = first + scan.records.len() as u64;
+            let len = scan.bad.map_or(scan.len, |(offset, _)| offset) as u64;
+            tail = Some((path, next_lsn, len));
+            break;
+        }
+
+        let (segment, segment_len, next_lsn) = match tail {
+            // A log that ends before its snapshot (written without fsync, then a power cut)
+            // continues in a new segment after the snapshot, never with a gap inside a file.
+            Some((path, next_lsn, len)) if next_lsn > snapshot_lsn => {
+                let file = fs.open_append(&path).map_err(io("opening", &path))?;
+                (file, len, next_lsn)
+            }
+            _ => {
+                let next_lsn = snapshot_lsn + 1;
+                let (file, len) =
+                    new_segment(&*fs, dir, next_lsn).map_err(io("creating a segment in", dir))?;
+                (file, len, next_lsn)
+            }
+        };
+        let wal = Wal {
+            fs,
+            dir: dir.to_path_buf(),
+            segment,
+            segment_len,
+            next_lsn,
+            segment_bytes,
+            sync,
+            buffer: Vec::new(),
+        };
+        Ok((wal, opened))
+    }
+
+    /// Appends the framing buffer to the segment and empties it.
+    fn append_buffer(&mut self) -> Result<(), StoreError> {
+        if self.buffer.is_empty() {
+            return Ok(());
+        }
+        self.segment
+            .append(&self.buffer)
+            .map_err(io("appending to", &self.dir))?;
+        self.segment_len += self.buffer.len() as u64;
+        self.buffer.clear();
+        Ok(())
+    }
+
+    /// Starts a new segment whose first record is `first`.
+    fn roll(&mut self, first: u64) -> Result<(), StoreError> {
+        let (segment, len) = new_segment(&*self.fs, &self.dir, first)
+            .map_err(io("starting a segment in", &self.dir))?;
+        self.segment = segment;
+        self.segment_len = len;
+        Ok(())
+    }
+}
+
+impl Log for Wal {
+    fn last_position(&self) -> Position {
+        self.next_lsn - 1
+    }
+
+    fn write(&mut self, entries: &[Entry]) -> Result<Position, StoreError> {
+        debug_assert!(!entries.is_empty(), "a batch holds at least one entry");
+        if self.segment_len >= self.segment_bytes {
+            self.roll(self.next_lsn)?;
+        }
+        self.buffer.clear();
+        for (lsn, entry) in (self.next_lsn..).zip(entries) {
+            let record = RecordRef {
+                lsn,
+                at: entry.at,
+                command: &entry.command,
+            };
+            frame::encode(&record, &mut self.buffer);
+            // A batch of large commands is written in pieces, so the framing buffer
+            // stays small; the batch is still durable only at the next sync.
+            if self.buffer.len() >= WRITE_CHUNK {
+                self.append_buffer()?;
+            }
+        }
+        self.append_buffer()?;
+        self.next_lsn += entries.len() as u64;
+        Ok(self.next_lsn - 1)
+    }
+
+    fn sync(&mut self) -> Result<(), StoreError> {
+        if !self.sync {
+            return Ok(());
+        }
+        self.segment
+            .sync_data()
+            .map_err(io("syncing the log in", &self.dir))
+    }
+
+    fn read_after(&self, after: Position, max: usize) -> Result<Vec<Batch>, StoreError> {
+        let listing = layout::classify(self.fs.list(&self.dir).map_err(io("listing", &self.dir))?);
+        let wanted = after + 1;
+        let start = listing
+            .segments
+            .iter()
+            .rposition(|(first, _)| *first <= wanted);
+        let Some(start) = start else {
+            return match listing.segments.first() {
+                Some((first, name)) => Err(corrupt(
+                    &self.dir.join(name),
+                    0,
+                    format!(
+                        "record {wanted} was asked for, but the log now starts at record {first}: a snapshot covers what came before"
+                    ),
+                )),
+                None => Ok(Vec::new()),
+            };
+        };
+        let mut batches = Vec::new();
+        let mut expected_first = None;
+        for (first, name) in &listing.segments[start..] {
+            let path = self.dir.join(name);
+            if let Some(expected) = expected_first
+                && *first != expected
+            {
+                return Err(corrupt(
+                    &path,
+                    0,
+                    format!(
+                        "the log has a gap: expected record {expected}, this segment starts at {first}"
+                    ),
+                ));
+            }
+            let scan = scan(&*self.fs, &path, *first)?;
+            if let Some((offset, reason)) = scan.bad {
+                // The tail was cut when the log was opened; damage found now is real.
+                return Err(corrupt(&path, offset, reason));
+            }
+            expected_first = Some(first + scan.records.len() as u64);
+            for (record, _) in scan.records {
+                if record.lsn < wanted {
+                    continue;
+                }
+                if batches.len() == max {
+                    return Ok(batches);
+                }
+                batches.push(Batch {
+                    position: record.lsn,
+                    entries: vec![Entry {
+                        at: record.at,
+                        command: record.command,
+                    }],
+                });
+            }
+        }
+        Ok(batches)
+    }
+
+    fn prepare_snapshot(&mut self) -> Result<(), StoreError> {
+        // Every older segment is then wholly covered by the snapshot, and goes with it.
+        if self.segment_len > HEADER_LEN as u64 {
+            self.roll(self.next_lsn)?;
+        }
+        Ok(())
+    }
+}
