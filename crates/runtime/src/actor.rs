@@ -10,6 +10,7 @@ use tokio::sync::mpsc;
 use wasmtime::Store;
 
 use crate::host_impl::{HostState, to_wit_event, to_wit_leader};
+use ballot_check::models::LeadershipCall;
 use ballot_core::command::Command;
 use ballot_core::election::{Callback, CandidateId, Recipient};
 use ballot_core::namespace::{SessionId, WatchEvent, WatcherId};
@@ -20,7 +21,7 @@ use super::bindings::{candidate::Candidate, observer::Observer};
 use super::deploy::Role;
 use super::sandbox::{self, Fence, Interrupted, Revocation};
 use super::swap::{self, SwapOutcome, SwapReport, SwapRequest};
-use super::{Shared, TimelineEvent};
+use super::{Delivered, Shared, TimelineEvent};
 
 /// What an actor is told.
 #[derive(Debug)]
@@ -221,13 +222,13 @@ async fn callback(
         (Guest::Candidate(c), Message::Notify(Callback::WinningElection { term })) => {
             shared.note(
                 &name,
-                TimelineEvent::Callback(format!("on-winning-election(term {term})")),
+                TimelineEvent::Callback(Delivered::WinningElection { term: term.0 }),
             );
-            let elected = serde_json::json!([name, term.0]);
-            let token = shared.recorder.invoke(
+            let token = shared.recorder.leadership(
                 super::recorded_process(process, super::Lane::Election),
-                "elected",
-                elected.clone(),
+                LeadershipCall::Elected,
+                &name,
+                term.0,
             );
             match c.call_on_winning_election(&mut *store, term.0).await? {
                 Ok(()) => {
@@ -256,19 +257,14 @@ async fn callback(
                     };
                     let acked = shared.propose(command, hooks).await;
                     if matches!(acked, Ok(Ok(_))) {
-                        token.ok(elected);
+                        token.ok();
                     } else {
-                        token.fail(elected);
+                        token.fail();
                     }
                 }
                 Err(reason) => {
-                    token.fail(elected);
-                    shared.note(
-                        &name,
-                        TimelineEvent::Callback(format!(
-                            "on-winning-election failed: {reason}; resigning"
-                        )),
-                    );
+                    token.fail();
+                    shared.note(&name, TimelineEvent::WinRefused(reason));
                     let id = me
                         .candidate
                         .expect("a candidate deployment has a candidate");
@@ -282,7 +278,9 @@ async fn callback(
         (Guest::Candidate(c), Message::Notify(Callback::LosingElection { leader })) => {
             shared.note(
                 &name,
-                TimelineEvent::Callback(format!("on-losing-election(leader term {})", leader.term)),
+                TimelineEvent::Callback(Delivered::LosingElection {
+                    leader_term: leader.term.0,
+                }),
             );
             c.call_on_losing_election(&mut *store, &to_wit_leader(&leader))
                 .await?;
@@ -290,7 +288,9 @@ async fn callback(
         (Guest::Candidate(c), Message::Notify(Callback::NewLeader { leader })) => {
             shared.note(
                 &name,
-                TimelineEvent::Callback(format!("on-new-leader(term {})", leader.term)),
+                TimelineEvent::Callback(Delivered::NewLeader {
+                    term: leader.term.0,
+                }),
             );
             c.call_on_new_leader(&mut *store, &to_wit_leader(&leader))
                 .await?;
@@ -304,7 +304,9 @@ async fn callback(
         (Guest::Observer(o), Message::Notify(Callback::NewLeader { leader })) => {
             shared.note(
                 &name,
-                TimelineEvent::Callback(format!("on-new-leader(term {})", leader.term)),
+                TimelineEvent::Callback(Delivered::NewLeader {
+                    term: leader.term.0,
+                }),
             );
             o.call_on_new_leader(&mut *store, &to_wit_leader(&leader))
                 .await?;
@@ -312,7 +314,7 @@ async fn callback(
         (Guest::Observer(o), Message::Notify(Callback::LeadersDeath { term })) => {
             shared.note(
                 &name,
-                TimelineEvent::Callback(format!("on-leaders-death(term {term})")),
+                TimelineEvent::Callback(Delivered::LeadersDeath { term: term.0 }),
             );
             o.call_on_leaders_death(&mut *store, term.0).await?;
         }

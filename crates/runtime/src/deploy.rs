@@ -11,6 +11,7 @@ use tokio::sync::mpsc;
 use wasmtime::Store;
 use wasmtime::component::{Component, HasSelf, Linker};
 
+use crate::cache::Digest;
 use crate::host_impl::{HostState, Identity};
 use ballot_core::command::{Command, Entrant, Outcome, Refusal};
 use ballot_core::election::{ElectionError, ElectionName, Recipient};
@@ -112,8 +113,9 @@ pub(crate) struct Deployment {
     pub(crate) id: DeploymentId,
     pub(crate) spec: DeploySpec,
     /// The code restarts start from: the deployed one, or the last swapped in, already
-    /// checked against its world and linked, so a restart only instantiates.
-    code: std::sync::Mutex<Prepared>,
+    /// checked against its world and linked, so a restart only instantiates; with the
+    /// digest of its bytes, which keeps its compiled component in the cache.
+    code: std::sync::Mutex<(Prepared, Digest)>,
 }
 
 /// A component checked against its role's world and pre-linked (wasmtime's
@@ -160,12 +162,22 @@ fn prepare_candidate(
 impl Deployment {
     /// The code a fresh instance runs.
     pub(crate) fn code(&self) -> Prepared {
-        self.code.lock().unwrap_or_else(|p| p.into_inner()).clone()
+        self.code
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .0
+            .clone()
     }
 
-    /// Makes `code` the code of every later instance (a hot-swap took effect).
-    pub(crate) fn install(&self, code: Prepared) {
-        *self.code.lock().unwrap_or_else(|p| p.into_inner()) = code;
+    /// The digest of the bytes of the code a fresh instance runs.
+    pub(crate) fn digest(&self) -> Digest {
+        self.code.lock().unwrap_or_else(|p| p.into_inner()).1
+    }
+
+    /// Makes `code` (compiled from bytes with `digest`) the code of every later instance
+    /// (a hot-swap took effect).
+    pub(crate) fn install(&self, code: Prepared, digest: Digest) {
+        *self.code.lock().unwrap_or_else(|p| p.into_inner()) = (code, digest);
     }
 }
 
@@ -205,7 +217,7 @@ fn linker_with(
 /// them their sessions, so neither runs on an async worker.
 pub(crate) async fn compile(shared: &Arc<Shared>, wasm: &Code) -> Result<Component, DeployError> {
     if let Some(digest) = wasm.known_digest()
-        && let Some(component) = shared.components.0.get(&digest)
+        && let Some(component) = shared.components.get(&digest)
     {
         return Ok(component.clone());
     }
@@ -237,7 +249,7 @@ pub(crate) fn compile_blocking(shared: &Shared, wasm: &[u8]) -> Result<Component
 /// The compiled component of `wasm` (whose digest is `hash`) from the cache, or compiled,
 /// its imports checked, and cached.
 fn compile_cached(shared: &Shared, hash: [u8; 32], wasm: &[u8]) -> Result<Component, DeployError> {
-    if let Some(component) = shared.components.0.get(&hash) {
+    if let Some(component) = shared.components.get(&hash) {
         return Ok(component.clone());
     }
     let component = Component::new(&shared.engine, wasm)
@@ -246,7 +258,8 @@ fn compile_cached(shared: &Shared, hash: [u8; 32], wasm: &[u8]) -> Result<Compon
     if !refused.is_empty() {
         return Err(DeployError::Refused(refused));
     }
-    shared.components.0.insert(hash, component.clone());
+    shared.components.insert(hash, component.clone());
+    shared.evict_idle_components();
     Ok(component)
 }
 
@@ -299,10 +312,11 @@ pub(crate) async fn deploy(
     let component = compile(shared, &spec.wasm).await?;
     let code = prepare(shared, &spec.role, &component)?;
     let id = DeploymentId(shared.last_deployment.fetch_add(1, Ordering::Relaxed) + 1);
+    let digest = spec.wasm.digest();
     let deployment = Arc::new(Deployment {
         id,
         spec,
-        code: std::sync::Mutex::new(code),
+        code: std::sync::Mutex::new((code, digest)),
     });
     let first = start(shared, &deployment).await?;
     shared.note(

@@ -22,7 +22,8 @@
 //! - this file: the [`Runtime`] handle; `engine`: the one shared wasmtime engine
 //!   ([`new_engine`]) and its epoch ticker;
 //! - `deploy`, `swap`, `supervisor`, `actor`: a deployment's life, from compile (on the
-//!   blocking pool, cached by content) to restarts;
+//!   blocking pool, cached by content) to restarts; `cache`: the compiled components,
+//!   bounded ([`ComponentCache`]);
 //! - [`sandbox`] and [`limits`]: deadlines, memory, quotas, fences;
 //! - `txn`: transaction functions and commits through lease electors;
 //! - [`host_impl`]: the host side of each WIT interface, one file per interface;
@@ -32,6 +33,7 @@
 mod actor;
 pub mod bindings;
 mod bounded;
+mod cache;
 mod code;
 mod deploy;
 mod engine;
@@ -51,15 +53,17 @@ use dashmap::DashMap;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use tokio::sync::mpsc::{self, error::TrySendError};
 use wasmtime::Engine;
-use wasmtime::component::{Component, Linker};
+use wasmtime::component::Linker;
 
 use crate::host_impl::HostState;
 use ballot_check::history::Recorder;
+use ballot_check::models::LeadershipCall;
 use ballot_core::command::{Applied, Command};
 use ballot_core::election::{Callback, Effects, Elections, Recipient};
 use ballot_core::namespace::{MonoTime, SessionId, WatcherId};
 use ballot_store::{EffectsSink, EmbeddedStore, Hooks, StoreError};
 
+pub use cache::{ComponentCache, IDLE_COMPONENTS};
 pub use code::Code;
 pub use deploy::{DeployError, DeploySpec, DeploymentId, Role};
 pub use engine::{
@@ -84,8 +88,10 @@ pub const MAILBOX: usize = 1024;
 pub enum TimelineEvent {
     /// Deployed, with its session.
     Deployed(String),
-    /// A callback was delivered (its name and arguments).
-    Callback(String),
+    /// A callback was delivered.
+    Callback(Delivered),
+    /// Its `on-winning-election` returned an error; it resigns.
+    WinRefused(String),
     /// The host wrote its ack under this term.
     Acked(u64),
     /// Its ballot vanished while it led: this term is revoked.
@@ -104,6 +110,46 @@ pub enum TimelineEvent {
     Failed(String),
     /// Undeployed.
     Undeployed,
+}
+
+/// An election callback as the timeline records it: typed, so that whoever waits for one
+/// (a test, the demo, a benchmark) matches on the variant and its term rather than on
+/// text that changes when a message is reworded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Delivered {
+    /// `on-winning-election` under this term.
+    WinningElection {
+        /// The term won.
+        term: u64,
+    },
+    /// `on-losing-election`, naming the leader's term.
+    LosingElection {
+        /// The term of the leader the candidate queues behind.
+        leader_term: u64,
+    },
+    /// `on-new-leader` under this term.
+    NewLeader {
+        /// The new leader's term.
+        term: u64,
+    },
+    /// `on-leaders-death` of the leader of this term.
+    LeadersDeath {
+        /// The dead leader's term.
+        term: u64,
+    },
+}
+
+impl std::fmt::Display for Delivered {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Delivered::WinningElection { term } => write!(f, "on-winning-election(term {term})"),
+            Delivered::LosingElection { leader_term } => {
+                write!(f, "on-losing-election(leader term {leader_term})")
+            }
+            Delivered::NewLeader { term } => write!(f, "on-new-leader(term {term})"),
+            Delivered::LeadersDeath { term } => write!(f, "on-leaders-death(term {term})"),
+        }
+    }
 }
 
 /// Timeline lines kept; older ones are dropped (and counted in [`Retained`]).
@@ -135,26 +181,6 @@ pub struct TimelineEntry {
     pub deployment: String,
     /// What happened.
     pub event: TimelineEvent,
-}
-
-/// Compiled components by content hash, shareable between runtimes on one engine (a
-/// test binary's runtimes, say), so each component is compiled once per process.
-///
-/// A cache belongs to the engine that compiled its components: share it only between
-/// runtimes built on clones of the same [`Engine`].
-#[derive(Clone, Default)]
-pub struct ComponentCache(Arc<DashMap<[u8; 32], Component>>);
-
-impl ComponentCache {
-    /// The number of compiled components held.
-    pub fn len(&self) -> usize {
-        self.0.len()
-    }
-
-    /// Whether none is held.
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
 }
 
 /// Where the host reaches one live instance: its mailbox, and the fence that revokes it.
@@ -225,6 +251,23 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
+    /// Drops idle compiled components beyond the cache's bound: those no deployment runs
+    /// and no registered transaction function needs. Called whenever a deployment's code
+    /// comes or goes (deploy, swap, undeploy).
+    pub(crate) fn evict_idle_components(&self) {
+        let mut in_use: std::collections::HashSet<cache::Digest> =
+            self.txn_fns.iter().map(|entry| *entry.key()).collect();
+        in_use.extend(
+            self.deployments
+                .iter()
+                .map(|handle| handle.deployment.digest()),
+        );
+        let evicted = self.components.evict_idle(&in_use);
+        if evicted > 0 {
+            tracing::debug!(evicted, "idle compiled components dropped");
+        }
+    }
+
     /// Proposes `command` to the store and waits for what apply decided, durable. What
     /// the command causes reaches the actors through [`EffectSink`]: whoever it deposes
     /// or whose session it ends is revoked in the command's own step on the writer
@@ -249,14 +292,12 @@ impl Shared {
                 && let Some(link) = self.links.get(&notification.to)
             {
                 link.fence.revoke(Revocation::Deposed(term));
-                let value = serde_json::json!([link.name, term.0]);
-                self.recorder
-                    .invoke(
-                        recorded_process(link.process, Lane::Exit),
-                        "revoke",
-                        value.clone(),
-                    )
-                    .ok(value);
+                self.recorder.leadership_now(
+                    recorded_process(link.process, Lane::Exit),
+                    LeadershipCall::Revoke,
+                    &link.name,
+                    term.0,
+                );
             }
         }
         for session in &effects.ended_sessions {
@@ -504,6 +545,28 @@ impl Runtime {
         self.shared.timeline_changes.subscribe()
     }
 
+    /// Waits, at most until `deadline`, for the first timeline line numbered `from` or
+    /// later that `pick` accepts, waking on each new line rather than on a timer. `None`
+    /// when the deadline passes first. Tests, the demo and the benchmarks all wait for the
+    /// runtime this way, on typed events.
+    pub async fn next_in_timeline(
+        &self,
+        from: u64,
+        deadline: tokio::time::Instant,
+        pick: impl Fn(&TimelineEntry) -> bool,
+    ) -> Option<TimelineEntry> {
+        let mut changes = self.timeline_changes();
+        loop {
+            if let Some(found) = self.timeline_from(from).into_iter().find(&pick) {
+                return Some(found);
+            }
+            match tokio::time::timeout_at(deadline, changes.changed()).await {
+                Ok(Ok(())) => {}
+                _ => return None,
+            }
+        }
+    }
+
     /// The number the next timeline line will get.
     pub fn timeline_cursor(&self) -> u64 {
         self.shared
@@ -609,7 +672,7 @@ impl Runtime {
     /// same bytes again is a no-op; a component that is not a `txn-fn` is refused.
     /// Hashing and compiling run on the blocking pool, never on an async worker.
     pub async fn register_txn_fn(&self, wasm: &[u8]) -> Result<String, DeployError> {
-        let (hash, _) = txn::validate(&self.shared, wasm).await?;
+        let (hash, _) = txn::validate(&self.shared, wasm, txn::Keep::Registered).await?;
         Ok(txn::hex(&hash))
     }
 

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, watch};
 
 use crate::host_impl::Identity;
+use ballot_check::models::LeadershipCall;
 use ballot_core::command::{Command, Outcome};
 use ballot_core::namespace::SessionId;
 use ballot_store::Hooks;
@@ -281,10 +282,10 @@ pub(crate) async fn retire(shared: &Arc<Shared>, name: &str, me: Incarnation, ex
     shared.watch_routes.remove(&me.watcher);
     let recorder = shared.recorder.clone();
     let process = super::recorded_process(me.store.data().identity.process, super::Lane::Exit);
-    let f = if revocation == Revocation::Undeployed {
-        "resign"
+    let call = if revocation == Revocation::Undeployed {
+        LeadershipCall::Resign
     } else {
-        "revoke"
+        LeadershipCall::Revoke
     };
     let (recipient, watcher, session) = (me.recipient, me.watcher, me.session);
     let who = name.clone();
@@ -294,8 +295,7 @@ pub(crate) async fn retire(shared: &Arc<Shared>, name: &str, me: Incarnation, ex
             left_term: Some(term),
         }) = applied
         {
-            let value = serde_json::json!([who, term.0]);
-            recorder.invoke(process, f, value.clone()).ok(value);
+            recorder.leadership_now(process, call, &who, term.0);
         }
     });
     let hooks = Hooks {
@@ -328,5 +328,6 @@ pub(crate) async fn undeploy(shared: &Arc<Shared>, id: DeploymentId) -> Result<(
         let _ = tokio::time::timeout(Duration::from_secs(10), task).await;
     }
     shared.note(&handle.name, TimelineEvent::Undeployed);
+    shared.evict_idle_components();
     Ok(())
 }

@@ -105,7 +105,9 @@ pub(crate) async fn swap(
             .ok_or(SwapError::Refused(DeployError::Unknown(id)))?;
         (handle.deployment.clone(), handle.current())
     };
-    let component = deploy::compile(shared, &super::Code::from(wasm)).await?;
+    let wasm = super::Code::from(wasm);
+    let component = deploy::compile(shared, &wasm).await?;
+    let digest = wasm.digest();
     let current = current.ok_or(SwapError::NotRunning(id))?;
     let code = deploy::prepare(shared, &deployment.spec.role, &component)?;
     let limits = deployment.spec.limits;
@@ -127,7 +129,7 @@ pub(crate) async fn swap(
     let request = SwapRequest {
         store,
         guest,
-        install: Box::new(move || target.install(installed)),
+        install: Box::new(move || target.install(installed, digest)),
         reply,
     };
     current
@@ -143,6 +145,7 @@ pub(crate) async fn swap(
             SwapOutcome::TrappedAfterActivation(why) => format!("trapped after activation: {why}"),
         }),
     );
+    shared.evict_idle_components();
     Ok(report)
 }
 

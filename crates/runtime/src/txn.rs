@@ -18,6 +18,7 @@ use wasmtime::Store;
 use wasmtime::component::{HasSelf, Linker};
 
 use crate::host_impl::{TxnState, to_ops};
+use ballot_check::models::LeadershipCall;
 use ballot_core::command::{Command, Outcome, Refusal};
 use ballot_core::commit::{CommitError, MAX_ATTEMPTS, ReadSet, Snapshot};
 use ballot_core::election::{ElectionName, Elections, Term};
@@ -138,24 +139,41 @@ pub fn digest(wasm: &[u8]) -> [u8; 32] {
     sha2::Sha256::digest(wasm).into()
 }
 
-/// Checks that `wasm` is a transaction function this host can run, preparing it (cached
-/// by content, so a commit pays only for the instantiation); returns its SHA-256 too.
-/// Hashing and compiling run on the blocking pool (see [`super::deploy::compile`]).
+/// Whether a validated function joins the host's registry of functions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Keep {
+    /// Registered: kept (and its compiled component with it) for commits that name it.
+    Registered,
+    /// Sent with one commit: prepared for it alone; only its compiled component may stay
+    /// a while, in the bounded component cache.
+    ForThisCommit,
+}
+
+/// Checks that `wasm` is a transaction function this host can run, preparing it (a
+/// registered one is prepared once, so a commit pays only for the instantiation); returns
+/// its SHA-256 too. Hashing and compiling run on the blocking pool (see
+/// [`super::deploy::compile`]).
 pub(crate) async fn validate(
     shared: &Arc<Shared>,
     wasm: &[u8],
+    keep: Keep,
 ) -> Result<([u8; 32], Prepared), DeployError> {
     let (shared, wasm) = (shared.clone(), wasm.to_vec());
     super::deploy::off_worker(move || {
         let hash = digest(&wasm);
-        validate_named(&shared, hash, &wasm).map(|prepared| (hash, prepared))
+        validate_named(&shared, hash, &wasm, keep).map(|prepared| (hash, prepared))
     })
     .await
 }
 
 /// [`validate`] on the calling thread (not an async worker), for a caller that already
 /// hashed `wasm` (as `hash`), so 2.8 MB of code is not hashed twice.
-fn validate_named(shared: &Shared, hash: [u8; 32], wasm: &[u8]) -> Result<Prepared, DeployError> {
+fn validate_named(
+    shared: &Shared,
+    hash: [u8; 32],
+    wasm: &[u8],
+    keep: Keep,
+) -> Result<Prepared, DeployError> {
     if let Some(prepared) = shared.txn_fns.get(&hash) {
         return Ok(prepared.clone());
     }
@@ -168,7 +186,9 @@ fn validate_named(shared: &Shared, hash: [u8; 32], wasm: &[u8]) -> Result<Prepar
             world: "txn-fn",
             reason: format!("{e:#}"),
         })?;
-    shared.txn_fns.insert(hash, prepared.clone());
+    if keep == Keep::Registered {
+        shared.txn_fns.insert(hash, prepared.clone());
+    }
     Ok(prepared)
 }
 
@@ -223,7 +243,7 @@ pub(crate) fn next_process() -> u64 {
 async fn prepare(shared: &Arc<Shared>, txn: &TxnSource) -> Result<Option<Prepared>, CommitError> {
     match txn {
         TxnSource::Ops(_) => Ok(None),
-        TxnSource::Function { wasm, .. } => validate(shared, wasm)
+        TxnSource::Function { wasm, .. } => validate(shared, wasm, Keep::ForThisCommit)
             .await
             .map(|(_, prepared)| Some(prepared))
             .map_err(|e| CommitError::TxnAborted(format!("the function was refused: {e}"))),
@@ -340,8 +360,9 @@ pub(crate) async fn commit(
         if let Some(admit) = admit.as_deref_mut() {
             admit(&ops)?;
         }
-        let recorded = serde_json::json!([peer, term.0]);
-        let token = shared.recorder.invoke(process, "commit", recorded.clone());
+        let token = shared
+            .recorder
+            .leadership(process, LeadershipCall::Commit, &peer, term.0);
         let command = Command::Commit {
             elector: elector.clone(),
             peer: peer.clone(),
@@ -355,7 +376,7 @@ pub(crate) async fn commit(
             .map_err(|e| CommitError::TxnAborted(format!("the store failed: {e}")));
         match applied {
             Ok(Ok(Outcome::LeaseCommitted { committed, .. })) => {
-                token.ok(recorded);
+                token.ok();
                 return Ok(CommitReport {
                     term: Some(term),
                     ops,
@@ -365,21 +386,21 @@ pub(crate) async fn commit(
                 });
             }
             Ok(Ok(other)) => {
-                token.info(recorded);
+                token.info();
                 return Err(CommitError::TxnAborted(format!(
                     "a commit applied as {other:?}"
                 )));
             }
             Ok(Err(Refusal::Stale(path))) => {
-                token.fail(recorded);
+                token.fail();
                 last_conflict = Some(path);
             }
             Ok(Err(refused)) => {
-                token.fail(recorded);
+                token.fail();
                 return Err(refused.into());
             }
             Err(error) => {
-                token.info(recorded);
+                token.info();
                 return Err(error);
             }
         }
@@ -408,8 +429,7 @@ async fn hold(
             elected: true,
         }) = applied
         {
-            let value = serde_json::json!([who, term.0]);
-            recorder.invoke(process, "elected", value.clone()).ok(value);
+            recorder.leadership_now(process, LeadershipCall::Elected, &who, term.0);
         }
     }));
     let command = Command::HoldLease {

@@ -9,7 +9,8 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use ballot_check::history::Token;
+use ballot_check::history::{LeadershipToken, Token};
+use ballot_check::models::LeadershipCall;
 use ballot_core::election::Term;
 use ballot_core::namespace::{MonoTime, SessionId};
 
@@ -25,7 +26,7 @@ enum Record {
         key: &'static str,
         value: u64,
         data: Token,
-        commit: Option<(Token, Term)>,
+        commit: Option<LeadershipToken>,
     },
     /// A kv read of `key`.
     Read { key: &'static str, data: Token },
@@ -146,8 +147,8 @@ impl Client {
                 commit,
             } => {
                 data.info(json!([key_name(key), value]));
-                if let Some((token, term)) = commit {
-                    token.info(json!([self.name, term.0]));
+                if let Some(token) = commit {
+                    token.info();
                 }
                 // A process whose call may still take effect can issue no more: the next
                 // calls come from a fresh process, as in Jepsen.
@@ -289,11 +290,11 @@ impl Client {
                 data: histories
                     .data
                     .invoke(p, "write", json!([key_name(REG), value])),
-                commit: Some((
-                    histories
-                        .ballot
-                        .invoke(p, "commit", json!([self.name, term.0])),
-                    *term,
+                commit: Some(histories.ballot.leadership(
+                    p,
+                    LeadershipCall::Commit,
+                    &self.name,
+                    term.0,
                 )),
             },
             Request::LeaseCommit { value, claim, .. } => Record::Write {
@@ -305,12 +306,9 @@ impl Client {
                 // A guarded commit's term is known only once it won, so only a claimed
                 // (speculative) one is a leadership commit.
                 commit: claim.map(|term| {
-                    (
-                        histories
-                            .lease
-                            .invoke(p, "commit", json!([self.name, term.0])),
-                        term,
-                    )
+                    histories
+                        .lease
+                        .leadership(p, LeadershipCall::Commit, &self.name, term.0)
                 }),
             },
             Request::Read(key) => Record::Read {
@@ -365,24 +363,19 @@ impl Client {
             } => {
                 let written = json!([key_name(key), value]);
                 match &reply {
-                    Reply::Committed(term) => {
+                    // A guarded lease commit's term is known only now, so only a claimed
+                    // one is in the leadership history (the host records the win), and
+                    // it committed under the term it claimed.
+                    Reply::Committed(_) | Reply::Done => {
                         data.ok(written);
-                        // A guarded lease commit's term is known only now; its commit is
-                        // not in the leadership history (the host records the win).
-                        if let Some((token, _)) = commit {
-                            token.ok(json!([self.name, term.0]));
-                        }
-                    }
-                    Reply::Done => {
-                        data.ok(written);
-                        if let Some((token, term)) = commit {
-                            token.ok(json!([self.name, term.0]));
+                        if let Some(token) = commit {
+                            token.ok();
                         }
                     }
                     _ => {
                         data.fail(written.clone());
-                        if let Some((token, term)) = commit {
-                            token.fail(json!([self.name, term.0]));
+                        if let Some(token) = commit {
+                            token.fail();
                         }
                     }
                 }

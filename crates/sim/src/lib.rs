@@ -43,9 +43,8 @@ mod tests;
 use std::fmt;
 use std::time::Duration;
 
-use serde_json::json;
-
 use ballot_check::history::{History, Recorder};
+use ballot_check::models::LeadershipCall;
 use ballot_store::clock::{Clock, ManualClock};
 
 pub use faults::FaultCounts;
@@ -449,10 +448,7 @@ impl Run {
                 }
                 _ => {}
             }
-            let value = json!([seen.name, seen.term]);
-            recorder
-                .invoke(HOST_PROCESS, "elected", value.clone())
-                .ok(value);
+            recorder.leadership_now(HOST_PROCESS, LeadershipCall::Elected, &seen.name, seen.term);
             self.last_terms[slot] = Some(seen);
         }
         Ok(())

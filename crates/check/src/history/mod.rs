@@ -45,7 +45,7 @@ pub use call::{Call, Outcome};
 pub use filter::Filter;
 pub use op::{Op, OpType};
 pub use parse::{ParseError, parse_line, parse_reader, parse_str};
-pub use record::{Recorder, Token};
+pub use record::{LeadershipToken, Recorder, STREAM_BACKLOG, Token};
 
 /// A well-formed history: ops in real-time order, one call in flight per process,
 /// completions matching their invokes, time never decreasing.

@@ -2,13 +2,15 @@
 //! switch on to write down what their clients did.
 
 use std::collections::BTreeMap;
-use std::io::Write;
+use std::io::{BufWriter, Write};
+use std::sync::mpsc::{Receiver, SyncSender, TryRecvError, sync_channel};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
 use serde_json::Value;
 
 use super::{History, Op, OpType};
+use crate::models::LeadershipCall;
 
 /// Where a recorder reads its clock: real monotonic time, or a simulator's virtual time.
 type ClockFn = dyn Fn() -> u64 + Send + Sync;
@@ -18,6 +20,12 @@ type ClockFn = dyn Fn() -> u64 + Send + Sync;
 /// Off by default ([`Recorder::off`], `Default`): then every call is a branch on a `None`
 /// and nothing is allocated, so code can record unconditionally. Build the value only when
 /// it is costly and [`Recorder::is_on`] says so.
+///
+/// A recorder either keeps its history in memory ([`Recorder::new`], for tests and the
+/// simulator, which check it afterwards) or streams it to a file without keeping it
+/// ([`Recorder::streaming_to`], for a running host, whose history has no end). Streaming
+/// hands each line to a thread of its own, so whoever records (often the store's writer,
+/// inside the step that made a leader) never waits for a disk.
 ///
 /// The lock is a std `Mutex` held only to append one line, never across an `.await`. The
 /// time is read under the lock, so line order and time order agree even when many
@@ -33,11 +41,26 @@ struct Shared {
 }
 
 struct Log {
+    /// The history, when kept in memory.
     ops: Vec<Op>,
-    /// Lines are also written here as they happen, so a crash keeps what came before.
-    sink: Option<Box<dyn Write + Send>>,
+    /// Where a streaming recorder sends its lines instead: the writing thread.
+    stream: Option<SyncSender<Streamed>>,
+    /// Lines recorded, kept or streamed.
+    recorded: usize,
     last_time: u64,
 }
+
+/// What the writing thread of a streaming recorder receives.
+enum Streamed {
+    /// A line to append.
+    Line(Op),
+    /// Everything before has been written and flushed: answer on this channel.
+    Flushed(SyncSender<()>),
+}
+
+/// Lines a streaming recorder holds for its writing thread, at most; beyond it, whoever
+/// records waits for the disk rather than let memory grow.
+pub const STREAM_BACKLOG: usize = 65_536;
 
 impl std::fmt::Debug for Recorder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -67,20 +90,46 @@ impl Recorder {
                 clock: Box::new(clock),
                 log: Mutex::new(Log {
                     ops: Vec::new(),
-                    sink: None,
+                    stream: None,
+                    recorded: 0,
                     last_time: 0,
                 }),
             })),
         }
     }
 
-    /// Also writes every line to `sink` as it is recorded (a running host streams its
-    /// history to a file this way). Write errors stop the streaming, not the recording.
+    /// Streams every line to `sink` as it is recorded, instead of keeping it: a running
+    /// host records for as long as it runs, so its history lives only in the file. Lines
+    /// are written by a thread of their own, in order, and flushed whenever it catches up;
+    /// [`Recorder::flush`] waits for that. A write error stops the streaming (with one
+    /// error in the log), never the recording host.
     pub fn streaming_to(self, sink: impl Write + Send + 'static) -> Self {
         if let Some(shared) = &self.shared {
-            shared.lock().sink = Some(Box::new(sink));
+            let (lines, received) = sync_channel(STREAM_BACKLOG);
+            let spawned = std::thread::Builder::new()
+                .name("ballot-history".into())
+                .spawn(move || write_lines(received, sink));
+            match spawned {
+                Ok(_) => shared.lock().stream = Some(lines),
+                Err(error) => {
+                    tracing::error!(%error, "no thread to write the history; not streaming")
+                }
+            }
         }
         self
+    }
+
+    /// Waits until every line recorded so far is written and flushed (a no-op unless
+    /// streaming). A host calls it as it stops, so its history file is whole.
+    pub fn flush(&self) {
+        let Some(shared) = &self.shared else { return };
+        let Some(stream) = shared.lock().stream.clone() else {
+            return;
+        };
+        let (done, flushed) = sync_channel(1);
+        if stream.send(Streamed::Flushed(done)).is_ok() {
+            let _ = flushed.recv();
+        }
     }
 
     /// True when this recorder records.
@@ -117,7 +166,36 @@ impl Recorder {
         }
     }
 
-    /// A copy of everything recorded so far (empty when off).
+    /// Records that `candidate` begins `call` under `term`, in the leadership model's
+    /// shape (`[candidate, term]` in and out); complete it with [`LeadershipToken::ok`] or
+    /// [`LeadershipToken::fail`]. Every place that records leadership goes through here.
+    pub fn leadership(
+        &self,
+        process: u64,
+        call: LeadershipCall,
+        candidate: &str,
+        term: u64,
+    ) -> LeadershipToken {
+        if !self.is_on() {
+            return LeadershipToken {
+                token: Token { open: None },
+                value: Value::Null,
+            };
+        }
+        let value = serde_json::json!([candidate, term]);
+        LeadershipToken {
+            token: self.invoke(process, call.name(), value.clone()),
+            value,
+        }
+    }
+
+    /// Records a leadership `call` that took effect at once (invoked and `ok` together):
+    /// a win decided in the writer's step, a revocation, a resignation.
+    pub fn leadership_now(&self, process: u64, call: LeadershipCall, candidate: &str, term: u64) {
+        self.leadership(process, call, candidate, term).ok();
+    }
+
+    /// A copy of everything kept so far (empty when off, and when streaming).
     pub fn history(&self) -> History {
         let mut history = History::default();
         if let Some(shared) = &self.shared {
@@ -128,11 +206,11 @@ impl Recorder {
         history
     }
 
-    /// Number of lines recorded so far.
+    /// Number of lines recorded so far, kept or streamed.
     pub fn len(&self) -> usize {
         self.shared
             .as_ref()
-            .map_or(0, |shared| shared.lock().ops.len())
+            .map_or(0, |shared| shared.lock().recorded)
     }
 
     /// True when nothing has been recorded (always true when off).
@@ -167,16 +245,83 @@ impl Shared {
             time,
             extra,
         };
-        if let Some(sink) = log.sink.as_mut() {
-            let line = op.to_line();
-            if writeln!(sink, "{line}")
-                .and_then(|()| sink.flush())
-                .is_err()
-            {
-                log.sink = None;
+        log.recorded += 1;
+        match &log.stream {
+            // Sent under the lock, so the thread writes lines in the order of their times.
+            Some(stream) => {
+                if stream.send(Streamed::Line(op)).is_err() {
+                    log.stream = None;
+                }
+            }
+            None => log.ops.push(op),
+        }
+    }
+}
+
+/// The writing thread of a streaming recorder: appends lines until every recorder is
+/// gone, flushing whenever no line is waiting.
+fn write_lines<W: Write>(lines: Receiver<Streamed>, sink: W) {
+    let mut file = HistoryFile(Some(BufWriter::new(sink)));
+    loop {
+        let next = match lines.try_recv() {
+            Ok(next) => next,
+            Err(TryRecvError::Empty) => {
+                file.attempt(|out| out.flush());
+                match lines.recv() {
+                    Ok(next) => next,
+                    Err(_) => return,
+                }
+            }
+            Err(TryRecvError::Disconnected) => break,
+        };
+        match next {
+            Streamed::Line(op) => file.attempt(|out| writeln!(out, "{}", op.to_line())),
+            Streamed::Flushed(done) => {
+                file.attempt(|out| out.flush());
+                let _ = done.send(());
             }
         }
-        log.ops.push(op);
+    }
+    file.attempt(|out| out.flush());
+}
+
+/// The history's file, until a write to it fails.
+struct HistoryFile<W: Write>(Option<BufWriter<W>>);
+
+impl<W: Write> HistoryFile<W> {
+    fn attempt(&mut self, write: impl FnOnce(&mut BufWriter<W>) -> std::io::Result<()>) {
+        if let Some(out) = &mut self.0
+            && let Err(error) = write(out)
+        {
+            tracing::error!(%error, "writing the history failed; it is no longer written");
+            self.0 = None;
+        }
+    }
+}
+
+/// A leadership call waiting for its completion, which repeats its `[candidate, term]`.
+/// Dropping it records `info`.
+#[must_use = "complete the call with ok or fail"]
+#[derive(Debug)]
+pub struct LeadershipToken {
+    token: Token,
+    value: Value,
+}
+
+impl LeadershipToken {
+    /// The call took effect.
+    pub fn ok(self) {
+        self.token.ok(self.value);
+    }
+
+    /// The call certainly did not take effect (a refused ack or commit).
+    pub fn fail(self) {
+        self.token.fail(self.value);
+    }
+
+    /// Whether the call took effect is unknown (the store failed under it).
+    pub fn info(self) {
+        self.token.info(self.value);
     }
 }
 

@@ -35,6 +35,50 @@ use crate::history::Call;
 use super::super::model::Model;
 use super::super::value::{Interner, ValueId};
 
+/// The calls a leadership history holds: the model's whole vocabulary, named once. The
+/// runtime records through [`crate::history::Recorder::leadership`] with these, so what it
+/// writes and what this model reads cannot drift apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum LeadershipCall {
+    /// A candidate won a term and acts on it.
+    Elected,
+    /// A commit guarded by a term.
+    Commit,
+    /// A leader gave its term up.
+    Resign,
+    /// The host took a term's powers away (deposed, trapped, expired, killed).
+    Revoke,
+    /// Someone read who leads.
+    ReadLeader,
+}
+
+impl LeadershipCall {
+    /// Every call, in the order the module docs list them.
+    pub const ALL: [LeadershipCall; 5] = [
+        LeadershipCall::Elected,
+        LeadershipCall::Commit,
+        LeadershipCall::ReadLeader,
+        LeadershipCall::Resign,
+        LeadershipCall::Revoke,
+    ];
+
+    /// The `f` of the call in a history.
+    pub const fn name(self) -> &'static str {
+        match self {
+            LeadershipCall::Elected => "elected",
+            LeadershipCall::Commit => "commit",
+            LeadershipCall::Resign => "resign",
+            LeadershipCall::Revoke => "revoke",
+            LeadershipCall::ReadLeader => "read-leader",
+        }
+    }
+
+    /// The call a history's `f` names, if it is one of the model's.
+    pub fn from_name(f: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|call| call.name() == f)
+    }
+}
+
 /// The current term and its leader (`None` before any election or after a resign).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
 pub struct LeadershipState {
@@ -128,20 +172,28 @@ impl Model for Leadership {
     }
 
     fn compile(&self, call: &Call, values: &mut Interner) -> Result<LeadershipOp, String> {
-        match call.f.as_str() {
-            "elected" => {
+        let Some(kind) = LeadershipCall::from_name(&call.f) else {
+            let names: Vec<&str> = LeadershipCall::ALL.iter().map(|c| c.name()).collect();
+            return Err(format!(
+                "f must be one of {}, found {:?}",
+                names.join(", "),
+                call.f
+            ));
+        };
+        match kind {
+            LeadershipCall::Elected => {
                 let (candidate, term) = candidate_term(&call.input, values, "elected")?;
                 Ok(LeadershipOp::Elected { candidate, term })
             }
-            "commit" => {
+            LeadershipCall::Commit => {
                 let (candidate, term) = candidate_term(&call.input, values, "commit")?;
                 Ok(LeadershipOp::Commit { candidate, term })
             }
-            "resign" | "revoke" => {
+            LeadershipCall::Resign | LeadershipCall::Revoke => {
                 let (candidate, term) = candidate_term(&call.input, values, &call.f)?;
                 Ok(LeadershipOp::Resign { candidate, term })
             }
-            "read-leader" => match super::output(call) {
+            LeadershipCall::ReadLeader => match super::output(call) {
                 None => Ok(LeadershipOp::ReadLeader(None)),
                 Some(Value::Null) => Ok(LeadershipOp::ReadLeader(Some(None))),
                 Some(seen) => {
@@ -149,9 +201,6 @@ impl Model for Leadership {
                     Ok(LeadershipOp::ReadLeader(Some(Some((candidate, term)))))
                 }
             },
-            other => Err(format!(
-                "f must be elected, commit, read-leader, resign or revoke, found {other:?}"
-            )),
         }
     }
 

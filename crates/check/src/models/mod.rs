@@ -16,7 +16,7 @@ use crate::history::{Call, Outcome};
 use super::value::{Interner, ValueId};
 
 pub use kv::{Kv, KvOp};
-pub use leadership::{Leadership, LeadershipOp, LeadershipState};
+pub use leadership::{Leadership, LeadershipCall, LeadershipOp, LeadershipState};
 pub use multi::{Micro, Multi, MultiState};
 pub use register::{RegOp, Register};
 

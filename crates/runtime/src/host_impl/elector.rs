@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use crate::bindings::{elector_api, wit};
+use ballot_check::models::LeadershipCall;
 use ballot_core::command::{Command, Outcome};
 use ballot_core::election::{ElectionName, LeaseOutcome};
 use ballot_store::embedded::OnApplied;
@@ -65,10 +66,12 @@ impl elector_api::Host for HostState {
         let who = peer.clone();
         let record: OnApplied = Box::new(move |applied| {
             if let Ok(Outcome::Lease(LeaseOutcome::Won { term, .. })) = applied {
-                let value = serde_json::json!([who, term.0]);
-                recorder
-                    .invoke(crate::txn::next_process(), "elected", value.clone())
-                    .ok(value);
+                recorder.leadership_now(
+                    crate::txn::next_process(),
+                    LeadershipCall::Elected,
+                    &who,
+                    term.0,
+                );
             }
         });
         let outcome = self

@@ -11,6 +11,7 @@ use ballot_core::namespace::{self as ns, Data, Guard, Revision};
 use super::HostState;
 use super::convert::{self, refusal_to_wit, to_wit_error, to_wit_result, to_wit_stat};
 use crate::{Lane, recorded_process};
+use ballot_check::models::LeadershipCall;
 
 type Answer<T> = wasmtime::Result<Result<T, wit::Error>>;
 
@@ -29,17 +30,12 @@ impl HostState {
         }
         let check = self.fenced();
         let recorded = match &guard {
-            Some(Guard::HoldsTerm { term, .. }) => {
-                let value = serde_json::json!([self.identity.name, term.0]);
-                Some((
-                    self.shared.recorder.invoke(
-                        recorded_process(self.identity.process, Lane::Commit),
-                        "commit",
-                        value.clone(),
-                    ),
-                    value,
-                ))
-            }
+            Some(Guard::HoldsTerm { term, .. }) => Some(self.shared.recorder.leadership(
+                recorded_process(self.identity.process, Lane::Commit),
+                LeadershipCall::Commit,
+                &self.identity.name,
+                term.0,
+            )),
             None => None,
         };
         let command = Command::Multi {
@@ -56,10 +52,10 @@ impl HostState {
             }
             Err(refused) => Err(refusal_to_wit(refused)),
         };
-        if let Some((token, value)) = recorded {
+        if let Some(token) = recorded {
             match &outcome {
-                Ok(_) => token.ok(value),
-                Err(_) => token.fail(value),
+                Ok(_) => token.ok(),
+                Err(_) => token.fail(),
             }
         }
         Ok(outcome)

@@ -10,7 +10,7 @@ use std::time::Duration;
 use ballot_check::history::Recorder;
 use ballot_core::election::ElectionName;
 use ballot_core::namespace::NodePath;
-use ballot_runtime::{DeploySpec, Role, Runtime, TimelineEvent, new_engine};
+use ballot_runtime::{Delivered, DeploySpec, Role, Runtime, TimelineEvent, new_engine};
 use ballot_store::clock::SystemClock;
 use ballot_store::{EmbeddedStore, Options};
 
@@ -50,22 +50,17 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         .block_on(components(Duration::from_millis(args.ttl_ms)))
 }
 
+/// Waits for `who`'s first timeline event that `what` accepts, waking on each new line.
 async fn wait_for(
     rt: &Runtime,
     who: &str,
     what: impl Fn(&TimelineEvent) -> bool,
 ) -> anyhow::Result<()> {
-    for _ in 0..1000 {
-        if rt
-            .timeline()
-            .iter()
-            .any(|e| e.deployment == who && what(&e.event))
-        {
-            return Ok(());
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    anyhow::bail!("{who} did not get there within 10 s")
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    rt.next_in_timeline(0, deadline, |e| e.deployment == who && what(&e.event))
+        .await
+        .map(drop)
+        .ok_or_else(|| anyhow::anyhow!("{who} did not get there within 30 s"))
 }
 
 async fn components(ttl: Duration) -> anyhow::Result<ExitCode> {
@@ -120,17 +115,19 @@ async fn components(ttl: Duration) -> anyhow::Result<ExitCode> {
         }
     }
     for who in ["bravo", "charlie"] {
-        wait_for(
-            &rt,
-            who,
-            |e| matches!(e, TimelineEvent::Callback(c) if c.starts_with("on-losing")),
-        )
+        wait_for(&rt, who, |e| {
+            matches!(e, TimelineEvent::Callback(Delivered::LosingElection { .. }))
+        })
         .await?;
     }
     let undeploy_at = rt.timeline_cursor();
     rt.undeploy(ids[0]).await?;
     wait_for(&rt, "bravo", |e| matches!(e, TimelineEvent::Acked(_))).await?;
-    wait_for(&rt, "dashboard", |e| matches!(e, TimelineEvent::Callback(c) if c.starts_with("on-new-leader") && !c.contains(&first_term(&rt)))).await?;
+    let first = first_term(&rt);
+    wait_for(&rt, "dashboard", |e| {
+        matches!(e, TimelineEvent::Callback(Delivered::NewLeader { term }) if Some(*term) != first)
+    })
+    .await?;
     let swap_at = rt.timeline_cursor();
     let v2 = crate::cli::bundled::EXAMPLE_CANDIDATE_V2.to_vec();
     let swapped = rt.swap(ids[1], &v2).await?;
@@ -153,6 +150,9 @@ async fn components(ttl: Duration) -> anyhow::Result<ExitCode> {
         let what = match &entry.event {
             TimelineEvent::Deployed(session) => format!("deployed ({session})"),
             TimelineEvent::Callback(callback) => format!("<- {callback}"),
+            TimelineEvent::WinRefused(why) => {
+                format!("<- on-winning-election failed: {why}; resigning")
+            }
             TimelineEvent::Acked(term) => format!("ack asserted under term {term}"),
             TimelineEvent::Deposed(term) => format!("deposed: term {term} revoked"),
             TimelineEvent::Trapped(why) => format!("crashed: {why}"),
@@ -196,12 +196,9 @@ async fn components(ttl: Duration) -> anyhow::Result<ExitCode> {
 }
 
 /// The term alpha acked, as text, to tell the observer's second new-leader from its first.
-fn first_term(rt: &Runtime) -> String {
-    rt.timeline()
-        .iter()
-        .find_map(|e| match e.event {
-            TimelineEvent::Acked(term) => Some(format!("term {term})")),
-            _ => None,
-        })
-        .unwrap_or_default()
+fn first_term(rt: &Runtime) -> Option<u64> {
+    rt.timeline().iter().find_map(|e| match e.event {
+        TimelineEvent::Acked(term) => Some(term),
+        _ => None,
+    })
 }

@@ -81,7 +81,7 @@ async fn serve(args: ServeArgs, token: Token) -> anyhow::Result<ExitCode> {
         Some(path) => Recorder::new().streaming_to(std::fs::File::create(path)?),
         None => Recorder::off(),
     };
-    let host = Host::start(&args.data_dir, recorder).await?;
+    let host = Host::start(&args.data_dir, recorder.clone()).await?;
     let listener = tokio::net::TcpListener::bind(args.listen).await?;
     // The first line on stdout is the address, for scripts and tests that asked for
     // port 0.
@@ -106,6 +106,8 @@ async fn serve(args: ServeArgs, token: Token) -> anyhow::Result<ExitCode> {
         .await?;
     eprintln!("ballot serve: shutting down: leaders resign");
     host.shutdown().await;
+    // The history file is written by a thread of its own: let it catch up.
+    tokio::task::spawn_blocking(move || recorder.flush()).await?;
     println!("ballot serve: stopped");
     Ok(ExitCode::SUCCESS)
 }

@@ -11,13 +11,9 @@ use ballot_runtime::{
 };
 
 use super::support::{
-    assert_leadership_linearizable, candidate, election, lines, observer, runtime, wait_for,
-    wait_state, wasm,
+    acked, any, assert_leadership_linearizable, candidate, count, election, lines, lost,
+    new_leader, observer, runtime, wait_for, wait_state, wasm,
 };
-
-fn count(rt: &Runtime, prefix: &str) -> usize {
-    lines(rt).iter().filter(|l| l.starts_with(prefix)).count()
-}
 
 fn session_of(rt: &Runtime, id: ballot_runtime::DeploymentId) -> u64 {
     match rt.status(id) {
@@ -35,16 +31,16 @@ async fn a_swapped_leader_keeps_its_term_and_ballot_and_observers_see_nothing() 
         .deploy(candidate("a", Some(Duration::from_millis(20))))
         .await
         .unwrap();
-    wait_for(&rt, "a: Acked").await;
+    wait_for(&rt, "a", acked).await;
     rt.deploy(candidate("b", None)).await.unwrap();
-    wait_for(&rt, "b: Callback(\"on-losing-election").await;
-    wait_for(&rt, "watcher: Callback(\"on-new-leader").await;
+    wait_for(&rt, "b", lost).await;
+    wait_for(&rt, "watcher", new_leader).await;
 
     let paths = election().paths();
     let ballots_before = rt.state().children(&paths.ballots).unwrap();
     let (ack_before, ack_stat_before) = rt.state().get(&paths.ack).unwrap();
     let session_before = session_of(&rt, a);
-    let watcher_lines = count(&rt, "watcher:");
+    let watcher_lines = count(&rt, "watcher", any);
 
     let report = rt
         .swap(a, &wasm(ballot_artifacts::EXAMPLE_CANDIDATE_V2))
@@ -89,7 +85,7 @@ async fn a_swapped_leader_keeps_its_term_and_ballot_and_observers_see_nothing() 
     assert_eq!(ack_stat_after.modified, ack_stat_before.modified);
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert_eq!(
-        count(&rt, "watcher:"),
+        count(&rt, "watcher", any),
         watcher_lines,
         "{}",
         lines(&rt).join("\n")
@@ -104,7 +100,7 @@ async fn a_refused_swap_leaves_the_old_code_running() {
         .deploy(candidate("a", Some(Duration::from_millis(20))))
         .await
         .unwrap();
-    wait_for(&rt, "a: Acked").await;
+    wait_for(&rt, "a", acked).await;
     let session = session_of(&rt, a);
     let ticks = NodePath::parse("/example/ticks").unwrap();
 
@@ -142,28 +138,27 @@ async fn a_refused_swap_leaves_the_old_code_running() {
     let leader = NodePath::parse("/example/leader").unwrap();
     let (record, _) = rt.state().get(&leader).unwrap();
     assert!(!String::from_utf8_lossy(record.as_bytes()).contains("-v2"));
-    assert!(!lines(&rt).iter().any(|l| l.contains("Swapped")));
+    assert!(
+        !rt.timeline()
+            .iter()
+            .any(|e| matches!(e.event, TimelineEvent::Swapped(_)))
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_swapped_in_loser_learns_the_leader() {
     let rt = runtime(Recorder::off());
     rt.deploy(candidate("a", None)).await.unwrap();
-    wait_for(&rt, "a: Acked").await;
+    wait_for(&rt, "a", acked).await;
     let b = rt.deploy(candidate("b", None)).await.unwrap();
-    wait_for(&rt, "b: Callback(\"on-losing-election").await;
+    wait_for(&rt, "b", lost).await;
     let report = rt
         .swap(b, &wasm(ballot_artifacts::EXAMPLE_CANDIDATE_V2))
         .await
         .expect("swapped");
     assert_eq!(report.told.as_deref(), Some("on-losing-election"));
     assert_eq!(report.term, None);
-    assert_eq!(
-        count(&rt, "b: Callback(\"on-losing-election"),
-        2,
-        "{}",
-        lines(&rt).join("\n")
-    );
+    assert_eq!(count(&rt, "b", lost), 2, "{}", lines(&rt).join("\n"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -171,9 +166,9 @@ async fn new_code_that_traps_on_activation_loses_leadership_like_any_trap() {
     let recorder = Recorder::new();
     let rt = runtime(recorder.clone());
     let a = rt.deploy(candidate("a", None)).await.unwrap();
-    wait_for(&rt, "a: Acked").await;
+    wait_for(&rt, "a", acked).await;
     rt.deploy(candidate("b", None)).await.unwrap();
-    wait_for(&rt, "b: Callback(\"on-losing-election").await;
+    wait_for(&rt, "b", lost).await;
     let report = rt
         .swap(a, &wasm(ballot_artifacts::FIXTURE_TRAP_ON_WIN))
         .await
@@ -182,6 +177,6 @@ async fn new_code_that_traps_on_activation_loses_leadership_like_any_trap() {
         panic!("{:?}", report.outcome);
     };
     assert!(why.contains("trap-on-win"), "{why}");
-    wait_for(&rt, "b: Acked").await;
+    wait_for(&rt, "b", acked).await;
     assert_leadership_linearizable(&recorder);
 }

@@ -7,18 +7,19 @@ use std::time::Duration;
 
 use ballot_check::history::Recorder;
 use ballot_core::namespace::NodePath;
-use ballot_runtime::{DeployError, Runtime, TimelineEvent};
+use ballot_runtime::{ComponentCache, Delivered, DeployError, Runtime, TimelineEvent};
 
 use super::support::{
-    assert_leadership_linearizable, candidate, depose_leader, election, lines, observer, runtime,
-    runtime_with_own_cache, wait_for, wait_state, wasm,
+    acked, assert_leadership_linearizable, candidate, count, depose_leader, deposed, election,
+    first, lines, lost, observer, runtime, runtime_with_cache, runtime_with_own_cache, trapped,
+    wait_for, wait_state, wasm,
 };
 
-fn position(lines: &[String], needle: &str) -> usize {
-    lines
-        .iter()
-        .position(|l| l.contains(needle))
-        .unwrap_or_else(|| panic!("{needle:?} missing:\n{}", lines.join("\n")))
+/// The number of `who`'s first timeline line that is `event`.
+fn position(rt: &Runtime, who: &str, event: TimelineEvent) -> u64 {
+    first(rt, who, |e| *e == event)
+        .unwrap_or_else(|| panic!("{who}: {event:?} missing:\n{}", lines(rt).join("\n")))
+        .seq
 }
 
 fn term_acked_by(rt: &Runtime, name: &str) -> u64 {
@@ -37,43 +38,48 @@ async fn the_seed_replayed_with_components() {
     let rt = runtime(recorder.clone());
     rt.deploy(observer("obs")).await.unwrap();
     let a = rt.deploy(candidate("a", None)).await.unwrap();
-    wait_for(&rt, "a: Acked").await;
+    wait_for(&rt, "a", acked).await;
     rt.deploy(candidate("b", None)).await.unwrap();
     rt.deploy(candidate("c", None)).await.unwrap();
-    wait_for(&rt, "b: Callback(\"on-losing-election").await;
-    wait_for(&rt, "c: Callback(\"on-losing-election").await;
+    wait_for(&rt, "b", lost).await;
+    wait_for(&rt, "c", lost).await;
     let ta = term_acked_by(&rt, "a");
 
     rt.undeploy(a).await.unwrap();
-    wait_for(&rt, "b: Acked").await;
+    wait_for(&rt, "b", acked).await;
     let tb = term_acked_by(&rt, "b");
     assert!(tb > ta, "terms increase");
-    wait_for(&rt, &format!("obs: Callback(\"on-new-leader(term {tb})")).await;
+    let callback = TimelineEvent::Callback;
+    wait_for(&rt, "obs", |e| {
+        *e == callback(Delivered::NewLeader { term: tb })
+    })
+    .await;
 
-    let l = lines(&rt);
     // The winner acks after its callback; losers and observers hear only after the ack.
-    let a_wins = position(&l, &format!("a: Callback(\"on-winning-election(term {ta})"));
-    let a_acks = position(&l, &format!("a: Acked({ta})"));
+    let a_wins = position(&rt, "a", callback(Delivered::WinningElection { term: ta }));
+    let a_acks = position(&rt, "a", TimelineEvent::Acked(ta));
     assert!(a_wins < a_acks);
     for who in ["b", "c"] {
         let lost = position(
-            &l,
-            &format!("{who}: Callback(\"on-losing-election(leader term {ta})"),
+            &rt,
+            who,
+            callback(Delivered::LosingElection { leader_term: ta }),
         );
         assert!(a_acks < lost, "{who} heard it lost before the ack");
     }
-    let obs_new_a = position(&l, &format!("obs: Callback(\"on-new-leader(term {ta})"));
-    let a_gone = position(&l, "a: Undeployed");
-    let obs_death = position(&l, &format!("obs: Callback(\"on-leaders-death(term {ta})"));
-    let b_wins = position(&l, &format!("b: Callback(\"on-winning-election(term {tb})"));
-    let obs_new_b = position(&l, &format!("obs: Callback(\"on-new-leader(term {tb})"));
+    let obs_new_a = position(&rt, "obs", callback(Delivered::NewLeader { term: ta }));
+    let a_gone = position(&rt, "a", TimelineEvent::Undeployed);
+    let obs_death = position(&rt, "obs", callback(Delivered::LeadersDeath { term: ta }));
+    let b_wins = position(&rt, "b", callback(Delivered::WinningElection { term: tb }));
+    let obs_new_b = position(&rt, "obs", callback(Delivered::NewLeader { term: tb }));
     assert!(a_acks < obs_new_a && obs_new_a < obs_death && obs_death < obs_new_b);
     assert!(b_wins < obs_new_b && a_gone > a_acks);
     // c is not woken by the failover, and hears it lost only once.
     assert_eq!(
-        l.iter().filter(|x| x.starts_with("c: Callback")).count(),
+        count(&rt, "c", |e| matches!(e, TimelineEvent::Callback(_))),
         1,
-        "{l:#?}"
+        "{}",
+        lines(&rt).join("\n")
     );
 
     // The observer component recorded the stream in order in the namespace too.
@@ -104,7 +110,7 @@ async fn a_deposed_candidates_guarded_writes_are_refused() {
     rt.deploy(candidate("a", Some(Duration::from_millis(30))))
         .await
         .unwrap();
-    wait_for(&rt, "a: Acked").await;
+    wait_for(&rt, "a", acked).await;
     let ticks = NodePath::parse("/example/ticks").unwrap();
     wait_state(&rt, "the leader never ticked under its term", |state| {
         state.exists(&ticks).is_some()
@@ -114,18 +120,20 @@ async fn a_deposed_candidates_guarded_writes_are_refused() {
     // Depose a by deleting its ballot behind its back; b takes over.
     rt.deploy(candidate("b", None)).await.unwrap();
     depose_leader(&rt, &election()).await;
-    wait_for(&rt, "a: Deposed").await;
-    wait_for(&rt, "b: Acked").await;
+    wait_for(&rt, "a", deposed).await;
+    wait_for(&rt, "b", acked).await;
     // a's instance was revoked in the step that deleted its ballot (recorded before b
     // could hear of its win) and replaced by a fresh one that lost: nobody ticks now.
-    let history = recorder.history().to_jsonl();
+    let history = recorder.history();
     assert!(
         history
-            .lines()
-            .any(|l| l.contains("\"revoke\"") && l.contains("\"a\"")),
-        "a's revocation is recorded:\n{history}"
+            .ops
+            .iter()
+            .any(|op| op.f == "revoke" && op.value[0] == "a"),
+        "a's revocation is recorded:\n{}",
+        history.to_jsonl()
     );
-    wait_for(&rt, "a: Callback(\"on-losing-election").await;
+    wait_for(&rt, "a", lost).await;
     // b's ack outlives a's old session, which closed after b may have acked.
     let leader = ballot_core::election::read_leader(&rt.state(), &election());
     assert!(leader.is_some(), "b still leads, acked");
@@ -177,9 +185,14 @@ async fn a_responsive_actor_keeps_its_session_and_the_cache_serves_redeploys() {
     let mut spec = candidate("steady", None);
     spec.ttl = Duration::from_millis(300);
     rt.deploy(spec.clone()).await.unwrap();
-    wait_for(&rt, "steady: Acked").await;
+    wait_for(&rt, "steady", acked).await;
     tokio::time::sleep(Duration::from_millis(1000)).await;
-    assert!(!lines(&rt).iter().any(|l| l.contains("Trapped")));
+    assert_eq!(
+        count(&rt, "steady", trapped),
+        0,
+        "{}",
+        lines(&rt).join("\n")
+    );
     assert_eq!(
         rt.state().sessions().count(),
         1,
@@ -190,13 +203,74 @@ async fn a_responsive_actor_keeps_its_session_and_the_cache_serves_redeploys() {
     assert_eq!(rt.cached_components(), 1, "the same bytes compiled once");
 }
 
+/// The compiled-component cache keeps what deployments use and a bounded number of idle
+/// components besides, the least recently used going first.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_compiled_components_are_dropped_beyond_the_bound_and_used_ones_kept() {
+    let rt = runtime_with_cache(ComponentCache::with_idle_capacity(1));
+    let spec = |name: &str, component: &str| {
+        let mut spec = candidate(name, None);
+        spec.wasm = wasm(component).into();
+        spec
+    };
+    let a = rt
+        .deploy(spec("a", ballot_artifacts::EXAMPLE_CANDIDATE))
+        .await
+        .unwrap();
+    wait_for(&rt, "a", acked).await;
+    let b = rt
+        .deploy(spec("b", ballot_artifacts::EXAMPLE_CANDIDATE_V2))
+        .await
+        .unwrap();
+    let c = rt
+        .deploy(spec("c", ballot_artifacts::EMPTY_EXPORT))
+        .await
+        .unwrap();
+    assert_eq!(rt.cached_components(), 3, "all three are in use");
+
+    rt.undeploy(a).await.unwrap();
+    assert_eq!(
+        rt.cached_components(),
+        3,
+        "one idle component is within the bound"
+    );
+    rt.undeploy(b).await.unwrap();
+    assert_eq!(
+        rt.cached_components(),
+        2,
+        "the least recently used idle one went, the used one stayed"
+    );
+    // c's code is still cached: a second deployment of it compiles nothing.
+    rt.deploy(spec("c2", ballot_artifacts::EMPTY_EXPORT))
+        .await
+        .unwrap();
+    assert_eq!(rt.cached_components(), 2);
+
+    // Swapping c away from its code leaves that code in use by c2 only; swapping c2 too
+    // makes it idle, and the older idle one goes.
+    rt.swap(c, &wasm(ballot_artifacts::EXAMPLE_CANDIDATE))
+        .await
+        .expect("swapped");
+    assert_eq!(
+        rt.cached_components(),
+        2,
+        "b's code went when a's came back"
+    );
+    rt.undeploy(c).await.unwrap();
+    assert_eq!(
+        rt.cached_components(),
+        2,
+        "the empty component (c2) and the example (idle, the most recent)"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_component_uses_the_lease_elector() {
     let rt = runtime(Recorder::off());
     let mut spec = candidate("peers", None);
     spec.wasm = wasm(ballot_artifacts::FIXTURE_LEASE_PEERS).into();
     rt.deploy(spec).await.unwrap();
-    wait_for(&rt, "peers: Acked").await;
+    wait_for(&rt, "peers", acked).await;
     let said: Vec<String> = rt
         .logs()
         .into_iter()
@@ -223,7 +297,7 @@ async fn compiling_large_components_leaves_a_300ms_ttl_leader_its_session_and_te
     let mut leader = candidate("leader", None);
     leader.ttl = Duration::from_millis(300);
     let id = rt.deploy(leader).await.unwrap();
-    wait_for(&rt, "leader: Acked").await;
+    wait_for(&rt, "leader", acked).await;
     let Some(DeploymentStatus::Running { session, .. }) = rt.status(id) else {
         panic!("the leader runs")
     };

@@ -10,11 +10,12 @@ use ballot_core::election::ElectionName;
 use ballot_core::namespace::NodePath;
 use ballot_runtime::{
     DeployError, DeploySpec, DeploymentStatus, Limits, Quotas, Role, Runtime, Supervision,
+    TimelineEvent,
 };
 
 use super::support::{
-    assert_leadership_linearizable, depose_leader, lines, multi_ops, runtime, wait_for, wait_state,
-    wasm,
+    acked, assert_leadership_linearizable, count, depose_leader, deposed, failed, first, lines,
+    lost, multi_ops, runtime, trapped, wait_for, wait_state, wasm, won,
 };
 
 /// A candidate deployment of `component` in `election`, with short limits so a
@@ -47,11 +48,20 @@ fn well_behaved(name: &str, election: &str) -> DeploySpec {
     candidate(name, ballot_artifacts::EMPTY_EXPORT, election)
 }
 
-/// The first timeline line of `who` containing `what`.
-fn line_of(rt: &Runtime, who: &str, what: &str) -> Option<String> {
-    lines(rt)
-        .into_iter()
-        .find(|l| l.starts_with(&format!("{who}: ")) && l.contains(what))
+/// Why `who`'s instance first crashed, if it did.
+fn crash_of(rt: &Runtime, who: &str) -> Option<String> {
+    rt.timeline().into_iter().find_map(|e| match e.event {
+        TimelineEvent::Trapped(why) if e.deployment == who => Some(why),
+        _ => None,
+    })
+}
+
+/// Why `who`'s instance was first revoked, if it was.
+fn revocation_of(rt: &Runtime, who: &str) -> Option<String> {
+    rt.timeline().into_iter().find_map(|e| match e.event {
+        TimelineEvent::Revoked(why) if e.deployment == who => Some(why),
+        _ => None,
+    })
 }
 
 /// Deploys `bad` first (so it leads), then a well-behaved successor; waits until the
@@ -65,10 +75,10 @@ async fn crashes_and_is_succeeded(bad: DeploySpec, expect: &str) -> (Runtime, Re
     };
     let name = bad.name.clone();
     rt.deploy(bad).await.unwrap();
-    wait_for(&rt, &format!("{name}: Callback(\"on-winning-election")).await;
+    wait_for(&rt, &name, won).await;
     rt.deploy(well_behaved("good", &election)).await.unwrap();
-    wait_for(&rt, "good: Acked").await;
-    let crash = line_of(&rt, &name, "Trapped").expect("the bad actor crashed");
+    wait_for(&rt, "good", acked).await;
+    let crash = crash_of(&rt, &name).expect("the bad actor crashed");
     assert!(crash.contains(expect), "{crash}");
     (rt, recorder, crash)
 }
@@ -82,7 +92,7 @@ async fn a_trap_in_on_winning_election_costs_only_that_actor() {
     );
     let (rt, recorder, _) = crashes_and_is_succeeded(bad, "trap-on-win").await;
     // It comes back in a fresh instance and, with good leading, loses and stays.
-    wait_for(&rt, "trapper: Callback(\"on-losing-election").await;
+    wait_for(&rt, "trapper", lost).await;
     assert_leadership_linearizable(&recorder);
 }
 
@@ -94,7 +104,7 @@ async fn a_guest_looping_forever_is_interrupted_at_its_deadline() {
         "sandbox-loop",
     );
     let (rt, recorder, _) = crashes_and_is_succeeded(bad, "deadline of 400ms").await;
-    wait_for(&rt, "looper: Callback(\"on-losing-election").await;
+    wait_for(&rt, "looper", lost).await;
     assert_leadership_linearizable(&recorder);
 }
 
@@ -166,8 +176,8 @@ async fn an_import_flood_is_limited_by_its_quota() {
     rt.deploy(well_behaved("calm", "sandbox-calm"))
         .await
         .unwrap();
-    wait_for(&rt, "flood: Acked").await;
-    wait_for(&rt, "calm: Acked").await;
+    wait_for(&rt, "flood", acked).await;
+    wait_for(&rt, "calm", acked).await;
     let line = rt
         .logs()
         .into_iter()
@@ -186,10 +196,7 @@ async fn an_import_flood_is_limited_by_its_quota() {
     // A burst of one second's worth, plus what refills while the burst runs.
     assert!(answered >= 1_000, "{line}");
     assert!(refused > 40_000, "{line}");
-    assert!(
-        line_of(&rt, "flood", "Trapped").is_none(),
-        "limited, not killed"
-    );
+    assert!(crash_of(&rt, "flood").is_none(), "limited, not killed");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -212,13 +219,13 @@ async fn a_crash_loop_ends_marked_failed_and_out_of_the_election() {
         .deploy(well_behaved("good", "sandbox-crash"))
         .await
         .unwrap();
-    wait_for(&rt, "crasher: Failed").await;
+    wait_for(&rt, "crasher", failed).await;
     let Some(DeploymentStatus::Failed { reason }) = rt.status(id) else {
         panic!("{:?}", rt.status(id));
     };
     assert!(reason.contains("4 crashes"), "{reason}");
     assert!(reason.contains("crash-loop"), "{reason}");
-    wait_for(&rt, "good: Acked").await;
+    wait_for(&rt, "good", acked).await;
     assert!(matches!(
         rt.status(good),
         Some(DeploymentStatus::Running { restarts: 0, .. })
@@ -229,10 +236,7 @@ async fn a_crash_loop_ends_marked_failed_and_out_of_the_election() {
         .paths()
         .ballots;
     assert_eq!(rt.state().children(&ballots).unwrap().len(), 1);
-    let crashes = lines(&rt)
-        .iter()
-        .filter(|l| l.starts_with("crasher: Trapped"))
-        .count();
+    let crashes = count(&rt, "crasher", trapped);
     assert_eq!(crashes, 4, "{}", lines(&rt).join("\n"));
     assert_leadership_linearizable(&recorder);
 }
@@ -251,13 +255,13 @@ async fn a_heartbeat_driven_session_survives_two_looping_guests() {
         spinner.limits.callback_deadline = Duration::from_secs(1);
         rt.deploy(spinner).await.unwrap();
     }
-    wait_for(&rt, "spin-a: Callback(\"on-winning-election").await;
-    wait_for(&rt, "spin-b: Callback(\"on-winning-election").await;
+    wait_for(&rt, "spin-a", won).await;
+    wait_for(&rt, "spin-b", won).await;
     // Both spinners loop on the 2 cores, are interrupted, restart and loop again, for
     // ten times calm's TTL.
     tokio::time::sleep(Duration::from_secs(3)).await;
-    assert!(line_of(&rt, "spin-a", "Trapped").is_some());
-    assert!(line_of(&rt, "spin-b", "Trapped").is_some());
+    assert!(crash_of(&rt, "spin-a").is_some());
+    assert!(crash_of(&rt, "spin-b").is_some());
     assert_eq!(
         rt.status(calm),
         Some(DeploymentStatus::Running {
@@ -267,7 +271,7 @@ async fn a_heartbeat_driven_session_survives_two_looping_guests() {
         "{}",
         lines(&rt).join("\n")
     );
-    assert!(line_of(&rt, "calm", "Revoked").is_none());
+    assert!(revocation_of(&rt, "calm").is_none());
     assert!(
         rt.state().session(session).is_some(),
         "calm's session lives"
@@ -299,8 +303,8 @@ async fn depose_a_writer() -> u64 {
     .await;
     // Depose the writer mid-loop: delete its ballot behind its back.
     let deposed_at = depose_leader(&rt, &ElectionName::parse("sandbox-fence").unwrap()).await;
-    wait_for(&rt, "next: Acked").await;
-    wait_for(&rt, "writer: Deposed").await;
+    wait_for(&rt, "next", acked).await;
+    wait_for(&rt, "writer", deposed).await;
     let (_, stat) = rt.state().get(&progress).unwrap();
     assert!(
         stat.modified < deposed_at,
@@ -319,8 +323,8 @@ async fn depose_a_writer() -> u64 {
         }
     }
     // The spinning callback was interrupted by the revocation, not by its deadline.
-    assert!(line_of(&rt, "writer", "Trapped").is_none());
-    wait_for(&rt, "writer: Callback(\"on-losing-election").await;
+    assert!(crash_of(&rt, "writer").is_none());
+    wait_for(&rt, "writer", lost).await;
     assert_leadership_linearizable(&recorder);
     rt.fenced_refusals()
 }
@@ -354,7 +358,7 @@ async fn a_full_mailbox_drops_the_watches_and_never_blocks_the_writer() {
         ))
         .await
         .unwrap();
-    wait_for(&rt, "slow: Acked").await;
+    wait_for(&rt, "slow", acked).await;
     // One commit of 3,000 creates under the watched subtree: 3,000 events at once, far
     // more than a mailbox holds. The commit returns without waiting for the actor.
     let creates: Vec<ballot_core::namespace::Op> = (0..3_000)
@@ -369,7 +373,8 @@ async fn a_full_mailbox_drops_the_watches_and_never_blocks_the_writer() {
     assert!(started.elapsed() < Duration::from_secs(5));
     wait_for(
         &rt,
-        "slow: Overflow(\"a watch event was lost: watches dropped",
+        "slow",
+        |e| matches!(e, TimelineEvent::Overflow(what) if what.contains("watches dropped")),
     )
     .await;
     // Only the watches went: the session, leadership and instance stay.
@@ -377,8 +382,8 @@ async fn a_full_mailbox_drops_the_watches_and_never_blocks_the_writer() {
         rt.status(slow),
         Some(DeploymentStatus::Running { restarts: 0, .. })
     ));
-    assert!(line_of(&rt, "slow", "Revoked").is_none());
-    assert!(line_of(&rt, "slow", "Trapped").is_none());
+    assert!(revocation_of(&rt, "slow").is_none());
+    assert!(crash_of(&rt, "slow").is_none());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -390,23 +395,20 @@ async fn a_killed_leader_is_stopped_mid_callback_and_succeeded_then_restarts() {
     looping.limits.callback_deadline = Duration::from_secs(30);
     looping.ttl = Duration::from_secs(60);
     let looper = rt.deploy(looping).await.unwrap();
-    wait_for(&rt, "looper: Callback(\"on-winning-election").await;
+    wait_for(&rt, "looper", won).await;
     rt.deploy(well_behaved("good", "kill")).await.unwrap();
-    assert!(
-        line_of(&rt, "good", "Acked").is_none(),
-        "good waits for looper"
-    );
+    assert!(first(&rt, "good", acked).is_none(), "good waits for looper");
 
     rt.kill(looper).unwrap();
-    wait_for(&rt, "good: Acked").await;
-    let killed = line_of(&rt, "looper", "Revoked").expect("looper was revoked");
+    wait_for(&rt, "good", acked).await;
+    let killed = revocation_of(&rt, "looper").expect("looper was revoked");
     assert!(killed.contains("killed"), "{killed}");
     assert!(
-        line_of(&rt, "looper", "Trapped").is_none(),
+        crash_of(&rt, "looper").is_none(),
         "stopped by the kill, not its deadline"
     );
     // A kill counts as a crash: a fresh instance on a new session, which loses to good.
-    wait_for(&rt, "looper: Callback(\"on-losing-election").await;
+    wait_for(&rt, "looper", lost).await;
     assert!(matches!(
         rt.status(looper),
         Some(DeploymentStatus::Running { restarts: 1, .. })

@@ -10,7 +10,9 @@ use ballot_check::{Budget, ModelKind, Verdict, check};
 use ballot_core::command::{Command, Outcome};
 use ballot_core::election::ElectionName;
 use ballot_core::namespace::{Op, Revision};
-use ballot_runtime::{ComponentCache, DeploySpec, Role, Runtime, new_engine};
+use ballot_runtime::{
+    ComponentCache, Delivered, DeploySpec, Role, Runtime, TimelineEntry, TimelineEvent, new_engine,
+};
 use ballot_store::clock::SystemClock;
 use ballot_store::embedded::{SimFs, thread_spawner};
 use ballot_store::{EmbeddedStore, Options};
@@ -43,6 +45,11 @@ pub fn runtime_with_own_cache(recorder: Recorder) -> Runtime {
     Runtime::new(engine(), sim_store(), recorder).expect("runtime")
 }
 
+/// A runtime on `cache`, for tests of the cache's bound.
+pub fn runtime_with_cache(cache: ComponentCache) -> Runtime {
+    Runtime::with_component_cache(engine(), sim_store(), Recorder::off(), cache).expect("runtime")
+}
+
 fn sim_store() -> EmbeddedStore {
     EmbeddedStore::open_with(
         Path::new("/data"),
@@ -54,7 +61,7 @@ fn sim_store() -> EmbeddedStore {
     .expect("store")
 }
 
-/// The timeline as `who: what` lines.
+/// The timeline as `who: what` lines, for a failing test's message (never matched on).
 pub fn lines(rt: &Runtime) -> Vec<String> {
     rt.timeline()
         .into_iter()
@@ -67,22 +74,86 @@ pub fn lines(rt: &Runtime) -> Vec<String> {
 /// under load and are shared between waits by accident).
 pub const CEILING: Duration = Duration::from_secs(60);
 
-/// Waits (at most [`CEILING`]) until some timeline line contains `needle`; returns its
-/// index. Wakes on each new timeline line, not on a timer.
-pub async fn wait_for(rt: &Runtime, needle: &str) -> usize {
+/// Waits (at most [`CEILING`]) for `who`'s first timeline event that `what` accepts and
+/// returns its line. Wakes on each new timeline line, not on a timer.
+pub async fn wait_for(
+    rt: &Runtime,
+    who: &str,
+    what: impl Fn(&TimelineEvent) -> bool,
+) -> TimelineEntry {
     let deadline = tokio::time::Instant::now() + CEILING;
-    let mut changes = rt.timeline_changes();
-    loop {
-        if let Some(at) = lines(rt).iter().position(|l| l.contains(needle)) {
-            return at;
-        }
-        let woke = tokio::time::timeout_at(deadline, changes.changed()).await;
-        assert!(
-            matches!(woke, Ok(Ok(()))),
-            "{needle:?} never happened within {CEILING:?}:\n{}",
+    match rt
+        .next_in_timeline(0, deadline, |e| e.deployment == who && what(&e.event))
+        .await
+    {
+        Some(entry) => entry,
+        None => panic!(
+            "{who} never got there within {CEILING:?}:\n{}",
             lines(rt).join("\n")
-        );
+        ),
     }
+}
+
+/// `who`'s first timeline line that `what` accepts, if any yet.
+pub fn first(
+    rt: &Runtime,
+    who: &str,
+    what: impl Fn(&TimelineEvent) -> bool,
+) -> Option<TimelineEntry> {
+    rt.timeline()
+        .into_iter()
+        .find(|e| e.deployment == who && what(&e.event))
+}
+
+/// How many of `who`'s timeline lines `what` accepts.
+pub fn count(rt: &Runtime, who: &str, what: impl Fn(&TimelineEvent) -> bool) -> usize {
+    rt.timeline()
+        .iter()
+        .filter(|e| e.deployment == who && what(&e.event))
+        .count()
+}
+
+/// The host wrote the deployment's ack.
+pub fn acked(e: &TimelineEvent) -> bool {
+    matches!(e, TimelineEvent::Acked(_))
+}
+
+/// `on-winning-election` was delivered.
+pub fn won(e: &TimelineEvent) -> bool {
+    matches!(
+        e,
+        TimelineEvent::Callback(Delivered::WinningElection { .. })
+    )
+}
+
+/// `on-losing-election` was delivered.
+pub fn lost(e: &TimelineEvent) -> bool {
+    matches!(e, TimelineEvent::Callback(Delivered::LosingElection { .. }))
+}
+
+/// `on-new-leader` was delivered.
+pub fn new_leader(e: &TimelineEvent) -> bool {
+    matches!(e, TimelineEvent::Callback(Delivered::NewLeader { .. }))
+}
+
+/// Its ballot vanished while it led.
+pub fn deposed(e: &TimelineEvent) -> bool {
+    matches!(e, TimelineEvent::Deposed(_))
+}
+
+/// Crash-limited: out of elections for good.
+pub fn failed(e: &TimelineEvent) -> bool {
+    matches!(e, TimelineEvent::Failed(_))
+}
+
+/// Its instance crashed.
+pub fn trapped(e: &TimelineEvent) -> bool {
+    matches!(e, TimelineEvent::Trapped(_))
+}
+
+/// Any line at all.
+pub fn any(_: &TimelineEvent) -> bool {
+    true
 }
 
 /// Waits (at most [`CEILING`]) until the durable state satisfies `ready`, waking on each

@@ -295,7 +295,7 @@ async fn a_component_commits_through_the_elector_with_ops_and_a_registered_funct
         "named by content"
     );
     deploy_committer(&rt, "cases", &sha, |_| {}).await;
-    super::support::wait_for(&rt, "committer: Acked").await;
+    super::support::wait_for(&rt, "committer", super::support::acked).await;
     let said = committer_said(&rt);
     let outcome = |case: &str| said.get(case).unwrap_or_else(|| panic!("{case}: {said:?}"));
 
@@ -426,7 +426,7 @@ fn committer_said(rt: &Runtime) -> std::collections::BTreeMap<String, String> {
 async fn a_component_cannot_write_what_the_election_machinery_keeps() {
     let rt = runtime(Recorder::off());
     deploy_committer(&rt, "forge", "", |_| {}).await;
-    super::support::wait_for(&rt, "committer: Acked").await;
+    super::support::wait_for(&rt, "committer", super::support::acked).await;
     let said = committer_said(&rt);
     for case in ["forge-ack", "delete-ballot", "create-ballot", "drop-peer"] {
         let outcome = said.get(case).unwrap_or_else(|| panic!("{case}: {said:?}"));
@@ -463,7 +463,7 @@ async fn a_functions_operations_are_charged_to_the_components_bytes_quota() {
             spec.limits.quotas.bytes_per_second = bytes_per_second;
         })
         .await;
-        super::support::wait_for(&rt, "committer: Acked").await;
+        super::support::wait_for(&rt, "committer", super::support::acked).await;
         let said = committer_said(&rt);
         let outcome = said.get("big").unwrap_or_else(|| panic!("{said:?}"));
         assert_eq!(outcome.starts_with("ok term "), written, "{outcome}");

@@ -69,7 +69,7 @@ pub fn run_all<B: LogBuilder>(fresh: impl Fn() -> B) {
 /// The `n`th command of a script that always applies: sessions opened and nodes created,
 /// stamped a millisecond apart.
 fn entry(n: u64) -> Entry {
-    let command = if n % 3 == 0 {
+    let command = if n.is_multiple_of(3) {
         Command::OpenSession {
             ttl: Duration::from_secs(10),
         }

@@ -132,29 +132,26 @@ pub(crate) async fn undeploy_failovers(
 }
 
 /// Who and when of the first timeline entry from index `from` on that `pick` accepts,
-/// polled every 200 us for at most 10 s: how the component benchmarks wait for what the
-/// runtime does.
+/// waiting at most 10 s and waking on each new line: how the component benchmarks wait
+/// for what the runtime does.
 pub(crate) async fn next_entry(
     rt: &ballot_runtime::Runtime,
     from: u64,
     pick: impl Fn(&str, &ballot_runtime::TimelineEvent) -> bool,
 ) -> anyhow::Result<(String, Duration)> {
-    for _ in 0..50_000 {
-        let found = rt
-            .timeline_from(from)
-            .into_iter()
-            .find(|e| pick(&e.deployment, &e.event));
-        if let Some(entry) = found {
-            return Ok((entry.deployment, entry.at));
-        }
-        tokio::time::sleep(Duration::from_micros(200)).await;
-    }
-    anyhow::bail!("the timeline never showed what was waited for")
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    rt.next_in_timeline(from, deadline, |e| pick(&e.deployment, &e.event))
+        .await
+        .map(|entry| (entry.deployment, entry.at))
+        .ok_or_else(|| anyhow::anyhow!("the timeline never showed what was waited for"))
 }
 
 /// Whether `event` is the start of an on-winning-election callback.
 pub(crate) fn winning(event: &ballot_runtime::TimelineEvent) -> bool {
-    matches!(event, ballot_runtime::TimelineEvent::Callback(c) if c.starts_with("on-winning"))
+    matches!(
+        event,
+        ballot_runtime::TimelineEvent::Callback(ballot_runtime::Delivered::WinningElection { .. })
+    )
 }
 
 /// When `who` next started an on-winning-election, at timeline index `from` or later.

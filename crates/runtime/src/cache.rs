@@ -1,0 +1,119 @@
+//! Compiled components by content hash, bounded.
+//!
+//! Compiling a component takes a second of CPU and its machine code tens of megabytes, so
+//! a host keeps what it compiled: a redeploy, a restart after a swap back, or a second
+//! deployment of the same bytes starts at once. But a host that runs for months sees
+//! many versions come and go; keeping every one would grow without end. So the cache
+//! keeps every component a deployment or a registered function still uses, and besides
+//! those at most [`ComponentCache::idle_capacity`] idle ones, dropping the least recently
+//! used idle ones first. Dropping an entry a deployment still holds frees nothing (the
+//! deployment holds the code); dropping an idle one frees its memory.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use wasmtime::component::Component;
+
+/// A component's content hash (SHA-256 of its bytes).
+pub type Digest = [u8; 32];
+
+/// Idle components a cache keeps by default: room for the versions an operator swaps
+/// between and for a test binary's fixtures, small against a host's memory.
+pub const IDLE_COMPONENTS: usize = 32;
+
+/// Compiled components by content hash, shareable between runtimes on one engine (a
+/// test binary's runtimes, say), so each component is compiled once per process.
+///
+/// A cache belongs to the engine that compiled its components: share it only between
+/// runtimes built on clones of the same [`wasmtime::Engine`].
+#[derive(Clone)]
+pub struct ComponentCache(Arc<Mutex<Entries>>);
+
+struct Entries {
+    by_digest: HashMap<Digest, Entry>,
+    /// Bumped at every use: the larger, the more recent.
+    clock: u64,
+    idle_capacity: usize,
+}
+
+struct Entry {
+    component: Component,
+    used: u64,
+}
+
+impl Default for ComponentCache {
+    fn default() -> Self {
+        Self::with_idle_capacity(IDLE_COMPONENTS)
+    }
+}
+
+impl ComponentCache {
+    /// A cache that keeps at most `idle_capacity` components no deployment uses.
+    pub fn with_idle_capacity(idle_capacity: usize) -> Self {
+        ComponentCache(Arc::new(Mutex::new(Entries {
+            by_digest: HashMap::new(),
+            clock: 0,
+            idle_capacity,
+        })))
+    }
+
+    /// How many idle components it keeps at most.
+    pub fn idle_capacity(&self) -> usize {
+        self.lock().idle_capacity
+    }
+
+    /// The number of compiled components held.
+    pub fn len(&self) -> usize {
+        self.lock().by_digest.len()
+    }
+
+    /// Whether none is held.
+    pub fn is_empty(&self) -> bool {
+        self.lock().by_digest.is_empty()
+    }
+
+    /// The component compiled from the bytes with this digest, if held; counts as a use.
+    pub(crate) fn get(&self, digest: &Digest) -> Option<Component> {
+        let mut entries = self.lock();
+        entries.clock += 1;
+        let now = entries.clock;
+        entries.by_digest.get_mut(digest).map(|entry| {
+            entry.used = now;
+            entry.component.clone()
+        })
+    }
+
+    /// Keeps `component` as the compilation of the bytes with this digest.
+    pub(crate) fn insert(&self, digest: Digest, component: Component) {
+        let mut entries = self.lock();
+        entries.clock += 1;
+        let used = entries.clock;
+        entries.by_digest.insert(digest, Entry { component, used });
+    }
+
+    /// Drops the least recently used components not in `in_use` until at most
+    /// [`ComponentCache::idle_capacity`] of them are left; returns how many went.
+    pub(crate) fn evict_idle(&self, in_use: &HashSet<Digest>) -> usize {
+        let mut entries = self.lock();
+        let mut idle: Vec<(u64, Digest)> = entries
+            .by_digest
+            .iter()
+            .filter(|(digest, _)| !in_use.contains(*digest))
+            .map(|(digest, entry)| (entry.used, *digest))
+            .collect();
+        let excess = idle.len().saturating_sub(entries.idle_capacity);
+        if excess == 0 {
+            return 0;
+        }
+        idle.sort_unstable();
+        for (_, digest) in &idle[..excess] {
+            entries.by_digest.remove(digest);
+        }
+        excess
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Entries> {
+        // Every update is a single map operation: a panic cannot leave it half done.
+        self.0.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
