@@ -31,6 +31,7 @@
 //! # fn fixture_fenced_writer() {}
 //! # fn fixture_import_flood() {}
 //! # fn fixture_lease_peers() {}
+//! # fn fixture_log_flood() {}
 //! # fn fixture_loop_forever() {}
 //! # fn fixture_memory_hog() {}
 //! # fn fixture_sleep_in_host() {}

@@ -80,11 +80,19 @@ pub(crate) enum Exit {
 /// until the fence is thrown or a callback fails.
 pub(crate) async fn run(shared: &Arc<Shared>, me: &mut Incarnation, config: &ActorConfig) -> Exit {
     let session = me.session;
-    let mut heartbeat = tokio::time::interval(config.ttl / 3);
+    // The session was opened (or last renewed) just now: the first heartbeat is due a
+    // third of the TTL from here, not at once (which would put a durable commit between
+    // a fresh instance and its first callback).
+    let mut heartbeat =
+        tokio::time::interval_at(tokio::time::Instant::now() + config.ttl / 3, config.ttl / 3);
     heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut ticker = tokio::time::interval(config.tick.unwrap_or(Duration::from_secs(3600)));
+    // The first tick is due one period from now. (Awaiting an interval's immediate
+    // first tick instead costs up to a millisecond: tokio's timer rounds deadlines up to
+    // its millisecond resolution, and that millisecond sat between every fresh instance
+    // and its first callback.)
+    let period = config.tick.unwrap_or(Duration::from_secs(3600));
+    let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    ticker.tick().await;
     let fence = me.fence.clone();
     loop {
         if let Some(why) = fence.reason() {

@@ -93,6 +93,11 @@ impl LogBuffer {
         }
     }
 
+    /// Lets `deployment`'s lines go: it was undeployed, and its memory comes back.
+    pub(crate) fn forget(&mut self, deployment: &str) {
+        self.deployments.remove(deployment);
+    }
+
     /// Counts a line dropped before it was kept (by a quota).
     pub(crate) fn note_dropped(&mut self) {
         self.dropped += 1;

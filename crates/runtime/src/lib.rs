@@ -375,6 +375,15 @@ impl Shared {
             .note_dropped();
     }
 
+    /// Lets the log lines kept for deployments named `deployment` go (the last of them was
+    /// undeployed), so what a deployment logged costs memory only while it is deployed.
+    pub(crate) fn forget_logs(&self, deployment: &str) {
+        self.logs
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .forget(deployment);
+    }
+
     /// Keeps a guest's log line for [`Runtime::logs`].
     pub(crate) fn record_log(&self, deployment: &str, message: &str) {
         self.logs
@@ -577,7 +586,8 @@ impl Runtime {
     }
 
     /// Guest log lines as kept, oldest first: (deployment, message). Each deployment's are
-    /// capped at [`LOG_BYTES_PER_DEPLOYMENT`], its oldest dropped first.
+    /// capped at [`LOG_BYTES_PER_DEPLOYMENT`], its oldest dropped first, and go when the
+    /// deployment is undeployed.
     pub fn logs(&self) -> Vec<(String, String)> {
         self.shared
             .logs

@@ -328,6 +328,13 @@ pub(crate) async fn undeploy(shared: &Arc<Shared>, id: DeploymentId) -> Result<(
         let _ = tokio::time::timeout(Duration::from_secs(10), task).await;
     }
     shared.note(&handle.name, TimelineEvent::Undeployed);
+    if !shared
+        .deployments
+        .iter()
+        .any(|other| other.name == handle.name)
+    {
+        shared.forget_logs(&handle.name);
+    }
     shared.evict_idle_components();
     Ok(())
 }

@@ -9,10 +9,11 @@ use ballot_check::history::Recorder;
 use ballot_core::election::ElectionName;
 use ballot_core::namespace::NodePath;
 use ballot_runtime::{
-    DeployError, DeploySpec, DeploymentStatus, Limits, Quotas, Role, Runtime, Supervision,
-    TimelineEvent,
+    DeployError, DeploySpec, DeploymentStatus, LOG_BYTES_PER_DEPLOYMENT, Limits, Quotas, Role,
+    Runtime, Supervision, TimelineEvent,
 };
 
+use super::support::eventually;
 use super::support::{
     acked, assert_leadership_linearizable, count, depose_leader, deposed, failed, first, lines,
     lost, multi_ops, runtime, trapped, wait_for, wait_state, wasm, won,
@@ -157,6 +158,56 @@ async fn a_component_importing_sockets_is_refused_at_deploy() {
         "a refused deploy changes nothing"
     );
     assert!(rt.timeline().is_empty());
+}
+
+/// A guest logging 4 KiB lines without end is held to its bytes quota, the host keeps only
+/// a bounded tail of its lines, and the memory comes back when it is undeployed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_guest_logging_in_a_loop_keeps_a_bounded_tail_and_gives_it_back() {
+    let rt = runtime(Recorder::off());
+    let mut flood = candidate(
+        "logger",
+        ballot_artifacts::FIXTURE_LOG_FLOOD,
+        "sandbox-log-flood",
+    );
+    flood.tick = Some(Duration::from_millis(1));
+    let logger = rt.deploy(flood).await.unwrap();
+    rt.deploy(well_behaved("calm", "sandbox-log-calm"))
+        .await
+        .unwrap();
+    wait_for(&rt, "calm", acked).await;
+    // 64 lines a tick, a tick a millisecond: far beyond what is kept and what the quota
+    // lets through.
+    let dropped = eventually(
+        || format!("the logger never logged much: {:?}", rt.retained()),
+        || {
+            let retained = rt.retained();
+            (retained.log_lines_dropped >= 20_000).then_some(retained)
+        },
+    )
+    .await;
+    assert!(
+        dropped.log_bytes <= 2 * LOG_BYTES_PER_DEPLOYMENT,
+        "two deployments keep at most their caps: {dropped:?}"
+    );
+    assert!(
+        matches!(
+            rt.status(logger),
+            Some(DeploymentStatus::Running { restarts: 0, .. })
+        ),
+        "limited, not killed"
+    );
+
+    rt.undeploy(logger).await.unwrap();
+    assert!(
+        rt.logs().iter().all(|(who, _)| who != "logger"),
+        "an undeployed deployment's lines go with it"
+    );
+    let left = rt.retained().log_bytes;
+    assert!(
+        left <= LOG_BYTES_PER_DEPLOYMENT,
+        "only calm's lines are left: {left} bytes"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
