@@ -106,6 +106,14 @@ pub enum DeployError {
     /// The host could not set up its linker.
     #[error("linker setup failed: {0}")]
     Linker(String),
+    /// Compiling or hashing the component panicked on its blocking thread (a bug in the
+    /// host or in wasmtime, not in the request); the host goes on.
+    #[error("preparing the component failed inside the host: {0}")]
+    Panicked(String),
+    /// The store already delivers its effects to another runtime: one store serves one
+    /// runtime, whose actors its effects reach.
+    #[error("this store already delivers its effects to another runtime")]
+    StoreInUse,
 }
 
 /// A deployment as its supervisor keeps it: what to start again after a crash.
@@ -238,7 +246,7 @@ pub(crate) async fn off_worker<T: Send + 'static>(
 ) -> Result<T, DeployError> {
     tokio::task::spawn_blocking(work)
         .await
-        .unwrap_or_else(|failed| Err(DeployError::Linker(format!("compiling failed: {failed}"))))
+        .unwrap_or_else(|failed| Err(DeployError::Panicked(failed.to_string())))
 }
 
 /// [`compile`] on the calling thread, which must not be an async worker.

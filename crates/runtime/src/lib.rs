@@ -474,9 +474,7 @@ impl Runtime {
             .set_sink(Arc::new(EffectSink(Arc::downgrade(&shared))))
             .is_err()
         {
-            return Err(DeployError::Linker(
-                "this store already delivers its effects to another runtime".into(),
-            ));
+            return Err(DeployError::StoreInUse);
         }
         let sweeper = {
             let shared = shared.clone();

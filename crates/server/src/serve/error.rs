@@ -128,7 +128,9 @@ impl From<DeployError> for ApiError {
             DeployError::NotRunning(_) => (StatusCode::CONFLICT, "not-running"),
             DeployError::Store(error) => return error.clone().into(),
             DeployError::Election(error) => return error.clone().into(),
-            DeployError::Linker(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+            DeployError::Linker(_) | DeployError::Panicked(_) | DeployError::StoreInUse => {
+                (StatusCode::INTERNAL_SERVER_ERROR, "internal")
+            }
         };
         ApiError::new(status, code, error.to_string())
     }

@@ -11,8 +11,8 @@ use ballot_runtime::{ComponentCache, Delivered, DeployError, Runtime, TimelineEv
 
 use super::support::{
     acked, assert_leadership_linearizable, candidate, count, depose_leader, deposed, election,
-    first, lines, lost, observer, runtime, runtime_with_cache, runtime_with_own_cache, trapped,
-    wait_for, wait_state, wasm,
+    first, lines, lost, observer, runtime, runtime_with_cache, runtime_with_own_cache, sim_store,
+    trapped, wait_for, wait_state, wasm,
 };
 
 /// The number of `who`'s first timeline line that is `event`.
@@ -261,6 +261,25 @@ async fn idle_compiled_components_are_dropped_beyond_the_bound_and_used_ones_kep
         rt.cached_components(),
         2,
         "the empty component (c2) and the example (idle, the most recent)"
+    );
+}
+
+/// One store serves one runtime: its effects (revocations, deliveries) reach one set of
+/// actors. A store already delivering elsewhere is refused with a reason of its own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_store_that_already_serves_a_runtime_is_refused() {
+    struct Elsewhere;
+    impl ballot_store::EffectsSink for Elsewhere {
+        fn applied(&self, _: &ballot_core::election::Effects) {}
+        fn durable(&self, _: ballot_core::election::Effects) {}
+    }
+    let store = sim_store();
+    assert!(store.set_sink(std::sync::Arc::new(Elsewhere)).is_ok());
+    let refused = Runtime::new(super::support::engine(), store, Recorder::off());
+    assert!(
+        matches!(refused, Err(DeployError::StoreInUse)),
+        "{:?}",
+        refused.err()
     );
 }
 

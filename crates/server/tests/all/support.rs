@@ -50,7 +50,8 @@ pub fn runtime_with_cache(cache: ComponentCache) -> Runtime {
     Runtime::with_component_cache(engine(), sim_store(), Recorder::off(), cache).expect("runtime")
 }
 
-fn sim_store() -> EmbeddedStore {
+/// An embedded store on a simulated disk.
+pub fn sim_store() -> EmbeddedStore {
     EmbeddedStore::open_with(
         Path::new("/data"),
         Arc::new(SimFs::new()),
