@@ -12,11 +12,15 @@
 //!
 //! # Time
 //!
-//! Apply reads no clock. The log stamps each command with the time it sequenced it
-//! ([`MonoTime`]) and apply takes that stamp as an argument: deadlines start from it, and
-//! leases are live or not at it. Expiry is a command too: the owner of the sessions
-//! proposes [`Command::ExpireSessions`] when its own monotonic clock says a TTL ran out,
-//! and apply ends exactly the sessions whose deadline had passed at the stamp.
+//! Apply reads no clock, and no outcome of apply depends on time: a session (and a lease,
+//! which is a session) is open from the command that opens it until the command that
+//! closes or expires it. Time enters only as commands: the owner of a session keeps its
+//! deadline on the owner's own monotonic clock and, when the TTL runs out, proposes
+//! [`Command::ExpireSessions`] naming it, so every replica ends exactly the sessions the
+//! owner named. The stamp the log gives each command ([`MonoTime`], apply's third
+//! argument) only moves those owner-side deadlines (opening, heartbeats, a restart), which
+//! are soft state: never consulted by apply, never persisted, and reported back only as
+//! information (a lease's time left).
 
 use std::time::Duration;
 
@@ -35,12 +39,14 @@ use crate::namespace::{
 /// One change, as data. See the module docs.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Command {
-    /// Opens a session that expires `ttl` after its last heartbeat.
+    /// Opens a session that its owner expires (with [`Command::ExpireSessions`]) once `ttl`
+    /// has passed since its last heartbeat on the owner's clock.
     OpenSession {
         /// The session's time to live.
         ttl: Duration,
     },
-    /// Restarts a session's TTL.
+    /// Restarts a session's TTL on its owner's clock. Changes nothing a reader or a later
+    /// command sees, so the log does not keep it.
     Heartbeat {
         /// The session.
         session: SessionId,
@@ -56,8 +62,13 @@ pub enum Command {
         /// The sessions.
         sessions: Vec<SessionId>,
     },
-    /// Ends every session whose deadline has passed at the command's stamp.
-    ExpireSessions,
+    /// Ends each of `sessions` that is still open: the ones whose TTL ran out on their
+    /// owner's monotonic clock, as the owner decided. Apply reads no clock: which
+    /// sessions expire is in the command, so every replica ends the same ones.
+    ExpireSessions {
+        /// The sessions, earliest deadline first.
+        sessions: Vec<SessionId>,
+    },
     /// Sim-only planted bug: from now on term and lease guards are ignored (see
     /// [`Elections::plant_fencing_off`]). A command, so that a log replays onto elections as
     /// broken as the ones it ran on. Hidden from the docs; nothing but the simulator may
@@ -331,15 +342,18 @@ impl Command {
     }
 
     /// Whether a log must keep this command, given what apply decided: everything that
-    /// applied, because any of it (a heartbeat's deadline, a candidate leaving) can decide
+    /// applied, because any of it (a candidate leaving, a session expiring) can decide
     /// what a later command does when the log replays; except what changed nothing a
-    /// later command can see (a refusal, a sweep that ended no session) and the caller's
-    /// own watches, which only decide whom effects go to.
+    /// later command can see: a refusal, an expiry that ended no session, a heartbeat
+    /// (it moves only its owner's deadline), and the caller's own watches, which only
+    /// decide whom effects go to.
     pub fn is_logged(&self, applied: &Applied) -> bool {
         match (self, applied) {
             (_, Err(_)) => false,
-            (Command::Watch { .. } | Command::Unwatch { .. }, _) => false,
-            (Command::ExpireSessions, Ok(Outcome::Ended(ended))) => !ended.is_empty(),
+            (Command::Watch { .. } | Command::Unwatch { .. } | Command::Heartbeat { .. }, _) => {
+                false
+            }
+            (Command::ExpireSessions { .. }, Ok(Outcome::Ended(ended))) => !ended.is_empty(),
             _ => true,
         }
     }
@@ -351,7 +365,7 @@ impl Command {
             Command::Heartbeat { .. } => "heartbeat",
             Command::CloseSession { .. } => "close-session",
             Command::CloseSessions { .. } => "close-sessions",
-            Command::ExpireSessions => "expire-sessions",
+            Command::ExpireSessions { .. } => "expire-sessions",
             Command::Restart => "restart",
             Command::PlantFencingOff => "plant-fencing-off",
             Command::Multi { .. } => "multi",
@@ -405,8 +419,8 @@ fn step(el: &mut Elections, command: &Command, at: MonoTime, out: &mut Effects) 
             }
             Ok(Outcome::Ended(ended))
         }
-        Command::ExpireSessions => {
-            let (expired, effects) = el.tick(at);
+        Command::ExpireSessions { sessions } => {
+            let (expired, effects) = el.expire_sessions(sessions);
             out.extend(effects);
             Ok(Outcome::Ended(expired))
         }
@@ -423,7 +437,7 @@ fn step(el: &mut Elections, command: &Command, at: MonoTime, out: &mut Effects) 
             if let Some(quota) = quota {
                 within_quota(el, ops, quota)?;
             }
-            let (committed, effects) = el.multi(guard.as_ref(), ops, at)?;
+            let (committed, effects) = el.multi(guard.as_ref(), ops)?;
             out.extend(effects);
             Ok(Outcome::Committed(committed))
         }
@@ -453,7 +467,7 @@ fn step(el: &mut Elections, command: &Command, at: MonoTime, out: &mut Effects) 
                     follow_leader,
                 } => {
                     let id = el.join(election, session, data.clone(), *follow_leader);
-                    let refused = match el.vote(id, at) {
+                    let refused = match el.vote(id) {
                         Ok(effects) => {
                             out.extend(effects);
                             None
@@ -480,17 +494,17 @@ fn step(el: &mut Elections, command: &Command, at: MonoTime, out: &mut Effects) 
             session,
             data,
         } => {
-            if !el.namespace().is_live(*session, at) {
+            if !el.namespace().is_open(*session) {
                 return Err(Error::SessionExpired { session: *session }.into());
             }
             let id = el.join(election, *session, data.clone(), false);
-            match el.vote(id, at) {
+            match el.vote(id) {
                 Ok(effects) => {
                     out.extend(effects);
                     Ok(Outcome::Stood(el.status(id).expect("it just joined")))
                 }
                 Err(error) => {
-                    let _ = el.leave(id, at);
+                    let _ = el.leave(id);
                     Err(error.into())
                 }
             }
@@ -501,7 +515,7 @@ fn step(el: &mut Elections, command: &Command, at: MonoTime, out: &mut Effects) 
                 Some(data) => Some(el.set_data(*candidate, data.clone())?),
                 None => None,
             };
-            match el.vote(*candidate, at) {
+            match el.vote(*candidate) {
                 Ok(effects) => {
                     out.extend(effects);
                     Ok(Outcome::Done)
@@ -525,19 +539,19 @@ fn step(el: &mut Elections, command: &Command, at: MonoTime, out: &mut Effects) 
                     .leading_term(*candidate)
                     .ok_or(Error::NotLeader { current: None })?,
             };
-            out.extend(el.acknowledge(*candidate, term, data.clone(), at)?);
+            out.extend(el.acknowledge(*candidate, term, data.clone())?);
             Ok(Outcome::Done)
         }
         Command::Resign { candidate } => {
-            out.extend(el.resign(*candidate, at)?);
+            out.extend(el.resign(*candidate)?);
             Ok(Outcome::Done)
         }
         Command::Leave { candidate } => {
-            out.extend(el.leave(*candidate, at)?);
+            out.extend(el.leave(*candidate)?);
             Ok(Outcome::Done)
         }
         Command::WithdrawBallots { election, session } => {
-            out.extend(el.withdraw_ballots(election, *session, at)?);
+            out.extend(el.withdraw_ballots(election, *session)?);
             Ok(Outcome::Withdrawn(el.namespace().revision()))
         }
         Command::Retire {
@@ -549,7 +563,7 @@ fn step(el: &mut Elections, command: &Command, at: MonoTime, out: &mut Effects) 
             match recipient {
                 Recipient::Candidate(candidate) => {
                     let leading = el.leading_term(*candidate);
-                    if let Ok(left) = el.leave(*candidate, at) {
+                    if let Ok(left) = el.leave(*candidate) {
                         out.extend(left);
                         left_term = leading;
                     }
@@ -569,7 +583,7 @@ fn step(el: &mut Elections, command: &Command, at: MonoTime, out: &mut Effects) 
             duration,
             peer,
         } => {
-            el.reset_elector(elector, *duration, peer, at)?;
+            el.reset_elector(elector, *duration, peer)?;
             Ok(Outcome::Done)
         }
         Command::ElectForDuration { elector, peer } => {
@@ -594,8 +608,8 @@ fn step(el: &mut Elections, command: &Command, at: MonoTime, out: &mut Effects) 
             if let Some(path) = reads.conflict(el.namespace().state()) {
                 return Err(Refusal::Stale(path.clone()));
             }
-            let guard = el.lease_guard(elector, peer, term, at)?;
-            let (committed, effects) = el.multi(Some(&guard), ops, at)?;
+            let guard = el.lease_guard(elector, peer, term)?;
+            let (committed, effects) = el.multi(Some(&guard), ops)?;
             out.extend(effects);
             Ok(Outcome::LeaseCommitted {
                 committed,

@@ -482,9 +482,7 @@ impl Runtime {
                 let mut every = tokio::time::interval(SWEEP);
                 loop {
                     every.tick().await;
-                    let swept = shared
-                        .propose(Command::ExpireSessions, Hooks::default())
-                        .await;
+                    let swept = shared.store.expire_overdue().await;
                     if swept.is_err() {
                         break;
                     }

@@ -309,13 +309,8 @@ pub(crate) async fn preview(
     let state = shared.store.published();
     let revision = state.revision().0;
     let (ops, _reads) = compute(shared, &txn, prepared.as_ref(), state.clone()).await?;
-    let now = shared
-        .store
-        .inspect(|_: &Elections, now| now)
-        .await
-        .map_err(|e| CommitError::TxnAborted(e.to_string()))?;
     let preview =
-        ballot_core::commit::preview(state, Default::default(), now, &mut |_| Ok(ops.clone()))?;
+        ballot_core::commit::preview(state, Default::default(), &mut |_| Ok(ops.clone()))?;
     Ok(CommitReport {
         term: None,
         results: preview.committed.results,

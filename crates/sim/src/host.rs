@@ -339,11 +339,10 @@ impl Host {
         &self.handled
     }
 
-    /// Time passed: the host sweeps expired sessions, as its ticker does.
+    /// Time passed: the host expires the sessions overdue on its clock, as its ticker
+    /// does.
     pub fn tick(&mut self) {
-        let _ = self
-            .store
-            .submit(Command::ExpireSessions, Hooks::default(), |_| {});
+        let _ = self.store.submit_expiry(|_| {});
     }
 
     /// The writer's first half (see [`Stepper::write`]).
@@ -600,7 +599,7 @@ fn key_nodes() -> Vec<Op> {
 /// in-memory elections (no store, network, faults or checks). Returns how many ran.
 pub fn replay(requests: &[(MonoTime, Request)], config: &Config) -> usize {
     let mut el = Elections::new(Namespace::new(Limits::default()));
-    el.multi(None, &key_nodes(), MonoTime(0))
+    el.multi(None, &key_nodes())
         .expect("a fresh namespace takes the keys");
     let mut candidates = BTreeMap::new();
     for (now, request) in requests {

@@ -142,17 +142,18 @@ pub trait Store: Send + Sync {
     /// durable and greater than every id issued before, restarts included.
     fn open_session(&self, ttl: Duration) -> Result<SessionId, StoreError>;
 
-    /// Restarts the session's TTL. Logged like every command that applied, because later
-    /// expiries and leases replay against the deadline it set (after a restart every
-    /// session's TTL starts again in full anyway). Fails with `SessionExpired` for a closed
-    /// or expired session.
+    /// Restarts the session's TTL on the store's clock. Not logged: the deadline is the
+    /// owner's, and what replays is the expiry the owner decided, which names its sessions
+    /// (after a restart every session's TTL starts again in full anyway). Fails with
+    /// `SessionExpired` for a closed or expired session.
     fn heartbeat(&self, session: SessionId) -> Result<(), StoreError>;
 
     /// Closes the session and deletes its ephemerals in one durable step; returns the
     /// revision of that step.
     fn close_session(&self, session: SessionId) -> Result<Revision, StoreError>;
 
-    /// Closes every session whose TTL has run out, each like `close_session`.
+    /// Closes every session whose TTL has run out on the store's clock, each like
+    /// `close_session`, in one logged command that names them.
     fn expire_sessions(&self) -> Result<Vec<SessionId>, StoreError>;
 
     /// Applies `ops` all or nothing, after checking `guard` in the same atomic step.

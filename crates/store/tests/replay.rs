@@ -146,3 +146,43 @@ fn a_reopened_store_holds_the_elections_it_held_byte_for_byte() {
     );
     assert_eq!(head(&crashed), before);
 }
+
+/// Heartbeats move only the owner's deadline, so the log keeps none of them; what it
+/// keeps is the expiry the owner decided on its clock, naming the session, and a
+/// reopened store ends exactly that session again, whatever the time when it reopens.
+#[test]
+fn the_log_keeps_expiries_that_name_their_sessions_and_no_heartbeats() {
+    let (fs, clock) = (SimFs::new(), ManualClock::new());
+    let store = open(&fs, &clock);
+    let Outcome::Opened(kept) = run(
+        &store,
+        Command::OpenSession {
+            ttl: Duration::from_secs(5),
+        },
+    ) else {
+        panic!("opened")
+    };
+    let Outcome::Opened(dropped) = run(
+        &store,
+        Command::OpenSession {
+            ttl: Duration::from_secs(5),
+        },
+    ) else {
+        panic!("opened")
+    };
+    for _ in 0..100 {
+        clock.advance(Duration::from_secs(1));
+        run(&store, Command::Heartbeat { session: kept });
+    }
+    // `dropped` ran out five seconds in: the first command after that found it overdue
+    // and the store expired it first.
+    assert!(store.published().session(dropped).is_none());
+    assert!(store.published().session(kept).is_some());
+    let before = head(&store);
+    drop(store);
+
+    let store = open(&fs, &clock);
+    // Restart, two opens and the expiry: not one of the 100 heartbeats.
+    assert_eq!(store.recovery().replayed, 4);
+    assert_eq!(head(&store), before);
+}

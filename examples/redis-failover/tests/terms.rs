@@ -19,7 +19,7 @@ fn each_failover_issues_a_greater_term_and_fences_the_old_one() -> anyhow::Resul
     for name in ["a", "b", "c"] {
         let session = elections.open_session(Duration::from_secs(10), now)?;
         let id = elections.join(&election, session, Data::from(name), false);
-        elections.vote(id, now)?;
+        elections.vote(id)?;
         nodes.push((id, session));
     }
     let write = |value: &str| {
@@ -36,7 +36,7 @@ fn each_failover_issues_a_greater_term_and_fences_the_old_one() -> anyhow::Resul
             assert!(term > old_term, "terms strictly increase per failover");
             let stale = Elections::term_guard(&election, old_session, old_term);
             let refused = elections
-                .multi(Some(&stale), &write(&format!("stale-{round}")), now)
+                .multi(Some(&stale), &write(&format!("stale-{round}")))
                 .expect_err("a deposed primary's term is refused");
             // The deposed primary's session is gone, so the guard fails on it; a live
             // session with an old term would get `NotLeader` (crates/core/src/election/tests.rs).
@@ -47,7 +47,7 @@ fn each_failover_issues_a_greater_term_and_fences_the_old_one() -> anyhow::Resul
             );
         }
         let guard = Elections::term_guard(&election, session, term);
-        elections.multi(Some(&guard), &write(&format!("fresh-{round}")), now)?;
+        elections.multi(Some(&guard), &write(&format!("fresh-{round}")))?;
         // failover-1-isolate: the primary's session ends; the next ballot leads.
         elections.close_session(session)?;
         previous = Some((term, session));

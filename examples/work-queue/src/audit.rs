@@ -129,7 +129,7 @@ pub fn check_lease(history: &History) -> Result<(), String> {
 
 #[cfg(test)]
 mod tests {
-    use ballot_core::namespace::{CreateMode, Data, Limits, MonoTime, Namespace, NodePath, Op};
+    use ballot_core::namespace::{CreateMode, Data, Limits, Namespace, NodePath, Op};
 
     use super::Audit;
 
@@ -145,7 +145,7 @@ mod tests {
                 mode: CreateMode::PERSISTENT,
             })
             .collect();
-        ns.multi(None, &ops, MonoTime(0)).unwrap();
+        ns.multi(None, &ops).unwrap();
         ns.snapshot()
     }
 

@@ -105,7 +105,7 @@ fn writes_into_the_kept_subtrees_are_refused_by_apply_whatever_the_command() {
     assert_ne!(before, before_commit, "the reset itself wrote the elector");
     assert_eq!(el.namespace().snapshot().encode(), before_commit);
     // Elections::multi, the in-memory entry point, keeps the same rule.
-    assert!(el.multi(None, &[forged_ack], t(3)).is_err());
+    assert!(el.multi(None, &[forged_ack]).is_err());
 }
 
 #[test]
@@ -195,7 +195,10 @@ fn the_same_stamped_commands_reach_the_same_state_byte_for_byte() {
             t(7),
         );
         run(el, Command::CloseSession { session: a }, t(8));
-        run(el, Command::ExpireSessions, t(60_000));
+        // The owner's clock, a minute on: every session still open is overdue, and the
+        // command names them.
+        let sessions = el.namespace().overdue(t(60_000));
+        run(el, Command::ExpireSessions { sessions }, t(60_000));
         outcomes
     };
     let (mut one, mut two) = (fresh(), fresh());
@@ -220,7 +223,9 @@ fn commands_survive_cbor_and_damaged_bytes_are_refused() {
         Command::CloseSessions {
             sessions: vec![SessionId(1), SessionId(2)],
         },
-        Command::ExpireSessions,
+        Command::ExpireSessions {
+            sessions: vec![SessionId(4)],
+        },
         Command::Multi {
             guard: Some(Elections::term_guard(&e("db"), SessionId(1), Revision(4))),
             ops: vec![create("/a", CreateMode::PERSISTENT)],
@@ -413,4 +418,42 @@ fn a_commit_whose_reads_changed_is_stale_and_a_retire_reports_the_term_it_gave_u
         Outcome::Retired { left_term: term }
     );
     assert!(el.namespace().state().session(session).is_none());
+}
+
+/// Time decides nothing in apply: a session whose TTL has long run out on the stamps is
+/// open (it writes, it stands) until an expiry names it, and an expiry ends exactly the
+/// sessions it names, whatever the stamp.
+#[test]
+fn only_an_expiry_that_names_a_session_ends_it() {
+    let mut el = fresh();
+    let Outcome::Opened(a) = applied(&mut el, Command::OpenSession { ttl: TTL }, t(0)) else {
+        panic!("opened")
+    };
+    let Outcome::Opened(b) = applied(&mut el, Command::OpenSession { ttl: TTL }, t(0)) else {
+        panic!("opened")
+    };
+    // An hour of stamps later, both are overdue on the owner's clock, and still open.
+    let late = t(3_600_000);
+    assert_eq!(el.namespace().overdue(late), [a, b]);
+    let write = Command::Multi {
+        guard: None,
+        ops: vec![create("/still", CreateMode::ephemeral(a))],
+        quota: None,
+    };
+    applied(&mut el, write, late);
+    // The owner names only b: a stays, with its node.
+    let ended = applied(&mut el, Command::ExpireSessions { sessions: vec![b] }, late);
+    assert!(matches!(ended, Outcome::Ended(ref ended) if ended == &[b]));
+    assert!(el.namespace().is_open(a) && !el.namespace().is_open(b));
+    assert!(el.namespace().exists(&path("/still")).is_some());
+    // Naming it again ends nothing, and the log need not keep such an expiry.
+    let again = Command::ExpireSessions { sessions: vec![b] };
+    let (outcome, _) = apply(&mut el, &again, late);
+    assert!(matches!(outcome, Ok(Outcome::Ended(ref ended)) if ended.is_empty()));
+    assert!(!again.is_logged(&outcome));
+    // A heartbeat moves only the owner's deadline: the log does not keep it.
+    let beat = Command::Heartbeat { session: a };
+    let (outcome, _) = apply(&mut el, &beat, late);
+    assert!(outcome.is_ok() && !beat.is_logged(&outcome));
+    assert!(el.namespace().overdue(late).is_empty());
 }

@@ -119,12 +119,11 @@ impl Elections {
         reads: &ReadSet,
         guard: Option<&Guard>,
         ops: &[Op],
-        now: MonoTime,
     ) -> Result<Committed, Result<NodePath, Error>> {
         if let Some(path) = reads.conflict(self.namespace().state()) {
             return Err(Ok(path.clone()));
         }
-        self.multi(guard, ops, now)
+        self.multi(guard, ops)
             .map(|(committed, _effects)| committed)
             .map_err(|failed| Err(failed.error))
     }
@@ -137,7 +136,6 @@ fn commit_under(
     elector: &ElectionName,
     peer: &str,
     term: Term,
-    now: MonoTime,
     txn: &mut dyn FnMut(&mut Snapshot) -> Result<Vec<Op>, String>,
 ) -> Result<CommitOutcome, CommitError> {
     let mut last_conflict = None;
@@ -148,12 +146,12 @@ fn commit_under(
         // The guard is taken in the step that applies, so a lease that lapsed while the
         // function ran refuses here, with not-leader.
         let guard = el
-            .lease_guard(elector, peer, term, now)
+            .lease_guard(elector, peer, term)
             .map_err(|error| match error {
                 Error::NotLeader { current } => CommitError::NotLeader { current },
                 other => CommitError::Refused(other),
             })?;
-        match el.apply_checked(snapshot.reads(), Some(&guard), &ops, now) {
+        match el.apply_checked(snapshot.reads(), Some(&guard), &ops) {
             Ok(committed) => {
                 return Ok(CommitOutcome {
                     term,
@@ -195,7 +193,7 @@ pub fn guarded_commit(
             }
         },
     };
-    commit_under(el, elector, peer, term, now, txn)
+    commit_under(el, elector, peer, term, txn)
 }
 
 /// The gist's `speculative-commit!`: no election; `peer` claims `term`, and the guard
@@ -205,10 +203,9 @@ pub fn speculative_commit(
     elector: &ElectionName,
     peer: &str,
     term: Term,
-    now: MonoTime,
     txn: &mut dyn FnMut(&mut Snapshot) -> Result<Vec<Op>, String>,
 ) -> Result<CommitOutcome, CommitError> {
-    commit_under(el, elector, peer, term, now, txn)
+    commit_under(el, elector, peer, term, txn)
 }
 
 /// A dry run: `txn` on a snapshot, its operations applied to a private copy. Writes
@@ -216,7 +213,6 @@ pub fn speculative_commit(
 pub fn preview(
     state: State,
     limits: Limits,
-    now: MonoTime,
     txn: &mut dyn FnMut(&mut Snapshot) -> Result<Vec<Op>, String>,
 ) -> Result<Preview, CommitError> {
     let mut snapshot = Snapshot::new(state.clone());
@@ -224,7 +220,7 @@ pub fn preview(
     refuse_host_kept(&ops)?;
     let mut private = Namespace::from_state(state, limits);
     let committed = private
-        .multi(None, &ops, now)
+        .multi(None, &ops)
         .map_err(|failed| CommitError::Refused(failed.error))?;
     Ok(Preview {
         ops,

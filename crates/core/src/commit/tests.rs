@@ -25,7 +25,7 @@ fn setup() -> (Elections, ElectionName) {
     let mut el = Elections::new(Namespace::new(Limits::default()));
     let name = ElectionName::parse("work").unwrap();
     for peer in ["a", "b"] {
-        el.reset_elector(&name, LEASE, peer, t(0)).unwrap();
+        el.reset_elector(&name, LEASE, peer).unwrap();
     }
     (el, name)
 }
@@ -35,12 +35,13 @@ fn a_lapsed_masters_speculative_commit_is_refused_after_its_function_ran() {
     let (mut el, name) = setup();
     let first = guarded_commit(&mut el, &name, "a", t(0), &mut |_| Ok(vec![create("/one")]))
         .expect("a wins and commits");
-    // a's lease lapses; b takes over.
+    // a's lease lapses (its owner expires it at its deadline); b takes over.
+    el.tick(t(10_000));
     let second =
         guarded_commit(&mut el, &name, "b", t(10_000), &mut |_| Ok(vec![])).expect("b wins");
     assert!(second.term > first.term);
     let mut ran = 0;
-    let refused = speculative_commit(&mut el, &name, "a", first.term, t(10_001), &mut |_| {
+    let refused = speculative_commit(&mut el, &name, "a", first.term, &mut |_| {
         ran += 1;
         Ok(vec![create("/stale")])
     });
@@ -58,7 +59,8 @@ fn a_lapsed_masters_speculative_commit_is_refused_after_its_function_ran() {
 fn a_lapsed_lease_with_nobody_else_is_refused_too() {
     let (mut el, name) = setup();
     let first = guarded_commit(&mut el, &name, "a", t(0), &mut |_| Ok(vec![])).unwrap();
-    let refused = speculative_commit(&mut el, &name, "a", first.term, t(10_000), &mut |_| {
+    el.tick(t(10_000));
+    let refused = speculative_commit(&mut el, &name, "a", first.term, &mut |_| {
         Ok(vec![create("/late")])
     });
     assert_eq!(
@@ -89,12 +91,12 @@ fn a_guarded_commit_during_anothers_lease_names_the_master_and_writes_nothing() 
 #[test]
 fn reads_that_changed_since_the_snapshot_are_a_conflict() {
     let (mut el, _) = setup();
-    el.multi(None, &[create("/x"), create("/q")], t(0)).unwrap();
+    el.multi(None, &[create("/x"), create("/q")]).unwrap();
     let stale = |el: &mut Elections, read: &dyn Fn(&mut Snapshot), change: Op| {
         let mut snapshot = Snapshot::new(el.namespace().snapshot());
         read(&mut snapshot);
-        el.multi(None, &[change], t(1)).unwrap();
-        el.apply_checked(snapshot.reads(), None, &[create("/out")], t(2))
+        el.multi(None, &[change]).unwrap();
+        el.apply_checked(snapshot.reads(), None, &[create("/out")])
     };
     // A node read, then set.
     let set = Op::Set {
@@ -114,7 +116,7 @@ fn reads_that_changed_since_the_snapshot_are_a_conflict() {
     // Unchanged reads apply.
     let mut snapshot = Snapshot::new(el.namespace().snapshot());
     snapshot.get(&path("/x")).unwrap();
-    el.apply_checked(snapshot.reads(), None, &[create("/out")], t(3))
+    el.apply_checked(snapshot.reads(), None, &[create("/out")])
         .expect("nothing it read changed");
 }
 
@@ -136,15 +138,10 @@ fn an_aborted_function_writes_nothing() {
 fn a_preview_returns_the_view_and_writes_nothing() {
     let (el, _) = setup();
     let before = el.namespace().state().encode();
-    let preview = preview(
-        el.namespace().snapshot(),
-        Limits::default(),
-        t(0),
-        &mut |s| {
-            assert!(s.get(&path("/p")).is_err());
-            Ok(vec![create("/p")])
-        },
-    )
+    let preview = preview(el.namespace().snapshot(), Limits::default(), &mut |s| {
+        assert!(s.get(&path("/p")).is_err());
+        Ok(vec![create("/p")])
+    })
     .unwrap();
     assert!(preview.view.exists(&path("/p")).is_some());
     assert_eq!(preview.ops.len(), 1);

@@ -14,8 +14,9 @@
 //! - `/electors/<name>/lease/m-<seq>`: the lease, an ephemeral-sequential node owned by a
 //!   session of its own whose TTL is the duration. Winning opens that session and creates
 //!   the node; renewing heartbeats the session; the lease lapses exactly when the session
-//!   expires, on the host's monotonic clock. The term is the node's creation revision, so
-//!   terms strictly increase and a term guard ([`Elections::lease_guard`]) checks the
+//!   expires, which its owner decides on its own monotonic clock and logs as a command
+//!   (apply never reads a clock). The term is the node's creation revision, so terms
+//!   strictly increase and a term guard ([`Elections::lease_guard`]) checks the
 //!   lease atomically in a multi, like a ballot. After a restart the lease session, like
 //!   every session, counts as held for its full duration from the restart.
 //!
@@ -154,7 +155,6 @@ impl Elections {
         name: &ElectionName,
         duration: Duration,
         peer: &str,
-        now: MonoTime,
     ) -> Result<(), ElectionError> {
         let paths = ElectorPaths::of(name);
         let peer_path = paths
@@ -214,7 +214,7 @@ impl Elections {
             });
         }
         if !ops.is_empty() {
-            self.ns.multi(None, &ops, now)?;
+            self.ns.multi(None, &ops)?;
         }
         Ok(())
     }
@@ -225,29 +225,32 @@ impl Elections {
         decode::<ElectorRecord>(&data).map(|r| Duration::from_millis(r.duration_ms))
     }
 
-    /// The live lease of elector `name`, if one is held at `now`. A lease whose session
-    /// has passed its deadline counts as lapsed even before the sweep deletes it.
+    /// The lease of elector `name`, if one is held: from its win until its owner expires
+    /// its session (on the owner's clock, as a command), whatever the time. `left` is what
+    /// the owner's clock leaves it at `now`: informational, it decides nothing.
     pub fn lease_holder(&self, name: &ElectionName, now: MonoTime) -> Option<LeaseHolder> {
-        let paths = ElectorPaths::of(name);
-        let state = self.ns.state();
-        let node_name = state.first_child(&paths.lease)?;
-        let path = paths.lease.child(node_name).ok()?;
-        let (data, stat) = self.ns.get(&path).ok()?;
-        let session = stat.ephemeral_owner?;
-        if !self.ns.is_live(session, now) {
-            return None;
-        }
-        let record: LeaseRecord = decode(&data)?;
+        let (master, term, session) = self.held_lease(name)?;
         let left = self
             .ns
             .session_deadline(session)
             .map_or(Duration::ZERO, |deadline| deadline.since(now));
         Some(LeaseHolder {
-            master: record.master,
-            term: stat.created,
+            master,
+            term,
             left,
             session,
         })
+    }
+
+    /// The master, term and session of the lease of `name`, if one is held.
+    fn held_lease(&self, name: &ElectionName) -> Option<(String, Term, SessionId)> {
+        let paths = ElectorPaths::of(name);
+        let node_name = self.ns.state().first_child(&paths.lease)?;
+        let path = paths.lease.child(node_name).ok()?;
+        let (data, stat) = self.ns.get(&path).ok()?;
+        let session = stat.ephemeral_owner?;
+        let record: LeaseRecord = decode(&data)?;
+        Some((record.master, stat.created, session))
     }
 
     /// Elects `peer` master of `name` if no lease is held (a new term), renews the lease
@@ -290,8 +293,8 @@ impl Elections {
                 left: holder.left,
             });
         }
-        // Lapsed (or never held): end the lapsed lease's session if the sweep has not yet,
-        // then win under a fresh lease session.
+        // Not held (never, or expired by its owner): a lease node left without a readable
+        // record goes with its session; then the peer wins under a fresh lease session.
         let lapsed = self
             .ns
             .state()
@@ -313,7 +316,7 @@ impl Elections {
             }),
             mode: CreateMode::ephemeral_sequential(session),
         };
-        let committed = self.ns.multi(None, &[op], now)?;
+        let committed = self.ns.multi(None, &[op])?;
         Ok(LeaseOutcome::Won {
             term: committed.revision,
             lease: duration,
@@ -321,15 +324,9 @@ impl Elections {
     }
 
     /// The guard "`peer` holds the lease of `name` under `term`", for a fenced multi. Only
-    /// the peer that won `term` gets one, and only while that lease is live; at commit the
+    /// the peer that won `term` gets one, and only while that lease is held; at commit the
     /// guard checks the lease again, in the same step as the change it guards.
-    pub fn lease_guard(
-        &self,
-        name: &ElectionName,
-        peer: &str,
-        term: Term,
-        now: MonoTime,
-    ) -> Result<Guard, Error> {
+    pub fn lease_guard(&self, name: &ElectionName, peer: &str, term: Term) -> Result<Guard, Error> {
         if self.fencing_off {
             // The planted bug (sim only): a guard for anyone, which `multi` then ignores.
             return Ok(Guard::HoldsTerm {
@@ -338,22 +335,24 @@ impl Elections {
                 term,
             });
         }
-        match self.lease_holder(name, now) {
-            Some(holder) if holder.master == peer && holder.term == term => Ok(Guard::HoldsTerm {
-                ballots: ElectorPaths::of(name).lease,
-                session: holder.session,
-                term,
-            }),
+        match self.held_lease(name) {
+            Some((master, held, session)) if master == peer && held == term => {
+                Ok(Guard::HoldsTerm {
+                    ballots: ElectorPaths::of(name).lease,
+                    session,
+                    term,
+                })
+            }
             other => Err(Error::NotLeader {
-                current: other.map(|holder| holder.term),
+                current: other.map(|(_, held, _)| held),
             }),
         }
     }
 
-    /// Whether `peer` is master of `name` under a live lease at `now`.
-    pub fn is_lease_master(&self, name: &ElectionName, peer: &str, now: MonoTime) -> bool {
-        self.lease_holder(name, now)
-            .is_some_and(|holder| holder.master == peer)
+    /// Whether `peer` is master of `name`: it holds the lease.
+    pub fn is_lease_master(&self, name: &ElectionName, peer: &str) -> bool {
+        self.held_lease(name)
+            .is_some_and(|(master, _, _)| master == peer)
     }
 }
 
@@ -372,7 +371,7 @@ mod tests {
         let mut el = Elections::new(Namespace::new(Limits::default()));
         let name = ElectionName::parse("jobs").unwrap();
         for peer in ["a", "b"] {
-            el.reset_elector(&name, LEASE, peer, t(0)).unwrap();
+            el.reset_elector(&name, LEASE, peer).unwrap();
         }
         (el, name)
     }
@@ -398,8 +397,8 @@ mod tests {
                 left: Duration::from_secs(6)
             }
         );
-        assert!(!el.is_lease_master(&name, "b", t(4_000)));
-        assert!(el.is_lease_master(&name, "a", t(4_000)));
+        assert!(!el.is_lease_master(&name, "b"));
+        assert!(el.is_lease_master(&name, "a"));
     }
 
     #[test]
@@ -416,12 +415,16 @@ mod tests {
         // The gist's electionMaster? compared the wrong way and was true for any row.
         let (mut el, name) = elector();
         let first = won(el.elect_for_duration(&name, "a", t(0)).unwrap());
-        assert!(el.is_lease_master(&name, "a", t(9_999)));
-        assert!(!el.is_lease_master(&name, "a", t(10_000)), "lapsed");
-        assert!(!el.is_lease_master(&name, "b", t(10_000)));
+        // Its owner's clock: not yet overdue a millisecond before the duration is up.
+        assert!(el.tick(t(9_999)).0.is_empty());
+        assert!(el.is_lease_master(&name, "a"));
+        let (expired, _) = el.tick(t(10_000));
+        assert_eq!(expired.len(), 1, "the lease's session, at its deadline");
+        assert!(!el.is_lease_master(&name, "a"), "lapsed");
+        assert!(!el.is_lease_master(&name, "b"));
         let second = won(el.elect_for_duration(&name, "b", t(10_000)).unwrap());
         assert!(second > first, "terms increase");
-        assert!(el.is_lease_master(&name, "b", t(10_001)));
+        assert!(el.is_lease_master(&name, "b"));
     }
 
     #[test]
@@ -432,8 +435,11 @@ mod tests {
             el.elect_for_duration(&name, "a", t(8_000)).unwrap(),
             LeaseOutcome::Renewed { term, lease: LEASE }
         );
-        assert!(el.is_lease_master(&name, "a", t(17_000)));
-        assert!(!el.is_lease_master(&name, "a", t(18_000)));
+        // Renewed at 8 s: the owner's deadline moved to 18 s.
+        assert!(el.tick(t(17_000)).0.is_empty());
+        assert!(el.is_lease_master(&name, "a"));
+        el.tick(t(18_000));
+        assert!(!el.is_lease_master(&name, "a"));
     }
 
     #[test]
@@ -441,30 +447,31 @@ mod tests {
         // The gist's assertElectionMaster built its error for the master, never threw it.
         let (mut el, name) = elector();
         let term = won(el.elect_for_duration(&name, "a", t(0)).unwrap());
-        let guard = el
-            .lease_guard(&name, "a", term, t(1))
-            .expect("a holds the term");
+        let guard = el.lease_guard(&name, "a", term).expect("a holds the term");
         let op = Op::Create {
             path: NodePath::parse("/done").unwrap(),
             data: Data::default(),
             mode: CreateMode::PERSISTENT,
         };
         assert!(matches!(
-            el.lease_guard(&name, "b", term, t(1)),
+            el.lease_guard(&name, "b", term),
             Err(Error::NotLeader { current: Some(current) }) if current == term
         ));
-        // Once the lease lapses, the guard taken while it was live refuses at commit and
-        // nothing is written.
-        let refused = el.multi(Some(&guard), std::slice::from_ref(&op), t(10_000));
-        assert!(refused.is_err());
+        el.multi(Some(&guard), &[op]).expect("the master commits");
+        // Once its owner expires the lease, the guard taken while it was held refuses at
+        // commit and nothing is written.
+        el.tick(t(10_000));
+        let late = Op::Create {
+            path: NodePath::parse("/late").unwrap(),
+            data: Data::default(),
+            mode: CreateMode::PERSISTENT,
+        };
+        assert!(el.multi(Some(&guard), &[late]).is_err());
         assert!(
             el.namespace()
-                .exists(&NodePath::parse("/done").unwrap())
+                .exists(&NodePath::parse("/late").unwrap())
                 .is_none()
         );
-        let guard = el.lease_guard(&name, "a", term, t(5_000)).unwrap();
-        el.multi(Some(&guard), &[op], t(5_000))
-            .expect("the master commits");
     }
 
     #[test]
@@ -473,7 +480,7 @@ mod tests {
         // ending the incumbent's lease whenever a peer joined.
         let (mut el, name) = elector();
         let term = won(el.elect_for_duration(&name, "a", t(0)).unwrap());
-        el.reset_elector(&name, LEASE, "c", t(9_000)).unwrap();
+        el.reset_elector(&name, LEASE, "c").unwrap();
         let paths = ElectorPaths::of(&name);
         assert_eq!(
             el.namespace().children(&paths.peers).unwrap(),
@@ -488,7 +495,7 @@ mod tests {
     #[test]
     fn peers_share_one_duration_and_must_be_members() {
         let (mut el, name) = elector();
-        let longer = el.reset_elector(&name, LEASE * 2, "c", t(0));
+        let longer = el.reset_elector(&name, LEASE * 2, "c");
         assert!(longer.unwrap_err().to_string().contains("10000 ms"));
         let stranger = el.elect_for_duration(&name, "zed", t(0));
         assert!(stranger.unwrap_err().to_string().contains("not a peer"));
@@ -511,6 +518,7 @@ mod tests {
             el.elect_for_duration(&name, "b", t(9_000)).unwrap(),
             LeaseOutcome::Held { .. }
         ));
+        el.tick(t(10_000));
         assert!(matches!(
             el.elect_for_duration(&name, "b", t(10_000)).unwrap(),
             LeaseOutcome::Won { .. }

@@ -346,16 +346,25 @@ impl Elections {
         Ok(out)
     }
 
-    /// Expires every session whose deadline has passed, and lets the elections react.
-    pub fn tick(&mut self, now: MonoTime) -> (Vec<SessionId>, Effects) {
+    /// Expires each of `sessions` still open (the owner's decision, on its clock; see
+    /// [`crate::command::Command::ExpireSessions`]), and lets the elections react.
+    pub fn expire_sessions(&mut self, sessions: &[SessionId]) -> (Vec<SessionId>, Effects) {
         let mut out = Effects::default();
         let mut expired = Vec::new();
-        for (session, committed) in self.ns.expire_sessions(now) {
+        for (session, committed) in self.ns.expire_sessions(sessions) {
             expired.push(session);
             self.absorb(committed, &mut out);
             out.ended_sessions.push(session);
         }
         (expired, out)
+    }
+
+    /// The owner's sweep in one call: expires every session overdue at `now` on the
+    /// owner's clock. For callers that are the owner and the log at once (tests, the
+    /// native demo); a store proposes the list as a command instead.
+    pub fn tick(&mut self, now: MonoTime) -> (Vec<SessionId>, Effects) {
+        let overdue = self.ns.overdue(now);
+        self.expire_sessions(&overdue)
     }
 
     // ----- plain namespace access -----
@@ -388,7 +397,6 @@ impl Elections {
         &mut self,
         guard: Option<&Guard>,
         ops: &[Op],
-        now: MonoTime,
     ) -> Result<(Committed, Effects), MultiError> {
         if let Err(error) = refuse_host_kept(ops) {
             let index = ops
@@ -396,7 +404,7 @@ impl Elections {
                 .position(|op| refuse_host_kept(std::slice::from_ref(op)).is_err());
             return Err(MultiError { index, error });
         }
-        self.multi_as_host(guard, ops, now)
+        self.multi_as_host(guard, ops)
     }
 
     /// [`Elections::multi`] without the host-kept rule, for the election machinery's own
@@ -406,10 +414,9 @@ impl Elections {
         &mut self,
         guard: Option<&Guard>,
         ops: &[Op],
-        now: MonoTime,
     ) -> Result<(Committed, Effects), MultiError> {
         let guard = if self.fencing_off { None } else { guard };
-        let committed = self.ns.multi(guard, ops, now)?;
+        let committed = self.ns.multi(guard, ops)?;
         let mut out = Effects::default();
         self.absorb(committed.clone(), &mut out);
         Ok((committed, out))
@@ -460,7 +467,7 @@ impl Elections {
 
     /// Casts the candidate's ballot. The outcome (winning, or losing once the leader has
     /// acked) comes back as notifications.
-    pub fn vote(&mut self, id: CandidateId, now: MonoTime) -> Result<Effects, ElectionError> {
+    pub fn vote(&mut self, id: CandidateId) -> Result<Effects, ElectionError> {
         let candidate = self.candidate(id)?;
         if candidate.ballot.is_some() {
             return Err(ElectionError::AlreadyVoted(id));
@@ -472,7 +479,7 @@ impl Elections {
         );
         let paths = self.races[&election].paths.clone();
         let mut out = Effects::default();
-        let (ballot, committed) = self.create_ballot(&paths, session, data, now)?;
+        let (ballot, committed) = self.create_ballot(&paths, session, data)?;
         self.ballot_owners.insert(ballot.clone(), id);
         let candidate = self.candidates.get_mut(&id).expect("looked up above");
         candidate.ballot = Some(ballot);
@@ -487,7 +494,6 @@ impl Elections {
         paths: &ElectionPaths,
         session: SessionId,
         data: Data,
-        now: MonoTime,
     ) -> Result<(NodePath, Committed), ElectionError> {
         // Create the folders and the ballot in one multi, so a refused ballot (expired
         // session, data too large) leaves no folders behind either.
@@ -510,7 +516,7 @@ impl Elections {
             data,
             mode: CreateMode::ephemeral_sequential(session),
         });
-        let committed = self.ns.multi(None, &ops, now)?;
+        let committed = self.ns.multi(None, &ops)?;
         let ballot = match committed.results.last() {
             Some(crate::namespace::OpResult::Created { path, .. }) => path.clone(),
             other => unreachable!("a ballot create returned {other:?}"),
@@ -525,7 +531,6 @@ impl Elections {
         id: CandidateId,
         term: Term,
         data: Option<Data>,
-        now: MonoTime,
     ) -> Result<Effects, ElectionError> {
         let candidate = self.candidate(id)?;
         let paths = self.races[&candidate.election].paths.clone();
@@ -556,7 +561,7 @@ impl Elections {
             Ok((current, stat)) if stat.ephemeral_owner == Some(session) => {
                 if current == payload {
                     // Idempotent re-ack: still fenced, but nothing to write.
-                    self.ns.multi(Some(&guard), &[], now)?;
+                    self.ns.multi(Some(&guard), &[])?;
                     return Ok(Effects::default());
                 }
                 vec![Op::Set {
@@ -577,7 +582,7 @@ impl Elections {
             ],
             Err(_) => vec![create],
         };
-        let committed = self.ns.multi(Some(&guard), &ops, now)?;
+        let committed = self.ns.multi(Some(&guard), &ops)?;
         let mut out = Effects::default();
         self.absorb(committed, &mut out);
         Ok(out)
@@ -585,7 +590,7 @@ impl Elections {
 
     /// Withdraws the candidate's ballot (and its ack, if it leads) in one multi. It hears
     /// nothing itself; its successor, if it now leads, hears it won.
-    pub fn resign(&mut self, id: CandidateId, now: MonoTime) -> Result<Effects, ElectionError> {
+    pub fn resign(&mut self, id: CandidateId) -> Result<Effects, ElectionError> {
         let candidate = self.candidate(id)?;
         let Some(ballot) = candidate.ballot.clone() else {
             return Ok(Effects::default());
@@ -604,7 +609,7 @@ impl Elections {
             path: ballot,
             expected: None,
         });
-        let committed = self.ns.multi(None, &ops, now)?;
+        let committed = self.ns.multi(None, &ops)?;
         self.drop_ballot(id);
         let mut out = Effects::default();
         self.absorb(committed, &mut out);
@@ -612,8 +617,8 @@ impl Elections {
     }
 
     /// Resigns and forgets the candidate.
-    pub fn leave(&mut self, id: CandidateId, now: MonoTime) -> Result<Effects, ElectionError> {
-        let out = self.resign(id, now)?;
+    pub fn leave(&mut self, id: CandidateId) -> Result<Effects, ElectionError> {
+        let out = self.resign(id)?;
         let candidate = self.candidates.remove(&id).expect("resign found it");
         self.ns.unwatch(candidate.watcher);
         self.routes.remove(&candidate.watcher);
@@ -670,7 +675,6 @@ impl Elections {
         &mut self,
         election: &ElectionName,
         session: SessionId,
-        now: MonoTime,
     ) -> Result<Effects, ElectionError> {
         let ballots = election.paths().ballots;
         let state = self.ns.state();
@@ -688,7 +692,7 @@ impl Elections {
         if ops.is_empty() {
             return Ok(Effects::default());
         }
-        let (_, effects) = self.multi_as_host(None, &ops, now)?;
+        let (_, effects) = self.multi_as_host(None, &ops)?;
         Ok(effects)
     }
 

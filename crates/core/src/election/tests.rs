@@ -43,14 +43,14 @@ impl Runtime {
             if let (Recipient::Candidate(id), Callback::WinningElection { term }, true) =
                 (n.to, &n.callback, self.auto_ack)
             {
-                let more = self.el.acknowledge(id, *term, None, t(0)).unwrap();
+                let more = self.el.acknowledge(id, *term, None).unwrap();
                 self.deliver(more);
             }
         }
     }
 
     fn vote(&mut self, id: CandidateId) {
-        let effects = self.el.vote(id, t(0)).unwrap();
+        let effects = self.el.vote(id).unwrap();
         self.deliver(effects);
     }
 
@@ -68,7 +68,7 @@ impl Runtime {
             path: ballot,
             expected: None,
         };
-        self.el.multi_as_host(None, &[delete], t(0)).unwrap()
+        self.el.multi_as_host(None, &[delete]).unwrap()
     }
 
     fn take_log(&mut self) -> Vec<(Recipient, Callback)> {
@@ -169,7 +169,7 @@ fn losers_wait_for_an_ack_even_across_a_leader_that_never_acked() {
     );
     let fx = rt
         .el
-        .acknowledge(b, tb, Some(Data::from("b-ready")), t(0))
+        .acknowledge(b, tb, Some(Data::from("b-ready")))
         .unwrap();
     rt.deliver(fx);
     let lb = Leader {
@@ -242,7 +242,7 @@ fn resign_hands_over_without_deposing_and_can_vote_again() {
     rt.vote(b);
     let ta = rt.el.leading_term(a).unwrap();
     rt.take_log();
-    let fx = rt.el.resign(a, t(0)).unwrap();
+    let fx = rt.el.resign(a).unwrap();
     rt.deliver(fx);
     let tb = rt.el.leading_term(b).unwrap();
     assert_eq!(
@@ -369,9 +369,9 @@ fn a_stale_term_is_fenced_and_nothing_is_applied() {
         mode: CreateMode::PERSISTENT,
     }];
     let guard = Elections::term_guard(&e("db"), sa, ta);
-    rt.el.multi(Some(&guard), &write, t(0)).unwrap();
+    rt.el.multi(Some(&guard), &write).unwrap();
 
-    let fx = rt.el.resign(a, t(0)).unwrap();
+    let fx = rt.el.resign(a).unwrap();
     rt.deliver(fx);
     let tb = rt.el.leading_term(b).unwrap();
     let before = rt.el.namespace().state().encode();
@@ -380,11 +380,11 @@ fn a_stale_term_is_fenced_and_nothing_is_applied() {
         data: Data::from("stale"),
         expected: None,
     }];
-    let err = rt.el.multi(Some(&guard), &write2, t(0)).unwrap_err();
+    let err = rt.el.multi(Some(&guard), &write2).unwrap_err();
     assert_eq!(err.error, Error::NotLeader { current: Some(tb) });
     assert_eq!(rt.el.namespace().state().encode(), before);
     // The deposed leader's ack is fenced the same way.
-    let err = rt.el.acknowledge(a, ta, None, t(0)).unwrap_err();
+    let err = rt.el.acknowledge(a, ta, None).unwrap_err();
     assert_eq!(
         err,
         ElectionError::Namespace(Error::NotLeader { current: Some(tb) })
@@ -400,12 +400,9 @@ fn a_repeated_ack_is_idempotent_and_new_data_updates_it() {
     let ta = rt.el.leading_term(a).unwrap();
     rt.take_log();
     let revision = rt.el.namespace().revision();
-    assert!(rt.el.acknowledge(a, ta, None, t(0)).unwrap().is_empty());
+    assert!(rt.el.acknowledge(a, ta, None).unwrap().is_empty());
     assert_eq!(rt.el.namespace().revision(), revision, "nothing written");
-    let fx = rt
-        .el
-        .acknowledge(a, ta, Some(Data::from("v2")), t(0))
-        .unwrap();
+    let fx = rt.el.acknowledge(a, ta, Some(Data::from("v2"))).unwrap();
     rt.deliver(fx);
     let updated = Leader {
         candidate: a,
@@ -426,11 +423,12 @@ fn refused_votes_change_nothing() {
     let mut rt = Runtime::new();
     let a = rt.candidate("db", "a");
     rt.vote(a);
-    assert_eq!(rt.el.vote(a, t(0)), Err(ElectionError::AlreadyVoted(a)));
+    assert_eq!(rt.el.vote(a), Err(ElectionError::AlreadyVoted(a)));
     let s = rt.el.open_session(TTL, t(0)).unwrap();
     let late = rt.el.join(&e("other"), s, Data::from("z"), false);
+    rt.el.expire_sessions(&[s]);
     let before = rt.el.namespace().state().encode();
-    let err = rt.el.vote(late, t(11)).unwrap_err();
+    let err = rt.el.vote(late).unwrap_err();
     assert_eq!(
         err,
         ElectionError::Namespace(Error::SessionExpired { session: s })

@@ -239,6 +239,8 @@ fn no_node(path: &NodePath) -> Error {
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Namespace {
     state: State,
+    /// Soft: the owner's deadlines, set from command stamps, never consulted by a write.
+    #[serde(skip)]
     deadlines: Deadlines,
     watches: Watches,
     #[serde(skip)]
@@ -295,7 +297,8 @@ impl Namespace {
 
     // ----- sessions -----
 
-    /// Opens a session that lives `ttl` past `now` unless kept alive by heartbeats.
+    /// Opens a session that its owner expires once `ttl` has passed since `now` (or since
+    /// its last heartbeat) on the owner's clock.
     pub fn open_session(&mut self, ttl: Duration, now: MonoTime) -> Result<SessionId, Error> {
         if ttl.is_zero() {
             return Err(Error::Invalid {
@@ -317,22 +320,24 @@ impl Namespace {
         Ok(id)
     }
 
-    /// Extends a live session to a full TTL from `now`.
+    /// Moves an open session's deadline to a full TTL from `now`: its owner will not
+    /// expire it before then. Changes nothing a reader sees.
     pub fn heartbeat(&mut self, session: SessionId, now: MonoTime) -> Result<(), Error> {
-        self.require_live(session, now)?;
+        self.require_open(session)?;
         let ttl = self.state.sessions[&session].ttl;
         self.deadlines.set(session, now.after(ttl));
         Ok(())
     }
 
-    /// When `session` expires unless heartbeated, if it is open.
+    /// When `session`'s owner will expire it unless it is heartbeated, if it is open.
     pub fn session_deadline(&self, session: SessionId) -> Option<MonoTime> {
         self.deadlines.get(session)
     }
 
-    /// True while `session` is open and its deadline has not passed.
-    pub fn is_live(&self, session: SessionId, now: MonoTime) -> bool {
-        self.deadlines.is_live(session, now)
+    /// True while `session` is open: until a command closes or expires it, whatever the
+    /// time (time reaches the namespace only as commands).
+    pub fn is_open(&self, session: SessionId) -> bool {
+        self.state.sessions.contains_key(&session)
     }
 
     /// Closes `session`, deleting all its ephemeral nodes in one commit.
@@ -352,7 +357,7 @@ impl Namespace {
             .collect();
         // Ephemerals never have children, so these deletes cannot fail.
         let mut committed = self
-            .apply(None, &ops, MonoTime(0))
+            .apply(None, &ops)
             .expect("deleting a session's ephemerals cannot fail");
         committed.results.clear();
         self.state.sessions.remove(&session);
@@ -364,17 +369,21 @@ impl Namespace {
         Ok(committed)
     }
 
-    /// Closes every session whose deadline is at or before `now`, earliest deadline first,
-    /// each in its own commit.
-    pub fn expire_sessions(&mut self, now: MonoTime) -> Vec<(SessionId, Committed)> {
-        self.deadlines
-            .expired(now)
-            .into_iter()
-            .map(|session| {
-                let committed = self
-                    .close_session(session)
-                    .expect("a session with a deadline is open");
-                (session, committed)
+    /// The open sessions whose deadline is at or before `now`, earliest first: what their
+    /// owner, reading its own clock, expires next (with [`Namespace::expire_sessions`]).
+    pub fn overdue(&self, now: MonoTime) -> Vec<SessionId> {
+        self.deadlines.overdue(now)
+    }
+
+    /// Closes each of `sessions` that is still open, in the order given, each in its own
+    /// commit: an expiry its owner decided on its clock.
+    pub fn expire_sessions(&mut self, sessions: &[SessionId]) -> Vec<(SessionId, Committed)> {
+        sessions
+            .iter()
+            .filter_map(|&session| {
+                self.close_session(session)
+                    .ok()
+                    .map(|committed| (session, committed))
             })
             .collect()
     }
@@ -388,8 +397,8 @@ impl Namespace {
         }
     }
 
-    fn require_live(&self, session: SessionId, now: MonoTime) -> Result<(), Error> {
-        if self.deadlines.is_live(session, now) {
+    fn require_open(&self, session: SessionId) -> Result<(), Error> {
+        if self.is_open(session) {
             Ok(())
         } else {
             Err(Error::SessionExpired { session })
@@ -442,14 +451,13 @@ impl Namespace {
         path: &NodePath,
         data: Data,
         mode: CreateMode,
-        now: MonoTime,
     ) -> Result<(NodePath, Committed), Error> {
         let op = Op::Create {
             path: path.clone(),
             data,
             mode,
         };
-        let committed = self.single(op, now)?;
+        let committed = self.single(op)?;
         match &committed.results[0] {
             OpResult::Created { path, .. } => Ok((path.clone(), committed)),
             other => unreachable!("a create returned {other:?}"),
@@ -462,45 +470,34 @@ impl Namespace {
         path: &NodePath,
         data: Data,
         expected: Option<u64>,
-        now: MonoTime,
     ) -> Result<Committed, Error> {
         let op = Op::Set {
             path: path.clone(),
             data,
             expected,
         };
-        self.single(op, now)
+        self.single(op)
     }
 
     /// Deletes one node.
-    pub fn delete(
-        &mut self,
-        path: &NodePath,
-        expected: Option<u64>,
-        now: MonoTime,
-    ) -> Result<Committed, Error> {
+    pub fn delete(&mut self, path: &NodePath, expected: Option<u64>) -> Result<Committed, Error> {
         let op = Op::Delete {
             path: path.clone(),
             expected,
         };
-        self.single(op, now)
+        self.single(op)
     }
 
-    fn single(&mut self, op: Op, now: MonoTime) -> Result<Committed, Error> {
-        self.multi(None, std::slice::from_ref(&op), now)
+    fn single(&mut self, op: Op) -> Result<Committed, Error> {
+        self.multi(None, std::slice::from_ref(&op))
             .map_err(|failed| failed.error)
     }
 
     /// Applies `ops` all or nothing, after checking `guard` (if any) in the same step.
     ///
     /// On error nothing has changed: not the state, not the revision, not the watches.
-    pub fn multi(
-        &mut self,
-        guard: Option<&Guard>,
-        ops: &[Op],
-        now: MonoTime,
-    ) -> Result<Committed, MultiError> {
-        let committed = self.apply(guard, ops, now)?;
+    pub fn multi(&mut self, guard: Option<&Guard>, ops: &[Op]) -> Result<Committed, MultiError> {
+        let committed = self.apply(guard, ops)?;
         if !committed.changes.is_empty() {
             self.record(Entry::Multi {
                 ops: ops.to_vec(),
@@ -510,17 +507,12 @@ impl Namespace {
         Ok(committed)
     }
 
-    fn apply(
-        &mut self,
-        guard: Option<&Guard>,
-        ops: &[Op],
-        now: MonoTime,
-    ) -> Result<Committed, MultiError> {
+    fn apply(&mut self, guard: Option<&Guard>, ops: &[Op]) -> Result<Committed, MultiError> {
         if let Some(guard) = guard {
-            self.check_guard(guard, now)
+            self.check_guard(guard)
                 .map_err(|error| MultiError { index: None, error })?;
         }
-        let mut txn = Txn::new(&mut self.state, self.limits, &self.deadlines, now);
+        let mut txn = Txn::new(&mut self.state, self.limits);
         let mut results = Vec::with_capacity(ops.len());
         for (index, op) in ops.iter().enumerate() {
             match txn.apply(op) {
@@ -570,20 +562,17 @@ impl Namespace {
     }
 
     /// A namespace holding `state`, as loaded from a snapshot, ready for
-    /// [`Namespace::replay`]: every session counts as live until
-    /// [`Namespace::restart_deadlines`] gives them real deadlines.
+    /// [`Namespace::replay`]. Its sessions have no deadlines until their owner gives them
+    /// some ([`Namespace::restart_deadlines`]): none is overdue before then.
     pub fn from_state(state: State, limits: Limits) -> Self {
-        let mut ns = Namespace {
+        Namespace {
             state,
             limits,
             ..Namespace::default()
-        };
-        ns.restart_deadlines(MonoTime(u64::MAX));
-        ns
+        }
     }
 
-    /// Re-applies a journalled change during recovery. Sessions count as live (their
-    /// deadlines are restarted once recovery is done), guards are not re-checked (they
+    /// Re-applies a journalled change during recovery. Guards are not re-checked (they
     /// held when the change was made), and the result must match the record.
     pub fn replay(&mut self, entry: &Entry) -> Result<(), ReplayError> {
         match entry {
@@ -596,23 +585,21 @@ impl Namespace {
                 journal::check(revision.0, committed.revision.0)?;
             }
             Entry::Multi { ops, revision } => {
-                let committed = self
-                    .multi(None, ops, MonoTime(0))
-                    .map_err(|failed| failed.error)?;
+                let committed = self.multi(None, ops).map_err(|failed| failed.error)?;
                 journal::check(revision.0, committed.revision.0)?;
             }
         }
         Ok(())
     }
 
-    fn check_guard(&self, guard: &Guard, now: MonoTime) -> Result<(), Error> {
+    fn check_guard(&self, guard: &Guard) -> Result<(), Error> {
         match guard {
             Guard::HoldsTerm {
                 ballots,
                 session,
                 term,
             } => {
-                self.require_live(*session, now)?;
+                self.require_open(*session)?;
                 let leader = self
                     .state
                     .first_child(ballots)

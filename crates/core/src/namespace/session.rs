@@ -64,7 +64,9 @@ pub struct SessionRecord {
     pub ephemerals: OrdSet<NodePath>,
 }
 
-/// When each live session expires, indexed both ways so expiry is O(log n) per session.
+/// When each open session is due to expire on its owner's clock, indexed both ways so
+/// finding the overdue ones is O(log n) per session. Soft state: apply never consults it
+/// (a session is open until a command closes or expires it), and it is not persisted.
 #[derive(Debug, Default, Clone, Serialize, Deserialize)]
 pub(super) struct Deadlines {
     by_session: BTreeMap<SessionId, MonoTime>,
@@ -89,13 +91,8 @@ impl Deadlines {
         self.by_session.get(&session).copied()
     }
 
-    /// A session is live until its deadline; at the deadline it has expired.
-    pub(super) fn is_live(&self, session: SessionId, now: MonoTime) -> bool {
-        self.get(session).is_some_and(|deadline| now < deadline)
-    }
-
     /// Sessions whose deadline is at or before `now`, earliest first.
-    pub(super) fn expired(&self, now: MonoTime) -> Vec<SessionId> {
+    pub(super) fn overdue(&self, now: MonoTime) -> Vec<SessionId> {
         self.by_time
             .iter()
             .take_while(|(deadline, _)| *deadline <= now)

@@ -16,7 +16,7 @@ fn t(secs: u64) -> MonoTime {
 }
 
 fn mk(ns: &mut Namespace, raw: &str) -> NodePath {
-    ns.create(&p(raw), Data::from(raw), CreateMode::PERSISTENT, t(0))
+    ns.create(&p(raw), Data::from(raw), CreateMode::PERSISTENT)
         .unwrap()
         .0
 }
@@ -33,14 +33,14 @@ fn create_get_set_delete_track_versions_and_revisions() {
         (0, Revision(1), Revision(1))
     );
 
-    ns.set(&a, Data::from("x"), Some(0), t(0)).unwrap();
+    ns.set(&a, Data::from("x"), Some(0)).unwrap();
     let stat = ns.exists(&a).unwrap();
     assert_eq!(
         (stat.data_version, stat.created, stat.modified),
         (1, Revision(1), Revision(2))
     );
 
-    let err = ns.set(&a, Data::from("y"), Some(0), t(0)).unwrap_err();
+    let err = ns.set(&a, Data::from("y"), Some(0)).unwrap_err();
     assert_eq!(
         err,
         Error::BadVersion {
@@ -57,12 +57,9 @@ fn create_get_set_delete_track_versions_and_revisions() {
 
     mk(&mut ns, "/a/b");
     assert_eq!(ns.exists(&a).unwrap().children_version, 1);
-    assert!(matches!(
-        ns.delete(&a, None, t(0)),
-        Err(Error::NotEmpty { .. })
-    ));
-    ns.delete(&p("/a/b"), None, t(0)).unwrap();
-    ns.delete(&a, Some(1), t(0)).unwrap();
+    assert!(matches!(ns.delete(&a, None), Err(Error::NotEmpty { .. })));
+    ns.delete(&p("/a/b"), None).unwrap();
+    ns.delete(&a, Some(1)).unwrap();
     assert!(ns.exists(&a).is_none());
     assert!(matches!(ns.get(&a), Err(Error::NoNode { .. })));
 }
@@ -71,25 +68,20 @@ fn create_get_set_delete_track_versions_and_revisions() {
 fn creates_need_a_parent_and_a_free_name() {
     let mut ns = Namespace::default();
     let err = ns
-        .create(&p("/x/y"), Data::default(), CreateMode::PERSISTENT, t(0))
+        .create(&p("/x/y"), Data::default(), CreateMode::PERSISTENT)
         .unwrap_err();
     assert_eq!(err, Error::NoNode { path: "/x".into() });
     mk(&mut ns, "/x");
     let err = ns
-        .create(&p("/x"), Data::default(), CreateMode::PERSISTENT, t(0))
+        .create(&p("/x"), Data::default(), CreateMode::PERSISTENT)
         .unwrap_err();
     assert_eq!(err, Error::NodeExists { path: "/x".into() });
     assert!(matches!(
-        ns.create(
-            &NodePath::root(),
-            Data::default(),
-            CreateMode::PERSISTENT,
-            t(0)
-        ),
+        ns.create(&NodePath::root(), Data::default(), CreateMode::PERSISTENT),
         Err(Error::NodeExists { .. })
     ));
     assert!(matches!(
-        ns.delete(&NodePath::root(), None, t(0)),
+        ns.delete(&NodePath::root(), None),
         Err(Error::Invalid { .. })
     ));
 }
@@ -98,10 +90,10 @@ fn creates_need_a_parent_and_a_free_name() {
 fn data_over_the_limit_is_refused() {
     let mut ns = Namespace::new(Limits { max_data: 4 });
     let err = ns
-        .create(&p("/a"), Data::from("12345"), CreateMode::PERSISTENT, t(0))
+        .create(&p("/a"), Data::from("12345"), CreateMode::PERSISTENT)
         .unwrap_err();
     assert_eq!(err, Error::TooLarge { size: 5, limit: 4 });
-    ns.create(&p("/a"), Data::from("1234"), CreateMode::PERSISTENT, t(0))
+    ns.create(&p("/a"), Data::from("1234"), CreateMode::PERSISTENT)
         .unwrap();
 }
 
@@ -116,7 +108,7 @@ fn sequential_names_are_ten_digit_and_per_parent() {
     };
     let names: Vec<String> = (0..3)
         .map(|_| {
-            ns.create(&p("/q/n-"), Data::default(), seq, t(0))
+            ns.create(&p("/q/n-"), Data::default(), seq)
                 .unwrap()
                 .0
                 .to_string()
@@ -127,16 +119,10 @@ fn sequential_names_are_ten_digit_and_per_parent() {
         ["/q/n-0000000000", "/q/n-0000000001", "/q/n-0000000002"]
     );
     // A delete does not make a number come back; another parent counts on its own.
-    ns.delete(&p("/q/n-0000000002"), None, t(0)).unwrap();
-    let again = ns
-        .create(&p("/q/n-"), Data::default(), seq, t(0))
-        .unwrap()
-        .0;
+    ns.delete(&p("/q/n-0000000002"), None).unwrap();
+    let again = ns.create(&p("/q/n-"), Data::default(), seq).unwrap().0;
     assert_eq!(again.as_str(), "/q/n-0000000003");
-    let other = ns
-        .create(&p("/r/n-"), Data::default(), seq, t(0))
-        .unwrap()
-        .0;
+    let other = ns.create(&p("/r/n-"), Data::default(), seq).unwrap().0;
     assert_eq!(other.as_str(), "/r/n-0000000000");
 }
 
@@ -146,16 +132,11 @@ fn ephemerals_belong_to_live_sessions_and_go_with_them_in_one_step() {
     mk(&mut ns, "/e");
     let s = ns.open_session(TTL, t(0)).unwrap();
     for name in ["/e/a", "/e/b", "/e/c"] {
-        ns.create(&p(name), Data::default(), CreateMode::ephemeral(s), t(1))
+        ns.create(&p(name), Data::default(), CreateMode::ephemeral(s))
             .unwrap();
     }
     let err = ns
-        .create(
-            &p("/e/a/child"),
-            Data::default(),
-            CreateMode::PERSISTENT,
-            t(1),
-        )
+        .create(&p("/e/a/child"), Data::default(), CreateMode::PERSISTENT)
         .unwrap_err();
     assert!(matches!(err, Error::Invalid { .. }), "{err:?}");
 
@@ -165,35 +146,39 @@ fn ephemerals_belong_to_live_sessions_and_go_with_them_in_one_step() {
     assert_eq!(ns.children(&p("/e")).unwrap(), Vec::<String>::new());
     assert!(ns.state().session(s).is_none());
     let err = ns
-        .create(&p("/e/d"), Data::default(), CreateMode::ephemeral(s), t(1))
+        .create(&p("/e/d"), Data::default(), CreateMode::ephemeral(s))
         .unwrap_err();
     assert_eq!(err, Error::SessionExpired { session: s });
 }
 
 #[test]
-fn sessions_expire_on_the_monotonic_clock_unless_heartbeated() {
+fn sessions_are_overdue_on_the_owners_clock_and_end_only_when_expired() {
     let mut ns = Namespace::default();
     let a = ns.open_session(TTL, t(0)).unwrap();
     let b = ns.open_session(TTL, t(0)).unwrap();
     assert!(b > a, "ids increase");
-    ns.create(&p("/a"), Data::default(), CreateMode::ephemeral(a), t(0))
+    ns.create(&p("/a"), Data::default(), CreateMode::ephemeral(a))
         .unwrap();
     ns.heartbeat(b, t(9)).unwrap();
-    assert!(ns.expire_sessions(t(9)).is_empty());
-    // At exactly the deadline the session is gone, and an op naming it is refused even
-    // before the expiry sweep runs.
-    assert!(!ns.is_live(a, t(10)));
-    assert_eq!(
-        ns.heartbeat(a, t(10)),
-        Err(Error::SessionExpired { session: a })
-    );
-    let expired = ns.expire_sessions(t(10));
+    assert!(ns.overdue(t(9)).is_empty());
+    // At exactly the deadline the owner sees the session overdue; it stays open (and
+    // usable) until the owner's expiry names it: time decides nothing by itself.
+    assert_eq!(ns.overdue(t(10)), [a]);
+    assert!(ns.is_open(a));
+    let expired = ns.expire_sessions(&ns.overdue(t(10)));
     assert_eq!(expired.len(), 1);
     assert_eq!(expired[0].0, a);
+    assert!(!ns.is_open(a));
     assert!(ns.exists(&p("/a")).is_none());
-    assert!(ns.is_live(b, t(18)));
     assert_eq!(
-        ns.expire_sessions(t(19))
+        ns.heartbeat(a, t(11)),
+        Err(Error::SessionExpired { session: a })
+    );
+    // Expiring a session again, or one never opened, ends nothing.
+    assert!(ns.expire_sessions(&[a, SessionId(99)]).is_empty());
+    assert!(ns.overdue(t(18)).is_empty());
+    assert_eq!(
+        ns.expire_sessions(&ns.overdue(t(19)))
             .into_iter()
             .map(|e| e.0)
             .collect::<Vec<_>>(),
@@ -230,13 +215,13 @@ fn multi_is_all_or_nothing() {
             expected: Some(7),
         },
     ];
-    let err = ns.multi(None, &ops, t(0)).unwrap_err();
+    let err = ns.multi(None, &ops).unwrap_err();
     assert_eq!(err.index, Some(2));
     assert!(matches!(err.error, Error::BadVersion { .. }));
     assert_eq!(ns.state().encode(), before, "nothing applied");
     assert_eq!(ns.watch_count(), 1, "no watch consumed");
 
-    let ok = ns.multi(None, &ops[..2], t(0)).unwrap();
+    let ok = ns.multi(None, &ops[..2]).unwrap();
     assert_eq!(ok.revision, Revision(2), "one revision for the whole multi");
     assert_eq!(ok.results.len(), 2);
     assert_eq!(ok.events.len(), 1);
@@ -257,7 +242,7 @@ fn one_shot_watches_fire_once_in_revision_order() {
     ));
 
     let (x, created) = ns
-        .create(&p("/w/x"), Data::default(), CreateMode::PERSISTENT, t(0))
+        .create(&p("/w/x"), Data::default(), CreateMode::PERSISTENT)
         .unwrap();
     let kinds: Vec<_> = created
         .events
@@ -278,16 +263,11 @@ fn one_shot_watches_fire_once_in_revision_order() {
             .all(|e| e.revision == created.revision && e.watcher == w)
     );
     // Both watches were one-shot.
-    assert!(
-        ns.set(&x, Data::from("1"), None, t(0))
-            .unwrap()
-            .events
-            .is_empty()
-    );
+    assert!(ns.set(&x, Data::from("1"), None).unwrap().events.is_empty());
 
     ns.watch(w, &x, WatchKind::Data).unwrap();
     ns.watch(w, &x, WatchKind::Children).unwrap();
-    let deleted = ns.delete(&x, None, t(0)).unwrap();
+    let deleted = ns.delete(&x, None).unwrap();
     assert_eq!(
         deleted.events.len(),
         1,
@@ -305,13 +285,13 @@ fn subtree_watches_persist_and_see_every_change_below() {
     mk(&mut ns, "/s");
     mk(&mut ns, "/s/a");
     mk(&mut ns, "/sibling");
-    ns.set(&p("/s/a"), Data::from("v"), None, t(0)).unwrap();
-    let events = ns.delete(&p("/s/a"), None, t(0)).unwrap().events;
+    ns.set(&p("/s/a"), Data::from("v"), None).unwrap();
+    let events = ns.delete(&p("/s/a"), None).unwrap().events;
     assert_eq!(events[0].kind, EventKind::Deleted);
     assert_eq!(ns.watch_count(), 1, "still registered");
     ns.unwatch(w);
     assert_eq!(ns.watch_count(), 0);
-    assert!(ns.delete(&p("/s"), None, t(0)).unwrap().events.is_empty());
+    assert!(ns.delete(&p("/s"), None).unwrap().events.is_empty());
 }
 
 #[test]
@@ -325,7 +305,6 @@ fn guard_checks_the_term_in_the_same_step() {
             &p("/b/b-"),
             Data::default(),
             CreateMode::ephemeral_sequential(leader),
-            t(0),
         )
         .unwrap();
     let term = c.revision;
@@ -333,7 +312,6 @@ fn guard_checks_the_term_in_the_same_step() {
         &p("/b/b-"),
         Data::default(),
         CreateMode::ephemeral_sequential(other),
-        t(0),
     )
     .unwrap();
     let write = [Op::Create {
@@ -346,9 +324,7 @@ fn guard_checks_the_term_in_the_same_step() {
         session,
         term,
     };
-    let err = ns
-        .multi(Some(&guard(other, term)), &write, t(0))
-        .unwrap_err();
+    let err = ns.multi(Some(&guard(other, term)), &write).unwrap_err();
     assert_eq!(
         err.error,
         Error::NotLeader {
@@ -357,7 +333,7 @@ fn guard_checks_the_term_in_the_same_step() {
     );
     assert_eq!(err.index, None);
     let err = ns
-        .multi(Some(&guard(leader, Revision(term.0 + 100))), &write, t(0))
+        .multi(Some(&guard(leader, Revision(term.0 + 100))), &write)
         .unwrap_err();
     assert_eq!(
         err.error,
@@ -365,18 +341,15 @@ fn guard_checks_the_term_in_the_same_step() {
             current: Some(term)
         }
     );
-    ns.multi(Some(&guard(leader, term)), &write, t(0)).unwrap();
+    ns.multi(Some(&guard(leader, term)), &write).unwrap();
 
     // Deposed: its ballot is gone, so the next ballot leads with a later term.
-    ns.delete(&ballot, None, t(0)).unwrap();
-    let err = ns
-        .multi(Some(&guard(leader, term)), &write, t(0))
-        .unwrap_err();
+    ns.delete(&ballot, None).unwrap();
+    let err = ns.multi(Some(&guard(leader, term)), &write).unwrap_err();
     assert!(matches!(err.error, Error::NotLeader { current: Some(next) } if next > term));
-    // A session that has expired is refused as such.
-    let err = ns
-        .multi(Some(&guard(other, term)), &write, t(11))
-        .unwrap_err();
+    // A session that has expired (its owner named it) is refused as such.
+    ns.expire_sessions(&[other]);
+    let err = ns.multi(Some(&guard(other, term)), &write).unwrap_err();
     assert_eq!(err.error, Error::SessionExpired { session: other });
 }
 
@@ -386,7 +359,7 @@ fn snapshots_are_unaffected_by_later_writes_and_round_trip() {
     mk(&mut ns, "/a");
     let snap = ns.snapshot();
     mk(&mut ns, "/b");
-    ns.set(&p("/a"), Data::from("changed"), None, t(0)).unwrap();
+    ns.set(&p("/a"), Data::from("changed"), None).unwrap();
     assert!(snap.exists(&p("/b")).is_none());
     assert_eq!(snap.get(&p("/a")).unwrap().0.as_bytes(), b"/a");
     let decoded = State::decode(&ns.state().encode()).unwrap();
@@ -404,7 +377,6 @@ fn first_child_and_predecessor_follow_name_order() {
             &p("/q/b-"),
             Data::default(),
             CreateMode::ephemeral_sequential(s),
-            t(0),
         )
         .unwrap();
     }

@@ -5,8 +5,8 @@
 //! copies a persistent map that nobody else shares.
 
 use super::{
-    Change, CreateMode, Data, Deadlines, Error, Lifetime, Limits, MAX_SEQUENCE, MonoTime, Node,
-    NodePath, Op, OpResult, Revision, SessionId, State, no_node,
+    Change, CreateMode, Data, Error, Lifetime, Limits, MAX_SEQUENCE, Node, NodePath, Op, OpResult,
+    Revision, SessionId, State, no_node,
 };
 
 /// How to undo one step.
@@ -45,17 +45,10 @@ pub(super) struct Txn<'a> {
     changes: Vec<Change>,
     undo: Vec<Undo>,
     limits: Limits,
-    deadlines: &'a Deadlines,
-    now: MonoTime,
 }
 
 impl<'a> Txn<'a> {
-    pub(super) fn new(
-        state: &'a mut State,
-        limits: Limits,
-        deadlines: &'a Deadlines,
-        now: MonoTime,
-    ) -> Self {
+    pub(super) fn new(state: &'a mut State, limits: Limits) -> Self {
         let revision = Revision(state.revision.0 + 1);
         Txn {
             state,
@@ -63,8 +56,6 @@ impl<'a> Txn<'a> {
             changes: Vec::new(),
             undo: Vec::new(),
             limits,
-            deadlines,
-            now,
         }
     }
 
@@ -198,9 +189,7 @@ impl<'a> Txn<'a> {
         let owner = match mode.lifetime {
             Lifetime::Persistent => None,
             Lifetime::Ephemeral(session) => {
-                if !self.deadlines.is_live(session, self.now)
-                    || !self.state.sessions.contains_key(&session)
-                {
+                if !self.state.sessions.contains_key(&session) {
                     return Err(Error::SessionExpired { session });
                 }
                 Some(session)

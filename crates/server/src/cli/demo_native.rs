@@ -74,7 +74,7 @@ impl Demo {
                         unreachable!()
                     };
                     self.terms.push((self.name(id), *term));
-                    let more = self.el.acknowledge(id, *term, None, self.now)?;
+                    let more = self.el.acknowledge(id, *term, None)?;
                     self.line(&who, format!("acks: ack node written under term {term}"));
                     self.deliver(more)?;
                 }
@@ -201,7 +201,7 @@ pub fn run(args: &super::demo::DemoArgs) -> anyhow::Result<ExitCode> {
                 alive: true,
             },
         );
-        let effects = demo.el.vote(id, demo.now)?;
+        let effects = demo.el.vote(id)?;
         let ballot = demo.el.ballot(id).expect("just voted").clone();
         let term = demo.el.namespace().exists(&ballot).expect("exists").created;
         demo.line(
@@ -229,7 +229,7 @@ pub fn run(args: &super::demo::DemoArgs) -> anyhow::Result<ExitCode> {
     demo.run_until(Duration::from_secs(7))?;
 
     println!("\n-- the new leader resigns: ballot and ack go in one multi --");
-    let effects = demo.el.resign(bravo, demo.now)?;
+    let effects = demo.el.resign(bravo)?;
     demo.line("bravo", "resigns");
     demo.deliver(effects)?;
 
@@ -242,7 +242,7 @@ pub fn run(args: &super::demo::DemoArgs) -> anyhow::Result<ExitCode> {
             mode: CreateMode::PERSISTENT,
         }];
         let guard = Elections::term_guard(&election, demo.candidates[&id].session, term);
-        match demo.el.multi(Some(&guard), &write, demo.now) {
+        match demo.el.multi(Some(&guard), &write) {
             Ok(_) => anyhow::bail!("a deposed leader's write was applied"),
             Err(refused) => demo.line(
                 demo.name(id),

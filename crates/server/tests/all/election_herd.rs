@@ -23,11 +23,11 @@ fn ten_thousand_candidates_deleting_a_ballot_wakes_exactly_one() {
             Data::from(format!("c{i}").as_str()),
             false,
         );
-        let fx = el.vote(id, now).unwrap();
+        let fx = el.vote(id).unwrap();
         // The first one wins and acks; nobody else hears anything before that ack.
         for n in fx.notifications {
             if let Callback::WinningElection { term } = n.callback {
-                el.acknowledge(id, term, None, now).unwrap();
+                el.acknowledge(id, term, None).unwrap();
             }
         }
         ids.push(id);

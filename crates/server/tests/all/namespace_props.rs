@@ -205,7 +205,7 @@ fn apply(el: &mut Elections, m: &mut Model, step: &Step) -> (bool, Vec<(String, 
                     sequential: *sequential,
                 },
             };
-            multi(el, m, &[op], now, &mut won)
+            multi(el, m, &[op], &mut won)
         }
         Step::Set { path: p, expected } => {
             let op = Op::Set {
@@ -213,18 +213,18 @@ fn apply(el: &mut Elections, m: &mut Model, step: &Step) -> (bool, Vec<(String, 
                 data: Data::from("v"),
                 expected: *expected,
             };
-            multi(el, m, &[op], now, &mut won)
+            multi(el, m, &[op], &mut won)
         }
         Step::Delete { path: p, expected } => {
             let op = Op::Delete {
                 path: path(*p),
                 expected: *expected,
             };
-            multi(el, m, &[op], now, &mut won)
+            multi(el, m, &[op], &mut won)
         }
         Step::Multi { ops } => {
             let ops: Vec<Op> = ops.iter().map(|&(p, k, e)| op_of(p, k, e)).collect();
-            multi(el, m, &ops, now, &mut won)
+            multi(el, m, &ops, &mut won)
         }
         Step::Join { election, session } => {
             if let Some(s) = pick(&m.sessions, *session) {
@@ -235,7 +235,7 @@ fn apply(el: &mut Elections, m: &mut Model, step: &Step) -> (bool, Vec<(String, 
             false
         }
         Step::Vote { candidate } => match pick(&m.candidates, *candidate) {
-            Some(c) => match el.vote(c, now) {
+            Some(c) => match el.vote(c) {
                 Ok(fx) => {
                     note_sequence(m, el, c);
                     record(fx, &mut won);
@@ -246,7 +246,7 @@ fn apply(el: &mut Elections, m: &mut Model, step: &Step) -> (bool, Vec<(String, 
             None => false,
         },
         Step::Resign { candidate } => match pick(&m.candidates, *candidate) {
-            Some(c) => match el.resign(c, now) {
+            Some(c) => match el.resign(c) {
                 Ok(fx) => {
                     record(fx, &mut won);
                     false
@@ -263,7 +263,7 @@ fn apply(el: &mut Elections, m: &mut Model, step: &Step) -> (bool, Vec<(String, 
                 } else {
                     term
                 };
-                match el.acknowledge(c, term, None, now) {
+                match el.acknowledge(c, term, None) {
                     Ok(fx) => {
                         record(fx, &mut won);
                         false
@@ -284,7 +284,7 @@ fn apply(el: &mut Elections, m: &mut Model, step: &Step) -> (bool, Vec<(String, 
                         path: ballots.child(name).unwrap(),
                         expected: None,
                     };
-                    multi(el, m, &[op], now, &mut won)
+                    multi(el, m, &[op], &mut won)
                 }
                 None => false,
             }
@@ -293,14 +293,8 @@ fn apply(el: &mut Elections, m: &mut Model, step: &Step) -> (bool, Vec<(String, 
     (refused, won)
 }
 
-fn multi(
-    el: &mut Elections,
-    m: &mut Model,
-    ops: &[Op],
-    now: MonoTime,
-    won: &mut Vec<(String, Term)>,
-) -> bool {
-    match el.multi(None, ops, now) {
+fn multi(el: &mut Elections, m: &mut Model, ops: &[Op], won: &mut Vec<(String, Term)>) -> bool {
+    match el.multi(None, ops) {
         Ok((committed, fx)) => {
             for result in &committed.results {
                 if let OpResult::Created { path, .. } = result {

@@ -119,7 +119,7 @@ mod tests {
     fn entry(ms: u64) -> Option<Entry> {
         Some(Entry {
             at: MonoTime(ms),
-            command: Command::ExpireSessions,
+            command: Command::ExpireSessions { sessions: vec![] },
         })
     }
 

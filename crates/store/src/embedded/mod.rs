@@ -157,15 +157,28 @@ impl Hooks {
     }
 }
 
+/// What a proposal applies: a caller's command, or the expiry of every session overdue
+/// on the writer's clock, which the writer names in the step (the owner's decision).
+enum Proposed {
+    Command(Command),
+    ExpireOverdue,
+}
+
 /// The writer job of a proposal: admit, apply, tell the sink and the hook; `reply` gets
 /// the outcome once the batch it joined is durable (or has failed).
 fn proposal(
-    command: Command,
+    proposed: Proposed,
     hooks: Hooks,
     reply: impl FnOnce(Result<Applied, String>) + Send + 'static,
 ) -> Job {
     Box::new(move |target, shared: &Shared| match target {
         Ok((el, now)) => {
+            let command = match proposed {
+                Proposed::Command(command) => command,
+                Proposed::ExpireOverdue => Command::ExpireSessions {
+                    sessions: el.namespace().overdue(now),
+                },
+            };
             let admitted = match hooks.admit {
                 Some(admit) => admit(el, now),
                 None => Ok(()),
@@ -220,7 +233,12 @@ fn inspection<R: Send + 'static>(
 }
 
 enum Request {
+    /// A proposal or a read: the writer first expires whatever is overdue.
     Job(Job),
+    /// A job applied without first expiring what is overdue: an expiry
+    /// ([`EmbeddedStore::submit_expiry`]), which answers with the sessions it ended
+    /// itself, and the restart at open, which gives every session a full TTL again.
+    Unswept(Job),
     Snapshot(Sender<Result<u64, StoreError>>),
 }
 
@@ -382,9 +400,10 @@ impl EmbeddedStore {
         };
         // The first command of every run, logged like any other and before any other: the
         // sessions' TTLs start again now, and a later recovery replays exactly that. It
-        // joins the first batch.
-        writer.handle(Request::Job(proposal(
-            Command::Restart,
+        // joins the first batch. Nothing is expired before it: the deadlines replay rebuilt
+        // are stale (heartbeats are not logged), and the restart replaces them.
+        writer.handle(Request::Unswept(proposal(
+            Proposed::Command(Command::Restart),
             Hooks::default(),
             |_| {},
         )));
@@ -422,7 +441,44 @@ impl EmbeddedStore {
         hooks: Hooks,
         reply: impl FnOnce(Result<Applied, String>) + Send + 'static,
     ) -> Result<(), StoreError> {
-        self.send(Request::Job(proposal(command, hooks, reply)))
+        self.send(Request::Job(proposal(
+            Proposed::Command(command),
+            hooks,
+            reply,
+        )))
+    }
+
+    /// Expires every session whose TTL has run out on this store's clock: the store is
+    /// the sessions' owner, so it names them in a [`Command::ExpireSessions`] it applies
+    /// and logs (apply itself reads no clock). Returns the sessions it ended. The writer
+    /// also does this before every command it applies, so an overdue session never acts;
+    /// call this periodically so that sessions expire while nothing else happens.
+    pub async fn expire_overdue(&self) -> Result<Vec<SessionId>, StoreError> {
+        let (tx, rx) = tokio::sync::oneshot::channel::<Result<Applied, String>>();
+        self.submit_expiry(move |outcome| {
+            let _ = tx.send(outcome);
+        })?;
+        match rx.await {
+            Ok(Ok(Ok(Outcome::Ended(ended)))) => Ok(ended),
+            Ok(Ok(other)) => Err(StoreError::Failed(format!(
+                "an expiry applied as {other:?}"
+            ))),
+            Ok(Err(failure)) => Err(StoreError::Failed(failure)),
+            Err(_) => Err(StoreError::Closed),
+        }
+    }
+
+    /// [`EmbeddedStore::expire_overdue`] without waiting: `reply` gets what apply decided
+    /// once it is durable. For the simulator and blocking callers.
+    pub fn submit_expiry(
+        &self,
+        reply: impl FnOnce(Result<Applied, String>) + Send + 'static,
+    ) -> Result<(), StoreError> {
+        self.send(Request::Unswept(proposal(
+            Proposed::ExpireOverdue,
+            Hooks::default(),
+            reply,
+        )))
     }
 
     /// Applies `command` and returns what apply decided once everything it changed is
@@ -619,13 +675,26 @@ impl Writer {
 
     fn handle(&mut self, request: Request) {
         match request {
-            Request::Job(job) => {
-                if let Some(failure) = self.group.failure() {
-                    let ran = job(Err(failure.to_string()), &self.shared);
-                    self.group.submit(None, ran.waiter);
-                    return;
-                }
+            Request::Job(job) | Request::Unswept(job) if self.group.failure().is_some() => {
+                let failure = self.group.failure().unwrap_or_default().to_string();
+                let ran = job(Err(failure), &self.shared);
+                self.group.submit(None, ran.waiter);
+            }
+            Request::Unswept(job) => {
                 let now = self.clock.now();
+                let ran = job(Ok((&mut self.core, now)), &self.shared);
+                self.group.submit(ran.logged, ran.waiter);
+            }
+            Request::Job(job) => {
+                let now = self.clock.now();
+                // The sessions' owner expires whatever its clock says is overdue before
+                // the next command applies, so a session past its TTL never acts (a host
+                // that was paused catches up here first).
+                if !self.core.namespace().overdue(now).is_empty() {
+                    let expiry = proposal(Proposed::ExpireOverdue, Hooks::default(), |_| {});
+                    let ran = expiry(Ok((&mut self.core, now)), &self.shared);
+                    self.group.submit(ran.logged, ran.waiter);
+                }
                 let ran = job(Ok((&mut self.core, now)), &self.shared);
                 self.group.submit(ran.logged, ran.waiter);
             }
@@ -781,12 +850,17 @@ impl Store for EmbeddedStore {
     }
 
     fn expire_sessions(&self) -> Result<Vec<SessionId>, StoreError> {
-        match self
-            .propose_blocking(Command::ExpireSessions)?
-            .map_err(refused)?
-        {
-            Outcome::Ended(sessions) => Ok(sessions),
-            other => Err(unexpected(other)),
+        let (tx, rx) = mpsc::sync_channel::<Result<Applied, String>>(1);
+        self.submit_expiry(move |outcome| {
+            let _ = tx.send(outcome);
+        })?;
+        match rx.recv() {
+            Ok(Ok(applied)) => match applied.map_err(refused)? {
+                Outcome::Ended(sessions) => Ok(sessions),
+                other => Err(unexpected(other)),
+            },
+            Ok(Err(failure)) => Err(StoreError::Failed(failure)),
+            Err(_) => Err(StoreError::Closed),
         }
     }
 

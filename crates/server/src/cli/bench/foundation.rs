@@ -62,19 +62,17 @@ fn btreemap_inserts(keys: &[NodePath]) -> f64 {
 
 /// Creates, gets, sets and deletes, each one commit, each kind timed separately.
 fn namespace_ops(keys: &[NodePath]) -> [(&'static str, f64); 4] {
-    let now = MonoTime(0);
     let mut ns = Namespace::default();
     ns.create(
         &NodePath::parse("/bench").expect("valid"),
         Data::default(),
         CreateMode::PERSISTENT,
-        now,
     )
     .expect("fresh namespace");
     let payload = Data::from("payload");
     let start = Instant::now();
     for key in keys {
-        ns.create(key, payload.clone(), CreateMode::PERSISTENT, now)
+        ns.create(key, payload.clone(), CreateMode::PERSISTENT)
             .expect("new key");
     }
     let create = per_second(keys.len(), start.elapsed());
@@ -85,13 +83,12 @@ fn namespace_ops(keys: &[NodePath]) -> [(&'static str, f64); 4] {
     let get = per_second(keys.len(), start.elapsed());
     let start = Instant::now();
     for key in keys {
-        ns.set(key, payload.clone(), Some(0), now)
-            .expect("version 0");
+        ns.set(key, payload.clone(), Some(0)).expect("version 0");
     }
     let set = per_second(keys.len(), start.elapsed());
     let start = Instant::now();
     for key in keys {
-        ns.delete(key, None, now).expect("exists");
+        ns.delete(key, None).expect("exists");
     }
     let delete = per_second(keys.len(), start.elapsed());
     [
@@ -106,13 +103,13 @@ fn namespace_ops(keys: &[NodePath]) -> [(&'static str, f64); 4] {
 fn voted_queue(count: usize) -> (Elections, Vec<CandidateId>, Duration) {
     let election = ElectionName::parse("bench").expect("valid");
     let mut el = Elections::new(Namespace::default());
-    let now = MonoTime(0);
+
     let start = Instant::now();
     let mut ids = Vec::with_capacity(count);
     for i in 0..count {
-        let session = el.open_session(TTL, now).expect("positive TTL");
+        let session = el.open_session(TTL, MonoTime(0)).expect("positive TTL");
         let id = el.join(&election, session, Data::from(format!("c{i}")), false);
-        let effects = el.vote(id, now).expect("live session");
+        let effects = el.vote(id).expect("live session");
         ack_wins(&mut el, effects.notifications);
         ids.push(id);
     }
@@ -126,8 +123,7 @@ fn ack_wins(el: &mut Elections, notifications: Vec<ballot_core::election::Notifi
             ballot_core::election::Recipient::Candidate(id),
         ) = (n.callback, n.to)
         {
-            el.acknowledge(id, term, None, MonoTime(0))
-                .expect("the winner acks");
+            el.acknowledge(id, term, None).expect("the winner acks");
         }
     }
 }
@@ -155,22 +151,16 @@ fn failovers(el: &mut Elections, ids: &[CandidateId], count: usize) -> Histogram
 
 /// Deleting one ephemeral node by closing its session: the same commit without an election.
 fn plain_session_closes(count: usize) -> Histogram<u64> {
-    let now = MonoTime(0);
     let mut ns = Namespace::default();
     let folder = NodePath::parse("/plain").expect("valid");
-    ns.create(&folder, Data::default(), CreateMode::PERSISTENT, now)
+    ns.create(&folder, Data::default(), CreateMode::PERSISTENT)
         .expect("fresh");
     let child = folder.child("e-").expect("valid");
     let sessions: Vec<_> = (0..count)
         .map(|_| {
-            let s = ns.open_session(TTL, now).expect("positive TTL");
-            ns.create(
-                &child,
-                Data::from("x"),
-                CreateMode::ephemeral_sequential(s),
-                now,
-            )
-            .expect("live");
+            let s = ns.open_session(TTL, MonoTime(0)).expect("positive TTL");
+            ns.create(&child, Data::from("x"), CreateMode::ephemeral_sequential(s))
+                .expect("live");
             s
         })
         .collect();
