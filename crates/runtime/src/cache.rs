@@ -72,6 +72,11 @@ impl ComponentCache {
         self.lock().by_digest.is_empty()
     }
 
+    /// Whether the component compiled from the bytes with this digest is held.
+    pub(crate) fn contains(&self, digest: &Digest) -> bool {
+        self.lock().by_digest.contains_key(digest)
+    }
+
     /// The component compiled from the bytes with this digest, if held; counts as a use.
     pub(crate) fn get(&self, digest: &Digest) -> Option<Component> {
         let mut entries = self.lock();

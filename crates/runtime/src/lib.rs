@@ -224,6 +224,9 @@ pub(crate) struct Shared {
     txn_fns: DashMap<[u8; 32], bindings::txn_fn::TxnFnPre<crate::host_impl::TxnState>>,
     /// Compiled components by content hash: a redeploy of the same bytes skips compiling.
     components: ComponentCache,
+    /// Components linked for a world (candidate: true), by content hash: this runtime's
+    /// linkers' work, kept while the component is cached or in use.
+    prepared: DashMap<(cache::Digest, bool), deploy::Prepared>,
     /// Live instances, by who the elections address.
     links: DashMap<Recipient, Link>,
     /// Live instances' fences, by session: ending a session revokes its instance.
@@ -263,6 +266,8 @@ impl Shared {
                 .map(|handle| handle.deployment.digest()),
         );
         let evicted = self.components.evict_idle(&in_use);
+        self.prepared
+            .retain(|(digest, _), _| in_use.contains(digest) || self.components.contains(digest));
         if evicted > 0 {
             tracing::debug!(evicted, "idle compiled components dropped");
         }
@@ -455,6 +460,7 @@ impl Runtime {
             txn_linker,
             txn_fns: DashMap::new(),
             components,
+            prepared: DashMap::new(),
             links: DashMap::new(),
             session_fences: DashMap::new(),
             watch_routes: DashMap::new(),

@@ -109,7 +109,7 @@ pub(crate) async fn swap(
     let component = deploy::compile(shared, &wasm).await?;
     let digest = wasm.digest();
     let current = current.ok_or(SwapError::NotRunning(id))?;
-    let code = deploy::prepare(shared, &deployment.spec.role, &component)?;
+    let code = deploy::prepare(shared, &deployment.spec.role, digest, &component)?;
     let limits = deployment.spec.limits;
     let mut state = HostState::new(
         shared.clone(),
