@@ -459,10 +459,7 @@ impl EmbeddedStore {
             let _ = tx.send(outcome);
         })?;
         match rx.await {
-            Ok(Ok(Ok(Outcome::Ended(ended)))) => Ok(ended),
-            Ok(Ok(other)) => Err(StoreError::Failed(format!(
-                "an expiry applied as {other:?}"
-            ))),
+            Ok(Ok(applied)) => ended(applied),
             Ok(Err(failure)) => Err(StoreError::Failed(failure)),
             Err(_) => Err(StoreError::Closed),
         }
@@ -675,29 +672,8 @@ impl Writer {
 
     fn handle(&mut self, request: Request) {
         match request {
-            Request::Job(job) | Request::Unswept(job) if self.group.failure().is_some() => {
-                let failure = self.group.failure().unwrap_or_default().to_string();
-                let ran = job(Err(failure), &self.shared);
-                self.group.submit(None, ran.waiter);
-            }
-            Request::Unswept(job) => {
-                let now = self.clock.now();
-                let ran = job(Ok((&mut self.core, now)), &self.shared);
-                self.group.submit(ran.logged, ran.waiter);
-            }
-            Request::Job(job) => {
-                let now = self.clock.now();
-                // The sessions' owner expires whatever its clock says is overdue before
-                // the next command applies, so a session past its TTL never acts (a host
-                // that was paused catches up here first).
-                if !self.core.namespace().overdue(now).is_empty() {
-                    let expiry = proposal(Proposed::ExpireOverdue, Hooks::default(), |_| {});
-                    let ran = expiry(Ok((&mut self.core, now)), &self.shared);
-                    self.group.submit(ran.logged, ran.waiter);
-                }
-                let ran = job(Ok((&mut self.core, now)), &self.shared);
-                self.group.submit(ran.logged, ran.waiter);
-            }
+            Request::Job(job) => self.run_job(job, true),
+            Request::Unswept(job) => self.run_job(job, false),
             Request::Snapshot(reply) => {
                 // Flush what is pending first, so the snapshot covers only durable records.
                 if self.group.step() == Step::Flush {
@@ -710,6 +686,32 @@ impl Writer {
                 self.start_snapshot(Some(reply));
             }
         }
+    }
+
+    /// Runs a job on the head; with `sweep`, first expires what the clock says is overdue.
+    fn run_job(&mut self, job: Job, sweep: bool) {
+        if let Some(failure) = self.group.failure() {
+            let ran = job(Err(failure.to_string()), &self.shared);
+            self.group.submit(None, ran.waiter);
+            return;
+        }
+        let now = self.clock.now();
+        // The sessions' owner expires whatever its clock says is overdue before the next
+        // command applies, so a session past its TTL never acts (a host that was paused
+        // catches up here first).
+        let overdue = if sweep {
+            self.core.namespace().overdue(now)
+        } else {
+            Vec::new()
+        };
+        if !overdue.is_empty() {
+            let command = Command::ExpireSessions { sessions: overdue };
+            let expiry = proposal(Proposed::Command(command), Hooks::default(), |_| {});
+            let ran = expiry(Ok((&mut self.core, now)), &self.shared);
+            self.group.submit(ran.logged, ran.waiter);
+        }
+        let ran = job(Ok((&mut self.core, now)), &self.shared);
+        self.group.submit(ran.logged, ran.waiter);
     }
 
     fn flush(&mut self) {
@@ -822,6 +824,14 @@ fn unexpected(outcome: Outcome) -> StoreError {
     StoreError::Failed(format!("unexpected outcome: {outcome:?}"))
 }
 
+/// The sessions an expiry ended, from what apply decided.
+fn ended(applied: Applied) -> Result<Vec<SessionId>, StoreError> {
+    match applied.map_err(refused)? {
+        Outcome::Ended(sessions) => Ok(sessions),
+        other => Err(unexpected(other)),
+    }
+}
+
 impl Store for EmbeddedStore {
     fn open_session(&self, ttl: Duration) -> Result<SessionId, StoreError> {
         match self
@@ -855,10 +865,7 @@ impl Store for EmbeddedStore {
             let _ = tx.send(outcome);
         })?;
         match rx.recv() {
-            Ok(Ok(applied)) => match applied.map_err(refused)? {
-                Outcome::Ended(sessions) => Ok(sessions),
-                other => Err(unexpected(other)),
-            },
+            Ok(Ok(applied)) => ended(applied),
             Ok(Err(failure)) => Err(StoreError::Failed(failure)),
             Err(_) => Err(StoreError::Closed),
         }

@@ -19,7 +19,7 @@ use super::files::FileSystem;
 use super::frame::{self, FileKind, Frame, HEADER_LEN};
 use super::layout;
 use super::record::SnapshotBody;
-use super::wal::{corrupt, header_error};
+use super::wal::{corrupt, header_error, io};
 
 /// A snapshot to write: the elections after record `lsn`, and who to tell when it is done.
 pub struct Task {
@@ -46,11 +46,6 @@ pub fn run(snapshots: Arc<dyn Snapshots>, tasks: Receiver<Task>) {
 pub struct WalSnapshots {
     fs: Arc<dyn FileSystem>,
     dir: PathBuf,
-}
-
-fn io(what: &str, path: &Path) -> impl FnOnce(std::io::Error) -> StoreError {
-    let what = format!("{what} {}", path.display());
-    move |e: std::io::Error| StoreError::io(what, &e)
 }
 
 impl WalSnapshots {

@@ -77,7 +77,8 @@ pub(super) fn header_error(path: &Path, error: HeaderError) -> StoreError {
     corrupt(path, 0, reason)
 }
 
-fn io(what: &str, path: &Path) -> impl FnOnce(std::io::Error) -> StoreError {
+/// Maps an I/O error to [`StoreError::Io`], saying what was done to which file.
+pub(super) fn io(what: &str, path: &Path) -> impl FnOnce(std::io::Error) -> StoreError {
     let what = format!("{what} {}", path.display());
     move |e: std::io::Error| StoreError::io(what, &e)
 }
