@@ -33,7 +33,7 @@ use crate::election::{
 };
 use crate::namespace::{
     Committed, Data, Error, Guard, Lifetime, MonoTime, MultiError, NodePath, Op, Revision,
-    SessionId, WatchKind, WatcherId,
+    SessionId, WatchKind, WatcherId, HostEpoch,
 };
 
 /// One change, as data. See the module docs.
@@ -78,6 +78,21 @@ pub enum Command {
     /// The store reopened after a stop: every session's TTL starts again in full at the
     /// stamp, so the time the host was down counts against nobody.
     Restart,
+    /// A host starts sharing the namespace under `epoch` (see [`HostEpoch`]); its commands
+    /// apply from here until it is expired. Proposed by that host itself.
+    JoinHost {
+        /// The new epoch, which the proposing batch must carry too.
+        epoch: HostEpoch,
+        /// The host's name (`--host-id`).
+        id: String,
+    },
+    /// A host is gone: its peers saw no heartbeat for its TTL, or it rejoined under a new
+    /// epoch. Every session it owned ends in this one step, and every command it proposed
+    /// that comes later in the log is refused.
+    ExpireHost {
+        /// The epoch that ends.
+        epoch: HostEpoch,
+    },
     /// An all-or-nothing multi from outside the election machinery (a component, an HTTP
     /// client), so no write may touch a host-kept subtree.
     Multi {
@@ -307,6 +322,10 @@ pub enum Refusal {
     /// A commit's read set no longer matches: this node changed since it was read.
     #[error("{0} changed since the transaction read it")]
     Stale(NodePath),
+    /// The proposing host was expired before this command reached the log: nothing it
+    /// proposes under that epoch applies again.
+    #[error("host {0} was expired; its commands no longer apply")]
+    HostExpired(HostEpoch),
 }
 
 /// What apply decided.
@@ -367,6 +386,8 @@ impl Command {
             Command::CloseSessions { .. } => "close-sessions",
             Command::ExpireSessions { .. } => "expire-sessions",
             Command::Restart => "restart",
+            Command::JoinHost { .. } => "join-host",
+            Command::ExpireHost { .. } => "expire-host",
             Command::PlantFencingOff => "plant-fencing-off",
             Command::Multi { .. } => "multi",
             Command::Watch { .. } => "watch",
@@ -399,7 +420,27 @@ pub fn apply(el: &mut Elections, command: &Command, at: MonoTime) -> (Applied, E
 }
 
 fn step(el: &mut Elections, command: &Command, at: MonoTime, out: &mut Effects) -> Applied {
+    let proposer = el.namespace().proposer();
+    let joining = matches!(command, Command::JoinHost { epoch, .. } if *epoch == proposer);
+    if !joining && !el.namespace().is_live_host(proposer) {
+        return Err(Refusal::HostExpired(proposer));
+    }
     match command {
+        Command::JoinHost { epoch, id } => {
+            if *epoch != proposer {
+                return Err(Refusal::Namespace(Error::Invalid {
+                    subject: format!("host {epoch}"),
+                    reason: "a host joins only under its own epoch",
+                }));
+            }
+            el.join_host(*epoch, id)?;
+            Ok(Outcome::Done)
+        }
+        Command::ExpireHost { epoch } => {
+            let (ended, effects) = el.expire_host(*epoch)?;
+            out.extend(effects);
+            Ok(Outcome::Ended(ended))
+        }
         Command::OpenSession { ttl } => Ok(Outcome::Opened(el.open_session(*ttl, at)?)),
         Command::Heartbeat { session } => {
             el.heartbeat(*session, at)?;

@@ -27,26 +27,16 @@
 //!   answers every later change with [`StoreError::Failed`] rather than acknowledge
 //!   something it could not persist.
 //!
-//! # Mapping onto etcd
+//! # On etcd
 //!
 //! Every change reaches a store as a [`ballot_core::command::Command`]
 //! ([`EmbeddedStore::propose`] and friends), applied by the pure core's `apply`; nothing
 //! hands the writer a closure that changes state, so a second host can apply what the
-//! first proposed. This trait is the namespace's view of that seam (each method one
-//! command). The mapping below is what an etcd backend rests on:
-//!
-//! | ballot | etcd |
-//! |---|---|
-//! | session with TTL, heartbeat, close | lease: `LeaseGrant(ttl)`, `LeaseKeepAlive`, `LeaseRevoke` (revoking deletes its keys in one revision) |
-//! | ephemeral node | key put with the session's lease |
-//! | revision | etcd's store revision (`header.revision`) |
-//! | created / modified revision | `create_revision` / `mod_revision` of the key |
-//! | data version | `version - 1` of the key |
-//! | sequential name | a counter key per parent bumped in the same Txn (etcd has no sequential keys; ZooKeeper-style numbers need one), ordering by create revision |
-//! | multi | one `Txn`: compares for expected versions and existence, then puts and deletes |
-//! | term guard | `Txn` compares: the lowest ballot key (by create revision) has the caller's lease and `create_revision == term` |
-//! | watch | etcd watch from a revision, so no event between read and watch is missed |
-//!
+//! first proposed. That is what the `ballot-etcd` crate rests on: it keeps the commands,
+//! not the namespace, in etcd (one key whose history is the log, see [`SharedLog`]), and
+//! every host applies every batch in that key's revision order
+//! ([`EmbeddedStore::open_shared`]), so each host holds a replica of one namespace.
+
 //! # Correctness requirements of each method
 //!
 //! See each method's docs. The [`conformance`] suite checks them against any backend.
@@ -63,7 +53,7 @@ use thiserror::Error;
 
 use ballot_core::namespace::{Committed, Error, Guard, MultiError, Op, Revision, SessionId, State};
 
-pub use embedded::{EffectsSink, EmbeddedStore, Hooks, Options};
+pub use embedded::{EffectsSink, EmbeddedStore, Feeder, Hooks, Options, Sequenced, SharedLog};
 pub use log::{Log, Snapshots};
 
 /// Why a store operation failed.
@@ -117,6 +107,22 @@ pub enum StoreError {
     /// The store has been closed.
     #[error("the store is closed")]
     Closed,
+    /// The shared log (an etcd cluster) cannot be reached, or answered an error: nothing
+    /// was acknowledged, and a change whose answer was lost may still apply.
+    #[error("the shared log is unavailable: {0}")]
+    Unavailable(String),
+    /// What was asked for was compacted away from the shared log: load a snapshot at or
+    /// after `compacted` and follow from there.
+    #[error("the log after position {position} was compacted (up to {compacted})")]
+    Compacted {
+        /// The position the read started after.
+        position: u64,
+        /// The log's compaction point.
+        compacted: u64,
+    },
+    /// The shared log was written by an incompatible version of ballot.
+    #[error("{0}")]
+    Incompatible(String),
     /// The writer's queue is full: the request was refused, not queued, and changed
     /// nothing. Retry after a pause.
     #[error("the store is overloaded: {queued} requests are already waiting for the writer")]

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use crate::StoreError;
 use ballot_core::command::{Command, apply};
 use ballot_core::election::Elections;
-use ballot_core::namespace::{Limits, MonoTime, Namespace};
+use ballot_core::namespace::{HostEpoch, Limits, MonoTime, Namespace};
 
 /// Where a batch sits in a log. Positions grow strictly from batch to batch, but need not
 /// be consecutive (etcd's revisions are shared with other keys); 0 is before the first
@@ -36,6 +36,8 @@ pub struct Entry {
 pub struct Batch {
     /// The batch's position.
     pub position: Position,
+    /// The host that proposed it: [`HostEpoch::EMBEDDED`] in a log one host owns.
+    pub host: HostEpoch,
     /// Its entries, in the order they applied.
     pub entries: Vec<Entry>,
 }
@@ -107,9 +109,11 @@ pub struct Replayed {
 const REPLAY_CHUNK: usize = 65_536;
 
 /// Rebuilds the state a log holds: the newest snapshot, then every entry after it applied
-/// again at its stamp, through the same `apply` that applied it the first time. An entry
-/// that does not apply again means the log and its snapshot disagree; recovery stops there
-/// rather than serve a state no one acknowledged.
+/// again at its stamp, by the host that proposed it, through the same `apply` that
+/// applied it the first time. In a log one host owns, only what applied was logged, so an
+/// entry that does not apply again means the log and its snapshot disagree; recovery
+/// stops there rather than serve a state no one acknowledged. A shared log's batches are
+/// logged before they apply, so a refusal there is part of the history.
 pub fn replay(
     log: &dyn Log,
     snapshots: &dyn Snapshots,
@@ -125,9 +129,12 @@ pub fn replay(
             break;
         }
         for batch in batches {
+            elections.set_proposer(batch.host);
             for entry in &batch.entries {
                 let (applied, _) = apply(&mut elections, &entry.command, entry.at);
-                if let Err(refusal) = applied {
+                if let Err(refusal) = applied
+                    && batch.host == HostEpoch::EMBEDDED
+                {
                     return Err(StoreError::Diverged {
                         position: batch.position,
                         command: entry.command.kind(),
@@ -139,6 +146,7 @@ pub fn replay(
             position = batch.position;
         }
     }
+    elections.set_proposer(HostEpoch::EMBEDDED);
     Ok(Replayed {
         elections,
         position,

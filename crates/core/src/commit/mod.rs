@@ -86,6 +86,8 @@ impl From<crate::command::Refusal> for CommitError {
             Refusal::Election(error) => CommitError::Election(error),
             Refusal::Quota(what) => CommitError::QuotaExceeded(what),
             Refusal::Stale(path) => CommitError::Conflict { path, attempts: 1 },
+            // Its host was expired: whatever it held, it holds nothing now.
+            Refusal::HostExpired(_) => CommitError::NotLeader { current: None },
         }
     }
 }

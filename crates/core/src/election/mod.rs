@@ -52,7 +52,7 @@ use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use crate::namespace::{
-    Change, Committed, CreateMode, Data, Error, EventKind, Guard, MonoTime, MultiError, Namespace,
+    Change, Committed, CreateMode, Data, Error, EventKind, Guard, HostEpoch, MonoTime, MultiError, Namespace,
     NodePath, Op, Revision, SessionId, State, WatchEvent, WatchKind, WatcherId,
 };
 
@@ -357,6 +357,34 @@ impl Elections {
             out.ended_sessions.push(session);
         }
         (expired, out)
+    }
+
+    /// Registers a host (see [`Namespace::join_host`]).
+    pub fn join_host(&mut self, host: HostEpoch, id: &str) -> Result<(), Error> {
+        self.ns.join_host(host, id)
+    }
+
+    /// Expires a host: it is forgotten and every session it owned ends in this one step,
+    /// its ballots with them, and the elections react.
+    pub fn expire_host(&mut self, host: HostEpoch) -> Result<(Vec<SessionId>, Effects), Error> {
+        let sessions = self.ns.forget_host(host)?;
+        let mut out = Effects::default();
+        for &session in &sessions {
+            if let Ok(closed) = self.close_session(session) {
+                out.extend(closed);
+            }
+        }
+        Ok((sessions, out))
+    }
+
+    /// Sets the host whose commands apply next (see [`Namespace::set_proposer`]).
+    pub fn set_proposer(&mut self, host: HostEpoch) {
+        self.ns.set_proposer(host);
+    }
+
+    /// Sets the host this replica runs on (see [`Namespace::set_local_host`]).
+    pub fn set_local_host(&mut self, host: HostEpoch, now: MonoTime) {
+        self.ns.set_local_host(host, now);
     }
 
     /// The owner's sweep in one call: expires every session overdue at `now` on the

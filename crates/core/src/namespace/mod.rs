@@ -51,7 +51,7 @@ pub use journal::{Entry, ReplayError};
 pub use node::{CreateMode, Data, Lifetime, Node, Stat};
 pub use op::{Change, Committed, Guard, Op, OpResult};
 pub use path::{MAX_PATH_LEN, NodePath};
-pub use session::{MonoTime, SessionId, SessionRecord};
+pub use session::{HostEpoch, HostRecord, MonoTime, SessionId, SessionRecord};
 pub use watch::{EventKind, WatchEvent, WatchKind, WatcherId};
 
 use session::Deadlines;
@@ -108,6 +108,9 @@ pub struct State {
     last_session: u64,
     nodes: OrdMap<NodePath, Node>,
     sessions: OrdMap<SessionId, SessionRecord>,
+    /// The hosts sharing this namespace, by epoch; empty for an embedded store.
+    #[serde(default, skip_serializing_if = "OrdMap::is_empty")]
+    hosts: OrdMap<HostEpoch, HostRecord>,
 }
 
 impl Default for State {
@@ -122,6 +125,7 @@ impl Default for State {
             last_session: 0,
             nodes,
             sessions: OrdMap::new(),
+            hosts: OrdMap::new(),
         }
     }
 }
@@ -177,6 +181,18 @@ impl State {
     }
 
     /// All persisted sessions, by id.
+    /// The hosts sharing the namespace, by epoch.
+    pub fn hosts(&self) -> impl Iterator<Item = (HostEpoch, &HostRecord)> {
+        self.hosts.iter().map(|(epoch, record)| (*epoch, record))
+    }
+
+    /// Whether commands proposed by `host` may still apply: the embedded host always,
+    /// a shared host from its registration until it is expired.
+    pub fn is_live_host(&self, host: HostEpoch) -> bool {
+        host == HostEpoch::EMBEDDED || self.hosts.contains_key(&host)
+    }
+
+    /// Every open session, in id order.
     pub fn sessions(&self) -> impl Iterator<Item = (SessionId, &SessionRecord)> {
         self.sessions.iter().map(|(id, record)| (*id, record))
     }
@@ -246,6 +262,14 @@ pub struct Namespace {
     #[serde(skip)]
     limits: Limits,
     last_watcher: u64,
+    /// Soft: the host that proposed the command being applied (set by the store from the
+    /// log's batch, so replicas agree): it owns the sessions the command opens.
+    #[serde(skip)]
+    proposer: HostEpoch,
+    /// Soft: the host this replica runs on. Only its own sessions get deadlines here, as
+    /// only their owner's clock may expire them.
+    #[serde(skip)]
+    local: HostEpoch,
     /// Entries not yet taken by the store; `None` when nobody persists this namespace.
     #[serde(skip)]
     journal: Option<Vec<Entry>>,
@@ -278,6 +302,11 @@ impl Namespace {
     /// The revision of the last change.
     pub fn revision(&self) -> Revision {
         self.state.revision
+    }
+
+    /// Shorthand for [`State::is_live_host`].
+    pub fn is_live_host(&self, host: HostEpoch) -> bool {
+        self.state.is_live_host(host)
     }
 
     /// Shorthand for [`State::get`].
@@ -313,11 +342,89 @@ impl Namespace {
             SessionRecord {
                 ttl,
                 ephemerals: Default::default(),
+                owner: self.proposer,
             },
         );
-        self.deadlines.set(id, now.after(ttl));
+        if self.proposer == self.local {
+            self.deadlines.set(id, now.after(ttl));
+        }
         self.record(Entry::OpenSession { session: id, ttl });
         Ok(id)
+    }
+
+    /// Sets the host whose command applies next (the store does, from each batch of a
+    /// shared log; an embedded store never changes it).
+    pub fn set_proposer(&mut self, host: HostEpoch) {
+        self.proposer = host;
+    }
+
+    /// The host whose command is applying.
+    pub fn proposer(&self) -> HostEpoch {
+        self.proposer
+    }
+
+    /// Sets which host this replica runs on, and keeps deadlines only for that host's
+    /// sessions (starting a full TTL from `now` for any it did not have one for).
+    pub fn set_local_host(&mut self, host: HostEpoch, now: MonoTime) {
+        self.local = host;
+        let theirs: Vec<SessionId> = self
+            .state
+            .sessions
+            .iter()
+            .filter(|(_, record)| record.owner != host)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in theirs {
+            self.deadlines.remove(id);
+        }
+        let mine: Vec<(SessionId, Duration)> = self
+            .state
+            .sessions
+            .iter()
+            .filter(|(id, record)| record.owner == host && self.deadlines.get(**id).is_none())
+            .map(|(id, record)| (*id, record.ttl))
+            .collect();
+        for (id, ttl) in mine {
+            self.deadlines.set(id, now.after(ttl));
+        }
+    }
+
+    /// The host this replica runs on.
+    pub fn local_host(&self) -> HostEpoch {
+        self.local
+    }
+
+    /// Registers `host` under `id`; refused if that epoch was ever used (an epoch is
+    /// the log position where its host registered, so it is never reused).
+    pub fn join_host(&mut self, host: HostEpoch, id: &str) -> Result<(), Error> {
+        if host == HostEpoch::EMBEDDED || self.state.hosts.contains_key(&host) {
+            return Err(Error::Invalid {
+                subject: format!("host {host}"),
+                reason: "that epoch is already taken",
+            });
+        }
+        self.state
+            .hosts
+            .insert(host, HostRecord { id: id.to_owned() });
+        Ok(())
+    }
+
+    /// Forgets `host` and returns its open sessions, for the caller to close: a host
+    /// expired by its peers (or replaced by its own next epoch) acts no more.
+    pub fn forget_host(&mut self, host: HostEpoch) -> Result<Vec<SessionId>, Error> {
+        if self.state.hosts.remove(&host).is_none() {
+            return Err(Error::Invalid {
+                subject: format!("host {host}"),
+                reason: "no such live host",
+            });
+        }
+        Ok(self
+            .state
+            .sessions
+            .iter()
+            .filter(|(_, record)| record.owner == host)
+            .map(|(id, _)| *id)
+            .collect())
     }
 
     /// Moves an open session's deadline to a full TTL from `now`: its owner will not
@@ -393,7 +500,9 @@ impl Namespace {
     pub fn restart_deadlines(&mut self, now: MonoTime) {
         self.deadlines = Deadlines::default();
         for (id, record) in self.state.sessions.iter() {
-            self.deadlines.set(*id, now.after(record.ttl));
+            if record.owner == self.local {
+                self.deadlines.set(*id, now.after(record.ttl));
+            }
         }
     }
 

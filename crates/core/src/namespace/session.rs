@@ -55,6 +55,34 @@ impl MonoTime {
     }
 }
 
+/// One run of one host that shares the namespace: the log position at which it
+/// registered, so a host that restarts (or fences itself and rejoins) comes back under a
+/// new, greater epoch and nothing it did under the old one can act again. Epoch 0 is the
+/// only host of an embedded store.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize,
+)]
+#[serde(transparent)]
+pub struct HostEpoch(pub u64);
+
+impl HostEpoch {
+    /// The host of an embedded store, which is always live.
+    pub const EMBEDDED: HostEpoch = HostEpoch(0);
+}
+
+impl fmt::Display for HostEpoch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "e{}", self.0)
+    }
+}
+
+/// A host registered in the namespace (see [`HostEpoch`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HostRecord {
+    /// The name the host was started with (`--host-id`), the same across its epochs.
+    pub id: String,
+}
+
 /// The persisted part of a session.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SessionRecord {
@@ -62,6 +90,14 @@ pub struct SessionRecord {
     pub ttl: Duration,
     /// Every ephemeral node it owns, deleted in one step when it ends.
     pub ephemerals: OrdSet<NodePath>,
+    /// The host that opened it, which alone heartbeats and expires it on its clock; its
+    /// sessions all end when the host is expired.
+    #[serde(default, skip_serializing_if = "is_embedded")]
+    pub owner: HostEpoch,
+}
+
+fn is_embedded(host: &HostEpoch) -> bool {
+    *host == HostEpoch::EMBEDDED
 }
 
 /// When each open session is due to expire on its owner's clock, indexed both ways so

@@ -39,6 +39,7 @@ pub fn refusal_to_wit(refusal: Refusal) -> wit::Error {
         Refusal::Election(error) => election_error_to_wit(error),
         Refusal::Quota(what) => wit::Error::QuotaExceeded(what),
         stale @ Refusal::Stale(_) => wit::Error::Invalid(stale.to_string()),
+        Refusal::HostExpired(_) => wit::Error::SessionExpired,
     }
 }
 

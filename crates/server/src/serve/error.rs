@@ -241,6 +241,11 @@ impl From<Refusal> for ApiError {
             Refusal::Stale(_) => {
                 ApiError::new(StatusCode::CONFLICT, "conflict", refusal.to_string())
             }
+            Refusal::HostExpired(_) => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "store-unavailable",
+                refusal.to_string(),
+            ),
         }
     }
 }

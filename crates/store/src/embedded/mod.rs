@@ -20,6 +20,7 @@ mod frame;
 pub mod group;
 mod layout;
 mod record;
+mod shared;
 mod snapshotter;
 mod stepper;
 mod wal;
@@ -42,6 +43,7 @@ pub use files::{AppendFile, CrashMode, Fault, FileSystem, RealFs, SimFs};
 pub use frame::FORMAT_VERSION;
 
 use group::{GroupCommit, Step};
+pub use shared::{Feeder, Sequenced, SharedLog};
 pub use snapshotter::WalSnapshots;
 pub use stepper::Stepper;
 pub use wal::{Opened, Wal};
@@ -164,55 +166,78 @@ enum Proposed {
     ExpireOverdue,
 }
 
-/// The writer job of a proposal: admit, apply, tell the sink and the hook; `reply` gets
-/// the outcome once the batch it joined is durable (or has failed).
-fn proposal(
+/// A caller's proposal, as the writer receives it.
+struct Proposal {
     proposed: Proposed,
     hooks: Hooks,
-    reply: impl FnOnce(Result<Applied, String>) + Send + 'static,
-) -> Job {
-    Box::new(move |target, shared: &Shared| match target {
-        Ok((el, now)) => {
-            let command = match proposed {
-                Proposed::Command(command) => command,
-                Proposed::ExpireOverdue => Command::ExpireSessions {
-                    sessions: el.namespace().overdue(now),
-                },
-            };
-            let admitted = match hooks.admit {
-                Some(admit) => admit(el, now),
-                None => Ok(()),
-            };
-            let (applied, effects) = match admitted {
-                Ok(()) => apply(el, &command, now),
-                Err(refused) => (Err(refused), Effects::default()),
-            };
-            let sink = shared.sink.get().cloned();
-            if let Some(sink) = &sink {
-                sink.applied(&effects);
-            }
-            if let Some(hook) = hooks.applied {
-                hook(&applied);
-            }
-            let logged = command
-                .is_logged(&applied)
-                .then_some(Entry { at: now, command });
-            let on_durable = hooks.durable;
-            let waiter: Waiter = Box::new(move |flushed: Result<(), String>| {
-                if flushed.is_ok() {
-                    if let Some(hook) = on_durable {
-                        hook(&applied);
-                    }
-                    if let Some(sink) = sink {
-                        sink.durable(effects);
-                    }
-                }
-                reply(flushed.map(|()| applied))
-            });
-            Ran { waiter, logged }
+    reply: Box<dyn FnOnce(Result<Applied, String>) + Send>,
+}
+
+impl Proposal {
+    fn new(
+        proposed: Proposed,
+        hooks: Hooks,
+        reply: impl FnOnce(Result<Applied, String>) + Send + 'static,
+    ) -> Self {
+        Proposal {
+            proposed,
+            hooks,
+            reply: Box::new(reply),
         }
-        Err(failure) => Ran::unlogged(Box::new(move |_| reply(Err(failure)))),
-    })
+    }
+
+    /// The writer job of the proposal on a store that owns its log: admit, apply, tell the
+    /// sink and the hook; the reply gets the outcome once the batch it joined is durable
+    /// (or has failed).
+    fn into_job(self) -> Job {
+        let Proposal {
+            proposed,
+            hooks,
+            reply,
+        } = self;
+        Box::new(move |target, shared: &Shared| match target {
+            Ok((el, now)) => {
+                let command = match proposed {
+                    Proposed::Command(command) => command,
+                    Proposed::ExpireOverdue => Command::ExpireSessions {
+                        sessions: el.namespace().overdue(now),
+                    },
+                };
+                let admitted = match hooks.admit {
+                    Some(admit) => admit(el, now),
+                    None => Ok(()),
+                };
+                let (applied, effects) = match admitted {
+                    Ok(()) => apply(el, &command, now),
+                    Err(refused) => (Err(refused), Effects::default()),
+                };
+                let sink = shared.sink.get().cloned();
+                if let Some(sink) = &sink {
+                    sink.applied(&effects);
+                }
+                if let Some(hook) = hooks.applied {
+                    hook(&applied);
+                }
+                let logged = command
+                    .is_logged(&applied)
+                    .then_some(Entry { at: now, command });
+                let on_durable = hooks.durable;
+                let waiter: Waiter = Box::new(move |flushed: Result<(), String>| {
+                    if flushed.is_ok() {
+                        if let Some(hook) = on_durable {
+                            hook(&applied);
+                        }
+                        if let Some(sink) = sink {
+                            sink.durable(effects);
+                        }
+                    }
+                    reply(flushed.map(|()| applied))
+                });
+                Ran { waiter, logged }
+            }
+            Err(failure) => Ran::unlogged(Box::new(move |_| reply(Err(failure)))),
+        })
+    }
 }
 
 /// The writer job of a read of the head: `reply` gets the answer once everything it saw
@@ -233,13 +258,15 @@ fn inspection<R: Send + 'static>(
 }
 
 enum Request {
-    /// A proposal or a read: the writer first expires whatever is overdue.
-    Job(Job),
-    /// A job applied without first expiring what is overdue: an expiry
-    /// ([`EmbeddedStore::submit_expiry`]), which answers with the sessions it ended
-    /// itself, and the restart at open, which gives every session a full TTL again.
-    Unswept(Job),
+    /// A proposal. With `sweep`, the writer first expires whatever is overdue; without,
+    /// it is an expiry ([`EmbeddedStore::submit_expiry`]), which answers with the sessions
+    /// it ended itself, or the restart at open, which gives every session a full TTL again.
+    Propose { proposal: Proposal, sweep: bool },
+    /// A read of the head: the writer first expires whatever is overdue.
+    Inspect(Job),
     Snapshot(Sender<Result<u64, StoreError>>),
+    /// A batch in the order of a shared log (see [`shared`]), from any host.
+    Sequenced(shared::Sequenced),
 }
 
 /// What recovery found when the store was opened.
@@ -262,6 +289,8 @@ struct Shared {
     /// The latest durable state; a watch channel, so followers (the server's event
     /// feed) hear of each newly published state without polling.
     published: tokio::sync::watch::Sender<State>,
+    /// On a shared log, the position of the last batch applied (0 otherwise).
+    position: AtomicU64,
     counters: Counters,
     /// Set once, by whoever delivers effects (the runtime).
     sink: std::sync::OnceLock<Arc<dyn EffectsSink>>,
@@ -270,7 +299,7 @@ struct Shared {
 /// The embedded store: the elections in memory, every change a [`Command`] made durable
 /// in the write-ahead log before anyone sees it.
 pub struct EmbeddedStore {
-    requests: Mutex<Option<SyncSender<Request>>>,
+    requests: Arc<Mutex<Option<SyncSender<Request>>>>,
     max_queued: usize,
     shared: Arc<Shared>,
     stopped: Mutex<Option<Receiver<()>>>,
@@ -382,6 +411,7 @@ impl EmbeddedStore {
         let elections = replayed.elections;
         let shared = Arc::new(Shared {
             published: tokio::sync::watch::Sender::new(elections.namespace().snapshot()),
+            position: AtomicU64::new(0),
             counters: Counters::default(),
             sink: std::sync::OnceLock::new(),
         });
@@ -397,21 +427,25 @@ impl EmbeddedStore {
             shared: shared.clone(),
             snapshots: snapshot_tx,
             ack_before_sync,
+            replication: None,
         };
         // The first command of every run, logged like any other and before any other: the
         // sessions' TTLs start again now, and a later recovery replays exactly that. It
         // joins the first batch. Nothing is expired before it: the deadlines replay rebuilt
         // are stale (heartbeats are not logged), and the restart replaces them.
-        writer.handle(Request::Unswept(proposal(
-            Proposed::Command(Command::Restart),
-            Hooks::default(),
-            |_| {},
-        )));
+        writer.handle(Request::Propose {
+            proposal: Proposal::new(
+                Proposed::Command(Command::Restart),
+                Hooks::default(),
+                |_| {},
+            ),
+            sweep: false,
+        });
         let (requests_tx, requests_rx) = mpsc::sync_channel(max_queued);
 
         Ok(Parts {
             store: EmbeddedStore {
-                requests: Mutex::new(Some(requests_tx)),
+                requests: Arc::new(Mutex::new(Some(requests_tx))),
                 max_queued,
                 shared,
                 stopped: Mutex::new(None),
@@ -424,6 +458,71 @@ impl EmbeddedStore {
             snapshot_files,
             lock,
         })
+    }
+
+    /// Opens a store on a log shared with other hosts (see [`shared`]): `recovered` is the
+    /// state read back from that log (with [`crate::log::replay`]), and `host` the epoch
+    /// under which this host appends until it joins under another
+    /// ([`Command::JoinHost`]). Returns the store and the [`Feeder`] through which the
+    /// log's follower hands it every batch after `recovered.position`, this host's own
+    /// included, in the log's order: nothing applies until it comes back that way.
+    pub fn open_shared(
+        log: Box<dyn SharedLog>,
+        recovered: log::Replayed,
+        host: ballot_core::namespace::HostEpoch,
+        clock: Arc<dyn Clock>,
+        options: Options,
+        spawn: Spawner,
+    ) -> (Self, Feeder) {
+        let mut elections = recovered.elections;
+        elections.set_local_host(host, clock.now());
+        let shared = Arc::new(Shared {
+            published: tokio::sync::watch::Sender::new(elections.namespace().snapshot()),
+            position: AtomicU64::new(recovered.position),
+            counters: Counters::default(),
+            sink: std::sync::OnceLock::new(),
+        });
+        // Snapshots of a shared log are the log's business, not this writer's.
+        let (snapshot_tx, _) = mpsc::channel();
+        let max_queued = options.max_queued.max(1);
+        let writer = Writer {
+            core: elections,
+            log: Box::new(shared::NoLocalLog),
+            clock,
+            group: GroupCommit::new(options.max_batch),
+            options,
+            since_snapshot: 0,
+            shared: shared.clone(),
+            snapshots: snapshot_tx,
+            ack_before_sync: false,
+            replication: Some(shared::Replication::new(log, host, recovered.position)),
+        };
+        let (requests_tx, requests_rx) = mpsc::sync_channel(max_queued);
+        let requests = Arc::new(Mutex::new(Some(requests_tx)));
+        let (stopped_tx, stopped_rx) = mpsc::channel::<()>();
+        spawn(Box::new(move || {
+            writer.run(requests_rx);
+            drop(stopped_tx);
+        }));
+        let store = EmbeddedStore {
+            requests: requests.clone(),
+            max_queued,
+            shared,
+            stopped: Mutex::new(Some(stopped_rx)),
+            recovery: RecoveryReport::default(),
+            dir: PathBuf::new(),
+        };
+        let feeder = Feeder {
+            requests,
+            shared: store.shared.clone(),
+        };
+        (store, feeder)
+    }
+
+    /// On a shared log, the position of the last batch this host applied: a read that
+    /// must see everything the log held at some moment waits until this reaches it.
+    pub fn applied_position(&self) -> u64 {
+        self.shared.position.load(Ordering::Acquire)
     }
 
     /// Sets who hears what commands cause (see [`EffectsSink`]). Once per store: a
@@ -441,11 +540,10 @@ impl EmbeddedStore {
         hooks: Hooks,
         reply: impl FnOnce(Result<Applied, String>) + Send + 'static,
     ) -> Result<(), StoreError> {
-        self.send(Request::Job(proposal(
-            Proposed::Command(command),
-            hooks,
-            reply,
-        )))
+        self.send(Request::Propose {
+            proposal: Proposal::new(Proposed::Command(command), hooks, reply),
+            sweep: true,
+        })
     }
 
     /// Expires every session whose TTL has run out on this store's clock: the store is
@@ -471,11 +569,10 @@ impl EmbeddedStore {
         &self,
         reply: impl FnOnce(Result<Applied, String>) + Send + 'static,
     ) -> Result<(), StoreError> {
-        self.send(Request::Unswept(proposal(
-            Proposed::ExpireOverdue,
-            Hooks::default(),
-            reply,
-        )))
+        self.send(Request::Propose {
+            proposal: Proposal::new(Proposed::ExpireOverdue, Hooks::default(), reply),
+            sweep: false,
+        })
     }
 
     /// Applies `command` and returns what apply decided once everything it changed is
@@ -525,7 +622,7 @@ impl EmbeddedStore {
         f: impl FnOnce(&Elections, MonoTime) -> R + Send + 'static,
     ) -> Result<R, StoreError> {
         let (tx, rx) = tokio::sync::oneshot::channel::<Result<R, String>>();
-        self.send(Request::Job(inspection(f, move |outcome| {
+        self.send(Request::Inspect(inspection(f, move |outcome| {
             let _ = tx.send(outcome);
         })))?;
         match rx.await {
@@ -542,7 +639,7 @@ impl EmbeddedStore {
         f: impl FnOnce(&Elections, MonoTime) -> R + Send + 'static,
         reply: impl FnOnce(Result<R, String>) + Send + 'static,
     ) -> Result<(), StoreError> {
-        self.send(Request::Job(inspection(f, reply)))
+        self.send(Request::Inspect(inspection(f, reply)))
     }
 
     /// The latest durable state, as readers may see it.
@@ -634,6 +731,9 @@ struct Writer {
     /// The planted bug of the simulator (see [`EmbeddedStore::open_stepped`]); always
     /// false otherwise.
     ack_before_sync: bool,
+    /// On a log shared with other hosts, how batches are formed and applied instead
+    /// (see [`shared`]); `None` when this store owns its log.
+    replication: Option<shared::Replication>,
 }
 
 /// A batch appended to the log and not yet synced: the writer between its write and its
@@ -653,7 +753,9 @@ impl Writer {
         // batch. Whatever arrives during its flush forms the next one.
         while let Ok(first) = requests.recv() {
             self.take(first, &requests);
-            if self.group.step() == Step::Flush {
+            if self.replication.is_some() {
+                self.flush_shared();
+            } else if self.group.step() == Step::Flush {
                 self.flush();
             }
         }
@@ -662,7 +764,7 @@ impl Writer {
     /// Handles `first` and whatever else is queued, up to a full batch.
     fn take(&mut self, first: Request, requests: &Receiver<Request>) {
         self.handle(first);
-        while !self.group.is_full() {
+        while !self.batch_is_full() {
             match requests.try_recv() {
                 Ok(request) => self.handle(request),
                 Err(_) => break,
@@ -670,10 +772,23 @@ impl Writer {
         }
     }
 
+    fn batch_is_full(&self) -> bool {
+        match &self.replication {
+            Some(replication) => replication.is_full(self.options.max_batch),
+            None => self.group.is_full(),
+        }
+    }
+
     fn handle(&mut self, request: Request) {
+        if self.replication.is_some() {
+            return self.handle_shared(request);
+        }
         match request {
-            Request::Job(job) => self.run_job(job, true),
-            Request::Unswept(job) => self.run_job(job, false),
+            Request::Propose { proposal, sweep } => self.run_job(proposal.into_job(), sweep),
+            Request::Inspect(job) => self.run_job(job, true),
+            Request::Sequenced(_) => {
+                tracing::error!("a store that owns its log was handed a shared log's batch")
+            }
             Request::Snapshot(reply) => {
                 // Flush what is pending first, so the snapshot covers only durable records.
                 if self.group.step() == Step::Flush {
@@ -706,8 +821,8 @@ impl Writer {
         };
         if !overdue.is_empty() {
             let command = Command::ExpireSessions { sessions: overdue };
-            let expiry = proposal(Proposed::Command(command), Hooks::default(), |_| {});
-            let ran = expiry(Ok((&mut self.core, now)), &self.shared);
+            let expiry = Proposal::new(Proposed::Command(command), Hooks::default(), |_| {});
+            let ran = expiry.into_job()(Ok((&mut self.core, now)), &self.shared);
             self.group.submit(ran.logged, ran.waiter);
         }
         let ran = job(Ok((&mut self.core, now)), &self.shared);

@@ -363,6 +363,7 @@ impl Log for Wal {
                     return Ok(batches);
                 }
                 batches.push(Batch {
+                    host: ballot_core::namespace::HostEpoch::EMBEDDED,
                     position: record.lsn,
                     entries: vec![Entry {
                         at: record.at,

@@ -1,0 +1,324 @@
+//! Host liveness across the cluster: each host's heartbeat key, the expiry of peers that
+//! fall silent, and the fencing of a host that cannot get its own heartbeat through.
+//! The crate docs give the safety argument and what it assumes of clocks.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use etcd_client::{EventType, PutOptions, WatchOptions};
+use serde::{Deserialize, Serialize};
+
+use ballot_core::command::Command;
+use ballot_core::namespace::{HostEpoch, MonoTime};
+use ballot_store::clock::Clock;
+use ballot_store::{Feeder, StoreError};
+
+use crate::connection::{Connection, unavailable};
+
+/// What a host's heartbeat key holds.
+#[derive(Debug, Serialize, Deserialize)]
+struct Beat {
+    id: String,
+    epoch: HostEpoch,
+    applied: u64,
+}
+
+/// A host as this host last heard of it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Peer {
+    /// Its epoch.
+    pub epoch: HostEpoch,
+    /// Its name.
+    pub id: String,
+    /// Time since its last heartbeat reached this host (for itself: since its last
+    /// acknowledged one was sent).
+    pub since_heartbeat: Duration,
+    /// The log position it had applied at that heartbeat.
+    pub applied: u64,
+}
+
+/// Registers a new epoch for host `id`: the revision of a put of its heartbeat key,
+/// unique and greater than every earlier epoch.
+pub fn register(connection: &Connection, id: &str) -> Result<HostEpoch, StoreError> {
+    let mut client = connection.client();
+    let key = connection.keys().host(id);
+    let beat = encode(&Beat {
+        id: id.to_owned(),
+        epoch: HostEpoch(0),
+        applied: 0,
+    });
+    let response = connection
+        .block_on(client.put(key, beat, None))
+        .map_err(unavailable("registering the host"))?;
+    let revision = response
+        .header()
+        .map(|h| h.revision() as u64)
+        .ok_or_else(|| StoreError::Unavailable("etcd's answer had no revision".into()))?;
+    Ok(HostEpoch(revision))
+}
+
+fn encode(beat: &Beat) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    ciborium::into_writer(beat, &mut bytes).expect("encoding to memory cannot fail");
+    bytes
+}
+
+/// The liveness machinery of one host.
+pub(crate) struct Liveness {
+    connection: Connection,
+    feeder: Feeder,
+    id: String,
+    epoch: AtomicU64,
+    ttl: Duration,
+    clock: Arc<dyn Clock>,
+    stop: Arc<AtomicBool>,
+    /// When this host sent its last heartbeat that etcd acknowledged.
+    acked: Mutex<MonoTime>,
+    /// Whether this host has fenced itself and not yet rejoined.
+    fenced: AtomicBool,
+    on_fence: OnceLock<Box<dyn Fn() + Send + Sync>>,
+    /// Each peer epoch's last heartbeat, on this host's clock.
+    seen: Mutex<BTreeMap<HostEpoch, (MonoTime, String, u64)>>,
+    /// Peers this host proposed to expire.
+    expiring: Mutex<BTreeSet<HostEpoch>>,
+}
+
+impl Liveness {
+    pub(crate) fn start(
+        connection: Connection,
+        feeder: Feeder,
+        id: String,
+        epoch: HostEpoch,
+        ttl: Duration,
+        clock: Arc<dyn Clock>,
+        stop: Arc<AtomicBool>,
+    ) -> Arc<Self> {
+        let now = clock.now();
+        let liveness = Arc::new(Liveness {
+            connection,
+            feeder,
+            id,
+            epoch: AtomicU64::new(epoch.0),
+            ttl,
+            clock,
+            stop,
+            acked: Mutex::new(now),
+            fenced: AtomicBool::new(false),
+            on_fence: OnceLock::new(),
+            seen: Mutex::new(BTreeMap::new()),
+            expiring: Mutex::new(BTreeSet::new()),
+        });
+        let beating = liveness.clone();
+        std::thread::Builder::new()
+            .name("ballot-heartbeat".into())
+            .spawn(move || beating.beat())
+            .expect("spawning the heartbeat thread");
+        let watching = liveness.clone();
+        let connection = liveness.connection.clone();
+        connection.spawn(async move { watching.watch_peers().await });
+        let checking = liveness.clone();
+        std::thread::Builder::new()
+            .name("ballot-peers".into())
+            .spawn(move || checking.check_peers())
+            .expect("spawning the peer checker");
+        liveness
+    }
+
+    pub(crate) fn epoch(&self) -> HostEpoch {
+        HostEpoch(self.epoch.load(Ordering::Acquire))
+    }
+
+    pub(crate) fn on_fence(&self, fence: Box<dyn Fn() + Send + Sync>) {
+        let _ = self.on_fence.set(fence);
+    }
+
+    fn stopped(&self) -> bool {
+        self.stop.load(Ordering::Acquire)
+    }
+
+    /// Puts the heartbeat every TTL/3; fences the host when none was acknowledged for TTL
+    /// minus a margin, and rejoins under a new epoch once heartbeats get through again.
+    fn beat(self: Arc<Self>) {
+        let every = self.ttl / 3;
+        let margin = self.ttl / 5;
+        let mut client = self.connection.client();
+        let key = self.connection.keys().host(&self.id);
+        while !self.stopped() {
+            let sent = self.clock.now();
+            let beat = encode(&Beat {
+                id: self.id.clone(),
+                epoch: self.epoch(),
+                applied: self.feeder.applied_position(),
+            });
+            let put = self.connection.block_on(async {
+                tokio::time::timeout(every.max(Duration::from_millis(50)), async {
+                    client.put(key.clone(), beat, None::<PutOptions>).await
+                })
+                .await
+            });
+            match put {
+                Ok(Ok(_)) => {
+                    *self.acked.lock().unwrap_or_else(|p| p.into_inner()) = sent;
+                    if self.fenced.load(Ordering::Acquire) {
+                        self.rejoin();
+                    }
+                }
+                Ok(Err(error)) => tracing::warn!(%error, "a heartbeat failed"),
+                Err(_) => tracing::warn!("a heartbeat timed out"),
+            }
+            let acked = *self.acked.lock().unwrap_or_else(|p| p.into_inner());
+            if self.clock.now().since(acked) >= self.ttl.saturating_sub(margin)
+                && !self.fenced.swap(true, Ordering::AcqRel)
+            {
+                tracing::error!(
+                    host = %self.id, epoch = %self.epoch(),
+                    "no heartbeat acknowledged for the TTL minus its margin: fencing this host"
+                );
+                if let Some(fence) = self.on_fence.get() {
+                    fence();
+                }
+            }
+            let spent = self.clock.now().since(sent);
+            std::thread::sleep(every.saturating_sub(spent));
+        }
+    }
+
+    /// After fencing itself: a new epoch, joined, and the old one expired.
+    fn rejoin(&self) {
+        let id = self.id.clone();
+        match register(&self.connection, &id) {
+            Ok(epoch) => match crate::host::join(&self.feeder, epoch, &id) {
+                Ok(()) => {
+                    self.epoch.store(epoch.0, Ordering::Release);
+                    self.fenced.store(false, Ordering::Release);
+                    tracing::info!(host = %id, %epoch, "rejoined the cluster under a new epoch");
+                }
+                Err(error) => tracing::warn!(%error, "rejoining failed; trying again"),
+            },
+            Err(error) => tracing::warn!(%error, "registering a new epoch failed; trying again"),
+        }
+    }
+
+    /// Notes every peer heartbeat as it arrives.
+    async fn watch_peers(self: Arc<Self>) {
+        while !self.stopped() {
+            let mut client = self.connection.client();
+            let options = WatchOptions::new().with_prefix().with_prev_key();
+            let watched = client
+                .watch(self.connection.keys().hosts(), Some(options))
+                .await;
+            let Ok((_watcher, mut stream)) = watched else {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            };
+            loop {
+                let next = tokio::time::timeout(Duration::from_millis(500), stream.message()).await;
+                if self.stopped() {
+                    return;
+                }
+                let Ok(message) = next else { continue };
+                let Ok(Some(response)) = message else { break };
+                for event in response.events() {
+                    match (event.event_type(), event.kv()) {
+                        (EventType::Put, Some(kv)) => {
+                            if let Ok(beat) = ciborium::from_reader::<Beat, _>(kv.value()) {
+                                self.seen.lock().unwrap_or_else(|p| p.into_inner()).insert(
+                                    beat.epoch,
+                                    (self.clock.now(), beat.id, beat.applied),
+                                );
+                            }
+                        }
+                        (EventType::Delete, _) => {
+                            let gone = event
+                                .prev_kv()
+                                .and_then(|kv| ciborium::from_reader::<Beat, _>(kv.value()).ok());
+                            if let Some(beat) = gone {
+                                self.seen
+                                    .lock()
+                                    .unwrap_or_else(|p| p.into_inner())
+                                    .insert(beat.epoch, (MonoTime(0), beat.id, beat.applied));
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+            }
+        }
+    }
+
+    /// Every TTL/4, proposes the expiry of each live host (in the namespace) whose
+    /// heartbeat this host has not seen for a full TTL on its own clock.
+    fn check_peers(self: Arc<Self>) {
+        let started = self.clock.now();
+        while !self.stopped() {
+            std::thread::sleep(self.ttl / 4);
+            let now = self.clock.now();
+            let mine = self.epoch();
+            let state = self.feeder.published();
+            let silent: Vec<HostEpoch> = {
+                let seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
+                state
+                    .hosts()
+                    .map(|(epoch, _)| epoch)
+                    .filter(|epoch| *epoch != mine)
+                    .filter(|epoch| {
+                        let last = seen.get(epoch).map_or(started, |(at, _, _)| *at);
+                        now.since(last) >= self.ttl
+                    })
+                    .collect()
+            };
+            if self.fenced.load(Ordering::Acquire) {
+                // A fenced host may be the one cut off; it judges nobody.
+                continue;
+            }
+            for epoch in silent {
+                if !self
+                    .expiring
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .insert(epoch)
+                {
+                    continue;
+                }
+                tracing::warn!(%epoch, "a host fell silent for its TTL: expiring it");
+                match self.feeder.propose_blocking(Command::ExpireHost { epoch }) {
+                    Ok(applied) => tracing::info!(%epoch, ?applied, "expired a silent host"),
+                    Err(error) => {
+                        tracing::warn!(%error, %epoch, "expiring a silent host failed; will retry");
+                        self.expiring
+                            .lock()
+                            .unwrap_or_else(|p| p.into_inner())
+                            .remove(&epoch);
+                    }
+                }
+            }
+        }
+    }
+
+    pub(crate) fn peers(&self) -> Vec<Peer> {
+        let now = self.clock.now();
+        let mine = self.epoch();
+        let seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
+        let state = self.feeder.published();
+        state
+            .hosts()
+            .map(|(epoch, record)| {
+                let (since, applied) = if epoch == mine {
+                    let acked = *self.acked.lock().unwrap_or_else(|p| p.into_inner());
+                    (now.since(acked), self.feeder.applied_position())
+                } else {
+                    seen.get(&epoch)
+                        .map_or((Duration::MAX, 0), |(at, _, applied)| (now.since(*at), *applied))
+                };
+                Peer {
+                    epoch,
+                    id: record.id.clone(),
+                    since_heartbeat: since,
+                    applied,
+                }
+            })
+            .collect()
+    }
+}

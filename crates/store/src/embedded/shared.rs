@@ -1,0 +1,543 @@
+//! The writer on a log that many hosts append to (etcd): propose first, apply in the
+//! log's order.
+//!
+//! A store that owns its log applies a command and then makes it durable: nobody else can
+//! come between. On a shared log, another host's batch may land between any two of ours,
+//! so here the writer only *forms* each batch (checks its local preconditions, stamps its
+//! commands) and appends it; the log's order decides. Every host, this one included,
+//! applies every batch when the log hands it back ([`Request::Sequenced`]), in that order,
+//! through the same `apply`: so every replica ends in the same state, and the outcome a
+//! proposer hears is the one every host computed.
+//!
+//! What only this host may decide stays local and is never logged: a heartbeat (it moves
+//! only the owner's deadline), a component's watches (they only decide whom effects go to
+//! here), and the preconditions in [`Hooks::admit`] (a revoked instance's command is not
+//! sent). Whatever a precondition could not see, because another host's batch landed
+//! first, apply refuses the same way on every host: a deposed leader's term, a closed
+//! session, an expired host ([`Refusal::HostExpired`]).
+
+use std::collections::{BTreeSet, VecDeque};
+use std::sync::atomic::Ordering;
+use std::sync::mpsc::SyncSender;
+use std::sync::{Arc, Mutex};
+
+use ballot_core::command::{Applied, Command, apply};
+use ballot_core::election::Effects;
+use ballot_core::namespace::{HostEpoch, MonoTime, SessionId};
+
+use super::{Job, OnApplied, Proposal, Proposed, Request, Waiter, Writer};
+use crate::StoreError;
+use crate::log::{Entry, Position};
+
+/// A batch as a shared log ordered it, tagged with who proposed it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sequenced {
+    /// Its position in the log.
+    pub position: Position,
+    /// The host (epoch) that proposed it: it owns the sessions the batch opens, and the
+    /// batch applies only while that epoch is live.
+    pub host: HostEpoch,
+    /// The proposer's own number for it, so the proposer recognises its batch even when
+    /// its append's answer was lost.
+    pub seq: u64,
+    /// The commands, in order.
+    pub entries: Vec<Entry>,
+}
+
+/// A log that many hosts append to, in one order they all read back.
+pub trait SharedLog: Send {
+    /// Appends a batch tagged (`host`, `seq`) and returns its position once it is durable
+    /// (a quorum has it). An error leaves the batch's fate unknown: it may still appear in
+    /// the order, and is then applied like any other host's batch.
+    fn append(&mut self, host: HostEpoch, seq: u64, entries: &[Entry]) -> Result<Position, StoreError>;
+
+    /// The most bytes of encoded entries one batch may carry (etcd refuses requests over
+    /// its `--max-request-bytes`): the writer starts a new batch before this, and refuses a
+    /// single command larger than it before anything is sent.
+    fn max_batch_bytes(&self) -> usize {
+        usize::MAX
+    }
+}
+
+/// The bytes `entry` takes in a batch.
+fn encoded_len(entry: &Entry) -> usize {
+    struct Counter(usize);
+    impl std::io::Write for Counter {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0 += buf.len();
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut counter = Counter(0);
+    ciborium::into_writer(entry, &mut counter).expect("counting cannot fail");
+    counter.0
+}
+
+/// The handle a shared log's machinery keeps on the store: its follower hands it each
+/// batch in the log's order, and its host-liveness thread proposes (joins, expiries) and
+/// reads the state, from plain threads, after the store itself went to the runtime.
+#[derive(Clone)]
+pub struct Feeder {
+    pub(super) requests: Arc<Mutex<Option<SyncSender<Request>>>>,
+    pub(super) shared: Arc<super::Shared>,
+}
+
+impl Feeder {
+    /// Proposes `command` and waits for what apply decided (see
+    /// [`super::EmbeddedStore::propose_blocking`]).
+    pub fn propose_blocking(&self, command: Command) -> Result<Applied, StoreError> {
+        let sender = self
+            .requests
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+            .ok_or(StoreError::Closed)?;
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        let proposal = Proposal::new(Proposed::Command(command), super::Hooks::default(), move |outcome| {
+            let _ = tx.send(outcome);
+        });
+        sender
+            .send(Request::Propose {
+                proposal,
+                sweep: true,
+            })
+            .map_err(|_| StoreError::Closed)?;
+        match rx.recv() {
+            Ok(Ok(applied)) => Ok(applied),
+            Ok(Err(failure)) => Err(StoreError::Unavailable(failure)),
+            Err(_) => Err(StoreError::Closed),
+        }
+    }
+
+    /// The latest state this replica applied.
+    pub fn published(&self) -> ballot_core::namespace::State {
+        self.shared.published.borrow().clone()
+    }
+
+    /// The position of the last batch this replica applied.
+    pub fn applied_position(&self) -> Position {
+        self.shared.position.load(Ordering::Acquire)
+    }
+
+    /// Hands `batch` to the writer; blocks while its queue is full (the follower slows
+    /// down instead of the queue growing). Fails once the store is closed.
+    pub fn deliver(&self, batch: Sequenced) -> Result<(), StoreError> {
+        let sender = self
+            .requests
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+            .ok_or(StoreError::Closed)?;
+        sender
+            .send(Request::Sequenced(batch))
+            .map_err(|_| StoreError::Closed)
+    }
+}
+
+/// What waits for one command of this host's batch to come back in the log's order.
+enum Item {
+    /// A proposal: `applied` runs in the step that applies it, `durable` and the reply
+    /// once the batch is published.
+    Proposal {
+        applied: Option<OnApplied>,
+        durable: Option<OnApplied>,
+        reply: Box<dyn FnOnce(Result<Applied, String>) + Send>,
+    },
+    /// A read queued behind the proposals before it.
+    Inspection(Job),
+}
+
+/// One of this host's batches, appended and not yet applied.
+struct Pending {
+    seq: u64,
+    entries: Vec<Entry>,
+    items: Vec<Item>,
+}
+
+/// The writer's state on a shared log.
+pub(super) struct Replication {
+    log: Box<dyn SharedLog>,
+    /// This host's epoch: the tag of every batch it appends.
+    host: HostEpoch,
+    seq: u64,
+    /// The batch being formed, and its encoded size.
+    entries: Vec<Entry>,
+    bytes: usize,
+    items: Vec<Item>,
+    /// Appended, waiting for the log's order, oldest first.
+    pending: VecDeque<Pending>,
+    /// Sessions this host proposed to expire and has not yet seen expire.
+    expiring: BTreeSet<SessionId>,
+    /// The position of the last batch applied.
+    position: Position,
+}
+
+impl Replication {
+    pub(super) fn new(log: Box<dyn SharedLog>, host: HostEpoch, position: Position) -> Self {
+        Replication {
+            log,
+            host,
+            seq: 0,
+            entries: Vec::new(),
+            bytes: 0,
+            items: Vec::new(),
+            pending: VecDeque::new(),
+            expiring: BTreeSet::new(),
+            position,
+        }
+    }
+}
+
+impl Replication {
+    /// Whether the batch being formed holds `max` commands already.
+    pub(super) fn is_full(&self, max: usize) -> bool {
+        self.entries.len() >= max
+    }
+}
+
+/// The writer's [`crate::Log`] slot on a shared log, where it is never used: batches go
+/// through [`SharedLog::append`].
+pub(super) struct NoLocalLog;
+
+impl crate::Log for NoLocalLog {
+    fn last_position(&self) -> Position {
+        0
+    }
+
+    fn write(&mut self, _: &[Entry]) -> Result<Position, StoreError> {
+        Err(StoreError::Failed("a shared log's writer has no local log".into()))
+    }
+
+    fn sync(&mut self) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    fn read_after(&self, _: Position, _: usize) -> Result<Vec<crate::log::Batch>, StoreError> {
+        Ok(Vec::new())
+    }
+}
+
+/// Whether only this host needs `command`: it changes nothing another replica sees.
+fn is_local(command: &Command) -> bool {
+    matches!(
+        command,
+        Command::Heartbeat { .. } | Command::Watch { .. } | Command::Unwatch { .. }
+    )
+}
+
+impl Writer {
+    fn replication(&mut self) -> &mut Replication {
+        self.replication
+            .as_mut()
+            .expect("called only on a shared log")
+    }
+
+    pub(super) fn handle_shared(&mut self, request: Request) {
+        match request {
+            Request::Propose { proposal, sweep } => self.form(proposal, sweep),
+            Request::Inspect(job) => {
+                let now = self.clock.now();
+                let replication = self.replication();
+                if replication.entries.is_empty() && replication.pending.is_empty() {
+                    self.inspect_now(job, now);
+                } else {
+                    replication.items.push(Item::Inspection(job));
+                }
+            }
+            Request::Snapshot(reply) => {
+                let _ = reply.send(Err(StoreError::Failed(
+                    "a host on a shared log does not take snapshots on request".into(),
+                )));
+            }
+            Request::Sequenced(batch) => self.apply_sequenced(batch),
+        }
+    }
+
+    /// Applies one entry of the log's order and revokes what it deposed, in this step.
+    fn apply_entry(
+        &mut self,
+        entry: &Entry,
+        sink: &Option<Arc<dyn super::EffectsSink>>,
+    ) -> (Applied, Effects) {
+        let (applied, effects) = apply(&mut self.core, &entry.command, entry.at);
+        if let Some(sink) = sink {
+            sink.applied(&effects);
+        }
+        (applied, effects)
+    }
+
+    fn inspect_now(&mut self, job: Job, now: MonoTime) {
+        let ran = job(Ok((&mut self.core, now)), &self.shared);
+        (ran.waiter)(Ok(()));
+    }
+
+    /// Adds a proposal to the batch being formed, or answers it here: a local precondition
+    /// that refuses, or a command only this host needs.
+    fn form(&mut self, proposal: Proposal, sweep: bool) {
+        let now = self.clock.now();
+        if sweep {
+            self.propose_overdue(now);
+        }
+        let Proposal {
+            proposed,
+            hooks,
+            reply,
+        } = proposal;
+        let command = match proposed {
+            Proposed::Command(command) => command,
+            Proposed::ExpireOverdue => Command::ExpireSessions {
+                sessions: self.newly_overdue(now),
+            },
+        };
+        if let Some(admit) = hooks.admit
+            && let Err(refused) = admit(&self.core, now)
+        {
+            reply(Ok(Err(refused)));
+            return;
+        }
+        if is_local(&command) {
+            let host = self.replication().host;
+            self.core.set_proposer(host);
+            let (applied, effects) = apply(&mut self.core, &command, now);
+            let sink = self.shared.sink.get().cloned();
+            if let Some(sink) = &sink {
+                sink.applied(&effects);
+            }
+            if let Some(hook) = hooks.applied {
+                hook(&applied);
+            }
+            if let Some(hook) = hooks.durable {
+                hook(&applied);
+            }
+            if let Some(sink) = sink {
+                sink.durable(effects);
+            }
+            reply(Ok(applied));
+            return;
+        }
+        if let Command::JoinHost { epoch, .. } = &command {
+            // Everything formed so far goes out under the old epoch; this batch and every
+            // later one under the new, and only the new epoch's sessions have deadlines here.
+            let epoch = *epoch;
+            self.flush_shared();
+            self.replication().host = epoch;
+            self.core.set_local_host(epoch, now);
+        }
+        let entry = Entry { at: now, command };
+        let size = encoded_len(&entry);
+        let most = self.replication().log.max_batch_bytes();
+        if size > most {
+            reply(Err(format!(
+                "a {} command of {size} bytes is over the shared log's limit of {most} bytes \
+                 per batch; it was not sent",
+                entry.command.kind()
+            )));
+            return;
+        }
+        if self.replication().bytes + size > most {
+            self.flush_shared();
+        }
+        if let Command::ExpireSessions { sessions } = &entry.command {
+            self.replication().expiring.extend(sessions.iter().copied());
+        }
+        let replication = self.replication();
+        replication.bytes += size;
+        replication.entries.push(entry);
+        replication.items.push(Item::Proposal {
+            applied: hooks.applied,
+            durable: hooks.durable,
+            reply,
+        });
+    }
+
+    /// This host's sessions overdue on its clock that it has not already proposed to
+    /// expire.
+    fn newly_overdue(&mut self, now: MonoTime) -> Vec<SessionId> {
+        let overdue = self.core.namespace().overdue(now);
+        let replication = self.replication();
+        overdue
+            .into_iter()
+            .filter(|session| !replication.expiring.contains(session))
+            .collect()
+    }
+
+    fn propose_overdue(&mut self, now: MonoTime) {
+        let sessions = self.newly_overdue(now);
+        if sessions.is_empty() {
+            return;
+        }
+        let replication = self.replication();
+        replication.expiring.extend(sessions.iter().copied());
+        replication.entries.push(Entry {
+            at: now,
+            command: Command::ExpireSessions { sessions },
+        });
+        replication.items.push(Item::Proposal {
+            applied: None,
+            durable: None,
+            reply: Box::new(|_| {}),
+        });
+    }
+
+    /// Appends the batch formed so far (one append, however many commands queued during
+    /// the last one: the group commit of a shared log).
+    pub(super) fn flush_shared(&mut self) {
+        let now = self.clock.now();
+        let replication = self.replication();
+        let entries = std::mem::take(&mut replication.entries);
+        let items = std::mem::take(&mut replication.items);
+        replication.bytes = 0;
+        if entries.is_empty() {
+            // Only reads: they follow whatever of ours is still on its way.
+            match replication.pending.back_mut() {
+                Some(last) => last.items.extend(items),
+                None => {
+                    for item in items {
+                        if let Item::Inspection(job) = item {
+                            self.inspect_now(job, now);
+                        }
+                    }
+                }
+            }
+            return;
+        }
+        replication.seq += 1;
+        let (host, seq) = (replication.host, replication.seq);
+        match replication.log.append(host, seq, &entries) {
+            Ok(_) => replication.pending.push_back(Pending {
+                seq,
+                entries,
+                items,
+            }),
+            Err(error) => {
+                let why = format!("the shared log did not confirm the batch (it may still apply): {error}");
+                tracing::error!(%why, host = %host, seq, "append failed");
+                for item in items {
+                    match item {
+                        Item::Proposal { reply, .. } => reply(Err(why.clone())),
+                        Item::Inspection(job) => {
+                            let ran = job(Err(why.clone()), &self.shared);
+                            (ran.waiter)(Err(why.clone()));
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Applies one batch of the log's order: this host's own (its waiters hear what apply
+    /// decided) or another's (what it causes here is delivered here all the same).
+    fn apply_sequenced(&mut self, batch: Sequenced) {
+        let now = self.clock.now();
+        let replication = self.replication();
+        if batch.position <= replication.position {
+            return;
+        }
+        replication.position = batch.position;
+        let own = batch.host == replication.host
+            && replication.pending.front().is_some_and(|p| p.seq == batch.seq);
+        let items = if own {
+            replication.pending.pop_front().map(|p| {
+                debug_assert_eq!(p.entries, batch.entries);
+                p.items
+            })
+        } else {
+            None
+        };
+        self.core.set_proposer(batch.host);
+        let sink = self.shared.sink.get().cloned();
+        let mut entries = batch.entries.into_iter();
+        let mut done: Vec<Done> = Vec::new();
+        match items {
+            Some(items) => {
+                for item in items {
+                    match item {
+                        Item::Proposal {
+                            applied: on_applied,
+                            durable,
+                            reply,
+                        } => {
+                            let Some(entry) = entries.next() else {
+                                reply(Err("the log lost a command of this host's batch".into()));
+                                continue;
+                            };
+                            let (applied, effects) = self.apply_entry(&entry, &sink);
+                            if let Some(hook) = on_applied {
+                                hook(&applied);
+                            }
+                            done.push(Done::Proposal {
+                                applied,
+                                effects,
+                                durable,
+                                reply,
+                            });
+                        }
+                        Item::Inspection(job) => {
+                            let ran = job(Ok((&mut self.core, now)), &self.shared);
+                            done.push(Done::Waiter(ran.waiter));
+                        }
+                    }
+                }
+            }
+            None => {
+                for entry in entries {
+                    let (_, effects) = self.apply_entry(&entry, &sink);
+                    done.push(Done::Effects(effects));
+                }
+            }
+        }
+        let records = done.len() as u64;
+        self.shared
+            .published
+            .send_replace(self.core.namespace().snapshot());
+        self.shared.position.store(batch.position, Ordering::Release);
+        let counters = &self.shared.counters;
+        counters.batches.fetch_add(1, Ordering::Relaxed);
+        counters.records.fetch_add(records, Ordering::Relaxed);
+        let namespace = self.core.namespace();
+        self.replication
+            .as_mut()
+            .expect("a shared log")
+            .expiring
+            .retain(|session| namespace.is_open(*session));
+        for finished in done {
+            match finished {
+                Done::Proposal {
+                    applied,
+                    effects,
+                    durable,
+                    reply,
+                } => {
+                    if let Some(hook) = durable {
+                        hook(&applied);
+                    }
+                    if let Some(sink) = &sink {
+                        sink.durable(effects);
+                    }
+                    reply(Ok(applied));
+                }
+                Done::Effects(effects) => {
+                    if let Some(sink) = &sink {
+                        sink.durable(effects);
+                    }
+                }
+                Done::Waiter(waiter) => waiter(Ok(())),
+            }
+        }
+    }
+}
+
+/// What is left to do for one command once its batch is published.
+enum Done {
+    Proposal {
+        applied: Applied,
+        effects: Effects,
+        durable: Option<OnApplied>,
+        reply: Box<dyn FnOnce(Result<Applied, String>) + Send>,
+    },
+    Effects(Effects),
+    Waiter(Waiter),
+}
