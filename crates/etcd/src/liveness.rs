@@ -23,7 +23,18 @@ struct Beat {
     id: String,
     epoch: HostEpoch,
     applied: u64,
+    /// The leaders the host ran when it sent the beat, by deployment name and term: what a
+    /// peer that expires the host records as revoked (their host fenced itself first).
+    #[serde(default)]
+    leading: Vec<(String, u64)>,
 }
+
+/// What a host says it runs, for its heartbeat.
+pub type Leaders = Box<dyn Fn() -> Vec<(String, u64)> + Send + Sync>;
+
+/// Told, just before this host proposes to expire a silent peer, the peer's name and the
+/// leaders its last heartbeat named.
+pub type OnExpire = Box<dyn Fn(&str, &[(String, u64)]) + Send + Sync>;
 
 /// A host as this host last heard of it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -48,6 +59,7 @@ pub fn register(connection: &Connection, id: &str) -> Result<HostEpoch, StoreErr
         id: id.to_owned(),
         epoch: HostEpoch(0),
         applied: 0,
+        leading: Vec::new(),
     });
     let response = connection
         .block_on(client.put(key, beat, None))
@@ -79,8 +91,10 @@ pub(crate) struct Liveness {
     /// Whether this host has fenced itself and not yet rejoined.
     fenced: AtomicBool,
     on_fence: OnceLock<Box<dyn Fn() + Send + Sync>>,
-    /// Each peer epoch's last heartbeat, on this host's clock.
-    seen: Mutex<BTreeMap<HostEpoch, (MonoTime, String, u64)>>,
+    leaders: OnceLock<Leaders>,
+    on_expire: OnceLock<OnExpire>,
+    /// Each peer epoch's last heartbeat, with when it arrived on this host's clock.
+    seen: Mutex<BTreeMap<HostEpoch, (MonoTime, Beat)>>,
     /// Peers this host proposed to expire.
     expiring: Mutex<BTreeSet<HostEpoch>>,
 }
@@ -107,6 +121,8 @@ impl Liveness {
             acked: Mutex::new(now),
             fenced: AtomicBool::new(false),
             on_fence: OnceLock::new(),
+            leaders: OnceLock::new(),
+            on_expire: OnceLock::new(),
             seen: Mutex::new(BTreeMap::new()),
             expiring: Mutex::new(BTreeSet::new()),
         });
@@ -134,6 +150,14 @@ impl Liveness {
         let _ = self.on_fence.set(fence);
     }
 
+    pub(crate) fn leaders(&self, leaders: Leaders) {
+        let _ = self.leaders.set(leaders);
+    }
+
+    pub(crate) fn on_expire(&self, on_expire: OnExpire) {
+        let _ = self.on_expire.set(on_expire);
+    }
+
     fn stopped(&self) -> bool {
         self.stop.load(Ordering::Acquire)
     }
@@ -151,6 +175,7 @@ impl Liveness {
                 id: self.id.clone(),
                 epoch: self.epoch(),
                 applied: self.feeder.applied_position(),
+                leading: self.leaders.get().map_or_else(Vec::new, |leaders| leaders()),
             });
             let put = self.connection.block_on(async {
                 tokio::time::timeout(every.max(Duration::from_millis(50)), async {
@@ -224,10 +249,10 @@ impl Liveness {
                     match (event.event_type(), event.kv()) {
                         (EventType::Put, Some(kv)) => {
                             if let Ok(beat) = ciborium::from_reader::<Beat, _>(kv.value()) {
-                                self.seen.lock().unwrap_or_else(|p| p.into_inner()).insert(
-                                    beat.epoch,
-                                    (self.clock.now(), beat.id, beat.applied),
-                                );
+                                self.seen
+                                    .lock()
+                                    .unwrap_or_else(|p| p.into_inner())
+                                    .insert(beat.epoch, (self.clock.now(), beat));
                             }
                         }
                         (EventType::Delete, _) => {
@@ -238,7 +263,7 @@ impl Liveness {
                                 self.seen
                                     .lock()
                                     .unwrap_or_else(|p| p.into_inner())
-                                    .insert(beat.epoch, (MonoTime(0), beat.id, beat.applied));
+                                    .insert(beat.epoch, (MonoTime(0), beat));
                             }
                         }
                         _ => {}
@@ -264,7 +289,7 @@ impl Liveness {
                     .map(|(epoch, _)| epoch)
                     .filter(|epoch| *epoch != mine)
                     .filter(|epoch| {
-                        let last = seen.get(epoch).map_or(started, |(at, _, _)| *at);
+                        let last = seen.get(epoch).map_or(started, |(at, _)| *at);
                         now.since(last) >= self.ttl
                     })
                     .collect()
@@ -283,6 +308,15 @@ impl Liveness {
                     continue;
                 }
                 tracing::warn!(%epoch, "a host fell silent for its TTL: expiring it");
+                let last = self
+                    .seen
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .get(&epoch)
+                    .map(|(_, beat)| (beat.id.clone(), beat.leading.clone()));
+                if let (Some(on_expire), Some((id, leading))) = (self.on_expire.get(), last) {
+                    on_expire(&id, &leading);
+                }
                 match self.feeder.propose_blocking(Command::ExpireHost { epoch }) {
                     Ok(applied) => tracing::info!(%epoch, ?applied, "expired a silent host"),
                     Err(error) => {
@@ -310,7 +344,7 @@ impl Liveness {
                     (now.since(acked), self.feeder.applied_position())
                 } else {
                     seen.get(&epoch)
-                        .map_or((Duration::MAX, 0), |(at, _, applied)| (now.since(*at), *applied))
+                        .map_or((Duration::MAX, 0), |(at, beat)| (now.since(*at), beat.applied))
                 };
                 Peer {
                     epoch,

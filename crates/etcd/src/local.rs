@@ -54,6 +54,8 @@ impl LocalCluster {
     /// The binary is `$BALLOT_ETCD` or `etcd` on the path.
     pub fn start(size: usize, dir: &Path) -> Result<Self, LocalError> {
         let binary = std::env::var("BALLOT_ETCD").unwrap_or_else(|_| "etcd".into());
+        std::fs::create_dir_all(dir)
+            .map_err(|e| LocalError::Failed(format!("creating {}: {e}", dir.display())))?;
         let mut members = Vec::new();
         for index in 0..size {
             members.push(Member {

@@ -232,6 +232,7 @@ async fn callback(
                 &name,
                 TimelineEvent::Callback(Delivered::WinningElection { term: term.0 }),
             );
+            me.fence.lead(term.0);
             let token = shared.recorder.leadership(
                 super::recorded_process(process, super::Lane::Election),
                 LeadershipCall::Elected,

@@ -239,6 +239,8 @@ pub(crate) struct Shared {
     /// For work started from the writer thread, which is not a tokio thread.
     tokio: tokio::runtime::Handle,
     last_deployment: AtomicU64,
+    /// Where deployment numbers started ([`Runtime::number_deployments_from`]).
+    last_deployment_base: AtomicU64,
     started: Instant,
     /// A std mutex: held only to push a line, never across an await. The newest
     /// [`TIMELINE_CAP`] lines.
@@ -468,6 +470,7 @@ impl Runtime {
             fenced_refusals: Arc::default(),
             tokio: tokio::runtime::Handle::current(),
             last_deployment: AtomicU64::new(0),
+            last_deployment_base: AtomicU64::new(0),
             started: Instant::now(),
             timeline: Mutex::new(bounded::Ring::new(TIMELINE_CAP)),
             timeline_changes: tokio::sync::watch::Sender::new(0),
@@ -708,6 +711,64 @@ impl Runtime {
             return Err(DeployError::NotRunning(id));
         }
         Ok(current.identity.session)
+    }
+
+    /// Numbers this runtime's deployments from `base` on (before any is deployed): hosts
+    /// that share a namespace give each its own range, so the processes of their recorded
+    /// histories never collide when the histories are merged.
+    pub fn number_deployments_from(&self, base: u64) {
+        self.shared
+            .last_deployment
+            .fetch_max(base, std::sync::atomic::Ordering::Relaxed);
+        self.shared
+            .last_deployment_base
+            .store(base, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// The leaders running here, by deployment name and term: what this host's heartbeat
+    /// tells its peers.
+    pub fn leaders(&self) -> Vec<(String, u64)> {
+        self.shared
+            .links
+            .iter()
+            .filter(|link| !link.fence.is_revoked())
+            .filter_map(|link| Some((link.name.clone(), link.fence.leading()?)))
+            .collect()
+    }
+
+    /// Records that the leader `name` of `term`, which ran on another host, was revoked:
+    /// that host fell silent and is being expired here, and it fenced itself before (see
+    /// the etcd crate's safety argument). Recorded under a process of this host's own.
+    pub fn record_revoked_elsewhere(&self, name: &str, term: u64) {
+        let base = self.shared.last_deployment_base.load(std::sync::atomic::Ordering::Relaxed);
+        self.shared.recorder.leadership_now(
+            recorded_process(base + 999_999, Lane::Exit),
+            LeadershipCall::Revoke,
+            name,
+            term,
+        );
+    }
+
+    /// Revokes every instance on this host at once, leaders first recorded as revoked: what
+    /// a host does when it fences itself (it lost the shared log for its TTL, so its peers
+    /// may already have expired it and elected successors). Its supervisors then retire and
+    /// restart them, which the log admits again once the host has rejoined.
+    pub fn fence_all(&self) -> usize {
+        let mut revoked = 0;
+        for link in self.shared.links.iter() {
+            if link.fence.revoke(sandbox::Revocation::HostFenced) {
+                revoked += 1;
+                if let Some(term) = link.fence.leading() {
+                    self.shared.recorder.leadership_now(
+                        recorded_process(link.process, Lane::Exit),
+                        LeadershipCall::Revoke,
+                        &link.name,
+                        term,
+                    );
+                }
+            }
+        }
+        revoked
     }
 
     /// The number of compiled components in the cache.

@@ -39,6 +39,9 @@ pub enum Revocation {
     Crashed(String),
     /// It was killed from outside ([`super::Runtime::kill`]).
     Killed,
+    /// Its host fenced itself: it could not get a heartbeat through to the shared log
+    /// for its TTL, so its peers may already count it dead ([`super::Runtime::fence_all`]).
+    HostFenced,
 }
 
 impl std::fmt::Display for Revocation {
@@ -50,6 +53,7 @@ impl std::fmt::Display for Revocation {
             Revocation::Undeployed => f.write_str("undeployed"),
             Revocation::Crashed(why) => write!(f, "crashed: {why}"),
             Revocation::Killed => f.write_str("killed"),
+            Revocation::HostFenced => f.write_str("its host fenced itself"),
         }
     }
 }
@@ -63,6 +67,9 @@ impl std::fmt::Display for Revocation {
 /// callback is interrupted at the next epoch tick, and the actor's loop is woken.
 #[derive(Debug, Default)]
 pub struct Fence {
+    /// The term the instance was told it leads under (0: none), so that a host fencing
+    /// itself can record which leader it revoked.
+    leading: std::sync::atomic::AtomicU64,
     revoked: AtomicBool,
     reason: OnceLock<Revocation>,
     wake: Notify,
@@ -80,6 +87,19 @@ impl Fence {
         self.revoked.store(true, Ordering::SeqCst);
         self.wake.notify_one();
         first
+    }
+
+    /// Notes that the instance leads under `term`.
+    pub fn lead(&self, term: u64) {
+        self.leading.store(term, Ordering::SeqCst);
+    }
+
+    /// The term the instance was last told it leads under, if any.
+    pub fn leading(&self) -> Option<u64> {
+        match self.leading.load(Ordering::SeqCst) {
+            0 => None,
+            term => Some(term),
+        }
     }
 
     /// Whether the fence has been thrown.

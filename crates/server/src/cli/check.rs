@@ -14,8 +14,10 @@ use ballot_check::{Budget, Exhausted, ModelKind, Report, Verdict, check, render_
 /// Arguments of `ballot check`.
 #[derive(Debug, clap::Args)]
 pub struct CheckArgs {
-    /// The history: JSON lines in Jepsen's op shape (`-` reads standard input).
-    pub file: PathBuf,
+    /// The history: JSON lines in Jepsen's op shape (`-` reads standard input). Several
+    /// files (the histories of several hosts, timed by one clock) are merged by time.
+    #[arg(required = true, num_args = 1..)]
+    pub files: Vec<PathBuf>,
     /// The model: register, cas-register, kv, multi, leadership or leadership-exclusive.
     #[arg(long, short)]
     pub model: ModelKind,
@@ -32,13 +34,13 @@ pub struct CheckArgs {
 
 /// Runs `ballot check`.
 pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
-    let history = super::history::read(&args.file)?;
+    let history = merged(&args.files)?;
     let budget = Budget {
         time: args.time_limit,
         memory: args.memory_limit,
     };
     let report = check(&history, args.model, &budget)
-        .with_context(|| format!("checking {}", args.file.display()))?;
+        .with_context(|| format!("checking {}", names(&args.files)))?;
     print!("{}", render(&report, &budget));
     if let (Verdict::NotLinearizable(violation), Some(path)) = (&report.verdict, &args.svg) {
         std::fs::write(path, render_svg(violation))
@@ -46,6 +48,29 @@ pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
         println!("picture: {}", path.display());
     }
     Ok(ExitCode::from(report.verdict.exit_code()))
+}
+
+/// The histories in `files`, as one: every op of each, in time order (a file's own
+/// order kept among equal times).
+fn merged(files: &[PathBuf]) -> anyhow::Result<ballot_check::history::History> {
+    if let [one] = files {
+        return super::history::read(one);
+    }
+    let mut ops = Vec::new();
+    for file in files {
+        ops.extend(super::history::read(file)?.ops);
+    }
+    ops.sort_by_key(|op| op.time);
+    ballot_check::history::History::from_ops(ops)
+        .with_context(|| format!("merging {}", names(files)))
+}
+
+fn names(files: &[PathBuf]) -> String {
+    files
+        .iter()
+        .map(|f| f.display().to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// The verdict line, the statistics line and, for a violation, its account.

@@ -26,8 +26,62 @@ use super::wire::DeploymentView;
 /// Longest a graceful shutdown waits for a resigned leader's successor to acknowledge.
 const SUCCESSION_WAIT: Duration = Duration::from_secs(2);
 
+/// Where a host keeps its namespace.
+#[derive(Debug, Clone)]
+pub enum Backend {
+    /// The embedded store in the data folder: one host, the default.
+    Embedded,
+    /// A replica of a namespace shared through an etcd cluster's log.
+    Etcd {
+        /// The members' client URLs.
+        endpoints: Vec<String>,
+        /// The ballot cluster's name (which keys in etcd are its).
+        cluster: String,
+        /// This host's name, the same across its restarts.
+        host_id: String,
+        /// How long it may go without an acknowledged heartbeat.
+        ttl: Duration,
+    },
+}
+
+/// Opens the namespace `backend` names: the embedded store in `data_dir`, or this host's
+/// replica of an etcd cluster's (joined on a blocking thread: the etcd client drives its
+/// own runtime).
+async fn open_store(
+    data_dir: &Path,
+    backend: &Backend,
+) -> anyhow::Result<(EmbeddedStore, Option<ballot_etcd::Host>)> {
+    let clock = Arc::new(SystemClock::new());
+    match backend.clone() {
+        Backend::Embedded => Ok((
+            EmbeddedStore::open(&data_dir.join("store"), clock, Options::default())?,
+            None,
+        )),
+        Backend::Etcd {
+            endpoints,
+            cluster,
+            host_id,
+            ttl,
+        } => {
+            let settings = ballot_etcd::Settings::new(endpoints, &cluster);
+            let options = ballot_etcd::HostOptions {
+                id: host_id,
+                ttl,
+                store: Options::default(),
+            };
+            let (store, link) = tokio::task::spawn_blocking(move || {
+                ballot_etcd::Host::open(settings, options, clock)
+            })
+            .await??;
+            Ok((store, Some(link)))
+        }
+    }
+}
+
 /// Everything the API's handlers share.
 pub struct Host {
+    /// The host's link to its etcd cluster, when it shares one.
+    pub cluster: Option<ballot_etcd::Host>,
     /// The runtime the deployments run in.
     pub runtime: Runtime,
     /// Persisted deployments.
@@ -54,16 +108,24 @@ impl Host {
     /// Opens the host on `data_dir`: recovers the store, ends every session of the
     /// previous run (its instances are gone; their ballots must not hold elections), and
     /// brings every persisted deployment back in a new session. Must run inside tokio.
-    pub async fn start(data_dir: &Path, recorder: Recorder) -> anyhow::Result<Arc<Host>> {
+    pub async fn start(
+        data_dir: &Path,
+        recorder: Recorder,
+        backend: &Backend,
+    ) -> anyhow::Result<Arc<Host>> {
         std::fs::create_dir_all(data_dir)?;
-        let store: EmbeddedStore = EmbeddedStore::open(
-            &data_dir.join("store"),
-            Arc::new(SystemClock::new()),
-            Options::default(),
-        )?;
+        let (store, cluster) = open_store(data_dir, backend).await?;
         let engine = new_engine().map_err(|e| anyhow::anyhow!("{e:#}"))?;
         let runtime = Runtime::new(engine, store, recorder)?;
-        let stale: Vec<_> = runtime.state().sessions().map(|(id, _)| id).collect();
+        if let Some(cluster) = &cluster {
+            runtime.number_deployments_from(cluster.epoch().0.saturating_mul(1_000_000));
+        }
+        // On a shared log, the sessions of this host's previous run were expired when it
+        // joined (with its old epoch), and the rest are other hosts' own.
+        let stale: Vec<_> = match cluster {
+            None => runtime.state().sessions().map(|(id, _)| id).collect(),
+            Some(_) => Vec::new(),
+        };
         if !stale.is_empty() {
             let closed = runtime
                 .propose(Command::CloseSessions {
@@ -83,6 +145,7 @@ impl Host {
         let feed = Feed::new(initial.revision().0);
         let metrics = Metrics::new(runtime.commit_latency());
         let host = Arc::new(Host {
+            cluster,
             registry: Arc::new(Registry::open(data_dir)?),
             runtime,
             live: DashMap::new(),
@@ -93,6 +156,30 @@ impl Host {
             stopping: tokio::sync::watch::Sender::new(false),
             txn_fns: data_dir.join("txn-fns"),
         });
+        if let Some(cluster) = &host.cluster {
+            let leading = Arc::downgrade(&host);
+            cluster.leaders(move || {
+                leading
+                    .upgrade()
+                    .map_or_else(Vec::new, |host| host.runtime.leaders())
+            });
+            let expiring = Arc::downgrade(&host);
+            cluster.on_expire(move |peer, leaders| {
+                if let Some(host) = expiring.upgrade() {
+                    for (name, term) in leaders {
+                        tracing::info!(%peer, %name, term, "recording a silent host's leader as revoked");
+                        host.runtime.record_revoked_elsewhere(name, *term);
+                    }
+                }
+            });
+            let fenced = Arc::downgrade(&host);
+            cluster.on_fence(move || {
+                if let Some(host) = fenced.upgrade() {
+                    let revoked = host.runtime.fence_all();
+                    tracing::error!(revoked, "fenced this host: every instance was revoked");
+                }
+            });
+        }
         std::fs::create_dir_all(&host.txn_fns)?;
         host.register_stored_txn_fns().await?;
         {
@@ -116,6 +203,12 @@ impl Host {
             }
         }
         Ok(host)
+    }
+
+    /// Every host sharing the namespace, as this host last heard of it; empty on the
+    /// embedded store.
+    pub fn hosts(&self) -> Vec<ballot_etcd::liveness::Peer> {
+        self.cluster.as_ref().map_or_else(Vec::new, |c| c.peers())
     }
 
     async fn bring_back(&self, record: &Record) -> Result<DeploymentId, String> {

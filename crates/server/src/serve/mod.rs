@@ -33,7 +33,7 @@ use axum::routing::{get, post};
 pub use auth::Token;
 pub use error::ApiError;
 pub use events::{BUFFERED, RETAINED};
-pub use host::Host;
+pub use host::{Backend, Host};
 pub use registry::{Record, Registry};
 
 use ballot_check::history::Recorder;
@@ -57,6 +57,56 @@ pub struct ServeArgs {
     /// file as JSON lines, for `ballot check --model leadership`.
     #[arg(long)]
     pub history: Option<PathBuf>,
+    /// Share the namespace with other hosts through this etcd cluster (its members' client
+    /// URLs, comma-separated). Without it the host keeps its namespace in --data-dir.
+    #[arg(long, value_delimiter = ',', requires = "cluster")]
+    pub etcd: Vec<String>,
+    /// The ballot cluster's name: hosts with the same name share one namespace (its keys
+    /// in etcd are under /ballot/NAME/).
+    #[arg(long)]
+    pub cluster: Option<String>,
+    /// This host's name in the cluster, the same across its restarts (default: the
+    /// machine's hostname and the listen port).
+    #[arg(long)]
+    pub host_id: Option<String>,
+    /// How long this host may go without a heartbeat acknowledged by etcd before its
+    /// peers expire it (ending its sessions); it fences itself a margin before that.
+    #[arg(long, default_value_t = 1000)]
+    pub host_ttl_ms: u64,
+}
+
+impl ServeArgs {
+    /// Where the namespace lives, from the flags.
+    pub fn backend(&self) -> anyhow::Result<Backend> {
+        if self.etcd.is_empty() {
+            return Ok(Backend::Embedded);
+        }
+        let cluster = self
+            .cluster
+            .clone()
+            .ok_or_else(|| anyhow::anyhow!("--etcd needs --cluster NAME"))?;
+        if self.host_ttl_ms < 100 {
+            anyhow::bail!("--host-ttl-ms must be at least 100 (got {})", self.host_ttl_ms);
+        }
+        let host_id = match &self.host_id {
+            Some(id) => id.clone(),
+            None => {
+                let machine = std::fs::read_to_string("/etc/hostname")
+                    .map(|name| name.trim().to_owned())
+                    .unwrap_or_else(|_| "host".into());
+                format!("{machine}-{}", self.listen.port())
+            }
+        };
+        if host_id.is_empty() || host_id.contains('/') {
+            anyhow::bail!("--host-id must be non-empty and hold no '/' (got {host_id:?})");
+        }
+        Ok(Backend::Etcd {
+            endpoints: self.etcd.clone(),
+            cluster,
+            host_id,
+            ttl: std::time::Duration::from_millis(self.host_ttl_ms),
+        })
+    }
 }
 
 static MAX_BODY_BYTES: AtomicUsize = AtomicUsize::new(64 << 20);
@@ -77,11 +127,23 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
 }
 
 async fn serve(args: ServeArgs, token: Token) -> anyhow::Result<ExitCode> {
-    let recorder = match &args.history {
-        Some(path) => Recorder::new().streaming_to(std::fs::File::create(path)?),
-        None => Recorder::off(),
+    let backend = args.backend()?;
+    let recorder = match (&args.history, &backend) {
+        (None, _) => Recorder::off(),
+        (Some(path), Backend::Embedded) => {
+            Recorder::new().streaming_to(std::fs::File::create(path)?)
+        }
+        // Hosts sharing a namespace record on the wall clock, the one clock their
+        // histories share, so `ballot check` can merge them (hosts on several machines
+        // need their clocks synchronized for the merge to mean anything).
+        (Some(path), Backend::Etcd { .. }) => Recorder::with_clock(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
+        })
+        .streaming_to(std::fs::File::create(path)?),
     };
-    let host = Host::start(&args.data_dir, recorder.clone()).await?;
+    let host = Host::start(&args.data_dir, recorder.clone(), &backend).await?;
     let listener = tokio::net::TcpListener::bind(args.listen).await?;
     // The first line on stdout is the address, for scripts and tests that asked for
     // port 0.
@@ -112,6 +174,25 @@ async fn serve(args: ServeArgs, token: Token) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// `GET /v1/hosts`: the hosts sharing the namespace (none on the embedded store).
+async fn hosts(State(host): State<Arc<Host>>) -> impl IntoResponse {
+    let me = host.cluster.as_ref().map(|c| c.epoch().0);
+    let hosts: Vec<serde_json::Value> = host
+        .hosts()
+        .into_iter()
+        .map(|peer| {
+            serde_json::json!({
+                "id": peer.id,
+                "epoch": peer.epoch.0,
+                "this_host": Some(peer.epoch.0) == me,
+                "since_heartbeat_ms": u64::try_from(peer.since_heartbeat.as_millis()).ok(),
+                "applied": peer.applied,
+            })
+        })
+        .collect();
+    axum::Json(serde_json::json!({ "hosts": hosts }))
+}
+
 async fn shutdown_signal() {
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         .expect("installing a SIGTERM handler");
@@ -133,6 +214,7 @@ pub fn router(host: Arc<Host>, token: Token) -> Router {
             axum::routing::put(components::swap).delete(components::undeploy),
         )
         .route("/v1/components/{id}/kill", post(components::kill))
+        .route("/v1/hosts", get(hosts))
         .route("/v1/elections/{name}", get(clients::election))
         .route("/v1/elections/{name}/candidates", post(clients::stand))
         .route(

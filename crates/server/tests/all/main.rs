@@ -2,6 +2,7 @@
 
 mod check_cli;
 mod cli;
+mod cluster;
 mod election_herd;
 mod hot_swap;
 mod namespace_props;

@@ -15,18 +15,18 @@ use serde_json::{Value, json};
 const TOKEN: &str = "test-token-5c1e";
 
 /// A `ballot serve` child process, killed with SIGKILL if the test did not stop it.
-struct Server {
-    child: Child,
+pub(crate) struct Server {
+    pub(crate) child: Child,
     base: String,
     history: PathBuf,
 }
 
 impl Server {
-    fn start(data_dir: &Path, extra: &[&str]) -> Server {
+    pub(crate) fn start(data_dir: &Path, extra: &[&str]) -> Server {
         Self::start_with_env(data_dir, extra, &[])
     }
 
-    fn start_with_env(data_dir: &Path, extra: &[&str], env: &[(&str, String)]) -> Server {
+    pub(crate) fn start_with_env(data_dir: &Path, extra: &[&str], env: &[(&str, String)]) -> Server {
         let history = data_dir.with_extension(format!("history-{}.jsonl", now_nanos()));
         let mut child = Command::new(env!("CARGO_BIN_EXE_ballot"))
             .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
@@ -60,16 +60,16 @@ impl Server {
     }
 
     /// The history file of this run.
-    fn history_path(&self) -> PathBuf {
+    pub(crate) fn history_path(&self) -> PathBuf {
         self.history.clone()
     }
 
-    fn url(&self, path: &str) -> String {
+    pub(crate) fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }
 
     /// Sends SIGTERM and waits for a clean exit.
-    fn terminate(mut self) {
+    pub(crate) fn terminate(mut self) {
         let status = Command::new("kill")
             .args(["-TERM", &self.child.id().to_string()])
             .status()
@@ -104,7 +104,7 @@ fn now_nanos() -> u128 {
         .as_nanos()
 }
 
-fn agent() -> ureq::Agent {
+pub(crate) fn agent() -> ureq::Agent {
     ureq::Agent::config_builder()
         .http_status_as_error(false)
         .timeout_global(Some(Duration::from_secs(30)))
@@ -113,7 +113,7 @@ fn agent() -> ureq::Agent {
 }
 
 /// Status and JSON body of an answer.
-fn read(response: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> (u16, Value) {
+pub(crate) fn read(response: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> (u16, Value) {
     let response = response.expect("the server answers");
     let status = response.status().as_u16();
     let text = response.into_body().read_to_string().expect("a body");
@@ -149,18 +149,18 @@ fn raw_request(server: &Server, head: &str) -> String {
     String::from_utf8_lossy(&answer).into_owned()
 }
 
-fn code(body: &Value) -> String {
+pub(crate) fn code(body: &Value) -> String {
     serde_json::from_value::<ErrorBody>(body.clone())
         .unwrap_or_else(|e| panic!("not an error body ({e}): {body}"))
         .error
         .code
 }
 
-fn bearer() -> String {
+pub(crate) fn bearer() -> String {
     format!("Bearer {TOKEN}")
 }
 
-fn deploy(server: &Server, wasm: &[u8], query: &str) -> (u16, Value) {
+pub(crate) fn deploy(server: &Server, wasm: &[u8], query: &str) -> (u16, Value) {
     read(
         agent()
             .post(server.url(&format!("/v1/components?{query}")))
@@ -169,7 +169,7 @@ fn deploy(server: &Server, wasm: &[u8], query: &str) -> (u16, Value) {
     )
 }
 
-fn post_json(server: &Server, path: &str, body: Value) -> (u16, Value) {
+pub(crate) fn post_json(server: &Server, path: &str, body: Value) -> (u16, Value) {
     read(
         agent()
             .post(server.url(path))
@@ -178,21 +178,21 @@ fn post_json(server: &Server, path: &str, body: Value) -> (u16, Value) {
     )
 }
 
-fn get(server: &Server, path: &str) -> (u16, Value) {
+pub(crate) fn get(server: &Server, path: &str) -> (u16, Value) {
     read(agent().get(server.url(path)).call())
 }
 
-fn wasm(path: &str) -> Vec<u8> {
+pub(crate) fn wasm(path: &str) -> Vec<u8> {
     std::fs::read(path).expect("a built component")
 }
 
-fn components(server: &Server) -> Vec<DeploymentView> {
+pub(crate) fn components(server: &Server) -> Vec<DeploymentView> {
     let (status, body) = get(server, "/v1/components");
     assert_eq!(status, 200, "{body}");
     serde_json::from_value(body).unwrap()
 }
 
-fn election(server: &Server, name: &str) -> ElectionView {
+pub(crate) fn election(server: &Server, name: &str) -> ElectionView {
     let (status, body) = get(server, &format!("/v1/elections/{name}"));
     assert_eq!(status, 200, "{body}");
     serde_json::from_value(body).unwrap()
@@ -203,7 +203,7 @@ fn revision(server: &Server) -> u64 {
 }
 
 /// Polls `f` until it gives `Some`, for at most 10 s.
-fn eventually<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
+pub(crate) fn eventually<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         if let Some(value) = f() {

@@ -1,0 +1,126 @@
+//! Many hosts, one namespace: real `ballot serve` processes sharing a real 3-member etcd
+//! cluster on loopback.
+
+use std::path::Path;
+use std::process::Command;
+
+use ballot::serve::wire::DeploymentView;
+use ballot_etcd::local::{LocalCluster, cluster_for_tests};
+use serde_json::Value;
+
+use super::serve::{Server, components, deploy, election, eventually, get, wasm};
+
+/// Starts host `id` of cluster `name` on `etcd`.
+fn host(dir: &Path, etcd: &LocalCluster, name: &str, id: &str, ttl_ms: u64) -> Server {
+    let endpoints = etcd.endpoints().join(",");
+    let ttl = ttl_ms.to_string();
+    Server::start(
+        &dir.join(id),
+        &[
+            "--etcd",
+            &endpoints,
+            "--cluster",
+            name,
+            "--host-id",
+            id,
+            "--host-ttl-ms",
+            &ttl,
+        ],
+    )
+}
+
+fn candidate(server: &Server, name: &str) -> DeploymentView {
+    let query =
+        format!("role=candidate&election=example&name={name}&data={name}-addr&ttl_ms=10000");
+    let (status, body) = deploy(server, &wasm(ballot_artifacts::EXAMPLE_CANDIDATE), &query);
+    assert_eq!(status, 201, "{body}");
+    serde_json::from_value(body).unwrap()
+}
+
+fn leader_data(server: &Server) -> Option<(String, u64)> {
+    election(server, "example")
+        .leader
+        .and_then(|l| Some((l.payload.data?, l.term)))
+}
+
+fn hosts(server: &Server) -> Vec<Value> {
+    let (status, body) = get(server, "/v1/hosts");
+    assert_eq!(status, 200, "{body}");
+    body["hosts"].as_array().cloned().unwrap_or_default()
+}
+
+#[test]
+fn three_hosts_share_one_election_and_a_killed_hosts_leader_is_succeeded() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(etcd) = cluster_for_tests(3, &dir.path().join("etcd")) else {
+        return;
+    };
+    let servers: Vec<Server> = ["h0", "h1", "h2"]
+        .iter()
+        .map(|id| host(dir.path(), &etcd, "seed", id, 1000))
+        .collect();
+    eventually("every host to see all three", || {
+        servers
+            .iter()
+            .all(|s| hosts(s).len() == 3)
+            .then_some(())
+    });
+
+    // The first candidate, on h0, leads; every host says so.
+    candidate(&servers[0], "alpha");
+    let (_, first_term) = eventually("alpha to lead, seen from every host", || {
+        let seen: Vec<_> = servers.iter().map(leader_data).collect();
+        seen.iter()
+            .all(|l| l.as_ref().is_some_and(|(data, _)| data == "alpha-addr"))
+            .then(|| seen[0].clone().unwrap())
+    });
+    // Losers on the other hosts queue behind it: lowest ballot wins, wherever it was cast.
+    candidate(&servers[1], "bravo");
+    candidate(&servers[2], "charlie");
+    let queued = eventually("three ballots, seen from h2", || {
+        let view = election(&servers[2], "example");
+        (view.queue.len() == 3).then_some(view)
+    });
+    assert_eq!(
+        queued.leader.and_then(|l| l.payload.data).as_deref(),
+        Some("alpha-addr")
+    );
+
+    // kill -9 of the leader's host: a candidate on another host leads, with a higher
+    // term, once the dead host's heartbeat is a TTL old.
+    let mut servers = servers;
+    let dead = servers.remove(0);
+    let histories: Vec<_> = std::iter::once(dead.history_path())
+        .chain(servers.iter().map(Server::history_path))
+        .collect();
+    drop(dead);
+    let (data, term) = eventually("bravo to lead after h0 died", || {
+        leader_data(&servers[0]).filter(|(data, _)| data == "bravo-addr")
+    });
+    assert_eq!(data, "bravo-addr");
+    assert!(term > first_term, "{term} > {first_term}");
+    eventually("h2 to agree", || {
+        (leader_data(&servers[1]) == Some(("bravo-addr".into(), term))).then_some(())
+    });
+    // The dead host's sessions ended in one step: alpha's ballot is gone everywhere.
+    let view = election(&servers[1], "example");
+    assert_eq!(view.queue.len(), 2, "{view:?}");
+    assert!(hosts(&servers[1]).iter().all(|h| h["id"] != "h0"));
+    assert!(components(&servers[0]).iter().all(|d| d.name != "alpha"));
+
+    // The histories of all hosts, merged, are one linearizable leadership history.
+    for server in servers {
+        server.terminate();
+    }
+    let checked = Command::new(env!("CARGO_BIN_EXE_ballot"))
+        .args(["check", "--model", "leadership-exclusive"])
+        .args(&histories)
+        .output()
+        .expect("ballot check runs");
+    assert!(
+        checked.status.success(),
+        "the merged history is linearizable: {}{}",
+        String::from_utf8_lossy(&checked.stdout),
+        String::from_utf8_lossy(&checked.stderr)
+    );
+}

@@ -1,0 +1,293 @@
+//! Two replicas of one namespace on a shared, ordered log held in memory: what every host
+//! on etcd relies on, without etcd. Each replica proposes through its own writer and
+//! applies every batch, its own and the other's, in the log's one order.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::Duration;
+
+use ballot_core::command::{Command, Outcome, Refusal};
+use ballot_core::election::Elections;
+use ballot_core::namespace::{
+    CreateMode, Data, HostEpoch, Lifetime, Limits, Namespace, NodePath, Op, SessionId,
+};
+use ballot_store::clock::ManualClock;
+use ballot_store::embedded::thread_spawner;
+use ballot_store::log::{Entry, Position, Replayed};
+use ballot_store::{EmbeddedStore, Feeder, Options, Sequenced, SharedLog, StoreError};
+
+/// An ordered log in memory that any number of replicas append to and follow.
+#[derive(Clone, Default)]
+struct MemoryLog {
+    batches: Arc<(Mutex<Vec<Sequenced>>, Condvar)>,
+}
+
+impl SharedLog for MemoryLog {
+    fn append(
+        &mut self,
+        host: HostEpoch,
+        seq: u64,
+        entries: &[Entry],
+    ) -> Result<Position, StoreError> {
+        let (batches, grown) = &*self.batches;
+        let mut batches = batches.lock().unwrap();
+        let position = batches.len() as u64 + 1;
+        batches.push(Sequenced {
+            position,
+            host,
+            seq,
+            entries: entries.to_vec(),
+        });
+        grown.notify_all();
+        Ok(position)
+    }
+}
+
+impl MemoryLog {
+    /// Follows the log into `feeder` from the start, until `stop`.
+    fn follow(&self, feeder: Feeder, stop: Arc<AtomicBool>) {
+        let log = self.clone();
+        std::thread::spawn(move || {
+            let mut next = 0;
+            while !stop.load(Ordering::Acquire) {
+                let batch = {
+                    let (batches, grown) = &*log.batches;
+                    let mut batches = batches.lock().unwrap();
+                    while batches.len() <= next && !stop.load(Ordering::Acquire) {
+                        batches = grown
+                            .wait_timeout(batches, Duration::from_millis(50))
+                            .unwrap()
+                            .0;
+                    }
+                    match batches.get(next) {
+                        Some(batch) => batch.clone(),
+                        None => return,
+                    }
+                };
+                next += 1;
+                if feeder.deliver(batch).is_err() {
+                    return;
+                }
+            }
+        });
+    }
+}
+
+struct Replica {
+    store: EmbeddedStore,
+    feeder: Feeder,
+    clock: Arc<ManualClock>,
+    epoch: HostEpoch,
+}
+
+fn replica(log: &MemoryLog, epoch: HostEpoch, stop: &Arc<AtomicBool>) -> Replica {
+    let clock = Arc::new(ManualClock::new());
+    let fresh = Replayed {
+        elections: Elections::new(Namespace::new(Limits::default())),
+        position: 0,
+        replayed: 0,
+    };
+    let (store, feeder) = EmbeddedStore::open_shared(
+        Box::new(log.clone()),
+        fresh,
+        epoch,
+        clock.clone(),
+        Options::default(),
+        thread_spawner(),
+    );
+    log.follow(feeder.clone(), stop.clone());
+    let joined = feeder
+        .propose_blocking(Command::JoinHost {
+            epoch,
+            id: format!("host-{}", epoch.0),
+        })
+        .unwrap();
+    assert_eq!(joined, Ok(Outcome::Done));
+    Replica {
+        store,
+        feeder,
+        clock,
+        epoch,
+    }
+}
+
+/// Waits (on the replica's published state, with a generous ceiling) until it has applied
+/// at least `position`.
+fn caught_up(replica: &Replica, position: Position) {
+    let mut published = replica.store.subscribe();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while replica.store.applied_position() < position {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "replica did not catch up"
+        );
+        let _ = wait_for_change(&mut published);
+    }
+}
+
+/// Blocks until the watch channel changes or 50 ms pass.
+fn wait_for_change(rx: &mut tokio::sync::watch::Receiver<ballot_core::namespace::State>) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let _ = tokio::time::timeout(Duration::from_millis(50), rx.changed()).await;
+    });
+}
+
+fn open_session(replica: &Replica) -> SessionId {
+    match replica
+        .feeder
+        .propose_blocking(Command::OpenSession {
+            ttl: Duration::from_secs(1),
+        })
+        .unwrap()
+    {
+        Ok(Outcome::Opened(session)) => session,
+        other => panic!("{other:?}"),
+    }
+}
+
+fn create(path: &str, lifetime: Lifetime) -> Command {
+    Command::Multi {
+        guard: None,
+        ops: vec![Op::Create {
+            path: NodePath::parse(path).unwrap(),
+            data: Data::from(b"x".to_vec()),
+            mode: CreateMode {
+                lifetime,
+                sequential: false,
+            },
+        }],
+        quota: None,
+    }
+}
+
+#[test]
+fn two_replicas_apply_one_order_and_an_expired_host_acts_no_more() {
+    let log = MemoryLog::default();
+    let stop = Arc::new(AtomicBool::new(false));
+    let a = replica(&log, HostEpoch(1), &stop);
+    let b = replica(&log, HostEpoch(2), &stop);
+
+    // A's ephemeral node, owned by A's session, is seen by B.
+    let session = open_session(&a);
+    let node = a
+        .feeder
+        .propose_blocking(create("/a", Lifetime::Ephemeral(session)))
+        .unwrap();
+    assert!(matches!(node, Ok(Outcome::Committed(_))), "{node:?}");
+    caught_up(&b, a.store.applied_position());
+    assert!(b.store.published().exists(&NodePath::parse("/a").unwrap()).is_some());
+    assert_eq!(
+        b.store.published().session(session).map(|s| s.owner),
+        Some(a.epoch)
+    );
+
+    // Both propose at once; both end in the same state, whatever the interleaving.
+    let writers: Vec<_> = [(&a, "a"), (&b, "b")]
+        .into_iter()
+        .map(|(replica, name)| {
+            let feeder = replica.feeder.clone();
+            let name = name.to_owned();
+            std::thread::spawn(move || {
+                for n in 0..50 {
+                    let applied = feeder
+                        .propose_blocking(create(&format!("/{name}{n}"), Lifetime::Persistent))
+                        .unwrap();
+                    assert!(matches!(applied, Ok(Outcome::Committed(_))), "{applied:?}");
+                }
+            })
+        })
+        .collect();
+    for writer in writers {
+        writer.join().unwrap();
+    }
+    let end = a.store.applied_position().max(b.store.applied_position());
+    caught_up(&a, end);
+    caught_up(&b, end);
+    assert_eq!(a.store.published().encode(), b.store.published().encode());
+
+    // Only a session's owner expires it: B's clock running past A's TTL ends nothing.
+    b.clock.advance(Duration::from_secs(5));
+    let none = b.feeder.propose_blocking(Command::ExpireSessions { sessions: vec![] });
+    assert_eq!(none.unwrap(), Ok(Outcome::Ended(vec![])));
+    assert!(a.store.published().session(session).is_some());
+
+    // B expires A: A's session and its ephemeral go in one step on both replicas, and
+    // whatever A proposes afterwards is refused on both.
+    let expired = b
+        .feeder
+        .propose_blocking(Command::ExpireHost { epoch: a.epoch })
+        .unwrap();
+    assert_eq!(expired, Ok(Outcome::Ended(vec![session])));
+    let late = a
+        .feeder
+        .propose_blocking(create("/late", Lifetime::Persistent))
+        .unwrap();
+    assert_eq!(late, Err(Refusal::HostExpired(a.epoch)));
+    let end = a.store.applied_position().max(b.store.applied_position());
+    caught_up(&a, end);
+    caught_up(&b, end);
+    for replica in [&a, &b] {
+        let state = replica.store.published();
+        assert!(state.exists(&NodePath::parse("/a").unwrap()).is_none());
+        assert!(state.exists(&NodePath::parse("/late").unwrap()).is_none());
+        assert!(state.session(session).is_none());
+    }
+    assert_eq!(a.store.published().encode(), b.store.published().encode());
+    stop.store(true, Ordering::Release);
+}
+
+#[test]
+fn a_command_over_the_batch_limit_is_refused_before_it_is_sent() {
+    #[derive(Clone, Default)]
+    struct Small(MemoryLog);
+    impl SharedLog for Small {
+        fn append(
+            &mut self,
+            host: HostEpoch,
+            seq: u64,
+            entries: &[Entry],
+        ) -> Result<Position, StoreError> {
+            self.0.append(host, seq, entries)
+        }
+        fn max_batch_bytes(&self) -> usize {
+            4096
+        }
+    }
+    let log = Small::default();
+    let stop = Arc::new(AtomicBool::new(false));
+    let fresh = Replayed {
+        elections: Elections::new(Namespace::new(Limits::default())),
+        position: 0,
+        replayed: 0,
+    };
+    let (store, feeder) = EmbeddedStore::open_shared(
+        Box::new(log.clone()),
+        fresh,
+        HostEpoch(1),
+        Arc::new(ManualClock::new()),
+        Options::default(),
+        thread_spawner(),
+    );
+    log.0.follow(feeder.clone(), stop.clone());
+    let big = Command::Multi {
+        guard: None,
+        ops: vec![Op::Create {
+            path: NodePath::parse("/big").unwrap(),
+            data: Data::from(vec![7u8; 8192]),
+            mode: CreateMode {
+                lifetime: Lifetime::Persistent,
+                sequential: false,
+            },
+        }],
+        quota: None,
+    };
+    let error = feeder.propose_blocking(big).unwrap_err();
+    assert!(error.to_string().contains("4096 bytes"), "{error}");
+    assert!(log.0.batches.0.lock().unwrap().is_empty(), "nothing was sent");
+    drop(store);
+    stop.store(true, Ordering::Release);
+}
