@@ -233,6 +233,10 @@ pub enum Entrant {
         data: Data,
         /// Whether it also hears of every new leader.
         follow_leader: bool,
+        /// Who it is (a deployment's name): kept with the candidate, so that any host
+        /// applying its deposition can record whose term ended.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        name: Option<String>,
     },
     /// An observer.
     Observer {
@@ -506,8 +510,12 @@ fn step(el: &mut Elections, command: &Command, at: MonoTime, out: &mut Effects) 
                     election,
                     data,
                     follow_leader,
+                    name,
                 } => {
                     let id = el.join(election, session, data.clone(), *follow_leader);
+                    if let Some(name) = name {
+                        el.name_candidate(id, name);
+                    }
                     let refused = match el.vote(id) {
                         Ok(effects) => {
                             out.extend(effects);

@@ -105,13 +105,6 @@ impl Host {
         self.liveness.leaders(Box::new(leaders));
     }
 
-    /// Sets what happens just before this host proposes to expire a silent peer: told the
-    /// peer's name and the leaders its last heartbeat named (to record them as revoked:
-    /// their host fenced itself before its peers' TTL ran out).
-    pub fn on_expire(&self, on_expire: impl Fn(&str, &[(String, u64)]) + Send + Sync + 'static) {
-        self.liveness.on_expire(Box::new(on_expire));
-    }
-
     /// Every host's last heartbeat as this host saw it, with the time since.
     pub fn peers(&self) -> Vec<liveness::Peer> {
         self.liveness.peers()

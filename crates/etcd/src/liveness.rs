@@ -23,8 +23,7 @@ struct Beat {
     id: String,
     epoch: HostEpoch,
     applied: u64,
-    /// The leaders the host ran when it sent the beat, by deployment name and term: what a
-    /// peer that expires the host records as revoked (their host fenced itself first).
+    /// The leaders the host ran when it sent the beat, by deployment name and term.
     #[serde(default)]
     leading: Vec<(String, u64)>,
 }
@@ -32,9 +31,6 @@ struct Beat {
 /// What a host says it runs, for its heartbeat.
 pub type Leaders = Box<dyn Fn() -> Vec<(String, u64)> + Send + Sync>;
 
-/// Told, just before this host proposes to expire a silent peer, the peer's name and the
-/// leaders its last heartbeat named.
-pub type OnExpire = Box<dyn Fn(&str, &[(String, u64)]) + Send + Sync>;
 
 /// A host as this host last heard of it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -88,11 +84,13 @@ pub(crate) struct Liveness {
     stop: Arc<AtomicBool>,
     /// When this host sent its last heartbeat that etcd acknowledged.
     acked: Mutex<MonoTime>,
+    /// When this host last (re)joined: it judges no peer silent for longer than it has
+    /// itself been live.
+    joined: Mutex<MonoTime>,
     /// Whether this host has fenced itself and not yet rejoined.
     fenced: AtomicBool,
     on_fence: OnceLock<Box<dyn Fn() + Send + Sync>>,
     leaders: OnceLock<Leaders>,
-    on_expire: OnceLock<OnExpire>,
     /// Each peer epoch's last heartbeat, with when it arrived on this host's clock.
     seen: Mutex<BTreeMap<HostEpoch, (MonoTime, Beat)>>,
     /// Peers this host proposed to expire.
@@ -119,10 +117,10 @@ impl Liveness {
             clock,
             stop,
             acked: Mutex::new(now),
+            joined: Mutex::new(now),
             fenced: AtomicBool::new(false),
             on_fence: OnceLock::new(),
             leaders: OnceLock::new(),
-            on_expire: OnceLock::new(),
             seen: Mutex::new(BTreeMap::new()),
             expiring: Mutex::new(BTreeSet::new()),
         });
@@ -154,26 +152,36 @@ impl Liveness {
         let _ = self.leaders.set(leaders);
     }
 
-    pub(crate) fn on_expire(&self, on_expire: OnExpire) {
-        let _ = self.on_expire.set(on_expire);
-    }
-
     fn stopped(&self) -> bool {
         self.stop.load(Ordering::Acquire)
     }
 
-    /// Puts the heartbeat every TTL/3; fences the host when none was acknowledged for TTL
-    /// minus a margin, and rejoins under a new epoch once heartbeats get through again.
+    /// Puts the heartbeat every TTL/3. Fences the host when none was acknowledged for TTL
+    /// minus a margin (measured from its send), or when the host finds it was paused that
+    /// long, or that its epoch was expired; rejoins under a new epoch once heartbeats get
+    /// through again.
     fn beat(self: Arc<Self>) {
         let every = self.ttl / 3;
         let margin = self.ttl / 5;
+        let limit = self.ttl.saturating_sub(margin);
         let mut client = self.connection.client();
         let key = self.connection.keys().host(&self.id);
         while !self.stopped() {
             let sent = self.clock.now();
+            let acked = *self.acked.lock().unwrap_or_else(|p| p.into_inner());
+            // Checked before the put: a host that was paused past the limit must not count
+            // the first heartbeat after the pause as proof that it stayed live.
+            if sent.since(acked) >= limit {
+                self.fence("no heartbeat acknowledged for the TTL minus its margin");
+            }
+            let epoch = self.epoch();
+            if !self.feeder.published().is_live_host(epoch) && self.feeder.applied_position() > 0
+            {
+                self.fence("this host's epoch was expired by its peers");
+            }
             let beat = encode(&Beat {
                 id: self.id.clone(),
-                epoch: self.epoch(),
+                epoch,
                 applied: self.feeder.applied_position(),
                 leading: self.leaders.get().map_or_else(Vec::new, |leaders| leaders()),
             });
@@ -193,20 +201,19 @@ impl Liveness {
                 Ok(Err(error)) => tracing::warn!(%error, "a heartbeat failed"),
                 Err(_) => tracing::warn!("a heartbeat timed out"),
             }
-            let acked = *self.acked.lock().unwrap_or_else(|p| p.into_inner());
-            if self.clock.now().since(acked) >= self.ttl.saturating_sub(margin)
-                && !self.fenced.swap(true, Ordering::AcqRel)
-            {
-                tracing::error!(
-                    host = %self.id, epoch = %self.epoch(),
-                    "no heartbeat acknowledged for the TTL minus its margin: fencing this host"
-                );
-                if let Some(fence) = self.on_fence.get() {
-                    fence();
-                }
-            }
             let spent = self.clock.now().since(sent);
             std::thread::sleep(every.saturating_sub(spent));
+        }
+    }
+
+    /// Revokes every local component's powers, once per fencing.
+    fn fence(&self, why: &str) {
+        if self.fenced.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        tracing::error!(host = %self.id, epoch = %self.epoch(), why, "fencing this host");
+        if let Some(fence) = self.on_fence.get() {
+            fence();
         }
     }
 
@@ -217,6 +224,7 @@ impl Liveness {
             Ok(epoch) => match crate::host::join(&self.feeder, epoch, &id) {
                 Ok(()) => {
                     self.epoch.store(epoch.0, Ordering::Release);
+                    *self.joined.lock().unwrap_or_else(|p| p.into_inner()) = self.clock.now();
                     self.fenced.store(false, Ordering::Release);
                     tracing::info!(host = %id, %epoch, "rejoined the cluster under a new epoch");
                 }
@@ -276,10 +284,19 @@ impl Liveness {
     /// Every TTL/4, proposes the expiry of each live host (in the namespace) whose
     /// heartbeat this host has not seen for a full TTL on its own clock.
     fn check_peers(self: Arc<Self>) {
-        let started = self.clock.now();
+        let margin = self.ttl / 5;
         while !self.stopped() {
             std::thread::sleep(self.ttl / 4);
             let now = self.clock.now();
+            let acked = *self.acked.lock().unwrap_or_else(|p| p.into_inner());
+            if self.fenced.load(Ordering::Acquire)
+                || now.since(acked) >= self.ttl.saturating_sub(margin)
+            {
+                // A host whose own heartbeat is not getting through (or that was paused)
+                // may be the one cut off: it judges nobody.
+                continue;
+            }
+            let joined = *self.joined.lock().unwrap_or_else(|p| p.into_inner());
             let mine = self.epoch();
             let state = self.feeder.published();
             let silent: Vec<HostEpoch> = {
@@ -289,15 +306,11 @@ impl Liveness {
                     .map(|(epoch, _)| epoch)
                     .filter(|epoch| *epoch != mine)
                     .filter(|epoch| {
-                        let last = seen.get(epoch).map_or(started, |(at, _)| *at);
+                        let last = seen.get(epoch).map_or(joined, |(at, _)| (*at).max(joined));
                         now.since(last) >= self.ttl
                     })
                     .collect()
             };
-            if self.fenced.load(Ordering::Acquire) {
-                // A fenced host may be the one cut off; it judges nobody.
-                continue;
-            }
             for epoch in silent {
                 if !self
                     .expiring
@@ -308,15 +321,6 @@ impl Liveness {
                     continue;
                 }
                 tracing::warn!(%epoch, "a host fell silent for its TTL: expiring it");
-                let last = self
-                    .seen
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .get(&epoch)
-                    .map(|(_, beat)| (beat.id.clone(), beat.leading.clone()));
-                if let (Some(on_expire), Some((id, leading))) = (self.on_expire.get(), last) {
-                    on_expire(&id, &leading);
-                }
                 match self.feeder.propose_blocking(Command::ExpireHost { epoch }) {
                     Ok(applied) => tracing::info!(%epoch, ?applied, "expired a silent host"),
                     Err(error) => {

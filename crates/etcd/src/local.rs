@@ -128,7 +128,7 @@ impl LocalCluster {
             .args(["--initial-cluster", &initial])
             .args(["--initial-cluster-token", "ballot-local"])
             .args(["--initial-cluster-state", "new"])
-            .args(["--heartbeat-interval", "50", "--election-timeout", "500"])
+            .args(["--heartbeat-interval", "100", "--election-timeout", "1000"])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::from(log))

@@ -386,6 +386,7 @@ pub(crate) async fn start(
             election,
             data: Data::from(data),
             follow_leader,
+            name: Some(spec.name.clone()),
         },
         Role::Observer { election } => Entrant::Observer { election },
     };

@@ -312,6 +312,24 @@ impl Shared {
                 fence.revoke(Revocation::SessionEnded);
             }
         }
+        // A leader that ran on another host sharing the namespace: this host records its
+        // term's end too, in the step that ends it, so that a merged history holds it
+        // even when its own host died without recording anything.
+        for deposed in &effects.deposed {
+            if let Some(name) = &deposed.name
+                && !self.session_fences.contains_key(&deposed.session)
+            {
+                let base = self
+                    .last_deployment_base
+                    .load(std::sync::atomic::Ordering::Relaxed);
+                self.recorder.leadership_now(
+                    recorded_process(base + 999_999, Lane::Exit),
+                    LeadershipCall::Revoke,
+                    name,
+                    deposed.term.0,
+                );
+            }
+        }
     }
 
     /// Hands notifications and watch events to their actors without waiting. When a
@@ -734,19 +752,6 @@ impl Runtime {
             .filter(|link| !link.fence.is_revoked())
             .filter_map(|link| Some((link.name.clone(), link.fence.leading()?)))
             .collect()
-    }
-
-    /// Records that the leader `name` of `term`, which ran on another host, was revoked:
-    /// that host fell silent and is being expired here, and it fenced itself before (see
-    /// the etcd crate's safety argument). Recorded under a process of this host's own.
-    pub fn record_revoked_elsewhere(&self, name: &str, term: u64) {
-        let base = self.shared.last_deployment_base.load(std::sync::atomic::Ordering::Relaxed);
-        self.shared.recorder.leadership_now(
-            recorded_process(base + 999_999, Lane::Exit),
-            LeadershipCall::Revoke,
-            name,
-            term,
-        );
     }
 
     /// Revokes every instance on this host at once, leaders first recorded as revoked: what

@@ -51,6 +51,7 @@ fn enter(store: &EmbeddedStore, name: &str) -> Recipient {
         election: ElectionName::parse("db").unwrap(),
         data: Data::from(name),
         follow_leader: false,
+        name: None,
     };
     match run(
         store,

@@ -43,6 +43,7 @@ fn enter(el: &mut Elections, election: &str, data: &str, at: MonoTime) -> (Sessi
         election: e(election),
         data: Data::from(data),
         follow_leader: false,
+        name: None,
     };
     match applied(el, Command::Enter { ttl: TTL, role }, at) {
         Outcome::Entered {
@@ -115,6 +116,7 @@ fn a_deployment_enters_its_election_in_one_step() {
         election: e("db"),
         data: Data::from("a"),
         follow_leader: false,
+        name: None,
     };
     let revision = el.namespace().revision();
     let (outcome, effects) = apply(&mut el, &Command::Enter { ttl: TTL, role }, t(0));

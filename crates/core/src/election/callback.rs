@@ -76,6 +76,20 @@ pub struct Effects {
     /// Sessions this step ended (closed or expired): whoever acted through them has lost
     /// its powers, and the host revokes them before anything else is delivered.
     pub ended_sessions: Vec<SessionId>,
+    /// Leaders this step deposed, by the name they entered with: every host applying the
+    /// step learns whose term ended, wherever that leader ran.
+    pub deposed: Vec<Deposition>,
+}
+
+/// A leader's term ended by a step (see [`Effects::deposed`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Deposition {
+    /// The name it entered with, if any.
+    pub name: Option<String>,
+    /// The term that ended.
+    pub term: Term,
+    /// Its session.
+    pub session: SessionId,
 }
 
 impl Effects {
@@ -84,6 +98,7 @@ impl Effects {
         self.notifications.extend(other.notifications);
         self.watch_events.extend(other.watch_events);
         self.ended_sessions.extend(other.ended_sessions);
+        self.deposed.extend(other.deposed);
     }
 
     /// True when nothing happened that anyone must hear of.

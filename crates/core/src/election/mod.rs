@@ -56,7 +56,7 @@ use crate::namespace::{
     NodePath, Op, Revision, SessionId, State, WatchEvent, WatchKind, WatcherId,
 };
 
-pub use callback::{Callback, Effects, Notification, Recipient};
+pub use callback::{Callback, Deposition, Effects, Notification, Recipient};
 pub use kept::{is_host_kept, refuse_host_kept};
 pub use leader::{Leader, Term};
 pub use lease::{ELECTORS_ROOT, ElectorPaths, LeaseHolder, LeaseOutcome};
@@ -230,6 +230,9 @@ struct Candidate {
     phase: Phase,
     /// Whether on-losing-election was delivered for the current vote.
     told_losing: bool,
+    /// The name it entered with (see [`crate::command::Entrant::Candidate`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    name: Option<String>,
 }
 
 /// Per-election bookkeeping.
@@ -488,9 +491,17 @@ impl Elections {
                 ballot: None,
                 phase: Phase::Idle,
                 told_losing: false,
+                name: None,
             },
         );
         id
+    }
+
+    /// Names a candidate (see [`crate::command::Entrant::Candidate`]).
+    pub fn name_candidate(&mut self, id: CandidateId, name: &str) {
+        if let Some(candidate) = self.candidates.get_mut(&id) {
+            candidate.name = Some(name.to_owned());
+        }
     }
 
     /// Casts the candidate's ballot. The outcome (winning, or losing once the leader has
@@ -860,6 +871,11 @@ impl Elections {
                 election: candidate.election.clone(),
                 to: Recipient::Candidate(id),
                 callback: Callback::Deposed { term },
+            });
+            out.deposed.push(Deposition {
+                name: candidate.name.clone(),
+                term,
+                session: candidate.session,
             });
         }
         self.drop_ballot(id);

@@ -163,15 +163,6 @@ impl Host {
                     .upgrade()
                     .map_or_else(Vec::new, |host| host.runtime.leaders())
             });
-            let expiring = Arc::downgrade(&host);
-            cluster.on_expire(move |peer, leaders| {
-                if let Some(host) = expiring.upgrade() {
-                    for (name, term) in leaders {
-                        tracing::info!(%peer, %name, term, "recording a silent host's leader as revoked");
-                        host.runtime.record_revoked_elsewhere(name, *term);
-                    }
-                }
-            });
             let fenced = Arc::downgrade(&host);
             cluster.on_fence(move || {
                 if let Some(host) = fenced.upgrade() {

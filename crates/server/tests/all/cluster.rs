@@ -8,13 +8,29 @@ use ballot::serve::wire::DeploymentView;
 use ballot_etcd::local::{LocalCluster, cluster_for_tests};
 use serde_json::Value;
 
-use super::serve::{Server, components, deploy, election, eventually, get, wasm};
+use super::serve::{Server, components, deploy, election, get, wasm};
+
+/// Polls `f` until it gives `Some`, for at most 60 s: hosts, etcd members and the test
+/// share two cores with the rest of the suite.
+fn eventually<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        if let Some(value) = f() {
+            return value;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
 
 /// Starts host `id` of cluster `name` on `etcd`.
 fn host(dir: &Path, etcd: &LocalCluster, name: &str, id: &str, ttl_ms: u64) -> Server {
     let endpoints = etcd.endpoints().join(",");
     let ttl = ttl_ms.to_string();
-    Server::start(
+    Server::start_logging(
         &dir.join(id),
         &[
             "--etcd",
@@ -26,6 +42,7 @@ fn host(dir: &Path, etcd: &LocalCluster, name: &str, id: &str, ttl_ms: u64) -> S
             "--host-ttl-ms",
             &ttl,
         ],
+        &dir.join(format!("{id}.log")),
     )
 }
 
@@ -57,7 +74,7 @@ fn three_hosts_share_one_election_and_a_killed_hosts_leader_is_succeeded() {
     };
     let servers: Vec<Server> = ["h0", "h1", "h2"]
         .iter()
-        .map(|id| host(dir.path(), &etcd, "seed", id, 1000))
+        .map(|id| host(dir.path(), &etcd, "seed", id, 2000))
         .collect();
     eventually("every host to see all three", || {
         servers
@@ -112,6 +129,77 @@ fn three_hosts_share_one_election_and_a_killed_hosts_leader_is_succeeded() {
     for server in servers {
         server.terminate();
     }
+    let checked = Command::new(env!("CARGO_BIN_EXE_ballot"))
+        .args(["check", "--model", "leadership-exclusive"])
+        .args(&histories)
+        .output()
+        .expect("ballot check runs");
+    assert!(
+        checked.status.success(),
+        "the merged history is linearizable: {}{}",
+        String::from_utf8_lossy(&checked.stdout),
+        String::from_utf8_lossy(&checked.stderr)
+    );
+}
+
+fn signal(server: &Server, name: &str) {
+    let status = Command::new("kill")
+        .args([name, &server.child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(status.success());
+}
+
+#[test]
+fn a_paused_leaders_host_is_expired_and_nothing_it_does_afterwards_takes_effect() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(etcd) = cluster_for_tests(3, &dir.path().join("etcd")) else {
+        return;
+    };
+    let ttl_ms = 1000;
+    let paused = host(dir.path(), &etcd, "pause", "p0", ttl_ms);
+    let other = host(dir.path(), &etcd, "pause", "p1", ttl_ms);
+    eventually("both hosts to see each other", || {
+        (hosts(&paused).len() == 2 && hosts(&other).len() == 2).then_some(())
+    });
+    candidate(&paused, "alpha");
+    let (_, first_term) = eventually("alpha to lead", || {
+        leader_data(&other).filter(|(data, _)| data == "alpha-addr")
+    });
+    candidate(&other, "bravo");
+    eventually("bravo to queue", || {
+        (election(&other, "example").queue.len() == 2).then_some(())
+    });
+
+    // Paused for three TTLs: its peer expires it and promotes bravo meanwhile.
+    signal(&paused, "-STOP");
+    let started = std::time::Instant::now();
+    let (_, term) = eventually("bravo to lead while alpha's host is paused", || {
+        leader_data(&other).filter(|(data, _)| data == "bravo-addr")
+    });
+    assert!(term > first_term);
+    let three_ttls = std::time::Duration::from_millis(3 * ttl_ms);
+    std::thread::sleep(three_ttls.saturating_sub(started.elapsed()));
+    signal(&paused, "-CONT");
+
+    // The paused host learns it was expired, fences itself, rejoins under a new epoch,
+    // and alpha comes back as a loser behind bravo, whose term stands.
+    eventually("the paused host to rejoin and alpha to queue again", || {
+        let view = election(&paused, "example");
+        (view.queue.len() == 2
+            && view.leader.as_ref().map(|l| l.term) == Some(term)
+            && components(&paused)
+                .iter()
+                .any(|d| d.name == "alpha" && d.status == "running"))
+        .then_some(())
+    });
+    assert_eq!(leader_data(&other), Some(("bravo-addr".into(), term)));
+
+    // Merged, the histories show alpha revoked before bravo was promoted, and no commit of
+    // alpha's term after it ended.
+    let histories = [paused.history_path(), other.history_path()];
+    paused.terminate();
+    other.terminate();
     let checked = Command::new(env!("CARGO_BIN_EXE_ballot"))
         .args(["check", "--model", "leadership-exclusive"])
         .args(&histories)

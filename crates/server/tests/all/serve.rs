@@ -27,6 +27,21 @@ impl Server {
     }
 
     pub(crate) fn start_with_env(data_dir: &Path, extra: &[&str], env: &[(&str, String)]) -> Server {
+        Self::start_with(data_dir, extra, env, Stdio::null())
+    }
+
+    /// Starts the server with its log (stderr) going to `log`.
+    pub(crate) fn start_logging(data_dir: &Path, extra: &[&str], log: &Path) -> Server {
+        let file = std::fs::File::create(log).expect("creating the log file");
+        Self::start_with(data_dir, extra, &[("RUST_LOG", "info".into())], Stdio::from(file))
+    }
+
+    fn start_with(
+        data_dir: &Path,
+        extra: &[&str],
+        env: &[(&str, String)],
+        stderr: Stdio,
+    ) -> Server {
         let history = data_dir.with_extension(format!("history-{}.jsonl", now_nanos()));
         let mut child = Command::new(env!("CARGO_BIN_EXE_ballot"))
             .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
@@ -37,7 +52,7 @@ impl Server {
             .env("BALLOT_TOKEN", TOKEN)
             .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(stderr)
             .spawn()
             .expect("ballot serve starts");
         let mut stdout = BufReader::new(child.stdout.take().expect("piped"));

@@ -399,6 +399,7 @@ fn elections_kept_in_the_store_come_back_after_a_restart() {
             election: election.clone(),
             data: Data::from(data),
             follow_leader: false,
+            name: None,
         },
     };
     let Ok(Outcome::Entered {
