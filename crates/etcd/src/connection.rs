@@ -93,29 +93,22 @@ impl Connection {
             .enable_all()
             .build()
             .map_err(|e| StoreError::Unavailable(format!("starting the etcd client: {e}")))?;
-        let options = ConnectOptions::new()
-            .with_connect_timeout(settings.connect_timeout)
-            .with_timeout(settings.request_timeout)
-            .with_keep_alive(Duration::from_secs(1), settings.request_timeout);
-        let endpoints = settings.endpoints.clone();
-        let client = runtime
-            .block_on(async {
-                let mut client = Client::connect(&endpoints, Some(options)).await?;
-                // Connecting is lazy; a status call proves some member answers.
-                client.status().await?;
-                Ok::<_, etcd_client::Error>(client)
-            })
-            .map_err(|e| {
-                StoreError::Unavailable(format!(
-                    "etcd at {} cannot be reached: {e}",
-                    settings.endpoints.join(",")
-                ))
-            })?;
+        let runtime = Arc::new(runtime);
+        let client = connect(&runtime, &settings)?;
         Ok(Connection {
-            runtime: Arc::new(runtime),
+            runtime,
             client,
             keys: Keys::new(&settings.cluster),
             settings,
+        })
+    }
+
+    /// The same connection on a new client (new channels to the members): for a long
+    /// watch that failed, whose channel may be stuck after the members restarted.
+    pub fn reconnect(&self) -> Result<Connection, StoreError> {
+        Ok(Connection {
+            client: connect(&self.runtime, &self.settings)?,
+            ..self.clone()
         })
     }
 
@@ -143,6 +136,28 @@ impl Connection {
     pub fn settings(&self) -> &Settings {
         &self.settings
     }
+}
+
+fn connect(runtime: &tokio::runtime::Runtime, settings: &Settings) -> Result<Client, StoreError> {
+    let options = ConnectOptions::new()
+        .with_connect_timeout(settings.connect_timeout)
+        .with_timeout(settings.request_timeout)
+        // Not more often than etcd allows (--grpc-keepalive-min-time, 5 s by default):
+        // a client that pings faster is told to go away, and its watches break.
+        .with_keep_alive(Duration::from_secs(10), Duration::from_secs(5));
+    runtime
+        .block_on(async {
+            let mut client = Client::connect(&settings.endpoints, Some(options)).await?;
+            // Connecting is lazy; a status call proves some member answers.
+            client.status().await?;
+            Ok::<_, etcd_client::Error>(client)
+        })
+        .map_err(|e| {
+            StoreError::Unavailable(format!(
+                "etcd at {} cannot be reached: {e}",
+                settings.endpoints.join(",")
+            ))
+        })
 }
 
 /// An etcd failure as a store error.

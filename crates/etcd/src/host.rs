@@ -153,6 +153,7 @@ fn follow(
     spawn(Box::new(move || {
         let mut after = after;
         let mut pause = Duration::from_millis(50);
+        let mut connection = connection;
         while !stop.load(Ordering::Acquire) {
             match connection.block_on(watch_from(&connection, &feeder, &mut after, &stop)) {
                 Ok(()) => return,
@@ -161,6 +162,15 @@ fn follow(
                     tracing::warn!(%error, after, "the log's watch was lost; following again");
                     std::thread::sleep(pause);
                     pause = (pause * 2).min(Duration::from_secs(1));
+                    // A fresh client: the old one's channel may not recover from every
+                    // member having restarted.
+                    match connection.reconnect() {
+                        Ok(fresh) => {
+                            connection = fresh;
+                            pause = Duration::from_millis(50);
+                        }
+                        Err(error) => tracing::warn!(%error, "reconnecting to etcd failed"),
+                    }
                 }
             }
         }

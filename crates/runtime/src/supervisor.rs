@@ -159,6 +159,9 @@ impl Watched {
     }
 }
 
+/// How long a deployment whose host fenced itself waits before it tries to start again.
+const HOST_FENCED_RETRY: Duration = Duration::from_millis(250);
+
 async fn supervise(
     shared: Arc<Shared>,
     deployment: Arc<Deployment>,
@@ -199,6 +202,12 @@ async fn supervise(
                 watched.set_current(None);
                 exit
             }
+            // The store could not take the new instance's entry (a shared log out of
+            // reach, or this host fenced and not yet rejoined): not the component's fault.
+            Err(DeployError::Store(error)) => {
+                tracing::warn!(deployment = %name, %error, "restart waits for the store");
+                Exit::Revoked(Revocation::HostFenced)
+            }
             Err(error) => Exit::Crashed(format!("restart failed: {error}")),
         };
         if watched.is_stopped() || exit == Exit::Revoked(Revocation::Undeployed) {
@@ -210,6 +219,11 @@ async fn supervise(
                 // Not the instance's fault (its ballot was taken, or it was killed from
                 // outside): continue at once, and not towards the crash limit.
                 tracing::info!(deployment = %name, %why, "restarting in a fresh instance");
+            }
+            Exit::Revoked(Revocation::HostFenced) => {
+                // Its host lost the shared log: try again shortly, not towards the crash
+                // limit, until the host has rejoined.
+                watched.pause(HOST_FENCED_RETRY).await;
             }
             // Anything else ended the instance through its own doing (a crash, a lapsed
             // session, a full mailbox): it counts against the crash limit.

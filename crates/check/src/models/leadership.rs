@@ -9,7 +9,7 @@
 //! | `elected`     | `[candidate, term]`            | the same                  | `term` is above the current term (it becomes the term, `candidate` its leader), or it repeats the current term and leader |
 //! | `commit`      | `[candidate, term]` or `[candidate, term, payload]` | the same | `candidate` leads `term` right now; changes nothing |
 //! | `read-leader` | `null`                         | `[candidate, term]`, or `null` for no leader | the reply is the current term and leader |
-//! | `resign`      | `[candidate, term]`            | the same                  | `term` is not above the current term and, if it is the current term, its leader is `candidate` or nobody; clears the leader of the current term |
+//! | `resign`      | `[candidate, term]`            | the same                  | `term` is below the current term (nothing changes); or it is the current term and its leader is `candidate` or nobody (clears the leader); or it is above the current term, a term that ended before its leader acted on it (it becomes the current term, with no leader; in the exclusive variant only while nobody leads) |
 //! | `revoke`      | `[candidate, term]`            | the same                  | as `resign`: the host took the term's powers away (deposed, trapped, expired) |
 //!
 //! From these rules: at most one leader per term (a second `elected` for a term is
@@ -227,6 +227,12 @@ impl Model for Leadership {
             LeadershipOp::Resign { candidate, term } => {
                 if term < state.term {
                     Some(*state)
+                } else if term > state.term {
+                    // A term that ended before its leader acted on it (deposed before it
+                    // heard it won, recorded by another host): it began, so terms move on
+                    // to it; in the exclusive model only once nobody leads.
+                    (!(self.exclusive && state.leader.is_some()))
+                        .then_some(LeadershipState { term, leader: None })
                 } else if term == state.term
                     && (state.leader == Some(candidate) || state.leader.is_none())
                 {

@@ -212,3 +212,65 @@ fn a_paused_leaders_host_is_expired_and_nothing_it_does_afterwards_takes_effect(
         String::from_utf8_lossy(&checked.stderr)
     );
 }
+
+#[test]
+fn with_all_of_etcd_down_no_leader_acts_and_elections_resume_with_higher_terms() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(mut etcd) = cluster_for_tests(3, &dir.path().join("etcd")) else {
+        return;
+    };
+    let ttl_ms = 1000;
+    let first = host(dir.path(), &etcd, "outage", "o0", ttl_ms);
+    let second = host(dir.path(), &etcd, "outage", "o1", ttl_ms);
+    eventually("both hosts to see each other", || {
+        (hosts(&first).len() == 2 && hosts(&second).len() == 2).then_some(())
+    });
+    candidate(&first, "alpha");
+    let (_, before) = eventually("alpha to lead", || {
+        leader_data(&second).filter(|(data, _)| data == "alpha-addr")
+    });
+    candidate(&second, "bravo");
+    eventually("bravo to queue", || {
+        (election(&second, "example").queue.len() == 2).then_some(())
+    });
+
+    // All of etcd gone for 5 s: both hosts fence themselves within their TTL.
+    for member in 0..etcd.size() {
+        etcd.kill(member);
+    }
+    std::thread::sleep(std::time::Duration::from_secs(5));
+    for member in 0..etcd.size() {
+        etcd.start_member(member).unwrap();
+    }
+    etcd.wait_ready(std::time::Duration::from_secs(60)).unwrap();
+
+    // Afterwards both rejoin, and the election resumes under a term above every earlier one.
+    let (_, after) = eventually("a leader again, under a higher term", || {
+        let seen = leader_data(&first)?;
+        (seen.1 > before && leader_data(&second) == Some(seen.clone())).then_some(seen)
+    });
+    assert!(after > before);
+
+    let histories = [first.history_path(), second.history_path()];
+    first.terminate();
+    second.terminate();
+    let checked = Command::new(env!("CARGO_BIN_EXE_ballot"))
+        .args(["check", "--model", "leadership-exclusive"])
+        .args(&histories)
+        .output()
+        .expect("ballot check runs");
+    assert!(
+        checked.status.success(),
+        "the merged history is linearizable: {}{}",
+        String::from_utf8_lossy(&checked.stdout),
+        String::from_utf8_lossy(&checked.stderr)
+    );
+    // The leader of the first term was revoked by its own host during the outage.
+    let merged = std::fs::read_to_string(&histories[0]).unwrap();
+    assert!(
+        merged
+            .lines()
+            .any(|line| line.contains("\"revoke\"") && line.contains("alpha")),
+        "alpha's host revoked it: {merged}"
+    );
+}

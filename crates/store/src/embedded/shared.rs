@@ -29,6 +29,9 @@ use super::{Job, OnApplied, Proposal, Proposed, Request, Waiter, Writer};
 use crate::StoreError;
 use crate::log::{Entry, Position};
 
+/// The longest [`Feeder::propose_blocking`] waits for its answer.
+const PROPOSE_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// A batch as a shared log ordered it, tagged with who proposed it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Sequenced {
@@ -105,10 +108,15 @@ impl Feeder {
                 sweep: true,
             })
             .map_err(|_| StoreError::Closed)?;
-        match rx.recv() {
+        // Bounded: a batch whose append was confirmed but which the follower cannot bring
+        // back (the log out of reach) must not hold the caller for ever.
+        match rx.recv_timeout(PROPOSE_WAIT) {
             Ok(Ok(applied)) => Ok(applied),
             Ok(Err(failure)) => Err(StoreError::Unavailable(failure)),
-            Err(_) => Err(StoreError::Closed),
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => Err(StoreError::Unavailable(
+                format!("no answer within {PROPOSE_WAIT:?}; the command may still apply"),
+            )),
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => Err(StoreError::Closed),
         }
     }
 
@@ -152,6 +160,7 @@ enum Item {
 
 /// One of this host's batches, appended and not yet applied.
 struct Pending {
+    host: HostEpoch,
     seq: u64,
     entries: Vec<Entry>,
     items: Vec<Item>,
@@ -408,6 +417,7 @@ impl Writer {
         let (host, seq) = (replication.host, replication.seq);
         match replication.log.append(host, seq, &entries) {
             Ok(_) => replication.pending.push_back(Pending {
+                host,
                 seq,
                 entries,
                 items,
@@ -437,16 +447,34 @@ impl Writer {
             return;
         }
         replication.position = batch.position;
-        let own = batch.host == replication.host
-            && replication.pending.front().is_some_and(|p| p.seq == batch.seq);
-        let items = if own {
+        // This host's batches come back in the order they were appended; one that is not
+        // there (its append failed, and then it landed after all) applies like any other
+        // host's. Those appended before the one that came back and still missing are lost.
+        let own = replication
+            .pending
+            .iter()
+            .position(|p| (p.host, p.seq) == (batch.host, batch.seq));
+        let mut lost = Vec::new();
+        let items = own.and_then(|at| {
+            lost.extend(replication.pending.drain(..at));
             replication.pending.pop_front().map(|p| {
                 debug_assert_eq!(p.entries, batch.entries);
                 p.items
             })
-        } else {
-            None
-        };
+        });
+        for missing in lost {
+            let why = "the shared log lost a batch it had confirmed".to_string();
+            tracing::error!(host = %missing.host, seq = missing.seq, "{why}");
+            for item in missing.items {
+                match item {
+                    Item::Proposal { reply, .. } => reply(Err(why.clone())),
+                    Item::Inspection(job) => {
+                        let ran = job(Err(why.clone()), &self.shared);
+                        (ran.waiter)(Err(why.clone()));
+                    }
+                }
+            }
+        }
         self.core.set_proposer(batch.host);
         let sink = self.shared.sink.get().cloned();
         let mut entries = batch.entries.into_iter();
