@@ -32,8 +32,8 @@ use crate::election::{
     refuse_host_kept,
 };
 use crate::namespace::{
-    Committed, Data, Error, Guard, Lifetime, MonoTime, MultiError, NodePath, Op, Revision,
-    SessionId, WatchKind, WatcherId, HostEpoch,
+    Committed, Data, Error, Guard, HostEpoch, Lifetime, MonoTime, MultiError, NodePath, Op,
+    Revision, SessionId, WatchKind, WatcherId,
 };
 
 /// One change, as data. See the module docs.

@@ -126,7 +126,11 @@ pub(crate) fn join(feeder: &Feeder, epoch: HostEpoch, id: &str) -> Result<(), St
     })? {
         Ok(Outcome::Done) => {}
         Ok(other) => return Err(StoreError::Failed(format!("joining returned {other:?}"))),
-        Err(refusal) => return Err(StoreError::Failed(format!("joining was refused: {refusal}"))),
+        Err(refusal) => {
+            return Err(StoreError::Failed(format!(
+                "joining was refused: {refusal}"
+            )));
+        }
     }
     let earlier: Vec<HostEpoch> = feeder
         .published()
@@ -200,7 +204,9 @@ async fn watch_from(
             continue;
         };
         let Some(response) = message.map_err(unavailable("following the log"))? else {
-            return Err(StoreError::Unavailable("etcd closed the log's watch".into()));
+            return Err(StoreError::Unavailable(
+                "etcd closed the log's watch".into(),
+            ));
         };
         if response.compact_revision() > 0 {
             // Snapshots cover this case when a snapshot is newer than the compaction; a host

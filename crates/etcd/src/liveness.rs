@@ -31,7 +31,6 @@ struct Beat {
 /// What a host says it runs, for its heartbeat.
 pub type Leaders = Box<dyn Fn() -> Vec<(String, u64)> + Send + Sync>;
 
-
 /// A host as this host last heard of it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Peer {
@@ -175,15 +174,17 @@ impl Liveness {
                 self.fence("no heartbeat acknowledged for the TTL minus its margin");
             }
             let epoch = self.epoch();
-            if !self.feeder.published().is_live_host(epoch) && self.feeder.applied_position() > 0
-            {
+            if !self.feeder.published().is_live_host(epoch) && self.feeder.applied_position() > 0 {
                 self.fence("this host's epoch was expired by its peers");
             }
             let beat = encode(&Beat {
                 id: self.id.clone(),
                 epoch,
                 applied: self.feeder.applied_position(),
-                leading: self.leaders.get().map_or_else(Vec::new, |leaders| leaders()),
+                leading: self
+                    .leaders
+                    .get()
+                    .map_or_else(Vec::new, |leaders| leaders()),
             });
             let put = self.connection.block_on(async {
                 tokio::time::timeout(every.max(Duration::from_millis(50)), async {
@@ -347,8 +348,9 @@ impl Liveness {
                     let acked = *self.acked.lock().unwrap_or_else(|p| p.into_inner());
                     (now.since(acked), self.feeder.applied_position())
                 } else {
-                    seen.get(&epoch)
-                        .map_or((Duration::MAX, 0), |(at, beat)| (now.since(*at), beat.applied))
+                    seen.get(&epoch).map_or((Duration::MAX, 0), |(at, beat)| {
+                        (now.since(*at), beat.applied)
+                    })
                 };
                 Peer {
                     epoch,

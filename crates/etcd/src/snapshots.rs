@@ -137,7 +137,10 @@ impl Snapshots for EtcdSnapshots {
         }
         if bytes.len() as u64 != manifest.bytes || Sha256::digest(&bytes)[..] != manifest.sha256[..]
         {
-            return Err(corrupt(&folder, "the chunks do not match the manifest's digest"));
+            return Err(corrupt(
+                &folder,
+                "the chunks do not match the manifest's digest",
+            ));
         }
         let mut elections: Elections = ciborium::from_reader(&bytes[..])
             .map_err(|e| corrupt(&folder, &format!("a damaged snapshot: {e}")))?;

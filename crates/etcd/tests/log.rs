@@ -46,7 +46,9 @@ fn an_unreachable_cluster_is_named_in_the_error() {
     let mut settings = Settings::new(vec!["http://127.0.0.1:1".into()], "nowhere");
     settings.connect_timeout = std::time::Duration::from_millis(300);
     settings.request_timeout = std::time::Duration::from_millis(300);
-    let error = Connection::open(settings).err().expect("nothing listens on port 1");
+    let error = Connection::open(settings)
+        .err()
+        .expect("nothing listens on port 1");
     let message = error.to_string();
     assert!(message.contains("http://127.0.0.1:1"), "{message}");
 }

@@ -440,7 +440,9 @@ pub(crate) async fn start(
         Err(Refusal::Election(error)) => return Err(error.into()),
         Err(Refusal::Namespace(error)) => return Err(ElectionError::from(error).into()),
         Err(expired @ Refusal::HostExpired(_)) => {
-            return Err(DeployError::Store(StoreError::Unavailable(expired.to_string())));
+            return Err(DeployError::Store(StoreError::Unavailable(
+                expired.to_string(),
+            )));
         }
         Err(other) => return Err(DeployError::Instantiate(other.to_string())),
     };

@@ -121,7 +121,7 @@ fn caught_up(replica: &Replica, position: Position) {
             std::time::Instant::now() < deadline,
             "replica did not catch up"
         );
-        let _ = wait_for_change(&mut published);
+        wait_for_change(&mut published);
     }
 }
 
@@ -179,7 +179,12 @@ fn two_replicas_apply_one_order_and_an_expired_host_acts_no_more() {
         .unwrap();
     assert!(matches!(node, Ok(Outcome::Committed(_))), "{node:?}");
     caught_up(&b, a.store.applied_position());
-    assert!(b.store.published().exists(&NodePath::parse("/a").unwrap()).is_some());
+    assert!(
+        b.store
+            .published()
+            .exists(&NodePath::parse("/a").unwrap())
+            .is_some()
+    );
     assert_eq!(
         b.store.published().session(session).map(|s| s.owner),
         Some(a.epoch)
@@ -211,7 +216,9 @@ fn two_replicas_apply_one_order_and_an_expired_host_acts_no_more() {
 
     // Only a session's owner expires it: B's clock running past A's TTL ends nothing.
     b.clock.advance(Duration::from_secs(5));
-    let none = b.feeder.propose_blocking(Command::ExpireSessions { sessions: vec![] });
+    let none = b
+        .feeder
+        .propose_blocking(Command::ExpireSessions { sessions: vec![] });
     assert_eq!(none.unwrap(), Ok(Outcome::Ended(vec![])));
     assert!(a.store.published().session(session).is_some());
 
@@ -287,7 +294,10 @@ fn a_command_over_the_batch_limit_is_refused_before_it_is_sent() {
     };
     let error = feeder.propose_blocking(big).unwrap_err();
     assert!(error.to_string().contains("4096 bytes"), "{error}");
-    assert!(log.0.batches.0.lock().unwrap().is_empty(), "nothing was sent");
+    assert!(
+        log.0.batches.0.lock().unwrap().is_empty(),
+        "nothing was sent"
+    );
     drop(store);
     stop.store(true, Ordering::Release);
 }

@@ -52,8 +52,8 @@ use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use crate::namespace::{
-    Change, Committed, CreateMode, Data, Error, EventKind, Guard, HostEpoch, MonoTime, MultiError, Namespace,
-    NodePath, Op, Revision, SessionId, State, WatchEvent, WatchKind, WatcherId,
+    Change, Committed, CreateMode, Data, Error, EventKind, Guard, HostEpoch, MonoTime, MultiError,
+    Namespace, NodePath, Op, Revision, SessionId, State, WatchEvent, WatchKind, WatcherId,
 };
 
 pub use callback::{Callback, Deposition, Effects, Notification, Recipient};

@@ -86,7 +86,10 @@ impl ServeArgs {
             .clone()
             .ok_or_else(|| anyhow::anyhow!("--etcd needs --cluster NAME"))?;
         if self.host_ttl_ms < 100 {
-            anyhow::bail!("--host-ttl-ms must be at least 100 (got {})", self.host_ttl_ms);
+            anyhow::bail!(
+                "--host-ttl-ms must be at least 100 (got {})",
+                self.host_ttl_ms
+            );
         }
         let host_id = match &self.host_id {
             Some(id) => id.clone(),

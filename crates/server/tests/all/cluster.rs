@@ -77,10 +77,7 @@ fn three_hosts_share_one_election_and_a_killed_hosts_leader_is_succeeded() {
         .map(|id| host(dir.path(), &etcd, "seed", id, 2000))
         .collect();
     eventually("every host to see all three", || {
-        servers
-            .iter()
-            .all(|s| hosts(s).len() == 3)
-            .then_some(())
+        servers.iter().all(|s| hosts(s).len() == 3).then_some(())
     });
 
     // The first candidate, on h0, leads; every host says so.

@@ -26,14 +26,23 @@ impl Server {
         Self::start_with_env(data_dir, extra, &[])
     }
 
-    pub(crate) fn start_with_env(data_dir: &Path, extra: &[&str], env: &[(&str, String)]) -> Server {
+    pub(crate) fn start_with_env(
+        data_dir: &Path,
+        extra: &[&str],
+        env: &[(&str, String)],
+    ) -> Server {
         Self::start_with(data_dir, extra, env, Stdio::null())
     }
 
     /// Starts the server with its log (stderr) going to `log`.
     pub(crate) fn start_logging(data_dir: &Path, extra: &[&str], log: &Path) -> Server {
         let file = std::fs::File::create(log).expect("creating the log file");
-        Self::start_with(data_dir, extra, &[("RUST_LOG", "info".into())], Stdio::from(file))
+        Self::start_with(
+            data_dir,
+            extra,
+            &[("RUST_LOG", "info".into())],
+            Stdio::from(file),
+        )
     }
 
     fn start_with(
@@ -128,7 +137,9 @@ pub(crate) fn agent() -> ureq::Agent {
 }
 
 /// Status and JSON body of an answer.
-pub(crate) fn read(response: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> (u16, Value) {
+pub(crate) fn read(
+    response: Result<ureq::http::Response<ureq::Body>, ureq::Error>,
+) -> (u16, Value) {
     let response = response.expect("the server answers");
     let status = response.status().as_u16();
     let text = response.into_body().read_to_string().expect("a body");

@@ -261,7 +261,10 @@ enum Request {
     /// A proposal. With `sweep`, the writer first expires whatever is overdue; without,
     /// it is an expiry ([`EmbeddedStore::submit_expiry`]), which answers with the sessions
     /// it ended itself, or the restart at open, which gives every session a full TTL again.
-    Propose { proposal: Proposal, sweep: bool },
+    Propose {
+        proposal: Proposal,
+        sweep: bool,
+    },
     /// A read of the head: the writer first expires whatever is overdue.
     Inspect(Job),
     Snapshot(Sender<Result<u64, StoreError>>),

@@ -52,7 +52,12 @@ pub trait SharedLog: Send {
     /// Appends a batch tagged (`host`, `seq`) and returns its position once it is durable
     /// (a quorum has it). An error leaves the batch's fate unknown: it may still appear in
     /// the order, and is then applied like any other host's batch.
-    fn append(&mut self, host: HostEpoch, seq: u64, entries: &[Entry]) -> Result<Position, StoreError>;
+    fn append(
+        &mut self,
+        host: HostEpoch,
+        seq: u64,
+        entries: &[Entry],
+    ) -> Result<Position, StoreError>;
 
     /// The most bytes of encoded entries one batch may carry (etcd refuses requests over
     /// its `--max-request-bytes`): the writer starts a new batch before this, and refuses a
@@ -99,9 +104,13 @@ impl Feeder {
             .clone()
             .ok_or(StoreError::Closed)?;
         let (tx, rx) = std::sync::mpsc::sync_channel(1);
-        let proposal = Proposal::new(Proposed::Command(command), super::Hooks::default(), move |outcome| {
-            let _ = tx.send(outcome);
-        });
+        let proposal = Proposal::new(
+            Proposed::Command(command),
+            super::Hooks::default(),
+            move |outcome| {
+                let _ = tx.send(outcome);
+            },
+        );
         sender
             .send(Request::Propose {
                 proposal,
@@ -217,7 +226,9 @@ impl crate::Log for NoLocalLog {
     }
 
     fn write(&mut self, _: &[Entry]) -> Result<Position, StoreError> {
-        Err(StoreError::Failed("a shared log's writer has no local log".into()))
+        Err(StoreError::Failed(
+            "a shared log's writer has no local log".into(),
+        ))
     }
 
     fn sync(&mut self) -> Result<(), StoreError> {
@@ -423,7 +434,9 @@ impl Writer {
                 items,
             }),
             Err(error) => {
-                let why = format!("the shared log did not confirm the batch (it may still apply): {error}");
+                let why = format!(
+                    "the shared log did not confirm the batch (it may still apply): {error}"
+                );
                 tracing::error!(%why, host = %host, seq, "append failed");
                 for item in items {
                     match item {
@@ -521,7 +534,9 @@ impl Writer {
         self.shared
             .published
             .send_replace(self.core.namespace().snapshot());
-        self.shared.position.store(batch.position, Ordering::Release);
+        self.shared
+            .position
+            .store(batch.position, Ordering::Release);
         let counters = &self.shared.counters;
         counters.batches.fetch_add(1, Ordering::Relaxed);
         counters.records.fetch_add(records, Ordering::Relaxed);

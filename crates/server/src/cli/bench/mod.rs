@@ -2,6 +2,7 @@
 //! ending with one `SUMMARY <name> <value> <unit> <ratio> <baseline>` line per figure so
 //! runs can be compared line by line. Run optimised: `cargo run --release -- bench ...`.
 
+mod cluster;
 mod commit;
 mod foundation;
 mod runtime;
@@ -46,6 +47,9 @@ enum Suite {
     /// The HTTP API: leader query latency against a bare axum handler, and the
     /// blackout of hot-swaps made over HTTP.
     Serve(serve::ServeArgs),
+    /// Many hosts on etcd: guarded commits through the etcd log against etcd's own put and
+    /// Txn-guarded put, on a 3-member cluster started for the run.
+    Cluster(cluster::ClusterArgs),
     /// Guarded commits with a transaction function against the same with plain ops.
     Commit(commit::CommitArgs),
     /// Deterministic simulation: simulated operations per second against the same
@@ -209,6 +213,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
         Some(Suite::Sandbox(args)) => sandbox::run(args),
         Some(Suite::Swap(args)) => swap::run(args),
         Some(Suite::Serve(args)) => serve::run(args),
+        Some(Suite::Cluster(args)) => cluster::run(args),
         Some(Suite::Commit(args)) => commit::run(args),
         Some(Suite::Sim(args)) => sim::run(args),
     }

@@ -63,7 +63,12 @@ async fn blocking<T: Send + 'static>(
 
 async fn measure(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let dir = tempfile::tempdir()?;
-    let host = Host::start(dir.path(), Recorder::off(), &crate::serve::Backend::Embedded).await?;
+    let host = Host::start(
+        dir.path(),
+        Recorder::off(),
+        &crate::serve::Backend::Embedded,
+    )
+    .await?;
     let served = listen(router(
         host.clone(),
         Token::new(TOKEN).map_err(anyhow::Error::msg)?,
