@@ -186,8 +186,13 @@ impl Liveness {
                     .get()
                     .map_or_else(Vec::new, |leaders| leaders()),
             });
+            // A slow put that still lands in time keeps the host live: wait for it as long
+            // as an acknowledgement would still count.
+            let budget = limit
+                .saturating_sub(sent.since(acked))
+                .max(Duration::from_millis(20));
             let put = self.connection.block_on(async {
-                tokio::time::timeout(every.max(Duration::from_millis(50)), async {
+                tokio::time::timeout(budget, async {
                     client.put(key.clone(), beat, None::<PutOptions>).await
                 })
                 .await
@@ -286,6 +291,7 @@ impl Liveness {
     /// heartbeat this host has not seen for a full TTL on its own clock.
     fn check_peers(self: Arc<Self>) {
         let margin = self.ttl / 5;
+        let mut noticed: BTreeMap<HostEpoch, MonoTime> = BTreeMap::new();
         while !self.stopped() {
             std::thread::sleep(self.ttl / 4);
             let now = self.clock.now();
@@ -302,13 +308,17 @@ impl Liveness {
             let state = self.feeder.published();
             let silent: Vec<HostEpoch> = {
                 let seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
+                // A host that just joined gets a full TTL from when this host first saw it
+                // in the namespace, before its first heartbeat arrives.
+                noticed.retain(|epoch, _| state.is_live_host(*epoch));
                 state
                     .hosts()
                     .map(|(epoch, _)| epoch)
                     .filter(|epoch| *epoch != mine)
                     .filter(|epoch| {
-                        let last = seen.get(epoch).map_or(joined, |(at, _)| (*at).max(joined));
-                        now.since(last) >= self.ttl
+                        let first = *noticed.entry(*epoch).or_insert(now);
+                        let heard = seen.get(epoch).map_or(first, |(at, _)| (*at).max(first));
+                        now.since(heard.max(joined)) >= self.ttl
                     })
                     .collect()
             };

@@ -101,6 +101,13 @@ pub struct LsArgs {
     connection: Connection,
 }
 
+/// Arguments of `ballot hosts`.
+#[derive(Debug, Args)]
+pub struct HostsArgs {
+    #[command(flatten)]
+    connection: Connection,
+}
+
 /// Arguments of `ballot leader`.
 #[derive(Debug, Args)]
 pub struct LeaderArgs {
@@ -367,6 +374,34 @@ pub fn ls(args: LsArgs) -> anyhow::Result<ExitCode> {
             if let Some(reason) = &v.reason {
                 out.push_str(&format!("  ({reason})"));
             }
+        }
+        out
+    });
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `ballot hosts`.
+pub fn hosts(args: HostsArgs) -> anyhow::Result<ExitCode> {
+    let c = &args.connection;
+    let view: crate::serve::wire::HostsView = answer(c.agent().get(c.url("/v1/hosts")).call()?)?;
+    c.print(&view, |view| {
+        if view.hosts.is_empty() {
+            return "no hosts: this host keeps its namespace on its own (the embedded store)"
+                .to_string();
+        }
+        let mut out = format!(
+            "{:<20} {:>10} {:>14} {:>10}",
+            "host", "epoch", "heartbeat (ms)", "applied"
+        );
+        for h in &view.hosts {
+            out.push_str(&format!(
+                "\n{:<20} {:>10} {:>14} {:>10}{}",
+                h.id,
+                h.epoch,
+                h.since_heartbeat_ms.map_or("-".into(), |ms| ms.to_string()),
+                h.applied,
+                if h.this_host { "  (this host)" } else { "" }
+            ));
         }
         out
     });

@@ -49,12 +49,17 @@ enum Command {
     Ls(client::LsArgs),
     /// Show an election's leader, term and queue.
     Leader(client::LeaderArgs),
+    /// List the hosts sharing the namespace (hosts on etcd), with their heartbeats.
+    Hosts(client::HostsArgs),
     /// Use a lease elector: reset (join), elect (win or renew), show.
     Elector(client::ElectorArgs),
     /// Commit through a lease elector: plain operations or a transaction function's.
     Commit(client::CommitArgs),
     /// Follow a host's events: node changes and leader changes, resuming after drops.
     Watch(client::WatchArgs),
+    /// Holds etcd's own election recipe until killed (a helper of `bench cluster`).
+    #[command(hide = true)]
+    EtcdCampaign(bench::cluster::CampaignArgs),
     /// Commit load against an embedded store (a helper of the crash tests).
     #[command(hide = true)]
     StoreLoad(store_load::StoreLoadArgs),
@@ -92,6 +97,8 @@ pub fn main() -> ExitCode {
         Some(Command::Kill(args)) => client::kill(args),
         Some(Command::Ls(args)) => client::ls(args),
         Some(Command::Leader(args)) => client::leader(args),
+        Some(Command::Hosts(args)) => client::hosts(args),
+        Some(Command::EtcdCampaign(args)) => bench::cluster::campaign(args),
         Some(Command::Watch(args)) => client::watch(args),
         Some(Command::Elector(args)) => client::elector(args),
         Some(Command::Commit(args)) => client::commit(args),

@@ -178,22 +178,21 @@ async fn serve(args: ServeArgs, token: Token) -> anyhow::Result<ExitCode> {
 }
 
 /// `GET /v1/hosts`: the hosts sharing the namespace (none on the embedded store).
-async fn hosts(State(host): State<Arc<Host>>) -> impl IntoResponse {
+async fn hosts(State(host): State<Arc<Host>>) -> axum::Json<wire::HostsView> {
     let me = host.cluster.as_ref().map(|c| c.epoch().0);
-    let hosts: Vec<serde_json::Value> = host
+    let hosts = host
         .hosts()
         .into_iter()
-        .map(|peer| {
-            serde_json::json!({
-                "id": peer.id,
-                "epoch": peer.epoch.0,
-                "this_host": Some(peer.epoch.0) == me,
-                "since_heartbeat_ms": u64::try_from(peer.since_heartbeat.as_millis()).ok(),
-                "applied": peer.applied,
-            })
+        .map(|peer| wire::HostView {
+            id: peer.id,
+            epoch: peer.epoch.0,
+            this_host: Some(peer.epoch.0) == me,
+            since_heartbeat_ms: (peer.since_heartbeat != std::time::Duration::MAX)
+                .then(|| u64::try_from(peer.since_heartbeat.as_millis()).unwrap_or(u64::MAX)),
+            applied: peer.applied,
         })
         .collect();
-    axum::Json(serde_json::json!({ "hosts": hosts }))
+    axum::Json(wire::HostsView { hosts })
 }
 
 async fn shutdown_signal() {

@@ -279,6 +279,30 @@ pub struct TermGuard {
     pub term: u64,
 }
 
+/// The hosts sharing a namespace (`GET /v1/hosts`); empty on the embedded store.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct HostsView {
+    /// Every live host, by epoch.
+    pub hosts: Vec<HostView>,
+}
+
+/// One host sharing the namespace, as the answering host last heard of it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct HostView {
+    /// Its name (`--host-id`).
+    pub id: String,
+    /// Its epoch: the log position where it (re)joined.
+    pub epoch: u64,
+    /// Whether it is the host that answered.
+    pub this_host: bool,
+    /// Milliseconds since its last heartbeat reached the answering host (for the
+    /// answering host itself: since its last acknowledged one was sent); `None` when none
+    /// has yet.
+    pub since_heartbeat_ms: Option<u64>,
+    /// The log position it had applied at that heartbeat.
+    pub applied: u64,
+}
+
 /// A lease elector's answer: who is master, under which term, for how long.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct LeaseView {

@@ -4,9 +4,8 @@
 use std::path::Path;
 use std::process::Command;
 
-use ballot::serve::wire::DeploymentView;
+use ballot::serve::wire::{DeploymentView, HostView, HostsView};
 use ballot_etcd::local::{LocalCluster, cluster_for_tests};
-use serde_json::Value;
 
 use super::serve::{Server, components, deploy, election, get, wasm};
 
@@ -60,10 +59,10 @@ fn leader_data(server: &Server) -> Option<(String, u64)> {
         .and_then(|l| Some((l.payload.data?, l.term)))
 }
 
-fn hosts(server: &Server) -> Vec<Value> {
+fn hosts(server: &Server) -> Vec<HostView> {
     let (status, body) = get(server, "/v1/hosts");
     assert_eq!(status, 200, "{body}");
-    body["hosts"].as_array().cloned().unwrap_or_default()
+    serde_json::from_value::<HostsView>(body).unwrap().hosts
 }
 
 #[test]
@@ -119,7 +118,17 @@ fn three_hosts_share_one_election_and_a_killed_hosts_leader_is_succeeded() {
     // The dead host's sessions ended in one step: alpha's ballot is gone everywhere.
     let view = election(&servers[1], "example");
     assert_eq!(view.queue.len(), 2, "{view:?}");
-    assert!(hosts(&servers[1]).iter().all(|h| h["id"] != "h0"));
+    let left = hosts(&servers[1]);
+    assert!(left.iter().all(|h| h.id != "h0"), "{left:?}");
+    let listed = Command::new(env!("CARGO_BIN_EXE_ballot"))
+        .args(["hosts", "--server", &servers[1].url("")])
+        .output()
+        .expect("ballot hosts runs");
+    let listed = String::from_utf8_lossy(&listed.stdout);
+    assert!(
+        listed.contains("h1") && listed.contains("h2") && listed.contains("(this host)"),
+        "{listed}"
+    );
     assert!(components(&servers[0]).iter().all(|d| d.name != "alpha"));
 
     // The histories of all hosts, merged, are one linearizable leadership history.

@@ -29,6 +29,9 @@ pub struct ClusterArgs {
     /// Length of each measurement.
     #[arg(long, default_value_t = 3.0)]
     seconds: f64,
+    /// Failover trials per TTL (and for etcd's own recipe); 0 skips them.
+    #[arg(long, default_value_t = 20)]
+    trials: usize,
 }
 
 /// What one measurement gave: latencies and completed writes per second.
@@ -190,6 +193,7 @@ pub fn run(args: ClusterArgs) -> anyhow::Result<ExitCode> {
     let (store, _host) = ballot_etcd::Host::open(settings, options, Arc::new(SystemClock::new()))?;
     let store = Arc::new(store);
     let endpoints = etcd.endpoints();
+    let dir_path = dir.path().to_path_buf();
     super::on_tokio(async move {
         let client = Client::connect(&endpoints, None).await?;
         let put1 = etcd_puts(&client, 1, until).await?;
@@ -238,6 +242,47 @@ pub fn run(args: ClusterArgs) -> anyhow::Result<ExitCode> {
                 baseline_value: txns.per_second,
             });
         }
+        if args.trials > 0 {
+            let endpoints = endpoints.join(",");
+            let (recipe, granted) =
+                tokio::task::block_in_place(|| etcd_failovers(&endpoints, args.trials))?;
+            println!(
+                "etcd election recipe, lease TTL {granted} s (etcd's minimum here): failover p50 {:.0} ms, p99 {:.0} ms",
+                micros(&recipe, 0.5) / 1e3,
+                micros(&recipe, 0.99) / 1e3
+            );
+            for ttl_ms in [1000u64, 300] {
+                let trials = args.trials;
+                let failovers = match tokio::task::block_in_place(|| {
+                    ballot_failovers(dir_path.as_path(), &endpoints, ttl_ms, trials)
+                }) {
+                    Ok(failovers) => failovers,
+                    Err(error) => {
+                        println!(
+                            "ballot, --host-ttl-ms {ttl_ms}: failover trials stopped: {error}"
+                        );
+                        continue;
+                    }
+                };
+                println!(
+                    "ballot, kill -9 of the leader's host, --host-ttl-ms {ttl_ms}: failover p50 {:.0} ms, p99 {:.0} ms ({} trials)",
+                    micros(&failovers, 0.5) / 1e3,
+                    micros(&failovers, 0.99) / 1e3,
+                    failovers.len()
+                );
+                figures.push(Figure {
+                    name: if ttl_ms == 1000 {
+                        "cluster_failover_ttl1000_p50"
+                    } else {
+                        "cluster_failover_ttl300_p50"
+                    },
+                    value: micros(&failovers, 0.5) / 1e3,
+                    unit: "ms",
+                    baseline: "etcd_recipe_failover_p50",
+                    baseline_value: micros(&recipe, 0.5) / 1e3,
+                });
+            }
+        }
         let (batches, records) = store.batch_stats();
         println!(
             "ballot batches: {batches}, commands: {records} ({:.1} per batch)",
@@ -246,4 +291,281 @@ pub fn run(args: ClusterArgs) -> anyhow::Result<ExitCode> {
         summarise(&figures);
         Ok(ExitCode::SUCCESS)
     })
+}
+
+/// A `ballot serve` host of this binary, on the bench's etcd cluster.
+struct HostProcess {
+    child: std::process::Child,
+    base: String,
+}
+
+impl HostProcess {
+    fn start(
+        dir: &std::path::Path,
+        endpoints: &str,
+        cluster: &str,
+        id: &str,
+        ttl_ms: u64,
+    ) -> anyhow::Result<HostProcess> {
+        use std::io::BufRead as _;
+        let mut child = std::process::Command::new(std::env::current_exe()?)
+            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(dir.join(id))
+            .args(["--etcd", endpoints, "--cluster", cluster, "--host-id", id])
+            .args(["--host-ttl-ms", &ttl_ms.to_string()])
+            .env("BALLOT_TOKEN", BENCH_TOKEN)
+            .stdout(std::process::Stdio::piped())
+            .stderr(
+                std::fs::File::options()
+                    .create(true)
+                    .append(true)
+                    .open(dir.join(format!("{id}.log")))?,
+            )
+            .spawn()?;
+        let mut stdout = std::io::BufReader::new(child.stdout.take().expect("piped"));
+        let mut first = String::new();
+        stdout.read_line(&mut first)?;
+        let base = first
+            .trim()
+            .rsplit(' ')
+            .next()
+            .unwrap_or_default()
+            .to_owned();
+        anyhow::ensure!(base.starts_with("http://"), "serve said {first:?}");
+        std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
+        Ok(HostProcess { child, base })
+    }
+
+    fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for HostProcess {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+const BENCH_TOKEN: &str = "bench-cluster-token";
+
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(10)))
+        .build()
+        .into()
+}
+
+/// The data of `election`'s acknowledged leader, as `host` reports it.
+fn leader_of(host: &HostProcess) -> Option<String> {
+    let mut answer = agent()
+        .get(format!("{}/v1/elections/example", host.base))
+        .call()
+        .ok()?;
+    let view: crate::serve::wire::ElectionView = answer.body_mut().read_json().ok()?;
+    view.leader?.payload.data
+}
+
+fn queued(host: &HostProcess) -> usize {
+    agent()
+        .get(format!("{}/v1/elections/example", host.base))
+        .call()
+        .ok()
+        .and_then(|mut a| {
+            a.body_mut()
+                .read_json::<crate::serve::wire::ElectionView>()
+                .ok()
+        })
+        .map_or(0, |view| view.queue.len())
+}
+
+fn deploy_candidate(host: &HostProcess, name: &str) -> anyhow::Result<()> {
+    let url = format!(
+        "{}/v1/components?role=candidate&election=example&name={name}&data={name}&ttl_ms=10000",
+        host.base
+    );
+    let mut answer = agent()
+        .post(url)
+        .header("authorization", format!("Bearer {BENCH_TOKEN}"))
+        .send(crate::cli::bundled::EXAMPLE_CANDIDATE)?;
+    let status = answer.status().as_u16();
+    if status != 201 {
+        let body = answer.body_mut().read_to_string().unwrap_or_default();
+        anyhow::bail!("deploy: {status}: {body}");
+    }
+    Ok(())
+}
+
+/// Waits (polling every 2 ms, at most 30 s) until `ready` holds.
+fn wait_until(what: &str, mut ready: impl FnMut() -> bool) -> anyhow::Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !ready() {
+        anyhow::ensure!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    Ok(())
+}
+
+/// Failover after `kill -9` of the leader's host, `trials` times: two hosts, a candidate
+/// on each; the leader's host is killed, the time until the other host reports its own
+/// candidate as the acknowledged leader is recorded, and the killed host comes back (its
+/// deployment queues again).
+pub(crate) fn ballot_failovers(
+    dir: &std::path::Path,
+    endpoints: &str,
+    ttl_ms: u64,
+    trials: usize,
+) -> anyhow::Result<Histogram<u64>> {
+    let cluster = format!("failover-{ttl_ms}");
+    let dir = &dir.join(&cluster);
+    std::fs::create_dir_all(dir)?;
+    let ids = ["a", "b"];
+    let mut hosts = Vec::new();
+    for id in ids {
+        let host = HostProcess::start(dir, endpoints, &cluster, id, ttl_ms)?;
+        deploy_candidate(&host, id)?;
+        hosts.push(host);
+    }
+    wait_until("two ballots", || {
+        queued(&hosts[1]) == 2 && leader_of(&hosts[1]).is_some()
+    })
+    .map_err(|e| {
+        let seen = agent()
+            .get(format!("{}/v1/elections/example", hosts[1].base))
+            .call()
+            .ok()
+            .and_then(|mut a| a.body_mut().read_to_string().ok());
+        anyhow::anyhow!("{e}: the election as the second host saw it: {seen:?}")
+    })?;
+    let mut failovers = histogram();
+    for _ in 0..trials {
+        let leader = leader_of(&hosts[0]).unwrap_or_default();
+        let dead = ids.iter().position(|id| *id == leader).unwrap_or(0);
+        let survivor = 1 - dead;
+        let t0 = Instant::now();
+        hosts[dead].kill();
+        wait_until("the successor", || {
+            leader_of(&hosts[survivor]).as_deref() == Some(ids[survivor])
+        })?;
+        record(&mut failovers, t0.elapsed());
+        hosts[dead] = HostProcess::start(dir, endpoints, &cluster, ids[dead], ttl_ms)?;
+        wait_until("the restarted host's ballot", || {
+            queued(&hosts[survivor]) == 2
+        })?;
+    }
+    Ok(failovers)
+}
+
+/// Arguments of the hidden `ballot etcd-campaign`: a process holding etcd's own election
+/// recipe, for the failover baseline.
+#[derive(Debug, clap::Args)]
+pub struct CampaignArgs {
+    /// The etcd members' client URLs, comma-separated.
+    #[arg(long)]
+    etcd: String,
+    /// The election's name.
+    #[arg(long)]
+    name: String,
+    /// The value proclaimed when leading.
+    #[arg(long)]
+    value: String,
+    /// The lease TTL asked for, in seconds (etcd raises it to its minimum).
+    #[arg(long, default_value_t = 1)]
+    ttl: i64,
+}
+
+/// `ballot etcd-campaign`: grants a lease, keeps it alive, campaigns, prints `leading
+/// <granted TTL>` once elected, and holds the leadership until killed.
+pub fn campaign(args: CampaignArgs) -> anyhow::Result<ExitCode> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?
+        .block_on(async {
+            let endpoints: Vec<&str> = args.etcd.split(',').collect();
+            let mut client = Client::connect(&endpoints, None).await?;
+            let lease = client.lease_grant(args.ttl, None).await?;
+            let (mut keeper, _stream) = client.lease_keep_alive(lease.id()).await?;
+            let every = Duration::from_millis((lease.ttl().max(1) as u64) * 1000 / 3);
+            tokio::spawn(async move {
+                loop {
+                    if keeper.keep_alive().await.is_err() {
+                        return;
+                    }
+                    tokio::time::sleep(every).await;
+                }
+            });
+            client
+                .campaign(args.name.as_str(), args.value.as_str(), lease.id())
+                .await?;
+            println!("leading {}", lease.ttl());
+            std::future::pending::<()>().await;
+            Ok(ExitCode::SUCCESS)
+        })
+}
+
+/// The same trials with etcd's own election recipe: two campaigners, the leader killed
+/// with `kill -9`, the time until the other prints that it leads.
+pub(crate) fn etcd_failovers(
+    endpoints: &str,
+    trials: usize,
+) -> anyhow::Result<(Histogram<u64>, i64)> {
+    use std::io::BufRead as _;
+    let spawn =
+        |value: &str| -> anyhow::Result<(std::process::Child, std::sync::mpsc::Receiver<i64>)> {
+            let mut child = std::process::Command::new(std::env::current_exe()?)
+                .args([
+                    "etcd-campaign",
+                    "--etcd",
+                    endpoints,
+                    "--name",
+                    "bench-recipe",
+                    "--value",
+                    value,
+                ])
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::null())
+                .spawn()?;
+            let stdout = child.stdout.take().expect("piped");
+            let (tx, rx) = std::sync::mpsc::channel();
+            std::thread::spawn(move || {
+                for line in std::io::BufReader::new(stdout)
+                    .lines()
+                    .map_while(Result::ok)
+                {
+                    if let Some(ttl) = line.strip_prefix("leading ") {
+                        let _ = tx.send(ttl.parse().unwrap_or(0));
+                    }
+                }
+            });
+            Ok((child, rx))
+        };
+    let mut first = spawn("a")?;
+    let granted = first
+        .1
+        .recv_timeout(Duration::from_secs(30))
+        .map_err(|_| anyhow::anyhow!("the first campaigner never led"))?;
+    let mut second = spawn("b")?;
+    std::thread::sleep(Duration::from_millis(300));
+    let mut failovers = histogram();
+    for _ in 0..trials {
+        let t0 = Instant::now();
+        let _ = first.0.kill();
+        let _ = first.0.wait();
+        second
+            .1
+            .recv_timeout(Duration::from_secs(30))
+            .map_err(|_| anyhow::anyhow!("the successor never led"))?;
+        record(&mut failovers, t0.elapsed());
+        // The killed one comes back and queues; the leader is killed next.
+        std::mem::swap(&mut first, &mut second);
+        second = spawn("c")?;
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    let _ = first.0.kill();
+    let _ = second.0.kill();
+    let _ = first.0.wait();
+    let _ = second.0.wait();
+    Ok((failovers, granted))
 }

@@ -2,7 +2,7 @@
 //! ending with one `SUMMARY <name> <value> <unit> <ratio> <baseline>` line per figure so
 //! runs can be compared line by line. Run optimised: `cargo run --release -- bench ...`.
 
-mod cluster;
+pub(crate) mod cluster;
 mod commit;
 mod foundation;
 mod runtime;
