@@ -280,3 +280,104 @@ fn with_all_of_etcd_down_no_leader_acts_and_elections_resume_with_higher_terms()
         "alpha's host revoked it: {merged}"
     );
 }
+
+/// The index of the member that leads the etcd cluster now.
+fn etcd_leader(etcd: &LocalCluster) -> usize {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        for index in 0..etcd.size() {
+            let Ok(mut client) = etcd_client::Client::connect([etcd.endpoint(index)], None).await
+            else {
+                continue;
+            };
+            if let Ok(status) = client.status().await
+                && status.header().map(|h| h.member_id()) == Some(status.leader())
+            {
+                return index;
+            }
+        }
+        panic!("no etcd member says it leads");
+    })
+}
+
+#[test]
+fn killing_the_etcd_leader_under_load_loses_no_acknowledged_commit() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(mut etcd) = cluster_for_tests(3, &dir.path().join("etcd")) else {
+        return;
+    };
+    let servers: Vec<Server> = ["l0", "l1"]
+        .iter()
+        .map(|id| host(dir.path(), &etcd, "load", id, 2000))
+        .collect();
+    eventually("both hosts to see each other", || {
+        servers.iter().all(|s| hosts(s).len() == 2).then_some(())
+    });
+
+    // Creates from every host, each client recording what was acknowledged, while the
+    // etcd leader is killed with SIGKILL part-way.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let acknowledged = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let urls: Vec<String> = servers.iter().map(|s| s.url("/v1/multi")).collect();
+    let clients: Vec<_> = (0..4)
+        .map(|client| {
+            let url = urls[client % urls.len()].clone();
+            let (stop, acknowledged) = (stop.clone(), acknowledged.clone());
+            std::thread::spawn(move || {
+                let agent = super::serve::agent();
+                // Bounded: at most 2,000 creates per client.
+                for n in 0..2000 {
+                    if stop.load(std::sync::atomic::Ordering::Acquire) {
+                        break;
+                    }
+                    let path = format!("/load-{client}-{n}");
+                    let answer = agent
+                        .post(&url)
+                        .header("authorization", super::serve::bearer())
+                        .send_json(serde_json::json!({"ops": [{"op": "create", "path": path}]}));
+                    if let Ok(response) = answer
+                        && response.status().as_u16() == 200
+                    {
+                        acknowledged.lock().unwrap().push(path);
+                    }
+                }
+            })
+        })
+        .collect();
+    std::thread::sleep(std::time::Duration::from_millis(700));
+    let leader = etcd_leader(&etcd);
+    etcd.kill(leader);
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    stop.store(true, std::sync::atomic::Ordering::Release);
+    for client in clients {
+        client.join().unwrap();
+    }
+    let acknowledged = acknowledged.lock().unwrap().clone();
+    assert!(!acknowledged.is_empty(), "some commits were acknowledged");
+
+    // Every acknowledged create is on every host, and both still take writes.
+    for (index, server) in servers.iter().enumerate() {
+        for path in &acknowledged {
+            let (status, body) = get(server, &format!("/v1/nodes{path}"));
+            if status != 200 {
+                // The replica may still be catching up: wait for this one.
+                eventually(&format!("{path} on every host"), || {
+                    (get(server, &format!("/v1/nodes{path}")).0 == 200).then_some(())
+                });
+            } else {
+                assert_eq!(status, 200, "{body}");
+            }
+        }
+        eventually("the host to take writes again", || {
+            let (status, _) = super::serve::post_json(
+                server,
+                "/v1/multi",
+                serde_json::json!({"ops": [{"op": "create", "path": format!("/after-{index}")}]}),
+            );
+            (status == 200).then_some(())
+        });
+    }
+}
