@@ -933,3 +933,40 @@ fn check_with_accepts_a_model_value() {
     assert_eq!(report.model, "register");
     assert!(report.verdict.is_linearizable());
 }
+
+#[test]
+fn a_term_revoked_before_its_leader_acted_moves_terms_on_and_fences_it() {
+    // Another host recorded that term 7 ended before its leader ("c") heard it had won.
+    let revoked_ahead = |then: &[(u64, &'static str, &'static str, Value)]| {
+        let mut ops = vec![
+            (0, "invoke", "elected", json!(["a", 1])),
+            (0, "ok", "elected", json!(["a", 1])),
+            (0, "invoke", "revoke", json!(["a", 1])),
+            (0, "ok", "revoke", json!(["a", 1])),
+            (2, "invoke", "revoke", json!(["c", 7])),
+            (2, "ok", "revoke", json!(["c", 7])),
+        ];
+        ops.extend_from_slice(then);
+        hist(&ops)
+    };
+    let later = revoked_ahead(&[
+        (1, "invoke", "elected", json!(["b", 8])),
+        (1, "ok", "elected", json!(["b", 8])),
+    ]);
+    assert!(linearizable(&later, ModelKind::LeadershipExclusive));
+    // Term 7 is over: its leader acting on it afterwards is a violation.
+    let late = revoked_ahead(&[
+        (3, "invoke", "elected", json!(["c", 7])),
+        (3, "ok", "elected", json!(["c", 7])),
+    ]);
+    assert!(!linearizable(&late, ModelKind::LeadershipExclusive));
+    // In the exclusive model a term cannot end ahead while someone still leads.
+    let overlapping = hist(&[
+        (0, "invoke", "elected", json!(["a", 1])),
+        (0, "ok", "elected", json!(["a", 1])),
+        (2, "invoke", "revoke", json!(["c", 7])),
+        (2, "ok", "revoke", json!(["c", 7])),
+    ]);
+    assert!(!linearizable(&overlapping, ModelKind::LeadershipExclusive));
+    assert!(linearizable(&overlapping, ModelKind::Leadership));
+}

@@ -14,6 +14,10 @@
 //! segments it covers). Opening a folder opens the log (cutting a torn tail) and rebuilds
 //! the state with [`crate::log::replay`], through the same `apply`. The simulator opens the
 //! same store with no threads and steps the writer and the snapshotter itself (`stepper`).
+//!
+//! The same writer also runs on a log that many hosts share ([`EmbeddedStore::open_shared`],
+//! the `shared` module): there it forms and appends batches, and applies every batch, its
+//! own and other hosts', only in the order the log hands them back.
 
 mod files;
 mod frame;
