@@ -6,17 +6,16 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use etcd_client::{EventType, WatchOptions};
+use etcd_client::WatchOptions;
 
 use ballot_core::command::{Command, Outcome};
 use ballot_core::namespace::HostEpoch;
 use ballot_store::clock::Clock;
 use ballot_store::embedded::Spawner;
 use ballot_store::log::{Position, replay};
-use ballot_store::{EmbeddedStore, Feeder, Options, Sequenced, StoreError};
+use ballot_store::{EmbeddedStore, Feeder, Options, StoreError};
 
 use crate::connection::{Connection, Settings, unavailable};
-use crate::envelope::Envelope;
 use crate::liveness::{self, Liveness};
 use crate::log::EtcdLog;
 use crate::snapshots::EtcdSnapshots;
@@ -208,32 +207,11 @@ async fn watch_from(
                 "etcd closed the log's watch".into(),
             ));
         };
-        if response.compact_revision() > 0 {
-            // Snapshots cover this case when a snapshot is newer than the compaction; a host
-            // this far behind restarts from the newest snapshot.
-            return Err(StoreError::Compacted {
-                position: *after,
-                compacted: response.compact_revision() as u64,
-            });
-        }
-        if response.canceled() {
-            return Err(StoreError::Unavailable(format!(
-                "etcd ended the log's watch: {}",
-                response.cancel_reason()
-            )));
-        }
-        for event in response.events() {
-            let (EventType::Put, Some(kv)) = (event.event_type(), event.kv()) else {
-                continue;
-            };
-            let position = kv.mod_revision() as u64;
-            let envelope = Envelope::decode(kv.value(), position)?;
-            feeder.deliver(Sequenced {
-                position,
-                host: envelope.host,
-                seq: envelope.seq,
-                entries: envelope.entries,
-            })?;
+        // A compacted start ends following with `Compacted` (no host loads a snapshot
+        // while running yet: see the README).
+        for batch in crate::log::batches_in(&response, *after)? {
+            let position = batch.position;
+            feeder.deliver(batch)?;
             *after = position;
         }
     }

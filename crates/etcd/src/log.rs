@@ -4,7 +4,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use etcd_client::{EventType, WatchOptions};
+use etcd_client::{EventType, WatchOptions, WatchResponse};
 
 use ballot_core::namespace::HostEpoch;
 use ballot_store::StoreError;
@@ -108,30 +108,9 @@ impl EtcdLog {
                 .await
                 .map_err(unavailable("reading the log"))?
             {
-                if response.compact_revision() > 0 {
-                    return Err(StoreError::Compacted {
-                        position: after,
-                        compacted: response.compact_revision() as u64,
-                    });
-                }
-                if response.canceled() {
-                    return Err(StoreError::Unavailable(format!(
-                        "etcd ended the log's watch: {}",
-                        response.cancel_reason()
-                    )));
-                }
-                for event in response.events() {
-                    let (EventType::Put, Some(kv)) = (event.event_type(), event.kv()) else {
-                        continue;
-                    };
-                    let position = kv.mod_revision() as u64;
-                    let envelope = Envelope::decode(kv.value(), position)?;
-                    batches.push(Sequenced {
-                        position,
-                        host: envelope.host,
-                        seq: envelope.seq,
-                        entries: envelope.entries,
-                    });
+                for batch in batches_in(&response, after)? {
+                    let position = batch.position;
+                    batches.push(batch);
                     if batches.len() >= max || position >= last {
                         break 'read;
                     }
@@ -141,6 +120,42 @@ impl EtcdLog {
             Ok(batches)
         })
     }
+}
+
+/// The batches one answer of a watch on the log key carries, in order. A watch that
+/// started after `after` and finds that part compacted away is
+/// [`StoreError::Compacted`]; one etcd ended is [`StoreError::Unavailable`].
+pub(crate) fn batches_in(
+    response: &WatchResponse,
+    after: Position,
+) -> Result<Vec<Sequenced>, StoreError> {
+    if response.compact_revision() > 0 {
+        return Err(StoreError::Compacted {
+            position: after,
+            compacted: response.compact_revision() as u64,
+        });
+    }
+    if response.canceled() {
+        return Err(StoreError::Unavailable(format!(
+            "etcd ended the log's watch: {}",
+            response.cancel_reason()
+        )));
+    }
+    let mut batches = Vec::new();
+    for event in response.events() {
+        let (EventType::Put, Some(kv)) = (event.event_type(), event.kv()) else {
+            continue;
+        };
+        let position = kv.mod_revision() as u64;
+        let envelope = Envelope::decode(kv.value(), position)?;
+        batches.push(Sequenced {
+            position,
+            host: envelope.host,
+            seq: envelope.seq,
+            entries: envelope.entries,
+        });
+    }
+    Ok(batches)
 }
 
 impl Log for EtcdLog {

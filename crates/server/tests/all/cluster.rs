@@ -59,6 +59,21 @@ fn leader_data(server: &Server) -> Option<(String, u64)> {
         .and_then(|l| Some((l.payload.data?, l.term)))
 }
 
+/// Runs `ballot check --model leadership-exclusive` on the hosts' histories, merged.
+fn assert_merged_linearizable(histories: &[std::path::PathBuf]) {
+    let checked = Command::new(env!("CARGO_BIN_EXE_ballot"))
+        .args(["check", "--model", "leadership-exclusive"])
+        .args(histories)
+        .output()
+        .expect("ballot check runs");
+    assert!(
+        checked.status.success(),
+        "the merged history is linearizable: {}{}",
+        String::from_utf8_lossy(&checked.stdout),
+        String::from_utf8_lossy(&checked.stderr)
+    );
+}
+
 fn hosts(server: &Server) -> Vec<HostView> {
     let (status, body) = get(server, "/v1/hosts");
     assert_eq!(status, 200, "{body}");
@@ -135,17 +150,7 @@ fn three_hosts_share_one_election_and_a_killed_hosts_leader_is_succeeded() {
     for server in servers {
         server.terminate();
     }
-    let checked = Command::new(env!("CARGO_BIN_EXE_ballot"))
-        .args(["check", "--model", "leadership-exclusive"])
-        .args(&histories)
-        .output()
-        .expect("ballot check runs");
-    assert!(
-        checked.status.success(),
-        "the merged history is linearizable: {}{}",
-        String::from_utf8_lossy(&checked.stdout),
-        String::from_utf8_lossy(&checked.stderr)
-    );
+    assert_merged_linearizable(&histories);
 }
 
 fn signal(server: &Server, name: &str) {
@@ -206,17 +211,7 @@ fn a_paused_leaders_host_is_expired_and_nothing_it_does_afterwards_takes_effect(
     let histories = [paused.history_path(), other.history_path()];
     paused.terminate();
     other.terminate();
-    let checked = Command::new(env!("CARGO_BIN_EXE_ballot"))
-        .args(["check", "--model", "leadership-exclusive"])
-        .args(&histories)
-        .output()
-        .expect("ballot check runs");
-    assert!(
-        checked.status.success(),
-        "the merged history is linearizable: {}{}",
-        String::from_utf8_lossy(&checked.stdout),
-        String::from_utf8_lossy(&checked.stderr)
-    );
+    assert_merged_linearizable(&histories);
 }
 
 #[test]
@@ -260,17 +255,7 @@ fn with_all_of_etcd_down_no_leader_acts_and_elections_resume_with_higher_terms()
     let histories = [first.history_path(), second.history_path()];
     first.terminate();
     second.terminate();
-    let checked = Command::new(env!("CARGO_BIN_EXE_ballot"))
-        .args(["check", "--model", "leadership-exclusive"])
-        .args(&histories)
-        .output()
-        .expect("ballot check runs");
-    assert!(
-        checked.status.success(),
-        "the merged history is linearizable: {}{}",
-        String::from_utf8_lossy(&checked.stdout),
-        String::from_utf8_lossy(&checked.stderr)
-    );
+    assert_merged_linearizable(&histories);
     // The leader of the first term was revoked by its own host during the outage.
     let merged = std::fs::read_to_string(&histories[0]).unwrap();
     assert!(

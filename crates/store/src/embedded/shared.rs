@@ -97,12 +97,7 @@ impl Feeder {
     /// Proposes `command` and waits for what apply decided (see
     /// [`super::EmbeddedStore::propose_blocking`]).
     pub fn propose_blocking(&self, command: Command) -> Result<Applied, StoreError> {
-        let sender = self
-            .requests
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
-            .ok_or(StoreError::Closed)?;
+        let sender = self.sender()?;
         let (tx, rx) = std::sync::mpsc::sync_channel(1);
         let proposal = Proposal::new(
             Proposed::Command(command),
@@ -142,15 +137,19 @@ impl Feeder {
     /// Hands `batch` to the writer; blocks while its queue is full (the follower slows
     /// down instead of the queue growing). Fails once the store is closed.
     pub fn deliver(&self, batch: Sequenced) -> Result<(), StoreError> {
-        let sender = self
-            .requests
+        self.sender()?
+            .send(Request::Sequenced(batch))
+            .map_err(|_| StoreError::Closed)
+    }
+
+    /// A sender to the writer, cloned out of the lock so a full queue blocks only the
+    /// caller; fails once the store is closed.
+    fn sender(&self) -> Result<SyncSender<Request>, StoreError> {
+        self.requests
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .clone()
-            .ok_or(StoreError::Closed)?;
-        sender
-            .send(Request::Sequenced(batch))
-            .map_err(|_| StoreError::Closed)
+            .ok_or(StoreError::Closed)
     }
 }
 
@@ -273,6 +272,19 @@ impl Writer {
                 )));
             }
             Request::Sequenced(batch) => self.apply_sequenced(batch),
+        }
+    }
+
+    /// Answers every waiter of a batch that will not come back applied with `why`.
+    fn fail(&self, items: Vec<Item>, why: &str) {
+        for item in items {
+            match item {
+                Item::Proposal { reply, .. } => reply(Err(why.to_owned())),
+                Item::Inspection(job) => {
+                    let ran = job(Err(why.to_owned()), &self.shared);
+                    (ran.waiter)(Err(why.to_owned()));
+                }
+            }
         }
     }
 
@@ -438,15 +450,7 @@ impl Writer {
                     "the shared log did not confirm the batch (it may still apply): {error}"
                 );
                 tracing::error!(%why, host = %host, seq, "append failed");
-                for item in items {
-                    match item {
-                        Item::Proposal { reply, .. } => reply(Err(why.clone())),
-                        Item::Inspection(job) => {
-                            let ran = job(Err(why.clone()), &self.shared);
-                            (ran.waiter)(Err(why.clone()));
-                        }
-                    }
-                }
+                self.fail(items, &why);
             }
         }
     }
@@ -478,15 +482,7 @@ impl Writer {
         for missing in lost {
             let why = "the shared log lost a batch it had confirmed".to_string();
             tracing::error!(host = %missing.host, seq = missing.seq, "{why}");
-            for item in missing.items {
-                match item {
-                    Item::Proposal { reply, .. } => reply(Err(why.clone())),
-                    Item::Inspection(job) => {
-                        let ran = job(Err(why.clone()), &self.shared);
-                        (ran.waiter)(Err(why.clone()));
-                    }
-                }
-            }
+            self.fail(missing.items, &why);
         }
         self.core.set_proposer(batch.host);
         let sink = self.shared.sink.get().cloned();
