@@ -39,6 +39,16 @@ impl Keys {
         format!("{}{id}", self.hosts())
     }
 
+    /// Where each host records the digest of its state at a checkpoint position.
+    pub fn digests(&self) -> String {
+        format!("{}digests/", self.prefix)
+    }
+
+    /// The digest key of checkpoint `position` (zero-padded, so the keys sort by position).
+    pub fn digest(&self, position: u64) -> String {
+        format!("{}{position:020}", self.digests())
+    }
+
     /// Where snapshots are kept.
     pub fn snapshots(&self) -> String {
         format!("{}snapshots/", self.prefix)

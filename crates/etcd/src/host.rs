@@ -9,10 +9,10 @@ use std::time::Duration;
 use etcd_client::WatchOptions;
 
 use ballot_core::command::{Command, Outcome};
-use ballot_core::namespace::HostEpoch;
+use ballot_core::namespace::{HostEpoch, Limits};
 use ballot_store::clock::Clock;
 use ballot_store::embedded::Spawner;
-use ballot_store::log::{Position, replay};
+use ballot_store::log::{Position, Snapshots, replay};
 use ballot_store::{EmbeddedStore, Feeder, Options, StoreError};
 
 use crate::connection::{Connection, Settings, unavailable};
@@ -30,6 +30,25 @@ pub struct HostOptions {
     pub ttl: Duration,
     /// The store's settings (limits, batch size, queue bound).
     pub store: Options,
+    /// Batches between two snapshots written by the host that leads the hosts
+    /// (`--snapshot-every`): how much of the log a host that starts, or falls behind a
+    /// compaction, has to read after the newest snapshot.
+    pub snapshot_every: u64,
+    /// Log positions between two comparisons of the replicas' digests.
+    pub digest_every: u64,
+}
+
+impl HostOptions {
+    /// Defaults for host `id` with heartbeat TTL `ttl`.
+    pub fn new(id: &str, ttl: Duration) -> Self {
+        HostOptions {
+            id: id.to_owned(),
+            ttl,
+            store: Options::default(),
+            snapshot_every: 10_000,
+            digest_every: 1_000,
+        }
+    }
 }
 
 /// A running host's link to the cluster: the log's follower and the liveness threads.
@@ -50,7 +69,7 @@ impl Host {
         clock: Arc<dyn Clock>,
     ) -> Result<(EmbeddedStore, Host), StoreError> {
         let connection = Connection::open(settings)?;
-        let epoch = liveness::register(&connection, &options.id)?;
+        let (epoch, lease) = liveness::register(&connection, &options.id, options.ttl)?;
         let log = EtcdLog::open(connection.clone())?;
         let snapshots = EtcdSnapshots::new(connection.clone());
         let replayed = replay(&log, &snapshots, options.store.limits)?;
@@ -68,24 +87,40 @@ impl Host {
             ballot_store::embedded::thread_spawner(),
         );
         let stop = Arc::new(AtomicBool::new(false));
+        let behind = Arc::new(AtomicBool::new(false));
         follow(
             connection.clone(),
             feeder.clone(),
             position,
+            options.store.limits,
+            behind.clone(),
             stop.clone(),
             ballot_store::embedded::thread_spawner(),
         );
         join(&feeder, epoch, &options.id)?;
         let liveness = Liveness::start(
-            connection,
+            connection.clone(),
             feeder,
             options.id.clone(),
-            epoch,
+            (epoch, lease),
             options.ttl,
             clock,
+            behind,
             stop.clone(),
         );
+        crate::snapshotting::start(
+            liveness.clone(),
+            EtcdSnapshots::new(connection.clone()),
+            options.snapshot_every,
+            stop.clone(),
+        );
+        crate::digests::start(connection, liveness.clone(), options.digest_every, stop.clone())?;
         Ok((store, Host { liveness, stop }))
+    }
+
+    /// This host's name (`--host-id`).
+    pub fn id(&self) -> &str {
+        self.liveness.id()
     }
 
     /// This host's current epoch.
@@ -102,6 +137,17 @@ impl Host {
     /// Sets what this host's heartbeats say it leads (deployment names and terms).
     pub fn leaders(&self, leaders: impl Fn() -> Vec<(String, u64)> + Send + Sync + 'static) {
         self.liveness.leaders(Box::new(leaders));
+    }
+
+    /// The position of the log's newest batch, asked of etcd now: once this replica has
+    /// applied it, a read here sees every change acknowledged before the call.
+    pub fn log_position(&self) -> Result<Position, StoreError> {
+        crate::log::current_position(self.liveness.connection())
+    }
+
+    /// Why this host stopped serving (its replica diverged from the cluster's), if it did.
+    pub fn halted(&self) -> Option<String> {
+        self.liveness.feeder().halted()
     }
 
     /// Every host's last heartbeat as this host saw it, with the time since.
@@ -146,10 +192,16 @@ pub(crate) fn join(feeder: &Feeder, epoch: HostEpoch, id: &str) -> Result<(), St
 
 /// Follows the log key from `after` and hands every batch to the store, in order; on a
 /// lost watch it reconnects from the last batch it handed over.
+///
+/// When the log it needs was compacted away (this host fell that far behind), it loads the
+/// newest snapshot in place of the replica's state and sets `behind`: what happened in
+/// between was never delivered here, so the host must fence its components and rejoin.
 fn follow(
     connection: Connection,
     feeder: Feeder,
     after: Position,
+    limits: Limits,
+    behind: Arc<AtomicBool>,
     stop: Arc<AtomicBool>,
     spawn: Spawner,
 ) {
@@ -161,6 +213,19 @@ fn follow(
             match connection.block_on(watch_from(&connection, &feeder, &mut after, &stop)) {
                 Ok(()) => return,
                 Err(StoreError::Closed) => return,
+                Err(StoreError::Compacted { compacted, .. }) => {
+                    match catch_up_from_snapshot(&connection, &feeder, after, compacted, limits)
+                    {
+                        Ok(position) => {
+                            after = position;
+                            behind.store(true, Ordering::Release);
+                        }
+                        Err(error) => {
+                            tracing::error!(%error, after, compacted, "cannot follow the log");
+                            std::thread::sleep(Duration::from_secs(1));
+                        }
+                    }
+                }
                 Err(error) => {
                     tracing::warn!(%error, after, "the log's watch was lost; following again");
                     std::thread::sleep(pause);
@@ -178,6 +243,35 @@ fn follow(
             }
         }
     }));
+}
+
+/// Loads the newest snapshot into the replica after the log was compacted up to
+/// `compacted`, past `after`; returns the snapshot's position, from which the log can be
+/// followed again. Fails while no snapshot reaches the compaction (ballot never compacts
+/// etcd itself: whoever compacted it went past the newest snapshot).
+fn catch_up_from_snapshot(
+    connection: &Connection,
+    feeder: &Feeder,
+    after: Position,
+    compacted: Position,
+    limits: Limits,
+) -> Result<Position, StoreError> {
+    let snapshots = EtcdSnapshots::new(connection.clone());
+    let newest = snapshots.load_newest(limits)?;
+    let Some((position, elections)) = newest.filter(|(position, _)| position + 1 >= compacted)
+    else {
+        return Err(StoreError::Failed(format!(
+            "the log was compacted up to revision {compacted}, past this host's position \
+             {after} and past the newest snapshot; compact etcd only below the newest \
+             snapshot's position (see `ballot hosts`)"
+        )));
+    };
+    feeder.install(position, elections)?;
+    tracing::warn!(
+        after, compacted, position,
+        "the log this host needed was compacted: loaded the newest snapshot"
+    );
+    Ok(position)
 }
 
 async fn watch_from(
@@ -207,8 +301,6 @@ async fn watch_from(
                 "etcd closed the log's watch".into(),
             ));
         };
-        // A compacted start ends following with `Compacted` (no host loads a snapshot
-        // while running yet: see the README).
         for batch in crate::log::batches_in(&response, *after)? {
             let position = batch.position;
             feeder.deliver(batch)?;

@@ -13,8 +13,11 @@
 //! - [`envelope`]: a batch as the log key's value (format, proposer, commands);
 //! - [`log`]: the [`ballot_store::Log`] and [`ballot_store::SharedLog`] on etcd;
 //! - [`snapshots`]: snapshots of the state in chunked keys with a manifest;
-//! - [`host`]: opening a host's replica and following the log into it;
+//! - [`host`]: opening a host's replica and following the log into it (from the newest
+//!   snapshot, when the log it needs was compacted);
 //! - [`liveness`]: heartbeats, expiring silent peers, and fencing oneself;
+//! - [`snapshotting`]: the host that leads the hosts writes the snapshots;
+//! - [`digests`]: the replicas compare digests of their state at the same positions;
 //! - [`local`]: a cluster of real etcd processes on loopback, for tests and trials.
 //!
 //! # Hosts, epochs and fencing: the safety argument
@@ -44,12 +47,14 @@
 #![deny(missing_docs)]
 
 pub mod connection;
+pub mod digests;
 pub mod envelope;
 pub mod host;
 pub mod liveness;
 pub mod local;
 pub mod log;
 pub mod snapshots;
+pub mod snapshotting;
 
 pub use connection::{Connection, Settings};
 pub use host::{Host, HostOptions};

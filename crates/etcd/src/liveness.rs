@@ -45,9 +45,30 @@ pub struct Peer {
     pub applied: u64,
 }
 
-/// Registers a new epoch for host `id`: the revision of a put of its heartbeat key,
-/// unique and greater than every earlier epoch.
-pub fn register(connection: &Connection, id: &str) -> Result<HostEpoch, StoreError> {
+/// The TTL of the etcd lease a host's key is under: the host's TTL in whole seconds,
+/// at least etcd's usual minimum. The lease is a second way peers learn of a dead host
+/// (its key is deleted when the lease runs out) and keeps dead hosts' keys from piling up.
+fn lease_ttl(ttl: Duration) -> i64 {
+    (ttl.as_millis().div_ceil(1000) as i64).max(2)
+}
+
+/// Grants a lease for a host's key.
+fn grant(connection: &Connection, ttl: Duration) -> Result<i64, StoreError> {
+    let mut client = connection.client();
+    let granted = connection
+        .block_on(client.lease_grant(lease_ttl(ttl), None))
+        .map_err(unavailable("granting the host key's lease"))?;
+    Ok(granted.id())
+}
+
+/// Registers a new epoch for host `id`: the revision of a put of its heartbeat key (under
+/// a new lease, returned with it), unique and greater than every earlier epoch.
+pub fn register(
+    connection: &Connection,
+    id: &str,
+    ttl: Duration,
+) -> Result<(HostEpoch, i64), StoreError> {
+    let lease = grant(connection, ttl)?;
     let mut client = connection.client();
     let key = connection.keys().host(id);
     let beat = encode(&Beat {
@@ -56,14 +77,15 @@ pub fn register(connection: &Connection, id: &str) -> Result<HostEpoch, StoreErr
         applied: 0,
         leading: Vec::new(),
     });
+    let options = PutOptions::new().with_lease(lease);
     let response = connection
-        .block_on(client.put(key, beat, None))
+        .block_on(client.put(key, beat, Some(options)))
         .map_err(unavailable("registering the host"))?;
     let revision = response
         .header()
         .map(|h| h.revision() as u64)
         .ok_or_else(|| StoreError::Unavailable("etcd's answer had no revision".into()))?;
-    Ok(HostEpoch(revision))
+    Ok((HostEpoch(revision), lease))
 }
 
 fn encode(beat: &Beat) -> Vec<u8> {
@@ -78,6 +100,8 @@ pub(crate) struct Liveness {
     feeder: Feeder,
     id: String,
     epoch: AtomicU64,
+    /// The lease the host's key is under (replaced when it ran out).
+    lease: std::sync::atomic::AtomicI64,
     ttl: Duration,
     clock: Arc<dyn Clock>,
     stop: Arc<AtomicBool>,
@@ -88,6 +112,9 @@ pub(crate) struct Liveness {
     joined: Mutex<MonoTime>,
     /// Whether this host has fenced itself and not yet rejoined.
     fenced: AtomicBool,
+    /// Set by the log's follower when it loaded a snapshot in place of the replica's state:
+    /// this host missed what happened in between, so it fences itself and rejoins.
+    behind: Arc<AtomicBool>,
     on_fence: OnceLock<Box<dyn Fn() + Send + Sync>>,
     leaders: OnceLock<Leaders>,
     /// Each peer epoch's last heartbeat, with when it arrived on this host's clock.
@@ -101,9 +128,10 @@ impl Liveness {
         connection: Connection,
         feeder: Feeder,
         id: String,
-        epoch: HostEpoch,
+        (epoch, lease): (HostEpoch, i64),
         ttl: Duration,
         clock: Arc<dyn Clock>,
+        behind: Arc<AtomicBool>,
         stop: Arc<AtomicBool>,
     ) -> Arc<Self> {
         let now = clock.now();
@@ -112,12 +140,14 @@ impl Liveness {
             feeder,
             id,
             epoch: AtomicU64::new(epoch.0),
+            lease: std::sync::atomic::AtomicI64::new(lease),
             ttl,
             clock,
             stop,
             acked: Mutex::new(now),
             joined: Mutex::new(now),
             fenced: AtomicBool::new(false),
+            behind,
             on_fence: OnceLock::new(),
             leaders: OnceLock::new(),
             seen: Mutex::new(BTreeMap::new()),
@@ -143,6 +173,21 @@ impl Liveness {
         HostEpoch(self.epoch.load(Ordering::Acquire))
     }
 
+    /// The store handle this host's machinery shares.
+    pub(crate) fn feeder(&self) -> &Feeder {
+        &self.feeder
+    }
+
+    /// The host's connection to etcd.
+    pub(crate) fn connection(&self) -> &Connection {
+        &self.connection
+    }
+
+    /// The host's name.
+    pub(crate) fn id(&self) -> &str {
+        &self.id
+    }
+
     pub(crate) fn on_fence(&self, fence: Box<dyn Fn() + Send + Sync>) {
         let _ = self.on_fence.set(fence);
     }
@@ -165,6 +210,8 @@ impl Liveness {
         let limit = self.ttl.saturating_sub(margin);
         let mut client = self.connection.client();
         let key = self.connection.keys().host(&self.id);
+        let lease_every = Duration::from_secs(lease_ttl(self.ttl) as u64) / 3;
+        let mut kept = self.clock.now();
         while !self.stopped() {
             let sent = self.clock.now();
             let acked = *self.acked.lock().unwrap_or_else(|p| p.into_inner());
@@ -176,6 +223,14 @@ impl Liveness {
             let epoch = self.epoch();
             if !self.feeder.published().is_live_host(epoch) && self.feeder.applied_position() > 0 {
                 self.fence("this host's epoch was expired by its peers");
+            }
+            if self.behind.swap(false, Ordering::AcqRel) {
+                self.fence("this host fell behind the log's compaction and loaded a snapshot");
+            }
+            if let Some(why) = self.feeder.halted() {
+                self.fence(&why);
+                std::thread::sleep(every);
+                continue;
             }
             let beat = encode(&Beat {
                 id: self.id.clone(),
@@ -191,9 +246,11 @@ impl Liveness {
             let budget = limit
                 .saturating_sub(sent.since(acked))
                 .max(Duration::from_millis(20));
+            let lease = self.lease.load(Ordering::Acquire);
             let put = self.connection.block_on(async {
                 tokio::time::timeout(budget, async {
-                    client.put(key.clone(), beat, None::<PutOptions>).await
+                    let options = PutOptions::new().with_lease(lease);
+                    client.put(key.clone(), beat, Some(options)).await
                 })
                 .await
             });
@@ -203,6 +260,13 @@ impl Liveness {
                     if self.fenced.load(Ordering::Acquire) {
                         self.rejoin();
                     }
+                    if sent.since(kept) >= lease_every {
+                        self.keep_lease(lease, budget);
+                        kept = sent;
+                    }
+                }
+                Ok(Err(error)) if error.to_string().contains("lease not found") => {
+                    self.renew_lease("the host key's lease ran out")
                 }
                 Ok(Err(error)) => tracing::warn!(%error, "a heartbeat failed"),
                 Err(_) => tracing::warn!("a heartbeat timed out"),
@@ -213,7 +277,7 @@ impl Liveness {
     }
 
     /// Revokes every local component's powers, once per fencing.
-    fn fence(&self, why: &str) {
+    pub(crate) fn fence(&self, why: &str) {
         if self.fenced.swap(true, Ordering::AcqRel) {
             return;
         }
@@ -223,12 +287,43 @@ impl Liveness {
         }
     }
 
+    /// Refreshes the lease of the host's key (the key then outlives the host by at most
+    /// the lease's TTL); a lease found gone is replaced.
+    fn keep_lease(&self, lease: i64, budget: Duration) {
+        let mut client = self.connection.client();
+        let kept = self.connection.block_on(async {
+            tokio::time::timeout(budget, async {
+                let (mut keeper, mut answers) = client.lease_keep_alive(lease).await?;
+                keeper.keep_alive().await?;
+                answers.message().await
+            })
+            .await
+        });
+        match kept {
+            Ok(Ok(Some(answer))) if answer.ttl() > 0 => {}
+            Ok(Ok(_)) => self.renew_lease("the host key's lease ran out"),
+            Ok(Err(error)) => tracing::warn!(%error, "refreshing the host key's lease failed"),
+            Err(_) => tracing::warn!("refreshing the host key's lease timed out"),
+        }
+    }
+
+    /// A new lease for the host's key, after the old one ran out (the host was silent
+    /// for longer than the lease: it has fenced itself by then, or is about to).
+    fn renew_lease(&self, why: &str) {
+        tracing::warn!(host = %self.id, why, "granting the host key a new lease");
+        match grant(&self.connection, self.ttl) {
+            Ok(lease) => self.lease.store(lease, Ordering::Release),
+            Err(error) => tracing::warn!(%error, "granting a new lease failed"),
+        }
+    }
+
     /// After fencing itself: a new epoch, joined, and the old one expired.
     fn rejoin(&self) {
         let id = self.id.clone();
-        match register(&self.connection, &id) {
-            Ok(epoch) => match crate::host::join(&self.feeder, epoch, &id) {
+        match register(&self.connection, &id, self.ttl) {
+            Ok((epoch, lease)) => match crate::host::join(&self.feeder, epoch, &id) {
                 Ok(()) => {
+                    self.lease.store(lease, Ordering::Release);
                     self.epoch.store(epoch.0, Ordering::Release);
                     *self.joined.lock().unwrap_or_else(|p| p.into_inner()) = self.clock.now();
                     self.fenced.store(false, Ordering::Release);

@@ -44,16 +44,7 @@ impl EtcdLog {
     /// The revision of the log key's newest batch, asked of the cluster now (a linearized
     /// read): a host that has applied up to it has seen everything acknowledged so far.
     pub fn current_position(&self) -> Result<Position, StoreError> {
-        let key = self.connection.keys().log();
-        let mut client = self.connection.client();
-        let response = self
-            .connection
-            .block_on(client.get(key, None))
-            .map_err(unavailable("reading the log's position"))?;
-        Ok(response
-            .kvs()
-            .first()
-            .map_or(0, |kv| kv.mod_revision() as u64))
+        current_position(&self.connection)
     }
 
     /// Puts one batch and returns its revision; the put is refused before it is sent if it
@@ -120,6 +111,20 @@ impl EtcdLog {
             Ok(batches)
         })
     }
+}
+
+/// The revision of the log key's newest batch in the connection's cluster, asked of the
+/// cluster now (a linearized read).
+pub(crate) fn current_position(connection: &Connection) -> Result<Position, StoreError> {
+    let key = connection.keys().log();
+    let mut client = connection.client();
+    let response = connection
+        .block_on(client.get(key, None))
+        .map_err(unavailable("reading the log's position"))?;
+    Ok(response
+        .kvs()
+        .first()
+        .map_or(0, |kv| kv.mod_revision() as u64))
 }
 
 /// The batches one answer of a watch on the log key carries, in order. A watch that

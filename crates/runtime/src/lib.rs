@@ -639,6 +639,18 @@ impl Runtime {
         self.shared.store.published()
     }
 
+    /// On a shared log, the position of the last batch this replica applied (see
+    /// [`EmbeddedStore::applied_position`]).
+    pub fn applied_position(&self) -> u64 {
+        self.shared.store.applied_position()
+    }
+
+    /// On a shared log, why this replica stopped serving, if it did (see
+    /// [`EmbeddedStore::halted`]).
+    pub fn halted(&self) -> Option<String> {
+        self.shared.store.halted()
+    }
+
     /// Follows the durable state (see [`EmbeddedStore::subscribe`]).
     pub fn subscribe(&self) -> tokio::sync::watch::Receiver<ballot_core::namespace::State> {
         self.shared.store.subscribe()

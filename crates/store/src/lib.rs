@@ -53,7 +53,9 @@ use thiserror::Error;
 
 use ballot_core::namespace::{Committed, Error, Guard, MultiError, Op, Revision, SessionId, State};
 
-pub use embedded::{EffectsSink, EmbeddedStore, Feeder, Hooks, Options, Sequenced, SharedLog};
+pub use embedded::{
+    Checkpoint, EffectsSink, EmbeddedStore, Feeder, Hooks, Options, Sequenced, SharedLog,
+};
 pub use log::{Log, Snapshots};
 
 /// Why a store operation failed.

@@ -113,6 +113,10 @@ pub struct HostsArgs {
 pub struct LeaderArgs {
     /// The election.
     election: String,
+    /// On a host sharing an etcd cluster: first wait until this host has applied
+    /// everything the cluster's log holds, so the answer is no older than the call.
+    #[arg(long)]
+    consistent: bool,
     #[command(flatten)]
     connection: Connection,
 }
@@ -380,6 +384,11 @@ pub fn ls(args: LsArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// One shared deployment record, for `ballot hosts`.
+fn deployment_line(d: &crate::serve::wire::SharedDeploymentView) -> String {
+    format!("deployment {} {} ({} in {})", d.id, d.name, d.role, d.election)
+}
+
 /// `ballot hosts`.
 pub fn hosts(args: HostsArgs) -> anyhow::Result<ExitCode> {
     let c = &args.connection;
@@ -402,6 +411,15 @@ pub fn hosts(args: HostsArgs) -> anyhow::Result<ExitCode> {
                 h.applied,
                 if h.this_host { "  (this host)" } else { "" }
             ));
+            for d in &h.deployments {
+                out.push_str(&format!("\n    {}", deployment_line(d)));
+            }
+        }
+        if !view.unhosted.is_empty() {
+            out.push_str("\nno live host runs:");
+            for d in &view.unhosted {
+                out.push_str(&format!("\n    {} (host {})", deployment_line(d), d.host));
+            }
         }
         out
     });
@@ -411,7 +429,10 @@ pub fn hosts(args: HostsArgs) -> anyhow::Result<ExitCode> {
 /// `ballot leader`.
 pub fn leader(args: LeaderArgs) -> anyhow::Result<ExitCode> {
     let c = &args.connection;
-    let path = format!("/v1/elections/{}", args.election);
+    let mut path = format!("/v1/elections/{}", args.election);
+    if args.consistent {
+        path.push_str("?consistent=true");
+    }
     let view: ElectionView = answer(c.agent().get(c.url(&path)).call()?)?;
     c.print(&view, |v| match &v.leader {
         Some(leader) => format!(

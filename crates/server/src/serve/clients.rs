@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use axum::Json;
 use axum::extract::rejection::JsonRejection;
-use axum::extract::rejection::PathRejection;
-use axum::extract::{Path, State};
+use axum::extract::rejection::{PathRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use serde::Deserialize;
 
@@ -220,10 +220,22 @@ pub async fn leave(
 pub async fn election(
     State(host): State<Arc<Host>>,
     name: Result<Path<String>, PathRejection>,
+    read: Result<Query<ReadQuery>, QueryRejection>,
 ) -> ApiResult<Json<ElectionView>> {
     let Path(name) = name?;
     let election = ElectionName::parse(&name)?;
+    host.read_consistently(read?.consistent).await?;
     Ok(Json(election_view(&host.runtime.state(), &election)))
+}
+
+/// The query of a read: `?consistent=true` waits until this host's replica has applied
+/// everything etcd's log holds (see [`Host::read_consistently`]).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReadQuery {
+    /// Whether to wait for the replica to catch up with the cluster first.
+    #[serde(default)]
+    pub consistent: bool,
 }
 
 /// An election as read from `state`.
@@ -258,9 +270,11 @@ pub fn election_view(
 pub async fn node(
     State(host): State<Arc<Host>>,
     path: Option<Path<String>>,
+    read: Result<Query<ReadQuery>, QueryRejection>,
 ) -> ApiResult<Json<NodeView>> {
     let raw = path.map_or_else(String::new, |Path(p)| p);
     let path = NodePath::parse(&format!("/{raw}"))?;
+    host.read_consistently(read?.consistent).await?;
     let state = host.runtime.state();
     let (data, stat) = state.get(&path)?;
     Ok(Json(NodeView {

@@ -199,6 +199,7 @@ async fn swap_detached(host: Arc<Host>, id: u64, wasm: Vec<u8>) -> ApiResult<Swa
         ));
     }
     host.metrics.swaps.inc();
+    host.publish(&record).await;
     let (outcome, trap) = match &report.outcome {
         SwapOutcome::Activated => ("activated", None),
         SwapOutcome::TrappedAfterActivation(why) => ("trapped-after-activation", Some(why.clone())),

@@ -26,6 +26,9 @@ use super::wire::DeploymentView;
 /// Longest a graceful shutdown waits for a resigned leader's successor to acknowledge.
 const SUCCESSION_WAIT: Duration = Duration::from_secs(2);
 
+/// Longest a `?consistent=true` read waits for this replica to catch up with etcd.
+const CONSISTENT_READ_WAIT: Duration = Duration::from_secs(10);
+
 /// Where a host keeps its namespace.
 #[derive(Debug, Clone)]
 pub enum Backend {
@@ -41,6 +44,8 @@ pub enum Backend {
         host_id: String,
         /// How long it may go without an acknowledged heartbeat.
         ttl: Duration,
+        /// Batches between two snapshots.
+        snapshot_every: u64,
     },
 }
 
@@ -62,12 +67,12 @@ async fn open_store(
             cluster,
             host_id,
             ttl,
+            snapshot_every,
         } => {
             let settings = ballot_etcd::Settings::new(endpoints, &cluster);
             let options = ballot_etcd::HostOptions {
-                id: host_id,
-                ttl,
-                store: Options::default(),
+                snapshot_every,
+                ..ballot_etcd::HostOptions::new(&host_id, ttl)
             };
             let (store, link) = tokio::task::spawn_blocking(move || {
                 ballot_etcd::Host::open(settings, options, clock)
@@ -193,7 +198,35 @@ impl Host {
                 }
             }
         }
+        host.publish_all().await;
         Ok(host)
+    }
+
+    /// With `consistent`, waits until this replica has applied the log as etcd holds it
+    /// now, so the read that follows sees every change acknowledged anywhere before it
+    /// began; a read from the local replica otherwise (and always on the embedded store,
+    /// which is the only copy).
+    pub async fn read_consistently(&self, consistent: bool) -> ApiResult<()> {
+        let Some(cluster) = self.cluster.as_ref().filter(|_| consistent) else {
+            return Ok(());
+        };
+        let wanted = tokio::task::block_in_place(|| cluster.log_position())?;
+        let mut changes = self.runtime.subscribe();
+        let caught_up = async {
+            while self.runtime.applied_position() < wanted {
+                if changes.changed().await.is_err() {
+                    break;
+                }
+            }
+        };
+        match tokio::time::timeout(CONSISTENT_READ_WAIT, caught_up).await {
+            Ok(()) if self.runtime.applied_position() >= wanted => Ok(()),
+            _ => Err(ApiError::from(ballot_store::StoreError::Unavailable(format!(
+                "this host has applied the log up to {} and did not reach etcd's {wanted} \
+                 within {CONSISTENT_READ_WAIT:?}",
+                self.runtime.applied_position()
+            )))),
+        }
     }
 
     /// Every host sharing the namespace, as this host last heard of it; empty on the
@@ -228,6 +261,7 @@ impl Host {
         }
         self.live.insert(record.id, runtime_id);
         self.metrics.deploys.inc();
+        self.publish(&record).await;
         Ok(self.view(&record))
     }
 
@@ -258,6 +292,7 @@ impl Host {
         self.on_disk(move |registry| registry.remove(id))
             .await
             .map_err(|e| internal(format!("forgetting the deployment: {e}")))?;
+        self.withdraw(id).await;
         self.metrics.undeploys.inc();
         Ok(())
     }

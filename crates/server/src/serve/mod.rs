@@ -10,6 +10,7 @@
 mod auth;
 mod clients;
 mod components;
+mod directory;
 mod electors;
 mod error;
 mod events;
@@ -73,6 +74,11 @@ pub struct ServeArgs {
     /// peers expire it (ending its sessions); it fences itself a margin before that.
     #[arg(long, default_value_t = 1000)]
     pub host_ttl_ms: u64,
+    /// With `--etcd`: batches of the log between two snapshots, written by the host that
+    /// leads the hosts. A host that starts, or finds the log it needs compacted, loads the
+    /// newest snapshot and reads the log after it.
+    #[arg(long, default_value_t = 10_000)]
+    pub snapshot_every: u64,
 }
 
 impl ServeArgs {
@@ -108,6 +114,7 @@ impl ServeArgs {
             cluster,
             host_id,
             ttl: std::time::Duration::from_millis(self.host_ttl_ms),
+            snapshot_every: self.snapshot_every.max(1),
         })
     }
 }
@@ -178,12 +185,22 @@ async fn serve(args: ServeArgs, token: Token) -> anyhow::Result<ExitCode> {
 }
 
 /// `GET /v1/hosts`: the hosts sharing the namespace (none on the embedded store).
-async fn hosts(State(host): State<Arc<Host>>) -> axum::Json<wire::HostsView> {
+async fn hosts(
+    State(host): State<Arc<Host>>,
+    read: Result<axum::extract::Query<clients::ReadQuery>, axum::extract::rejection::QueryRejection>,
+) -> error::ApiResult<axum::Json<wire::HostsView>> {
+    host.read_consistently(read?.consistent).await?;
     let me = host.cluster.as_ref().map(|c| c.epoch().0);
-    let hosts = host
+    let mut records = directory::all(&host.runtime.state());
+    let hosts: Vec<wire::HostView> = host
         .hosts()
         .into_iter()
         .map(|peer| wire::HostView {
+            deployments: records
+                .iter()
+                .position(|(id, _)| *id == peer.id)
+                .map(|at| records.remove(at).1)
+                .unwrap_or_default(),
             id: peer.id,
             epoch: peer.epoch.0,
             this_host: Some(peer.epoch.0) == me,
@@ -192,7 +209,8 @@ async fn hosts(State(host): State<Arc<Host>>) -> axum::Json<wire::HostsView> {
             applied: peer.applied,
         })
         .collect();
-    axum::Json(wire::HostsView { hosts })
+    let unhosted = records.into_iter().flat_map(|(_, r)| r).collect();
+    Ok(axum::Json(wire::HostsView { hosts, unhosted }))
 }
 
 async fn shutdown_signal() {
@@ -277,12 +295,21 @@ async fn healthz(State(host): State<Arc<Host>>) -> impl IntoResponse {
     let wall_clock_ms = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |since| since.as_millis() as u64);
-    axum::Json(serde_json::json!({
-        "status": "ok",
+    // A replica whose state diverged from the cluster's stopped serving: say so, and why.
+    let halted = host.runtime.halted();
+    let status = if halted.is_some() {
+        axum::http::StatusCode::SERVICE_UNAVAILABLE
+    } else {
+        axum::http::StatusCode::OK
+    };
+    let body = axum::Json(serde_json::json!({
+        "status": if halted.is_some() { "halted" } else { "ok" },
+        "halted": halted,
         "revision": host.runtime.state().revision().0,
         "deployments": host.runtime.deployments().len(),
         "wall_clock_ms": wall_clock_ms,
-    }))
+    }));
+    (status, body)
 }
 
 async fn metrics(State(host): State<Arc<Host>>) -> impl IntoResponse {

@@ -284,6 +284,27 @@ pub struct TermGuard {
 pub struct HostsView {
     /// Every live host, by epoch.
     pub hosts: Vec<HostView>,
+    /// Deployments whose host is not live (it was killed or is restarting): their
+    /// records stay until it comes back.
+    #[serde(default)]
+    pub unhosted: Vec<SharedDeploymentView>,
+}
+
+/// A deployment as the shared namespace records it, readable from any host.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SharedDeploymentView {
+    /// Its id on the host that runs it (ids are unique across the cluster).
+    pub id: u64,
+    /// Its name.
+    pub name: String,
+    /// `candidate` or `observer`.
+    pub role: String,
+    /// The election it stands in or follows.
+    pub election: String,
+    /// SHA-256 of the code it runs.
+    pub sha256: String,
+    /// The host that runs it (`--host-id`).
+    pub host: String,
 }
 
 /// One host sharing the namespace, as the answering host last heard of it.
@@ -301,6 +322,9 @@ pub struct HostView {
     pub since_heartbeat_ms: Option<u64>,
     /// The log position it had applied at that heartbeat.
     pub applied: u64,
+    /// The deployments it runs, from the shared namespace.
+    #[serde(default)]
+    pub deployments: Vec<SharedDeploymentView>,
 }
 
 /// A lease elector's answer: who is master, under which term, for how long.

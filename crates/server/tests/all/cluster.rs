@@ -27,22 +27,32 @@ fn eventually<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
 
 /// Starts host `id` of cluster `name` on `etcd`.
 fn host(dir: &Path, etcd: &LocalCluster, name: &str, id: &str, ttl_ms: u64) -> Server {
+    host_with(dir, etcd, name, id, ttl_ms, &[])
+}
+
+/// Starts host `id` of cluster `name` on `etcd`, with more flags.
+fn host_with(
+    dir: &Path,
+    etcd: &LocalCluster,
+    name: &str,
+    id: &str,
+    ttl_ms: u64,
+    extra: &[&str],
+) -> Server {
     let endpoints = etcd.endpoints().join(",");
     let ttl = ttl_ms.to_string();
-    Server::start_logging(
-        &dir.join(id),
-        &[
-            "--etcd",
-            &endpoints,
-            "--cluster",
-            name,
-            "--host-id",
-            id,
-            "--host-ttl-ms",
-            &ttl,
-        ],
-        &dir.join(format!("{id}.log")),
-    )
+    let mut args = vec![
+        "--etcd",
+        &endpoints,
+        "--cluster",
+        name,
+        "--host-id",
+        id,
+        "--host-ttl-ms",
+        &ttl,
+    ];
+    args.extend_from_slice(extra);
+    Server::start_logging(&dir.join(id), &args, &dir.join(format!("{id}.log")))
 }
 
 fn candidate(server: &Server, name: &str) -> DeploymentView {
@@ -365,4 +375,91 @@ fn killing_the_etcd_leader_under_load_loses_no_acknowledged_commit() {
             (status == 200).then_some(())
         });
     }
+}
+
+/// Runs `etcdctl` (API v3) against the cluster and returns its standard output.
+fn etcdctl(etcd: &LocalCluster, args: &[&str]) -> String {
+    let output = Command::new("etcdctl")
+        .env("ETCDCTL_API", "3")
+        .arg(format!("--endpoints={}", etcd.endpoints().join(",")))
+        .args(args)
+        .output()
+        .expect("etcdctl runs (apt-get install etcd-client)");
+    assert!(
+        output.status.success(),
+        "etcdctl {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// The positions of cluster `name`'s complete snapshots, read with etcdctl.
+fn snapshot_positions(etcd: &LocalCluster, name: &str) -> Vec<u64> {
+    let prefix = format!("/ballot/{name}/snapshots/");
+    etcdctl(etcd, &["get", "--prefix", "--keys-only", &prefix])
+        .lines()
+        .filter_map(|key| key.strip_prefix(&prefix)?.strip_suffix("/manifest")?.parse().ok())
+        .collect()
+}
+
+fn create(server: &Server, path: &str) {
+    let (status, body) = super::serve::post_json(
+        server,
+        "/v1/multi",
+        serde_json::json!({"ops": [{"op": "create", "path": path}]}),
+    );
+    assert_eq!(status, 200, "{body}");
+}
+
+fn has(server: &Server, path: &str) -> bool {
+    get(server, &format!("/v1/nodes{path}")).0 == 200
+}
+
+#[test]
+fn a_host_restarted_after_the_log_was_compacted_catches_up_from_the_snapshot() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(etcd) = cluster_for_tests(3, &dir.path().join("etcd")) else {
+        return;
+    };
+    let every = ["--snapshot-every", "5"];
+    let c0 = host_with(dir.path(), &etcd, "compact", "c0", 1000, &every);
+    let c1 = host_with(dir.path(), &etcd, "compact", "c1", 1000, &every);
+    eventually("both hosts to see each other", || {
+        [&c0, &c1].iter().all(|s| hosts(s).len() == 2).then_some(())
+    });
+    create(&c1, "/from-c1");
+
+    // kill -9 of c1; the other host goes on writing, and its snapshots cover the writes.
+    drop(c1);
+    for n in 0..30 {
+        create(&c0, &format!("/while-down-{n}"));
+    }
+    let written = hosts(&c0)
+        .iter()
+        .find(|h| h.id == "c0")
+        .map(|h| h.applied)
+        .unwrap();
+    let mut filler = 0;
+    let snapshot = eventually("a snapshot covering the writes", || {
+        let newest = snapshot_positions(&etcd, "compact").into_iter().max();
+        if newest.is_none_or(|p| p < written) {
+            filler += 1;
+            create(&c0, &format!("/filler-{filler}"));
+        }
+        newest.filter(|p| *p >= written)
+    });
+    // The operator compacts etcd up to the snapshot: the log before it is gone.
+    etcdctl(&etcd, &["compact", &snapshot.to_string()]);
+    create(&c0, "/after-compaction");
+
+    // c1 starts again on its old data folder: it can only come back from the snapshot.
+    let c1 = host_with(dir.path(), &etcd, "compact", "c1", 1000, &every);
+    eventually("c1 to have everything", || {
+        (has(&c1, "/from-c1") && has(&c1, "/while-down-29") && has(&c1, "/after-compaction"))
+            .then_some(())
+    });
+    create(&c1, "/c1-again");
+    eventually("c0 to see c1's write", || has(&c0, "/c1-again").then_some(()));
+    let log = std::fs::read_to_string(dir.path().join("c1.log")).unwrap();
+    assert!(log.contains("joined the cluster's log"), "{log}");
 }

@@ -47,7 +47,7 @@ pub use files::{AppendFile, CrashMode, Fault, FileSystem, RealFs, SimFs};
 pub use frame::FORMAT_VERSION;
 
 use group::{GroupCommit, Step};
-pub use shared::{Feeder, Sequenced, SharedLog};
+pub use shared::{Checkpoint, Feeder, Sequenced, SharedLog};
 pub use snapshotter::WalSnapshots;
 pub use stepper::Stepper;
 pub use wal::{Opened, Wal};
@@ -274,6 +274,8 @@ enum Request {
     Snapshot(Sender<Result<u64, StoreError>>),
     /// A batch in the order of a shared log (see [`shared`]), from any host.
     Sequenced(shared::Sequenced),
+    /// What a shared log's machinery asks of the writer besides batches.
+    Control(shared::Control),
 }
 
 /// What recovery found when the store was opened.
@@ -301,6 +303,8 @@ struct Shared {
     counters: Counters,
     /// Set once, by whoever delivers effects (the runtime).
     sink: std::sync::OnceLock<Arc<dyn EffectsSink>>,
+    /// On a shared log, why this replica stopped serving, once it did.
+    halted: std::sync::OnceLock<String>,
 }
 
 /// The embedded store: the elections in memory, every change a [`Command`] made durable
@@ -421,6 +425,7 @@ impl EmbeddedStore {
             position: AtomicU64::new(0),
             counters: Counters::default(),
             sink: std::sync::OnceLock::new(),
+            halted: std::sync::OnceLock::new(),
         });
         let (snapshot_tx, snapshot_rx) = mpsc::channel();
         let max_queued = options.max_queued.max(1);
@@ -488,6 +493,7 @@ impl EmbeddedStore {
             position: AtomicU64::new(recovered.position),
             counters: Counters::default(),
             sink: std::sync::OnceLock::new(),
+            halted: std::sync::OnceLock::new(),
         });
         // Snapshots of a shared log are the log's business, not this writer's.
         let (snapshot_tx, _) = mpsc::channel();
@@ -530,6 +536,12 @@ impl EmbeddedStore {
     /// must see everything the log held at some moment waits until this reaches it.
     pub fn applied_position(&self) -> u64 {
         self.shared.position.load(Ordering::Acquire)
+    }
+
+    /// On a shared log, why this replica stopped serving (its state diverged from the
+    /// cluster's), once it did: every change is refused with this reason from then on.
+    pub fn halted(&self) -> Option<String> {
+        self.shared.halted.get().cloned()
     }
 
     /// Sets who hears what commands cause (see [`EffectsSink`]). Once per store: a
@@ -793,8 +805,8 @@ impl Writer {
         match request {
             Request::Propose { proposal, sweep } => self.run_job(proposal.into_job(), sweep),
             Request::Inspect(job) => self.run_job(job, true),
-            Request::Sequenced(_) => {
-                tracing::error!("a store that owns its log was handed a shared log's batch")
+            Request::Sequenced(_) | Request::Control(_) => {
+                tracing::error!("a store that owns its log was handed a shared log's request")
             }
             Request::Snapshot(reply) => {
                 // Flush what is pending first, so the snapshot covers only durable records.

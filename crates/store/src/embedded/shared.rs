@@ -22,8 +22,8 @@ use std::sync::mpsc::SyncSender;
 use std::sync::{Arc, Mutex};
 
 use ballot_core::command::{Applied, Command, apply};
-use ballot_core::election::Effects;
-use ballot_core::namespace::{HostEpoch, MonoTime, SessionId};
+use ballot_core::election::{Effects, Elections};
+use ballot_core::namespace::{HostEpoch, MonoTime, SessionId, State};
 
 use super::{Job, OnApplied, Proposal, Proposed, Request, Waiter, Writer};
 use crate::StoreError;
@@ -134,11 +134,72 @@ impl Feeder {
         self.shared.position.load(Ordering::Acquire)
     }
 
+    /// How many batches this replica has applied since it opened.
+    pub fn applied_batches(&self) -> u64 {
+        self.shared.counters.batches.load(Ordering::Relaxed)
+    }
+
     /// Hands `batch` to the writer; blocks while its queue is full (the follower slows
     /// down instead of the queue growing). Fails once the store is closed.
     pub fn deliver(&self, batch: Sequenced) -> Result<(), StoreError> {
         self.sender()?
             .send(Request::Sequenced(batch))
+            .map_err(|_| StoreError::Closed)
+    }
+
+    /// The state this replica applied and its position, taken between two batches: what a
+    /// snapshot of the shared log holds. Waits behind whatever is queued.
+    pub fn capture(&self) -> Result<(Position, Elections), StoreError> {
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        self.control(Control::Capture(tx))?;
+        rx.recv_timeout(PROPOSE_WAIT).map_err(|_| {
+            StoreError::Unavailable(format!("the writer did not answer within {PROPOSE_WAIT:?}"))
+        })
+    }
+
+    /// Replaces the replica's state with a snapshot's at `position`, when this host fell
+    /// behind the log's compaction: every command of this host still waiting for the log's
+    /// order is answered that its outcome is unknown, and nothing that happened in between
+    /// is delivered, so the host must fence its components and rejoin under a new epoch.
+    /// A snapshot at or before the replica's position is ignored.
+    pub fn install(&self, position: Position, elections: Elections) -> Result<(), StoreError> {
+        self.control(Control::Install {
+            position,
+            elections: Box::new(elections),
+        })
+    }
+
+    /// Stops the replica for good: every waiting and later command is refused with `why`,
+    /// and no further batch applies (a replica whose state diverged must not act on it).
+    pub fn halt(&self, why: String) -> Result<(), StoreError> {
+        self.control(Control::Halt(why))
+    }
+
+    /// Why the replica stopped, once [`Feeder::halt`] stopped it.
+    pub fn halted(&self) -> Option<String> {
+        self.shared.halted.get().cloned()
+    }
+
+    /// From now on, the state at the first batch past every multiple of `every` positions
+    /// goes to the returned receiver: the same positions on every host, so their digests
+    /// can be compared. At most `bound` wait; when the receiver falls behind, a
+    /// checkpoint is skipped rather than the writer held.
+    pub fn checkpoints(
+        &self,
+        every: u64,
+        bound: usize,
+    ) -> Result<std::sync::mpsc::Receiver<Checkpoint>, StoreError> {
+        let (tx, rx) = std::sync::mpsc::sync_channel(bound.max(1));
+        self.control(Control::Checkpoints {
+            every: every.max(1),
+            to: tx,
+        })?;
+        Ok(rx)
+    }
+
+    fn control(&self, control: Control) -> Result<(), StoreError> {
+        self.sender()?
+            .send(Request::Control(control))
             .map_err(|_| StoreError::Closed)
     }
 
@@ -151,6 +212,29 @@ impl Feeder {
             .clone()
             .ok_or(StoreError::Closed)
     }
+}
+
+/// The replicated state at one position of the log (see [`Feeder::checkpoints`]).
+#[derive(Debug, Clone)]
+pub struct Checkpoint {
+    /// The position of the batch it follows.
+    pub position: Position,
+    /// The namespace there: what every host must agree on.
+    pub state: State,
+}
+
+/// What a shared log's machinery asks of the writer besides batches (see [`Feeder`]).
+pub(super) enum Control {
+    Capture(SyncSender<(Position, Elections)>),
+    Install {
+        position: Position,
+        elections: Box<Elections>,
+    },
+    Halt(String),
+    Checkpoints {
+        every: u64,
+        to: SyncSender<Checkpoint>,
+    },
 }
 
 /// What waits for one command of this host's batch to come back in the log's order.
@@ -190,6 +274,8 @@ pub(super) struct Replication {
     expiring: BTreeSet<SessionId>,
     /// The position of the last batch applied.
     position: Position,
+    /// Where checkpoints go, and every how many positions.
+    checkpoints: Option<(u64, SyncSender<Checkpoint>)>,
 }
 
 impl Replication {
@@ -204,6 +290,7 @@ impl Replication {
             pending: VecDeque::new(),
             expiring: BTreeSet::new(),
             position,
+            checkpoints: None,
         }
     }
 }
@@ -255,6 +342,9 @@ impl Writer {
     }
 
     pub(super) fn handle_shared(&mut self, request: Request) {
+        if let Some(why) = self.shared.halted.get().cloned() {
+            return self.refuse_halted(request, &why);
+        }
         match request {
             Request::Propose { proposal, sweep } => self.form(proposal, sweep),
             Request::Inspect(job) => {
@@ -272,7 +362,80 @@ impl Writer {
                 )));
             }
             Request::Sequenced(batch) => self.apply_sequenced(batch),
+            Request::Control(control) => self.control(control),
         }
+    }
+
+    /// Answers `request` on a halted replica: nothing applies, every waiter hears `why`.
+    fn refuse_halted(&mut self, request: Request, why: &str) {
+        match request {
+            Request::Propose { proposal, .. } => (proposal.reply)(Err(why.to_owned())),
+            Request::Inspect(job) => self.fail(vec![Item::Inspection(job)], why),
+            Request::Snapshot(reply) => {
+                let _ = reply.send(Err(StoreError::Failed(why.to_owned())));
+            }
+            Request::Sequenced(_) => {}
+            Request::Control(Control::Capture(_)) => {}
+            Request::Control(_) => {}
+        }
+    }
+
+    fn control(&mut self, control: Control) {
+        match control {
+            Control::Capture(reply) => {
+                let position = self.replication().position;
+                let _ = reply.send((position, self.core.clone()));
+            }
+            Control::Install {
+                position,
+                elections,
+            } => self.install(position, *elections),
+            Control::Halt(why) => {
+                tracing::error!(%why, "this replica stops serving");
+                let _ = self.shared.halted.set(why.clone());
+                self.fail_everything_waiting(&why);
+            }
+            Control::Checkpoints { every, to } => {
+                self.replication().checkpoints = Some((every, to));
+            }
+        }
+    }
+
+    /// Answers every command formed or on its way through the log with `why`: nothing
+    /// this host waits for will be matched any more.
+    fn fail_everything_waiting(&mut self, why: &str) {
+        let replication = self.replication();
+        let mut items = std::mem::take(&mut replication.items);
+        replication.entries.clear();
+        replication.bytes = 0;
+        for pending in std::mem::take(&mut replication.pending) {
+            items.extend(pending.items);
+        }
+        replication.expiring.clear();
+        self.fail(items, why);
+    }
+
+    /// Takes a snapshot's state in place of this replica's (see [`Feeder::install`]).
+    fn install(&mut self, position: Position, mut elections: Elections) {
+        if position <= self.replication().position {
+            return;
+        }
+        let why = format!(
+            "this host fell behind the log's compaction and loaded the snapshot at position \
+             {position}: whether the command applied is unknown"
+        );
+        self.fail_everything_waiting(&why);
+        let now = self.clock.now();
+        let host = self.replication().host;
+        elections.set_limits(self.options.limits);
+        elections.set_local_host(host, now);
+        self.core = elections;
+        self.replication().position = position;
+        self.shared
+            .published
+            .send_replace(self.core.namespace().snapshot());
+        self.shared.position.store(position, Ordering::Release);
+        tracing::warn!(position, "loaded a snapshot in place of the replica's state");
     }
 
     /// Answers every waiter of a batch that will not come back applied with `why`.
@@ -463,6 +626,7 @@ impl Writer {
         if batch.position <= replication.position {
             return;
         }
+        let previous = replication.position;
         replication.position = batch.position;
         // This host's batches come back in the order they were appended; one that is not
         // there (its append failed, and then it landed after all) applies like any other
@@ -537,11 +701,18 @@ impl Writer {
         counters.batches.fetch_add(1, Ordering::Relaxed);
         counters.records.fetch_add(records, Ordering::Relaxed);
         let namespace = self.core.namespace();
-        self.replication
-            .as_mut()
-            .expect("a shared log")
+        let replication = self.replication.as_mut().expect("a shared log");
+        replication
             .expiring
             .retain(|session| namespace.is_open(*session));
+        if let Some((every, to)) = &replication.checkpoints
+            && previous / every < batch.position / every
+        {
+            let _ = to.try_send(Checkpoint {
+                position: batch.position,
+                state: namespace.snapshot(),
+            });
+        }
         for finished in done {
             match finished {
                 Done::Proposal {

@@ -19,7 +19,7 @@ use ballot_core::namespace::{CreateMode, Data, NodePath, Op};
 use ballot_etcd::local::LocalCluster;
 use ballot_etcd::{HostOptions, Settings};
 use ballot_store::clock::SystemClock;
-use ballot_store::{EmbeddedStore, Options};
+use ballot_store::EmbeddedStore;
 
 use super::{Figure, histogram, micros, record, summarise};
 
@@ -185,11 +185,7 @@ pub fn run(args: ClusterArgs) -> anyhow::Result<ExitCode> {
         etcd.endpoints().join(",")
     );
     let settings = Settings::new(etcd.endpoints(), "bench");
-    let options = HostOptions {
-        id: "bench".into(),
-        ttl: Duration::from_secs(2),
-        store: Options::default(),
-    };
+    let options = HostOptions::new("bench", Duration::from_secs(2));
     let (store, _host) = ballot_etcd::Host::open(settings, options, Arc::new(SystemClock::new()))?;
     let store = Arc::new(store);
     let endpoints = etcd.endpoints();
