@@ -114,7 +114,12 @@ impl Host {
             options.snapshot_every,
             stop.clone(),
         );
-        crate::digests::start(connection, liveness.clone(), options.digest_every, stop.clone())?;
+        crate::digests::start(
+            connection,
+            liveness.clone(),
+            options.digest_every,
+            stop.clone(),
+        )?;
         Ok((store, Host { liveness, stop }))
     }
 
@@ -214,8 +219,7 @@ fn follow(
                 Ok(()) => return,
                 Err(StoreError::Closed) => return,
                 Err(StoreError::Compacted { compacted, .. }) => {
-                    match catch_up_from_snapshot(&connection, &feeder, after, compacted, limits)
-                    {
+                    match catch_up_from_snapshot(&connection, &feeder, after, compacted, limits) {
                         Ok(position) => {
                             after = position;
                             behind.store(true, Ordering::Release);
@@ -268,7 +272,9 @@ fn catch_up_from_snapshot(
     };
     feeder.install(position, elections)?;
     tracing::warn!(
-        after, compacted, position,
+        after,
+        compacted,
+        position,
         "the log this host needed was compacted: loaded the newest snapshot"
     );
     Ok(position)

@@ -24,7 +24,12 @@ const LOOK_EVERY: Duration = Duration::from_millis(250);
 
 /// Starts the snapshot writer of this host: while it leads the hosts, it saves the
 /// replica's state once `every` batches have applied since its last snapshot.
-pub(crate) fn start(liveness: Arc<Liveness>, snapshots: EtcdSnapshots, every: u64, stop: Arc<AtomicBool>) {
+pub(crate) fn start(
+    liveness: Arc<Liveness>,
+    snapshots: EtcdSnapshots,
+    every: u64,
+    stop: Arc<AtomicBool>,
+) {
     std::thread::Builder::new()
         .name("ballot-snapshots".into())
         .spawn(move || run(&liveness, &snapshots, every.max(1), &stop))

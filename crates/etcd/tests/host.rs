@@ -189,7 +189,10 @@ fn a_replica_whose_digest_differs_from_the_clusters_stops_serving() {
     }
     eventually("A stops serving", || a_host.halted().is_some());
     let why = a_host.halted().unwrap();
-    assert!(why.contains("diverged") && why.contains("elsewhere"), "{why}");
+    assert!(
+        why.contains("diverged") && why.contains("elsewhere"),
+        "{why}"
+    );
     let refused = create(&a, "/refused");
     assert!(refused.unwrap_err().contains("diverged"));
     drop((a_host, b_host));

@@ -386,7 +386,10 @@ pub fn ls(args: LsArgs) -> anyhow::Result<ExitCode> {
 
 /// One shared deployment record, for `ballot hosts`.
 fn deployment_line(d: &crate::serve::wire::SharedDeploymentView) -> String {
-    format!("deployment {} {} ({} in {})", d.id, d.name, d.role, d.election)
+    format!(
+        "deployment {} {} ({} in {})",
+        d.id, d.name, d.role, d.election
+    )
 }
 
 /// `ballot hosts`.

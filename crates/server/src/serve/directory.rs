@@ -83,7 +83,12 @@ impl Host {
         if self.runtime.state().exists(&path).is_none() {
             return;
         }
-        let deleted = self.write(vec![Op::Delete { path, expected: None }]).await;
+        let deleted = self
+            .write(vec![Op::Delete {
+                path,
+                expected: None,
+            }])
+            .await;
         if let Err(why) = deleted {
             tracing::warn!(id, %why, "the deployment's shared record was not deleted");
         }
@@ -116,7 +121,9 @@ impl Host {
         for name in folder.to_string().trim_start_matches('/').split('/') {
             parent = parent.child(name).map_err(|e| e.to_string())?;
             if self.runtime.state().exists(&parent).is_none() {
-                let created = self.write(vec![create(parent.clone(), Data::default())]).await;
+                let created = self
+                    .write(vec![create(parent.clone(), Data::default())])
+                    .await;
                 if let Err(why) = created
                     && self.runtime.state().exists(&parent).is_none()
                 {

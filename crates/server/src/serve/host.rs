@@ -221,11 +221,13 @@ impl Host {
         };
         match tokio::time::timeout(CONSISTENT_READ_WAIT, caught_up).await {
             Ok(()) if self.runtime.applied_position() >= wanted => Ok(()),
-            _ => Err(ApiError::from(ballot_store::StoreError::Unavailable(format!(
-                "this host has applied the log up to {} and did not reach etcd's {wanted} \
+            _ => Err(ApiError::from(ballot_store::StoreError::Unavailable(
+                format!(
+                    "this host has applied the log up to {} and did not reach etcd's {wanted} \
                  within {CONSISTENT_READ_WAIT:?}",
-                self.runtime.applied_position()
-            )))),
+                    self.runtime.applied_position()
+                ),
+            ))),
         }
     }
 

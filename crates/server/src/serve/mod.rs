@@ -187,7 +187,10 @@ async fn serve(args: ServeArgs, token: Token) -> anyhow::Result<ExitCode> {
 /// `GET /v1/hosts`: the hosts sharing the namespace (none on the embedded store).
 async fn hosts(
     State(host): State<Arc<Host>>,
-    read: Result<axum::extract::Query<clients::ReadQuery>, axum::extract::rejection::QueryRejection>,
+    read: Result<
+        axum::extract::Query<clients::ReadQuery>,
+        axum::extract::rejection::QueryRejection,
+    >,
 ) -> error::ApiResult<axum::Json<wire::HostsView>> {
     host.read_consistently(read?.consistent).await?;
     let me = host.cluster.as_ref().map(|c| c.epoch().0);

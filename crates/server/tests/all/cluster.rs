@@ -123,6 +123,21 @@ fn three_hosts_share_one_election_and_a_killed_hosts_leader_is_succeeded() {
         queued.leader.and_then(|l| l.payload.data).as_deref(),
         Some("alpha-addr")
     );
+    // Any host lists every deployment and which host runs it.
+    let listed = eventually("every deployment listed from h1", || {
+        let hosts = hosts(&servers[1]);
+        let names: Vec<(String, String)> = hosts
+            .iter()
+            .flat_map(|h| h.deployments.iter().map(|d| (h.id.clone(), d.name.clone())))
+            .collect();
+        (names.len() == 3).then_some(names)
+    });
+    for (host, name) in [("h0", "alpha"), ("h1", "bravo"), ("h2", "charlie")] {
+        assert!(
+            listed.contains(&(host.to_string(), name.to_string())),
+            "{listed:?}"
+        );
+    }
 
     // kill -9 of the leader's host: a candidate on another host leads, with a higher
     // term, once the dead host's heartbeat is a TTL old.
@@ -145,6 +160,13 @@ fn three_hosts_share_one_election_and_a_killed_hosts_leader_is_succeeded() {
     assert_eq!(view.queue.len(), 2, "{view:?}");
     let left = hosts(&servers[1]);
     assert!(left.iter().all(|h| h.id != "h0"), "{left:?}");
+    // The dead host's deployment is still recorded, with no live host to run it.
+    let (_, body) = get(&servers[1], "/v1/hosts");
+    let unhosted = serde_json::from_value::<HostsView>(body).unwrap().unhosted;
+    assert!(
+        unhosted.iter().any(|d| d.name == "alpha" && d.host == "h0"),
+        "{unhosted:?}"
+    );
     let listed = Command::new(env!("CARGO_BIN_EXE_ballot"))
         .args(["hosts", "--server", &servers[1].url("")])
         .output()
@@ -398,7 +420,12 @@ fn snapshot_positions(etcd: &LocalCluster, name: &str) -> Vec<u64> {
     let prefix = format!("/ballot/{name}/snapshots/");
     etcdctl(etcd, &["get", "--prefix", "--keys-only", &prefix])
         .lines()
-        .filter_map(|key| key.strip_prefix(&prefix)?.strip_suffix("/manifest")?.parse().ok())
+        .filter_map(|key| {
+            key.strip_prefix(&prefix)?
+                .strip_suffix("/manifest")?
+                .parse()
+                .ok()
+        })
         .collect()
 }
 
@@ -459,7 +486,9 @@ fn a_host_restarted_after_the_log_was_compacted_catches_up_from_the_snapshot() {
             .then_some(())
     });
     create(&c1, "/c1-again");
-    eventually("c0 to see c1's write", || has(&c0, "/c1-again").then_some(()));
+    // A consistent read on the other host sees the acknowledged write at once.
+    let (status, body) = get(&c0, "/v1/nodes/c1-again?consistent=true");
+    assert_eq!(status, 200, "{body}");
     let log = std::fs::read_to_string(dir.path().join("c1.log")).unwrap();
     assert!(log.contains("joined the cluster's log"), "{log}");
 }

@@ -435,7 +435,10 @@ impl Writer {
             .published
             .send_replace(self.core.namespace().snapshot());
         self.shared.position.store(position, Ordering::Release);
-        tracing::warn!(position, "loaded a snapshot in place of the replica's state");
+        tracing::warn!(
+            position,
+            "loaded a snapshot in place of the replica's state"
+        );
     }
 
     /// Answers every waiter of a batch that will not come back applied with `why`.

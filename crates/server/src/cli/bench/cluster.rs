@@ -18,8 +18,8 @@ use ballot_core::command::{Command, Outcome};
 use ballot_core::namespace::{CreateMode, Data, NodePath, Op};
 use ballot_etcd::local::LocalCluster;
 use ballot_etcd::{HostOptions, Settings};
-use ballot_store::clock::SystemClock;
 use ballot_store::EmbeddedStore;
+use ballot_store::clock::SystemClock;
 
 use super::{Figure, histogram, micros, record, summarise};
 
