@@ -101,9 +101,12 @@ impl Host {
         let liveness = Liveness::start(
             connection.clone(),
             feeder,
-            options.id.clone(),
-            (epoch, lease),
-            options.ttl,
+            liveness::Member {
+                id: options.id.clone(),
+                epoch,
+                lease,
+                ttl: options.ttl,
+            },
             clock,
             behind,
             stop.clone(),

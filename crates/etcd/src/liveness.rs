@@ -123,13 +123,27 @@ pub(crate) struct Liveness {
     expiring: Mutex<BTreeSet<HostEpoch>>,
 }
 
+/// Who a host is in the cluster when its liveness starts.
+pub(crate) struct Member {
+    /// Its name.
+    pub(crate) id: String,
+    /// The epoch it joined under, and the lease its key is under.
+    pub(crate) epoch: HostEpoch,
+    pub(crate) lease: i64,
+    /// Its heartbeat TTL.
+    pub(crate) ttl: Duration,
+}
+
 impl Liveness {
     pub(crate) fn start(
         connection: Connection,
         feeder: Feeder,
-        id: String,
-        (epoch, lease): (HostEpoch, i64),
-        ttl: Duration,
+        Member {
+            id,
+            epoch,
+            lease,
+            ttl,
+        }: Member,
         clock: Arc<dyn Clock>,
         behind: Arc<AtomicBool>,
         stop: Arc<AtomicBool>,

@@ -103,10 +103,10 @@ impl Host {
         let records = self.registry.records();
         let listed = self.runtime.state().children(&folder).unwrap_or_default();
         for stale in listed {
-            if !records.iter().any(|r| r.id.to_string() == stale) {
-                if let Ok(id) = stale.parse() {
-                    self.withdraw(id).await;
-                }
+            if !records.iter().any(|r| r.id.to_string() == stale)
+                && let Ok(id) = stale.parse()
+            {
+                self.withdraw(id).await;
             }
         }
         for record in &records {
