@@ -17,6 +17,9 @@ use ballot_store::{Feeder, StoreError};
 
 use crate::connection::{Connection, unavailable};
 
+/// The shortest wait between two looks at the peers' heartbeats.
+const PEER_CHECK_FLOOR: Duration = Duration::from_millis(2);
+
 /// What a host's heartbeat key holds.
 #[derive(Debug, Serialize, Deserialize)]
 struct Beat {
@@ -401,8 +404,12 @@ impl Liveness {
     fn check_peers(self: Arc<Self>) {
         let margin = self.ttl / 5;
         let mut noticed: BTreeMap<HostEpoch, MonoTime> = BTreeMap::new();
+        let mut wait = self.ttl / 4;
         while !self.stopped() {
-            std::thread::sleep(self.ttl / 4);
+            std::thread::sleep(wait);
+            // At the latest every TTL/4; sooner when a peer's TTL runs out before that, so
+            // a dead host is expired when its TTL ends, not up to a quarter TTL later.
+            wait = self.ttl / 4;
             let now = self.clock.now();
             let acked = *self.acked.lock().unwrap_or_else(|p| p.into_inner());
             if self.fenced.load(Ordering::Acquire)
@@ -427,10 +434,13 @@ impl Liveness {
                     .filter(|epoch| {
                         let first = *noticed.entry(*epoch).or_insert(now);
                         let heard = seen.get(epoch).map_or(first, |(at, _)| (*at).max(first));
-                        now.since(heard.max(joined)) >= self.ttl
+                        let silent_for = now.since(heard.max(joined));
+                        wait = wait.min(self.ttl.saturating_sub(silent_for));
+                        silent_for >= self.ttl
                     })
                     .collect()
             };
+            wait = wait.max(PEER_CHECK_FLOOR);
             for epoch in silent {
                 if !self
                     .expiring

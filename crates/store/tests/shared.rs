@@ -301,3 +301,231 @@ fn a_command_over_the_batch_limit_is_refused_before_it_is_sent() {
     drop(store);
     stop.store(true, Ordering::Release);
 }
+
+/// A small seeded generator (splitmix64): the faults of one seed are the same every run.
+struct Seeded(u64);
+
+impl Seeded {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// True with probability `percent` / 100.
+    fn chance(&mut self, percent: u64) -> bool {
+        self.next() % 100 < percent
+    }
+}
+
+/// What the faulty log did, counted.
+#[derive(Default)]
+struct Faults {
+    answers_lost: std::sync::atomic::AtomicU64,
+    appends_failed: std::sync::atomic::AtomicU64,
+    redelivered: std::sync::atomic::AtomicU64,
+}
+
+/// The ordered log misbehaving as etcd can: an append's answer is lost although the
+/// batch landed (a put that timed out after the quorum had it), an append fails with
+/// nothing landed, and a follower gets batches late, some of them twice (a watch that
+/// reconnects from an older revision).
+#[derive(Clone)]
+struct FaultyLog {
+    log: MemoryLog,
+    rng: Arc<Mutex<Seeded>>,
+    faults: Arc<Faults>,
+}
+
+impl SharedLog for FaultyLog {
+    fn append(
+        &mut self,
+        host: HostEpoch,
+        seq: u64,
+        entries: &[Entry],
+    ) -> Result<Position, StoreError> {
+        let (lose_answer, fail) = {
+            let mut rng = self.rng.lock().unwrap();
+            (rng.chance(10), rng.chance(4))
+        };
+        if fail {
+            self.faults.appends_failed.fetch_add(1, Ordering::Relaxed);
+            return Err(StoreError::Unavailable("the append failed".into()));
+        }
+        let position = self.log.append(host, seq, entries)?;
+        if lose_answer {
+            self.faults.answers_lost.fetch_add(1, Ordering::Relaxed);
+            return Err(StoreError::Unavailable(
+                "the append's answer was lost".into(),
+            ));
+        }
+        Ok(position)
+    }
+}
+
+impl FaultyLog {
+    /// Follows the log into `feeder`, late and with repeats, until `stop`.
+    fn follow(&self, feeder: Feeder, seed: u64, stop: Arc<AtomicBool>) {
+        let faulty = self.clone();
+        std::thread::spawn(move || {
+            let mut rng = Seeded(seed);
+            let mut next = 0;
+            while !stop.load(Ordering::Acquire) {
+                let batches = faulty.log.batches.0.lock().unwrap().clone();
+                if batches.len() <= next {
+                    std::thread::sleep(Duration::from_micros(200));
+                    continue;
+                }
+                if rng.chance(20) {
+                    std::thread::sleep(Duration::from_micros(rng.next() % 2000));
+                }
+                if feeder.deliver(batches[next].clone()).is_err() {
+                    return;
+                }
+                next += 1;
+                if rng.chance(10) {
+                    // A reconnect from an older position: the batches since come again.
+                    let back = (rng.next() as usize % 5).min(next);
+                    faulty
+                        .faults
+                        .redelivered
+                        .fetch_add(back as u64, Ordering::Relaxed);
+                    next -= back;
+                }
+            }
+        });
+    }
+}
+
+#[test]
+fn replicas_on_a_log_that_loses_answers_and_redelivers_agree_and_lose_no_acknowledged_write() {
+    for seed in [1u64, 2, 3] {
+        let faults = Arc::new(Faults::default());
+        let log = FaultyLog {
+            log: MemoryLog::default(),
+            rng: Arc::new(Mutex::new(Seeded(seed))),
+            faults: faults.clone(),
+        };
+        let stop = Arc::new(AtomicBool::new(false));
+        let options = Options {
+            unconfirmed_wait: Duration::from_secs(2),
+            ..Options::default()
+        };
+        let replicas: Vec<(EmbeddedStore, Feeder)> = (1..=3)
+            .map(|host| {
+                let fresh = Replayed {
+                    elections: Elections::new(Namespace::new(Limits::default())),
+                    position: 0,
+                    replayed: 0,
+                };
+                let (store, feeder) = EmbeddedStore::open_shared(
+                    Box::new(log.clone()),
+                    fresh,
+                    HostEpoch(host),
+                    Arc::new(ballot_store::clock::SystemClock::new()),
+                    options.clone(),
+                    thread_spawner(),
+                );
+                log.follow(feeder.clone(), seed * 10 + host, stop.clone());
+                (store, feeder)
+            })
+            .collect();
+        for (host, (_, feeder)) in replicas.iter().enumerate() {
+            // Joining may itself meet a fault: try until it is known to have applied.
+            let epoch = HostEpoch(host as u64 + 1);
+            let deadline = std::time::Instant::now() + Duration::from_secs(30);
+            while !feeder.published().is_live_host(epoch) {
+                assert!(std::time::Instant::now() < deadline, "host {epoch} joins");
+                let _ = feeder.propose_blocking(Command::JoinHost {
+                    epoch,
+                    id: format!("host-{}", epoch.0),
+                });
+            }
+        }
+
+        // Three writers per replica, each path created once: every answer is either what
+        // the log's order decided (the proposer found its batch there, even when the
+        // append's answer was lost) or "unknown".
+        let acknowledged = Arc::new(Mutex::new(Vec::new()));
+        let unknown = Arc::new(Mutex::new(Vec::new()));
+        let writers: Vec<_> = replicas
+            .iter()
+            .enumerate()
+            .flat_map(|(host, (_, feeder))| {
+                (0..3).map(move |writer| (host, writer, feeder.clone()))
+            })
+            .map(|(host, writer, feeder)| {
+                let (acknowledged, unknown) = (acknowledged.clone(), unknown.clone());
+                std::thread::spawn(move || {
+                    for n in 0..40 {
+                        let path = format!("/h{host}-w{writer}-{n}");
+                        match feeder.propose_blocking(create(&path, Lifetime::Persistent)) {
+                            Ok(Ok(Outcome::Committed(_))) => {
+                                acknowledged.lock().unwrap().push(path)
+                            }
+                            Ok(other) => panic!("{path}: {other:?}"),
+                            Err(error) => {
+                                assert!(error.to_string().contains("unknown"), "{error}");
+                                unknown.lock().unwrap().push(path);
+                            }
+                        }
+                    }
+                })
+            })
+            .collect();
+        for writer in writers {
+            writer.join().unwrap();
+        }
+
+        let end = log
+            .log
+            .batches
+            .0
+            .lock()
+            .unwrap()
+            .last()
+            .map_or(0, |b| b.position);
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        while replicas
+            .iter()
+            .any(|(store, _)| store.applied_position() < end)
+        {
+            assert!(std::time::Instant::now() < deadline, "replicas catch up");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let states: Vec<_> = replicas.iter().map(|(s, _)| s.published()).collect();
+        for state in &states[1..] {
+            assert_eq!(
+                state.encode(),
+                states[0].encode(),
+                "seed {seed}: replicas agree"
+            );
+        }
+        let acknowledged = acknowledged.lock().unwrap();
+        for path in acknowledged.iter() {
+            assert!(
+                states[0].exists(&NodePath::parse(path).unwrap()).is_some(),
+                "seed {seed}: acknowledged {path} is on every replica"
+            );
+        }
+        // The faults happened; a write whose append lost its answer was still answered
+        // from the log's order (so "unknown" went only to writes that never landed).
+        assert!(faults.answers_lost.load(Ordering::Relaxed) > 0);
+        assert!(faults.appends_failed.load(Ordering::Relaxed) > 0);
+        assert!(faults.redelivered.load(Ordering::Relaxed) > 0);
+        let unknown = unknown.lock().unwrap();
+        assert_eq!(acknowledged.len() + unknown.len(), 9 * 40);
+        for path in unknown.iter() {
+            assert!(
+                states[0].exists(&NodePath::parse(path).unwrap()).is_none(),
+                "seed {seed}: {path} landed, and its proposer was not told"
+            );
+        }
+        stop.store(true, Ordering::Release);
+        for (store, _) in &replicas {
+            store.close();
+        }
+    }
+}

@@ -70,6 +70,10 @@ pub struct Options {
     /// [`StoreError::Overloaded`] rather than queued, so a flood of clients costs them a
     /// clear refusal instead of costing the host its memory.
     pub max_queued: usize,
+    /// On a shared log, how long a batch whose append was not confirmed (it may or may
+    /// not have landed) waits to come back in the log's order before its waiters are told
+    /// that its outcome is unknown.
+    pub unconfirmed_wait: Duration,
 }
 
 impl Default for Options {
@@ -81,6 +85,7 @@ impl Default for Options {
             max_batch: 4096,
             limits: Limits::default(),
             max_queued: 65_536,
+            unconfirmed_wait: Duration::from_secs(3),
         }
     }
 }
@@ -770,7 +775,21 @@ impl Writer {
     fn run(mut self, requests: Receiver<Request>) {
         // Block for the first request, then take everything already queued: that is the
         // batch. Whatever arrives during its flush forms the next one.
-        while let Ok(first) = requests.recv() {
+        loop {
+            let first = match &self.replication {
+                None => requests.recv().ok(),
+                // On a shared log, wake up now and then to give up on batches whose append
+                // was never confirmed and that never came back.
+                Some(_) => match requests.recv_timeout(shared::UNCONFIRMED_LOOK) {
+                    Ok(first) => Some(first),
+                    Err(mpsc::RecvTimeoutError::Timeout) => {
+                        self.give_up_unconfirmed();
+                        continue;
+                    }
+                    Err(mpsc::RecvTimeoutError::Disconnected) => None,
+                },
+            };
+            let Some(first) = first else { break };
             self.take(first, &requests);
             if self.replication.is_some() {
                 self.flush_shared();

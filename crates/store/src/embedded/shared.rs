@@ -29,6 +29,10 @@ use super::{Job, OnApplied, Proposal, Proposed, Request, Waiter, Writer};
 use crate::StoreError;
 use crate::log::{Entry, Position};
 
+/// How often an idle writer looks for batches that waited
+/// [`super::Options::unconfirmed_wait`].
+pub(super) const UNCONFIRMED_LOOK: std::time::Duration = std::time::Duration::from_millis(500);
+
 /// The longest [`Feeder::propose_blocking`] waits for its answer.
 const PROPOSE_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 
@@ -256,6 +260,9 @@ struct Pending {
     seq: u64,
     entries: Vec<Entry>,
     items: Vec<Item>,
+    /// When the append failed without an answer (the batch may or may not be in the
+    /// log); `None` once the log confirmed it.
+    unconfirmed: Option<MonoTime>,
 }
 
 /// The writer's state on a shared log.
@@ -296,6 +303,18 @@ impl Replication {
 }
 
 impl Replication {
+    /// Forgets that this host proposed to expire the sessions `entries` would have: that
+    /// batch may never apply, so they are proposed again when next found overdue.
+    fn forget_expiries(&mut self, entries: &[Entry]) {
+        for entry in entries {
+            if let Command::ExpireSessions { sessions } = &entry.command {
+                for session in sessions {
+                    self.expiring.remove(session);
+                }
+            }
+        }
+    }
+
     /// Whether the batch being formed holds `max` commands already.
     pub(super) fn is_full(&self, max: usize) -> bool {
         self.entries.len() >= max
@@ -604,26 +623,60 @@ impl Writer {
         }
         replication.seq += 1;
         let (host, seq) = (replication.host, replication.seq);
-        match replication.log.append(host, seq, &entries) {
-            Ok(_) => replication.pending.push_back(Pending {
-                host,
-                seq,
-                entries,
-                items,
-            }),
+        let unconfirmed = match replication.log.append(host, seq, &entries) {
+            Ok(_) => None,
             Err(error) => {
-                let why = format!(
-                    "the shared log did not confirm the batch (it may still apply): {error}"
-                );
-                tracing::error!(%why, host = %host, seq, "append failed");
-                self.fail(items, &why);
+                // The batch may still land: its tag (host, seq) lets this host recognise it
+                // in the log's order and answer its waiters with what it did there.
+                tracing::warn!(%error, host = %host, seq, "an append was not confirmed");
+                Some(now)
             }
+        };
+        replication.pending.push_back(Pending {
+            host,
+            seq,
+            entries,
+            items,
+            unconfirmed,
+        });
+    }
+
+    /// Answers the waiters of every batch whose append was not confirmed and that has not
+    /// come back within [`super::Options::unconfirmed_wait`]: its outcome is unknown (it
+    /// may still land, and then applies like any other host's batch).
+    pub(super) fn give_up_unconfirmed(&mut self) {
+        let now = self.clock.now();
+        let wait = self.options.unconfirmed_wait;
+        let replication = self.replication();
+        if !replication
+            .pending
+            .iter()
+            .any(|p| p.unconfirmed.is_some_and(|at| now.since(at) >= wait))
+        {
+            return;
+        }
+        let (overdue, kept): (VecDeque<Pending>, VecDeque<Pending>) =
+            std::mem::take(&mut replication.pending)
+                .into_iter()
+                .partition(|p| p.unconfirmed.is_some_and(|at| now.since(at) >= wait));
+        replication.pending = kept;
+        for batch in &overdue {
+            replication.forget_expiries(&batch.entries);
+        }
+        for batch in overdue {
+            let why = format!(
+                "the shared log did not confirm the batch, and it did not come back within \
+                 {wait:?}: whether it applied is unknown (it may still)"
+            );
+            tracing::error!(host = %batch.host, seq = batch.seq, "{why}");
+            self.fail(batch.items, &why);
         }
     }
 
     /// Applies one batch of the log's order: this host's own (its waiters hear what apply
     /// decided) or another's (what it causes here is delivered here all the same).
     fn apply_sequenced(&mut self, batch: Sequenced) {
+        self.give_up_unconfirmed();
         let now = self.clock.now();
         let replication = self.replication();
         if batch.position <= replication.position {
@@ -632,8 +685,9 @@ impl Writer {
         let previous = replication.position;
         replication.position = batch.position;
         // This host's batches come back in the order they were appended; one that is not
-        // there (its append failed, and then it landed after all) applies like any other
-        // host's. Those appended before the one that came back and still missing are lost.
+        // there (given up on, and then it landed after all) applies like any other host's.
+        // Those appended before the one that came back and still missing were lost (if the
+        // log had confirmed them) or may yet land (if not).
         let own = replication
             .pending
             .iter()
@@ -646,8 +700,18 @@ impl Writer {
                 p.items
             })
         });
+        for missing in &lost {
+            replication.forget_expiries(&missing.entries);
+        }
         for missing in lost {
-            let why = "the shared log lost a batch it had confirmed".to_string();
+            let why = match missing.unconfirmed {
+                // Never confirmed, and overtaken by a later batch of this host: it may
+                // still land (a put that timed out), so its outcome is unknown.
+                Some(_) => "the shared log did not confirm the batch, and a later one came \
+                            back first: whether it applied is unknown (it may still)"
+                    .to_string(),
+                None => "the shared log lost a batch it had confirmed".to_string(),
+            };
             tracing::error!(host = %missing.host, seq = missing.seq, "{why}");
             self.fail(missing.items, &why);
         }
