@@ -46,6 +46,8 @@ pub enum Backend {
         ttl: Duration,
         /// Batches between two snapshots.
         snapshot_every: u64,
+        /// Log positions between two comparisons of the replicas' digests.
+        digest_every: u64,
     },
 }
 
@@ -68,10 +70,12 @@ async fn open_store(
             host_id,
             ttl,
             snapshot_every,
+            digest_every,
         } => {
             let settings = ballot_etcd::Settings::new(endpoints, &cluster);
             let options = ballot_etcd::HostOptions {
                 snapshot_every,
+                digest_every,
                 ..ballot_etcd::HostOptions::new(&host_id, ttl)
             };
             let (store, link) = tokio::task::spawn_blocking(move || {

@@ -79,6 +79,10 @@ pub struct ServeArgs {
     /// newest snapshot and reads the log after it.
     #[arg(long, default_value_t = 10_000)]
     pub snapshot_every: u64,
+    /// With `--etcd`: log positions between two comparisons of the hosts' state digests
+    /// (tests compare often).
+    #[arg(long, default_value_t = 1_000, hide = true)]
+    pub digest_every: u64,
 }
 
 impl ServeArgs {
@@ -115,6 +119,7 @@ impl ServeArgs {
             host_id,
             ttl: std::time::Duration::from_millis(self.host_ttl_ms),
             snapshot_every: self.snapshot_every.max(1),
+            digest_every: self.digest_every.max(1),
         })
     }
 }

@@ -96,9 +96,19 @@ fn three_hosts_share_one_election_and_a_killed_hosts_leader_is_succeeded() {
     let Some(etcd) = cluster_for_tests(3, &dir.path().join("etcd")) else {
         return;
     };
+    // The replicas compare digests every 5 log positions: none may find another's differ.
     let servers: Vec<Server> = ["h0", "h1", "h2"]
         .iter()
-        .map(|id| host(dir.path(), &etcd, "seed", id, 2000))
+        .map(|id| {
+            host_with(
+                dir.path(),
+                &etcd,
+                "seed",
+                id,
+                2000,
+                &["--digest-every", "5"],
+            )
+        })
         .collect();
     eventually("every host to see all three", || {
         servers.iter().all(|s| hosts(s).len() == 3).then_some(())
@@ -177,6 +187,20 @@ fn three_hosts_share_one_election_and_a_killed_hosts_leader_is_succeeded() {
         "{listed}"
     );
     assert!(components(&servers[0]).iter().all(|d| d.name != "alpha"));
+
+    // No replica found its state differing from the others'.
+    for server in &servers {
+        let (status, body) = get(server, "/healthz");
+        assert_eq!(status, 200, "{body}");
+    }
+    let digests = etcdctl(
+        &etcd,
+        &["get", "--prefix", "--keys-only", "/ballot/seed/digests/"],
+    );
+    assert!(
+        digests.lines().any(|l| !l.is_empty()),
+        "digests were compared"
+    );
 
     // The histories of all hosts, merged, are one linearizable leadership history.
     for server in servers {
