@@ -6,10 +6,14 @@
 //! outcome depends on something only one host sees) would otherwise show only as hosts
 //! quietly disagreeing about who leads. So the writer hands over the state at the first
 //! batch past every multiple of `every` positions ([`ballot_store::Feeder::checkpoints`]),
-//! the same batches on every host; this host hashes it off the writer and records the
-//! digest under the position with a create-if-absent transaction. The first digest
-//! recorded for a position is the reference: a host whose digest differs stops serving
-//! (its writer refuses everything and its components are fenced) and says why.
+//! the same batches on every host; this host hashes it off the writer, records the digest
+//! under the position and its own name, and reads the others'. When they all agree, that
+//! is all. When some differ, it waits (a few seconds at most) for every live host's
+//! digest, and the majority of those recorded decides: a host whose digest is not held by
+//! a strict majority stops serving (its writer refuses everything, its components are
+//! fenced, its heartbeats stop so its peers expire it) and says why. So one host with a
+//! bug stops alone, and of two hosts that disagree both stop: neither can tell which is
+//! right.
 //!
 //! The digest covers the namespace ([`ballot_core::namespace::State`]: nodes, sessions,
 //! hosts, revision), whose encoding is canonical. Watches are left out: a component's
@@ -19,7 +23,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use etcd_client::{Compare, CompareOp, DeleteOptions, Txn, TxnOp, TxnOpResponse};
+use etcd_client::{DeleteOptions, GetOptions};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -53,7 +57,11 @@ pub(crate) fn start(
                 let Ok(checkpoint) = checkpoints.recv_timeout(Duration::from_millis(500)) else {
                     continue;
                 };
-                match compare(&connection, liveness.id(), &checkpoint, every) {
+                let live = || {
+                    let state = liveness.feeder().published();
+                    state.hosts().map(|(_, host)| host.id.clone()).collect()
+                };
+                match compare(&connection, liveness.id(), &checkpoint, every, live) {
                     Ok(None) => {}
                     Ok(Some(why)) => {
                         let _ = liveness.feeder().halt(why.clone());
@@ -76,16 +84,23 @@ pub fn digest(checkpoint: &Checkpoint) -> Vec<u8> {
     Sha256::digest(checkpoint.state.encode()).to_vec()
 }
 
-/// Records this host's digest for the checkpoint or compares it with the one recorded
-/// first; `Some(why)` when they differ.
+/// How long a host that finds its digest disputed waits for every live host's digest
+/// before the majority of those recorded decides.
+const VERDICT_WAIT: Duration = Duration::from_secs(3);
+
+/// Records this host's digest for the checkpoint and compares it with the others';
+/// `Some(why)` when this host must stop: its digest is not held by a strict majority of
+/// the hosts that recorded one (every `live` host's is waited for, up to
+/// [`VERDICT_WAIT`]).
 fn compare(
     connection: &Connection,
     host: &str,
     checkpoint: &Checkpoint,
     every: u64,
+    live: impl Fn() -> Vec<String>,
 ) -> Result<Option<String>, StoreError> {
     let mine = digest(checkpoint);
-    let key = connection.keys().digest(checkpoint.position);
+    let folder = format!("{}/", connection.keys().digest(checkpoint.position));
     let mut value = Vec::new();
     ciborium::into_writer(
         &Recorded {
@@ -95,34 +110,52 @@ fn compare(
         &mut value,
     )
     .expect("encoding to memory cannot fail");
-    let txn = Txn::new()
-        .when([Compare::create_revision(key.clone(), CompareOp::Equal, 0)])
-        .and_then([TxnOp::put(key.clone(), value, None)])
-        .or_else([TxnOp::get(key.clone(), None)]);
     let mut client = connection.client();
-    let response = connection
-        .block_on(client.txn(txn))
+    connection
+        .block_on(client.put(format!("{folder}{host}"), value, None))
         .map_err(unavailable("recording a digest"))?;
-    let verdict = if response.succeeded() {
-        None
-    } else {
-        let recorded = response.op_responses().into_iter().find_map(|op| match op {
-            TxnOpResponse::Get(get) => get.kvs().first().map(|kv| kv.value().to_vec()),
-            _ => None,
-        });
-        let recorded: Option<Recorded> =
-            recorded.and_then(|bytes| ciborium::from_reader(&bytes[..]).ok());
-        match recorded {
-            Some(theirs) if theirs.sha256 != mine => Some(format!(
-                "this replica's state diverged from the cluster's: at log position {} its \
-                 digest is {}, but host {} recorded {}; it stopped serving",
-                checkpoint.position,
-                hex(&mine),
-                theirs.host,
-                hex(&theirs.sha256)
-            )),
-            _ => None,
+    let deadline = std::time::Instant::now() + VERDICT_WAIT;
+    let verdict = loop {
+        let response = connection
+            .block_on(client.get(folder.clone(), Some(GetOptions::new().with_prefix())))
+            .map_err(unavailable("reading the digests"))?;
+        let records: Vec<Recorded> = response
+            .kvs()
+            .iter()
+            .filter_map(|kv| ciborium::from_reader(kv.value()).ok())
+            .collect();
+        if records.iter().all(|r| r.sha256 == mine) {
+            break None;
         }
+        let missing = live()
+            .iter()
+            .any(|id| !records.iter().any(|r| r.host == *id));
+        if missing && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(50));
+            continue;
+        }
+        let others: Vec<String> = records
+            .iter()
+            .filter(|r| r.sha256 != mine)
+            .map(|r| format!("{} ({})", r.host, hex(&r.sha256)))
+            .collect();
+        let agreeing = records.len() - others.len();
+        if agreeing * 2 > records.len() {
+            tracing::warn!(
+                position = checkpoint.position, differing = ?others,
+                "hosts in a minority recorded other digests; they stop serving"
+            );
+            break None;
+        }
+        break Some(format!(
+            "this replica's state diverged from the cluster's: at log position {} its digest \
+             is {}, held by {agreeing} of the {} hosts that recorded one; the others: {}; \
+             it stopped serving",
+            checkpoint.position,
+            hex(&mine),
+            records.len(),
+            others.join(", ")
+        ));
     };
     if verdict.is_none() {
         tracing::debug!(position = checkpoint.position, digest = %hex(&mine), "replica digest agrees");
