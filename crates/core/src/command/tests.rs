@@ -459,3 +459,48 @@ fn only_an_expiry_that_names_a_session_ends_it() {
     assert!(outcome.is_ok() && !beat.is_logged(&outcome));
     assert!(el.namespace().overdue(late).is_empty());
 }
+
+#[test]
+fn a_snapshot_for_other_hosts_drops_the_callers_watches_and_keeps_the_elections() {
+    let mut el = fresh();
+    let (first, _) = enter(&mut el, "jobs", "a", t(0));
+    let (_, second) = enter(&mut el, "jobs", "b", t(1));
+    // A caller's own watch, as a component registers on its host.
+    let watcher = el.new_watcher();
+    applied(
+        &mut el,
+        Command::Watch {
+            watcher,
+            path: path("/elections"),
+            kind: WatchKind::Children,
+            most: 10,
+        },
+        t(2),
+    );
+    let before = el.namespace().watch_count();
+    assert!(before > 1, "the election's own watches are there too");
+    let mut shipped = el.clone();
+    shipped.drop_caller_watches();
+    assert_eq!(shipped.namespace().watches_of(watcher), 0);
+    assert_eq!(shipped.namespace().watch_count(), before - 1);
+    // The elections still work on the copy: the leader's session ends, the next ballot
+    // is told it won, as on the original.
+    for replica in [&mut el, &mut shipped] {
+        let (_, effects) = apply(
+            replica,
+            &Command::CloseSessions {
+                sessions: vec![first],
+            },
+            t(3),
+        );
+        let won = effects.notifications.iter().any(|n| {
+            n.to == Recipient::Candidate(second)
+                && matches!(n.callback, Callback::WinningElection { .. })
+        });
+        assert!(won, "{effects:?}");
+    }
+    assert_eq!(
+        el.namespace().state().encode(),
+        shipped.namespace().state().encode()
+    );
+}

@@ -421,6 +421,18 @@ impl Elections {
         self.ns.unwatch(watcher);
     }
 
+    /// Drops every watch a caller registered, keeping the elections' own: for a snapshot
+    /// another host may load. On a shared log a caller's watch is registered only on the
+    /// host that runs the caller, while the elections' watches are set by apply on every
+    /// replica alike.
+    pub fn drop_caller_watches(&mut self) {
+        for watcher in self.ns.watchers() {
+            if !self.routes.contains_key(&watcher) {
+                self.ns.unwatch(watcher);
+            }
+        }
+    }
+
     /// Applies a multi from outside the election machinery (see [`Namespace::multi`]):
     /// a write into a host-kept subtree is refused (see [`refuse_host_kept`]), whoever
     /// calls, so no caller can forge an ack or end a lease behind the host's back.

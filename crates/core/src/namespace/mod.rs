@@ -542,6 +542,11 @@ impl Namespace {
         self.watches.remove_watcher(watcher);
     }
 
+    /// Every watcher that holds a watch.
+    pub fn watchers(&self) -> Vec<WatcherId> {
+        self.watches.watchers().collect()
+    }
+
     /// Number of registered watches.
     pub fn watch_count(&self) -> usize {
         self.watches.len()

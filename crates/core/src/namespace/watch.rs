@@ -105,6 +105,11 @@ impl Watches {
         }
     }
 
+    /// Every watcher that holds a watch.
+    pub(super) fn watchers(&self) -> impl Iterator<Item = WatcherId> + '_ {
+        self.by_watcher.keys().copied()
+    }
+
     /// Number of watches `watcher` holds: what a per-session watch quota counts.
     pub(super) fn count_of(&self, watcher: WatcherId) -> usize {
         self.by_watcher.get(&watcher).map_or(0, BTreeSet::len)

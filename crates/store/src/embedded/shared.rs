@@ -151,8 +151,9 @@ impl Feeder {
             .map_err(|_| StoreError::Closed)
     }
 
-    /// The state this replica applied and its position, taken between two batches: what a
-    /// snapshot of the shared log holds. Waits behind whatever is queued.
+    /// The state this replica applied and its position, taken between two batches, without
+    /// the watches only this host's callers registered: what a snapshot of the shared log
+    /// holds. Waits behind whatever is queued.
     pub fn capture(&self) -> Result<(Position, Elections), StoreError> {
         let (tx, rx) = std::sync::mpsc::sync_channel(1);
         self.control(Control::Capture(tx))?;
@@ -403,7 +404,10 @@ impl Writer {
         match control {
             Control::Capture(reply) => {
                 let position = self.replication().position;
-                let _ = reply.send((position, self.core.clone()));
+                // Only what every replica holds: this host's callers' watches stay here.
+                let mut elections = self.core.clone();
+                elections.drop_caller_watches();
+                let _ = reply.send((position, elections));
             }
             Control::Install {
                 position,
