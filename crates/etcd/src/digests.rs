@@ -1,5 +1,5 @@
 //! Comparing the replicas: at the same log positions on every host, a digest of the
-//! namespace, checked against the first one recorded for that position.
+//! namespace, checked against the other hosts' digests for that position.
 //!
 //! Every replica applies the same batches in the same order through the same `apply`, so
 //! their states must be equal at every position. A bug that breaks that (a command whose
@@ -80,7 +80,7 @@ pub(crate) fn start(
 }
 
 /// The digest of a checkpoint's state.
-pub fn digest(checkpoint: &Checkpoint) -> Vec<u8> {
+fn digest(checkpoint: &Checkpoint) -> Vec<u8> {
     Sha256::digest(checkpoint.state.encode()).to_vec()
 }
 

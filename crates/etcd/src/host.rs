@@ -269,8 +269,9 @@ fn catch_up_from_snapshot(
     else {
         return Err(StoreError::Failed(format!(
             "the log was compacted up to revision {compacted}, past this host's position \
-             {after} and past the newest snapshot; compact etcd only below the newest \
-             snapshot's position (see `ballot hosts`)"
+             {after} and past the newest snapshot; compact etcd only up to the newest \
+             snapshot's position (the keys under {})",
+            connection.keys().snapshots()
         )));
     };
     feeder.install(position, elections)?;

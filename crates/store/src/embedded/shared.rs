@@ -394,9 +394,7 @@ impl Writer {
             Request::Snapshot(reply) => {
                 let _ = reply.send(Err(StoreError::Failed(why.to_owned())));
             }
-            Request::Sequenced(_) => {}
-            Request::Control(Control::Capture(_)) => {}
-            Request::Control(_) => {}
+            Request::Sequenced(_) | Request::Control(_) => {}
         }
     }
 
