@@ -1,7 +1,9 @@
 //! `ballot bench runtime`: components as actors. Host-to-guest callback latency against
 //! calling an empty exported function; deploy-to-first-callback against one durable
-//! commit (a one-op multi through the same store, measured in the same run); failover
-//! (leader undeployed until the successor's on-winning-election starts).
+//! commit (a one-op multi through the same store, measured in the same run), both
+//! back to back (the writer never idle: the best case) and one before each deploy (the
+//! writer idle, as it is when the deploy's batch arrives); failover (leader undeployed
+//! until the successor's on-winning-election starts).
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -73,36 +75,26 @@ async fn measure(args: RuntimeArgs) -> anyhow::Result<ExitCode> {
     }
 
     // One durable commit, the deploy's baseline: deploy-to-first-callback is one such
-    // batch (session, join and vote) plus instantiation.
+    // batch (session, join and vote) plus instantiation. Back to back, the store's writer
+    // never parks between commits: the best case.
     let mut commits = histogram();
     let path = NodePath::parse("/bench-commit")?;
+    propose_set(&rt, &path, None).await?;
     for round in 0..args.rounds * 10 {
-        let op = if round == 0 {
-            Op::Create {
-                path: path.clone(),
-                data: Data::from("0"),
-                mode: CreateMode::PERSISTENT,
-            }
-        } else {
-            Op::Set {
-                path: path.clone(),
-                data: Data::from(round.to_string()),
-                expected: None,
-            }
-        };
         let t = Instant::now();
-        rt.propose(Command::Multi {
-            guard: None,
-            ops: vec![op],
-            quota: None,
-        })
-        .await??;
+        propose_set(&rt, &path, Some(round)).await?;
         record(&mut commits, t.elapsed());
     }
 
     // Deploy (cached component) until its first callback, each in an election of its own.
+    // Before each, one commit under the deploy's own conditions (the writer idle since the
+    // last undeploy, caches cold from instantiating): what one batch costs here.
     let mut deploys = histogram();
+    let mut idle_commits = histogram();
     for round in 0..args.rounds {
+        let t = Instant::now();
+        propose_set(&rt, &path, Some(round)).await?;
+        record(&mut idle_commits, t.elapsed());
         let election = ElectionName::parse(&format!("deploy-{round}"))?;
         let name = format!("d{round}");
         let from = rt.timeline_cursor();
@@ -132,7 +124,13 @@ async fn measure(args: RuntimeArgs) -> anyhow::Result<ExitCode> {
         commits.len()
     );
     let (empty50, empty99) = (("empty_call_p50", base50), ("empty_call_p99", base99));
+    let (idle50, idle99) = (micros(&idle_commits, 0.5), micros(&idle_commits, 0.99));
+    println!(
+        "one durable commit between deploys: p50 {idle50:.1} us, p99 {idle99:.1} us ({} commits)",
+        idle_commits.len()
+    );
     let (commit50, commit99) = (("commit_p50", commit50), ("commit_p99", commit99));
+    let (idle50, idle99) = (("idle_commit_p50", idle50), ("idle_commit_p99", idle99));
     let figure = |name, h: &Histogram<u64>, q, (baseline, baseline_value)| Figure {
         name,
         value: micros(h, q),
@@ -145,11 +143,37 @@ async fn measure(args: RuntimeArgs) -> anyhow::Result<ExitCode> {
         figure("callback_p99", &callback, 0.99, empty99),
         figure("deploy_to_first_callback_p50", &deploys, 0.5, commit50),
         figure("deploy_to_first_callback_p99", &deploys, 0.99, commit99),
+        figure("idle_commit_p50", &idle_commits, 0.5, commit50),
+        figure("deploy_vs_idle_commit_p50", &deploys, 0.5, idle50),
+        figure("deploy_vs_idle_commit_p99", &deploys, 0.99, idle99),
         figure("failover_undeploy_p50", &failovers, 0.5, empty50),
         figure("failover_undeploy_p99", &failovers, 0.99, empty99),
     ];
     summarise(&figures);
     Ok(ExitCode::SUCCESS)
+}
+
+/// Sets `path` to `round` (creates it when `round` is `None`) in one durable commit.
+async fn propose_set(rt: &Runtime, path: &NodePath, round: Option<usize>) -> anyhow::Result<()> {
+    let op = match round {
+        None => Op::Create {
+            path: path.clone(),
+            data: Data::from("0"),
+            mode: CreateMode::PERSISTENT,
+        },
+        Some(round) => Op::Set {
+            path: path.clone(),
+            data: Data::from(round.to_string()),
+            expected: None,
+        },
+    };
+    rt.propose(Command::Multi {
+        guard: None,
+        ops: vec![op],
+        quota: None,
+    })
+    .await??;
+    Ok(())
 }
 
 /// Runs the runtime benchmark.
