@@ -136,6 +136,15 @@ fn wait_for_change(rx: &mut tokio::sync::watch::Receiver<ballot_core::namespace:
     });
 }
 
+/// Runs one future to its end on a throwaway runtime.
+fn block_on<T>(future: impl std::future::Future<Output = T>) -> T {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .unwrap()
+        .block_on(future)
+}
+
 fn open_session(replica: &Replica) -> SessionId {
     match replica
         .feeder
@@ -213,6 +222,19 @@ fn two_replicas_apply_one_order_and_an_expired_host_acts_no_more() {
     caught_up(&a, end);
     caught_up(&b, end);
     assert_eq!(a.store.published().encode(), b.store.published().encode());
+
+    // A sweep that finds nothing overdue writes nothing to the log: hosts sweep every
+    // few milliseconds, and an idle one must not append for it.
+    let before = log.batches.0.lock().unwrap().len();
+    for _ in 0..5 {
+        let swept = block_on(b.store.expire_overdue());
+        assert_eq!(swept.unwrap(), Vec::<SessionId>::new());
+    }
+    assert_eq!(
+        log.batches.0.lock().unwrap().len(),
+        before,
+        "idle sweeps appended"
+    );
 
     // Only a session's owner expires it: B's clock running past A's TTL ends nothing.
     b.clock.advance(Duration::from_secs(5));

@@ -49,7 +49,7 @@ pub use frame::FORMAT_VERSION;
 use group::{GroupCommit, Step};
 pub use shared::{Checkpoint, Feeder, Sequenced, SharedLog};
 pub use snapshotter::WalSnapshots;
-pub use stepper::Stepper;
+pub use stepper::{SharedStepper, Stepper};
 pub use wal::{Opened, Wal};
 
 /// Settings of an embedded store.
@@ -491,6 +491,28 @@ impl EmbeddedStore {
         options: Options,
         spawn: Spawner,
     ) -> (Self, Feeder) {
+        let (mut store, feeder, stepper) =
+            Self::open_shared_stepped(log, recovered, host, clock, options);
+        let (stopped_tx, stopped_rx) = mpsc::channel::<()>();
+        spawn(Box::new(move || {
+            let SharedStepper { writer, requests } = stepper;
+            writer.run(requests);
+            drop(stopped_tx);
+        }));
+        store.stopped = Mutex::new(Some(stopped_rx));
+        (store, feeder)
+    }
+
+    /// [`EmbeddedStore::open_shared`] for the simulator: no thread; the returned
+    /// [`SharedStepper`] runs the writer when the caller says, so the simulator decides
+    /// when each batch is appended and when each replica hears the log's order.
+    pub fn open_shared_stepped(
+        log: Box<dyn SharedLog>,
+        recovered: log::Replayed,
+        host: ballot_core::namespace::HostEpoch,
+        clock: Arc<dyn Clock>,
+        options: Options,
+    ) -> (Self, Feeder, SharedStepper) {
         let mut elections = recovered.elections;
         elections.set_local_host(host, clock.now());
         let shared = Arc::new(Shared {
@@ -517,16 +539,11 @@ impl EmbeddedStore {
         };
         let (requests_tx, requests_rx) = mpsc::sync_channel(max_queued);
         let requests = Arc::new(Mutex::new(Some(requests_tx)));
-        let (stopped_tx, stopped_rx) = mpsc::channel::<()>();
-        spawn(Box::new(move || {
-            writer.run(requests_rx);
-            drop(stopped_tx);
-        }));
         let store = EmbeddedStore {
             requests: requests.clone(),
             max_queued,
             shared,
-            stopped: Mutex::new(Some(stopped_rx)),
+            stopped: Mutex::new(None),
             recovery: RecoveryReport::default(),
             dir: PathBuf::new(),
         };
@@ -534,7 +551,11 @@ impl EmbeddedStore {
             requests,
             shared: store.shared.clone(),
         };
-        (store, feeder)
+        let stepper = SharedStepper {
+            writer,
+            requests: requests_rx,
+        };
+        (store, feeder, stepper)
     }
 
     /// On a shared log, the position of the last batch this host applied: a read that

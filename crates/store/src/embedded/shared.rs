@@ -21,7 +21,7 @@ use std::sync::atomic::Ordering;
 use std::sync::mpsc::SyncSender;
 use std::sync::{Arc, Mutex};
 
-use ballot_core::command::{Applied, Command, apply};
+use ballot_core::command::{Applied, Command, Outcome, apply};
 use ballot_core::election::{Effects, Elections};
 use ballot_core::namespace::{HostEpoch, MonoTime, SessionId, State};
 
@@ -507,9 +507,16 @@ impl Writer {
         } = proposal;
         let command = match proposed {
             Proposed::Command(command) => command,
-            Proposed::ExpireOverdue => Command::ExpireSessions {
-                sessions: self.newly_overdue(now),
-            },
+            Proposed::ExpireOverdue => {
+                let sessions = self.newly_overdue(now);
+                if sessions.is_empty() {
+                    // Nothing overdue: nothing to append (the sweeper asks every few
+                    // milliseconds; an idle host must not write to the log for it).
+                    reply(Ok(Ok(Outcome::Ended(Vec::new()))));
+                    return;
+                }
+                Command::ExpireSessions { sessions }
+            }
         };
         if let Some(admit) = hooks.admit
             && let Err(refused) = admit(&self.core, now)

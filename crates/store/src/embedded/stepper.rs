@@ -1,6 +1,8 @@
 //! The writer and the snapshotter run by hand, one phase at a time: how the simulator
 //! drives the real store without threads, so that it decides when each write, fdatasync
-//! and folder sync happens, and a crash can land between any two of them.
+//! and folder sync happens, and a crash can land between any two of them; and the same for
+//! a replica's writer on a shared log, so that the simulator decides when each batch is
+//! appended and when each replica hears the log's order.
 
 use std::sync::mpsc::Receiver;
 
@@ -76,5 +78,33 @@ impl Stepper {
             }
         }
         true
+    }
+}
+
+/// A replica's writer on a shared log, stepped by the caller (see
+/// [`super::EmbeddedStore::open_shared_stepped`]): the same writer the thread runs.
+pub struct SharedStepper {
+    pub(super) writer: Writer,
+    pub(super) requests: Receiver<Request>,
+}
+
+impl SharedStepper {
+    /// What the writer thread does each time it wakes: takes everything queued (callers'
+    /// proposals and reads, and the batches the log's follower handed over, which apply
+    /// in the log's order) and appends the batch it formed, if any. True if it did work.
+    pub fn step(&mut self) -> bool {
+        let Ok(first) = self.requests.try_recv() else {
+            return false;
+        };
+        self.writer.take(first, &self.requests);
+        self.writer.flush_shared();
+        true
+    }
+
+    /// What the idle writer thread does now and then: answers "unknown" to the waiters of
+    /// every batch whose append was not confirmed and that has not come back within
+    /// [`super::Options::unconfirmed_wait`].
+    pub fn give_up_unconfirmed(&mut self) {
+        self.writer.give_up_unconfirmed();
     }
 }
