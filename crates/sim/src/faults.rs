@@ -20,12 +20,32 @@ pub struct FaultCounts {
     pub reorders: u64,
     /// Forward jumps of the clock.
     pub clock_jumps: u64,
+    /// Shared log: appends that landed and whose answer was lost.
+    pub lost_answers: u64,
+    /// Shared log: appends that failed with nothing landed.
+    pub failed_appends: u64,
+    /// Shared log: batches a follower heard again after reconnecting from an older
+    /// position.
+    pub redeliveries: u64,
+    /// Shared log: a host's follower stalled (it heard nothing for a few turns).
+    pub stalls: u64,
 }
 
 impl FaultCounts {
     /// All faults together (mid-flush crashes are already counted as crashes).
     pub fn total(&self) -> u64 {
-        self.crashes + self.pauses + self.delays + self.losses + self.reorders + self.clock_jumps
+        self.crashes
+            + self.pauses
+            + self.delays
+            + self.losses
+            + self.reorders
+            + self.clock_jumps
+            + self.log_faults()
+    }
+
+    /// The faults of the simulated shared log.
+    pub fn log_faults(&self) -> u64 {
+        self.lost_answers + self.failed_appends + self.redeliveries + self.stalls
     }
 
     /// Adds another run's counts.
@@ -37,6 +57,10 @@ impl FaultCounts {
         self.losses += other.losses;
         self.reorders += other.reorders;
         self.clock_jumps += other.clock_jumps;
+        self.lost_answers += other.lost_answers;
+        self.failed_appends += other.failed_appends;
+        self.redeliveries += other.redeliveries;
+        self.stalls += other.stalls;
     }
 }
 
@@ -52,6 +76,14 @@ impl fmt::Display for FaultCounts {
             self.losses,
             self.reorders,
             self.clock_jumps
-        )
+        )?;
+        if self.log_faults() > 0 {
+            write!(
+                f,
+                "; log: lost answers {}, failed appends {}, redeliveries {}, stalls {}",
+                self.lost_answers, self.failed_appends, self.redeliveries, self.stalls
+            )?;
+        }
+        Ok(())
     }
 }

@@ -133,6 +133,9 @@ pub struct LeaderSeen {
     pub term: u64,
 }
 
+/// The leaders a published state shows: (ballot election, lease elector).
+pub type Leaders = (Option<LeaderSeen>, Option<LeaderSeen>);
+
 #[derive(Deserialize)]
 struct LeaseRecord {
     master: String,
@@ -423,35 +426,14 @@ impl Host {
 
     /// The current leaders the published state shows, if it changed since the last call:
     /// (ballot election, lease elector).
-    pub fn leaders(&mut self) -> Option<(Option<LeaderSeen>, Option<LeaderSeen>)> {
+    pub fn leaders(&mut self) -> Option<Leaders> {
         let state = self.published();
         let revision = state.revision().0;
         if self.observed == Some(revision) {
             return None;
         }
         self.observed = Some(revision);
-        let ballots = election().paths().ballots;
-        let ballot = state
-            .first_child(&ballots)
-            .and_then(|name| ballots.child(name).ok())
-            .and_then(|p| state.node(&p))
-            .map(|node| LeaderSeen {
-                name: String::from_utf8_lossy(node.data().as_bytes()).into_owned(),
-                term: node.stat().created.0,
-            });
-        let leases = ElectorPaths::of(&elector()).lease;
-        let lease = state
-            .first_child(&leases)
-            .and_then(|name| leases.child(name).ok())
-            .and_then(|p| state.node(&p))
-            .and_then(|node| {
-                let record: LeaseRecord = ciborium::from_reader(node.data().as_bytes()).ok()?;
-                Some(LeaderSeen {
-                    name: record.master,
-                    term: node.stat().created.0,
-                })
-            });
-        Some((ballot, lease))
+        Some(leaders_in(&state))
     }
 
     /// The monotonic clock the store reads.
@@ -463,6 +445,32 @@ impl Host {
     pub fn ttl(&self) -> Duration {
         self.config.ttl
     }
+}
+
+/// The leaders `state` shows: (ballot election, lease elector).
+pub fn leaders_in(state: &State) -> Leaders {
+    let ballots = election().paths().ballots;
+    let ballot = state
+        .first_child(&ballots)
+        .and_then(|name| ballots.child(name).ok())
+        .and_then(|p| state.node(&p))
+        .map(|node| LeaderSeen {
+            name: String::from_utf8_lossy(node.data().as_bytes()).into_owned(),
+            term: node.stat().created.0,
+        });
+    let leases = ElectorPaths::of(&elector()).lease;
+    let lease = state
+        .first_child(&leases)
+        .and_then(|name| leases.child(name).ok())
+        .and_then(|p| state.node(&p))
+        .and_then(|node| {
+            let record: LeaseRecord = ciborium::from_reader(node.data().as_bytes()).ok()?;
+            Some(LeaderSeen {
+                name: record.master,
+                term: node.stat().created.0,
+            })
+        });
+    (ballot, lease)
 }
 
 fn set(key: &str, value: u64) -> Op {
@@ -491,7 +499,7 @@ pub fn read(state: &State, request: &Request) -> Option<Reply> {
 }
 
 /// The session a request acts for (the zero session for those that have none).
-fn request_session(request: &Request) -> SessionId {
+pub(crate) fn request_session(request: &Request) -> SessionId {
     match request {
         Request::Heartbeat(session)
         | Request::Vote { session, .. }
@@ -567,7 +575,7 @@ pub fn command(request: &Request, known: Option<CandidateId>, config: &Config) -
 }
 
 /// The client's answer to `request` from what apply decided.
-fn reply(request: &Request, applied: Applied) -> Reply {
+pub(crate) fn reply(request: &Request, applied: Applied) -> Reply {
     match (request, applied) {
         (_, Err(refused)) => Reply::Refused(match refused {
             Refused::Namespace(error) | Refused::Multi(MultiError { error, .. }) => refusal(&error),
@@ -584,7 +592,7 @@ fn reply(request: &Request, applied: Applied) -> Reply {
 }
 
 /// The creates of the nodes the clients' keys live in, as every run starts with them.
-fn key_nodes() -> Vec<Op> {
+pub(crate) fn key_nodes() -> Vec<Op> {
     [REG, LEASE_KEY]
         .iter()
         .map(|key| Op::Create {

@@ -25,10 +25,17 @@
 //! [`Sim::run`]`(seed, &config)` reproduces a failure from the number alone, and
 //! [`shrink`] cuts a failing schedule down to a short one that still fails.
 //!
+//! With [`Topology::SharedLog`], the same clients talk to several hosts that share one
+//! namespace through one ordered log, as hosts on etcd do: each host is the real store's
+//! replica writer, stepped by the schedule, over a simulated log that delays, loses
+//! append answers, fails appends and redelivers (see [`cluster`]). The same histories
+//! are checked, and at the end every host's state must be the same.
+//!
 //! [`Planted`] bugs, which only this module can switch on, show that the checks bite.
 #![deny(missing_docs)]
 
 pub mod client;
+pub mod cluster;
 pub mod faults;
 pub mod host;
 pub mod net;
@@ -53,6 +60,7 @@ pub use shrink::shrink;
 pub use verdict::Failure;
 
 use client::Client;
+use cluster::Cluster;
 use host::Host;
 use net::{Net, Payload};
 
@@ -68,15 +76,20 @@ pub enum Planted {
     FencingOff,
     /// The store acknowledges (and publishes) a batch before its fdatasync.
     AckBeforeSync,
+    /// On a shared log, a batch a host hears again after its follower reconnected from
+    /// an older position applies again.
+    ReapplyRedelivered,
 }
 
 impl Planted {
-    /// Parses `fencing-off` or `ack-before-sync` (`none` for no bug).
+    /// Parses `fencing-off`, `ack-before-sync` or `reapply-redelivered` (`none` for no
+    /// bug).
     pub fn parse(word: &str) -> Option<Planted> {
         match word {
             "none" => Some(Planted::None),
             "fencing-off" => Some(Planted::FencingOff),
             "ack-before-sync" => Some(Planted::AckBeforeSync),
+            "reapply-redelivered" => Some(Planted::ReapplyRedelivered),
             _ => None,
         }
     }
@@ -88,13 +101,31 @@ impl fmt::Display for Planted {
             Planted::None => "none",
             Planted::FencingOff => "fencing-off",
             Planted::AckBeforeSync => "ack-before-sync",
+            Planted::ReapplyRedelivered => "reapply-redelivered",
         })
     }
+}
+
+/// Where the simulated namespace lives.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Topology {
+    /// One host on the embedded store, over the simulated file system (crashes are power
+    /// cuts of its disk).
+    #[default]
+    Embedded,
+    /// `hosts` hosts sharing one namespace through one simulated ordered log (crashes are
+    /// faults of the log; see [`cluster`]).
+    SharedLog {
+        /// How many hosts.
+        hosts: usize,
+    },
 }
 
 /// What a run simulates.
 #[derive(Debug, Clone)]
 pub struct Config {
+    /// One host on its own disk, or several on one shared log.
+    pub topology: Topology,
     /// Clients (processes).
     pub clients: usize,
     /// Steps in a schedule.
@@ -112,14 +143,15 @@ pub struct Config {
     /// The planted bug, if any.
     pub planted: Planted,
     /// The direct checks as the run goes: after each crash every acknowledged revision
-    /// survived, and published terms only increase. Off, only the histories can tell (a
-    /// test shows they do).
+    /// survived, and published terms only increase; on a shared log, every host ends in
+    /// the same state. Off, only the histories can tell (a test shows they do).
     pub direct_checks: bool,
 }
 
 impl Default for Config {
     fn default() -> Self {
         Config {
+            topology: Topology::Embedded,
             clients: 5,
             steps: 5000,
             ttl: Duration::from_millis(1500),
@@ -226,6 +258,17 @@ impl Sim {
             run.histories.lease.history(),
         ];
         let faults = run.faults;
+        if failure.is_none()
+            && run.config.direct_checks
+            && let Backend::Shared(cluster) = &mut run.host
+            && let Err((position, first, other)) = cluster.converge()
+        {
+            failure = Some(Failure::Diverged {
+                position,
+                first,
+                other,
+            });
+        }
         if failure.is_none() {
             failure = verdict::check_histories(&histories);
         }
@@ -249,17 +292,64 @@ impl Sim {
     }
 }
 
+/// The host, or the hosts on their shared log.
+enum Backend {
+    Embedded(Box<Host>),
+    Shared(Cluster),
+}
+
+impl Backend {
+    fn handle(&mut self, client: usize, id: u64, request: host::Request) {
+        match self {
+            Backend::Embedded(host) => host.handle(client, id, request),
+            Backend::Shared(cluster) => cluster.handle(client, id, request),
+        }
+    }
+
+    fn take_outbox(&mut self) -> Vec<host::Outgoing> {
+        match self {
+            Backend::Embedded(host) => host.take_outbox(),
+            Backend::Shared(cluster) => cluster.take_outbox(),
+        }
+    }
+
+    fn tick(&mut self) {
+        match self {
+            Backend::Embedded(host) => host.tick(),
+            Backend::Shared(cluster) => cluster.tick(),
+        }
+    }
+
+    fn handled(&self) -> &[(ballot_core::namespace::MonoTime, host::Request)] {
+        match self {
+            Backend::Embedded(host) => host.handled(),
+            Backend::Shared(cluster) => cluster.handled(),
+        }
+    }
+
+    /// The leaders shown by each host whose published state changed since the last call.
+    fn leaders(&mut self) -> Vec<(usize, host::Leaders)> {
+        match self {
+            Backend::Embedded(host) => host.leaders().map(|seen| (0, seen)).into_iter().collect(),
+            Backend::Shared(cluster) => cluster.leaders(),
+        }
+    }
+}
+
 /// The state of one run.
 struct Run {
     config: Config,
     clock: ManualClock,
-    host: Host,
+    host: Backend,
     clients: Vec<Client>,
     net: Net,
     histories: Histories,
     faults: FaultCounts,
-    /// The last term seen published, per history (ballot, lease).
-    last_terms: [Option<host::LeaderSeen>; 2],
+    /// The last term each host showed published, per history (ballot, lease).
+    last_terms: Vec<[Option<host::LeaderSeen>; 2]>,
+    /// The highest term recorded as elected, per history: on a shared log the first host
+    /// to show a term records it, and hosts that show it later do not.
+    recorded: [Option<u64>; 2],
 }
 
 impl Run {
@@ -276,7 +366,19 @@ impl Run {
             ballot: recorder(),
             lease: recorder(),
         };
-        let host = Host::new(config, clock.clone()).expect("a fresh simulated disk opens");
+        let (host, hosts) = match config.topology {
+            Topology::Embedded => {
+                let host = Host::new(config, clock.clone()).expect("a fresh simulated disk opens");
+                (Backend::Embedded(Box::new(host)), 1)
+            }
+            Topology::SharedLog { hosts } => {
+                let hosts = hosts.max(1);
+                (
+                    Backend::Shared(Cluster::new(config, clock.clone(), hosts)),
+                    hosts,
+                )
+            }
+        };
         Run {
             config: config.clone(),
             host,
@@ -286,7 +388,8 @@ impl Run {
             net: Net::default(),
             histories,
             faults: FaultCounts::default(),
-            last_terms: [None, None],
+            last_terms: vec![[None, None]; hosts],
+            recorded: [None, None],
             clock,
         }
     }
@@ -344,15 +447,28 @@ impl Run {
                     }
                 }
             }
-            Step::Write => {
-                self.host.write();
-            }
-            Step::Sync => {
-                self.host.sync();
-            }
-            Step::Snapshot => {
-                self.host.snapshot();
-            }
+            Step::Write => match &mut self.host {
+                Backend::Embedded(host) => {
+                    host.write();
+                }
+                Backend::Shared(cluster) => {
+                    cluster.write();
+                }
+            },
+            Step::Sync => match &mut self.host {
+                Backend::Embedded(host) => {
+                    host.sync();
+                }
+                Backend::Shared(cluster) => {
+                    cluster.sync();
+                }
+            },
+            Step::Snapshot => match &mut self.host {
+                Backend::Embedded(host) => {
+                    host.snapshot();
+                }
+                Backend::Shared(cluster) => cluster.stall(&mut self.faults),
+            },
             Step::Tick { ms } => {
                 self.clock.advance(Duration::from_millis(ms.into()));
                 self.host.tick();
@@ -371,25 +487,31 @@ impl Run {
                 }
             }
             Step::Crash { tear } => {
+                let host = match &mut self.host {
+                    Backend::Embedded(host) => host,
+                    Backend::Shared(cluster) => {
+                        cluster.log_fault(tear, &mut self.faults);
+                        return self.after_step();
+                    }
+                };
                 self.faults.crashes += 1;
-                if self.host.mid_flush() {
+                if host.mid_flush() {
                     self.faults.crashes_mid_flush += 1;
                 }
                 // Every connection breaks: requests and replies in flight are gone, and
                 // each client's call in flight ends with an unknown outcome.
-                self.host.take_outbox();
+                host.take_outbox();
                 self.net.reset();
                 for client in &mut self.clients {
                     client.connection_reset();
                 }
-                let (acked, recovered) = self
-                    .host
+                let (acked, recovered) = host
                     .crash(tear)
                     .map_err(|e| Failure::Recovery(e.to_string()))?;
                 if recovered < acked && self.config.direct_checks {
                     return Err(Failure::LostAck { acked, recovered });
                 }
-                let early = self.host.sessions_not_restored();
+                let early = host.sessions_not_restored();
                 if !early.is_empty() {
                     return Err(Failure::SessionNotRestored(
                         early.iter().map(|s| s.0).collect(),
@@ -409,6 +531,11 @@ impl Run {
                 self.host.tick();
             }
         }
+        self.after_step()
+    }
+
+    /// What follows every step: replies go out, and new terms are looked for.
+    fn after_step(&mut self) -> Result<(), Failure> {
         self.flush_outbox();
         self.observe_leaders()
     }
@@ -422,34 +549,44 @@ impl Run {
     }
 
     /// Records each new term the published state shows as `elected` in its history, and
-    /// checks that terms only increase.
+    /// checks that the terms each host shows only increase.
     fn observe_leaders(&mut self) -> Result<(), Failure> {
-        let Some((ballot, lease)) = self.host.leaders() else {
-            return Ok(());
-        };
-        for (slot, (seen, recorder, what)) in [
-            (ballot, &self.histories.ballot, "ballot"),
-            (lease, &self.histories.lease, "lease"),
-        ]
-        .into_iter()
-        .enumerate()
-        {
-            let Some(seen) = seen else { continue };
-            match &self.last_terms[slot] {
-                Some(last) if *last == seen => continue,
-                Some(last) if last.term >= seen.term && self.config.direct_checks => {
-                    return Err(Failure::TermWentBack {
-                        election: what,
-                        before: last.term,
-                        before_leader: last.name.clone(),
-                        after: seen.term,
-                        after_leader: seen.name.clone(),
-                    });
+        let shared = matches!(self.host, Backend::Shared(_));
+        for (index, (ballot, lease)) in self.host.leaders() {
+            for (slot, (seen, recorder, what)) in [
+                (ballot, &self.histories.ballot, "ballot"),
+                (lease, &self.histories.lease, "lease"),
+            ]
+            .into_iter()
+            .enumerate()
+            {
+                let Some(seen) = seen else { continue };
+                match &self.last_terms[index][slot] {
+                    Some(last) if *last == seen => continue,
+                    Some(last) if last.term >= seen.term && self.config.direct_checks => {
+                        return Err(Failure::TermWentBack {
+                            election: what,
+                            before: last.term,
+                            before_leader: last.name.clone(),
+                            after: seen.term,
+                            after_leader: seen.name.clone(),
+                        });
+                    }
+                    _ => {}
                 }
-                _ => {}
+                self.last_terms[index][slot] = Some(seen.clone());
+                if shared && self.recorded[slot].is_some_and(|term| term >= seen.term) {
+                    // Another host showed this term first, and it was recorded then.
+                    continue;
+                }
+                recorder.leadership_now(
+                    HOST_PROCESS,
+                    LeadershipCall::Elected,
+                    &seen.name,
+                    seen.term,
+                );
+                self.recorded[slot] = Some(self.recorded[slot].unwrap_or(0).max(seen.term));
             }
-            recorder.leadership_now(HOST_PROCESS, LeadershipCall::Elected, &seen.name, seen.term);
-            self.last_terms[slot] = Some(seen);
         }
         Ok(())
     }

@@ -33,6 +33,15 @@ pub enum Failure {
         /// Its leader.
         after_leader: String,
     },
+    /// On a shared log, two hosts that had applied the whole log held different states.
+    Diverged {
+        /// The log's last position.
+        position: u64,
+        /// One host (its index).
+        first: usize,
+        /// A host whose state differs from `first`'s.
+        other: usize,
+    },
     /// The real code panicked (the host would have died).
     Panic(String),
     /// Recovery refused the folder a crash left.
@@ -62,6 +71,7 @@ impl Failure {
             Failure::LostAck { .. } => "lost-ack".into(),
             Failure::SessionNotRestored(_) => "session-not-restored".into(),
             Failure::TermWentBack { election, .. } => format!("term-went-back:{election}"),
+            Failure::Diverged { .. } => "diverged".into(),
             Failure::Panic(_) => "panic".into(),
             Failure::Recovery(_) => "recovery".into(),
             Failure::NotLinearizable { history, .. } => format!("not-linearizable:{history}"),
@@ -87,6 +97,14 @@ impl Failure {
                 after_leader,
             } => format!(
                 "{election} term went from {before} ({before_leader}) to {after} ({after_leader})"
+            ),
+            Failure::Diverged {
+                position,
+                first,
+                other,
+            } => format!(
+                "hosts {first} and {other} applied the log to position {position} and hold \
+                 different states"
             ),
             Failure::Panic(message) => format!("the host panicked: {message}"),
             Failure::Recovery(why) => format!("recovery failed: {why}"),

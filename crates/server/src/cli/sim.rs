@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use anyhow::Context as _;
 
-use ballot_sim::{Config, FaultCounts, Planted, Sim, schedule, shrink};
+use ballot_sim::{Config, FaultCounts, Planted, Sim, Topology, schedule, shrink};
 
 /// Arguments of `ballot sim`.
 #[derive(Debug, clap::Args)]
@@ -23,9 +23,16 @@ pub struct SimArgs {
     /// Run only this seed (reproduces a failure from its number).
     #[arg(long)]
     pub seed: Option<u64>,
-    /// Plant a bug to show the simulator finds it: fencing-off or ack-before-sync.
+    /// Plant a bug to show the simulator finds it: fencing-off or ack-before-sync (one
+    /// host), fencing-off or reapply-redelivered (with --shared-log).
     #[arg(long, value_parser = parse_planted, default_value = "none")]
     pub planted: Planted,
+    /// Run HOSTS hosts sharing one namespace through one simulated ordered log (as hosts
+    /// on etcd do) instead of one host on the embedded store: crashes become faults of
+    /// the log (lost append answers, failed appends, redeliveries) and snapshot steps
+    /// stall a host's follower.
+    #[arg(long, value_name = "HOSTS", value_parser = clap::value_parser!(u64).range(1..=16))]
+    pub shared_log: Option<u64>,
     /// Clients per run.
     #[arg(long, default_value_t = Config::default().clients)]
     pub clients: usize,
@@ -49,13 +56,38 @@ pub struct SimArgs {
 
 fn parse_planted(word: &str) -> Result<Planted, String> {
     Planted::parse(word).ok_or_else(|| {
-        format!("unknown planted bug {word:?}: use none, fencing-off or ack-before-sync")
+        format!(
+            "unknown planted bug {word:?}: use none, fencing-off, ack-before-sync or \
+             reapply-redelivered"
+        )
     })
 }
 
 /// Runs `ballot sim`.
 pub fn run(args: SimArgs) -> anyhow::Result<ExitCode> {
+    let topology = match args.shared_log {
+        None => Topology::Embedded,
+        Some(hosts) => Topology::SharedLog {
+            hosts: hosts as usize,
+        },
+    };
+    match (topology, args.planted) {
+        (Topology::SharedLog { .. }, Planted::AckBeforeSync) => anyhow::bail!(
+            "--planted ack-before-sync plants a bug in the embedded store's fdatasync, which \
+             hosts on a shared log do not use; with --shared-log plant fencing-off or \
+             reapply-redelivered"
+        ),
+        (Topology::Embedded, Planted::ReapplyRedelivered) => anyhow::bail!(
+            "--planted reapply-redelivered plants a bug in hosts on a shared log; add \
+             --shared-log HOSTS"
+        ),
+        _ => {}
+    }
+    // The faults the runs inject are logged by the store as errors, thousands of them:
+    // they are counted in each seed's line instead.
+    let _quiet = tracing::subscriber::set_default(tracing::subscriber::NoSubscriber::default());
     let config = Config {
+        topology,
         clients: args.clients.max(1),
         steps: args.steps,
         planted: args.planted,
@@ -81,8 +113,12 @@ pub fn run(args: SimArgs) -> anyhow::Result<ExitCode> {
         };
         failed.push(seed);
         println!("{failure}");
+        let shared = match args.shared_log {
+            Some(hosts) => format!(" --shared-log {hosts}"),
+            None => String::new(),
+        };
         println!(
-            "reproduce: ballot sim --seed {seed} --planted {} --clients {} --steps {}",
+            "reproduce: ballot sim --seed {seed}{shared} --planted {} --clients {} --steps {}",
             config.planted, config.clients, config.steps
         );
         if let Some(dir) = &args.histories {
@@ -113,9 +149,13 @@ pub fn run(args: SimArgs) -> anyhow::Result<ExitCode> {
     }
     let run = passed + failed.len() as u64;
     println!(
-        "{run} seeds ({}..{}) with planted bug {}: {passed} passed, {} failed{} in {:.2?}; {ops} client ops",
+        "{run} seeds ({}..{}){} with planted bug {}: {passed} passed, {} failed{} in {:.2?}; {ops} client ops",
         seeds.start,
         seeds.start + run,
+        match args.shared_log {
+            Some(hosts) => format!(" on {hosts} hosts sharing a log"),
+            None => String::new(),
+        },
         config.planted,
         failed.len(),
         if failed.is_empty() {

@@ -81,6 +81,9 @@ fn bad_arguments_get_a_clear_error() {
     let (ok, _, stderr) = ballot(&["demo", "--native", "--ttl-ms", "10"]);
     assert!(!ok);
     assert!(stderr.contains("--ttl-ms must exceed"), "{stderr}");
+    let (ok, _, stderr) = ballot(&["sim", "--shared-log", "3", "--planted", "ack-before-sync"]);
+    assert!(!ok);
+    assert!(stderr.contains("shared log do not use"), "{stderr}");
     let (ok, _, stderr) = ballot(&["no-such-command"]);
     assert!(!ok);
     assert!(stderr.contains("unrecognized subcommand"), "{stderr}");

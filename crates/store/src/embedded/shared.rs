@@ -284,6 +284,8 @@ pub(super) struct Replication {
     position: Position,
     /// Where checkpoints go, and every how many positions.
     checkpoints: Option<(u64, SyncSender<Checkpoint>)>,
+    /// The planted bug (simulator only): a batch heard again applies again.
+    pub(super) reapply_redelivered: bool,
 }
 
 impl Replication {
@@ -299,6 +301,7 @@ impl Replication {
             expiring: BTreeSet::new(),
             position,
             checkpoints: None,
+            reapply_redelivered: false,
         }
     }
 }
@@ -688,7 +691,7 @@ impl Writer {
         self.give_up_unconfirmed();
         let now = self.clock.now();
         let replication = self.replication();
-        if batch.position <= replication.position {
+        if batch.position <= replication.position && !replication.reapply_redelivered {
             return;
         }
         let previous = replication.position;

@@ -107,4 +107,13 @@ impl SharedStepper {
     pub fn give_up_unconfirmed(&mut self) {
         self.writer.give_up_unconfirmed();
     }
+
+    /// Plants a bug, for the simulator to show it finds it: a batch the follower hands
+    /// over again (after reconnecting from an older position) applies again, instead of
+    /// being recognised by its position and skipped.
+    pub fn plant_reapply_redelivered(&mut self) {
+        if let Some(replication) = self.writer.replication.as_mut() {
+            replication.reapply_redelivered = true;
+        }
+    }
 }
