@@ -11,10 +11,13 @@
 //!   has not seen, and it applies them in the log's order, releasing its own waiters. The
 //!   hosts take turns, so each lags the log for a while: the log's delays.
 //! - **snapshot**: fault, a stall: the next host in turn misses its next three turns.
-//! - **crash**: fault, on the log instead of a disk, in rotation: the next append lands
-//!   but its answer is lost (the proposer must learn the outcome from the log's order);
-//!   the next append fails and nothing lands; a host's follower reconnects from an older
-//!   position and hears batches again (redelivery).
+//! - **crash**: a fault of the log or of a host, in rotation: the next append lands but
+//!   its answer is lost (the proposer must learn the outcome from the log's order); the
+//!   next append fails and nothing lands; a host's follower reconnects from an older
+//!   position and hears batches again (redelivery); a host dies (`kill -9`: what it
+//!   queued and every answer it owed are gone, its clients' connections break), a peer
+//!   expires its epoch (its sessions end in that one step, and whatever it appended that
+//!   lands later is refused), and it restarts under a new epoch, replaying the whole log.
 //! - **tick**, **jump**: every host sweeps the sessions it owns and gives up on batches
 //!   whose append was never confirmed and that never came back.
 //!
@@ -193,7 +196,11 @@ pub struct Cluster {
     config: Config,
     clock: ManualClock,
     log: SimLog,
+    options: Options,
     replicas: Vec<Replica>,
+    /// Each host's current epoch, and the next epoch a restarted host takes.
+    epochs: Vec<HostEpoch>,
+    next_epoch: u64,
     /// Whose turn it is to hear the log (or to stall).
     turn: usize,
     /// Log faults injected so far, by kind, in rotation.
@@ -210,54 +217,29 @@ impl Cluster {
             // Twice a client's patience: an unconfirmed batch is given up on only after
             // its client has stopped waiting, so the answer "unknown" is never early.
             unconfirmed_wait: config.timeout * 2,
+            // Room for a turn's batches and every client's request (the default's 65,536
+            // slots cost a large allocation at every host restart).
+            max_queued: 4 * DELIVER_PER_TURN,
             ..Options::default()
         };
-        let replicas = (0..hosts.max(1))
-            .map(|index| {
-                let epoch = HostEpoch(index as u64 + 1);
-                let fresh = Replayed {
-                    elections: Elections::new(Namespace::new(Limits::default())),
-                    position: 0,
-                    replayed: 0,
-                };
-                let (store, feeder, mut stepper) = EmbeddedStore::open_shared_stepped(
-                    Box::new(log.clone()),
-                    fresh,
-                    epoch,
-                    Arc::new(clock.clone()),
-                    options.clone(),
-                );
-                if config.planted == Planted::ReapplyRedelivered {
-                    stepper.plant_reapply_redelivered();
-                }
-                let join = Command::JoinHost {
-                    epoch,
-                    id: format!("host-{}", epoch.0),
-                };
-                store
-                    .submit(join, Hooks::default(), |_| {})
-                    .expect("a fresh replica takes its join");
-                Replica {
-                    store,
-                    feeder,
-                    stepper,
-                    next: 0,
-                    stalled: 0,
-                    mailroom: Arc::default(),
-                    reads: Vec::new(),
-                    observed: None,
-                }
-            })
-            .collect();
+        let hosts = hosts.max(1);
         let mut cluster = Cluster {
             config: config.clone(),
             clock,
             log,
-            replicas,
+            options,
+            replicas: Vec::with_capacity(hosts),
+            epochs: Vec::with_capacity(hosts),
+            next_epoch: 1,
             turn: 0,
             log_faults: 0,
             handled: Vec::new(),
         };
+        for _ in 0..hosts {
+            let (epoch, replica) = cluster.start_host();
+            cluster.epochs.push(epoch);
+            cluster.replicas.push(replica);
+        }
         cluster.settle();
         let mut setup = vec![Command::Multi {
             guard: None,
@@ -280,6 +262,46 @@ impl Cluster {
         }
         cluster.settle();
         cluster
+    }
+
+    /// A host process starting under the next epoch: an empty replica whose follower
+    /// starts at the log's beginning, its join queued.
+    fn start_host(&mut self) -> (HostEpoch, Replica) {
+        let epoch = HostEpoch(self.next_epoch);
+        self.next_epoch += 1;
+        let fresh = Replayed {
+            elections: Elections::new(Namespace::new(Limits::default())),
+            position: 0,
+            replayed: 0,
+        };
+        let (store, feeder, mut stepper) = EmbeddedStore::open_shared_stepped(
+            Box::new(self.log.clone()),
+            fresh,
+            epoch,
+            Arc::new(self.clock.clone()),
+            self.options.clone(),
+        );
+        if self.config.planted == Planted::ReapplyRedelivered {
+            stepper.plant_reapply_redelivered();
+        }
+        let join = Command::JoinHost {
+            epoch,
+            id: format!("host-{}", epoch.0),
+        };
+        store
+            .submit(join, Hooks::default(), |_| {})
+            .expect("a fresh replica takes its join");
+        let replica = Replica {
+            store,
+            feeder,
+            stepper,
+            next: 0,
+            stalled: 0,
+            mailroom: Arc::default(),
+            reads: Vec::new(),
+            observed: None,
+        };
+        (epoch, replica)
     }
 
     /// Runs every writer and every follower until each host has applied the whole log and
@@ -403,27 +425,57 @@ impl Cluster {
         faults.stalls += 1;
     }
 
-    /// Fault on the log, the next kind in rotation (see the module docs). `tear` picks
-    /// how far back a redelivery starts.
-    pub fn log_fault(&mut self, tear: u32, faults: &mut FaultCounts) {
+    /// Fault on the log or a host, the next kind in rotation (see the module docs).
+    /// `tear` picks how far back a redelivery starts. Returns the host that died, if one
+    /// did: its clients' connections broke.
+    pub fn fault(&mut self, tear: u32, faults: &mut FaultCounts) -> Option<usize> {
         self.log_faults += 1;
-        match self.log_faults % 3 {
-            0 => {
+        match self.log_faults % 4 {
+            1 => {
                 self.log.state().next_append = Some(AppendFault::LoseAnswer);
                 faults.lost_answers += 1;
             }
-            1 => {
+            2 => {
                 self.log.state().next_append = Some(AppendFault::Fail);
                 faults.failed_appends += 1;
             }
-            _ => {
+            3 => {
                 let index = self.next_turn();
                 let replica = &mut self.replicas[index];
                 let back = (1 + tear as usize % 6).min(replica.next);
                 replica.next -= back;
                 faults.redeliveries += back as u64;
             }
+            _ => {
+                let index = self.next_turn();
+                self.kill_and_restart(index);
+                faults.host_crashes += 1;
+                return Some(index);
+            }
         }
+        None
+    }
+
+    /// Host `index` dies and restarts under a new epoch; a peer (itself, when it is the
+    /// only host) expires the old epoch, as its liveness check would once the dead host's
+    /// heartbeats stopped.
+    fn kill_and_restart(&mut self, index: usize) {
+        let dead = self.epochs[index];
+        let (epoch, replica) = self.start_host();
+        // The old process is gone: what it had queued and the answers it owed go with it.
+        drop(std::mem::replace(&mut self.replicas[index], replica));
+        self.epochs[index] = epoch;
+        let peer = (index + 1) % self.replicas.len();
+        let _ = self.replicas[peer].store.submit(
+            Command::ExpireHost { epoch: dead },
+            Hooks::default(),
+            |_| {},
+        );
+    }
+
+    /// Whether client `client` talks to host `index`.
+    pub fn is_client_of(&self, client: usize, index: usize) -> bool {
+        self.replica_of(client) == index
     }
 
     /// Time passed: every host sweeps the sessions it owns and gives up on batches whose

@@ -29,6 +29,8 @@ pub struct FaultCounts {
     pub redeliveries: u64,
     /// Shared log: a host's follower stalled (it heard nothing for a few turns).
     pub stalls: u64,
+    /// Shared log: a host died, was expired by a peer and restarted under a new epoch.
+    pub host_crashes: u64,
 }
 
 impl FaultCounts {
@@ -45,7 +47,11 @@ impl FaultCounts {
 
     /// The faults of the simulated shared log.
     pub fn log_faults(&self) -> u64 {
-        self.lost_answers + self.failed_appends + self.redeliveries + self.stalls
+        self.lost_answers
+            + self.failed_appends
+            + self.redeliveries
+            + self.stalls
+            + self.host_crashes
     }
 
     /// Adds another run's counts.
@@ -61,6 +67,7 @@ impl FaultCounts {
         self.failed_appends += other.failed_appends;
         self.redeliveries += other.redeliveries;
         self.stalls += other.stalls;
+        self.host_crashes += other.host_crashes;
     }
 }
 
@@ -80,8 +87,13 @@ impl fmt::Display for FaultCounts {
         if self.log_faults() > 0 {
             write!(
                 f,
-                "; log: lost answers {}, failed appends {}, redeliveries {}, stalls {}",
-                self.lost_answers, self.failed_appends, self.redeliveries, self.stalls
+                "; shared log: lost answers {}, failed appends {}, redeliveries {}, stalls {}, \
+                 host crashes {}",
+                self.lost_answers,
+                self.failed_appends,
+                self.redeliveries,
+                self.stalls,
+                self.host_crashes
             )?;
         }
         Ok(())

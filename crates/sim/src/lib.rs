@@ -490,7 +490,19 @@ impl Run {
                 let host = match &mut self.host {
                     Backend::Embedded(host) => host,
                     Backend::Shared(cluster) => {
-                        cluster.log_fault(tear, &mut self.faults);
+                        if let Some(dead) = cluster.fault(tear, &mut self.faults) {
+                            // Its clients' connections broke: their calls in flight end
+                            // with an unknown outcome. A restarted host replays the log
+                            // and shows old terms again on its way.
+                            let broken = |c: usize| cluster.is_client_of(c, dead);
+                            self.net.reset_clients(broken);
+                            for (c, client) in self.clients.iter_mut().enumerate() {
+                                if broken(c) {
+                                    client.connection_reset();
+                                }
+                            }
+                            self.last_terms[dead] = [None, None];
+                        }
                         return self.after_step();
                     }
                 };

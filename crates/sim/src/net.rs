@@ -110,6 +110,15 @@ impl Net {
         self.in_flight.clear();
     }
 
+    /// Drops every message to or from the clients for which `broken` holds: their host
+    /// died and their connections broke, the others' did not.
+    pub fn reset_clients(&mut self, broken: impl Fn(usize) -> bool) {
+        self.in_flight.retain(|m| {
+            let (Payload::ToHost { client, .. } | Payload::ToClient { client, .. }) = m.payload;
+            !broken(client)
+        });
+    }
+
     /// Messages in flight.
     pub fn len(&self) -> usize {
         self.in_flight.len()

@@ -215,6 +215,7 @@ fn sim_hundreds_of_seeds_pass_on_a_shared_log() {
         "{faults}"
     );
     assert!(faults.redeliveries > 0 && faults.stalls > 0, "{faults}");
+    assert!(faults.host_crashes > 0, "{faults}");
     assert!(faults.pauses > 0 && faults.clock_jumps > 0, "{faults}");
 }
 
