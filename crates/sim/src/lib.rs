@@ -294,8 +294,8 @@ impl Sim {
 
 /// The host, or the hosts on their shared log.
 enum Backend {
-    Embedded(Host),
-    Shared(Cluster),
+    Embedded(Box<Host>),
+    Shared(Box<Cluster>),
 }
 
 impl Backend {
@@ -369,7 +369,7 @@ impl Run {
         let (host, hosts) = match config.topology {
             Topology::Embedded => {
                 let host = Host::new(config, clock.clone()).expect("a fresh simulated disk opens");
-                (Backend::Embedded(host), 1)
+                (Backend::Embedded(Box::new(host)), 1)
             }
             Topology::SharedLog { hosts } => {
                 let hosts = hosts.max(1);
