@@ -374,7 +374,7 @@ impl Run {
             Topology::SharedLog { hosts } => {
                 let hosts = hosts.max(1);
                 (
-                    Backend::Shared(Cluster::new(config, clock.clone(), hosts)),
+                    Backend::Shared(Box::new(Cluster::new(config, clock.clone(), hosts))),
                     hosts,
                 )
             }
