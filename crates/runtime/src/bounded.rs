@@ -120,6 +120,25 @@ impl LogBuffer {
             .collect()
     }
 
+    /// `deployment`'s kept lines numbered `after` or later, oldest first: (number, line).
+    pub(crate) fn lines_of(&self, deployment: &str, after: u64) -> Vec<(u64, String)> {
+        self.deployments
+            .get(deployment)
+            .map(|kept| {
+                kept.lines
+                    .iter()
+                    .filter(|(seq, _)| *seq >= after)
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// The number the next line will get: a cursor for following from now.
+    pub(crate) fn next(&self) -> u64 {
+        self.next
+    }
+
     /// Bytes of log text kept, across deployments.
     pub(crate) fn bytes(&self) -> usize {
         self.deployments.values().map(|kept| kept.bytes).sum()
@@ -134,6 +153,21 @@ impl LogBuffer {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn one_deployments_lines_follow_by_number() {
+        let mut logs = LogBuffer::new(1 << 10);
+        logs.push("a", "one");
+        logs.push("b", "other");
+        logs.push("a", "two");
+        assert_eq!(
+            logs.lines_of("a", 0),
+            [(0, "one".to_string()), (2, "two".to_string())]
+        );
+        assert_eq!(logs.lines_of("a", 1), [(2, "two".to_string())]);
+        assert!(logs.lines_of("a", logs.next()).is_empty());
+        assert!(logs.lines_of("nobody", 0).is_empty());
+    }
 
     #[test]
     fn a_ring_keeps_the_newest_and_follows_by_number() {

@@ -158,6 +158,15 @@ pub const TIMELINE_CAP: usize = 10_000;
 /// Bytes of guest log text kept per deployment; its older lines are dropped first.
 pub const LOG_BYTES_PER_DEPLOYMENT: usize = 256 << 10;
 
+/// A deployment's log lines from some number on (see [`Runtime::log_lines`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogLines {
+    /// (number, line), oldest first. Numbers run across deployments, so they have gaps.
+    pub lines: Vec<(u64, String)>,
+    /// The number the next line (of any deployment) will get.
+    pub next: u64,
+}
+
 /// How much the runtime's bounded buffers hold, and what they dropped at their bounds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Retained {
@@ -249,6 +258,9 @@ pub(crate) struct Shared {
     timeline_changes: tokio::sync::watch::Sender<u64>,
     /// Guests' log lines, [`LOG_BYTES_PER_DEPLOYMENT`] bytes per deployment at most.
     logs: Mutex<bounded::LogBuffer>,
+    /// The log buffer's next line number after each new line, so followers wake on a
+    /// line, not a timer.
+    log_changes: tokio::sync::watch::Sender<u64>,
     /// Records elections, guarded commits and resignations for the leadership model.
     pub(crate) recorder: Recorder,
     /// Seconds from submitting a commit to its result, durable.
@@ -411,10 +423,12 @@ impl Shared {
 
     /// Keeps a guest's log line for [`Runtime::logs`].
     pub(crate) fn record_log(&self, deployment: &str, message: &str) {
-        self.logs
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .push(deployment, message);
+        let next = {
+            let mut logs = self.logs.lock().unwrap_or_else(|p| p.into_inner());
+            logs.push(deployment, message);
+            logs.next()
+        };
+        self.log_changes.send_replace(next);
     }
 }
 
@@ -493,6 +507,7 @@ impl Runtime {
             timeline: Mutex::new(bounded::Ring::new(TIMELINE_CAP)),
             timeline_changes: tokio::sync::watch::Sender::new(0),
             logs: Mutex::new(bounded::LogBuffer::new(LOG_BYTES_PER_DEPLOYMENT)),
+            log_changes: tokio::sync::watch::Sender::new(0),
             recorder,
             commit_latency: Histogram::new(exponential_buckets(50e-6, 2.0, 16)),
         });
@@ -617,6 +632,22 @@ impl Runtime {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .all()
+    }
+
+    /// The kept log lines of the deployment named `deployment` numbered `after` or later,
+    /// oldest first, and the number the next line will get (follow from there).
+    pub fn log_lines(&self, deployment: &str, after: u64) -> LogLines {
+        let logs = self.shared.logs.lock().unwrap_or_else(|p| p.into_inner());
+        LogLines {
+            lines: logs.lines_of(deployment, after),
+            next: logs.next(),
+        }
+    }
+
+    /// The log buffer's next line number, changing with every new line: to wait for a
+    /// deployment's next line without polling.
+    pub fn log_changes(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.shared.log_changes.subscribe()
     }
 
     /// What the timeline and the log buffer hold and have dropped at their bounds.

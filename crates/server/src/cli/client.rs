@@ -11,7 +11,8 @@ use clap::Args;
 use serde::de::DeserializeOwned;
 
 use crate::serve::wire::{
-    CommitView, DeploymentView, ElectionView, ErrorBody, EventView, LeaseView, SwapView, TxnFnView,
+    CommitView, DeploymentView, ElectionView, ErrorBody, EventView, LeaseView, LogsView, SwapView,
+    TxnFnView,
 };
 
 /// Where the server is and how to authenticate; shared by every client command.
@@ -353,6 +354,77 @@ pub fn kill(args: KillArgs) -> anyhow::Result<ExitCode> {
         )
     });
     Ok(ExitCode::SUCCESS)
+}
+
+/// Arguments of `ballot logs`.
+#[derive(Debug, Args)]
+pub struct LogsArgs {
+    /// The deployment's id.
+    id: u64,
+    /// Keep printing lines as they come, until interrupted (a host restart is waited
+    /// out: the lines kept before it are gone, the new ones follow).
+    #[arg(long, short)]
+    follow: bool,
+    #[command(flatten)]
+    connection: Connection,
+}
+
+/// How long one follow request waits for a line before asking again.
+const FOLLOW_WAIT_MS: u64 = 25_000;
+
+/// `ballot logs`.
+pub fn logs(args: LogsArgs) -> anyhow::Result<ExitCode> {
+    let c = &args.connection;
+    let agent = c.agent();
+    let fetch = |after: u64, wait_ms: u64| -> anyhow::Result<LogsView> {
+        let url = c.url(&format!(
+            "/v1/components/{}/logs?after={after}&wait_ms={wait_ms}",
+            args.id
+        ));
+        let response = agent
+            .get(&url)
+            .call()
+            .with_context(|| format!("reaching {}", c.server))?;
+        answer(response)
+    };
+    let first = fetch(0, 0)?;
+    let show = |view: &LogsView| {
+        for line in &view.lines {
+            if c.json {
+                println!(
+                    "{}",
+                    serde_json::to_string(line).expect("API values serialise")
+                );
+            } else {
+                println!("{}", line.line);
+            }
+        }
+    };
+    show(&first);
+    if !args.follow {
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut next = first.next;
+    let mut unreachable = false;
+    loop {
+        match fetch(next, FOLLOW_WAIT_MS) {
+            Ok(view) => {
+                if unreachable {
+                    eprintln!("ballot logs: {} is back; following", c.server);
+                    unreachable = false;
+                }
+                // A restarted host numbers its lines from 0 again: follow from its start.
+                next = if view.next < next { 0 } else { view.next };
+                show(&view);
+            }
+            Err(error) if !unreachable => {
+                eprintln!("ballot logs: {error:#}; retrying every second");
+                unreachable = true;
+                std::thread::sleep(Duration::from_secs(1));
+            }
+            Err(_) => std::thread::sleep(Duration::from_secs(1)),
+        }
+    }
 }
 
 /// `ballot ls`.

@@ -47,6 +47,8 @@ enum Command {
     Kill(client::KillArgs),
     /// List a host's deployments.
     Ls(client::LsArgs),
+    /// Print a deployment's log lines; with -f, follow them.
+    Logs(client::LogsArgs),
     /// Show an election's leader, term and queue.
     Leader(client::LeaderArgs),
     /// List the hosts sharing the namespace (hosts on etcd), with their heartbeats.
@@ -74,13 +76,21 @@ pub fn main() -> ExitCode {
         Some(Command::Bench(args)) => args.simulates(),
         _ => false,
     };
+    // A host's log is where its components' log lines go (at `info`), so `serve` shows
+    // them unless RUST_LOG says otherwise; the other commands print their own output.
+    let default_filter = match &cli.command {
+        _ if quiet => "error",
+        Some(Command::Serve(_)) => "info",
+        _ => "warn",
+    };
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
-                tracing_subscriber::EnvFilter::new(if quiet { "error" } else { "warn" })
-            }),
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_filter)),
         )
         .with_writer(std::io::stderr)
+        // Colour only for a person at a terminal, not in a file or a pipe.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let outcome = match cli.command {
         None => demo::run(demo::DemoArgs::default()),
@@ -96,6 +106,7 @@ pub fn main() -> ExitCode {
         Some(Command::Undeploy(args)) => client::undeploy(args),
         Some(Command::Kill(args)) => client::kill(args),
         Some(Command::Ls(args)) => client::ls(args),
+        Some(Command::Logs(args)) => client::logs(args),
         Some(Command::Leader(args)) => client::leader(args),
         Some(Command::Hosts(args)) => client::hosts(args),
         Some(Command::EtcdCampaign(args)) => bench::cluster::campaign(args),

@@ -14,7 +14,7 @@ use ballot_runtime::{MAX_MEMORY_BYTES, SwapOutcome};
 use super::error::{ApiError, ApiResult};
 use super::host::{Host, spec_of};
 use super::registry::{Record, digest};
-use super::wire::{DeploymentView, Payload, SwapView};
+use super::wire::{DeploymentView, LogLineView, LogsView, Payload, SwapView};
 
 /// Query of a deploy. Everything but `role` and `election` has a default.
 #[derive(Debug, Deserialize)]
@@ -246,4 +246,60 @@ pub async fn kill(
 /// `GET /v1/components`: every deployment and where it stands.
 pub async fn list(State(host): State<Arc<Host>>) -> Json<Vec<DeploymentView>> {
     Json(host.views())
+}
+
+/// The longest `GET /v1/components/{id}/logs` waits for a line (`wait_ms`).
+const MOST_LOG_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Query of a logs read.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogsQuery {
+    /// Only lines numbered this or later (the `next` of an earlier answer: follow).
+    #[serde(default)]
+    after: u64,
+    /// When no such line is kept yet, wait this long for one (at most 30000): a follower
+    /// asks again with the answer's `next` and sees each line once, as it comes.
+    #[serde(default)]
+    wait_ms: u64,
+}
+
+/// `GET /v1/components/{id}/logs`: the deployment's kept log lines (the newest 256 KiB
+/// of what its instances wrote through the log import or to stderr), oldest first.
+pub async fn logs(
+    State(host): State<Arc<Host>>,
+    id: Result<Path<u64>, PathRejection>,
+    query: Result<Query<LogsQuery>, QueryRejection>,
+) -> ApiResult<Json<LogsView>> {
+    let Path(id) = id?;
+    let Query(query) = query?;
+    let record = host
+        .registry
+        .get(id)
+        .ok_or_else(|| ApiError::not_found(format!("no deployment {id}")))?;
+    let wait = std::time::Duration::from_millis(query.wait_ms).min(MOST_LOG_WAIT);
+    let deadline = tokio::time::Instant::now() + wait;
+    let mut changes = host.runtime.log_changes();
+    let kept = loop {
+        changes.mark_unchanged();
+        let kept = host.runtime.log_lines(&record.name, query.after);
+        if !kept.lines.is_empty() || tokio::time::Instant::now() >= deadline {
+            break kept;
+        }
+        match tokio::time::timeout_at(deadline, changes.changed()).await {
+            Ok(Ok(())) => continue,
+            // Timed out, or the runtime is going away: answer with what there is.
+            _ => break host.runtime.log_lines(&record.name, query.after),
+        }
+    };
+    Ok(Json(LogsView {
+        id,
+        name: record.name.clone(),
+        lines: kept
+            .lines
+            .into_iter()
+            .map(|(seq, line)| LogLineView { seq, line })
+            .collect(),
+        next: kept.next,
+    }))
 }

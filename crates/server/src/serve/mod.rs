@@ -242,6 +242,7 @@ pub fn router(host: Arc<Host>, token: Token) -> Router {
             axum::routing::put(components::swap).delete(components::undeploy),
         )
         .route("/v1/components/{id}/kill", post(components::kill))
+        .route("/v1/components/{id}/logs", get(components::logs))
         .route("/v1/hosts", get(hosts))
         .route("/v1/elections/{name}", get(clients::election))
         .route("/v1/elections/{name}/candidates", post(clients::stand))

@@ -97,6 +97,28 @@ pub struct DeploymentView {
     pub sha256: String,
 }
 
+/// A deployment's log lines (`GET /v1/components/{id}/logs`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LogsView {
+    /// The deployment.
+    pub id: u64,
+    /// Its name.
+    pub name: String,
+    /// Its kept lines from the asked number on, oldest first.
+    pub lines: Vec<LogLineView>,
+    /// Ask again with `after` set to this to get only newer lines.
+    pub next: u64,
+}
+
+/// One log line of a deployment.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LogLineView {
+    /// Its number: numbers grow with every line of any deployment, so they have gaps.
+    pub seq: u64,
+    /// What the component wrote.
+    pub line: String,
+}
+
 /// What a hot-swap did.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SwapView {

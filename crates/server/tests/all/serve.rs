@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use ballot::serve::wire::{
     CandidateView, DeploymentView, ElectionView, ErrorBody, EventView, LeaderView, LeaseView,
-    MultiView, SessionView, SwapView,
+    LogsView, MultiView, SessionView, SwapView,
 };
 use ballot_check::history::History;
 use serde_json::{Value, json};
@@ -45,6 +45,18 @@ impl Server {
         )
     }
 
+    /// Starts the server with its log (stderr) going to `log`, and no `RUST_LOG`: the
+    /// log a user gets by default.
+    pub(crate) fn start_logging_by_default(data_dir: &Path, log: &Path) -> Server {
+        let file = std::fs::File::create(log).expect("creating the log file");
+        Self::start_with(
+            data_dir,
+            &[],
+            &[("RUST_LOG", String::new())],
+            Stdio::from(file),
+        )
+    }
+
     fn start_with(
         data_dir: &Path,
         extra: &[&str],
@@ -59,7 +71,17 @@ impl Server {
             .arg(&history)
             .args(extra)
             .env("BALLOT_TOKEN", TOKEN)
-            .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+            // An empty value in `env` means: not set at all.
+            .env_remove(
+                env.iter()
+                    .find(|(_, v)| v.is_empty())
+                    .map_or("BALLOT_UNSET", |(k, _)| *k),
+            )
+            .envs(
+                env.iter()
+                    .filter(|(_, v)| !v.is_empty())
+                    .map(|(k, v)| (*k, v.as_str())),
+            )
             .stdout(Stdio::piped())
             .stderr(stderr)
             .spawn()
@@ -1053,4 +1075,89 @@ fn killing_the_leader_over_http_promotes_its_successor_and_restarts_it() {
     assert!(restarted.term.is_none(), "alpha came back as a loser");
     let (status, body) = kill(99);
     assert_eq!((status, code(&body).as_str()), (404, "not-found"));
+}
+
+#[test]
+fn a_deployments_log_lines_are_read_and_followed_over_http_and_with_ballot_logs() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("data"), &[]);
+    let (alpha, _) = alpha_leading_bravo_waiting(&server);
+    let logs = |after: u64, wait_ms: u64| -> LogsView {
+        let (status, body) = get(
+            &server,
+            &format!(
+                "/v1/components/{}/logs?after={after}&wait_ms={wait_ms}",
+                alpha.id
+            ),
+        );
+        assert_eq!(status, 200, "{body}");
+        serde_json::from_value(body).unwrap()
+    };
+    let first = eventually("alpha's first log line", || {
+        Some(logs(0, 0)).filter(|view| !view.lines.is_empty())
+    });
+    assert_eq!(first.name, "alpha");
+    assert!(
+        first
+            .lines
+            .iter()
+            .any(|l| l.line.contains("leads under term")),
+        "{:?}",
+        first.lines
+    );
+
+    // A follower asks from `next` and waits: nothing new yet, so the answer comes when
+    // alpha writes again, after its kill (its fresh instance loses and says who leads).
+    let follow = {
+        let (base, id, next) = (server.url(""), alpha.id, first.next);
+        std::thread::spawn(move || {
+            let url = format!("{base}/v1/components/{id}/logs?after={next}&wait_ms=20000");
+            let mut answer = agent().get(url).call().unwrap();
+            answer.body_mut().read_json::<LogsView>().unwrap()
+        })
+    };
+    let killed = read(
+        agent()
+            .post(server.url(&format!("/v1/components/{}/kill", alpha.id)))
+            .header("authorization", bearer())
+            .send_empty(),
+    );
+    assert_eq!(killed.0, 202);
+    let followed = follow.join().unwrap();
+    assert!(!followed.lines.is_empty(), "the wait ended with a line");
+    assert!(followed.lines.iter().all(|l| l.seq >= first.next));
+
+    // The CLI prints the same lines.
+    let output = Command::new(env!("CARGO_BIN_EXE_ballot"))
+        .args(["logs", &alpha.id.to_string(), "--server", &server.url("")])
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let printed = String::from_utf8_lossy(&output.stdout);
+    assert!(printed.contains("leads under term"), "{printed}");
+
+    // An unknown deployment is a clear 404; a malformed query changes nothing.
+    let (status, body) = get(&server, "/v1/components/999/logs");
+    assert_eq!((status, code(&body).as_str()), (404, "not-found"));
+    let (status, _) = get(
+        &server,
+        &format!("/v1/components/{}/logs?after=soon", alpha.id),
+    );
+    assert_eq!(status, 400);
+}
+
+#[test]
+fn a_hosts_log_shows_its_components_lines_by_default_without_colour_codes() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("serve.log");
+    let server = Server::start_logging_by_default(&dir.path().join("data"), &log);
+    alpha_leading_bravo_waiting(&server);
+    let text = eventually("a component's line in the host's log", || {
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        text.contains("leads under term").then_some(text)
+    });
+    assert!(
+        !text.contains('\u{1b}'),
+        "no ANSI escapes in a file: {text}"
+    );
 }
