@@ -7,7 +7,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Json;
-use axum::extract::rejection::JsonRejection;
 use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
@@ -22,6 +21,7 @@ use ballot_core::namespace::{
 use super::error::{ApiError, ApiResult};
 use super::events::leader_view;
 use super::host::Host;
+use super::json_body::JsonBody;
 use super::wire::{
     BallotView, CandidateView, ElectionView, MultiRequest, MultiView, NodeView, OpRequest, Payload,
     SessionView, TermGuard,
@@ -38,9 +38,9 @@ pub struct OpenSession {
 /// `POST /v1/sessions`: opens a session.
 pub async fn open_session(
     State(host): State<Arc<Host>>,
-    body: Result<Json<OpenSession>, JsonRejection>,
+    body: Result<JsonBody<OpenSession>, ApiError>,
 ) -> ApiResult<(StatusCode, Json<SessionView>)> {
-    let Json(body) = body?;
+    let JsonBody(body) = body?;
     if !(100..=600_000).contains(&body.ttl_ms) {
         return Err(ApiError::bad_request("ttl_ms must be 100..=600000"));
     }
@@ -100,10 +100,10 @@ pub struct Stand {
 pub async fn stand(
     State(host): State<Arc<Host>>,
     name: Result<Path<String>, PathRejection>,
-    body: Result<Json<Stand>, JsonRejection>,
+    body: Result<JsonBody<Stand>, ApiError>,
 ) -> ApiResult<(StatusCode, Json<CandidateView>)> {
     let Path(name) = name?;
-    let Json(body) = body?;
+    let JsonBody(body) = body?;
     let election = ElectionName::parse(&name)?;
     let data = Data::from(body.payload.bytes().map_err(ApiError::bad_request)?);
     let session = SessionId(body.session);
@@ -175,10 +175,10 @@ pub struct Ack {
 pub async fn ack(
     State(host): State<Arc<Host>>,
     id: Result<Path<u64>, PathRejection>,
-    body: Result<Json<Ack>, JsonRejection>,
+    body: Result<JsonBody<Ack>, ApiError>,
 ) -> ApiResult<StatusCode> {
     let Path(id) = id?;
-    let Json(body) = body?;
+    let JsonBody(body) = body?;
     let data = match (&body.payload.data, &body.payload.data_base64) {
         (None, None) => None,
         _ => Some(Data::from(
@@ -293,9 +293,9 @@ pub async fn node(
 /// the term (a deposed leader's write is refused with `not-leader`, nothing applied).
 pub async fn multi(
     State(host): State<Arc<Host>>,
-    body: Result<Json<MultiRequest>, JsonRejection>,
+    body: Result<JsonBody<MultiRequest>, ApiError>,
 ) -> ApiResult<Json<MultiView>> {
-    let Json(request) = body?;
+    let JsonBody(request) = body?;
     let session = request.session.map(SessionId);
     let ops = request
         .ops

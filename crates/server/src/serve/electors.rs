@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Json;
-use axum::extract::rejection::{JsonRejection, PathRejection};
+use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde::Deserialize;
@@ -20,6 +20,7 @@ use ballot_runtime::{CommitMode, CommitRequest, DEFAULT_TXN_DEADLINE, Limits, Tx
 
 use super::error::{ApiError, ApiResult};
 use super::host::Host;
+use super::json_body::JsonBody;
 use super::wire::{CommitBody, CommitView, LeaseView, Payload, TxnFnView};
 
 /// Body of `POST /v1/electors/{name}/peers`.
@@ -51,9 +52,9 @@ fn elector(name: Result<Path<String>, PathRejection>) -> ApiResult<ElectionName>
 pub async fn reset(
     State(host): State<Arc<Host>>,
     name: Result<Path<String>, PathRejection>,
-    body: Result<Json<Reset>, JsonRejection>,
+    body: Result<JsonBody<Reset>, ApiError>,
 ) -> ApiResult<StatusCode> {
-    let Json(body) = body?;
+    let JsonBody(body) = body?;
     if !(10..=3_600_000).contains(&body.duration_ms) {
         return Err(ApiError::bad_request("duration_ms must be 10..=3600000"));
     }
@@ -71,9 +72,9 @@ pub async fn reset(
 pub async fn elect(
     State(host): State<Arc<Host>>,
     name: Result<Path<String>, PathRejection>,
-    body: Result<Json<Elect>, JsonRejection>,
+    body: Result<JsonBody<Elect>, ApiError>,
 ) -> ApiResult<Json<LeaseView>> {
-    let Json(body) = body?;
+    let JsonBody(body) = body?;
     let peer = body.peer;
     let command = Command::ElectForDuration {
         elector: elector(name)?,
@@ -158,10 +159,10 @@ pub async fn upload(
 pub async fn commit(
     State(host): State<Arc<Host>>,
     name: Result<Path<String>, PathRejection>,
-    body: Result<Json<CommitBody>, JsonRejection>,
+    body: Result<JsonBody<CommitBody>, ApiError>,
 ) -> ApiResult<Json<CommitView>> {
     let Path(name) = name?;
-    let Json(body) = body?;
+    let JsonBody(body) = body?;
     let elector = ElectionName::parse(&name)?;
     let mode = match (body.mode.as_deref().unwrap_or("guarded"), body.term) {
         ("guarded", None) => CommitMode::Guarded,

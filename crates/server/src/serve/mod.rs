@@ -15,6 +15,7 @@ mod electors;
 mod error;
 mod events;
 mod host;
+mod json_body;
 mod metrics;
 mod registry;
 pub mod wire;

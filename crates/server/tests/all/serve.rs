@@ -197,6 +197,14 @@ fn raw_request(server: &Server, head: &str) -> String {
     String::from_utf8_lossy(&answer).into_owned()
 }
 
+/// The message of an API error body.
+pub(crate) fn code_message(body: &Value) -> String {
+    body["error"]["message"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+}
+
 pub(crate) fn code(body: &Value) -> String {
     serde_json::from_value::<ErrorBody>(body.clone())
         .unwrap_or_else(|e| panic!("not an error body ({e}): {body}"))
@@ -421,6 +429,7 @@ fn bad_requests_get_a_4xx_with_a_stable_code_and_deploy_nothing() {
             .send("{\"ttl_ms\":"),
     );
     assert_eq!((status, code(&body).as_str()), (400, "bad-json"));
+    assert!(code_message(&body).contains("EOF"), "{body}");
     let (status, body) = read(
         agent()
             .get(server.url("/v1/events"))
@@ -1160,4 +1169,27 @@ fn a_hosts_log_shows_its_components_lines_by_default_without_colour_codes() {
         !text.contains('\u{1b}'),
         "no ANSI escapes in a file: {text}"
     );
+}
+
+#[test]
+fn json_bodies_are_taken_whatever_their_content_type_says() {
+    // What `curl -d '{"ttl_ms":5000}'` sends: form encoding, or no type at all.
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("data"), &[]);
+    for content_type in [
+        None,
+        Some("application/x-www-form-urlencoded"),
+        Some("text/plain"),
+    ] {
+        let mut request = agent()
+            .post(server.url("/v1/sessions"))
+            .header("authorization", bearer());
+        if let Some(content_type) = content_type {
+            request = request.header("content-type", content_type);
+        }
+        let (status, body) = read(request.send("{\"ttl_ms\":5000}"));
+        assert_eq!(status, 201, "{content_type:?}: {body}");
+        let session: SessionView = serde_json::from_value(body).unwrap();
+        assert_eq!(session.ttl_ms, 5000);
+    }
 }
