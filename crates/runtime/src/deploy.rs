@@ -154,19 +154,71 @@ pub(crate) fn prepare(
     Ok(prepared)
 }
 
-/// [`prepare`] without the cache.
+/// [`prepare`] without the cache. A component that fits another world than its role's
+/// is refused with what to do instead, not with the linker's account of the mismatch.
 fn link(shared: &Shared, role: &Role, component: &Component) -> Result<Prepared, DeployError> {
-    Ok(match role {
-        Role::Candidate { .. } => Prepared::Candidate(prepare_candidate(shared, component)?),
-        Role::Observer { .. } => {
-            let pre = shared
-                .observer_linker
-                .instantiate_pre(component)
-                .and_then(ObserverPre::new)
-                .map_err(wrong_world("observer"))?;
-            Prepared::Observer(pre)
+    let linked = match role {
+        Role::Candidate { .. } => prepare_candidate(shared, component).map(Prepared::Candidate),
+        Role::Observer { .. } => shared
+            .observer_linker
+            .instantiate_pre(component)
+            .and_then(ObserverPre::new)
+            .map(Prepared::Observer)
+            .map_err(wrong_world("observer")),
+    };
+    linked.map_err(
+        |error| match (error, other_world(shared, role, component)) {
+            (DeployError::WrongWorld { world, .. }, Some(instead)) => DeployError::WrongWorld {
+                world,
+                reason: instead.to_string(),
+            },
+            (error, _) => error,
+        },
+    )
+}
+
+/// What to do with a component refused for `role` that fits another world.
+fn other_world(shared: &Shared, role: &Role, component: &Component) -> Option<&'static str> {
+    let fits_candidate = || shared.candidate_linker.instantiate_pre(component).is_ok();
+    let fits_observer = || shared.observer_linker.instantiate_pre(component).is_ok();
+    let fits_txn_fn = || shared.txn_linker.instantiate_pre(component).is_ok();
+    match role {
+        Role::Candidate { .. } if fits_observer() => {
+            Some("it is an observer (it fits the observer world): deploy it with role observer")
         }
-    })
+        Role::Observer { .. } if fits_candidate() => {
+            Some("it is a candidate (it fits the candidate world): deploy it with role candidate")
+        }
+        _ if fits_txn_fn() => Some(
+            "it is a transaction function (it fits the txn-fn world): upload it to \
+             POST /v1/txn-fns and name it in commits (`ballot commit --txn-fn FILE`); it \
+             is not deployed",
+        ),
+        _ => None,
+    }
+}
+
+/// Why `wasm` cannot be a component at all, in words a person can act on: the parser's
+/// own account of a file that is not WebAssembly is a dump of the bytes it expected.
+fn not_a_component(wasm: &[u8]) -> Option<String> {
+    const MAGIC: &[u8] = b"\0asm";
+    const CORE_VERSION: &[u8] = &[1, 0, 0, 0];
+    if wasm.len() < 8 || &wasm[..4] != MAGIC {
+        return Some(
+            "this is not a WebAssembly file (it does not start with the bytes \\0asm): \
+             deploy the .wasm that `cargo build --target wasm32-wasip2` writes"
+                .into(),
+        );
+    }
+    if &wasm[4..8] == CORE_VERSION {
+        return Some(
+            "this is a core WebAssembly module, not a component: build it with \
+             `cargo build --target wasm32-wasip2` (wasm32-wasip1 and wasm32-unknown-unknown \
+             build core modules)"
+                .into(),
+        );
+    }
+    None
 }
 
 /// [`prepare`] for the candidate world.
@@ -273,6 +325,9 @@ pub(crate) fn compile_blocking(shared: &Shared, wasm: &[u8]) -> Result<Component
 fn compile_cached(shared: &Shared, hash: [u8; 32], wasm: &[u8]) -> Result<Component, DeployError> {
     if let Some(component) = shared.components.get(&hash) {
         return Ok(component.clone());
+    }
+    if let Some(why) = not_a_component(wasm) {
+        return Err(DeployError::Malformed(why));
     }
     let component = Component::new(&shared.engine, wasm)
         .map_err(|e| DeployError::Malformed(format!("{e:#}")))?;

@@ -211,6 +211,16 @@ impl Connection {
             .into()
     }
 
+    /// A transport error, with the server's URL named: "connection refused" alone does
+    /// not say which server was tried, or how to point at another.
+    fn unreachable(&self, error: ureq::Error) -> anyhow::Error {
+        anyhow::anyhow!(
+            "cannot reach the ballot server at {} ({error}); start it with `ballot serve`, or \
+             point at another with --server URL or BALLOT_SERVER",
+            self.server
+        )
+    }
+
     fn url(&self, path: &str) -> String {
         format!("{}{path}", self.server.trim_end_matches('/'))
     }
@@ -282,7 +292,7 @@ pub fn deploy(args: DeployArgs) -> anyhow::Result<ExitCode> {
             request = request.query(key, value);
         }
     }
-    let view: DeploymentView = answer(request.send(&wasm[..])?)?;
+    let view: DeploymentView = answer(request.send(&wasm[..]).map_err(|e| c.unreachable(e))?)?;
     c.print(&view, |v| {
         format!(
             "deployed {} as id {} ({} in {}, {})",
@@ -301,7 +311,8 @@ pub fn swap(args: SwapArgs) -> anyhow::Result<ExitCode> {
             .put(c.url(&format!("/v1/components/{}", args.id)))
             .header("authorization", c.bearer()?)
             .header("content-type", "application/wasm")
-            .send(&wasm[..])?,
+            .send(&wasm[..])
+            .map_err(|e| c.unreachable(e))?,
     )?;
     c.print(&view, |v| {
         let term = v
@@ -330,7 +341,8 @@ pub fn undeploy(args: UndeployArgs) -> anyhow::Result<ExitCode> {
         c.agent()
             .delete(c.url(&format!("/v1/components/{}", args.id)))
             .header("authorization", c.bearer()?)
-            .call()?,
+            .call()
+            .map_err(|e| c.unreachable(e))?,
     )?;
     c.print(&serde_json::json!({ "undeployed": args.id }), |_| {
         format!("undeployed {}", args.id)
@@ -345,7 +357,8 @@ pub fn kill(args: KillArgs) -> anyhow::Result<ExitCode> {
         c.agent()
             .post(c.url(&format!("/v1/components/{}/kill", args.id)))
             .header("authorization", c.bearer()?)
-            .send_empty()?,
+            .send_empty()
+            .map_err(|e| c.unreachable(e))?,
     )?;
     c.print(&serde_json::json!({ "killed": args.id }), |_| {
         format!(
@@ -381,10 +394,7 @@ pub fn logs(args: LogsArgs) -> anyhow::Result<ExitCode> {
             "/v1/components/{}/logs?after={after}&wait_ms={wait_ms}",
             args.id
         ));
-        let response = agent
-            .get(&url)
-            .call()
-            .with_context(|| format!("reaching {}", c.server))?;
+        let response = agent.get(&url).call().map_err(|e| c.unreachable(e))?;
         answer(response)
     };
     let first = fetch(0, 0)?;
@@ -430,7 +440,12 @@ pub fn logs(args: LogsArgs) -> anyhow::Result<ExitCode> {
 /// `ballot ls`.
 pub fn ls(args: LsArgs) -> anyhow::Result<ExitCode> {
     let c = &args.connection;
-    let views: Vec<DeploymentView> = answer(c.agent().get(c.url("/v1/components")).call()?)?;
+    let views: Vec<DeploymentView> = answer(
+        c.agent()
+            .get(c.url("/v1/components"))
+            .call()
+            .map_err(|e| c.unreachable(e))?,
+    )?;
     c.print(&views, |views| {
         let mut out = format!(
             "{:>4}  {:<16} {:<9} {:<16} {:<12} {:>7}  {:>6}",
@@ -467,7 +482,12 @@ fn deployment_line(d: &crate::serve::wire::SharedDeploymentView) -> String {
 /// `ballot hosts`.
 pub fn hosts(args: HostsArgs) -> anyhow::Result<ExitCode> {
     let c = &args.connection;
-    let view: crate::serve::wire::HostsView = answer(c.agent().get(c.url("/v1/hosts")).call()?)?;
+    let view: crate::serve::wire::HostsView = answer(
+        c.agent()
+            .get(c.url("/v1/hosts"))
+            .call()
+            .map_err(|e| c.unreachable(e))?,
+    )?;
     c.print(&view, |view| {
         if view.hosts.is_empty() {
             return "no hosts: this host keeps its namespace on its own (the embedded store)"
@@ -508,7 +528,12 @@ pub fn leader(args: LeaderArgs) -> anyhow::Result<ExitCode> {
     if args.consistent {
         path.push_str("?consistent=true");
     }
-    let view: ElectionView = answer(c.agent().get(c.url(&path)).call()?)?;
+    let view: ElectionView = answer(
+        c.agent()
+            .get(c.url(&path))
+            .call()
+            .map_err(|e| c.unreachable(e))?,
+    )?;
     c.print(&view, |v| match &v.leader {
         Some(leader) => format!(
             "{}: leader at term {}, data {:?} ({} ballot(s) queued)",
@@ -543,17 +568,22 @@ pub fn elector(args: ElectorArgs) -> anyhow::Result<ExitCode> {
             agent
                 .post(c.url(&format!("/v1/electors/{name}/peers")))
                 .header("authorization", c.bearer()?)
-                .send_json(serde_json::json!({"peer": peer, "duration_ms": duration_ms}))?,
+                .send_json(serde_json::json!({"peer": peer, "duration_ms": duration_ms}))
+                .map_err(|e| c.unreachable(e))?,
         )?,
         ElectorAction::Elect { name, peer } => answer(
             agent
                 .post(c.url(&format!("/v1/electors/{name}/elect")))
                 .header("authorization", c.bearer()?)
-                .send_json(serde_json::json!({ "peer": peer }))?,
+                .send_json(serde_json::json!({ "peer": peer }))
+                .map_err(|e| c.unreachable(e))?,
         )?,
-        ElectorAction::Show { name } => {
-            answer(agent.get(c.url(&format!("/v1/electors/{name}"))).call()?)?
-        }
+        ElectorAction::Show { name } => answer(
+            agent
+                .get(c.url(&format!("/v1/electors/{name}")))
+                .call()
+                .map_err(|e| c.unreachable(e))?,
+        )?,
     };
     let Some(view) = view else {
         c.print(&serde_json::json!({"reset": true}), |_| "peer added".into());
@@ -580,7 +610,8 @@ pub fn commit(args: CommitArgs) -> anyhow::Result<ExitCode> {
                 agent
                     .post(c.url("/v1/txn-fns"))
                     .header("authorization", c.bearer()?)
-                    .send(&read_wasm(path)?[..])?,
+                    .send(&read_wasm(path)?[..])
+                    .map_err(|e| c.unreachable(e))?,
             )?;
             body["txn_fn"] = uploaded.sha256.into();
             body["args"] = args.args.clone().unwrap_or_default().into();
@@ -600,7 +631,8 @@ pub fn commit(args: CommitArgs) -> anyhow::Result<ExitCode> {
         agent
             .post(c.url(&format!("/v1/electors/{}/commit", args.elector)))
             .header("authorization", c.bearer()?)
-            .send_json(body)?,
+            .send_json(body)
+            .map_err(|e| c.unreachable(e))?,
     )?;
     c.print(&view, |v| {
         let what = if v.preview {

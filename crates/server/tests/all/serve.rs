@@ -1193,3 +1193,55 @@ fn json_bodies_are_taken_whatever_their_content_type_says() {
         assert_eq!(session.ttl_ms, 5000);
     }
 }
+
+#[test]
+fn deploy_errors_say_what_to_do_instead() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("data"), &[]);
+    let refused = |wasm: &[u8], role: &str| {
+        let (status, body) = deploy(&server, wasm, &format!("role={role}&election=errors"));
+        (status, code(&body), code_message(&body))
+    };
+    let (status, code_, message) = refused(b"hello, I am a text file\n", "candidate");
+    assert_eq!((status, code_.as_str()), (400, "malformed-component"));
+    assert!(message.contains("not a WebAssembly file"), "{message}");
+    assert!(!message.contains('\n'), "one line, no byte dump: {message}");
+    let core_module = b"\0asm\x01\0\0\0";
+    let (_, code_, message) = refused(core_module, "candidate");
+    assert_eq!(code_, "malformed-component");
+    assert!(
+        message.contains("core WebAssembly module") && message.contains("wasm32-wasip2"),
+        "{message}"
+    );
+    let observer = wasm(ballot_artifacts::EXAMPLE_OBSERVER);
+    let (_, code_, message) = refused(&observer, "candidate");
+    assert_eq!(code_, "wrong-world");
+    assert!(
+        message.contains("deploy it with role observer"),
+        "{message}"
+    );
+    let candidate = wasm(ballot_artifacts::EXAMPLE_CANDIDATE);
+    let (_, code_, message) = refused(&candidate, "observer");
+    assert_eq!(code_, "wrong-world");
+    assert!(
+        message.contains("deploy it with role candidate"),
+        "{message}"
+    );
+    let txn_fn = wasm(ballot_artifacts::FIXTURE_TXN);
+    let (_, code_, message) = refused(&txn_fn, "candidate");
+    assert_eq!(code_, "wrong-world");
+    assert!(message.contains("POST /v1/txn-fns"), "{message}");
+    assert!(components(&server).is_empty(), "nothing was deployed");
+
+    // A client pointed at no server names the URL it tried.
+    let output = Command::new(env!("CARGO_BIN_EXE_ballot"))
+        .args(["ls", "--server", "http://127.0.0.1:9"])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("cannot reach the ballot server at http://127.0.0.1:9"),
+        "{stderr}"
+    );
+}
