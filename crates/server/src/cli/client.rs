@@ -221,8 +221,20 @@ impl Connection {
         )
     }
 
-    fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.server.trim_end_matches('/'))
+    /// The URL of `path` on the server, refused (not panicked on later, as the HTTP
+    /// client would) when it is not a valid URI: too long, or malformed.
+    fn url(&self, path: &str) -> anyhow::Result<String> {
+        let url = format!("{}{path}", self.server.trim_end_matches('/'));
+        if url.len() > MAX_URL_BYTES {
+            bail!(
+                "the request's URL would be {} bytes, over the {MAX_URL_BYTES} a server takes: \
+                 an argument is too long",
+                url.len()
+            );
+        }
+        ureq::http::Uri::try_from(url.as_str())
+            .map_err(|e| anyhow::anyhow!("{url:?} is not a valid URL ({e}); check --server"))?;
+        Ok(url)
     }
 
     fn bearer(&self) -> anyhow::Result<String> {
@@ -271,16 +283,31 @@ fn read_wasm(path: &PathBuf) -> anyhow::Result<Vec<u8>> {
 pub fn deploy(args: DeployArgs) -> anyhow::Result<ExitCode> {
     let c = &args.connection;
     let wasm = read_wasm(&args.wasm)?;
+    for (flag, value) in [
+        ("--election", Some(&args.election)),
+        ("--name", args.name.as_ref()),
+    ] {
+        if value.is_some_and(|v| v.len() > MAX_NAME_BYTES) {
+            bail!("{flag} is longer than {MAX_NAME_BYTES} bytes");
+        }
+    }
+    // Ballot data goes in the body (it may be large); the component beside it.
+    let (content_type, body) = match &args.data {
+        None => ("application/wasm".to_string(), wasm),
+        Some(data) => {
+            let form = Multipart::new(&[("data", data.as_bytes()), ("wasm", &wasm)]);
+            (form.content_type(), form.body)
+        }
+    };
     let mut request = c
         .agent()
-        .post(c.url("/v1/components"))
+        .post(c.url("/v1/components")?)
         .header("authorization", c.bearer()?)
-        .header("content-type", "application/wasm")
+        .header("content-type", content_type)
         .query("role", &args.role)
         .query("election", &args.election);
     let optional = [
         ("name", args.name.clone()),
-        ("data", args.data.clone()),
         ("ttl_ms", args.ttl_ms.map(|v| v.to_string())),
         ("tick_ms", args.tick_ms.map(|v| v.to_string())),
         ("deadline_ms", args.deadline_ms.map(|v| v.to_string())),
@@ -292,7 +319,7 @@ pub fn deploy(args: DeployArgs) -> anyhow::Result<ExitCode> {
             request = request.query(key, value);
         }
     }
-    let view: DeploymentView = answer(request.send(&wasm[..]).map_err(|e| c.unreachable(e))?)?;
+    let view: DeploymentView = answer(request.send(&body[..]).map_err(|e| c.unreachable(e))?)?;
     c.print(&view, |v| {
         format!(
             "deployed {} as id {} ({} in {}, {})",
@@ -308,7 +335,7 @@ pub fn swap(args: SwapArgs) -> anyhow::Result<ExitCode> {
     let wasm = read_wasm(&args.wasm)?;
     let view: SwapView = answer(
         c.agent()
-            .put(c.url(&format!("/v1/components/{}", args.id)))
+            .put(c.url(&format!("/v1/components/{}", args.id))?)
             .header("authorization", c.bearer()?)
             .header("content-type", "application/wasm")
             .send(&wasm[..])
@@ -339,7 +366,7 @@ pub fn undeploy(args: UndeployArgs) -> anyhow::Result<ExitCode> {
     let c = &args.connection;
     let _: Option<serde_json::Value> = answer(
         c.agent()
-            .delete(c.url(&format!("/v1/components/{}", args.id)))
+            .delete(c.url(&format!("/v1/components/{}", args.id))?)
             .header("authorization", c.bearer()?)
             .call()
             .map_err(|e| c.unreachable(e))?,
@@ -355,7 +382,7 @@ pub fn kill(args: KillArgs) -> anyhow::Result<ExitCode> {
     let c = &args.connection;
     let _: Option<serde_json::Value> = answer(
         c.agent()
-            .post(c.url(&format!("/v1/components/{}/kill", args.id)))
+            .post(c.url(&format!("/v1/components/{}/kill", args.id))?)
             .header("authorization", c.bearer()?)
             .send_empty()
             .map_err(|e| c.unreachable(e))?,
@@ -382,6 +409,57 @@ pub struct LogsArgs {
     connection: Connection,
 }
 
+/// The longest election or deployment name the server takes.
+const MAX_NAME_BYTES: usize = 128;
+
+/// A `multipart/form-data` body of named parts (RFC 7578), for a deploy whose ballot data
+/// does not belong in a query string.
+struct Multipart {
+    boundary: String,
+    body: Vec<u8>,
+}
+
+impl Multipart {
+    fn new(parts: &[(&str, &[u8])]) -> Self {
+        // A boundary that occurs in no part: try counters until one does not.
+        let boundary = (0u64..)
+            .map(|n| format!("ballot-part-boundary-{n:016x}"))
+            .find(|b| {
+                parts
+                    .iter()
+                    .all(|(_, bytes)| !contains(bytes, b.as_bytes()))
+            })
+            .expect("some boundary occurs in no part");
+        let mut body = Vec::new();
+        for (name, bytes) in parts {
+            body.extend_from_slice(
+                format!(
+                    "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\
+                     Content-Type: application/octet-stream\r\n\r\n"
+                )
+                .as_bytes(),
+            );
+            body.extend_from_slice(bytes);
+            body.extend_from_slice(b"\r\n");
+        }
+        body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+        Multipart { boundary, body }
+    }
+
+    fn content_type(&self) -> String {
+        format!("multipart/form-data; boundary={}", self.boundary)
+    }
+}
+
+/// Whether `needle` occurs in `haystack`.
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+/// The longest URL a client sends: servers (hyper's among them) refuse longer request
+/// lines, and the HTTP client panics on some.
+const MAX_URL_BYTES: usize = 8 << 10;
+
 /// How long one follow request waits for a line before asking again.
 const FOLLOW_WAIT_MS: u64 = 25_000;
 
@@ -393,7 +471,7 @@ pub fn logs(args: LogsArgs) -> anyhow::Result<ExitCode> {
         let url = c.url(&format!(
             "/v1/components/{}/logs?after={after}&wait_ms={wait_ms}",
             args.id
-        ));
+        ))?;
         let response = agent.get(&url).call().map_err(|e| c.unreachable(e))?;
         answer(response)
     };
@@ -442,7 +520,7 @@ pub fn ls(args: LsArgs) -> anyhow::Result<ExitCode> {
     let c = &args.connection;
     let views: Vec<DeploymentView> = answer(
         c.agent()
-            .get(c.url("/v1/components"))
+            .get(c.url("/v1/components")?)
             .call()
             .map_err(|e| c.unreachable(e))?,
     )?;
@@ -484,7 +562,7 @@ pub fn hosts(args: HostsArgs) -> anyhow::Result<ExitCode> {
     let c = &args.connection;
     let view: crate::serve::wire::HostsView = answer(
         c.agent()
-            .get(c.url("/v1/hosts"))
+            .get(c.url("/v1/hosts")?)
             .call()
             .map_err(|e| c.unreachable(e))?,
     )?;
@@ -530,7 +608,7 @@ pub fn leader(args: LeaderArgs) -> anyhow::Result<ExitCode> {
     }
     let view: ElectionView = answer(
         c.agent()
-            .get(c.url(&path))
+            .get(c.url(&path)?)
             .call()
             .map_err(|e| c.unreachable(e))?,
     )?;
@@ -566,21 +644,21 @@ pub fn elector(args: ElectorArgs) -> anyhow::Result<ExitCode> {
             duration_ms,
         } => answer(
             agent
-                .post(c.url(&format!("/v1/electors/{name}/peers")))
+                .post(c.url(&format!("/v1/electors/{name}/peers"))?)
                 .header("authorization", c.bearer()?)
                 .send_json(serde_json::json!({"peer": peer, "duration_ms": duration_ms}))
                 .map_err(|e| c.unreachable(e))?,
         )?,
         ElectorAction::Elect { name, peer } => answer(
             agent
-                .post(c.url(&format!("/v1/electors/{name}/elect")))
+                .post(c.url(&format!("/v1/electors/{name}/elect"))?)
                 .header("authorization", c.bearer()?)
                 .send_json(serde_json::json!({ "peer": peer }))
                 .map_err(|e| c.unreachable(e))?,
         )?,
         ElectorAction::Show { name } => answer(
             agent
-                .get(c.url(&format!("/v1/electors/{name}")))
+                .get(c.url(&format!("/v1/electors/{name}"))?)
                 .call()
                 .map_err(|e| c.unreachable(e))?,
         )?,
@@ -608,7 +686,7 @@ pub fn commit(args: CommitArgs) -> anyhow::Result<ExitCode> {
         (Some(path), None) => {
             let uploaded: TxnFnView = answer(
                 agent
-                    .post(c.url("/v1/txn-fns"))
+                    .post(c.url("/v1/txn-fns")?)
                     .header("authorization", c.bearer()?)
                     .send(&read_wasm(path)?[..])
                     .map_err(|e| c.unreachable(e))?,
@@ -629,7 +707,7 @@ pub fn commit(args: CommitArgs) -> anyhow::Result<ExitCode> {
     }
     let view: CommitView = answer(
         agent
-            .post(c.url(&format!("/v1/electors/{}/commit", args.elector)))
+            .post(c.url(&format!("/v1/electors/{}/commit", args.elector))?)
             .header("authorization", c.bearer()?)
             .send_json(body)
             .map_err(|e| c.unreachable(e))?,
@@ -661,7 +739,7 @@ pub fn watch(args: WatchArgs) -> anyhow::Result<ExitCode> {
     let mut failures = 0u32;
     let stdout = std::io::stdout();
     loop {
-        let mut request = c.agent().get(c.url("/v1/events"));
+        let mut request = c.agent().get(c.url("/v1/events")?);
         if let Some(prefix) = &args.prefix {
             request = request.query("prefix", prefix);
         }

@@ -47,7 +47,9 @@ pub struct DeployQuery {
 }
 
 impl DeployQuery {
-    fn validate(self, id: u64, wasm: &[u8]) -> ApiResult<Record> {
+    /// The record of a deploy with `id` of `wasm`; `body_data` is ballot data sent in a
+    /// multipart body instead of the query.
+    fn validate(self, id: u64, wasm: &[u8], body_data: Option<Vec<u8>>) -> ApiResult<Record> {
         if let Some(grants) = self.grants.as_deref().filter(|g| !g.trim().is_empty()) {
             return Err(ApiError::new(
                 StatusCode::FORBIDDEN,
@@ -85,12 +87,21 @@ impl DeployQuery {
                 "memory_mib {memory_mib}: must be 1..={max_mib}"
             )));
         }
-        let data = Payload {
-            data: self.data,
-            data_base64: self.data_base64,
-        }
-        .bytes()
-        .map_err(bad)?;
+        let in_query = self.data.is_some() || self.data_base64.is_some();
+        let data = match body_data {
+            Some(_) if in_query => {
+                return Err(bad(
+                    "ballot data both in the query and in the body: send it once".into(),
+                ));
+            }
+            Some(data) => data,
+            None => Payload {
+                data: self.data,
+                data_base64: self.data_base64,
+            }
+            .bytes()
+            .map_err(bad)?,
+        };
         if self.role == "observer" && !data.is_empty() {
             return Err(bad("an observer has no ballot data".into()));
         }
@@ -116,14 +127,16 @@ impl DeployQuery {
     }
 }
 
-/// `POST /v1/components`: deploys the component in the body.
+/// `POST /v1/components`: deploys the component in the body: the wasm itself, or a
+/// `multipart/form-data` body with a `wasm` part and a `data` part (ballot data too large
+/// for a query string).
 pub async fn deploy(
     State(host): State<Arc<Host>>,
     query: Result<Query<DeployQuery>, QueryRejection>,
-    body: Result<Bytes, BytesRejection>,
+    request: axum::extract::Request,
 ) -> ApiResult<(StatusCode, Json<DeploymentView>)> {
     let Query(query) = query?;
-    let wasm = body?.to_vec();
+    let (wasm, body_data) = deploy_body(request).await?;
     if wasm.is_empty() {
         return Err(ApiError::new(
             StatusCode::BAD_REQUEST,
@@ -133,13 +146,67 @@ pub async fn deploy(
     }
     let view = detach(async move {
         let _guard = host.changes.lock().await;
-        let record = query.validate(host.registry.next_id(), &wasm)?;
+        let record = query.validate(host.registry.next_id(), &wasm, body_data)?;
         // Role and election are checked before anything is compiled.
         spec_of(&record, Vec::new())?;
         host.deploy(record, wasm).await
     })
     .await?;
     Ok((StatusCode::CREATED, Json(view)))
+}
+
+/// A deploy's body: the wasm, and ballot data when the body is multipart.
+async fn deploy_body(request: axum::extract::Request) -> ApiResult<(Vec<u8>, Option<Vec<u8>>)> {
+    use axum::extract::FromRequest as _;
+    let multipart = request
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("multipart/form-data"));
+    if !multipart {
+        let body: Result<Bytes, BytesRejection> = Bytes::from_request(request, &()).await;
+        return Ok((body?.to_vec(), None));
+    }
+    let bad = |message: String| ApiError::new(StatusCode::BAD_REQUEST, "bad-request", message);
+    let mut form = axum::extract::Multipart::from_request(request, &())
+        .await
+        .map_err(|e| {
+            bad(format!(
+                "a multipart body that does not parse: {}",
+                e.body_text()
+            ))
+        })?;
+    let (mut wasm, mut data) = (None, None);
+    while let Some(field) = form.next_field().await.map_err(|e| {
+        ApiError::new(
+            e.status(),
+            "bad-request",
+            format!("reading the multipart body: {}", e.body_text()),
+        )
+    })? {
+        let name = field.name().unwrap_or_default().to_string();
+        let bytes = field.bytes().await.map_err(|e| {
+            ApiError::new(
+                e.status(),
+                "bad-request",
+                format!("reading part {name:?}: {}", e.body_text()),
+            )
+        })?;
+        let slot = match name.as_str() {
+            "wasm" => &mut wasm,
+            "data" => &mut data,
+            other => {
+                return Err(bad(format!(
+                    "unknown part {other:?} in the multipart body: send `wasm` and optionally `data`"
+                )));
+            }
+        };
+        if slot.replace(bytes.to_vec()).is_some() {
+            return Err(bad(format!("part {name:?} sent twice")));
+        }
+    }
+    let wasm = wasm.ok_or_else(|| bad("the multipart body has no `wasm` part".into()))?;
+    Ok((wasm, data))
 }
 
 /// Runs a change to the end even if the client that asked goes away meanwhile (hyper

@@ -122,3 +122,95 @@ fn check_summaries(args: &[&str], figures: usize) {
         assert!(fields[4].parse::<f64>().unwrap() > 0.0, "{line}");
     }
 }
+
+#[test]
+fn no_subcommand_panics_on_oversized_or_malformed_arguments() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = crate::serve::Server::start(&dir.path().join("data"), &[]);
+    let url = server.url("");
+    let wasm = dir.path().join("candidate.wasm");
+    std::fs::copy(ballot_artifacts::EXAMPLE_CANDIDATE, &wasm).unwrap();
+    let wasm = wasm.to_str().unwrap();
+    let big = "x".repeat(100 << 10);
+    let big_number = "9".repeat(40);
+    let missing = "/nonexistent/file.wasm";
+    let cases: Vec<Vec<&str>> = vec![
+        vec!["deploy", wasm, "--election", "e", "--data", &big],
+        vec!["deploy", wasm, "--election", &big],
+        vec!["deploy", wasm, "--election", "e", "--name", &big],
+        vec!["deploy", wasm, "--election", "a/b"],
+        vec!["deploy", wasm, "--election", "e", "--ttl-ms", "0"],
+        vec![
+            "deploy",
+            wasm,
+            "--election",
+            "e",
+            "--memory-mib",
+            &big_number,
+        ],
+        vec!["deploy", missing, "--election", "e"],
+        vec!["deploy", &big, "--election", "e"],
+        vec!["swap", "1", missing],
+        vec!["swap", &big_number, wasm],
+        vec!["undeploy", &big_number],
+        vec!["undeploy", "123456"],
+        vec!["kill", "-1"],
+        vec!["logs", "123456"],
+        vec!["leader", &big],
+        vec!["leader", "a/b"],
+        vec!["leader", ""],
+        vec![
+            "elector",
+            "reset",
+            &big,
+            "--peer",
+            &big,
+            "--duration-ms",
+            "5",
+        ],
+        vec!["elector", "elect", "j", "--peer", ""],
+        vec!["elector", "show", &big],
+        vec!["commit", "j", "--peer", "a", "--ops", "{not json"],
+        vec!["commit", &big, "--peer", &big, "--ops", "[]"],
+        vec!["commit", "j", "--peer", "a", "--txn-fn", missing],
+        vec!["check", &big],
+        vec!["check", missing, "--model", "nonsense"],
+        vec!["history", missing],
+        vec!["sim", "--seeds", &big_number],
+        vec!["serve", "--listen", &big, "--data-dir", missing],
+    ];
+    for case in &cases {
+        let mut args = case.clone();
+        if !matches!(args[0], "check" | "history" | "sim" | "serve") {
+            args.extend(["--server", url.as_str()]);
+        }
+        let out = Command::new(env!("CARGO_BIN_EXE_ballot"))
+            .args(&args)
+            .env("BALLOT_TOKEN", crate::serve::TOKEN)
+            .output()
+            .expect("the ballot binary runs");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let shown: Vec<String> = case.iter().map(|a| a.chars().take(24).collect()).collect();
+        assert_ne!(out.status.code(), Some(101), "{shown:?} panicked: {stderr}");
+        assert!(!stderr.contains("panicked"), "{shown:?}: {stderr}");
+    }
+
+    // Large ballot data travels in the body: the deploy succeeds and the leader's data is
+    // all of it.
+    let data = "d".repeat(100 << 10);
+    let out = Command::new(env!("CARGO_BIN_EXE_ballot"))
+        .args(["deploy", wasm, "--election", "example", "--data", &data])
+        .args(["--server", url.as_str()])
+        .env("BALLOT_TOKEN", crate::serve::TOKEN)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let leader = crate::serve::eventually("the deployment to lead", || {
+        crate::serve::election(&server, "example").leader
+    });
+    assert_eq!(leader.payload.data.as_deref(), Some(data.as_str()));
+}

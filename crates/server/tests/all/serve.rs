@@ -12,7 +12,7 @@ use ballot::serve::wire::{
 use ballot_check::history::History;
 use serde_json::{Value, json};
 
-const TOKEN: &str = "test-token-5c1e";
+pub(crate) const TOKEN: &str = "test-token-5c1e";
 
 /// A `ballot serve` child process, killed with SIGKILL if the test did not stop it.
 pub(crate) struct Server {
@@ -1231,6 +1231,25 @@ fn deploy_errors_say_what_to_do_instead() {
     let (_, code_, message) = refused(&txn_fn, "candidate");
     assert_eq!(code_, "wrong-world");
     assert!(message.contains("POST /v1/txn-fns"), "{message}");
+    let form = |parts: &str| {
+        read(
+            agent()
+                .post(server.url("/v1/components?role=candidate&election=errors"))
+                .header("authorization", bearer())
+                .header("content-type", "multipart/form-data; boundary=XyZ")
+                .send(parts),
+        )
+    };
+    let only_data =
+        "--XyZ\r\nContent-Disposition: form-data; name=\"data\"\r\n\r\nabc\r\n--XyZ--\r\n";
+    let (status, body) = form(only_data);
+    assert_eq!(status, 400, "{body}");
+    assert!(code_message(&body).contains("no `wasm` part"), "{body}");
+    let unknown =
+        "--XyZ\r\nContent-Disposition: form-data; name=\"extra\"\r\n\r\nabc\r\n--XyZ--\r\n";
+    let (status, body) = form(unknown);
+    assert_eq!(status, 400, "{body}");
+    assert!(code_message(&body).contains("unknown part"), "{body}");
     assert!(components(&server).is_empty(), "nothing was deployed");
 
     // A client pointed at no server names the URL it tried.
