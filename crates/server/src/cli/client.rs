@@ -53,7 +53,7 @@ pub struct DeployArgs {
     /// Session TTL.
     #[arg(long)]
     ttl_ms: Option<u64>,
-    /// Period of the candidate's tick.
+    /// Period of the candidate's tick; without it, its `tick` export is never called.
     #[arg(long)]
     tick_ms: Option<u64>,
     /// Longest a callback may run.

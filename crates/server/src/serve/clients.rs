@@ -228,6 +228,26 @@ pub async fn election(
     Ok(Json(election_view(&host.runtime.state(), &election)))
 }
 
+/// `GET /v1/elections`: every election the namespace holds, each as
+/// `GET /v1/elections/{name}` shows it, by name.
+pub async fn elections(
+    State(host): State<Arc<Host>>,
+    read: Result<Query<ReadQuery>, QueryRejection>,
+) -> ApiResult<Json<Vec<ElectionView>>> {
+    host.read_consistently(read?.consistent).await?;
+    let state = host.runtime.state();
+    let root = ballot_core::namespace::NodePath::parse(ballot_core::election::ELECTIONS_ROOT)
+        .expect("the elections' root is a valid path");
+    let names = state.children(&root).unwrap_or_default();
+    Ok(Json(
+        names
+            .iter()
+            .filter_map(|name| ElectionName::parse(name).ok())
+            .map(|election| election_view(&state, &election))
+            .collect(),
+    ))
+}
+
 /// The query of a read: `?consistent=true` waits until this host's replica has applied
 /// everything etcd's log holds (see [`Host::read_consistently`]).
 #[derive(Debug, Default, Deserialize)]

@@ -245,6 +245,7 @@ pub fn router(host: Arc<Host>, token: Token) -> Router {
         .route("/v1/components/{id}/kill", post(components::kill))
         .route("/v1/components/{id}/logs", get(components::logs))
         .route("/v1/hosts", get(hosts))
+        .route("/v1/elections", get(clients::elections))
         .route("/v1/elections/{name}", get(clients::election))
         .route("/v1/elections/{name}/candidates", post(clients::stand))
         .route(

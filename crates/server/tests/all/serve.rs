@@ -1264,3 +1264,22 @@ fn deploy_errors_say_what_to_do_instead() {
         "{stderr}"
     );
 }
+
+#[test]
+fn every_election_is_listed_with_its_leader_and_queue() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("data"), &[]);
+    let (status, body) = get(&server, "/v1/elections");
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body, json!([]), "a fresh host has none");
+    alpha_leading_bravo_waiting(&server);
+    let listed = eventually("both ballots in the list", || {
+        let (_, body) = get(&server, "/v1/elections");
+        let views: Vec<ElectionView> = serde_json::from_value(body).unwrap();
+        views
+            .into_iter()
+            .find(|v| v.election == "example" && v.queue.len() == 2)
+    });
+    let leader = listed.leader.expect("alpha leads");
+    assert_eq!(leader.payload.data.as_deref(), Some("alpha-addr"));
+}
