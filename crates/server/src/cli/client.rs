@@ -11,8 +11,8 @@ use clap::Args;
 use serde::de::DeserializeOwned;
 
 use crate::serve::wire::{
-    CommitView, DeploymentView, ElectionView, ErrorBody, EventView, LeaseView, LogsView, SwapView,
-    TxnFnView,
+    CommitView, DeploymentView, ElectionView, ErrorBody, EventView, LeaseView, LogsView, NodeView,
+    SwapView, TxnFnView,
 };
 
 /// Where the server is and how to authenticate; shared by every client command.
@@ -98,6 +98,19 @@ pub struct KillArgs {
 /// Arguments of `ballot ls`.
 #[derive(Debug, Args)]
 pub struct LsArgs {
+    #[command(flatten)]
+    connection: Connection,
+}
+
+/// Arguments of `ballot get` and `ballot ls-nodes`.
+#[derive(Debug, Args)]
+pub struct NodeArgs {
+    /// The node's path, e.g. `/example/config`.
+    path: String,
+    /// First wait until the host has applied everything the cluster's log holds (hosts
+    /// on etcd).
+    #[arg(long)]
+    consistent: bool,
     #[command(flatten)]
     connection: Connection,
 }
@@ -513,6 +526,69 @@ pub fn logs(args: LogsArgs) -> anyhow::Result<ExitCode> {
             Err(_) => std::thread::sleep(Duration::from_secs(1)),
         }
     }
+}
+
+/// Reads the node `args.path`.
+fn read_node(args: &NodeArgs) -> anyhow::Result<NodeView> {
+    let c = &args.connection;
+    if !args.path.starts_with('/') {
+        bail!("{:?}: a node path starts with '/'", args.path);
+    }
+    let query = if args.consistent {
+        "?consistent=true"
+    } else {
+        ""
+    };
+    let url = c.url(&format!("/v1/nodes{}{query}", args.path))?;
+    answer(c.agent().get(url).call().map_err(|e| c.unreachable(e))?)
+}
+
+/// `ballot get`: a node's data (text as is; CBOR shown as JSON when it decodes; other
+/// binary as base64) and its stat.
+pub fn get(args: NodeArgs) -> anyhow::Result<ExitCode> {
+    let view = read_node(&args)?;
+    args.connection.print(&view, |v| {
+        let data = v.payload.bytes().unwrap_or_default();
+        let shown = match &v.payload.data {
+            Some(text) => text.clone(),
+            None => cbor_as_json(&data).unwrap_or_else(|| {
+                format!(
+                    "({} bytes of binary, base64) {}",
+                    data.len(),
+                    v.payload.data_base64.clone().unwrap_or_default()
+                )
+            }),
+        };
+        format!(
+            "{shown}\n-- {}: version {}, created at revision {}, modified at {}{}, {} child(ren)",
+            v.path,
+            v.version,
+            v.created,
+            v.modified,
+            v.ephemeral_owner
+                .map_or(String::new(), |s| format!(", ephemeral of session {s}")),
+            v.children.len()
+        )
+    });
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `ballot ls-nodes`: a node's children, one per line.
+pub fn ls_nodes(args: NodeArgs) -> anyhow::Result<ExitCode> {
+    let view = read_node(&args)?;
+    args.connection.print(&view, |v| v.children.join("\n"));
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `data` decoded as CBOR and written as JSON, when it is CBOR (all of it) that JSON can
+/// hold.
+fn cbor_as_json(data: &[u8]) -> Option<String> {
+    let mut reader = data;
+    let value: ciborium::Value = ciborium::from_reader(&mut reader).ok()?;
+    if !reader.is_empty() {
+        return None;
+    }
+    serde_json::to_string_pretty(&value).ok()
 }
 
 /// `ballot ls`.

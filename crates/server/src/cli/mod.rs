@@ -47,6 +47,10 @@ enum Command {
     Kill(client::KillArgs),
     /// List a host's deployments.
     Ls(client::LsArgs),
+    /// Print a node's data (CBOR shown as JSON) and its stat.
+    Get(client::NodeArgs),
+    /// List a node's children.
+    LsNodes(client::NodeArgs),
     /// Print a deployment's log lines; with -f, follow them.
     Logs(client::LogsArgs),
     /// Show an election's leader, term and queue.
@@ -107,6 +111,8 @@ pub fn main() -> ExitCode {
         Some(Command::Kill(args)) => client::kill(args),
         Some(Command::Ls(args)) => client::ls(args),
         Some(Command::Logs(args)) => client::logs(args),
+        Some(Command::Get(args)) => client::get(args),
+        Some(Command::LsNodes(args)) => client::ls_nodes(args),
         Some(Command::Leader(args)) => client::leader(args),
         Some(Command::Hosts(args)) => client::hosts(args),
         Some(Command::EtcdCampaign(args)) => bench::cluster::campaign(args),

@@ -1283,3 +1283,55 @@ fn every_election_is_listed_with_its_leader_and_queue() {
     let leader = listed.leader.expect("alpha leads");
     assert_eq!(leader.payload.data.as_deref(), Some("alpha-addr"));
 }
+
+#[test]
+fn ballot_get_and_ls_nodes_show_data_stat_and_children() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("data"), &[]);
+    let mut cbor = Vec::new();
+    ciborium::into_writer(&json!({"replicas": 3}), &mut cbor).unwrap();
+    use base64::Engine as _;
+    let (status, body) = post_json(
+        &server,
+        "/v1/multi",
+        json!({"ops": [
+            {"op": "create", "path": "/app", "data": "hello"},
+            {"op": "create", "path": "/app/config",
+             "data_base64": base64::engine::general_purpose::STANDARD.encode(&cbor)},
+            {"op": "create", "path": "/app/raw", "data_base64": "/wD+"},
+        ]}),
+    );
+    assert_eq!(status, 200, "{body}");
+    let ballot = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_ballot"))
+            .args(args)
+            .args(["--server", &server.url("")])
+            .output()
+            .unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (ok, out, err) = ballot(&["get", "/app"]);
+    assert!(ok, "{err}");
+    assert!(out.starts_with("hello\n"), "{out}");
+    assert!(
+        out.contains("version 0") && out.contains("2 child(ren)"),
+        "{out}"
+    );
+    let (ok, out, _) = ballot(&["get", "/app/config"]);
+    assert!(ok);
+    assert!(out.contains("\"replicas\": 3"), "CBOR shown as JSON: {out}");
+    let (ok, out, _) = ballot(&["get", "/app/raw"]);
+    assert!(ok);
+    assert!(out.contains("3 bytes of binary"), "{out}");
+    let (ok, out, _) = ballot(&["ls-nodes", "/app"]);
+    assert!(ok);
+    assert_eq!(out, "config\nraw\n");
+    let (ok, _, err) = ballot(&["get", "/nowhere"]);
+    assert!(!ok && err.contains("no-node"), "{err}");
+    let (ok, _, err) = ballot(&["get", "app"]);
+    assert!(!ok && err.contains("starts with '/'"), "{err}");
+}
