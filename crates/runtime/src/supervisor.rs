@@ -265,8 +265,11 @@ async fn after_crash(
         AfterCrash::GiveUp { crashes } => {
             let reason = format!("{crashes} crashes in the supervision window; last: {why}");
             tracing::error!(deployment = %name, %reason, "deployment failed");
-            shared.note(name, TimelineEvent::Failed(reason.clone()));
-            watched.set(DeploymentStatus::Failed { reason });
+            // The status first: whoever sees the timeline line finds the status it reports.
+            watched.set(DeploymentStatus::Failed {
+                reason: reason.clone(),
+            });
+            shared.note(name, TimelineEvent::Failed(reason));
             false
         }
     }

@@ -135,8 +135,10 @@ pub async fn deploy(
     query: Result<Query<DeployQuery>, QueryRejection>,
     request: axum::extract::Request,
 ) -> ApiResult<(StatusCode, Json<DeploymentView>)> {
-    let Query(query) = query?;
+    // The body is read first, even when the query is refused: answering before it is
+    // read would close the connection under a client still sending it.
     let (wasm, body_data) = deploy_body(request).await?;
+    let Query(query) = query?;
     if wasm.is_empty() {
         return Err(ApiError::new(
             StatusCode::BAD_REQUEST,
