@@ -26,19 +26,18 @@
 //! has applied everything the log held when the read arrived, as `?consistent=true` does.
 //! At the end of a run every host hears the whole log, and their states must be equal.
 
-use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
-use ballot_core::command::{Command, Outcome};
-use ballot_core::election::{CandidateId, Elections};
-use ballot_core::namespace::{HostEpoch, Limits, MonoTime, Namespace, SessionId, State};
+use ballot_core::command::Command;
+use ballot_core::election::Elections;
+use ballot_core::namespace::{HostEpoch, Limits, MonoTime, Namespace, State};
 use ballot_store::clock::{Clock, ManualClock};
-use ballot_store::embedded::{OnApplied, Options, SharedStepper};
+use ballot_store::embedded::{Options, SharedStepper};
 use ballot_store::log::{Entry, Position, Replayed};
 use ballot_store::{EmbeddedStore, Feeder, Hooks, Sequenced, SharedLog, StoreError};
 
 use super::faults::FaultCounts;
-use super::host::{self, Leaders, Outgoing, Reply, Request};
+use super::host::{self, Candidates, Leaders, Outgoing, Reply, Request, lock};
 use super::{Config, Planted};
 
 /// How a host's replica is told about the log at most per turn: bounds its queue.
@@ -131,18 +130,6 @@ struct WaitingRead {
     log_end: Position,
 }
 
-/// Shared with one host's writer jobs and their replies.
-#[derive(Default)]
-struct Mailroom {
-    outbox: Vec<Outgoing>,
-    /// Candidates joined through this host, by session.
-    candidates: BTreeMap<SessionId, CandidateId>,
-}
-
-fn lock(mailroom: &Mutex<Mailroom>) -> std::sync::MutexGuard<'_, Mailroom> {
-    mailroom.lock().unwrap_or_else(|p| p.into_inner())
-}
-
 /// One host: the real replica writer, its follower's place in the log, its mail.
 struct Replica {
     store: EmbeddedStore,
@@ -152,7 +139,9 @@ struct Replica {
     next: usize,
     /// Turns it still misses.
     stalled: u32,
-    mailroom: Arc<Mutex<Mailroom>>,
+    /// Replies released by its writer, waiting to go on the wire.
+    outbox: Arc<Mutex<Vec<Outgoing>>>,
+    candidates: Candidates,
     reads: Vec<WaitingRead>,
     /// Revision of the published state last looked at for new terms.
     observed: Option<u64>,
@@ -179,13 +168,13 @@ impl Replica {
             return;
         }
         let state = self.store.published();
-        let mut mail = lock(&self.mailroom);
+        let mut outbox = lock(&self.outbox);
         self.reads.retain(|read| {
             if read.log_end > applied {
                 return true;
             }
             let reply = host::read(&state, &read.request).unwrap_or(Reply::Done);
-            mail.outbox.push((read.client, read.id, reply));
+            outbox.push((read.client, read.id, reply));
             false
         });
     }
@@ -297,7 +286,8 @@ impl Cluster {
             stepper,
             next: 0,
             stalled: 0,
-            mailroom: Arc::default(),
+            outbox: Arc::default(),
+            candidates: Arc::default(),
             reads: Vec::new(),
             observed: None,
         };
@@ -341,46 +331,17 @@ impl Cluster {
             replica.answer_reads();
             return;
         }
-        let mailroom = replica.mailroom.clone();
-        let answer = move |reply: Reply| lock(&mailroom).outbox.push((client, id, reply));
-        let known = lock(&replica.mailroom)
-            .candidates
-            .get(&host::request_session(&request))
-            .copied();
-        let submitted = match host::command(&request, known, &self.config) {
-            None => replica.store.submit_inspection(
-                |_: &Elections, _| (),
-                move |outcome| match outcome {
-                    Ok(()) => answer(Reply::Done),
-                    Err(failure) => answer(Reply::Failed(failure)),
-                },
-            ),
-            Some(command) => {
-                let candidates = replica.mailroom.clone();
-                let remember: OnApplied = Box::new(move |applied| {
-                    if let Ok(Outcome::Stood(status)) = applied {
-                        lock(&candidates)
-                            .candidates
-                            .insert(status.session, status.id);
-                    }
-                });
-                let hooks = Hooks {
-                    admit: None,
-                    applied: Some(remember),
-                    durable: None,
-                };
-                replica
-                    .store
-                    .submit(command, hooks, move |outcome| match outcome {
-                        Ok(applied) => answer(host::reply(&request, applied)),
-                        Err(failure) => answer(Reply::Failed(failure)),
-                    })
-            }
-        };
+        let outbox = replica.outbox.clone();
+        let answer = move |reply: Reply, _| lock(&outbox).push((client, id, reply));
+        let submitted = host::propose(
+            &replica.store,
+            request,
+            &self.config,
+            &replica.candidates,
+            answer,
+        );
         if let Err(error) = submitted {
-            lock(&replica.mailroom)
-                .outbox
-                .push((client, id, Reply::Failed(error.to_string())));
+            lock(&replica.outbox).push((client, id, Reply::Failed(error.to_string())));
         }
     }
 
@@ -388,7 +349,7 @@ impl Cluster {
     pub fn take_outbox(&mut self) -> Vec<Outgoing> {
         self.replicas
             .iter()
-            .flat_map(|r| std::mem::take(&mut lock(&r.mailroom).outbox))
+            .flat_map(|r| std::mem::take(&mut *lock(&r.outbox)))
             .collect()
     }
 

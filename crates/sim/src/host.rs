@@ -147,10 +147,12 @@ struct Shared {
     outbox: Vec<Outgoing>,
     /// The highest revision any released job saw: all of it was acknowledged as durable.
     acked: u64,
-    /// Candidates joined in this incarnation, by session (the election bookkeeping is
-    /// not persisted; a recovered host starts with none).
-    candidates: BTreeMap<SessionId, CandidateId>,
 }
+
+/// Candidates joined through a host in its current incarnation, by session: the next
+/// request of a session that stood finds its candidate here. The election bookkeeping is
+/// not persisted, so a recovered host starts with none.
+pub(crate) type Candidates = Arc<Mutex<BTreeMap<SessionId, CandidateId>>>;
 
 /// The host, with its store.
 pub struct Host {
@@ -161,13 +163,16 @@ pub struct Host {
     store: EmbeddedStore,
     stepper: Stepper,
     shared: Arc<Mutex<Shared>>,
+    candidates: Candidates,
     /// Revision of the published state last looked at for new terms.
     observed: Option<u64>,
     handled: Vec<(MonoTime, Request)>,
 }
 
-fn lock(shared: &Mutex<Shared>) -> std::sync::MutexGuard<'_, Shared> {
-    shared.lock().unwrap_or_else(|p| p.into_inner())
+/// Locks `mutex`, whether or not a panicking holder poisoned it (the simulator reports
+/// a panic as a finding and goes on reading its state).
+pub(crate) fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 fn path(raw: &str) -> NodePath {
@@ -211,6 +216,7 @@ impl Host {
             store,
             stepper,
             shared: Arc::default(),
+            candidates: Arc::default(),
             observed: None,
             handled: Vec::new(),
         };
@@ -293,43 +299,7 @@ impl Host {
             }
             shared.outbox.push((client, id, reply));
         };
-        let known = lock(&self.shared)
-            .candidates
-            .get(&request_session(&request))
-            .copied();
-        let submitted = match command(&request, known, &self.config) {
-            // Nothing to do (an ack from a candidate the host forgot in a crash): still
-            // answered in order with the writer's work, once what came before is durable.
-            None => self.store.submit_inspection(
-                |_: &Elections, _| (),
-                move |outcome| match outcome {
-                    Ok(()) => answer(Reply::Done, true),
-                    Err(failure) => answer(Reply::Failed(failure), false),
-                },
-            ),
-            Some(command) => {
-                // A candidate that stood is remembered in the step, so the next request
-                // of its session finds it.
-                let candidates = self.shared.clone();
-                let remember: OnApplied = Box::new(move |applied| {
-                    if let Ok(Outcome::Stood(status)) = applied {
-                        lock(&candidates)
-                            .candidates
-                            .insert(status.session, status.id);
-                    }
-                });
-                let hooks = Hooks {
-                    admit: None,
-                    applied: Some(remember),
-                    durable: None,
-                };
-                self.store
-                    .submit(command, hooks, move |outcome| match outcome {
-                        Ok(applied) => answer(reply(&request, applied), true),
-                        Err(failure) => answer(Reply::Failed(failure), false),
-                    })
-            }
-        };
+        let submitted = propose(&self.store, request, &self.config, &self.candidates, answer);
         if let Err(error) = submitted {
             lock(&self.shared)
                 .outbox
@@ -385,11 +355,8 @@ impl Host {
         self.stepper = stepper;
         self.store = store;
         self.fs = survivor;
-        let acked = {
-            let mut shared = lock(&self.shared);
-            shared.candidates.clear();
-            shared.acked
-        };
+        lock(&self.candidates).clear();
+        let acked = lock(&self.shared).acked;
         self.plant();
         self.observed = None;
         Ok((acked, self.store.published().revision().0))
@@ -444,6 +411,49 @@ impl Host {
     /// The session TTL clients get.
     pub fn ttl(&self) -> Duration {
         self.config.ttl
+    }
+}
+
+/// Proposes a request that changes something through `store`'s writer, as the command
+/// the runtime would propose. `answer` gets the reply, and whether the writer released it
+/// as applied, once the batch it joined is published. A candidate that stands is
+/// remembered in `candidates` in the step that applies it, so the next request of its
+/// session finds it.
+pub(crate) fn propose(
+    store: &EmbeddedStore,
+    request: Request,
+    config: &Config,
+    candidates: &Candidates,
+    answer: impl FnOnce(Reply, bool) + Send + 'static,
+) -> Result<(), StoreError> {
+    let known = lock(candidates).get(&request_session(&request)).copied();
+    match command(&request, known, config) {
+        // Nothing to do (an ack from a candidate the host forgot in a crash): still
+        // answered in order with the writer's work, once what came before is durable.
+        None => store.submit_inspection(
+            |_: &Elections, _| (),
+            move |outcome| match outcome {
+                Ok(()) => answer(Reply::Done, true),
+                Err(failure) => answer(Reply::Failed(failure), false),
+            },
+        ),
+        Some(command) => {
+            let candidates = candidates.clone();
+            let remember: OnApplied = Box::new(move |applied| {
+                if let Ok(Outcome::Stood(status)) = applied {
+                    lock(&candidates).insert(status.session, status.id);
+                }
+            });
+            let hooks = Hooks {
+                admit: None,
+                applied: Some(remember),
+                durable: None,
+            };
+            store.submit(command, hooks, move |outcome| match outcome {
+                Ok(applied) => answer(reply(&request, applied), true),
+                Err(failure) => answer(Reply::Failed(failure), false),
+            })
+        }
     }
 }
 
