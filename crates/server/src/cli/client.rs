@@ -10,6 +10,8 @@ use anyhow::{Context, bail};
 use clap::Args;
 use serde::de::DeserializeOwned;
 
+use ballot_core::election::MAX_NAME_LEN;
+
 use crate::serve::wire::{
     CommitView, DeploymentView, ElectionView, ErrorBody, EventView, LeaseView, LogsView, NodeView,
     SwapView, TxnFnView,
@@ -224,6 +226,15 @@ impl Connection {
             .into()
     }
 
+    /// The body of a successful answer to a request sent to this server; a transport
+    /// error names the server (see [`Connection::unreachable`]), an API error its code.
+    fn answer<T: DeserializeOwned>(
+        &self,
+        sent: Result<ureq::http::Response<ureq::Body>, ureq::Error>,
+    ) -> anyhow::Result<T> {
+        answer(sent.map_err(|e| self.unreachable(e))?)
+    }
+
     /// A transport error, with the server's URL named: "connection refused" alone does
     /// not say which server was tried, or how to point at another.
     fn unreachable(&self, error: ureq::Error) -> anyhow::Error {
@@ -300,8 +311,8 @@ pub fn deploy(args: DeployArgs) -> anyhow::Result<ExitCode> {
         ("--election", Some(&args.election)),
         ("--name", args.name.as_ref()),
     ] {
-        if value.is_some_and(|v| v.len() > MAX_NAME_BYTES) {
-            bail!("{flag} is longer than {MAX_NAME_BYTES} bytes");
+        if value.is_some_and(|v| v.len() > MAX_NAME_LEN) {
+            bail!("{flag} is longer than {MAX_NAME_LEN} bytes");
         }
     }
     // Ballot data goes in the body (it may be large); the component beside it.
@@ -332,7 +343,7 @@ pub fn deploy(args: DeployArgs) -> anyhow::Result<ExitCode> {
             request = request.query(key, value);
         }
     }
-    let view: DeploymentView = answer(request.send(&body[..]).map_err(|e| c.unreachable(e))?)?;
+    let view: DeploymentView = c.answer(request.send(&body[..]))?;
     c.print(&view, |v| {
         format!(
             "deployed {} as id {} ({} in {}, {})",
@@ -346,13 +357,12 @@ pub fn deploy(args: DeployArgs) -> anyhow::Result<ExitCode> {
 pub fn swap(args: SwapArgs) -> anyhow::Result<ExitCode> {
     let c = &args.connection;
     let wasm = read_wasm(&args.wasm)?;
-    let view: SwapView = answer(
+    let view: SwapView = c.answer(
         c.agent()
             .put(c.url(&format!("/v1/components/{}", args.id))?)
             .header("authorization", c.bearer()?)
             .header("content-type", "application/wasm")
-            .send(&wasm[..])
-            .map_err(|e| c.unreachable(e))?,
+            .send(&wasm[..]),
     )?;
     c.print(&view, |v| {
         let term = v
@@ -377,12 +387,11 @@ pub fn swap(args: SwapArgs) -> anyhow::Result<ExitCode> {
 /// `ballot undeploy`.
 pub fn undeploy(args: UndeployArgs) -> anyhow::Result<ExitCode> {
     let c = &args.connection;
-    let _: Option<serde_json::Value> = answer(
+    let _: Option<serde_json::Value> = c.answer(
         c.agent()
             .delete(c.url(&format!("/v1/components/{}", args.id))?)
             .header("authorization", c.bearer()?)
-            .call()
-            .map_err(|e| c.unreachable(e))?,
+            .call(),
     )?;
     c.print(&serde_json::json!({ "undeployed": args.id }), |_| {
         format!("undeployed {}", args.id)
@@ -393,12 +402,11 @@ pub fn undeploy(args: UndeployArgs) -> anyhow::Result<ExitCode> {
 /// `ballot kill`.
 pub fn kill(args: KillArgs) -> anyhow::Result<ExitCode> {
     let c = &args.connection;
-    let _: Option<serde_json::Value> = answer(
+    let _: Option<serde_json::Value> = c.answer(
         c.agent()
             .post(c.url(&format!("/v1/components/{}/kill", args.id))?)
             .header("authorization", c.bearer()?)
-            .send_empty()
-            .map_err(|e| c.unreachable(e))?,
+            .send_empty(),
     )?;
     c.print(&serde_json::json!({ "killed": args.id }), |_| {
         format!(
@@ -421,9 +429,6 @@ pub struct LogsArgs {
     #[command(flatten)]
     connection: Connection,
 }
-
-/// The longest election or deployment name the server takes.
-const MAX_NAME_BYTES: usize = 128;
 
 /// A `multipart/form-data` body of named parts (RFC 7578), for a deploy whose ballot data
 /// does not belong in a query string.
@@ -485,8 +490,7 @@ pub fn logs(args: LogsArgs) -> anyhow::Result<ExitCode> {
             "/v1/components/{}/logs?after={after}&wait_ms={wait_ms}",
             args.id
         ))?;
-        let response = agent.get(&url).call().map_err(|e| c.unreachable(e))?;
-        answer(response)
+        c.answer(agent.get(&url).call())
     };
     let first = fetch(0, 0)?;
     let show = |view: &LogsView| {
@@ -540,7 +544,7 @@ fn read_node(args: &NodeArgs) -> anyhow::Result<NodeView> {
         ""
     };
     let url = c.url(&format!("/v1/nodes{}{query}", args.path))?;
-    answer(c.agent().get(url).call().map_err(|e| c.unreachable(e))?)
+    c.answer(c.agent().get(url).call())
 }
 
 /// `ballot get`: a node's data (text as is; CBOR shown as JSON when it decodes; other
@@ -594,12 +598,7 @@ fn cbor_as_json(data: &[u8]) -> Option<String> {
 /// `ballot ls`.
 pub fn ls(args: LsArgs) -> anyhow::Result<ExitCode> {
     let c = &args.connection;
-    let views: Vec<DeploymentView> = answer(
-        c.agent()
-            .get(c.url("/v1/components")?)
-            .call()
-            .map_err(|e| c.unreachable(e))?,
-    )?;
+    let views: Vec<DeploymentView> = c.answer(c.agent().get(c.url("/v1/components")?).call())?;
     c.print(&views, |views| {
         let mut out = format!(
             "{:>4}  {:<16} {:<9} {:<16} {:<12} {:>7}  {:>6}",
@@ -636,12 +635,8 @@ fn deployment_line(d: &crate::serve::wire::SharedDeploymentView) -> String {
 /// `ballot hosts`.
 pub fn hosts(args: HostsArgs) -> anyhow::Result<ExitCode> {
     let c = &args.connection;
-    let view: crate::serve::wire::HostsView = answer(
-        c.agent()
-            .get(c.url("/v1/hosts")?)
-            .call()
-            .map_err(|e| c.unreachable(e))?,
-    )?;
+    let view: crate::serve::wire::HostsView =
+        c.answer(c.agent().get(c.url("/v1/hosts")?).call())?;
     c.print(&view, |view| {
         if view.hosts.is_empty() {
             return "no hosts: this host keeps its namespace on its own (the embedded store)"
@@ -682,12 +677,7 @@ pub fn leader(args: LeaderArgs) -> anyhow::Result<ExitCode> {
     if args.consistent {
         path.push_str("?consistent=true");
     }
-    let view: ElectionView = answer(
-        c.agent()
-            .get(c.url(&path)?)
-            .call()
-            .map_err(|e| c.unreachable(e))?,
-    )?;
+    let view: ElectionView = c.answer(c.agent().get(c.url(&path)?).call())?;
     c.print(&view, |v| match &v.leader {
         Some(leader) => format!(
             "{}: leader at term {}, data {:?} ({} ballot(s) queued)",
@@ -718,26 +708,21 @@ pub fn elector(args: ElectorArgs) -> anyhow::Result<ExitCode> {
             name,
             peer,
             duration_ms,
-        } => answer(
+        } => c.answer(
             agent
                 .post(c.url(&format!("/v1/electors/{name}/peers"))?)
                 .header("authorization", c.bearer()?)
-                .send_json(serde_json::json!({"peer": peer, "duration_ms": duration_ms}))
-                .map_err(|e| c.unreachable(e))?,
+                .send_json(serde_json::json!({"peer": peer, "duration_ms": duration_ms})),
         )?,
-        ElectorAction::Elect { name, peer } => answer(
+        ElectorAction::Elect { name, peer } => c.answer(
             agent
                 .post(c.url(&format!("/v1/electors/{name}/elect"))?)
                 .header("authorization", c.bearer()?)
-                .send_json(serde_json::json!({ "peer": peer }))
-                .map_err(|e| c.unreachable(e))?,
+                .send_json(serde_json::json!({ "peer": peer })),
         )?,
-        ElectorAction::Show { name } => answer(
-            agent
-                .get(c.url(&format!("/v1/electors/{name}"))?)
-                .call()
-                .map_err(|e| c.unreachable(e))?,
-        )?,
+        ElectorAction::Show { name } => {
+            c.answer(agent.get(c.url(&format!("/v1/electors/{name}"))?).call())?
+        }
     };
     let Some(view) = view else {
         c.print(&serde_json::json!({"reset": true}), |_| "peer added".into());
@@ -760,12 +745,11 @@ pub fn commit(args: CommitArgs) -> anyhow::Result<ExitCode> {
     let mut body = serde_json::json!({ "peer": args.peer });
     match (&args.txn_fn, &args.ops) {
         (Some(path), None) => {
-            let uploaded: TxnFnView = answer(
+            let uploaded: TxnFnView = c.answer(
                 agent
                     .post(c.url("/v1/txn-fns")?)
                     .header("authorization", c.bearer()?)
-                    .send(&read_wasm(path)?[..])
-                    .map_err(|e| c.unreachable(e))?,
+                    .send(&read_wasm(path)?[..]),
             )?;
             body["txn_fn"] = uploaded.sha256.into();
             body["args"] = args.args.clone().unwrap_or_default().into();
@@ -781,12 +765,11 @@ pub fn commit(args: CommitArgs) -> anyhow::Result<ExitCode> {
     } else if args.preview {
         body["mode"] = "preview".into();
     }
-    let view: CommitView = answer(
+    let view: CommitView = c.answer(
         agent
             .post(c.url(&format!("/v1/electors/{}/commit", args.elector))?)
             .header("authorization", c.bearer()?)
-            .send_json(body)
-            .map_err(|e| c.unreachable(e))?,
+            .send_json(body),
     )?;
     c.print(&view, |v| {
         let what = if v.preview {

@@ -169,46 +169,46 @@ async fn deploy_body(request: axum::extract::Request) -> ApiResult<(Vec<u8>, Opt
         let body: Result<Bytes, BytesRejection> = Bytes::from_request(request, &()).await;
         return Ok((body?.to_vec(), None));
     }
-    let bad = |message: String| ApiError::new(StatusCode::BAD_REQUEST, "bad-request", message);
     let mut form = axum::extract::Multipart::from_request(request, &())
         .await
-        .map_err(|e| {
-            bad(format!(
-                "a multipart body that does not parse: {}",
-                e.body_text()
-            ))
-        })?;
+        .map_err(|e| unreadable(e.status(), format!("a multipart body: {}", e.body_text())))?;
     let (mut wasm, mut data) = (None, None);
-    while let Some(field) = form.next_field().await.map_err(|e| {
-        ApiError::new(
-            e.status(),
-            "bad-request",
-            format!("reading the multipart body: {}", e.body_text()),
-        )
-    })? {
+    while let Some(field) = form
+        .next_field()
+        .await
+        .map_err(|e| unreadable(e.status(), format!("a multipart body: {}", e.body_text())))?
+    {
         let name = field.name().unwrap_or_default().to_string();
-        let bytes = field.bytes().await.map_err(|e| {
-            ApiError::new(
-                e.status(),
-                "bad-request",
-                format!("reading part {name:?}: {}", e.body_text()),
-            )
-        })?;
+        let bytes = field
+            .bytes()
+            .await
+            .map_err(|e| unreadable(e.status(), format!("part {name:?}: {}", e.body_text())))?;
         let slot = match name.as_str() {
             "wasm" => &mut wasm,
             "data" => &mut data,
             other => {
-                return Err(bad(format!(
+                return Err(ApiError::bad_request(format!(
                     "unknown part {other:?} in the multipart body: send `wasm` and optionally `data`"
                 )));
             }
         };
         if slot.replace(bytes.to_vec()).is_some() {
-            return Err(bad(format!("part {name:?} sent twice")));
+            return Err(ApiError::bad_request(format!("part {name:?} sent twice")));
         }
     }
-    let wasm = wasm.ok_or_else(|| bad("the multipart body has no `wasm` part".into()))?;
+    let wasm =
+        wasm.ok_or_else(|| ApiError::bad_request("the multipart body has no `wasm` part"))?;
     Ok((wasm, data))
+}
+
+/// A body that could not be read, as a plain body's is answered (see
+/// `From<BytesRejection>`): `too-large` over the host's limit, else `bad-request`.
+fn unreadable(status: StatusCode, what: String) -> ApiError {
+    if status == StatusCode::PAYLOAD_TOO_LARGE {
+        ApiError::too_large()
+    } else {
+        ApiError::bad_request(format!("could not read {what}"))
+    }
 }
 
 /// Runs a change to the end even if the client that asked goes away meanwhile (hyper
