@@ -2,7 +2,8 @@
 
 use std::process::Command;
 
-fn ballot(args: &[&str]) -> (bool, String, String) {
+/// Runs the `ballot` binary: whether it succeeded, its stdout, its stderr.
+pub(crate) fn ballot(args: &[&str]) -> (bool, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_ballot"))
         .args(args)
         .output()

@@ -1137,12 +1137,9 @@ fn a_deployments_log_lines_are_read_and_followed_over_http_and_with_ballot_logs(
     assert!(followed.lines.iter().all(|l| l.seq >= first.next));
 
     // The CLI prints the same lines.
-    let output = Command::new(env!("CARGO_BIN_EXE_ballot"))
-        .args(["logs", &alpha.id.to_string(), "--server", &server.url("")])
-        .output()
-        .unwrap();
-    assert!(output.status.success());
-    let printed = String::from_utf8_lossy(&output.stdout);
+    let id = alpha.id.to_string();
+    let (ok, printed, stderr) = crate::cli::ballot(&["logs", &id, "--server", &server.url("")]);
+    assert!(ok, "{stderr}");
     assert!(printed.contains("leads under term"), "{printed}");
 
     // An unknown deployment is a clear 404; a malformed query changes nothing.
@@ -1253,12 +1250,8 @@ fn deploy_errors_say_what_to_do_instead() {
     assert!(components(&server).is_empty(), "nothing was deployed");
 
     // A client pointed at no server names the URL it tried.
-    let output = Command::new(env!("CARGO_BIN_EXE_ballot"))
-        .args(["ls", "--server", "http://127.0.0.1:9"])
-        .output()
-        .unwrap();
-    assert!(!output.status.success());
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let (ok, _, stderr) = crate::cli::ballot(&["ls", "--server", "http://127.0.0.1:9"]);
+    assert!(!ok);
     assert!(
         stderr.contains("cannot reach the ballot server at http://127.0.0.1:9"),
         "{stderr}"
@@ -1302,18 +1295,8 @@ fn ballot_get_and_ls_nodes_show_data_stat_and_children() {
         ]}),
     );
     assert_eq!(status, 200, "{body}");
-    let ballot = |args: &[&str]| {
-        let out = Command::new(env!("CARGO_BIN_EXE_ballot"))
-            .args(args)
-            .args(["--server", &server.url("")])
-            .output()
-            .unwrap();
-        (
-            out.status.success(),
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        )
-    };
+    let url = server.url("");
+    let ballot = |args: &[&str]| crate::cli::ballot(&[args, &["--server", url.as_str()]].concat());
     let (ok, out, err) = ballot(&["get", "/app"]);
     assert!(ok, "{err}");
     assert!(out.starts_with("hello\n"), "{out}");
