@@ -309,6 +309,11 @@ impl Cluster {
         }
     }
 
+    /// How many hosts there are (at least one, whatever was asked).
+    pub fn hosts(&self) -> usize {
+        self.replicas.len()
+    }
+
     fn replica_of(&self, client: usize) -> usize {
         client % self.replicas.len()
     }

@@ -372,11 +372,9 @@ impl Run {
                 (Backend::Embedded(Box::new(host)), 1)
             }
             Topology::SharedLog { hosts } => {
-                let hosts = hosts.max(1);
-                (
-                    Backend::Shared(Box::new(Cluster::new(config, clock.clone(), hosts))),
-                    hosts,
-                )
+                let cluster = Cluster::new(config, clock.clone(), hosts);
+                let hosts = cluster.hosts();
+                (Backend::Shared(Box::new(cluster)), hosts)
             }
         };
         Run {

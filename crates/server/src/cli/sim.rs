@@ -29,8 +29,8 @@ pub struct SimArgs {
     pub planted: Planted,
     /// Run HOSTS hosts sharing one namespace through one simulated ordered log (as hosts
     /// on etcd do) instead of one host on the embedded store: crashes become faults of
-    /// the log (lost append answers, failed appends, redeliveries) and snapshot steps
-    /// stall a host's follower.
+    /// the log or a host (lost append answers, failed appends, redeliveries, a host
+    /// killed, expired and restarted) and snapshot steps stall a host's follower.
     #[arg(long, value_name = "HOSTS", value_parser = clap::value_parser!(u64).range(1..=16))]
     pub shared_log: Option<u64>,
     /// Clients per run.
@@ -65,11 +65,15 @@ fn parse_planted(word: &str) -> Result<Planted, String> {
 
 /// Runs `ballot sim`.
 pub fn run(args: SimArgs) -> anyhow::Result<ExitCode> {
-    let topology = match args.shared_log {
-        None => Topology::Embedded,
-        Some(hosts) => Topology::SharedLog {
-            hosts: hosts as usize,
-        },
+    let (topology, flag, described) = match args.shared_log {
+        None => (Topology::Embedded, String::new(), String::new()),
+        Some(hosts) => (
+            Topology::SharedLog {
+                hosts: hosts as usize,
+            },
+            format!(" --shared-log {hosts}"),
+            format!(" on {hosts} hosts sharing a log"),
+        ),
     };
     match (topology, args.planted) {
         (Topology::SharedLog { .. }, Planted::AckBeforeSync) => anyhow::bail!(
@@ -113,12 +117,8 @@ pub fn run(args: SimArgs) -> anyhow::Result<ExitCode> {
         };
         failed.push(seed);
         println!("{failure}");
-        let shared = match args.shared_log {
-            Some(hosts) => format!(" --shared-log {hosts}"),
-            None => String::new(),
-        };
         println!(
-            "reproduce: ballot sim --seed {seed}{shared} --planted {} --clients {} --steps {}",
+            "reproduce: ballot sim --seed {seed}{flag} --planted {} --clients {} --steps {}",
             config.planted, config.clients, config.steps
         );
         if let Some(dir) = &args.histories {
@@ -152,10 +152,7 @@ pub fn run(args: SimArgs) -> anyhow::Result<ExitCode> {
         "{run} seeds ({}..{}){} with planted bug {}: {passed} passed, {} failed{} in {:.2?}; {ops} client ops",
         seeds.start,
         seeds.start + run,
-        match args.shared_log {
-            Some(hosts) => format!(" on {hosts} hosts sharing a log"),
-            None => String::new(),
-        },
+        described,
         config.planted,
         failed.len(),
         if failed.is_empty() {
