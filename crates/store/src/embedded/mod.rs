@@ -811,12 +811,18 @@ impl Writer {
                 },
             };
             let Some(first) = first else { break };
-            self.take(first, &requests);
-            if self.replication.is_some() {
-                self.flush_shared();
-            } else if self.group.step() == Step::Flush {
-                self.flush();
-            }
+            self.wake(first, &requests);
+        }
+    }
+
+    /// What the writer does each time it wakes with `first`: takes it and whatever else
+    /// is queued, then appends the batch (on a shared log) or writes and syncs it.
+    pub(super) fn wake(&mut self, first: Request, requests: &Receiver<Request>) {
+        self.take(first, requests);
+        if self.replication.is_some() {
+            self.flush_shared();
+        } else if self.group.step() == Step::Flush {
+            self.flush();
         }
     }
 

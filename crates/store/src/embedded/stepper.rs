@@ -96,8 +96,7 @@ impl SharedStepper {
         let Ok(first) = self.requests.try_recv() else {
             return false;
         };
-        self.writer.take(first, &self.requests);
-        self.writer.flush_shared();
+        self.writer.wake(first, &self.requests);
         true
     }
 
