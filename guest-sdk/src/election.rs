@@ -41,7 +41,7 @@ pub fn resign() -> Result<(), Error> {
 /// use ballot_guest::election;
 ///
 /// if let Some(leader) = election::leader("example")? {
-///     println!("candidate {} leads under term {}", leader.candidate, leader.term);
+///     println!("{} leads under term {}", leader.who(), leader.term);
 /// }
 /// # Ok::<(), ballot_guest::Error>(())
 /// ```

@@ -22,7 +22,7 @@
 //!     }
 //!
 //!     fn on_losing_election(&mut self, leader: Leader) {
-//!         log::info(&format!("candidate {} leads under term {}", leader.candidate, leader.term));
+//!         log::info(&format!("{} leads under term {}", leader.who(), leader.term));
 //!         self.term = None;
 //!     }
 //! }
@@ -64,6 +64,7 @@ extern crate self as ballot_guest;
 pub mod candidate;
 pub mod cbor;
 pub mod commit;
+pub mod deployment;
 pub mod election;
 pub mod elector;
 pub mod log;
@@ -77,7 +78,7 @@ pub use candidate::Candidate;
 pub use observer::Observer;
 pub use txn_fn::TxnFn;
 pub use types::{
-    CreateMode, CreateOp, Error, EventKind, Leader, Lifetime, Node, Op, OpResult, PathOp, Revision,
+    CreateMode, CreateOp, DeploymentRef, Error, EventKind, Leader, Lifetime, Node, Op, OpResult, PathOp, Revision,
     SetOp, Stat, Term, TermGuard, WatchEvent, WatchKind,
 };
 
@@ -127,6 +128,7 @@ pub mod bindings {
                 "ballot:election/types@0.1.0": super::candidate::ballot::election::types,
                 "ballot:election/namespace@0.1.0": super::candidate::ballot::election::namespace,
                 "ballot:election/log@0.1.0": super::candidate::ballot::election::log,
+                "ballot:election/deployment@0.1.0": super::candidate::ballot::election::deployment,
             },
         });
     }

@@ -29,7 +29,7 @@ use crate::types::{Leader, Term};
 /// }
 ///
 /// let mut follower = Follower::default();
-/// follower.on_new_leader(Leader { candidate: 1, term: 4, data: vec![] });
+/// follower.on_new_leader(Leader { candidate: 1, term: 4, data: vec![], deployment: None });
 /// follower.on_leaders_death(4);
 /// assert_eq!((follower.leaders, follower.current), (1, None));
 /// ```

@@ -20,9 +20,29 @@
 use crate::bindings::candidate::ballot::election::types as wit;
 
 pub use wit::{
-    CreateMode, CreateOp, Error, EventKind, Leader, Lifetime, Node, Op, OpResult, PathOp, Revision,
-    SetOp, Stat, Term, TermGuard, WatchEvent, WatchKind,
+    CreateMode, CreateOp, DeploymentRef, Error, EventKind, Leader, Lifetime, Node, Op, OpResult,
+    PathOp, Revision, SetOp, Stat, Term, TermGuard, WatchEvent, WatchKind,
 };
+
+impl Leader {
+    /// Who leads, for a log line a person reads: the deployment's name and id when the
+    /// leader is a component on this host, else its candidate number.
+    ///
+    /// ```
+    /// use ballot_guest::{DeploymentRef, Leader};
+    ///
+    /// let mut leader = Leader { candidate: 7, term: 3, data: vec![], deployment: None };
+    /// assert_eq!(leader.who(), "candidate 7");
+    /// leader.deployment = Some(DeploymentRef { id: 2, name: "billing".into() });
+    /// assert_eq!(leader.who(), "billing (deployment 2)");
+    /// ```
+    pub fn who(&self) -> String {
+        match &self.deployment {
+            Some(deployment) => format!("{} (deployment {})", deployment.name, deployment.id),
+            None => format!("candidate {}", self.candidate),
+        }
+    }
+}
 
 impl CreateMode {
     /// A node that stays until deleted.

@@ -65,8 +65,9 @@ impl Candidate for Example {
 
     fn on_losing_election(&mut self, leader: Leader) {
         log::info(&format!(
-            "{NAME}: candidate {} leads under term {}",
-            leader.candidate, leader.term
+            "{NAME}: {} leads under term {}",
+            leader.who(),
+            leader.term
         ));
         self.leading = None;
     }

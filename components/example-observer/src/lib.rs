@@ -34,8 +34,9 @@ struct Recorder {
 impl Observer for Recorder {
     fn on_new_leader(&mut self, leader: Leader) {
         log::info(&format!(
-            "observer: candidate {} leads under term {}",
-            leader.candidate, leader.term
+            "observer: {} leads under term {}",
+            leader.who(),
+            leader.term
         ));
         self.record(&Observed {
             kind: "new-leader".into(),

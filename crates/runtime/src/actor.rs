@@ -9,11 +9,11 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 use wasmtime::Store;
 
-use crate::host_impl::{HostState, to_wit_event, to_wit_leader};
+use crate::host_impl::{HostState, to_wit_event};
 use ballot_check::models::LeadershipCall;
 use ballot_core::command::Command;
 use ballot_core::election::{Callback, CandidateId, Recipient};
-use ballot_core::namespace::{SessionId, WatchEvent, WatcherId};
+use ballot_core::namespace::{Data, SessionId, WatchEvent, WatcherId};
 use ballot_store::Hooks;
 use ballot_store::embedded::OnApplied;
 
@@ -21,7 +21,7 @@ use super::bindings::{candidate::Candidate, observer::Observer};
 use super::deploy::Role;
 use super::sandbox::{self, Fence, Interrupted, Revocation};
 use super::swap::{self, SwapOutcome, SwapReport, SwapRequest};
-use super::{Delivered, Shared, TimelineEvent};
+use super::{Delivered, Shared, Standing, TimelineEvent};
 
 /// What an actor is told.
 #[derive(Debug)]
@@ -52,6 +52,61 @@ pub(crate) struct Incarnation {
     /// Prepared instances to switch to (hot-swaps), and the sender for them.
     pub(crate) swaps: mpsc::Receiver<SwapRequest>,
     pub(crate) swap_sender: mpsc::Sender<SwapRequest>,
+    /// Wins its `on-winning-election` refused in a row (the re-vote backoff grows with it).
+    pub(crate) refusals: u32,
+}
+
+/// The first wait before a candidate whose win was refused stands again.
+pub(crate) const FIRST_REVOTE: Duration = Duration::from_millis(250);
+
+/// The longest wait before a candidate whose win was refused stands again.
+pub(crate) const LONGEST_REVOTE: Duration = Duration::from_secs(30);
+
+/// How long a candidate whose win was refused `refusals` times in a row waits before it
+/// stands again: doubling from [`FIRST_REVOTE`] up to [`LONGEST_REVOTE`].
+fn revote_backoff(refusals: u32) -> Duration {
+    FIRST_REVOTE
+        .saturating_mul(1 << refusals.saturating_sub(1).min(16))
+        .min(LONGEST_REVOTE)
+}
+
+/// When the host votes again for a candidate whose win was refused, if it is waiting to.
+fn revote_due(me: &Incarnation) -> Option<tokio::time::Instant> {
+    match me.store.data().identity.standing() {
+        Standing::WinRefused { votes_again_at, .. } => Some(votes_again_at),
+        _ => None,
+    }
+}
+
+/// Casts the ballot again (with the deployment's ballot data) for a candidate whose win
+/// was refused. A refused vote (its instance revoked meanwhile) leaves it out; the
+/// revocation ends the instance anyway.
+async fn stand_again(shared: &Arc<Shared>, me: &mut Incarnation) -> wasmtime::Result<()> {
+    let identity = &me.store.data().identity;
+    let Some(candidate) = me.candidate else {
+        return Ok(());
+    };
+    let command = Command::Vote {
+        candidate,
+        data: Some(Data::from(identity.about.ballot_data.clone())),
+    };
+    let hooks = me.store.data().fenced().hooks();
+    let voted = shared.propose(command, hooks).await;
+    let identity = &me.store.data().identity;
+    if matches!(voted, Ok(Ok(_))) {
+        identity.set_standing(Standing::In);
+        shared.note(&identity.name, TimelineEvent::StandsAgain(me.refusals));
+    } else {
+        // Try again after the same wait rather than spin.
+        if let Standing::WinRefused { reason, attempts, .. } = identity.standing() {
+            identity.set_standing(Standing::WinRefused {
+                reason,
+                attempts,
+                votes_again_at: tokio::time::Instant::now() + revote_backoff(attempts),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// How an actor runs.
@@ -98,6 +153,7 @@ pub(crate) async fn run(shared: &Arc<Shared>, me: &mut Incarnation, config: &Act
         if let Some(why) = fence.reason() {
             return Exit::Revoked(why.clone());
         }
+        let revote_at = revote_due(me);
         let outcome = tokio::select! {
             biased;
             () = fence.revoked() => continue,
@@ -113,6 +169,9 @@ pub(crate) async fn run(shared: &Arc<Shared>, me: &mut Incarnation, config: &Act
                     fence.revoke(Revocation::SessionEnded);
                 }
                 Ok(())
+            }
+            () = tokio::time::sleep_until(revote_at.unwrap_or_else(tokio::time::Instant::now)), if revote_at.is_some() => {
+                stand_again(shared, me).await
             }
             _ = ticker.tick(), if config.tick.is_some() => {
                 match &me.guest {
@@ -267,20 +326,32 @@ async fn callback(
                     let acked = shared.propose(command, hooks).await;
                     if matches!(acked, Ok(Ok(_))) {
                         token.ok();
+                        me.refusals = 0;
                     } else {
                         token.fail();
                     }
                 }
                 Err(reason) => {
                     token.fail();
-                    shared.note(&name, TimelineEvent::WinRefused(reason));
+                    shared.note(&name, TimelineEvent::WinRefused(reason.clone()));
                     let id = me
                         .candidate
                         .expect("a candidate deployment has a candidate");
                     let hooks = store.data().fenced().hooks();
-                    let _ = shared
+                    let resigned = shared
                         .propose(Command::Resign { candidate: id }, hooks)
                         .await;
+                    if matches!(resigned, Ok(Ok(_))) {
+                        // Out of the election, not for good: it stands again after a
+                        // backoff, so a leader that could not start (a dependency down, a
+                        // bad config read) is retried rather than silently left out.
+                        me.refusals = me.refusals.saturating_add(1);
+                        store.data().identity.set_standing(Standing::WinRefused {
+                            reason,
+                            attempts: me.refusals,
+                            votes_again_at: tokio::time::Instant::now() + revote_backoff(me.refusals),
+                        });
+                    }
                 }
             }
         }
@@ -291,7 +362,7 @@ async fn callback(
                     leader_term: leader.term.0,
                 }),
             );
-            c.call_on_losing_election(&mut *store, &to_wit_leader(&leader))
+            c.call_on_losing_election(&mut *store, &shared.wit_leader(&leader))
                 .await?;
         }
         (Guest::Candidate(c), Message::Notify(Callback::NewLeader { leader })) => {
@@ -301,7 +372,7 @@ async fn callback(
                     term: leader.term.0,
                 }),
             );
-            c.call_on_new_leader(&mut *store, &to_wit_leader(&leader))
+            c.call_on_new_leader(&mut *store, &shared.wit_leader(&leader))
                 .await?;
         }
         (Guest::Candidate(_), Message::Notify(Callback::Deposed { term })) => {
@@ -317,7 +388,7 @@ async fn callback(
                     term: leader.term.0,
                 }),
             );
-            o.call_on_new_leader(&mut *store, &to_wit_leader(&leader))
+            o.call_on_new_leader(&mut *store, &shared.wit_leader(&leader))
                 .await?;
         }
         (Guest::Observer(o), Message::Notify(Callback::LeadersDeath { term })) => {

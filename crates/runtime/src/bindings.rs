@@ -25,6 +25,7 @@ pub mod observer {
             "ballot:election/types": super::candidate::ballot::election::types,
             "ballot:election/namespace": super::candidate::ballot::election::namespace,
             "ballot:election/log": super::candidate::ballot::election::log,
+            "ballot:election/deployment": super::candidate::ballot::election::deployment,
         },
     });
 }
@@ -47,6 +48,6 @@ pub mod txn_fn {
 pub use txn_fn::ballot::election::snapshot as snapshot_api;
 
 pub use candidate::ballot::election::{
-    commit as commit_api, election as election_api, elector as elector_api, log as log_api,
+    commit as commit_api, deployment as deployment_api, election as election_api, elector as elector_api, log as log_api,
     namespace as namespace_api, types as wit,
 };

@@ -66,6 +66,9 @@ pub struct DeploySpec {
     pub limits: Limits,
     /// Restart backoff and crash limit.
     pub supervision: Supervision,
+    /// The id its user knows it by, which `whoami` tells the component (`ballot serve`
+    /// gives its API id); `None` for the runtime's own [`DeploymentId`].
+    pub public_id: Option<u64>,
 }
 
 /// Why a deployment was refused or failed. A refused deploy leaves nothing behind.
@@ -124,6 +127,8 @@ pub(crate) struct Deployment {
     /// checked against its world and linked, so a restart only instantiates; with the
     /// digest of its bytes, which keeps its compiled component in the cache.
     code: std::sync::Mutex<(Prepared, Digest)>,
+    /// Whether its running instance has a ballot ([`super::Runtime::standing`]).
+    pub(crate) standing: Arc<std::sync::Mutex<super::Standing>>,
 }
 
 /// A component checked against its role's world and pre-linked (wasmtime's
@@ -353,6 +358,8 @@ pub(crate) async fn bare_candidate(
         candidate: None,
         election: ElectionName::parse("bare").map_err(ElectionError::from)?,
         watcher: WatcherId(0),
+        about: Arc::default(),
+        standing: Arc::default(),
     };
     let state = HostState::new(shared.clone(), identity, Fence::new(), &Limits::default());
     let mut store = Store::new(&shared.engine, state);
@@ -394,6 +401,7 @@ pub(crate) async fn deploy(
         id,
         spec,
         code: std::sync::Mutex::new((code, digest)),
+        standing: Arc::default(),
     });
     let first = start(shared, &deployment).await?;
     shared.note(
@@ -413,8 +421,9 @@ pub(crate) async fn start(
     deployment: &Deployment,
 ) -> Result<Incarnation, DeployError> {
     let spec = &deployment.spec;
-    let election = match &spec.role {
-        Role::Candidate { election, .. } | Role::Observer { election } => election.clone(),
+    let (election, ballot_data, observer) = match &spec.role {
+        Role::Candidate { election, data, .. } => (election.clone(), data.clone(), false),
+        Role::Observer { election } => (election.clone(), Vec::new(), true),
     };
     let identity = Identity {
         name: spec.name.clone(),
@@ -423,7 +432,15 @@ pub(crate) async fn start(
         candidate: None,
         election,
         watcher: WatcherId(0),
+        about: Arc::new(super::host_impl::About {
+            public_id: spec.public_id.unwrap_or(deployment.id.0),
+            observer,
+            ballot_data,
+        }),
+        standing: deployment.standing.clone(),
     };
+    // A fresh instance casts a fresh ballot (below).
+    identity.set_standing(super::Standing::In);
     let fence = Fence::new();
     let state = HostState::new(shared.clone(), identity, fence.clone(), &spec.limits);
     let mut store = Store::new(&shared.engine, state);
@@ -447,6 +464,7 @@ pub(crate) async fn start(
     };
     let routes = shared.clone();
     let (name, process) = (spec.name.clone(), deployment.id.0);
+    let public_id = spec.public_id.unwrap_or(process);
     let link_fence = fence.clone();
     // Its routes are in place in the step that enters it, before anything that step
     // causes (its own win) is delivered.
@@ -465,6 +483,7 @@ pub(crate) async fn start(
                     fence: link_fence.clone(),
                     name,
                     process,
+                    public_id,
                 },
             );
             routes.session_fences.insert(*session, link_fence);
@@ -523,6 +542,7 @@ pub(crate) async fn start(
         candidate,
         swaps,
         swap_sender,
+        refusals: 0,
     };
     if let Some(error) = refused_vote {
         let exit = Exit::Revoked(Revocation::Undeployed);

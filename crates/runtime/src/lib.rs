@@ -70,7 +70,7 @@ pub use engine::{
     EPOCH_TICK, MAX_INSTANCES, MAX_MEMORY_BYTES, new_engine, new_engine_without_epochs,
 };
 pub use limits::{Limits, Quotas, Supervision};
-pub use sandbox::{Fence, Interrupted, Revocation};
+pub use sandbox::{Fence, Interrupted, MemoryGauge, Revocation};
 pub use supervisor::DeploymentStatus;
 pub use swap::{SwapError, SwapOutcome, SwapReport};
 pub use txn::{
@@ -83,6 +83,28 @@ use actor::Message;
 /// Mailbox capacity of each actor.
 pub const MAILBOX: usize = 1024;
 
+/// Whether a candidate deployment's running instance has a ballot in its election. A
+/// deployment can run and still be out of its election; its status must say so, or a
+/// user sees `running` and no leader and cannot tell why.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Standing {
+    /// It has a ballot (an observer always counts as in).
+    #[default]
+    In,
+    /// Its component resigned through the election import and has not voted since.
+    Resigned,
+    /// Its `on-winning-election` failed, so it resigned; the host casts its ballot again
+    /// after a backoff that doubles with each refusal in a row.
+    WinRefused {
+        /// What the callback returned.
+        reason: String,
+        /// Refusals in a row.
+        attempts: u32,
+        /// When the host votes again for it.
+        votes_again_at: tokio::time::Instant,
+    },
+}
+
 /// Something that happened to a deployment, for the timeline.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TimelineEvent {
@@ -92,6 +114,8 @@ pub enum TimelineEvent {
     Callback(Delivered),
     /// Its `on-winning-election` returned an error; it resigns.
     WinRefused(String),
+    /// After refused wins, the host cast its ballot again (this many refusals in a row).
+    StandsAgain(u32),
     /// The host wrote its ack under this term.
     Acked(u64),
     /// Its ballot vanished while it led: this term is revoked.
@@ -199,6 +223,9 @@ pub(crate) struct Link {
     /// The deployment's name and process number, for the histories a revocation records.
     name: String,
     process: u64,
+    /// The deployment's id as its user knows it (see [`DeploySpec::public_id`]), to name
+    /// it as a leader.
+    public_id: u64,
 }
 
 /// Which kind of a deployment's acts a recorded op belongs to; see [`recorded_process`].
@@ -251,6 +278,8 @@ pub(crate) struct Shared {
     /// Where deployment numbers started ([`Runtime::number_deployments_from`]).
     last_deployment_base: AtomicU64,
     started: Instant,
+    /// The host's name, as `whoami` tells components ([`Runtime::name_host`]).
+    host_name: std::sync::OnceLock<String>,
     /// A std mutex: held only to push a line, never across an await. The newest
     /// [`TIMELINE_CAP`] lines.
     timeline: Mutex<bounded::Ring<TimelineEntry>>,
@@ -404,6 +433,23 @@ impl Shared {
         self.timeline_changes.send_replace(timeline.next());
     }
 
+    /// A leader as WIT, naming its deployment when the leader is one of this host's.
+    pub(crate) fn wit_leader(&self, leader: &ballot_core::election::Leader) -> bindings::wit::Leader {
+        let deployment = self
+            .links
+            .get(&Recipient::Candidate(leader.candidate))
+            .map(|link| bindings::wit::DeploymentRef {
+                id: link.public_id,
+                name: link.name.clone(),
+            });
+        host_impl::to_wit_leader(leader, deployment)
+    }
+
+    /// The host's name (see [`Runtime::name_host`]).
+    pub(crate) fn host_name(&self) -> &str {
+        self.host_name.get().map_or("local", String::as_str)
+    }
+
     /// Counts a guest's log line dropped by its bytes quota.
     pub(crate) fn note_dropped_log(&self) {
         self.logs
@@ -504,6 +550,7 @@ impl Runtime {
             last_deployment: AtomicU64::new(0),
             last_deployment_base: AtomicU64::new(0),
             started: Instant::now(),
+            host_name: std::sync::OnceLock::new(),
             timeline: Mutex::new(bounded::Ring::new(TIMELINE_CAP)),
             timeline_changes: tokio::sync::watch::Sender::new(0),
             logs: Mutex::new(bounded::LogBuffer::new(LOG_BYTES_PER_DEPLOYMENT)),
@@ -568,6 +615,29 @@ impl Runtime {
             .deployments
             .get(&id)
             .map(|handle| handle.status())
+    }
+
+    /// Whether the deployment's running instance has a ballot; `None` when none runs.
+    pub fn standing(&self, id: DeploymentId) -> Option<Standing> {
+        let handle = self.shared.deployments.get(&id)?;
+        handle.current()?;
+        Some(
+            handle
+                .deployment
+                .standing
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .clone(),
+        )
+    }
+
+    /// Bytes of linear memory the deployment's running instance holds; `None` when no
+    /// instance runs (restarting, failed, unknown).
+    pub fn memory_bytes(&self, id: DeploymentId) -> Option<u64> {
+        self.shared
+            .deployments
+            .get(&id)
+            .and_then(|handle| handle.memory_bytes())
     }
 
     /// The timeline as kept: its newest [`TIMELINE_CAP`] lines.
@@ -700,6 +770,13 @@ impl Runtime {
         f: impl FnOnce(&Elections, MonoTime) -> R + Send + 'static,
     ) -> Result<R, StoreError> {
         self.shared.store.inspect(f).await
+    }
+
+    /// Names the host the runtime runs on, for components that ask who and where they are
+    /// (`ballot:election/deployment`); the first name given sticks. Unnamed, it is
+    /// `local`.
+    pub fn name_host(&self, name: impl Into<String>) {
+        let _ = self.shared.host_name.set(name.into());
     }
 
     /// Time since the runtime started: the clock of [`TimelineEntry::at`].

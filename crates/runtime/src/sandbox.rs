@@ -10,13 +10,13 @@
 //! future unwinds the guest's fiber, and the instance is never used again.
 
 use std::future::Future;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use thiserror::Error;
 use tokio::sync::Notify;
-use wasmtime::{Store, StoreLimits, StoreLimitsBuilder, UpdateDeadline};
+use wasmtime::{ResourceLimiter, Store, StoreLimits, StoreLimitsBuilder, UpdateDeadline};
 
 use crate::host_impl::HostState;
 use ballot_core::election::Term;
@@ -137,8 +137,74 @@ pub struct Confinement {
     pub(crate) fence: Arc<Fence>,
     /// When the running callback must be done, and the limit it came from.
     deadline: Option<(Instant, Duration)>,
-    /// Memory and table limits, enforced by wasmtime through `Store::limiter`.
-    store_limits: StoreLimits,
+    /// Memory and table limits, enforced by wasmtime through `Store::limiter`, and the
+    /// memory the instance holds.
+    store_limits: MeteredLimits,
+}
+
+/// Bytes of linear memory one instance holds, readable from outside its actor (the
+/// dashboard and `GET /v1/components` show it) while the actor owns the store.
+#[derive(Debug, Default)]
+pub struct MemoryGauge(AtomicU64);
+
+impl MemoryGauge {
+    /// The bytes held now.
+    pub fn bytes(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+/// wasmtime's [`StoreLimits`], counting what they grant into a [`MemoryGauge`].
+struct MeteredLimits {
+    limits: StoreLimits,
+    gauge: Arc<MemoryGauge>,
+}
+
+impl ResourceLimiter for MeteredLimits {
+    fn memory_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        let granted = self.limits.memory_growing(current, desired, maximum)?;
+        if granted {
+            // A memory's creation is a grow from 0, so the sum over every grant is the
+            // instance's linear memory across all its memories.
+            let grown = u64::try_from(desired.saturating_sub(current)).unwrap_or(u64::MAX);
+            self.gauge.0.fetch_add(grown, Ordering::Relaxed);
+        }
+        Ok(granted)
+    }
+
+    fn table_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        self.limits.table_growing(current, desired, maximum)
+    }
+
+    fn memory_grow_failed(&mut self, error: wasmtime::Error) -> wasmtime::Result<()> {
+        self.limits.memory_grow_failed(error)
+    }
+
+    fn table_grow_failed(&mut self, error: wasmtime::Error) -> wasmtime::Result<()> {
+        self.limits.table_grow_failed(error)
+    }
+
+    fn instances(&self) -> usize {
+        self.limits.instances()
+    }
+
+    fn tables(&self) -> usize {
+        self.limits.tables()
+    }
+
+    fn memories(&self) -> usize {
+        self.limits.memories()
+    }
 }
 
 impl Confinement {
@@ -154,8 +220,16 @@ impl Confinement {
         Confinement {
             fence,
             deadline: None,
-            store_limits,
+            store_limits: MeteredLimits {
+                limits: store_limits,
+                gauge: Arc::default(),
+            },
         }
+    }
+
+    /// The instance's memory gauge.
+    pub(crate) fn memory(&self) -> Arc<MemoryGauge> {
+        self.store_limits.gauge.clone()
     }
 }
 

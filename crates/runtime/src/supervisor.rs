@@ -55,6 +55,8 @@ pub(crate) struct Current {
     pub(crate) identity: Identity,
     /// To hand it a swapped-in instance.
     pub(crate) swaps: mpsc::Sender<SwapRequest>,
+    /// The linear memory it holds.
+    pub(crate) memory: Arc<crate::sandbox::MemoryGauge>,
 }
 
 impl Current {
@@ -63,6 +65,7 @@ impl Current {
             fence: incarnation.fence.clone(),
             identity: incarnation.store.data().identity.clone(),
             swaps: incarnation.swap_sender.clone(),
+            memory: incarnation.store.data().confinement.memory(),
         }
     }
 }
@@ -85,6 +88,23 @@ impl Handle {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .clone()
+    }
+
+    /// The linear memory the running instance holds, if one runs.
+    pub(crate) fn memory_bytes(&self) -> Option<u64> {
+        self.current().map(|current| current.memory.bytes())
+    }
+
+    /// A swapped-in instance now runs: its memory is the one to show.
+    pub(crate) fn instance_swapped_in(&self, memory: Arc<crate::sandbox::MemoryGauge>) {
+        if let Some(current) = self
+            .current
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_mut()
+        {
+            current.memory = memory;
+        }
     }
 
     pub(crate) fn status(&self) -> DeploymentStatus {

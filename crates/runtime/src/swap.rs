@@ -118,6 +118,7 @@ pub(crate) async fn swap(
         &limits,
     );
     state.active = false;
+    let memory = state.confinement.memory();
     let mut store = Store::new(&shared.engine, state);
     sandbox::confine(&mut store);
     let deadline = limits.callback_deadline;
@@ -138,6 +139,9 @@ pub(crate) async fn swap(
         .await
         .map_err(|_| SwapError::Ended)?;
     let report = report.await.map_err(|_| SwapError::Ended)?;
+    if let Some(handle) = shared.deployments.get(&id) {
+        handle.instance_swapped_in(memory);
+    }
     shared.note(
         &deployment.spec.name,
         TimelineEvent::Swapped(match &report.outcome {

@@ -162,6 +162,7 @@ pub async fn run(config: &Config, worker_wasm: &[u8]) -> anyhow::Result<Report> 
 /// new session, so as a new peer).
 fn worker_spec(index: usize, wasm: &[u8], tick: Duration) -> DeploySpec {
     DeploySpec {
+        public_id: None,
         name: format!("worker-{index}"),
         wasm: wasm.into(),
         role: Role::Candidate {

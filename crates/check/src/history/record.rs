@@ -41,8 +41,11 @@ struct Shared {
 }
 
 struct Log {
-    /// The history, when kept in memory.
+    /// The history, when kept in memory: its first `keep` lines.
     ops: Vec<Op>,
+    /// Lines kept in memory at most (unbounded for a recorder made by [`Recorder::new`],
+    /// none once streaming unless [`Recorder::keeping`] says otherwise).
+    keep: usize,
     /// Where a streaming recorder sends its lines instead: the writing thread.
     stream: Option<SyncSender<Streamed>>,
     /// Lines recorded, kept or streamed.
@@ -90,6 +93,7 @@ impl Recorder {
                 clock: Box::new(clock),
                 log: Mutex::new(Log {
                     ops: Vec::new(),
+                    keep: usize::MAX,
                     stream: None,
                     recorded: 0,
                     last_time: 0,
@@ -110,13 +114,37 @@ impl Recorder {
                 .name("ballot-history".into())
                 .spawn(move || write_lines(received, sink));
             match spawned {
-                Ok(_) => shared.lock().stream = Some(lines),
+                Ok(_) => {
+                    let mut log = shared.lock();
+                    log.stream = Some(lines);
+                    log.keep = 0;
+                }
                 Err(error) => {
                     tracing::error!(%error, "no thread to write the history; not streaming")
                 }
             }
         }
         self
+    }
+
+    /// Also keeps the first `lines` lines in memory (after [`Recorder::streaming_to`],
+    /// which keeps none by default), for a host that shows its own history while it runs:
+    /// a bounded prefix, never a window, because the checker needs a history from its
+    /// start. [`Recorder::kept_all`] says when the bound was reached.
+    pub fn keeping(self, lines: usize) -> Self {
+        if let Some(shared) = &self.shared {
+            shared.lock().keep = lines;
+        }
+        self
+    }
+
+    /// True when every line recorded so far is kept in memory (so [`Recorder::history`]
+    /// is the whole history).
+    pub fn kept_all(&self) -> bool {
+        self.shared.as_ref().is_none_or(|shared| {
+            let log = shared.lock();
+            log.ops.len() == log.recorded
+        })
     }
 
     /// Waits until every line recorded so far is written and flushed (a no-op unless
@@ -195,7 +223,8 @@ impl Recorder {
         self.leadership(process, call, candidate, term).ok();
     }
 
-    /// A copy of everything kept so far (empty when off, and when streaming).
+    /// A copy of everything kept so far (empty when off, and when streaming without
+    /// [`Recorder::keeping`]).
     pub fn history(&self) -> History {
         let mut history = History::default();
         if let Some(shared) = &self.shared {
@@ -246,14 +275,18 @@ impl Shared {
             extra,
         };
         log.recorded += 1;
+        let keep = log.ops.len() < log.keep;
         match &log.stream {
             // Sent under the lock, so the thread writes lines in the order of their times.
             Some(stream) => {
+                let copy = keep.then(|| op.clone());
                 if stream.send(Streamed::Line(op)).is_err() {
                     log.stream = None;
                 }
+                log.ops.extend(copy);
             }
-            None => log.ops.push(op),
+            None if keep => log.ops.push(op),
+            None => {}
         }
     }
 }

@@ -139,12 +139,14 @@ pub fn to_wit_result(result: ns::OpResult) -> wit::OpResult {
     }
 }
 
-/// A leader as WIT.
-pub fn to_wit_leader(leader: &Leader) -> wit::Leader {
+/// A leader as WIT, led by `deployment` when the caller knows it (see
+/// `Shared::wit_leader`).
+pub fn to_wit_leader(leader: &Leader, deployment: Option<wit::DeploymentRef>) -> wit::Leader {
     wit::Leader {
         candidate: leader.candidate.0,
         term: leader.term.0,
         data: leader.data.as_bytes().to_vec(),
+        deployment,
     }
 }
 

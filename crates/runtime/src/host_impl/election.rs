@@ -7,7 +7,7 @@ use ballot_core::election::{CandidateId, ElectionName};
 use ballot_core::namespace::Data;
 
 use super::HostState;
-use super::convert::{refusal_to_wit, to_wit_error, to_wit_leader};
+use super::convert::{refusal_to_wit, to_wit_error};
 
 type Answer<T> = wasmtime::Result<Result<T, wit::Error>>;
 
@@ -33,15 +33,24 @@ impl HostState {
 
 impl election_api::Host for HostState {
     async fn vote(&mut self, data: Vec<u8>) -> Answer<()> {
-        self.elect(move |candidate| Command::Vote {
-            candidate,
-            data: Some(Data::from(data)),
-        })
-        .await
+        let answer = self
+            .elect(move |candidate| Command::Vote {
+                candidate,
+                data: Some(Data::from(data)),
+            })
+            .await;
+        if matches!(answer, Ok(Ok(()))) {
+            self.identity.set_standing(crate::Standing::In);
+        }
+        answer
     }
 
     async fn resign(&mut self) -> Answer<()> {
-        self.elect(|candidate| Command::Resign { candidate }).await
+        let answer = self.elect(|candidate| Command::Resign { candidate }).await;
+        if matches!(answer, Ok(Ok(()))) {
+            self.identity.set_standing(crate::Standing::Resigned);
+        }
+        answer
     }
 
     async fn leader(&mut self, election: String) -> Answer<Option<wit::Leader>> {
@@ -54,7 +63,7 @@ impl election_api::Host for HostState {
         };
         let state = self.shared.store.published();
         Ok(Ok(
-            ballot_core::election::read_leader(&state, &election).map(|l| to_wit_leader(&l))
+            ballot_core::election::read_leader(&state, &election).map(|l| self.shared.wit_leader(&l))
         ))
     }
 

@@ -7,6 +7,7 @@
 mod admission;
 mod commit;
 mod convert;
+mod deployment;
 mod election;
 mod elector;
 mod log;
@@ -46,6 +47,36 @@ pub struct Identity {
     pub election: ElectionName,
     /// Its watcher id: the events of its watches come back to it.
     pub watcher: WatcherId,
+    /// What `whoami` tells it of its deployment.
+    pub about: Arc<About>,
+    /// Whether it has a ballot in its election, shared with the deployment's handle.
+    pub(crate) standing: Arc<std::sync::Mutex<crate::Standing>>,
+}
+
+impl Identity {
+    /// Records whether the instance has a ballot (see [`crate::Runtime::standing`]).
+    pub(crate) fn set_standing(&self, standing: crate::Standing) {
+        *self.standing.lock().unwrap_or_else(|p| p.into_inner()) = standing;
+    }
+
+    /// Whether the instance has a ballot.
+    pub(crate) fn standing(&self) -> crate::Standing {
+        self.standing
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+}
+
+/// What a deployment says about its component, for `ballot:election/deployment`.
+#[derive(Debug, Clone, Default)]
+pub struct About {
+    /// The deployment's id as its user knows it (the HTTP API's, under `ballot serve`).
+    pub public_id: u64,
+    /// True for an observer.
+    pub observer: bool,
+    /// The ballot data it was deployed with.
+    pub ballot_data: Vec<u8>,
 }
 
 /// The data of one actor's wasmtime `Store`.

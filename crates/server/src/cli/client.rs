@@ -23,8 +23,8 @@ pub struct Connection {
     /// The server's base URL.
     #[arg(long, env = "BALLOT_SERVER", default_value = "http://127.0.0.1:7420")]
     server: String,
-    /// File holding the bearer token (else `BALLOT_TOKEN`); needed by calls that change
-    /// anything.
+    /// File holding the bearer token (else `BALLOT_TOKEN`), sent with every call (reads
+    /// need one too unless the host runs with `--public-reads`).
     #[arg(long)]
     token_file: Option<PathBuf>,
     /// Print the API's JSON instead of a summary.
@@ -218,10 +218,28 @@ pub struct CommitArgs {
 }
 
 impl Connection {
+    /// The HTTP client: it sends the token (when there is one) with every request, since
+    /// a host's reads need one too unless it runs with `--public-reads`.
     fn agent(&self) -> ureq::Agent {
+        let bearer = self
+            .bearer()
+            .ok()
+            .and_then(|bearer| ureq::http::HeaderValue::from_str(&bearer).ok());
         ureq::Agent::config_builder()
             .http_status_as_error(false)
             .timeout_connect(Some(Duration::from_secs(5)))
+            .middleware(
+                move |mut request: ureq::http::Request<ureq::SendBody>,
+                      next: ureq::middleware::MiddlewareNext| {
+                    if let Some(bearer) = &bearer {
+                        request
+                            .headers_mut()
+                            .entry(ureq::http::header::AUTHORIZATION)
+                            .or_insert_with(|| bearer.clone());
+                    }
+                    next.handle(request)
+                },
+            )
             .build()
             .into()
     }
@@ -807,14 +825,36 @@ pub fn watch(args: WatchArgs) -> anyhow::Result<ExitCode> {
         }
         let response = match request.call() {
             Ok(response) => response,
-            Err(error) if failures < 10 => {
+            // The server may be restarting: keep trying for about half a minute.
+            Err(error) if failures < WATCH_RETRIES => {
                 failures += 1;
-                eprintln!("watch: {error}; reconnecting");
-                std::thread::sleep(Duration::from_millis(200 * u64::from(failures)));
+                eprintln!("watch: cannot reach {} ({error}); reconnecting", c.server);
+                std::thread::sleep(Duration::from_millis(200 * u64::from(failures.min(10))));
                 continue;
             }
-            Err(error) => return Err(error.into()),
+            Err(error) => return Err(c.unreachable(error)),
         };
+        if response.status() == ureq::http::StatusCode::GONE {
+            // The server no longer holds the events after `last` (it restarted, and
+            // events are kept in memory, or this watch fell too far behind): say so,
+            // show where things stand now, and follow from there.
+            let now = current_leaders(c)?;
+            eprintln!(
+                "watch: the server no longer holds the events after revision {}; \
+                 the current leaders follow, then the changes after revision {}",
+                last.unwrap_or_default(),
+                now.revision
+            );
+            let mut out = stdout.lock();
+            if c.json {
+                writeln!(out, "{}", serde_json::to_string(&now)?)?;
+            } else {
+                writeln!(out, "{}", describe(&now))?;
+            }
+            out.flush()?;
+            last = Some(now.revision);
+            continue;
+        }
         if !response.status().is_success() {
             let _: serde_json::Value = answer(response)?;
             unreachable!("answer fails on an error status");
@@ -841,8 +881,39 @@ pub fn watch(args: WatchArgs) -> anyhow::Result<ExitCode> {
                 return Ok(ExitCode::SUCCESS);
             }
         }
-        eprintln!("watch: the stream ended; resuming after revision {last:?}");
+        match last {
+            Some(last) => eprintln!("watch: the stream ended; resuming after revision {last}"),
+            None => eprintln!("watch: the stream ended; resuming"),
+        }
     }
+}
+
+/// Reconnection attempts of `ballot watch` in a row (about 30 s in all).
+const WATCH_RETRIES: u32 = 20;
+
+/// The leaders of every election now, as one event at the server's current revision: what
+/// `ballot watch` shows when it cannot replay what it missed.
+fn current_leaders(c: &Connection) -> anyhow::Result<EventView> {
+    let elections: Vec<ElectionView> =
+        c.answer(c.agent().get(c.url("/v1/elections")?).call())?;
+    let revision = elections
+        .iter()
+        .map(|election| election.revision)
+        .max()
+        .unwrap_or_default();
+    let health: serde_json::Value = c.answer(c.agent().get(c.url("/healthz")?).call())?;
+    let revision = health["revision"].as_u64().unwrap_or(revision).max(revision);
+    Ok(EventView {
+        revision,
+        nodes: Vec::new(),
+        leaders: elections
+            .into_iter()
+            .map(|election| crate::serve::wire::LeaderChange {
+                election: election.election,
+                leader: election.leader,
+            })
+            .collect(),
+    })
 }
 
 fn describe(event: &EventView) -> String {

@@ -79,6 +79,7 @@ async fn components(ttl: Duration) -> anyhow::Result<ExitCode> {
     let candidate_wasm = ballot_runtime::Code::from(crate::cli::bundled::EXAMPLE_CANDIDATE);
     let observer_wasm = ballot_runtime::Code::from(crate::cli::bundled::EXAMPLE_OBSERVER);
     rt.deploy(DeploySpec {
+        public_id: None,
         name: "dashboard".into(),
         wasm: observer_wasm,
         role: Role::Observer {
@@ -97,6 +98,7 @@ async fn components(ttl: Duration) -> anyhow::Result<ExitCode> {
         ("charlie", "10.0.0.3:5432"),
     ] {
         let spec = DeploySpec {
+            public_id: None,
             name: name.into(),
             wasm: candidate_wasm.clone(),
             role: Role::Candidate {
@@ -152,6 +154,9 @@ async fn components(ttl: Duration) -> anyhow::Result<ExitCode> {
             TimelineEvent::Callback(callback) => format!("<- {callback}"),
             TimelineEvent::WinRefused(why) => {
                 format!("<- on-winning-election failed: {why}; resigning")
+            }
+            TimelineEvent::StandsAgain(refusals) => {
+                format!("votes again after {refusals} refused win(s)")
             }
             TimelineEvent::Acked(term) => format!("ack asserted under term {term}"),
             TimelineEvent::Deposed(term) => format!("deposed: term {term} revoked"),

@@ -12,7 +12,7 @@ use ballot_check::history::Recorder;
 use ballot_core::command::{Command, Outcome};
 use ballot_core::election::{ElectionName, read_leader, read_leading_term};
 use ballot_runtime::{
-    DeploySpec, DeploymentId, DeploymentStatus, Limits, Role, Runtime, new_engine,
+    DeploySpec, DeploymentId, DeploymentStatus, Limits, Role, Runtime, Standing, new_engine,
 };
 use ballot_store::clock::SystemClock;
 use ballot_store::{EmbeddedStore, Options};
@@ -101,6 +101,8 @@ pub struct Host {
     not_started: DashMap<u64, String>,
     /// The event feed.
     pub feed: Arc<Feed>,
+    /// The leadership history the runtime records (see `GET /v1/history`).
+    pub recorder: Recorder,
     /// The metrics.
     pub metrics: Metrics,
     /// Serialises deploy, swap and undeploy, so the registry and the runtime never
@@ -125,7 +127,13 @@ impl Host {
         std::fs::create_dir_all(data_dir)?;
         let (store, cluster) = open_store(data_dir, backend).await?;
         let engine = new_engine().map_err(|e| anyhow::anyhow!("{e:#}"))?;
-        let runtime = Runtime::new(engine, store, recorder)?;
+        let runtime = Runtime::new(engine, store, recorder.clone())?;
+        runtime.name_host(match backend {
+            Backend::Etcd { host_id, .. } => host_id.clone(),
+            Backend::Embedded => std::fs::read_to_string("/etc/hostname")
+                .map(|name| name.trim().to_owned())
+                .unwrap_or_else(|_| "local".into()),
+        });
         if let Some(cluster) = &cluster {
             runtime.number_deployments_from(cluster.epoch().0.saturating_mul(1_000_000));
         }
@@ -160,6 +168,7 @@ impl Host {
             live: DashMap::new(),
             not_started: DashMap::new(),
             feed: feed.clone(),
+            recorder,
             metrics,
             changes: tokio::sync::Mutex::new(()),
             stopping: tokio::sync::watch::Sender::new(false),
@@ -305,15 +314,42 @@ impl Host {
 
     /// How a deployment stands, for the API.
     pub fn view(&self, record: &Record) -> DeploymentView {
-        let (status, reason, session) = match self.live.get(&record.id) {
+        let runtime_id = self.live.get(&record.id).map(|id| *id);
+        let mut restarts = 0;
+        let (status, reason, session) = match runtime_id {
             None => (
                 "not-started".to_string(),
                 self.not_started.get(&record.id).map(|why| why.clone()),
                 None,
             ),
-            Some(runtime_id) => match self.runtime.status(*runtime_id) {
-                Some(DeploymentStatus::Running { session, .. }) => {
-                    ("running".to_string(), None, Some(session))
+            Some(runtime_id) => match self.runtime.status(runtime_id) {
+                Some(DeploymentStatus::Running {
+                    session,
+                    restarts: started,
+                }) => {
+                    restarts = started;
+                    match self.runtime.standing(runtime_id) {
+                        Some(Standing::Resigned) => (
+                            "out-of-election".to_string(),
+                            Some("it resigned and has not voted since".to_string()),
+                            Some(session),
+                        ),
+                        Some(Standing::WinRefused {
+                            reason,
+                            attempts,
+                            votes_again_at,
+                        }) => (
+                            "out-of-election".to_string(),
+                            Some(format!(
+                                "on-winning-election failed ({attempts} in a row): {reason}; it stands again in {} ms",
+                                votes_again_at
+                                    .saturating_duration_since(tokio::time::Instant::now())
+                                    .as_millis()
+                            )),
+                            Some(session),
+                        ),
+                        _ => ("running".to_string(), None, Some(session)),
+                    }
                 }
                 Some(DeploymentStatus::Restarting { last_crash }) => {
                     ("restarting".to_string(), Some(last_crash), None)
@@ -339,6 +375,8 @@ impl Host {
             reason,
             session: session.map(|s| s.0),
             term,
+            restarts,
+            memory_bytes: runtime_id.and_then(|id| self.runtime.memory_bytes(id)),
             sha256: record.sha256.clone(),
         }
     }
@@ -439,10 +477,13 @@ impl Host {
         self.stopping.send_replace(true);
     }
 
-    /// Graceful shutdown: leaders resign first, and each waits (briefly) for its
-    /// successor to acknowledge, so leadership passes at once rather than after a session
-    /// expiry; then every other deployment stops. Records are kept: they come back at the
-    /// next start.
+    /// Graceful shutdown. This host's deployments that do not lead stop first: they are
+    /// stopping too, so none of them may be promoted on the way out (that would be a
+    /// second leader change for one stop, and a leader that lives a few milliseconds).
+    /// Then the leaders resign, and each waits (briefly) for a successor from elsewhere
+    /// (another host's component, a process on the HTTP API) to acknowledge, so
+    /// leadership passes at once rather than after a session expiry. Records are kept:
+    /// they come back at the next start.
     pub async fn shutdown(&self) {
         let _guard = self.changes.lock().await;
         let mut leaders = Vec::new();
@@ -456,6 +497,9 @@ impl Host {
                 Some(term) => leaders.push((runtime_id, record.election.clone(), term)),
                 None => others.push(runtime_id),
             }
+        }
+        for runtime_id in others {
+            let _ = self.runtime.undeploy(runtime_id).await;
         }
         let mut successions = HashMap::new();
         for (runtime_id, election, term) in leaders {
@@ -477,9 +521,6 @@ impl Host {
             while waiting_for(&self.runtime.state()) && tokio::time::Instant::now() < deadline {
                 tokio::time::sleep(Duration::from_millis(5)).await;
             }
-        }
-        for runtime_id in others {
-            let _ = self.runtime.undeploy(runtime_id).await;
         }
         self.live.clear();
     }
@@ -510,6 +551,7 @@ pub fn spec_of(record: &Record, wasm: Vec<u8>) -> ApiResult<DeploySpec> {
         }
     };
     Ok(DeploySpec {
+        public_id: Some(record.id),
         name: record.name.clone(),
         wasm: wasm.into(),
         role,

@@ -2,7 +2,8 @@
 //! deploying and hot-swapping components, and for processes that are not components to
 //! take part in elections. See the README's "HTTP API" for every route.
 //!
-//! Every call that changes anything needs the bearer token; reads do not. Deployments
+//! Every call needs a bearer token with the scope it needs (read, write, deploy; see
+//! `auth`), but the dashboard's page and `/healthz`; `--public-reads` opens reads. Deployments
 //! persist in the data directory and come back when the host starts. SIGTERM (or
 //! Ctrl-C) shuts down gracefully: the listener closes, leaders resign so their successors
 //! take over at once, and the store closes.
@@ -13,11 +14,14 @@ mod components;
 mod directory;
 mod electors;
 mod error;
+mod dashboard;
 mod events;
+mod history;
 mod host;
 mod json_body;
 mod metrics;
 mod registry;
+mod timeline;
 pub mod wire;
 
 use std::net::SocketAddr;
@@ -37,6 +41,7 @@ pub use error::ApiError;
 pub use events::{BUFFERED, RETAINED};
 pub use host::{Backend, Host};
 pub use registry::{Record, Registry};
+pub use timeline::TimelineView;
 
 use ballot_check::history::Recorder;
 
@@ -49,9 +54,15 @@ pub struct ServeArgs {
     /// Where the store, the deployments and their code are kept.
     #[arg(long)]
     pub data_dir: PathBuf,
-    /// File holding the bearer token (else `BALLOT_TOKEN`).
+    /// File of bearer tokens, one per line as `SCOPES TOKEN` (scopes: read, write,
+    /// deploy, comma-separated, or all) or a bare `TOKEN` with every scope (else
+    /// `BALLOT_TOKEN`, with every scope).
     #[arg(long)]
     pub token_file: Option<PathBuf>,
+    /// Let anyone read (state, events, logs, metrics) without a token; changes still need
+    /// one.
+    #[arg(long)]
+    pub public_reads: bool,
     /// Largest request body accepted, in MiB (components are sent as bodies).
     #[arg(long, default_value_t = 64)]
     pub max_body_mib: usize,
@@ -134,7 +145,9 @@ pub(crate) fn max_body_bytes() -> usize {
 
 /// Runs `ballot serve` until SIGTERM or Ctrl-C.
 pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
-    let token = Token::load(args.token_file.as_deref()).map_err(anyhow::Error::msg)?;
+    let token = Token::load(args.token_file.as_deref())
+        .map_err(anyhow::Error::msg)?
+        .with_public_reads(args.public_reads);
     MAX_BODY_BYTES.store(args.max_body_mib.max(1) << 20, Ordering::Relaxed);
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -144,21 +157,24 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
 
 async fn serve(args: ServeArgs, token: Token) -> anyhow::Result<ExitCode> {
     let backend = args.backend()?;
-    let recorder = match (&args.history, &backend) {
-        (None, _) => Recorder::off(),
-        (Some(path), Backend::Embedded) => {
-            Recorder::new().streaming_to(std::fs::File::create(path)?)
-        }
+    let recorder = match &backend {
+        Backend::Embedded => Recorder::new(),
         // Hosts sharing a namespace record on the wall clock, the one clock their
         // histories share, so `ballot check` can merge them (hosts on several machines
         // need their clocks synchronized for the merge to mean anything).
-        (Some(path), Backend::Etcd { .. }) => Recorder::with_clock(|| {
+        Backend::Etcd { .. } => Recorder::with_clock(|| {
             std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
-        })
-        .streaming_to(std::fs::File::create(path)?),
+        }),
     };
+    // The host always records its leadership history (the dashboard and `GET /v1/history`
+    // check it), keeping a bounded prefix in memory; `--history` also streams all of it.
+    let recorder = match &args.history {
+        None => recorder,
+        Some(path) => recorder.streaming_to(std::fs::File::create(path)?),
+    }
+    .keeping(history::KEPT);
     let host = Host::start(&args.data_dir, recorder.clone(), &backend).await?;
     let listener = tokio::net::TcpListener::bind(args.listen).await?;
     // The first line on stdout is the address, for scripts and tests that asked for
@@ -271,6 +287,11 @@ pub fn router(host: Arc<Host>, token: Token) -> Router {
         .route("/metrics", get(metrics))
         .route("/healthz", get(healthz))
         .route("/v1/events", get(events::stream))
+        .route("/v1/timeline", get(timeline::stream))
+        .route("/v1/history", get(history::lines))
+        .route("/v1/history/check", get(history::check))
+        .route("/", get(dashboard::page))
+        .route("/dashboard/{asset}", get(dashboard::asset))
         .with_state(host)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

@@ -82,9 +82,11 @@ pub struct DeploymentView {
     pub role: String,
     /// The election it stands in or follows.
     pub election: String,
-    /// `running`, `restarting` or `failed`.
+    /// `running`; `out-of-election` (it runs but has no ballot: it resigned, or its
+    /// on-winning-election failed and it stands again after a backoff); `restarting`;
+    /// `failed`; `not-started` (it did not come back when the host started).
     pub status: String,
-    /// Why it restarts or failed.
+    /// Why it is out of its election, restarts or failed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
     /// The running instance's session.
@@ -93,6 +95,13 @@ pub struct DeploymentView {
     /// The term it leads under, if it leads.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub term: Option<u64>,
+    /// Instances started after the first since this host started it (crashes, kills,
+    /// depositions): a number that keeps growing says the component is unwell.
+    #[serde(default)]
+    pub restarts: u32,
+    /// Bytes of linear memory its running instance holds, against its limit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory_bytes: Option<u64>,
     /// SHA-256 of the code it runs (changes with each swap).
     pub sha256: String,
 }

@@ -3,9 +3,11 @@
 mod check_cli;
 mod cli;
 mod cluster;
+mod dashboard;
 mod election_herd;
 mod hot_swap;
 mod namespace_props;
+mod readme;
 mod runtime;
 mod sandbox;
 mod serve;

@@ -334,6 +334,7 @@ async fn compiling_large_components_leaves_a_300ms_ttl_leader_its_session_and_te
         // after it compiled, which is all this needs.
         let _ = rt
             .deploy(DeploySpec {
+                public_id: None,
                 name: format!("big-{name}"),
                 wasm: code.into(),
                 role: Role::Observer {
@@ -364,4 +365,52 @@ async fn compiling_large_components_leaves_a_300ms_ttl_leader_its_session_and_te
     );
     let leader = ballot_core::election::read_leader(&rt.state(), &election()).expect("a leader");
     assert_eq!(leader.term.0, term, "the term changed");
+}
+
+/// A candidate whose `on-winning-election` fails is resigned, says it is out of its
+/// election (with the callback's reason), and stands again after a backoff until a win
+/// goes through: it is never silently left out. Its ballot data reaches it through
+/// `whoami`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_win_stands_again_after_a_backoff_until_it_leads() {
+    let rt = runtime(Recorder::new());
+    let mut spec = candidate("shy", None);
+    spec.wasm = wasm(ballot_artifacts::FIXTURE_REFUSE_WIN).into();
+    spec.role = ballot_runtime::Role::Candidate {
+        election: election(),
+        data: b"refuse=2".to_vec(),
+        follow_leader: false,
+    };
+    let id = rt.deploy(spec).await.unwrap();
+    let refused = |e: &TimelineEvent| matches!(e, TimelineEvent::WinRefused(_));
+    let first_refusal = wait_for(&rt, "shy", refused).await;
+    match &first_refusal.event {
+        TimelineEvent::WinRefused(reason) => {
+            assert!(reason.contains("refusal 1"), "{reason}")
+        }
+        other => unreachable!("{other:?}"),
+    }
+    wait_for(&rt, "shy", |e| *e == TimelineEvent::StandsAgain(1)).await;
+    wait_for(&rt, "shy", |e| *e == TimelineEvent::StandsAgain(2)).await;
+    let acked_at = wait_for(&rt, "shy", acked).await;
+    assert_eq!(count(&rt, "shy", refused), 2, "{:#?}", lines(&rt));
+    let second_vote = position(&rt, "shy", TimelineEvent::StandsAgain(2));
+    assert!(second_vote < acked_at.seq);
+    // The backoff doubles: the second wait is longer than the first.
+    let at = |event: TimelineEvent| {
+        first(&rt, "shy", |e| *e == event)
+            .expect("in the timeline")
+            .at
+    };
+    let refusals: Vec<_> = rt
+        .timeline()
+        .into_iter()
+        .filter(|e| e.deployment == "shy" && refused(&e.event))
+        .map(|e| e.at)
+        .collect();
+    let first_wait = at(TimelineEvent::StandsAgain(1)) - refusals[0];
+    let second_wait = at(TimelineEvent::StandsAgain(2)) - refusals[1];
+    assert!(first_wait >= Duration::from_millis(250), "{first_wait:?}");
+    assert!(second_wait >= Duration::from_millis(500), "{second_wait:?}");
+    assert_eq!(rt.standing(id), Some(ballot_runtime::Standing::In));
 }

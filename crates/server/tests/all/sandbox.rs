@@ -23,6 +23,7 @@ use super::support::{
 /// misbehaving guest is caught quickly, and quick restarts.
 fn candidate(name: &str, component: &str, election: &str) -> DeploySpec {
     DeploySpec {
+        public_id: None,
         name: name.into(),
         wasm: wasm(component).into(),
         role: Role::Candidate {

@@ -251,6 +251,7 @@ pub fn election() -> ElectionName {
 /// An example candidate named `name` in [`election`], ticking every `tick` if given.
 pub fn candidate(name: &str, tick: Option<Duration>) -> DeploySpec {
     DeploySpec {
+        public_id: None,
         name: name.into(),
         wasm: wasm(ballot_artifacts::EXAMPLE_CANDIDATE).into(),
         role: Role::Candidate {
@@ -268,6 +269,7 @@ pub fn candidate(name: &str, tick: Option<Duration>) -> DeploySpec {
 /// An example observer of [`election`].
 pub fn observer(name: &str) -> DeploySpec {
     DeploySpec {
+        public_id: None,
         name: name.into(),
         wasm: wasm(ballot_artifacts::EXAMPLE_OBSERVER).into(),
         role: Role::Observer {

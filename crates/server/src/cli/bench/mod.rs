@@ -86,6 +86,7 @@ pub(crate) fn candidate(
     wasm: impl Into<ballot_runtime::Code>,
 ) -> ballot_runtime::DeploySpec {
     ballot_runtime::DeploySpec {
+        public_id: None,
         name,
         wasm: wasm.into(),
         role: ballot_runtime::Role::Candidate {

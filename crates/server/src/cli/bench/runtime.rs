@@ -63,6 +63,7 @@ async fn measure(args: RuntimeArgs) -> anyhow::Result<ExitCode> {
         candidate: 1,
         term: 1,
         data: b"x".to_vec(),
+        deployment: None,
     };
     let mut callback = histogram();
     for _ in 0..args.calls {

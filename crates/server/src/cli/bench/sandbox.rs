@@ -41,6 +41,7 @@ const KILL: &str = "/fixtures/kill";
 
 fn spec(name: String, election: &ElectionName, wasm: &[u8]) -> DeploySpec {
     DeploySpec {
+        public_id: None,
         // Crashing is the point here: restart at once, never give up.
         supervision: Supervision {
             backoff: Duration::from_millis(1),

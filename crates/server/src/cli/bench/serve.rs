@@ -71,7 +71,9 @@ async fn measure(args: ServeArgs) -> anyhow::Result<ExitCode> {
     .await?;
     let served = listen(router(
         host.clone(),
-        Token::new(TOKEN).map_err(anyhow::Error::msg)?,
+        Token::new(TOKEN)
+            .map_err(anyhow::Error::msg)?
+            .with_public_reads(true),
     ))
     .await?;
     let v1 = crate::cli::bundled::EXAMPLE_CANDIDATE.to_vec();
