@@ -78,8 +78,8 @@ pub use candidate::Candidate;
 pub use observer::Observer;
 pub use txn_fn::TxnFn;
 pub use types::{
-    CreateMode, CreateOp, DeploymentRef, Error, EventKind, Leader, Lifetime, Node, Op, OpResult, PathOp, Revision,
-    SetOp, Stat, Term, TermGuard, WatchEvent, WatchKind,
+    CreateMode, CreateOp, DeploymentRef, Error, EventKind, Leader, Lifetime, Node, Op, OpResult,
+    PathOp, Revision, SetOp, Stat, Term, TermGuard, WatchEvent, WatchKind,
 };
 
 /// The raw `wit-bindgen` bindings, one module per world of `ballot:election@0.1.0`.
@@ -87,7 +87,9 @@ pub use types::{
 /// The worlds share their import interfaces: `observer` maps `types`, `namespace` and
 /// `log` to the modules generated for `candidate`, so both worlds use the same Rust types.
 /// Prefer the wrappers in the other modules; these are here for what they do not cover.
-#[allow(missing_docs)]
+// Generated code: a record of seven fields (`deployment.about`) lowers to a function of
+// eight arguments.
+#[allow(missing_docs, clippy::too_many_arguments)]
 pub mod bindings {
     /// Bindings of the `candidate` world.
     pub mod candidate {

@@ -98,7 +98,10 @@ async fn stand_again(shared: &Arc<Shared>, me: &mut Incarnation) -> wasmtime::Re
         shared.note(&identity.name, TimelineEvent::StandsAgain(me.refusals));
     } else {
         // Try again after the same wait rather than spin.
-        if let Standing::WinRefused { reason, attempts, .. } = identity.standing() {
+        if let Standing::WinRefused {
+            reason, attempts, ..
+        } = identity.standing()
+        {
             identity.set_standing(Standing::WinRefused {
                 reason,
                 attempts,
@@ -349,7 +352,8 @@ async fn callback(
                         store.data().identity.set_standing(Standing::WinRefused {
                             reason,
                             attempts: me.refusals,
-                            votes_again_at: tokio::time::Instant::now() + revote_backoff(me.refusals),
+                            votes_again_at: tokio::time::Instant::now()
+                                + revote_backoff(me.refusals),
                         });
                     }
                 }

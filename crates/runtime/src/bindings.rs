@@ -48,6 +48,6 @@ pub mod txn_fn {
 pub use txn_fn::ballot::election::snapshot as snapshot_api;
 
 pub use candidate::ballot::election::{
-    commit as commit_api, deployment as deployment_api, election as election_api, elector as elector_api, log as log_api,
-    namespace as namespace_api, types as wit,
+    commit as commit_api, deployment as deployment_api, election as election_api,
+    elector as elector_api, log as log_api, namespace as namespace_api, types as wit,
 };

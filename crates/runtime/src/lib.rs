@@ -434,7 +434,10 @@ impl Shared {
     }
 
     /// A leader as WIT, naming its deployment when the leader is one of this host's.
-    pub(crate) fn wit_leader(&self, leader: &ballot_core::election::Leader) -> bindings::wit::Leader {
+    pub(crate) fn wit_leader(
+        &self,
+        leader: &ballot_core::election::Leader,
+    ) -> bindings::wit::Leader {
         let deployment = self
             .links
             .get(&Recipient::Candidate(leader.candidate))

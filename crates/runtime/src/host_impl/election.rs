@@ -62,9 +62,8 @@ impl election_api::Host for HostState {
             Err(error) => return Ok(Err(to_wit_error(error))),
         };
         let state = self.shared.store.published();
-        Ok(Ok(
-            ballot_core::election::read_leader(&state, &election).map(|l| self.shared.wit_leader(&l))
-        ))
+        Ok(Ok(ballot_core::election::read_leader(&state, &election)
+            .map(|l| self.shared.wit_leader(&l))))
     }
 
     async fn ack(&mut self, data: Vec<u8>) -> Answer<()> {

@@ -894,15 +894,17 @@ const WATCH_RETRIES: u32 = 20;
 /// The leaders of every election now, as one event at the server's current revision: what
 /// `ballot watch` shows when it cannot replay what it missed.
 fn current_leaders(c: &Connection) -> anyhow::Result<EventView> {
-    let elections: Vec<ElectionView> =
-        c.answer(c.agent().get(c.url("/v1/elections")?).call())?;
+    let elections: Vec<ElectionView> = c.answer(c.agent().get(c.url("/v1/elections")?).call())?;
     let revision = elections
         .iter()
         .map(|election| election.revision)
         .max()
         .unwrap_or_default();
     let health: serde_json::Value = c.answer(c.agent().get(c.url("/healthz")?).call())?;
-    let revision = health["revision"].as_u64().unwrap_or(revision).max(revision);
+    let revision = health["revision"]
+        .as_u64()
+        .unwrap_or(revision)
+        .max(revision);
     Ok(EventView {
         revision,
         nodes: Vec::new(),

@@ -8,6 +8,7 @@ mod client;
 mod demo;
 mod demo_native;
 mod history;
+mod new;
 mod sim;
 pub mod store_load;
 
@@ -37,6 +38,8 @@ enum Command {
     Sim(sim::SimArgs),
     /// Run a host with the HTTP API on a data directory, until SIGTERM.
     Serve(crate::serve::ServeArgs),
+    /// Create a component crate (candidate, observer or txn-fn) ready to build and deploy.
+    New(new::NewArgs),
     /// Deploy a component into a running host.
     Deploy(client::DeployArgs),
     /// Hot-swap a deployment's code, keeping its session, ballot and term.
@@ -105,6 +108,7 @@ pub fn main() -> ExitCode {
         Some(Command::Sim(args)) => sim::run(args),
         Some(Command::StoreLoad(args)) => store_load::run(args),
         Some(Command::Serve(args)) => crate::serve::run(args),
+        Some(Command::New(args)) => new::run(args),
         Some(Command::Deploy(args)) => client::deploy(args),
         Some(Command::Swap(args)) => client::swap(args),
         Some(Command::Undeploy(args)) => client::undeploy(args),

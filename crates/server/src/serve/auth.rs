@@ -194,9 +194,7 @@ fn needed(method: &Method, path: &str) -> Option<Scope> {
     let deploying = path == "/v1/components"
         || path == "/v1/txn-fns"
         || (path.starts_with("/v1/components/")
-            && (*method == Method::PUT
-                || *method == Method::DELETE
-                || path.ends_with("/kill")));
+            && (*method == Method::PUT || *method == Method::DELETE || path.ends_with("/kill")));
     Some(if deploying {
         Scope::Deploy
     } else {
@@ -337,12 +335,24 @@ mod tests {
         assert_eq!(needed(&get, "/v1/components"), Some(Scope::Read));
         assert_eq!(needed(&get, "/metrics"), Some(Scope::Read));
         assert_eq!(needed(&Method::POST, "/v1/components"), Some(Scope::Deploy));
-        assert_eq!(needed(&Method::PUT, "/v1/components/3"), Some(Scope::Deploy));
-        assert_eq!(needed(&Method::DELETE, "/v1/components/3"), Some(Scope::Deploy));
-        assert_eq!(needed(&Method::POST, "/v1/components/3/kill"), Some(Scope::Deploy));
+        assert_eq!(
+            needed(&Method::PUT, "/v1/components/3"),
+            Some(Scope::Deploy)
+        );
+        assert_eq!(
+            needed(&Method::DELETE, "/v1/components/3"),
+            Some(Scope::Deploy)
+        );
+        assert_eq!(
+            needed(&Method::POST, "/v1/components/3/kill"),
+            Some(Scope::Deploy)
+        );
         assert_eq!(needed(&Method::POST, "/v1/txn-fns"), Some(Scope::Deploy));
         assert_eq!(needed(&Method::POST, "/v1/multi"), Some(Scope::Write));
         assert_eq!(needed(&Method::POST, "/v1/sessions"), Some(Scope::Write));
-        assert_eq!(needed(&Method::DELETE, "/v1/candidates/4"), Some(Scope::Write));
+        assert_eq!(
+            needed(&Method::DELETE, "/v1/candidates/4"),
+            Some(Scope::Write)
+        );
     }
 }

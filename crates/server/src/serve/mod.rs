@@ -11,10 +11,10 @@
 mod auth;
 mod clients;
 mod components;
+mod dashboard;
 mod directory;
 mod electors;
 mod error;
-mod dashboard;
 mod events;
 mod history;
 mod host;

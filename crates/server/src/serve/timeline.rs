@@ -119,7 +119,7 @@ pub async fn stream(
     let from = resumed.map_or(0, |last| last.saturating_add(1));
     let now_ms = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |since| millis(since));
+        .map_or(0, millis);
     let started_ms = now_ms.saturating_sub(millis(host.runtime.uptime()));
     let lines = futures_util::stream::unfold(
         (host.clone(), host.runtime.timeline_changes(), from),

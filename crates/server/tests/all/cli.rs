@@ -215,3 +215,106 @@ fn no_subcommand_panics_on_oversized_or_malformed_arguments() {
     });
     assert_eq!(leader.payload.data.as_deref(), Some(data.as_str()));
 }
+
+/// `ballot new` makes crates that build with plain cargo for wasm32-wasip2 and deploy
+/// as they are: the candidate leads an election it never names, the observer hears it, the
+/// transaction function commits. It never overwrites, and refuses names cargo would.
+#[test]
+fn ballot_new_makes_components_that_build_and_deploy() {
+    let dir = tempfile::tempdir().unwrap();
+    let parent = dir.path().to_str().unwrap();
+    for (kind, name) in [
+        ("candidate", "my-worker"),
+        ("observer", "my-follower"),
+        ("txn-fn", "my-counter"),
+    ] {
+        let (ok, out, err) = ballot(&["new", kind, name, "--dir", parent]);
+        assert!(ok, "{err}");
+        assert!(out.contains("cargo build --target wasm32-wasip2"), "{out}");
+    }
+    let lib = dir.path().join("my-worker/src/lib.rs");
+    let before = std::fs::read(&lib).unwrap();
+    let (ok, _, err) = ballot(&["new", "observer", "my-worker", "--dir", parent]);
+    assert!(!ok && err.contains("exists already"), "{err}");
+    assert_eq!(std::fs::read(&lib).unwrap(), before, "nothing overwritten");
+    for bad in ["My-Worker", "1st", "a/b", "", "with space"] {
+        let (ok, _, err) = ballot(&["new", "candidate", bad, "--dir", parent]);
+        assert!(!ok && err.contains("not a crate name"), "{bad:?}: {err}");
+        assert!(!dir.path().join(bad).exists() || bad.is_empty());
+    }
+
+    // Plain cargo, as a user runs it; one target folder for the three (and across runs).
+    let target = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("ballot-new");
+    for name in ["my-worker", "my-follower", "my-counter"] {
+        let built = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+            .args(["build", "--target", "wasm32-wasip2"])
+            .current_dir(dir.path().join(name))
+            .env("CARGO_TARGET_DIR", &target)
+            .env_remove("RUSTFLAGS")
+            .env_remove("CARGO_ENCODED_RUSTFLAGS")
+            .env_remove("RUSTC_WRAPPER")
+            .env_remove("RUSTC_WORKSPACE_WRAPPER")
+            .output()
+            .expect("cargo runs");
+        assert!(
+            built.status.success(),
+            "{name}: {}",
+            String::from_utf8_lossy(&built.stderr)
+        );
+    }
+    let wasm = |name: &str| {
+        target.join(format!(
+            "wasm32-wasip2/debug/{}.wasm",
+            name.replace('-', "_")
+        ))
+    };
+
+    let server = crate::serve::Server::start(&dir.path().join("data"), &[]);
+    let url = server.url("");
+    let deploy = |args: &[&str]| {
+        let (ok, out, err) = ballot(&[&["deploy"][..], args, &["--server", url.as_str()]].concat());
+        assert!(ok, "{err}");
+        out
+    };
+    let worker = wasm("my-worker");
+    let follower = wasm("my-follower");
+    deploy(&[
+        follower.to_str().unwrap(),
+        "--role",
+        "observer",
+        "--election",
+        "app",
+        "--name",
+        "my-follower",
+    ]);
+    deploy(&[
+        worker.to_str().unwrap(),
+        "--election",
+        "app",
+        "--name",
+        "my-worker",
+    ]);
+    let (ok, out, _) = crate::serve::eventually("my-worker to lead app", || {
+        let run = ballot(&["get", "/app/owner", "--server", url.as_str()]);
+        run.0.then_some(run)
+    });
+    assert!(ok && out.contains("\"name\": \"my-worker\""), "{out}");
+    let components = crate::serve::components(&server);
+    let follower_id = components
+        .iter()
+        .find(|d| d.name == "my-follower")
+        .unwrap()
+        .id;
+    crate::serve::eventually("the follower to hear my-worker", || {
+        let (ok, out, _) = ballot(&["logs", &follower_id.to_string(), "--server", url.as_str()]);
+        (ok && out.contains("my-worker (deployment")).then_some(())
+    });
+    let counter = std::fs::read(wasm("my-counter")).unwrap();
+    let (status, body) = crate::serve::read(
+        crate::serve::agent()
+            .post(server.url("/v1/txn-fns"))
+            .header("authorization", crate::serve::bearer())
+            .send(&counter[..]),
+    );
+    assert!(status == 200 || status == 201, "{body}");
+}

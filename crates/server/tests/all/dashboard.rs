@@ -61,7 +61,11 @@ impl Driver {
             url: format!("http://127.0.0.1:{port}"),
         };
         let deadline = Instant::now() + Duration::from_secs(30);
-        while agent().get(format!("{}/status", driver.url)).call().is_err() {
+        while agent()
+            .get(format!("{}/status", driver.url))
+            .call()
+            .is_err()
+        {
             assert!(Instant::now() < deadline, "chromedriver never answered");
             std::thread::sleep(Duration::from_millis(50));
         }
@@ -79,7 +83,7 @@ impl Driver {
                 "args": [
                     "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
                     "--disable-quic", "--no-first-run", "--disable-background-networking",
-                    "--disable-component-update", "--disable-sync", "--window-size=1400,1000",
+                    "--disable-component-update", "--disable-sync", "--window-size=1400,1300",
                     format!("--user-data-dir={}", profile.display()),
                 ],
             }),
@@ -97,7 +101,10 @@ impl Driver {
 async fn until_page(browser: &Client, within: Duration, what: &str, script: &str) -> Value {
     let deadline = Instant::now() + within;
     loop {
-        let value = browser.execute(script, vec![]).await.expect("the script runs");
+        let value = browser
+            .execute(script, vec![])
+            .await
+            .expect("the script runs");
         if !value.is_null() {
             return value;
         }
@@ -218,11 +225,15 @@ fn the_dashboard_shows_the_leader_and_its_successor_after_a_kill_and_a_deploymen
         .await;
 
         // A deployment's logs open in the page.
-        let row = browser
-            .find(Locator::Css(r#"tr[data-deployment] button.logs"#))
+        // Clicked from the page's own script, on the button as it is at that moment: the
+        // table may be redrawn between a lookup and a click from here.
+        browser
+            .execute(
+                "document.querySelector('tr[data-deployment] button.logs').click(); return null;",
+                vec![],
+            )
             .await
             .expect("a logs button");
-        row.click().await.unwrap();
         until_page(
             &browser,
             Duration::from_secs(10),

@@ -44,8 +44,7 @@ fn the_readme_template_leads_in_whatever_election_it_is_deployed_into() {
         election["leader"]["term"].as_u64()
     });
     let url = server.url("");
-    let (ok, out, err) =
-        crate::cli::ballot(&["get", "/payments/owner", "--server", url.as_str()]);
+    let (ok, out, err) = crate::cli::ballot(&["get", "/payments/owner", "--server", url.as_str()]);
     assert!(ok, "{err}");
     assert!(out.contains("\"name\": \"pay-1\""), "{out}");
     assert!(out.contains(&format!("\"term\": {term}")), "{out}");

@@ -1465,9 +1465,15 @@ fn ballot_watch_resumes_across_a_server_restart() {
         }
     };
     let candidate = wasm(ballot_artifacts::EXAMPLE_CANDIDATE);
-    let (status, body) = deploy(&server, &candidate, "role=candidate&election=example&name=a");
+    let (status, body) = deploy(
+        &server,
+        &candidate,
+        "role=candidate&election=example&name=a",
+    );
     assert_eq!(status, 201, "{body}");
-    until("the first leader", &|line| line.contains("leader of example: term"));
+    until("the first leader", &|line| {
+        line.contains("leader of example: term")
+    });
     server.terminate();
     let server = Server::start(&data, &["--listen", &listen]);
     until("that it resumed", &|line| {
@@ -1504,7 +1510,8 @@ fn each_token_scope_allows_its_calls_and_no_others() {
     .unwrap();
     let tokens_arg = tokens.to_str().unwrap();
     let server = Server::start(&dir.path().join("data"), &["--token-file", tokens_arg]);
-    let as_who = |token: Option<&str>, request: ureq::RequestBuilder<ureq::typestate::WithoutBody>| {
+    let as_who = |token: Option<&str>,
+                  request: ureq::RequestBuilder<ureq::typestate::WithoutBody>| {
         let request = match token {
             Some(token) => request.header("authorization", format!("Bearer {token}")),
             None => request,
@@ -1520,7 +1527,10 @@ fn each_token_scope_allows_its_calls_and_no_others() {
     assert_eq!(list(Some("admin-1")).0, 200);
     let (status, body) = list(Some("writer-1"));
     assert_eq!(status, 403, "{body}");
-    assert!(code_message(&body).contains("needs a token with the read scope"), "{body}");
+    assert!(
+        code_message(&body).contains("needs a token with the read scope"),
+        "{body}"
+    );
     let cookie = read(
         agent()
             .get(server.url("/v1/elections"))
@@ -1530,7 +1540,10 @@ fn each_token_scope_allows_its_calls_and_no_others() {
     assert_eq!(cookie.0, 200, "{}", cookie.1);
     // Public without a token: the dashboard's page and health.
     assert_eq!(agent().get(server.url("/")).call().unwrap().status(), 200);
-    assert_eq!(agent().get(server.url("/healthz")).call().unwrap().status(), 200);
+    assert_eq!(
+        agent().get(server.url("/healthz")).call().unwrap().status(),
+        200
+    );
 
     // Deploying.
     let candidate = wasm(ballot_artifacts::EXAMPLE_CANDIDATE);

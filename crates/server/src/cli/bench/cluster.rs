@@ -316,7 +316,13 @@ impl HostProcess {
     ) -> anyhow::Result<HostProcess> {
         use std::io::BufRead as _;
         let mut child = std::process::Command::new(std::env::current_exe()?)
-            .args(["serve", "--public-reads", "--listen", "127.0.0.1:0", "--data-dir"])
+            .args([
+                "serve",
+                "--public-reads",
+                "--listen",
+                "127.0.0.1:0",
+                "--data-dir",
+            ])
             .arg(dir.join(id))
             .args(["--etcd", endpoints, "--cluster", cluster, "--host-id", id])
             .args(["--host-ttl-ms", &ttl_ms.to_string()])

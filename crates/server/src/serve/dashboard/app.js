@@ -84,8 +84,12 @@ function bytes(n) {
   return (n / (1 << 20)).toFixed(1) + " MiB";
 }
 
+/** Puts `rows` in `body`, keeping each row that did not change (so a button under the
+ * pointer survives a redraw caused by someone else's change). */
 function replaceRows(body, rows, empty, columns) {
-  body.replaceChildren(...(rows.length ? rows : [el("tr", { class: "empty" }, el("td", { colspan: columns }, empty))]));
+  if (!rows.length) rows = [el("tr", { class: "empty" }, el("td", { colspan: columns }, empty))];
+  const old = new Map([...body.children].map((row) => [row.outerHTML, row]));
+  body.replaceChildren(...rows.map((row) => old.get(row.outerHTML) || row));
 }
 
 // ---- the state panels -------------------------------------------------------------
@@ -218,9 +222,12 @@ function redraw() {
 
 const TIMELINE_KEPT = 300;
 
-function addToTimeline(item) {
+/** Adds a line at its place, newest first: the two streams' lines arrive interleaved. */
+function addToTimeline(item, at) {
   const list = $("#timeline");
-  list.prepend(item);
+  item.dataset.at = at;
+  const later = [...list.children].find((line) => Number(line.dataset.at) <= at);
+  list.insertBefore(item, later || null);
   while (list.children.length > TIMELINE_KEPT) list.lastElementChild.remove();
 }
 
@@ -254,7 +261,7 @@ function follow() {
       el("time", {}, time(line.wall_ms)), " ",
       el("b", {}, line.deployment), " ", line.kind,
       line.term !== undefined ? ` (term ${line.term})` : "",
-      line.detail ? ": " + line.detail : ""));
+      line.detail ? ": " + line.detail : ""), line.wall_ms);
     redraw();
   });
   const events = new EventSource("/v1/events");
@@ -265,7 +272,7 @@ function follow() {
     for (const leader of change.leaders) {
       addToTimeline(el("li", { class: "kind-leader", "data-kind": "leader" },
         el("time", {}, time(Date.now())), " ",
-        el("b", {}, leader.election), leader.leader ? ` has a new leader (term ${leader.leader.term})` : " has no leader"));
+        el("b", {}, leader.election), leader.leader ? ` has a new leader (term ${leader.leader.term})` : " has no leader"), Date.now());
     }
     redraw();
   });
@@ -385,3 +392,5 @@ $("#check").addEventListener("click", async () => {
 
 follow();
 redraw();
+// A link to /#history opens the page with the history checked.
+if (location.hash === "#history") $("#check").click();
