@@ -262,7 +262,7 @@ fn the_dashboard_shows_the_leader_and_its_successor_after_a_kill_and_a_deploymen
             &browser,
             Duration::from_secs(5),
             "the history drawn",
-            "return document.querySelector('#history svg rect.call') ? true : null;",
+            "return [...document.querySelectorAll('#history svg rect.call title')].some((t) => t.textContent.startsWith('elected term') && t.textContent.includes('by beta')) ? true : null;",
         )
         .await;
 

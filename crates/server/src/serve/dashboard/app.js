@@ -350,7 +350,9 @@ function drawHistory(calls) {
   const end = Math.max(...calls.map((c) => c.end_ns ?? c.start_ns));
   const left = 160, width = 760, row = 22;
   const x = (ns) => left + ((ns - start) / Math.max(1, end - start)) * width;
-  const svg = make("svg", { width: left + width + 20, height: names.length * row + 24, class: "history" });
+  const [w, h] = [left + width + 20, names.length * row + 24];
+  // A viewBox, so the picture scales to the panel instead of being cut at its edge.
+  const svg = make("svg", { viewBox: `0 0 ${w} ${h}`, width: "100%", class: "history" });
   names.forEach((name, i) => {
     const label = make("text", { x: 4, y: i * row + 15 });
     label.textContent = name;
@@ -358,8 +360,10 @@ function drawHistory(calls) {
   });
   for (const call of calls) {
     const i = names.indexOf(call.candidate);
-    const from = x(call.start_ns), to = Math.max(from + 3, x(call.end_ns ?? end));
-    const bar = make("rect", { x: from, y: i * row + 4, width: to - from, height: row - 8, fill: COLOURS[call.f] || "#777", class: "call outcome-" + call.outcome });
+    const from = x(call.start_ns), to = Math.max(from + 4, x(call.end_ns ?? end));
+    // Commits sit in the lower half of the row, so the election they ran in shows above.
+    const lower = call.f === "commit";
+    const bar = make("rect", { x: from, y: i * row + (lower ? 11 : 3), width: to - from, height: lower ? row - 14 : row - 6, fill: COLOURS[call.f] || "#777", class: "call outcome-" + call.outcome });
     const title = make("title", {});
     title.textContent = `${call.f} term ${call.term} by ${call.candidate}: ${call.outcome}`;
     bar.append(title);
