@@ -321,7 +321,7 @@ mod tests {
         assert_eq!(tokens.scopes_of("admin"), Some(read | write | deploy));
         assert_eq!(tokens.scopes_of("bare"), Some(read | write | deploy));
         assert_eq!(tokens.scopes_of("other"), None);
-        for bad in ["", "# nothing\n", "reed token\n", "read a b\n", "read,\n x"] {
+        for bad in ["", "# nothing\n", "reed token\n", "read a b\n", "read, x\n"] {
             assert!(Token::parse_file(bad).is_err(), "{bad:?}");
         }
     }

@@ -272,9 +272,18 @@ fn ballot_new_makes_components_that_build_and_deploy() {
     let server = crate::serve::Server::start(&dir.path().join("data"), &[]);
     let url = server.url("");
     let deploy = |args: &[&str]| {
-        let (ok, out, err) = ballot(&[&["deploy"][..], args, &["--server", url.as_str()]].concat());
-        assert!(ok, "{err}");
-        out
+        let out = Command::new(env!("CARGO_BIN_EXE_ballot"))
+            .arg("deploy")
+            .args(args)
+            .args(["--server", url.as_str()])
+            .env("BALLOT_TOKEN", crate::serve::TOKEN)
+            .output()
+            .expect("ballot deploy runs");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     };
     let worker = wasm("my-worker");
     let follower = wasm("my-follower");
