@@ -127,11 +127,68 @@ pub fn check(history: &History, kind: ModelKind, budget: &Budget) -> Result<Repo
         ModelKind::CasRegister => check_with(&models::Register { cas: true }, history, budget),
         ModelKind::Kv => check_with(&models::Kv, history, budget),
         ModelKind::Multi => check_with(&models::Multi, history, budget),
-        ModelKind::Leadership => check_with(&models::Leadership::PER_TERM, history, budget),
+        ModelKind::Leadership => check_by_election(&models::Leadership::PER_TERM, history, budget),
         ModelKind::LeadershipExclusive => {
-            check_with(&models::Leadership::EXCLUSIVE, history, budget)
+            check_by_election(&models::Leadership::EXCLUSIVE, history, budget)
         }
     }
+}
+
+/// Checks a leadership history election by election: each election (or lease elector)
+/// has its own leaders and terms, so a host running several is one history per election,
+/// split by the invoke field [`history::ELECTION_FIELD`] (a history without it is one
+/// election). The budget's time covers all of them; the first violation is the answer.
+pub fn check_by_election<M: Model>(
+    model: &M,
+    history: &History,
+    budget: &Budget,
+) -> Result<Report, CheckError> {
+    let mut parts = history.split_by(history::ELECTION_FIELD);
+    if parts.len() == 1 {
+        return check_with(model, &parts.remove(0).1, budget);
+    }
+    let started = Instant::now();
+    let mut stats = Stats::default();
+    let mut verdict = Verdict::Linearizable;
+    for (election, part) in &parts {
+        let left = Budget {
+            time: budget.time.saturating_sub(started.elapsed()),
+            memory: budget.memory,
+        };
+        let report = check_with(model, part, &left)?;
+        stats.calls += report.stats.calls;
+        stats.failed += report.stats.failed;
+        stats.pruned += report.stats.pruned;
+        stats.promoted += report.stats.promoted;
+        stats.open += report.stats.open;
+        stats.partitions += report.stats.partitions;
+        stats.configurations += report.stats.configurations;
+        stats.peak_bytes = stats.peak_bytes.max(report.stats.peak_bytes);
+        match report.verdict {
+            Verdict::Linearizable => {}
+            Verdict::Unknown(why) => {
+                if verdict.is_linearizable() {
+                    verdict = Verdict::Unknown(why);
+                }
+            }
+            Verdict::NotLinearizable(mut violation) => {
+                let name = match election {
+                    Some(serde_json::Value::String(name)) => name.clone(),
+                    Some(other) => other.to_string(),
+                    None => "(none named)".to_string(),
+                };
+                violation.partition = Some(format!("election {name}"));
+                verdict = Verdict::NotLinearizable(violation);
+                break;
+            }
+        }
+    }
+    stats.elapsed = started.elapsed();
+    Ok(Report {
+        model: model.name(),
+        verdict,
+        stats,
+    })
 }
 
 /// Checks `history` against `model`.

@@ -970,3 +970,41 @@ fn a_term_revoked_before_its_leader_acted_moves_terms_on_and_fences_it() {
     assert!(!linearizable(&overlapping, ModelKind::LeadershipExclusive));
     assert!(linearizable(&overlapping, ModelKind::Leadership));
 }
+
+/// A host runs many elections, each with its own leaders: a leadership history recorded
+/// with the election on each invoke is checked election by election, so two elections led
+/// at once are fine, and a violation names its election.
+#[test]
+fn leadership_is_checked_election_by_election() {
+    use ballot_check::models::LeadershipCall::{Commit, Elected};
+    let recorder = Recorder::new();
+    recorder.leadership_now(1, Elected, "a", "alpha", 5);
+    recorder.leadership_now(2, Elected, "b", "bravo", 7);
+    // alpha still leads a under term 5 while bravo leads b under term 7.
+    recorder.leadership(3, Commit, "a", "alpha", 5).ok();
+    recorder.leadership(4, Commit, "b", "bravo", 7).ok();
+    let history = recorder.history();
+    for model in [ModelKind::Leadership, ModelKind::LeadershipExclusive] {
+        assert!(linearizable(&history, model), "{model:?}");
+    }
+    // The same calls without their elections are one election with two leaders at once.
+    let mut unscoped = history.clone();
+    for op in &mut unscoped.ops {
+        op.extra.clear();
+    }
+    assert!(!linearizable(&unscoped, ModelKind::Leadership));
+    // A stale commit in b is caught, and named.
+    recorder.leadership(5, Commit, "b", "bravo", 3).ok();
+    match verdict(&recorder.history(), ModelKind::Leadership) {
+        Verdict::NotLinearizable(violation) => {
+            assert_eq!(violation.partition.as_deref(), Some("election b"))
+        }
+        other => panic!("{other:?}"),
+    }
+    // The split keeps each completion with its invoke and the source lines.
+    let parts = recorder.history().split_by("election");
+    assert_eq!(parts.len(), 2);
+    assert_eq!(parts[0].0, Some(json!("a")));
+    assert_eq!(parts[0].1.ops.len(), 4);
+    assert_eq!(parts[1].1.lines, vec![3, 4, 7, 8, 9, 10]);
+}

@@ -298,6 +298,7 @@ async fn callback(
             let token = shared.recorder.leadership(
                 super::recorded_process(process, super::Lane::Election),
                 LeadershipCall::Elected,
+                store.data().identity.election.as_str(),
                 &name,
                 term.0,
             );

@@ -465,6 +465,9 @@ pub(crate) async fn start(
     let routes = shared.clone();
     let (name, process) = (spec.name.clone(), deployment.id.0);
     let public_id = spec.public_id.unwrap_or(process);
+    let link_election = match &spec.role {
+        Role::Candidate { election, .. } | Role::Observer { election } => election.to_string(),
+    };
     let link_fence = fence.clone();
     // Its routes are in place in the step that enters it, before anything that step
     // causes (its own win) is delivered.
@@ -484,6 +487,7 @@ pub(crate) async fn start(
                     name,
                     process,
                     public_id,
+                    election: link_election,
                 },
             );
             routes.session_fences.insert(*session, link_fence);

@@ -226,6 +226,8 @@ pub(crate) struct Link {
     /// The deployment's id as its user knows it (see [`DeploySpec::public_id`]), to name
     /// it as a leader.
     public_id: u64,
+    /// Its election, for the histories a revocation records.
+    election: String,
 }
 
 /// Which kind of a deployment's acts a recorded op belongs to; see [`recorded_process`].
@@ -343,6 +345,7 @@ impl Shared {
                 self.recorder.leadership_now(
                     recorded_process(link.process, Lane::Exit),
                     LeadershipCall::Revoke,
+                    &link.election,
                     &link.name,
                     term.0,
                 );
@@ -366,6 +369,7 @@ impl Shared {
                 self.recorder.leadership_now(
                     recorded_process(base + 999_999, Lane::Exit),
                     LeadershipCall::Revoke,
+                    deposed.election.as_str(),
                     name,
                     deposed.term.0,
                 );
@@ -890,6 +894,7 @@ impl Runtime {
                     self.shared.recorder.leadership_now(
                         recorded_process(link.process, Lane::Exit),
                         LeadershipCall::Revoke,
+                        &link.election,
                         &link.name,
                         term,
                     );

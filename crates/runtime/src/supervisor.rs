@@ -326,13 +326,14 @@ pub(crate) async fn retire(shared: &Arc<Shared>, name: &str, me: Incarnation, ex
     };
     let (recipient, watcher, session) = (me.recipient, me.watcher, me.session);
     let who = name.clone();
+    let election = me.store.data().identity.election.to_string();
     // The leader's loss of its term is recorded in the step that ends it.
     let record: OnApplied = Box::new(move |applied| {
         if let Ok(Outcome::Retired {
             left_term: Some(term),
         }) = applied
         {
-            recorder.leadership_now(process, call, &who, term.0);
+            recorder.leadership_now(process, call, &election, &who, term.0);
         }
     });
     let hooks = Hooks {

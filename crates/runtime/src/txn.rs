@@ -355,9 +355,13 @@ pub(crate) async fn commit(
         if let Some(admit) = admit.as_deref_mut() {
             admit(&ops)?;
         }
-        let token = shared
-            .recorder
-            .leadership(process, LeadershipCall::Commit, &peer, term.0);
+        let token = shared.recorder.leadership(
+            process,
+            LeadershipCall::Commit,
+            &elector_scope(&elector),
+            &peer,
+            term.0,
+        );
         let command = Command::Commit {
             elector: elector.clone(),
             peer: peer.clone(),
@@ -406,6 +410,12 @@ pub(crate) async fn commit(
     })
 }
 
+/// What a lease elector's terms are recorded under in the leadership history: its own
+/// election, apart from a ballot election of the same name.
+pub(crate) fn elector_scope(elector: &ElectionName) -> String {
+    format!("elector:{elector}")
+}
+
 /// The `guarded-commit` election: the peer's term if it is master, else an election it
 /// must win. A win is recorded as `elected` for the leadership model.
 async fn hold(
@@ -417,6 +427,7 @@ async fn hold(
 ) -> Result<Term, CommitError> {
     let recorder = shared.recorder.clone();
     let who = peer.to_string();
+    let scope = elector_scope(elector);
     let mut hooks = gated(&gate, elector);
     hooks.applied = Some(Box::new(move |applied| {
         if let Ok(Outcome::Leased {
@@ -424,7 +435,7 @@ async fn hold(
             elected: true,
         }) = applied
         {
-            recorder.leadership_now(process, LeadershipCall::Elected, &who, term.0);
+            recorder.leadership_now(process, LeadershipCall::Elected, &scope, &who, term.0);
         }
     }));
     let command = Command::HoldLease {

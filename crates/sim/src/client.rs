@@ -17,6 +17,10 @@ use ballot_core::namespace::{MonoTime, SessionId};
 use super::Histories;
 use super::host::{LEASE_KEY, REG, Refusal, Reply, Request};
 
+/// What the lease elector's terms are recorded under in the lease history (as the
+/// runtime records an elector's).
+pub const LEASE_SCOPE: &str = "elector:sim-lease";
+
 /// How a pending request's history lines are completed.
 enum Record {
     /// Not recorded (sessions, votes, polls).
@@ -293,6 +297,7 @@ impl Client {
                 commit: Some(histories.ballot.leadership(
                     p,
                     LeadershipCall::Commit,
+                    crate::host::ELECTION,
                     &self.name,
                     term.0,
                 )),
@@ -306,9 +311,13 @@ impl Client {
                 // A guarded commit's term is known only once it won, so only a claimed
                 // (speculative) one is a leadership commit.
                 commit: claim.map(|term| {
-                    histories
-                        .lease
-                        .leadership(p, LeadershipCall::Commit, &self.name, term.0)
+                    histories.lease.leadership(
+                        p,
+                        LeadershipCall::Commit,
+                        LEASE_SCOPE,
+                        &self.name,
+                        term.0,
+                    )
                 }),
             },
             Request::Read(key) => Record::Read {

@@ -589,9 +589,15 @@ impl Run {
                     // Another host showed this term first, and it was recorded then.
                     continue;
                 }
+                let scope = if slot == 0 {
+                    host::ELECTION
+                } else {
+                    client::LEASE_SCOPE
+                };
                 recorder.leadership_now(
                     HOST_PROCESS,
                     LeadershipCall::Elected,
+                    scope,
                     &seen.name,
                     seen.term,
                 );

@@ -41,11 +41,13 @@ mod record;
 
 use std::io::Write;
 
+use serde_json::Value;
+
 pub use call::{Call, Outcome};
 pub use filter::Filter;
 pub use op::{Op, OpType};
 pub use parse::{ParseError, parse_line, parse_reader, parse_str};
-pub use record::{LeadershipToken, Recorder, STREAM_BACKLOG, Token};
+pub use record::{ELECTION_FIELD, LeadershipToken, Recorder, STREAM_BACKLOG, Token};
 
 /// A well-formed history: ops in real-time order, one call in flight per process,
 /// completions matching their invokes, time never decreasing.
@@ -85,6 +87,42 @@ impl History {
             writeln!(out, "{}", op.to_line())?;
         }
         Ok(())
+    }
+
+    /// The history split by the value of the invoke field `field`: one history per
+    /// value, in order of first appearance, each completion going with its invoke (by
+    /// process), source lines kept. Calls whose invoke lacks the field form a part keyed
+    /// `None`. Returns one part when no invoke has the field.
+    pub fn split_by(&self, field: &str) -> Vec<(Option<Value>, History)> {
+        let mut parts: Vec<(Option<Value>, History)> = Vec::new();
+        let mut open: std::collections::HashMap<u64, usize> = std::collections::HashMap::new();
+        for (index, op) in self.ops.iter().enumerate() {
+            let part = if op.kind == OpType::Invoke {
+                let key = op.extra.get(field).cloned();
+                let part = match parts.iter().position(|(k, _)| *k == key) {
+                    Some(part) => part,
+                    None => {
+                        parts.push((key, History::default()));
+                        parts.len() - 1
+                    }
+                };
+                open.insert(op.process, part);
+                part
+            } else {
+                match open.remove(&op.process) {
+                    Some(part) => part,
+                    // A completion without an invoke cannot be in a well-formed history.
+                    None => continue,
+                }
+            };
+            let history = &mut parts[part].1;
+            history.ops.push(op.clone());
+            history.lines.push(self.line_of(index));
+        }
+        if parts.is_empty() {
+            parts.push((None, History::default()));
+        }
+        parts
     }
 
     /// The history as one JSON-lines string.

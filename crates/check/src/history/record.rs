@@ -61,6 +61,11 @@ enum Streamed {
     Flushed(SyncSender<()>),
 }
 
+/// The field of a leadership invoke that names its election (or lease elector): a host
+/// runs many elections, each with its own leaders, and the leadership model is checked
+/// election by election ([`crate::history::History::split_by`]).
+pub const ELECTION_FIELD: &str = "election";
+
 /// Lines a streaming recorder holds for its writing thread, at most; beyond it, whoever
 /// records waits for the disk rather than let memory grow.
 pub const STREAM_BACKLOG: usize = 65_536;
@@ -194,13 +199,16 @@ impl Recorder {
         }
     }
 
-    /// Records that `candidate` begins `call` under `term`, in the leadership model's
-    /// shape (`[candidate, term]` in and out); complete it with [`LeadershipToken::ok`] or
-    /// [`LeadershipToken::fail`]. Every place that records leadership goes through here.
+    /// Records that `candidate` begins `call` under `term` of `election` (an election or
+    /// a lease elector), in the leadership model's shape (`[candidate, term]` in and out,
+    /// the election in the invoke's [`ELECTION_FIELD`]); complete it with
+    /// [`LeadershipToken::ok`] or [`LeadershipToken::fail`]. Every place that records
+    /// leadership goes through here.
     pub fn leadership(
         &self,
         process: u64,
         call: LeadershipCall,
+        election: &str,
         candidate: &str,
         term: u64,
     ) -> LeadershipToken {
@@ -211,16 +219,25 @@ impl Recorder {
             };
         }
         let value = serde_json::json!([candidate, term]);
+        let extra = BTreeMap::from([(ELECTION_FIELD.to_string(), Value::from(election))]);
         LeadershipToken {
-            token: self.invoke(process, call.name(), value.clone()),
+            token: self.invoke_with(process, call.name(), value.clone(), extra),
             value,
         }
     }
 
     /// Records a leadership `call` that took effect at once (invoked and `ok` together):
     /// a win decided in the writer's step, a revocation, a resignation.
-    pub fn leadership_now(&self, process: u64, call: LeadershipCall, candidate: &str, term: u64) {
-        self.leadership(process, call, candidate, term).ok();
+    pub fn leadership_now(
+        &self,
+        process: u64,
+        call: LeadershipCall,
+        election: &str,
+        candidate: &str,
+        term: u64,
+    ) {
+        self.leadership(process, call, election, candidate, term)
+            .ok();
     }
 
     /// A copy of everything kept so far (empty when off, and when streaming without

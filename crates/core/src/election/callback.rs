@@ -86,6 +86,8 @@ pub struct Effects {
 pub struct Deposition {
     /// The name it entered with, if any.
     pub name: Option<String>,
+    /// The election it led.
+    pub election: ElectionName,
     /// The term that ended.
     pub term: Term,
     /// Its session.

@@ -886,6 +886,7 @@ impl Elections {
             });
             out.deposed.push(Deposition {
                 name: candidate.name.clone(),
+                election: candidate.election.clone(),
                 term,
                 session: candidate.session,
             });

@@ -64,11 +64,13 @@ impl elector_api::Host for HostState {
         // history shows every term its commits are guarded by (the leadership model).
         let recorder = self.shared.recorder.clone();
         let who = peer.clone();
+        let scope = format!("elector:{name}");
         let record: OnApplied = Box::new(move |applied| {
             if let Ok(Outcome::Lease(LeaseOutcome::Won { term, .. })) = applied {
                 recorder.leadership_now(
                     crate::txn::next_process(),
                     LeadershipCall::Elected,
+                    &scope,
                     &who,
                     term.0,
                 );

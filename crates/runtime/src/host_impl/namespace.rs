@@ -30,12 +30,19 @@ impl HostState {
         }
         let check = self.fenced();
         let recorded = match &guard {
-            Some(Guard::HoldsTerm { term, .. }) => Some(self.shared.recorder.leadership(
-                recorded_process(self.identity.process, Lane::Commit),
-                LeadershipCall::Commit,
-                &self.identity.name,
-                term.0,
-            )),
+            Some(Guard::HoldsTerm { term, ballots, .. }) => Some(
+                self.shared.recorder.leadership(
+                    recorded_process(self.identity.process, Lane::Commit),
+                    LeadershipCall::Commit,
+                    // The guard's election: `<root>/<election>/ballots`.
+                    ballots
+                        .parent()
+                        .as_ref()
+                        .map_or("", |election| election.name()),
+                    &self.identity.name,
+                    term.0,
+                ),
+            ),
             None => None,
         };
         let command = Command::Multi {

@@ -242,6 +242,68 @@ fn the_dashboard_shows_the_leader_and_its_successor_after_a_kill_and_a_deploymen
         )
         .await;
 
+        // Changes from the page, with the token typed into it: a deploy through the form
+        // (the README's candidate, into an election of its own) and a kill by button.
+        browser
+            .execute(
+                "const t = document.querySelector('#token'); t.value = arguments[0]; t.dispatchEvent(new Event('change')); return null;",
+                vec![json!(super::serve::TOKEN)],
+            )
+            .await
+            .unwrap();
+        browser
+            .find(Locator::Css("#deploy input[name=wasm]"))
+            .await
+            .expect("the deploy form's file input")
+            .send_keys(ballot_artifacts::README_CANDIDATE)
+            .await
+            .expect("a file chosen");
+        browser
+            .execute(
+                r#"
+                const form = document.querySelector('#deploy');
+                form.querySelector('[name=election]').value = 'jobs';
+                form.querySelector('[name=name]').value = 'gamma';
+                form.querySelector('button').click();
+                return null;
+                "#,
+                vec![],
+            )
+            .await
+            .unwrap();
+        until_page(
+            &browser,
+            Duration::from_secs(30),
+            "gamma leading jobs",
+            "const row = document.querySelector('tr[data-election=\"jobs\"]'); return row && row.querySelector('td.leader').textContent.startsWith('gamma (#') ? true : null;",
+        )
+        .await;
+        let beta = components(&server)
+            .into_iter()
+            .find(|d| d.name == "beta")
+            .expect("beta is listed");
+        browser
+            .execute(
+                &format!("document.querySelector('tr[data-deployment=\"{}\"] button.kill').click(); return null;", beta.id),
+                vec![],
+            )
+            .await
+            .unwrap();
+        until_page(
+            &browser,
+            Duration::from_secs(20),
+            "alpha leading again after beta's kill from the page",
+            &leader_shown("alpha"),
+        )
+        .await;
+        until_page(
+            &browser,
+            Duration::from_secs(10),
+            "the kill reported",
+            "return document.querySelector('#message').textContent === 'kill beta: done' ? true : null;",
+        )
+        .await;
+
         // The history check runs on the host's own history.
         browser
             .find(Locator::Id("check"))
