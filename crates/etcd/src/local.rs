@@ -5,6 +5,7 @@
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 /// Why a local cluster could not start.
@@ -40,13 +41,30 @@ pub struct LocalCluster {
     binary: String,
 }
 
+/// A port for a member to listen on. Not one the kernel hands out for `bind(0)`: those
+/// come from the ephemeral range, which outgoing connections (the tests make many) also
+/// draw from, so such a port could be taken between this check and etcd's bind. Ports
+/// below the ephemeral range are only taken by listeners, and a bind checks that none is.
 fn free_port() -> Result<u16, LocalError> {
-    let listener = TcpListener::bind("127.0.0.1:0")
-        .map_err(|e| LocalError::Failed(format!("finding a free port: {e}")))?;
-    listener
-        .local_addr()
-        .map(|a| a.port())
-        .map_err(|e| LocalError::Failed(e.to_string()))
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let ephemeral_start = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|range| range.split_whitespace().next()?.parse::<u32>().ok())
+        .unwrap_or(32768);
+    let (low, high) = (10_000, ephemeral_start.max(12_000));
+    // Processes running tests at once start at different places of the range.
+    let start = std::process::id().wrapping_mul(7919);
+    for _ in 0..1_000 {
+        let offset = start.wrapping_add(NEXT.fetch_add(1, Ordering::Relaxed));
+        let port = low + offset % (high - low);
+        let port = u16::try_from(port).expect("below the ephemeral range");
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return Ok(port);
+        }
+    }
+    Err(LocalError::Failed(
+        "no free port below the ephemeral range".into(),
+    ))
 }
 
 impl LocalCluster {

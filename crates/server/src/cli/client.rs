@@ -891,20 +891,15 @@ pub fn watch(args: WatchArgs) -> anyhow::Result<ExitCode> {
 /// Reconnection attempts of `ballot watch` in a row (about 30 s in all).
 const WATCH_RETRIES: u32 = 20;
 
-/// The leaders of every election now, as one event at the server's current revision: what
-/// `ballot watch` shows when it cannot replay what it missed.
+/// The leaders of every election now, as one event: what `ballot watch` shows when it
+/// cannot replay what it missed. Its revision is read first, so following from it can
+/// repeat a change the leaders already show but never miss one.
 fn current_leaders(c: &Connection) -> anyhow::Result<EventView> {
-    let elections: Vec<ElectionView> = c.answer(c.agent().get(c.url("/v1/elections")?).call())?;
-    let revision = elections
-        .iter()
-        .map(|election| election.revision)
-        .max()
-        .unwrap_or_default();
     let health: serde_json::Value = c.answer(c.agent().get(c.url("/healthz")?).call())?;
     let revision = health["revision"]
         .as_u64()
-        .unwrap_or(revision)
-        .max(revision);
+        .context("the server's /healthz names no revision")?;
+    let elections: Vec<ElectionView> = c.answer(c.agent().get(c.url("/v1/elections")?).call())?;
     Ok(EventView {
         revision,
         nodes: Vec::new(),
