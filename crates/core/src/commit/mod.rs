@@ -37,7 +37,7 @@ pub const MAX_ATTEMPTS: usize = 5;
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum CommitError {
     /// The caller does not hold the term (or lost the election): the current term, if any.
-    #[error("not the leader; the current term is {current:?}")]
+    #[error("not the leader: {}", crate::namespace::describe_current(.current))]
     NotLeader {
         /// The term that holds now.
         current: Option<Term>,

@@ -147,3 +147,16 @@ fn a_preview_returns_the_view_and_writes_nothing() {
     assert_eq!(preview.ops.len(), 1);
     assert_eq!(el.namespace().state().encode(), before);
 }
+
+#[test]
+fn a_not_leader_refusal_names_the_term_in_words() {
+    let refused = CommitError::NotLeader {
+        current: Some(crate::namespace::Revision(8)),
+    };
+    assert_eq!(refused.to_string(), "not the leader: the current term is 8");
+    let refused = CommitError::NotLeader { current: None };
+    assert_eq!(
+        refused.to_string(),
+        "not the leader: the election has no leader"
+    );
+}

@@ -84,7 +84,8 @@ pub enum Error {
     },
 }
 
-fn describe_current(current: &Option<Revision>) -> String {
+/// The current term in words, for refusals: never a `Debug` rendering.
+pub(crate) fn describe_current(current: &Option<Revision>) -> String {
     match current {
         Some(term) => format!("the current term is {term}"),
         None => "the election has no leader".to_string(),

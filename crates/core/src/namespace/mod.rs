@@ -46,6 +46,7 @@ use std::{fmt, ops::Bound};
 use imbl::OrdMap;
 use serde::{Deserialize, Serialize};
 
+pub(crate) use error::describe_current;
 pub use error::{Error, MultiError, PathError};
 pub use journal::{Entry, ReplayError};
 pub use node::{CreateMode, Data, Lifetime, Node, Stat};

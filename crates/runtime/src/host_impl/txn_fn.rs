@@ -111,7 +111,10 @@ pub(crate) fn to_ops(ops: Vec<wit::Op>) -> Result<Vec<ns::Op>, String> {
                 ));
             }
             convert::op(op, ns::SessionId(0))
-                .map_err(|error| format!("operation {index} is invalid: {error:?}"))
+                .map_err(|error| match error {
+                    wit::Error::Invalid(reason) => format!("operation {index} is invalid: {reason}"),
+                    other => format!("operation {index} is invalid: {other:?}"),
+                })
         })
         .collect()
 }

@@ -183,8 +183,10 @@ fn election_of(root: &NodePath, path: &NodePath) -> Option<ElectionName> {
     ElectionName::parse(name).ok()
 }
 
-/// Query of `GET /v1/events`.
+/// Query of `GET /v1/events`. Unknown parameters are refused, as on every route: a
+/// misspelt `prefix` must not silently widen the stream.
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct EventsQuery {
     /// Resume after this revision (like `Last-Event-ID`, for clients that cannot set it).
     since: Option<u64>,

@@ -129,7 +129,13 @@ fn check_history(history: &History, complete: bool, recorded: usize) -> ApiResul
         ),
         Verdict::Unknown(why) => (
             "unknown",
-            Some(format!("the check gave up: {why:?} budget spent")),
+            Some(format!(
+                "the check gave up: its {} budget was spent",
+                match why {
+                    ballot_check::Exhausted::Time => "time (10 s)",
+                    ballot_check::Exhausted::Memory => "memory (512 MiB)",
+                }
+            )),
             None,
         ),
     };

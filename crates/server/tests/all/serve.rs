@@ -1613,3 +1613,19 @@ fn each_token_scope_allows_its_calls_and_no_others() {
     assert!(!ok);
     assert!(err.contains("read scope"), "{err}");
 }
+
+/// The event streams refuse what they do not know, as deploys do: a misspelt parameter
+/// is a 400, not a silently wider stream.
+#[test]
+fn event_streams_refuse_unknown_parameters() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("data"), &[]);
+    for path in ["/v1/events?prefx=/a", "/v1/timeline?after=3"] {
+        let (status, body) = get(&server, path);
+        assert_eq!(status, 400, "{path}: {body}");
+        assert!(
+            code_message(&body).contains("unknown field"),
+            "{path}: {body}"
+        );
+    }
+}
