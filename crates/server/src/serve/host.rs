@@ -61,7 +61,14 @@ async fn open_store(
     let clock = Arc::new(SystemClock::new());
     match backend.clone() {
         Backend::Embedded => Ok((
-            EmbeddedStore::open(&data_dir.join("store"), clock, Options::default())?,
+            EmbeddedStore::open(&data_dir.join("store"), clock, Options::default()).map_err(
+                |e| {
+                    anyhow::anyhow!(
+                        "opening the store in {}: {e}",
+                        data_dir.join("store").display()
+                    )
+                },
+            )?,
             None,
         )),
         Backend::Etcd {
@@ -124,7 +131,9 @@ impl Host {
         recorder: Recorder,
         backend: &Backend,
     ) -> anyhow::Result<Arc<Host>> {
-        std::fs::create_dir_all(data_dir)?;
+        use anyhow::Context as _;
+        std::fs::create_dir_all(data_dir)
+            .with_context(|| format!("creating the data folder {}", data_dir.display()))?;
         let (store, cluster) = open_store(data_dir, backend).await?;
         let engine = new_engine().map_err(|e| anyhow::anyhow!("{e:#}"))?;
         let runtime = Runtime::new(engine, store, recorder.clone())?;
@@ -163,7 +172,9 @@ impl Host {
         let metrics = Metrics::new(runtime.commit_latency());
         let host = Arc::new(Host {
             cluster,
-            registry: Arc::new(Registry::open(data_dir)?),
+            registry: Arc::new(Registry::open(data_dir).map_err(|e| {
+                anyhow::anyhow!("opening the deployments in {}: {e}", data_dir.display())
+            })?),
             runtime,
             live: DashMap::new(),
             not_started: DashMap::new(),

@@ -170,13 +170,20 @@ async fn serve(args: ServeArgs, token: Token) -> anyhow::Result<ExitCode> {
     };
     // The host always records its leadership history (the dashboard and `GET /v1/history`
     // check it), keeping a bounded prefix in memory; `--history` also streams all of it.
-    let recorder = match &args.history {
-        None => recorder,
-        Some(path) => recorder.streaming_to(std::fs::File::create(path)?),
-    }
-    .keeping(history::KEPT);
+    let recorder =
+        match &args.history {
+            None => recorder,
+            Some(path) => recorder.streaming_to(std::fs::File::create(path).map_err(|e| {
+                anyhow::anyhow!("creating the history file {}: {e}", path.display())
+            })?),
+        }
+        .keeping(history::KEPT);
+    // The address first: a port in use is refused before the store is opened (and, on
+    // etcd, before this host joins the cluster).
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .map_err(|e| anyhow::anyhow!("listening on {}: {e}", args.listen))?;
     let host = Host::start(&args.data_dir, recorder.clone(), &backend).await?;
-    let listener = tokio::net::TcpListener::bind(args.listen).await?;
     // The first line on stdout is the address, for scripts and tests that asked for
     // port 0.
     println!(

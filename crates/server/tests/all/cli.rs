@@ -327,3 +327,38 @@ fn ballot_new_makes_components_that_build_and_deploy() {
     );
     assert!(status == 200 || status == 201, "{body}");
 }
+
+/// Start-up errors name what the host was doing and the path or address: a data folder
+/// that is a file, and a port in use (refused before the store is opened: the folder
+/// stays empty).
+#[test]
+fn serve_start_up_errors_name_their_subject() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("a-file");
+    std::fs::write(&file, "not a folder").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_ballot"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(&file)
+        .env("BALLOT_TOKEN", "t")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        err.contains("creating the data folder") && err.contains("a-file"),
+        "{err}"
+    );
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = taken.local_addr().unwrap().to_string();
+    let data = dir.path().join("data");
+    let out = Command::new(env!("CARGO_BIN_EXE_ballot"))
+        .args(["serve", "--listen", &address, "--data-dir"])
+        .arg(&data)
+        .env("BALLOT_TOKEN", "t")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(err.contains(&format!("listening on {address}")), "{err}");
+    assert!(!data.exists(), "the store was not opened");
+}
