@@ -34,12 +34,14 @@
 //! # fn fixture_log_flood() {}
 //! # fn fixture_loop_forever() {}
 //! # fn fixture_memory_hog() {}
+//! # fn fixture_refuse_win() {}
 //! # fn fixture_sleep_in_host() {}
 //! # fn fixture_slow_watcher() {}
 //! # fn fixture_sockets() {}
 //! # fn fixture_trap_on_event() {}
 //! # fn fixture_trap_on_win() {}
 //! # fn fixture_txn() {}
+//! # fn readme_candidate() {}
 //! # fn work_queue_worker() {}
 //! ballot_artifacts::foreach_component!(assert_test_exists);
 //! # }
