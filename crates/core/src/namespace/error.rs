@@ -128,6 +128,9 @@ pub enum PathError {
         /// The limit.
         max: usize,
     },
+    /// A child's name holds a `/`: it would name a node further down, not a child.
+    #[error("a child's name holds '/'")]
+    SlashInName,
 }
 
 /// A refused `multi`: which operation failed and why. Nothing of the multi was applied.

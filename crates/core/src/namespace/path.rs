@@ -69,8 +69,17 @@ impl NodePath {
         &self.0[cut + 1..]
     }
 
-    /// The path of the child `name` of this node, validated like any other path.
+    /// The path of the child `name` of this node, validated like any other path; `name`
+    /// must be one segment (no `/`).
     pub fn child(&self, name: &str) -> Result<NodePath, Error> {
+        // `a/b` would name a grandchild: a peer, ballot or sequential name given as a
+        // child must be one segment.
+        if name.contains('/') {
+            return Err(Error::InvalidPath {
+                path: format!("{}/{}", self.0.trim_end_matches('/'), name.escape_debug()),
+                reason: PathError::SlashInName,
+            });
+        }
         if self.is_root() {
             NodePath::parse(&format!("/{name}"))
         } else {
@@ -190,6 +199,15 @@ mod tests {
                 max: MAX_PATH_LEN
             }
         );
+    }
+
+    #[test]
+    fn a_child_is_one_segment() {
+        let peers = NodePath::parse("/electors/jobs/peers").unwrap();
+        assert_eq!(peers.child("a").unwrap().as_str(), "/electors/jobs/peers/a");
+        let nested = peers.child("a/b").unwrap_err();
+        assert!(nested.to_string().contains("'/'"), "{nested}");
+        assert_eq!(NodePath::root().child("x").unwrap().as_str(), "/x");
     }
 
     #[test]

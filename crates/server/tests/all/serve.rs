@@ -1629,3 +1629,28 @@ fn event_streams_refuse_unknown_parameters() {
         );
     }
 }
+
+/// A peer name is one path segment: `a/b` is refused with a 400 naming the problem, not
+/// nested under peer `a` (where it could win an election), and nothing is created.
+#[test]
+fn elector_peer_names_with_a_slash_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("data"), &[]);
+    for peer in ["a/b", "x/"] {
+        let (status, body) = post_json(
+            &server,
+            "/v1/electors/jobs/peers",
+            json!({"peer": peer, "duration_ms": 5000}),
+        );
+        assert_eq!(status, 400, "{peer}: {body}");
+        assert!(code_message(&body).contains("peer name"), "{peer}: {body}");
+    }
+    let (status, _) = get(&server, "/v1/electors/jobs");
+    assert_eq!(status, 404, "no elector was created");
+    let (status, body) = post_json(
+        &server,
+        "/v1/electors/jobs/peers",
+        json!({"peer": "a", "duration_ms": 5000}),
+    );
+    assert_eq!(status, 204, "{body}");
+}
