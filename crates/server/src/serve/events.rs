@@ -201,17 +201,7 @@ pub async fn stream(
     query: Result<Query<EventsQuery>, axum::extract::rejection::QueryRejection>,
 ) -> ApiResult<Sse<impl Stream<Item = Result<Event, Infallible>>>> {
     let Query(query) = query?;
-    let header = match headers.get("last-event-id") {
-        Some(value) => Some(
-            value
-                .to_str()
-                .ok()
-                .and_then(|text| text.trim().parse::<u64>().ok())
-                .ok_or_else(|| ApiError::bad_request("Last-Event-ID must be a revision"))?,
-        ),
-        None => None,
-    };
-    let since = header.or(query.since);
+    let since = last_event_id(&headers, "a revision")?.or(query.since);
     let current = host.runtime.state().revision().0;
     if let Some(since) = since.filter(|since| *since > current) {
         return Err(ApiError::bad_request(format!(
@@ -238,6 +228,21 @@ pub async fn stream(
         .take_until(host.stopped())
         .filter_map(move |event| std::future::ready(to_sse(&event, prefix.as_ref()).map(Ok)));
     Ok(Sse::new(events).keep_alive(KeepAlive::default()))
+}
+
+/// The `Last-Event-ID` a resuming event-stream client sent, if any: a number, `what` says
+/// of what (refused with 400 otherwise). Every stream of the API resumes this way.
+pub fn last_event_id(headers: &HeaderMap, what: &str) -> ApiResult<Option<u64>> {
+    headers
+        .get("last-event-id")
+        .map(|value| {
+            value
+                .to_str()
+                .ok()
+                .and_then(|text| text.trim().parse::<u64>().ok())
+                .ok_or_else(|| ApiError::bad_request(format!("Last-Event-ID must be {what}")))
+        })
+        .transpose()
 }
 
 /// The events after revision `last`: the backlog, then live ones, each once, in order.

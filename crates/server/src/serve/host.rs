@@ -139,9 +139,7 @@ impl Host {
         let runtime = Runtime::new(engine, store, recorder.clone())?;
         runtime.name_host(match backend {
             Backend::Etcd { host_id, .. } => host_id.clone(),
-            Backend::Embedded => std::fs::read_to_string("/etc/hostname")
-                .map(|name| name.trim().to_owned())
-                .unwrap_or_else(|_| "local".into()),
+            Backend::Embedded => super::machine_name().unwrap_or_else(|| "local".into()),
         });
         if let Some(cluster) = &cluster {
             runtime.number_deployments_from(cluster.epoch().0.saturating_mul(1_000_000));

@@ -116,9 +116,7 @@ impl ServeArgs {
         let host_id = match &self.host_id {
             Some(id) => id.clone(),
             None => {
-                let machine = std::fs::read_to_string("/etc/hostname")
-                    .map(|name| name.trim().to_owned())
-                    .unwrap_or_else(|_| "host".into());
+                let machine = machine_name().unwrap_or_else(|| "host".into());
                 format!("{machine}-{}", self.listen.port())
             }
         };
@@ -134,6 +132,23 @@ impl ServeArgs {
             digest_every: self.digest_every.max(1),
         })
     }
+}
+
+/// This machine's name, for a host's default id and what `whoami` tells components.
+pub(crate) fn machine_name() -> Option<String> {
+    std::fs::read_to_string("/etc/hostname")
+        .ok()
+        .map(|name| name.trim().to_owned())
+}
+
+/// Milliseconds since the Unix epoch on this host's wall clock: for people and for
+/// comparing hosts, never for timing (sessions and leases run on the monotonic clock).
+pub(crate) fn wall_clock_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |since| {
+            u64::try_from(since.as_millis()).unwrap_or(u64::MAX)
+        })
 }
 
 static MAX_BODY_BYTES: AtomicUsize = AtomicUsize::new(64 << 20);
@@ -331,9 +346,7 @@ async fn reject_oversized(
 async fn healthz(State(host): State<Arc<Host>>) -> impl IntoResponse {
     // The wall clock is reported for operators comparing hosts; nothing in the host
     // depends on it (sessions and leases run on the monotonic clock).
-    let wall_clock_ms = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |since| since.as_millis() as u64);
+    let wall_clock_ms = wall_clock_ms();
     // A replica whose state diverged from the cluster's stopped serving: say so, and why.
     let halted = host.runtime.halted();
     let status = if halted.is_some() {

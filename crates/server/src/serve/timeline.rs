@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 
 use ballot_runtime::{Delivered, TimelineEntry, TimelineEvent};
 
-use super::error::{ApiError, ApiResult};
+use super::error::ApiResult;
 use super::host::Host;
 
 /// One timeline line as the API shows it.
@@ -106,21 +106,9 @@ pub async fn stream(
     query: Result<Query<TimelineQuery>, axum::extract::rejection::QueryRejection>,
 ) -> ApiResult<Sse<impl Stream<Item = Result<Event, Infallible>>>> {
     let Query(query) = query?;
-    let resumed = match headers.get("last-event-id") {
-        Some(value) => Some(
-            value
-                .to_str()
-                .ok()
-                .and_then(|text| text.trim().parse::<u64>().ok())
-                .ok_or_else(|| ApiError::bad_request("Last-Event-ID must be a line number"))?,
-        ),
-        None => query.since,
-    };
+    let resumed = super::events::last_event_id(&headers, "a line number")?.or(query.since);
     let from = resumed.map_or(0, |last| last.saturating_add(1));
-    let now_ms = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, millis);
-    let started_ms = now_ms.saturating_sub(millis(host.runtime.uptime()));
+    let started_ms = super::wall_clock_ms().saturating_sub(millis(host.runtime.uptime()));
     let lines = futures_util::stream::unfold(
         (host.clone(), host.runtime.timeline_changes(), from),
         move |(host, mut changes, mut from)| async move {
