@@ -1476,12 +1476,22 @@ fn ballot_watch_resumes_across_a_server_restart() {
     });
     server.terminate();
     let server = Server::start(&data, &["--listen", &listen]);
-    until("that it resumed", &|line| {
-        line.starts_with("err: watch: the server no longer holds the events after revision")
-    });
-    until("the leader after the restart", &|line| {
-        line.contains("leader of example: term")
-    });
+    // Its notice (stderr) and the leaders it shows (stdout) come on two pipes, in either
+    // order: wait for both.
+    let (resumed, led) = (std::cell::Cell::new(false), std::cell::Cell::new(false));
+    until(
+        "that it resumed, and the leader after the restart",
+        &|line| {
+            if line.starts_with("err: watch: the server no longer holds the events after revision")
+            {
+                resumed.set(true);
+            }
+            if line.contains("leader of example: term") {
+                led.set(true);
+            }
+            resumed.get() && led.get()
+        },
+    );
     let anywhere = wasm(ballot_artifacts::README_CANDIDATE);
     let (status, body) = deploy(&server, &anywhere, "role=candidate&election=other&name=b");
     assert_eq!(status, 201, "{body}");
