@@ -4,12 +4,12 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use etcd_client::{EventType, WatchOptions, WatchResponse};
+use etcd_client::{EventType, PutOptions, WatchOptions, WatchResponse};
 
 use ballot_core::namespace::HostEpoch;
 use ballot_store::StoreError;
 use ballot_store::log::{Batch, Entry, Log, Position};
-use ballot_store::{Sequenced, SharedLog};
+use ballot_store::{Appended, Sequenced, SharedLog};
 
 use crate::connection::{Connection, unavailable};
 use crate::envelope::{Envelope, FORMAT};
@@ -49,7 +49,7 @@ impl EtcdLog {
 
     /// Puts one batch and returns its revision; the put is refused before it is sent if it
     /// is over the cluster's request limit.
-    fn put(&self, host: HostEpoch, seq: u64, entries: &[Entry]) -> Result<Position, StoreError> {
+    fn put(&self, host: HostEpoch, seq: u64, entries: &[Entry]) -> Result<Appended, StoreError> {
         let value = Envelope {
             format: FORMAT,
             host,
@@ -69,14 +69,20 @@ impl EtcdLog {
         let mut client = self.connection.client();
         let response = self
             .connection
-            .block_on(client.put(key, value, None))
+            .block_on(client.put(key, value, Some(PutOptions::new().with_prev_key())))
             .map_err(unavailable("appending a batch"))?;
         let revision = response
             .header()
             .map(|h| h.revision() as u64)
             .ok_or_else(|| StoreError::Unavailable("etcd's answer had no revision".into()))?;
         self.last.fetch_max(revision, Ordering::AcqRel);
-        Ok(revision)
+        Ok(Appended {
+            position: revision,
+            // The previous batch's revision; none before the first batch.
+            after: response
+                .prev_key()
+                .map(|previous| previous.mod_revision() as u64),
+        })
     }
 
     /// At most `max` batches after `after`, tagged with their proposers.
@@ -171,6 +177,7 @@ impl Log for EtcdLog {
     fn write(&mut self, entries: &[Entry]) -> Result<Position, StoreError> {
         self.seq += 1;
         self.put(HostEpoch::EMBEDDED, self.seq, entries)
+            .map(|appended| appended.position)
     }
 
     /// A put returns once a quorum of members has it: nothing is left to sync.
@@ -197,7 +204,7 @@ impl SharedLog for EtcdLog {
         host: HostEpoch,
         seq: u64,
         entries: &[Entry],
-    ) -> Result<Position, StoreError> {
+    ) -> Result<Appended, StoreError> {
         self.put(host, seq, entries)
     }
 

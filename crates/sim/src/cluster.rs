@@ -34,7 +34,7 @@ use ballot_core::namespace::{HostEpoch, Limits, MonoTime, Namespace, State};
 use ballot_store::clock::{Clock, ManualClock};
 use ballot_store::embedded::{Options, SharedStepper};
 use ballot_store::log::{Entry, Position, Replayed};
-use ballot_store::{EmbeddedStore, Feeder, Hooks, Sequenced, SharedLog, StoreError};
+use ballot_store::{Appended, EmbeddedStore, Feeder, Hooks, Sequenced, SharedLog, StoreError};
 
 use super::faults::FaultCounts;
 use super::host::{self, Candidates, Leaders, Outgoing, Reply, Request, lock};
@@ -98,7 +98,7 @@ impl SharedLog for SimLog {
         host: HostEpoch,
         seq: u64,
         entries: &[Entry],
-    ) -> Result<Position, StoreError> {
+    ) -> Result<Appended, StoreError> {
         let mut state = self.state();
         let fault = state.next_append.take();
         if fault == Some(AppendFault::Fail) {
@@ -106,7 +106,8 @@ impl SharedLog for SimLog {
                 "simulated: the append failed and nothing landed".into(),
             ));
         }
-        let position = state.batches.len() as Position + 1;
+        let after = state.batches.last().map_or(0, |b| b.position);
+        let position = after + 1;
         state.batches.push(Sequenced {
             position,
             host,
@@ -117,7 +118,10 @@ impl SharedLog for SimLog {
             Some(AppendFault::LoseAnswer) => Err(StoreError::Unavailable(
                 "simulated: the append landed and its answer was lost".into(),
             )),
-            _ => Ok(position),
+            _ => Ok(Appended {
+                position,
+                after: Some(after),
+            }),
         }
     }
 }

@@ -54,7 +54,7 @@ use thiserror::Error;
 use ballot_core::namespace::{Committed, Error, Guard, MultiError, Op, Revision, SessionId, State};
 
 pub use embedded::{
-    Checkpoint, EffectsSink, EmbeddedStore, Feeder, Hooks, Options, Sequenced, SharedLog,
+    Appended, Checkpoint, EffectsSink, EmbeddedStore, Feeder, Hooks, Options, Sequenced, SharedLog,
 };
 pub use log::{Log, Snapshots};
 

@@ -14,7 +14,7 @@ use ballot_core::namespace::{
 use ballot_store::clock::ManualClock;
 use ballot_store::embedded::thread_spawner;
 use ballot_store::log::{Entry, Position, Replayed};
-use ballot_store::{EmbeddedStore, Feeder, Options, Sequenced, SharedLog, StoreError};
+use ballot_store::{Appended, EmbeddedStore, Feeder, Options, Sequenced, SharedLog, StoreError};
 
 /// An ordered log in memory that any number of replicas append to and follow.
 #[derive(Clone, Default)]
@@ -28,10 +28,11 @@ impl SharedLog for MemoryLog {
         host: HostEpoch,
         seq: u64,
         entries: &[Entry],
-    ) -> Result<Position, StoreError> {
+    ) -> Result<Appended, StoreError> {
         let (batches, grown) = &*self.batches;
         let mut batches = batches.lock().unwrap();
-        let position = batches.len() as u64 + 1;
+        let after = batches.len() as u64;
+        let position = after + 1;
         batches.push(Sequenced {
             position,
             host,
@@ -39,7 +40,10 @@ impl SharedLog for MemoryLog {
             entries: entries.to_vec(),
         });
         grown.notify_all();
-        Ok(position)
+        Ok(Appended {
+            position,
+            after: Some(after),
+        })
     }
 }
 
@@ -279,7 +283,7 @@ fn a_command_over_the_batch_limit_is_refused_before_it_is_sent() {
             host: HostEpoch,
             seq: u64,
             entries: &[Entry],
-        ) -> Result<Position, StoreError> {
+        ) -> Result<Appended, StoreError> {
             self.0.append(host, seq, entries)
         }
         fn max_batch_bytes(&self) -> usize {
@@ -367,7 +371,7 @@ impl SharedLog for FaultyLog {
         host: HostEpoch,
         seq: u64,
         entries: &[Entry],
-    ) -> Result<Position, StoreError> {
+    ) -> Result<Appended, StoreError> {
         let (lose_answer, fail) = {
             let mut rng = self.rng.lock().unwrap();
             (rng.chance(10), rng.chance(4))
@@ -376,14 +380,14 @@ impl SharedLog for FaultyLog {
             self.faults.appends_failed.fetch_add(1, Ordering::Relaxed);
             return Err(StoreError::Unavailable("the append failed".into()));
         }
-        let position = self.log.append(host, seq, entries)?;
+        let appended = self.log.append(host, seq, entries)?;
         if lose_answer {
             self.faults.answers_lost.fetch_add(1, Ordering::Relaxed);
             return Err(StoreError::Unavailable(
                 "the append's answer was lost".into(),
             ));
         }
-        Ok(position)
+        Ok(appended)
     }
 }
 
@@ -550,4 +554,63 @@ fn replicas_on_a_log_that_loses_answers_and_redelivers_agree_and_lose_no_acknowl
             store.close();
         }
     }
+}
+
+/// A batch that lands right behind the last one the replica applied applies when its
+/// append is answered, without waiting for the follower to bring it back: nothing can
+/// come between the two. When the follower does bring it back, it does not apply again.
+#[test]
+fn a_batch_right_behind_the_replica_applies_on_its_answer_and_once() {
+    let log = MemoryLog::default();
+    let stop = Arc::new(AtomicBool::new(false));
+    let fresh = Replayed {
+        elections: Elections::new(Namespace::new(Limits::default())),
+        position: 0,
+        replayed: 0,
+    };
+    // No follower yet: only the append's answer can apply anything.
+    let (store, feeder) = EmbeddedStore::open_shared(
+        Box::new(log.clone()),
+        fresh,
+        HostEpoch(1),
+        Arc::new(ManualClock::new()),
+        Options::default(),
+        thread_spawner(),
+    );
+    let create = |name: &str| Command::Multi {
+        guard: None,
+        ops: vec![Op::Create {
+            path: NodePath::parse(name).unwrap(),
+            data: Data::from("x"),
+            mode: CreateMode {
+                lifetime: Lifetime::Persistent,
+                sequential: false,
+            },
+        }],
+        quota: None,
+    };
+    let joined = feeder.propose_blocking(Command::JoinHost {
+        epoch: HostEpoch(1),
+        id: "host-1".into(),
+    });
+    assert_eq!(joined.unwrap(), Ok(Outcome::Done));
+    for name in ["/a", "/b"] {
+        let applied = feeder.propose_blocking(create(name)).unwrap();
+        assert!(matches!(applied, Ok(Outcome::Committed(_))), "{applied:?}");
+    }
+    assert_eq!(feeder.applied_position(), 3);
+    let before = store.published();
+
+    // The follower now hands every batch over again, from the start.
+    log.follow(feeder.clone(), stop.clone());
+    let applied = feeder.propose_blocking(create("/c")).unwrap();
+    assert!(matches!(applied, Ok(Outcome::Committed(_))), "{applied:?}");
+    let after = store.published();
+    assert_eq!(feeder.applied_position(), 4);
+    assert_eq!(
+        after.revision().0,
+        before.revision().0 + 1,
+        "only /c's batch applied since; the three heard again did not apply twice"
+    );
+    stop.store(true, Ordering::Release);
 }

@@ -47,7 +47,7 @@ pub use files::{AppendFile, CrashMode, Fault, FileSystem, RealFs, SimFs};
 pub use frame::FORMAT_VERSION;
 
 use group::{GroupCommit, Step};
-pub use shared::{Checkpoint, Feeder, Sequenced, SharedLog};
+pub use shared::{Appended, Checkpoint, Feeder, Sequenced, SharedLog};
 pub use snapshotter::WalSnapshots;
 pub use stepper::{SharedStepper, Stepper};
 pub use wal::{Opened, Wal};

@@ -51,9 +51,21 @@ pub struct Sequenced {
     pub entries: Vec<Entry>,
 }
 
+/// Where an appended batch landed in a [`SharedLog`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Appended {
+    /// Its position.
+    pub position: Position,
+    /// The position of the batch just before it, when the log can say (etcd returns the
+    /// key's previous revision with the put). A writer that has applied exactly that far
+    /// applies its batch at once instead of waiting for the log to hand it back: nothing
+    /// can come between the two, so the order is the log's all the same.
+    pub after: Option<Position>,
+}
+
 /// A log that many hosts append to, in one order they all read back.
 pub trait SharedLog: Send {
-    /// Appends a batch tagged (`host`, `seq`) and returns its position once it is durable
+    /// Appends a batch tagged (`host`, `seq`) and says where it landed once it is durable
     /// (a quorum has it). An error leaves the batch's fate unknown: it may still appear in
     /// the order, and is then applied like any other host's batch.
     fn append(
@@ -61,7 +73,7 @@ pub trait SharedLog: Send {
         host: HostEpoch,
         seq: u64,
         entries: &[Entry],
-    ) -> Result<Position, StoreError>;
+    ) -> Result<Appended, StoreError>;
 
     /// The most bytes of encoded entries one batch may carry (etcd refuses requests over
     /// its `--max-request-bytes`): the writer starts a new batch before this, and refuses a
@@ -635,13 +647,24 @@ impl Writer {
         }
         replication.seq += 1;
         let (host, seq) = (replication.host, replication.seq);
-        let unconfirmed = match replication.log.append(host, seq, &entries) {
-            Ok(_) => None,
+        let (unconfirmed, next_in_order) = match replication.log.append(host, seq, &entries) {
+            Ok(appended) => {
+                // Right behind the last batch applied here: nothing can come between, so
+                // it applies now, without the round trip of hearing it back. (When it is
+                // heard, it is at or before the replica's position and skipped.)
+                let next = (appended.after == Some(replication.position)).then(|| Sequenced {
+                    position: appended.position,
+                    host,
+                    seq,
+                    entries: entries.clone(),
+                });
+                (None, next)
+            }
             Err(error) => {
                 // The batch may still land: its tag (host, seq) lets this host recognise it
                 // in the log's order and answer its waiters with what it did there.
                 tracing::warn!(%error, host = %host, seq, "an append was not confirmed");
-                Some(now)
+                (Some(now), None)
             }
         };
         replication.pending.push_back(Pending {
@@ -651,6 +674,9 @@ impl Writer {
             items,
             unconfirmed,
         });
+        if let Some(batch) = next_in_order {
+            self.apply_sequenced(batch);
+        }
     }
 
     /// Answers the waiters of every batch whose append was not confirmed and that has not
