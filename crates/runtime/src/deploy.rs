@@ -29,6 +29,12 @@ use super::{Limits, Link, MAILBOX, Shared, Supervision, TimelineEvent, grants, s
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct DeploymentId(pub u64);
 
+impl std::fmt::Display for DeploymentId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "#{}", self.0)
+    }
+}
+
 /// What a deployment does.
 #[derive(Debug, Clone)]
 pub enum Role {
@@ -101,10 +107,10 @@ pub enum DeployError {
     #[error(transparent)]
     Election(#[from] ElectionError),
     /// No such deployment.
-    #[error("no deployment {0:?}")]
+    #[error("no deployment {0} (the runtime's number)")]
     Unknown(DeploymentId),
     /// The deployment has no running instance (it is restarting, or it failed).
-    #[error("deployment {0:?} has no running instance")]
+    #[error("deployment {0} (the runtime's number) has no running instance")]
     NotRunning(DeploymentId),
     /// The host could not set up its linker.
     #[error("linker setup failed: {0}")]

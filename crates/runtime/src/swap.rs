@@ -40,7 +40,7 @@ pub enum SwapError {
     #[error("the new code was refused: {0}")]
     Refused(#[from] DeployError),
     /// The deployment has no running instance to swap (restarting, failed, stopping).
-    #[error("deployment {0:?} has no running instance to swap")]
+    #[error("deployment {0} (the runtime's number) has no running instance to swap")]
     NotRunning(DeploymentId),
     /// The instance ended before the swap could be made.
     #[error("the instance ended before the swap was made")]

@@ -9,7 +9,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use serde::Deserialize;
 
-use ballot_runtime::{MAX_MEMORY_BYTES, SwapOutcome};
+use ballot_runtime::{MAX_MEMORY_BYTES, SwapError, SwapOutcome};
 
 use super::error::{ApiError, ApiResult};
 use super::host::{Host, spec_of};
@@ -244,7 +244,14 @@ async fn swap_detached(host: Arc<Host>, id: u64, wasm: Vec<u8>) -> ApiResult<Swa
         .registry
         .get(id)
         .ok_or_else(|| ApiError::not_found(format!("no deployment {id}")))?;
-    let report = host.runtime.swap(runtime_id, &wasm).await?;
+    let report = host
+        .runtime
+        .swap(runtime_id, &wasm)
+        .await
+        .map_err(|e| match e {
+            SwapError::NotRunning(_) => ApiError::from(e).for_deployment(id),
+            other => ApiError::from(other),
+        })?;
     let old = std::mem::replace(&mut record.sha256, digest(&wasm));
     let saved = record.clone();
     let persisted = host
@@ -307,7 +314,9 @@ pub async fn kill(
 ) -> ApiResult<StatusCode> {
     let Path(id) = id?;
     let runtime_id = host.runtime_id(id)?;
-    host.runtime.kill(runtime_id)?;
+    host.runtime
+        .kill(runtime_id)
+        .map_err(|e| ApiError::from(e).for_deployment(id))?;
     host.metrics.kills.inc();
     Ok(StatusCode::ACCEPTED)
 }

@@ -27,6 +27,19 @@ pub struct ApiError {
 }
 
 impl ApiError {
+    /// This error, worded with deployment `id` as the API numbers it: the runtime's
+    /// refusals name its own deployment numbers, which a client never sees.
+    pub fn for_deployment(self, id: u64) -> Self {
+        let message = match self.code {
+            "not-found" => format!("no deployment {id}"),
+            "not-running" => format!(
+                "deployment {id} has no running instance (it is restarting, or it failed):                  see GET /v1/components/{id}"
+            ),
+            _ => return self,
+        };
+        ApiError { message, ..self }
+    }
+
     /// An error with this status, code and message.
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
         ApiError {
@@ -254,5 +267,38 @@ impl From<NsError> for ApiError {
             NsError::HostKept { .. } => (StatusCode::FORBIDDEN, "host-kept"),
         };
         ApiError::new(status, code, error.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ballot_runtime::DeploymentId;
+
+    /// A client knows deployments by the API's numbers: a runtime refusal about one names
+    /// it so, never by the runtime's own number or its Rust type.
+    #[test]
+    fn refusals_about_a_deployment_name_it_by_the_apis_number() {
+        let cases = [
+            ApiError::from(DeployError::Unknown(DeploymentId(7))),
+            ApiError::from(DeployError::NotRunning(DeploymentId(7))),
+            ApiError::from(SwapError::NotRunning(DeploymentId(7))),
+        ];
+        for error in cases {
+            let worded = error.for_deployment(3);
+            assert!(
+                worded.message.contains("deployment 3"),
+                "{}",
+                worded.message
+            );
+            assert!(!worded.message.contains('7'), "{}", worded.message);
+            assert!(
+                !worded.message.contains("DeploymentId"),
+                "{}",
+                worded.message
+            );
+        }
+        let other = ApiError::from(DeployError::Malformed("x".into())).for_deployment(3);
+        assert_eq!(other.message, "not a valid component: x");
     }
 }

@@ -280,8 +280,17 @@ impl Host {
             })
             .await;
         if let Err(e) = persisted {
+            // Not acknowledged unless durable: the deployment is undone, and the client
+            // hears that the disk refused (not a fault of the request or of the host).
             let _ = self.runtime.undeploy(runtime_id).await;
-            return Err(internal(format!("persisting the deployment: {e}")));
+            return Err(ApiError::new(
+                axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+                "disk-refused",
+                format!(
+                    "the deployment was undone: its record could not be written to the data \
+                     folder ({e}); nothing of it remains"
+                ),
+            ));
         }
         self.live.insert(record.id, runtime_id);
         self.metrics.deploys.inc();
@@ -310,7 +319,10 @@ impl Host {
             return Err(ApiError::not_found(format!("no deployment {id}")));
         }
         if let Some((_, runtime_id)) = self.live.remove(&id) {
-            self.runtime.undeploy(runtime_id).await?;
+            self.runtime
+                .undeploy(runtime_id)
+                .await
+                .map_err(|e| ApiError::from(e).for_deployment(id))?;
         }
         self.not_started.remove(&id);
         self.on_disk(move |registry| registry.remove(id))

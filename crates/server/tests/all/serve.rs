@@ -1664,3 +1664,28 @@ fn elector_peer_names_with_a_slash_are_refused() {
     );
     assert_eq!(status, 204, "{body}");
 }
+
+/// A deploy is acknowledged only once its record is on disk. When the data folder
+/// refuses it (here its components folder was replaced by a file), the deploy is undone
+/// and answered with a code that says the disk refused; nothing of it is left running.
+#[test]
+fn a_deploy_the_disk_refuses_is_undone_and_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let server = Server::start(&data, &[]);
+    let components_dir = data.join("components");
+    std::fs::remove_dir_all(&components_dir).unwrap();
+    std::fs::write(&components_dir, b"not a folder").unwrap();
+
+    let candidate = wasm(ballot_artifacts::EXAMPLE_CANDIDATE);
+    let (status, body) = deploy(&server, &candidate, "role=candidate&election=example");
+    assert_eq!(
+        (status, code(&body).as_str()),
+        (500, "disk-refused"),
+        "{body}"
+    );
+    assert!(code_message(&body).contains("undone"), "{body}");
+    assert!(components(&server).is_empty(), "nothing of it is deployed");
+    let (_, election) = get(&server, "/v1/elections/example");
+    assert!(election["leader"].is_null(), "it leads nothing: {election}");
+}
