@@ -775,8 +775,8 @@ impl Runtime {
         self.shared.store.applied_position()
     }
 
-    /// On a shared log, why this replica stopped serving, if it did (see
-    /// [`EmbeddedStore::halted`]).
+    /// Why the store stopped taking changes, if it did: the disk refused a write, or (on a
+    /// shared log) the replica diverged (see [`EmbeddedStore::halted`]).
     pub fn halted(&self) -> Option<String> {
         self.shared.store.halted()
     }

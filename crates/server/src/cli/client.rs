@@ -861,11 +861,22 @@ pub fn watch(args: WatchArgs) -> anyhow::Result<ExitCode> {
         }
         failures = 0;
         let reader = BufReader::new(response.into_body().into_reader());
+        let mut kind = String::new();
         for line in reader.lines() {
             let Ok(line) = line else { break };
+            if let Some(name) = line.strip_prefix("event:") {
+                kind = name.trim().to_owned();
+                continue;
+            }
             let Some(data) = line.strip_prefix("data:") else {
                 continue;
             };
+            if std::mem::take(&mut kind) == "behind" {
+                // The server ends a stream that fell behind with this; the reconnect
+                // below resumes from the last event shown.
+                eprintln!("watch: fell behind the server's events; catching up");
+                continue;
+            }
             let event: EventView = serde_json::from_str(data.trim())
                 .with_context(|| format!("an unexpected event: {data}"))?;
             last = Some(event.revision);

@@ -226,7 +226,9 @@ pub async fn stream(
     })?;
     let events = events_after(backlog, live, since.unwrap_or(0))
         .take_until(host.stopped())
-        .filter_map(move |event| std::future::ready(to_sse(&event, prefix.as_ref()).map(Ok)));
+        .filter_map(move |delivery| {
+            std::future::ready(to_sse_delivery(&delivery, prefix.as_ref()).map(Ok))
+        });
     Ok(Sse::new(events).keep_alive(KeepAlive::default()))
 }
 
@@ -245,29 +247,67 @@ pub fn last_event_id(headers: &HeaderMap, what: &str) -> ApiResult<Option<u64>> 
         .transpose()
 }
 
+/// What a stream sends: an event, or, last of all, that it fell behind.
+#[derive(Debug, Clone, PartialEq)]
+enum Delivery {
+    Event(Arc<EventView>),
+    /// The subscriber fell [`BUFFERED`] events behind; the stream ends here, and its
+    /// client resumes after the revision `last` it was sent.
+    Behind {
+        last: u64,
+    },
+}
+
 /// The events after revision `last`: the backlog, then live ones, each once, in order.
-/// Ends when the subscriber has fallen [`BUFFERED`] events behind (it is dropped, not
-/// waited for) or the feed is gone.
+/// When the subscriber has fallen [`BUFFERED`] events behind (it is dropped, not waited
+/// for), a last [`Delivery::Behind`] says where to resume; ends when the feed is gone.
 fn events_after(
     backlog: VecDeque<Arc<EventView>>,
     live: broadcast::Receiver<Arc<EventView>>,
     last: u64,
-) -> impl Stream<Item = Arc<EventView>> {
-    futures_util::stream::unfold(
-        (backlog, live, last),
-        |(mut backlog, mut live, mut last)| async move {
-            loop {
-                let event = match backlog.pop_front() {
-                    Some(event) => event,
-                    None => live.recv().await.ok()?,
-                };
-                if event.revision > last {
-                    last = event.revision;
-                    return Some((event, (backlog, live, last)));
-                }
+) -> impl Stream<Item = Delivery> {
+    futures_util::stream::unfold(Some((backlog, live, last)), |following| async move {
+        let (mut backlog, mut live, mut last) = following?;
+        loop {
+            let event = match backlog.pop_front() {
+                Some(event) => event,
+                None => match live.recv().await {
+                    Ok(event) => event,
+                    Err(broadcast::error::RecvError::Lagged(_)) => {
+                        return Some((Delivery::Behind { last }, None));
+                    }
+                    Err(broadcast::error::RecvError::Closed) => return None,
+                },
+            };
+            if event.revision > last {
+                last = event.revision;
+                return Some((Delivery::Event(event), Some((backlog, live, last))));
             }
-        },
-    )
+        }
+    })
+}
+
+/// The SSE form of `delivery`: an event narrowed to `prefix` (`None` if nothing is left),
+/// or the `behind` event that ends a stream that fell behind, with the id to resume from.
+fn to_sse_delivery(delivery: &Delivery, prefix: Option<&NodePath>) -> Option<Event> {
+    match delivery {
+        Delivery::Event(event) => to_sse(event, prefix),
+        Delivery::Behind { last } => {
+            let json = serde_json::json!({
+                "resume_after": last,
+                "reason": format!(
+                    "this stream fell {BUFFERED} events behind and was ended; reconnect \
+                     with Last-Event-ID: {last} (or ?since={last}) to resume with nothing lost"
+                ),
+            });
+            Some(
+                Event::default()
+                    .id(last.to_string())
+                    .event("behind")
+                    .data(json.to_string()),
+            )
+        }
+    }
 }
 
 /// The SSE form of `event`, narrowed to `prefix`; `None` if nothing is left.
@@ -318,11 +358,21 @@ mod tests {
         }
     }
 
-    fn revisions(stream: impl Stream<Item = Arc<EventView>>) -> Vec<u64> {
+    fn deliveries(stream: impl Stream<Item = Delivery>) -> Vec<Delivery> {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .build()
             .unwrap();
-        runtime.block_on(stream.map(|e| e.revision).collect())
+        runtime.block_on(stream.collect())
+    }
+
+    fn revisions(stream: impl Stream<Item = Delivery>) -> Vec<u64> {
+        deliveries(stream)
+            .into_iter()
+            .filter_map(|delivery| match delivery {
+                Delivery::Event(event) => Some(event.revision),
+                Delivery::Behind { .. } => None,
+            })
+            .collect()
     }
 
     #[test]
@@ -358,11 +408,20 @@ mod tests {
         for revision in 1..=total {
             feed.publish(event(revision));
         }
-        let seen = revisions(events_after(backlog, live, 0));
+        let seen = deliveries(events_after(backlog, live, 0));
         assert!(
-            seen.len() < BUFFERED,
+            seen.len() <= BUFFERED,
             "dropped, not buffered without end: {}",
             seen.len()
         );
+        // It ends saying so, with the last revision it was sent: resuming from there
+        // misses nothing the host still holds.
+        let Some(Delivery::Behind { last }) = seen.last() else {
+            panic!("ended without saying why: {:?}", seen.last());
+        };
+        assert_eq!(*last, 0, "it was sent nothing before it fell behind");
+        let (backlog, live) = feed.resume(Some(*last)).expect("still held");
+        drop(live);
+        assert_eq!(backlog.front().map(|e| e.revision), Some(1));
     }
 }

@@ -326,9 +326,13 @@ fn disk_full_and_io_errors_fail_closed() {
         ensure_root(&store);
         store.multi(None, pair("before")).unwrap();
         let before = store.read().encode();
+        assert_eq!(store.halted(), None);
         fs.inject(fault);
         let err = store.multi(None, pair("during")).unwrap_err();
         assert!(matches!(err, StoreError::Failed(_)), "{fault:?}: {err}");
+        // It says so, for /healthz: the store takes no change until restarted.
+        let why = store.halted().expect("a failed store says it stopped");
+        assert!(why.contains("disk refused"), "{why}");
         fs.clear_faults();
         // A failed store stays failed: no later commit is acknowledged.
         assert!(matches!(

@@ -308,7 +308,7 @@ struct Shared {
     counters: Counters,
     /// Set once, by whoever delivers effects (the runtime).
     sink: std::sync::OnceLock<Arc<dyn EffectsSink>>,
-    /// On a shared log, why this replica stopped serving, once it did.
+    /// Why the store stopped taking changes, once it did (see [`EmbeddedStore::halted`]).
     halted: std::sync::OnceLock<String>,
 }
 
@@ -564,8 +564,9 @@ impl EmbeddedStore {
         self.shared.position.load(Ordering::Acquire)
     }
 
-    /// On a shared log, why this replica stopped serving (its state diverged from the
-    /// cluster's), once it did: every change is refused with this reason from then on.
+    /// Why this store stopped taking changes, once it did: on its own log, a write or
+    /// sync the disk refused (the store fails closed); on a shared log, a replica whose
+    /// state diverged from the cluster's. Every change is refused from then on.
     pub fn halted(&self) -> Option<String> {
         self.shared.halted.get().cloned()
     }
@@ -981,6 +982,10 @@ impl Writer {
             group::Outcome::Durable(waiters) => waiters.into_iter().for_each(|w| w(Ok(()))),
             group::Outcome::Failed(waiters, why) => {
                 tracing::error!(%why, "the store failed and refuses further changes");
+                let _ = self
+                    .shared
+                    .halted
+                    .set(format!("the disk refused a write or sync, so the store refuses every change until it is restarted: {why}"));
                 waiters.into_iter().for_each(|w| w(Err(why.clone())))
             }
         }
