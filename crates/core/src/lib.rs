@@ -23,4 +23,5 @@
 pub mod command;
 pub mod commit;
 pub mod election;
+pub mod name;
 pub mod namespace;

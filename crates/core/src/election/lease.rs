@@ -157,12 +157,15 @@ impl Elections {
         peer: &str,
     ) -> Result<(), ElectionError> {
         let paths = ElectorPaths::of(name);
-        let peer_path = paths
-            .peers
-            .child(peer)
-            .map_err(|_| ElectorError::BadPeerName {
-                peer: peer.to_string(),
-            })?;
+        let unusable = |refused: Error| ElectorError::BadPeerName {
+            peer: peer.to_string(),
+            reason: match refused {
+                Error::Invalid { reason, .. } => reason.to_string(),
+                other => other.to_string(),
+            },
+        };
+        crate::name::check("peer", peer).map_err(unusable)?;
+        let peer_path = paths.peers.child(peer).map_err(unusable)?;
         if duration.is_zero() {
             return Err(ElectorError::ZeroDuration.into());
         }

@@ -180,10 +180,12 @@ pub enum ElectorError {
     #[error("a lease duration must be positive")]
     ZeroDuration,
     /// The peer name cannot be a path segment.
-    #[error("{peer:?} is not a usable peer name")]
+    #[error("{peer:?} is not a usable peer name: {reason}")]
     BadPeerName {
         /// The name given.
         peer: String,
+        /// The rule it breaks.
+        reason: String,
     },
     /// The elector's node holds something that is not an elector record.
     #[error("{path} is not an elector")]

@@ -9,8 +9,8 @@ use crate::namespace::{Error, NodePath};
 /// The folder under which every election keeps its nodes.
 pub const ELECTIONS_ROOT: &str = "/elections";
 
-/// Longest election name, in bytes.
-pub const MAX_NAME_LEN: usize = 128;
+/// Longest election name, in bytes (the rule of every name, [`crate::name`]).
+pub const MAX_NAME_LEN: usize = crate::name::MAX_NAME_LEN;
 
 /// A validated election name: one path segment, so it maps to exactly one folder.
 #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -18,22 +18,10 @@ pub const MAX_NAME_LEN: usize = 128;
 pub struct ElectionName(String);
 
 impl ElectionName {
-    /// Checks that `name` is a usable election name: non-empty, at most [`MAX_NAME_LEN`]
-    /// bytes, no `/`, and a valid path segment.
+    /// Checks that `name` is a usable election name, by the rule of every name
+    /// ([`crate::name::check`]).
     pub fn parse(name: &str) -> Result<Self, Error> {
-        let invalid = |reason| Error::Invalid {
-            subject: format!("election {:?}", name.escape_debug().to_string()),
-            reason,
-        };
-        if name.is_empty() {
-            return Err(invalid("the name is empty"));
-        }
-        if name.len() > MAX_NAME_LEN {
-            return Err(invalid("the name is longer than 128 bytes"));
-        }
-        if name.contains('/') {
-            return Err(invalid("the name contains '/'"));
-        }
+        crate::name::check("election", name)?;
         NodePath::parse(&format!("{ELECTIONS_ROOT}/{name}"))?;
         Ok(ElectionName(name.to_string()))
     }

@@ -106,11 +106,7 @@ impl DeployQuery {
             return Err(bad("an observer has no ballot data".into()));
         }
         let name = self.name.unwrap_or_else(|| format!("deployment-{id}"));
-        if name.is_empty() || name.len() > 128 || name.chars().any(char::is_control) {
-            return Err(bad(
-                "name: 1 to 128 characters, no control characters".into()
-            ));
-        }
+        ballot_core::name::check("deployment", &name).map_err(|e| bad(e.to_string()))?;
         Ok(Record {
             id,
             name,

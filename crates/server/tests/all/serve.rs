@@ -388,6 +388,19 @@ fn bad_requests_get_a_4xx_with_a_stable_code_and_deploy_nothing() {
             400,
             "bad-query",
         ),
+        // A deployment's name follows the rule of every name, as the election's does.
+        (
+            candidate.clone(),
+            "role=candidate&election=example&name=bad/name",
+            400,
+            "bad-query",
+        ),
+        (
+            candidate.clone(),
+            "role=candidate&election=example&name=..",
+            400,
+            "bad-query",
+        ),
         (
             candidate.clone(),
             "role=candidate&election=example&ttl_ms=50",
