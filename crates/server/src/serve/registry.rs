@@ -68,6 +68,8 @@ impl Registry {
         let code_dir = data_dir.join("components");
         fs::create_dir_all(&records_dir)?;
         fs::create_dir_all(&code_dir)?;
+        sweep_temp_files(&records_dir)?;
+        sweep_temp_files(&code_dir)?;
         let mut records = BTreeMap::new();
         for entry in fs::read_dir(&records_dir)? {
             let path = entry?.path();
@@ -193,12 +195,31 @@ impl Registry {
 /// a torn one, and the new one survives once this returns.
 pub(super) fn write_durably(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let tmp = path.with_extension("tmp");
-    let mut file = File::create(&tmp)?;
-    file.write_all(bytes)?;
-    file.sync_data()?;
-    drop(file);
-    fs::rename(&tmp, path)?;
+    let written = File::create(&tmp)
+        .and_then(|mut file| {
+            file.write_all(bytes)?;
+            file.sync_data()
+        })
+        .and_then(|()| fs::rename(&tmp, path));
+    if let Err(error) = written {
+        // A full disk leaves a partial temp file: it goes now, not at some later start.
+        let _ = fs::remove_file(&tmp);
+        return Err(error);
+    }
     sync_dir(path.parent().unwrap_or(Path::new(".")))
+}
+
+/// Removes the temp files a write cut short by a crash left in `dir` (a write that
+/// failed removes its own): they are never read, and would only take space.
+fn sweep_temp_files(dir: &Path) -> std::io::Result<()> {
+    for entry in fs::read_dir(dir)? {
+        let path = entry?.path();
+        if path.extension().is_some_and(|ext| ext == "tmp") {
+            tracing::info!(file = %path.display(), "removing a temp file a crash left");
+            fs::remove_file(&path)?;
+        }
+    }
+    Ok(())
 }
 
 fn sync_dir(dir: &Path) -> std::io::Result<()> {
@@ -208,6 +229,42 @@ fn sync_dir(dir: &Path) -> std::io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn temp_files_a_crash_left_are_swept_at_open_and_records_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let registry = Registry::open(dir.path()).unwrap();
+        let sha = registry.store_code(b"code").unwrap();
+        registry.put(record(1, sha)).unwrap();
+        drop(registry);
+        let stale = [
+            dir.path().join("components").join("0123.tmp"),
+            dir.path().join("deployments").join("7.tmp"),
+        ];
+        for path in &stale {
+            std::fs::write(path, b"").unwrap();
+        }
+        let reopened = Registry::open(dir.path()).unwrap();
+        for path in &stale {
+            assert!(!path.exists(), "{} swept", path.display());
+        }
+        assert!(reopened.get(1).is_some(), "the records stay");
+    }
+
+    #[test]
+    fn a_write_that_fails_leaves_no_temp_file() {
+        let dir = tempfile::tempdir().unwrap();
+        // The temp file is written, then the rename fails (the target is a folder).
+        let target = dir.path().join("x.json");
+        std::fs::create_dir(&target).unwrap();
+        std::fs::write(target.join("inside"), b"").unwrap();
+        assert!(write_durably(&target, b"{}").is_err());
+        let names: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, ["x.json"], "no temp file left beside it");
+    }
 
     fn record(id: u64, sha256: String) -> Record {
         Record {
