@@ -81,6 +81,13 @@ pub trait Log: Send {
     fn prepare_snapshot(&mut self) -> Result<(), StoreError> {
         Ok(())
     }
+
+    /// Bytes of batches the newest snapshot does not cover: recovery reads them all, so
+    /// a store also snapshots when they pass [`crate::Options::snapshot_bytes`], whatever
+    /// the count of records. A log that keeps no bytes of its own answers 0.
+    fn unsnapshotted_bytes(&self) -> u64 {
+        0
+    }
 }
 
 /// Where a log keeps snapshots of the state. Separate from [`Log`] so that a snapshot is

@@ -782,3 +782,49 @@ mod damaged_logs {
         }
     }
 }
+
+/// A log of few large records is snapshotted by its size, not only by its count of
+/// records, so recovery never reads much more than `snapshot_bytes` of log; and the
+/// snapshot taken so restores everything.
+#[test]
+fn a_log_is_snapshotted_by_its_bytes_as_well_as_its_records() {
+    let fs = SimFs::new();
+    let options = Options {
+        snapshot_every: u64::MAX,
+        snapshot_bytes: 16 << 10,
+        ..Options::default()
+    };
+    let store = open_sim(&fs, options.clone()).unwrap();
+    ensure_root(&store);
+    let snapshots = |fs: &SimFs| {
+        fs.files(Path::new(DIR))
+            .into_iter()
+            .filter(|name| name.ends_with(".snap"))
+            .count()
+    };
+    let big = Data::from(vec![b'x'; 4 << 10]);
+    // 4 KiB a record: the fifth passes 16 KiB.
+    let written = 5;
+    for i in 0..written {
+        let op = Op::Create {
+            path: p(&format!("/k/big{i}")),
+            data: big.clone(),
+            mode: CreateMode::PERSISTENT,
+        };
+        store.multi(None, vec![op]).unwrap();
+    }
+    // The snapshot is written off the writer: wait for its file, on the clock.
+    let deadline = std::time::Instant::now() + super::support::CEILING;
+    while snapshots(&fs) == 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no snapshot after {written} records of 4 KiB"
+        );
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    drop(store);
+    let store = open_sim(&fs, options).unwrap();
+    for i in 0..written {
+        assert!(store.read().exists(&p(&format!("/k/big{i}"))).is_some());
+    }
+}

@@ -60,6 +60,10 @@ pub struct Options {
     pub sync: bool,
     /// Records between snapshots.
     pub snapshot_every: u64,
+    /// Log bytes between snapshots: a log of few large records is snapshotted by its
+    /// size, so recovery never reads much more than this (about one segment more after
+    /// a restart, which counts only the last segment).
+    pub snapshot_bytes: u64,
     /// A segment is rolled over once it is this long.
     pub segment_bytes: u64,
     /// Commands per batch, at most.
@@ -81,6 +85,7 @@ impl Default for Options {
         Options {
             sync: true,
             snapshot_every: 100_000,
+            snapshot_bytes: 64 << 20,
             segment_bytes: 64 << 20,
             max_batch: 4096,
             limits: Limits::default(),
@@ -961,7 +966,9 @@ impl Writer {
                 }
             }
         }
-        if self.since_snapshot >= self.options.snapshot_every && self.group.failure().is_none() {
+        let due = self.since_snapshot >= self.options.snapshot_every
+            || self.log.unsnapshotted_bytes() >= self.options.snapshot_bytes;
+        if due && self.group.failure().is_none() {
             self.start_snapshot(None);
         }
     }

@@ -36,6 +36,9 @@ pub struct Wal {
     /// The number the next record gets.
     next_lsn: u64,
     segment_bytes: u64,
+    /// Bytes of records the newest snapshot does not cover (about: at open, the last
+    /// segment's).
+    unsnapshotted: u64,
     /// `fdatasync` in [`Log::sync`]; off only to show what is lost without it.
     sync: bool,
     /// Framing buffer, reused from batch to batch.
@@ -248,6 +251,7 @@ impl Wal {
             segment_len,
             next_lsn,
             segment_bytes,
+            unsnapshotted: segment_len.saturating_sub(HEADER_LEN as u64),
             sync,
             buffer: Vec::new(),
         };
@@ -263,6 +267,7 @@ impl Wal {
             .append(&self.buffer)
             .map_err(io("appending to", &self.dir))?;
         self.segment_len += self.buffer.len() as u64;
+        self.unsnapshotted += self.buffer.len() as u64;
         self.buffer.clear();
         Ok(())
     }
@@ -380,6 +385,11 @@ impl Log for Wal {
         if self.segment_len > HEADER_LEN as u64 {
             self.roll(self.next_lsn)?;
         }
+        self.unsnapshotted = 0;
         Ok(())
+    }
+
+    fn unsnapshotted_bytes(&self) -> u64 {
+        self.unsnapshotted
     }
 }

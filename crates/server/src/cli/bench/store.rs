@@ -25,6 +25,67 @@ pub struct StoreArgs {
     /// Length of each measurement.
     #[arg(long, default_value_t = 3.0)]
     seconds: f64,
+    /// Commits made before the restart is timed (default settings); 0 skips it.
+    #[arg(long, default_value_t = 1_000_000)]
+    restart_commits: u64,
+}
+
+/// How long reopening a folder takes after `commits` commits with the default settings,
+/// and (the baseline, same state) after a snapshot of all of it; with the records the
+/// first replayed.
+fn restart_times(dir: &Path, commits: u64) -> anyhow::Result<(Duration, Duration, u64)> {
+    const WRITERS: u64 = 64;
+    let open = || EmbeddedStore::open(dir, Arc::new(SystemClock::new()), Options::default());
+    let store = Arc::new(open()?);
+    let root = NodePath::parse("/restart")?;
+    store.multi(
+        None,
+        vec![Op::Create {
+            path: root.clone(),
+            data: Data::default(),
+            mode: CreateMode::PERSISTENT,
+        }],
+    )?;
+    let workers: Vec<_> = (0..WRITERS)
+        .map(|writer| {
+            let (store, root) = (store.clone(), root.clone());
+            std::thread::spawn(move || -> anyhow::Result<()> {
+                let path = root.child(&format!("w{writer}"))?;
+                store.multi(
+                    None,
+                    vec![Op::Create {
+                        path: path.clone(),
+                        data: Data::default(),
+                        mode: CreateMode::PERSISTENT,
+                    }],
+                )?;
+                for n in 1..commits / WRITERS {
+                    let op = Op::Set {
+                        path: path.clone(),
+                        data: Data::from(n.to_string()),
+                        expected: None,
+                    };
+                    store.multi(None, vec![op])?;
+                }
+                Ok(())
+            })
+        })
+        .collect();
+    for worker in workers {
+        worker
+            .join()
+            .map_err(|_| anyhow::anyhow!("a writer panicked"))??;
+    }
+    drop(store);
+    let t = Instant::now();
+    let store = open()?;
+    let from_log = t.elapsed();
+    let replayed = store.recovery().replayed;
+    store.snapshot_now()?;
+    drop(store);
+    let t = Instant::now();
+    drop(open()?);
+    Ok((from_log, t.elapsed(), replayed))
 }
 
 /// Raw 4 KiB append + fdatasync latencies: the floor any durable commit stands on.
@@ -184,6 +245,24 @@ pub fn run(args: StoreArgs) -> anyhow::Result<ExitCode> {
             unit: "commits",
             baseline: "clients",
             baseline_value: clients as f64,
+        });
+    }
+    if args.restart_commits > 0 {
+        let dir = scratch.path().join("restart");
+        let (from_log, from_snapshot, replayed) = restart_times(&dir, args.restart_commits)?;
+        println!(
+            "restart after {} commits (default settings): {:.0} ms, {replayed} log records \
+             replayed; from a snapshot of the same state: {:.0} ms",
+            args.restart_commits,
+            from_log.as_secs_f64() * 1e3,
+            from_snapshot.as_secs_f64() * 1e3
+        );
+        figures.push(Figure {
+            name: "restart_after_commits",
+            value: from_log.as_secs_f64() * 1e3,
+            unit: "ms",
+            baseline: "restart_from_snapshot",
+            baseline_value: from_snapshot.as_secs_f64() * 1e3,
         });
     }
     let target_64 = 0.5 * 64.0 * sync_rate;
