@@ -245,9 +245,13 @@ fn prepare_candidate(
 }
 
 impl Deployment {
-    /// The code a fresh instance runs and the digest of its bytes, read together.
-    pub(crate) fn current(&self) -> (Prepared, Digest) {
-        self.code.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    /// The code a fresh instance runs.
+    pub(crate) fn code(&self) -> Prepared {
+        self.code
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .0
+            .clone()
     }
 
     /// The digest of the bytes of the code a fresh instance runs.
@@ -444,15 +448,11 @@ pub(crate) async fn start(
     // A fresh instance casts a fresh ballot (below).
     identity.set_standing(super::Standing::In);
     let fence = Fence::new();
-    let new_store = || {
-        let state = HostState::new(shared.clone(), identity, fence.clone(), &spec.limits);
-        let mut store = Store::new(&shared.engine, state);
-        sandbox::confine(&mut store);
-        store
-    };
+    let state = HostState::new(shared.clone(), identity, fence.clone(), &spec.limits);
+    let mut store = Store::new(&shared.engine, state);
+    sandbox::confine(&mut store);
     let deadline = spec.limits.callback_deadline;
-    let (code, digest) = deployment.current();
-    let start_key = StartKey::new(digest, &spec.limits);
+    let guest = instantiate(&deployment.code(), &mut store, deadline).await?;
 
     let (tx, rx) = mpsc::channel(MAILBOX);
     let role = match spec.role.clone() {
@@ -474,7 +474,6 @@ pub(crate) async fn start(
     let link_election = match &spec.role {
         Role::Candidate { election, .. } | Role::Observer { election } => election.to_string(),
     };
-    let election_name = link_election.clone();
     let link_fence = fence.clone();
     // Its routes are in place in the step that enters it, before anything that step
     // causes (its own win) is delivered.
@@ -510,49 +509,7 @@ pub(crate) async fn start(
         ttl: spec.ttl,
         role,
     };
-    let (mut store, guest, entered) = if shared.clean_starts.contains_key(&start_key) {
-        // This component has instantiated cleanly under these limits before: it enters
-        // its election while its store is built and it instantiates, so the batch's sync
-        // and that work overlap. Should it fail this time (the engine's pool is full,
-        // say), the entered instance leaves at once, before anything was delivered to it.
-        let entering = shared.propose_now(command, hooks);
-        let mut store = new_store();
-        let instantiated = instantiate(&code, &mut store, deadline).await;
-        let entered = entering.await;
-        match instantiated {
-            Ok(guest) => (store, guest, entered),
-            Err(error) => {
-                if let Ok(Ok(Outcome::Entered {
-                    session,
-                    watcher,
-                    recipient,
-                    ..
-                })) = entered
-                {
-                    let departing = supervisor::Departing {
-                        fence,
-                        recipient,
-                        watcher,
-                        session,
-                        process: deployment.id.0,
-                        election: election_name,
-                    };
-                    let exit = Exit::Crashed(error.to_string());
-                    supervisor::leave(shared, &spec.name, departing, &exit).await;
-                }
-                return Err(error);
-            }
-        }
-    } else {
-        // Unproven: instantiated first, so a component that cannot start is refused
-        // without its election ever seeing it.
-        let mut store = new_store();
-        let guest = instantiate(&code, &mut store, deadline).await?;
-        remember_clean_start(shared, start_key);
-        let entered = shared.propose(command, hooks).await;
-        (store, guest, entered)
-    };
-    let (session, recipient, watcher, refused_vote) = match entered? {
+    let (session, recipient, watcher, refused_vote) = match shared.propose(command, hooks).await? {
         Ok(Outcome::Entered {
             session,
             watcher,
@@ -603,38 +560,6 @@ pub(crate) async fn start(
         return Err(error.into());
     }
     Ok(incarnation)
-}
-
-/// A component (by digest) and the limits that decide whether it can instantiate: what
-/// [`Shared::clean_starts`] remembers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub(crate) struct StartKey {
-    pub(crate) digest: Digest,
-    memory_bytes: usize,
-    table_elements: usize,
-    deadline: Duration,
-}
-
-impl StartKey {
-    fn new(digest: Digest, limits: &Limits) -> Self {
-        StartKey {
-            digest,
-            memory_bytes: limits.effective_memory_bytes(),
-            table_elements: limits.table_elements,
-            deadline: limits.callback_deadline,
-        }
-    }
-}
-
-/// Most pairs [`Shared::clean_starts`] holds; past it, it starts again empty (the next
-/// start of each pair is then sequential once more: slower, never wrong).
-const CLEAN_STARTS: usize = 1024;
-
-fn remember_clean_start(shared: &Shared, key: StartKey) {
-    if shared.clean_starts.len() >= CLEAN_STARTS {
-        shared.clean_starts.clear();
-    }
-    shared.clean_starts.insert(key, ());
 }
 
 /// Instantiates `component` for `role` in `store` under `deadline`, by the epoch (the

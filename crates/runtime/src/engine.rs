@@ -26,14 +26,7 @@ pub const EPOCH_TICK: Duration = Duration::from_millis(10);
 /// clock that interrupts them must not depend on those workers. It holds the engine
 /// weakly and ends when the last clone of the engine is dropped.
 pub fn new_engine() -> wasmtime::Result<Engine> {
-    new_engine_sized(MAX_INSTANCES)
-}
-
-/// [`new_engine`] with a pool of `instances` component instances instead of
-/// [`MAX_INSTANCES`]: for a host that knows how many actors it runs, and for tests that
-/// fill the pool to see what a full one does.
-pub fn new_engine_sized(instances: u32) -> wasmtime::Result<Engine> {
-    let engine = build(true, instances)?;
+    let engine = build(true)?;
     start_ticker(&engine)?;
     Ok(engine)
 }
@@ -41,20 +34,20 @@ pub fn new_engine_sized(instances: u32) -> wasmtime::Result<Engine> {
 /// An engine without epoch interruption: only for measuring what the interruption
 /// checks cost a compute-bound guest. Actors never run on it.
 pub fn new_engine_without_epochs() -> wasmtime::Result<Engine> {
-    build(false, MAX_INSTANCES)
+    build(false)
 }
 
-fn build(epochs: bool, instances: u32) -> wasmtime::Result<Engine> {
+fn build(epochs: bool) -> wasmtime::Result<Engine> {
     let mut pool = PoolingAllocationConfig::default();
-    pool.total_component_instances(instances)
+    pool.total_component_instances(MAX_INSTANCES)
         // A Rust wasip2 component is a few core instances (program, adapters, shims).
-        .total_core_instances(instances * 8)
+        .total_core_instances(MAX_INSTANCES * 8)
         .max_core_instances_per_component(16)
-        .total_memories(instances * 2)
+        .total_memories(MAX_INSTANCES * 2)
         .max_memories_per_component(2)
-        .total_tables(instances * 4)
+        .total_tables(MAX_INSTANCES * 4)
         .max_tables_per_component(4)
-        .total_stacks(instances)
+        .total_stacks(MAX_INSTANCES)
         .max_memory_size(MAX_MEMORY_BYTES);
     let mut config = Config::new();
     config

@@ -67,8 +67,7 @@ pub use cache::{ComponentCache, IDLE_COMPONENTS};
 pub use code::Code;
 pub use deploy::{DeployError, DeploySpec, DeploymentId, Role};
 pub use engine::{
-    EPOCH_TICK, MAX_INSTANCES, MAX_MEMORY_BYTES, new_engine, new_engine_sized,
-    new_engine_without_epochs,
+    EPOCH_TICK, MAX_INSTANCES, MAX_MEMORY_BYTES, new_engine, new_engine_without_epochs,
 };
 pub use limits::{Limits, Quotas, Supervision};
 pub use sandbox::{Fence, Interrupted, MemoryGauge, Revocation};
@@ -266,10 +265,6 @@ pub(crate) struct Shared {
     /// Components linked for a world (candidate: true), by content hash: this runtime's
     /// linkers' work, kept while the component is cached or in use.
     prepared: DashMap<(cache::Digest, bool), deploy::Prepared>,
-    /// Component and limits pairs that have instantiated cleanly here: a deploy or
-    /// restart of one may enter its election while it instantiates (see
-    /// [`deploy::start`]). Pruned with `prepared`.
-    clean_starts: DashMap<deploy::StartKey, ()>,
     /// Live instances, by who the elections address.
     links: DashMap<Recipient, Link>,
     /// Live instances' fences, by session: ending a session revokes its instance.
@@ -316,10 +311,8 @@ impl Shared {
                 .map(|handle| handle.deployment.digest()),
         );
         let evicted = self.components.evict_idle(&in_use);
-        let kept =
-            |digest: &cache::Digest| in_use.contains(digest) || self.components.contains(digest);
-        self.prepared.retain(|(digest, _), _| kept(digest));
-        self.clean_starts.retain(|key, _| kept(&key.digest));
+        self.prepared
+            .retain(|(digest, _), _| in_use.contains(digest) || self.components.contains(digest));
         if evicted > 0 {
             tracing::debug!(evicted, "idle compiled components dropped");
         }
@@ -334,24 +327,10 @@ impl Shared {
         command: Command,
         hooks: Hooks,
     ) -> Result<Applied, StoreError> {
-        self.propose_now(command, hooks).await
-    }
-
-    /// [`Shared::propose`], the command handed to the writer at once: the caller may
-    /// work while it is applied and made durable, then await the answer.
-    pub(crate) fn propose_now(
-        &self,
-        command: Command,
-        hooks: Hooks,
-    ) -> impl std::future::Future<Output = Result<Applied, StoreError>> + Send + 'static {
         let started = Instant::now();
-        let answer = self.store.propose_now(command, hooks);
-        let latency = self.commit_latency.clone();
-        async move {
-            let result = answer.await;
-            latency.observe(started.elapsed().as_secs_f64());
-            result
-        }
+        let result = self.store.propose_with(command, hooks).await;
+        self.commit_latency.observe(started.elapsed().as_secs_f64());
+        result
     }
 
     /// Throws the fences of the instances `effects` depose or whose sessions they end.
@@ -569,7 +548,6 @@ impl Runtime {
             txn_fns: DashMap::new(),
             components,
             prepared: DashMap::new(),
-            clean_starts: DashMap::new(),
             links: DashMap::new(),
             session_fences: DashMap::new(),
             watch_routes: DashMap::new(),

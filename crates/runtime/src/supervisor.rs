@@ -12,8 +12,7 @@ use tokio::sync::{mpsc, watch};
 use crate::host_impl::Identity;
 use ballot_check::models::LeadershipCall;
 use ballot_core::command::{Command, Outcome};
-use ballot_core::election::Recipient;
-use ballot_core::namespace::{SessionId, WatcherId};
+use ballot_core::namespace::SessionId;
 use ballot_store::Hooks;
 use ballot_store::embedded::OnApplied;
 
@@ -301,38 +300,12 @@ async fn after_crash(
 /// successor be promoted, so the revocation always comes first. A leader's exit is
 /// recorded: `resign` when it was undeployed, `revoke` otherwise.
 pub(crate) async fn retire(shared: &Arc<Shared>, name: &str, me: Incarnation, exit: &Exit) {
-    let identity = &me.store.data().identity;
-    let departing = Departing {
-        fence: me.fence.clone(),
-        recipient: me.recipient,
-        watcher: me.watcher,
-        session: me.session,
-        process: identity.process,
-        election: identity.election.to_string(),
-    };
-    leave(shared, name, departing, exit).await;
-}
-
-/// What the host must know of an instance to take it out of its election: enough for
-/// an instance that entered but never ran (its instantiation failed).
-pub(crate) struct Departing {
-    pub(crate) fence: Arc<Fence>,
-    pub(crate) recipient: Recipient,
-    pub(crate) watcher: WatcherId,
-    pub(crate) session: SessionId,
-    /// The deployment's number, as the history records it.
-    pub(crate) process: u64,
-    pub(crate) election: String,
-}
-
-/// [`retire`] for what `departing` describes.
-pub(crate) async fn leave(shared: &Arc<Shared>, name: &str, departing: Departing, exit: &Exit) {
     let name = name.to_string();
     let revocation = match exit {
         Exit::Revoked(why) => why.clone(),
         Exit::Crashed(why) => Revocation::Crashed(why.clone()),
     };
-    departing.fence.revoke(revocation.clone());
+    me.fence.revoke(revocation.clone());
     match exit {
         Exit::Crashed(why) => shared.note(&name, TimelineEvent::Trapped(why.clone())),
         Exit::Revoked(Revocation::Deposed(term)) => {
@@ -341,25 +314,19 @@ pub(crate) async fn leave(shared: &Arc<Shared>, name: &str, departing: Departing
         Exit::Revoked(Revocation::Undeployed) => {}
         Exit::Revoked(why) => shared.note(&name, TimelineEvent::Revoked(why.to_string())),
     }
-    let Departing {
-        recipient,
-        watcher,
-        session,
-        process,
-        election,
-        ..
-    } = departing;
-    shared.links.remove(&recipient);
-    shared.session_fences.remove(&session);
-    shared.watch_routes.remove(&watcher);
+    shared.links.remove(&me.recipient);
+    shared.session_fences.remove(&me.session);
+    shared.watch_routes.remove(&me.watcher);
     let recorder = shared.recorder.clone();
-    let process = super::recorded_process(process, super::Lane::Exit);
+    let process = super::recorded_process(me.store.data().identity.process, super::Lane::Exit);
     let call = if revocation == Revocation::Undeployed {
         LeadershipCall::Resign
     } else {
         LeadershipCall::Revoke
     };
+    let (recipient, watcher, session) = (me.recipient, me.watcher, me.session);
     let who = name.clone();
+    let election = me.store.data().identity.election.to_string();
     // The leader's loss of its term is recorded in the step that ends it.
     let record: OnApplied = Box::new(move |applied| {
         if let Ok(Outcome::Retired {

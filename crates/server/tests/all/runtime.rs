@@ -6,14 +6,13 @@
 use std::time::Duration;
 
 use ballot_check::history::Recorder;
-use ballot_core::election::ElectionName;
 use ballot_core::namespace::NodePath;
-use ballot_runtime::{ComponentCache, Delivered, DeployError, Role, Runtime, TimelineEvent};
+use ballot_runtime::{ComponentCache, Delivered, DeployError, Runtime, TimelineEvent};
 
 use super::support::{
     acked, assert_leadership_linearizable, candidate, count, depose_leader, deposed, election,
     first, lines, lost, observer, runtime, runtime_with_cache, runtime_with_own_cache, sim_store,
-    trapped, wait_for, wait_state, wasm, won,
+    trapped, wait_for, wait_state, wasm,
 };
 
 /// The number of `who`'s first timeline line that is `event`.
@@ -414,54 +413,4 @@ async fn a_refused_win_stands_again_after_a_backoff_until_it_leads() {
     assert!(first_wait >= Duration::from_millis(250), "{first_wait:?}");
     assert!(second_wait >= Duration::from_millis(500), "{second_wait:?}");
     assert_eq!(rt.standing(id), Some(ballot_runtime::Standing::In));
-}
-
-/// A component that has instantiated cleanly under its limits enters its election while
-/// it instantiates again (the batch's sync and the instantiation overlap). When that
-/// instantiation fails after all, here because the engine's pool is full, the deploy is
-/// refused and the instance that entered (and won) has left again: no ballot, no session,
-/// and a successor deploy leads.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_entered_instance_that_cannot_instantiate_leaves_its_election_again() {
-    let engine = ballot_runtime::new_engine_sized(2).expect("engine");
-    let rt = Runtime::new(engine, sim_store(), Recorder::off()).expect("runtime");
-    let in_election = |name: &str, election: &str| {
-        let mut spec = candidate(name, None);
-        spec.role = Role::Candidate {
-            election: ElectionName::parse(election).unwrap(),
-            data: name.as_bytes().to_vec(),
-            follow_leader: false,
-        };
-        spec
-    };
-    // The example candidate fences its writes with the election `example`: a leads it
-    // and b waits behind a. Both idle then, so neither holds one of the pool's stacks.
-    let a = rt.deploy(candidate("a", None)).await.unwrap();
-    wait_for(&rt, "a", acked).await;
-    rt.deploy(candidate("b", None)).await.unwrap();
-    wait_for(&rt, "b", lost).await;
-
-    let refused = rt.deploy(in_election("c", "three")).await.unwrap_err();
-    assert!(
-        matches!(refused, DeployError::Instantiate(_)),
-        "refused as {refused:?}"
-    );
-    let state = rt.state();
-    assert_eq!(state.sessions().count(), 2, "c's session was closed");
-    let ballots = NodePath::parse("/elections/three/ballots").unwrap();
-    assert_eq!(
-        state.children(&ballots).unwrap_or_default(),
-        Vec::<String>::new(),
-        "c's ballot was taken back"
-    );
-    assert!(
-        first(&rt, "c", trapped).is_some(),
-        "the timeline says why c left: {}",
-        lines(&rt).join("\n")
-    );
-
-    // With a slot free, the same deploy wins the election c left.
-    rt.undeploy(a).await.unwrap();
-    rt.deploy(in_election("c", "three")).await.unwrap();
-    wait_for(&rt, "c", won).await;
 }

@@ -654,28 +654,14 @@ impl EmbeddedStore {
         command: Command,
         hooks: Hooks,
     ) -> Result<Applied, StoreError> {
-        self.propose_now(command, hooks).await
-    }
-
-    /// [`EmbeddedStore::propose_with`], but the command reaches the writer when this is
-    /// called, not when the answer is first awaited: the caller can do other work (a
-    /// deploy instantiates its component) while the batch is applied and made durable.
-    pub fn propose_now(
-        &self,
-        command: Command,
-        hooks: Hooks,
-    ) -> impl std::future::Future<Output = Result<Applied, StoreError>> + Send + 'static {
         let (tx, rx) = tokio::sync::oneshot::channel::<Result<Applied, String>>();
-        let sent = self.submit(command, hooks, move |outcome| {
+        self.submit(command, hooks, move |outcome| {
             let _ = tx.send(outcome);
-        });
-        async move {
-            sent?;
-            match rx.await {
-                Ok(Ok(applied)) => Ok(applied),
-                Ok(Err(failure)) => Err(StoreError::Failed(failure)),
-                Err(_) => Err(StoreError::Closed),
-            }
+        })?;
+        match rx.await {
+            Ok(Ok(applied)) => Ok(applied),
+            Ok(Err(failure)) => Err(StoreError::Failed(failure)),
+            Err(_) => Err(StoreError::Closed),
         }
     }
 
