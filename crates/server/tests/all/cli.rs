@@ -105,7 +105,17 @@ fn bench_runs_and_ends_with_one_summary_line_per_figure() {
         "50",
     ];
     check_summaries(&foundation, 7);
-    check_summaries(&["bench", "store", "--seconds", "0.2", "--dir", dir], 8);
+    let store = [
+        "bench",
+        "store",
+        "--seconds",
+        "0.2",
+        "--dir",
+        dir,
+        "--restart-commits",
+        "2000",
+    ];
+    check_summaries(&store, 9);
 }
 
 fn check_summaries(args: &[&str], figures: usize) {
