@@ -181,10 +181,40 @@ impl Error {
 ///     Err(Error::NotLeader(Some(12)))?;
 ///     Ok(())
 /// }
-/// assert!(step().unwrap_err().contains("NotLeader"));
+/// assert_eq!(step().unwrap_err(), "not the leader: the current term is 12");
 /// ```
 impl From<Error> for String {
     fn from(error: Error) -> String {
-        format!("{error:?}")
+        error.describe()
+    }
+}
+
+impl Error {
+    /// The error in words, as the host's own API words it: what a callback's `Err` carries
+    /// to the host's timeline and logs, where Rust's `Debug` text would mean nothing to an
+    /// operator.
+    ///
+    /// ```
+    /// use ballot_guest::Error;
+    ///
+    /// assert_eq!(Error::NotLeader(None).describe(), "not the leader: the election has no leader");
+    /// assert_eq!(Error::NoNode("/a".into()).describe(), "no node /a");
+    /// ```
+    pub fn describe(&self) -> String {
+        match self {
+            Error::NoNode(path) => format!("no node {path}"),
+            Error::NodeExists(path) => format!("node {path} exists"),
+            Error::BadVersion(path) => format!("node {path} is not at the expected version"),
+            Error::NotEmpty(path) => format!("node {path} has children"),
+            Error::NotLeader(Some(term)) => format!("not the leader: the current term is {term}"),
+            Error::NotLeader(None) => "not the leader: the election has no leader".into(),
+            Error::SessionExpired => "the session has expired".into(),
+            Error::Invalid(why) => format!("invalid: {why}"),
+            Error::TooLarge(why) => format!("too large: {why}"),
+            Error::QuotaExceeded(why) => format!("quota exceeded: {why}"),
+            Error::Denied(why) => format!("denied: {why}"),
+            Error::Deadline => "the callback's deadline passed".into(),
+            Error::TxnAborted(why) => format!("the transaction function aborted: {why}"),
+        }
     }
 }

@@ -1702,3 +1702,132 @@ fn a_deploy_the_disk_refuses_is_undone_and_says_so() {
     let (_, election) = get(&server, "/v1/elections/example");
     assert!(election["leader"].is_null(), "it leads nothing: {election}");
 }
+
+/// No refusal the API gives reads as Rust: every error message across the routes (not
+/// found, bad bodies, stale terms, peers, names, sessions) is words and numbers, never a
+/// `Debug` rendering such as `Some(..)`, `Revision(8)` or a type's name.
+#[test]
+fn every_refusal_reads_as_words_not_rust_debug_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("data"), &[]);
+    // A leader of `jobs` whose term then passes, for the stale-term refusals.
+    let (_, session) = post_json(&server, "/v1/sessions", json!({"ttl_ms": 60_000}));
+    let session = session["session"].as_u64().expect("a session id");
+    let (_, stood) = post_json(
+        &server,
+        "/v1/elections/jobs/candidates",
+        json!({"session": session, "data": "w"}),
+    );
+    let candidate = stood["candidate"].as_u64().expect("a candidate id");
+    join_elector(&server, &["a", "b"], 60_000);
+    elect(&server, "a");
+
+    let requests: Vec<(&str, String, Value)> = vec![
+        ("GET", "/v1/components/999/logs".into(), json!(null)),
+        ("POST", "/v1/components/999/kill".into(), json!({})),
+        ("DELETE", "/v1/components/999".into(), json!(null)),
+        ("GET", "/v1/elections/nothing-here".into(), json!(null)),
+        ("GET", "/v1/candidates/999".into(), json!(null)),
+        ("POST", "/v1/candidates/999/ack".into(), json!({"term": 1})),
+        (
+            "POST",
+            format!("/v1/candidates/{candidate}/ack"),
+            json!({"term": 999}),
+        ),
+        ("POST", "/v1/candidates/999/resign".into(), json!({})),
+        ("POST", "/v1/sessions".into(), json!({"ttl_ms": 0})),
+        ("POST", "/v1/sessions/999/heartbeat".into(), json!({})),
+        ("GET", "/v1/nodes/no/such/node".into(), json!(null)),
+        (
+            "POST",
+            "/v1/multi".into(),
+            json!({"ops": [{"op": "create", "path": "relative", "data": "x"}]}),
+        ),
+        (
+            "POST",
+            "/v1/multi".into(),
+            json!({"session": session, "guard": {"election": "jobs", "term": 999},
+                   "ops": [{"op": "create", "path": "/x", "data": "x"}]}),
+        ),
+        (
+            "POST",
+            "/v1/multi".into(),
+            json!({"ops": [{"op": "set", "path": "/nothing", "data": "x", "version": 3}]}),
+        ),
+        ("GET", "/v1/electors/none".into(), json!(null)),
+        (
+            "POST",
+            "/v1/electors/jobs/peers".into(),
+            json!({"peer": "a/b", "duration_ms": 60_000}),
+        ),
+        (
+            "POST",
+            "/v1/electors/jobs/peers".into(),
+            json!({"peer": "c", "duration_ms": 5}),
+        ),
+        (
+            "POST",
+            "/v1/electors/jobs/elect".into(),
+            json!({"peer": "zz"}),
+        ),
+        (
+            "POST",
+            "/v1/electors/jobs/commit".into(),
+            json!({"peer": "b", "term": 1, "ops": [{"op": "create", "path": "/y", "data": "y"}]}),
+        ),
+        (
+            "POST",
+            "/v1/elections/bad%2Fname/candidates".into(),
+            json!({"session": session}),
+        ),
+        ("GET", "/v1/events?colour=red".into(), json!(null)),
+        (
+            "GET",
+            "/v1/history/check?model=nonsense".into(),
+            json!(null),
+        ),
+    ];
+    let debug_marks = [
+        "Some(",
+        "None",
+        "Revision(",
+        "DeploymentId(",
+        "SessionId(",
+        "CandidateId(",
+        "Error::",
+        "Invalid(",
+        "{ ",
+        "Ok(",
+        "Err(",
+    ];
+    let mut refusals = 0;
+    for (method, path, body) in &requests {
+        let url = server.url(path);
+        let (status, answer) = match *method {
+            "GET" => read(agent().get(url).header("authorization", bearer()).call()),
+            "DELETE" => read(agent().delete(url).header("authorization", bearer()).call()),
+            _ => read(
+                agent()
+                    .post(url)
+                    .header("authorization", bearer())
+                    .send_json(body),
+            ),
+        };
+        if status < 400 {
+            continue;
+        }
+        refusals += 1;
+        let message = code_message(&answer);
+        assert!(!message.is_empty(), "{method} {path}: {answer}");
+        for mark in debug_marks {
+            assert!(
+                !message.contains(mark),
+                "{method} {path} answered with Rust's Debug text ({mark}): {message}"
+            );
+        }
+    }
+    assert!(
+        refusals >= 20,
+        "only {refusals} of the requests were refused"
+    );
+}
