@@ -239,7 +239,7 @@ async fn swap_detached(host: Arc<Host>, id: u64, wasm: Vec<u8>) -> ApiResult<Swa
     let mut record = host
         .registry
         .get(id)
-        .ok_or_else(|| ApiError::not_found(format!("no deployment {id}")))?;
+        .ok_or_else(|| ApiError::no_deployment(id))?;
     let report = host
         .runtime
         .swap(runtime_id, &wasm)
@@ -350,7 +350,7 @@ pub async fn logs(
     let record = host
         .registry
         .get(id)
-        .ok_or_else(|| ApiError::not_found(format!("no deployment {id}")))?;
+        .ok_or_else(|| ApiError::no_deployment(id))?;
     let wait = std::time::Duration::from_millis(query.wait_ms).min(MOST_LOG_WAIT);
     let deadline = tokio::time::Instant::now() + wait;
     let mut changes = host.runtime.log_changes();

@@ -31,13 +31,19 @@ impl ApiError {
     /// refusals name its own deployment numbers, which a client never sees.
     pub fn for_deployment(self, id: u64) -> Self {
         let message = match self.code {
-            "not-found" => format!("no deployment {id}"),
+            "not-found" => return ApiError::no_deployment(id),
             "not-running" => format!(
-                "deployment {id} has no running instance (it is restarting, or it failed):                  see GET /v1/components/{id}"
+                "deployment {id} has no running instance (it is restarting, or it failed): \
+                 see GET /v1/components/{id}"
             ),
             _ => return self,
         };
         ApiError { message, ..self }
+    }
+
+    /// 404 for deployment `id` (as the API numbers it), which does not exist.
+    pub fn no_deployment(id: u64) -> Self {
+        Self::not_found(format!("no deployment {id}"))
     }
 
     /// An error with this status, code and message.
@@ -292,6 +298,11 @@ mod tests {
                 worded.message
             );
             assert!(!worded.message.contains('7'), "{}", worded.message);
+            assert!(
+                !worded.message.contains("  "),
+                "one line of words: {}",
+                worded.message
+            );
             assert!(
                 !worded.message.contains("DeploymentId"),
                 "{}",

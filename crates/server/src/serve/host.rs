@@ -308,7 +308,7 @@ impl Host {
                     format!("deployment {id} did not start with this host"),
                 )
             } else {
-                ApiError::not_found(format!("no deployment {id}"))
+                ApiError::no_deployment(id)
             }
         })
     }
@@ -316,7 +316,7 @@ impl Host {
     /// Undeploys `id` (its leader resigns) and forgets it durably.
     pub async fn undeploy(&self, id: u64) -> ApiResult<()> {
         if self.registry.get(id).is_none() {
-            return Err(ApiError::not_found(format!("no deployment {id}")));
+            return Err(ApiError::no_deployment(id));
         }
         if let Some((_, runtime_id)) = self.live.remove(&id) {
             self.runtime
