@@ -614,3 +614,47 @@ fn a_batch_right_behind_the_replica_applies_on_its_answer_and_once() {
     );
     stop.store(true, Ordering::Release);
 }
+
+/// A reader that wakes on a new state finds the replica's position already at that
+/// state's batch: a consistent read waits on the state and then checks the position, and
+/// would otherwise wait for a change that may never come.
+#[test]
+fn whoever_sees_a_batchs_state_sees_its_position() {
+    let log = MemoryLog::default();
+    let stop = Arc::new(AtomicBool::new(false));
+    let replica = replica(&log, HostEpoch(1), &stop);
+    let joined_at = replica.store.applied_position();
+    let base = replica.store.published().revision().0;
+    let done = Arc::new(AtomicBool::new(false));
+    let reader = {
+        let published = replica.store.subscribe();
+        let feeder = replica.feeder.clone();
+        let done = done.clone();
+        std::thread::spawn(move || {
+            let mut checked = 0u64;
+            while !done.load(Ordering::Acquire) {
+                // One create per batch: the state's revision names the batch it came from.
+                let created = published.borrow().revision().0 - base;
+                let position = feeder.applied_position();
+                assert!(
+                    position >= joined_at + created,
+                    "the state of position {} was visible while the position read {position}",
+                    joined_at + created
+                );
+                checked += 1;
+            }
+            checked
+        })
+    };
+    for n in 0..3_000 {
+        let applied = replica
+            .feeder
+            .propose_blocking(create(&format!("/n{n}"), Lifetime::Persistent))
+            .unwrap();
+        assert!(matches!(applied, Ok(Outcome::Committed(_))), "{applied:?}");
+    }
+    done.store(true, Ordering::Release);
+    let checked = reader.join().unwrap();
+    assert!(checked > 0);
+    stop.store(true, Ordering::Release);
+}

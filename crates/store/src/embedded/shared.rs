@@ -467,10 +467,11 @@ impl Writer {
         elections.set_local_host(host, now);
         self.core = elections;
         self.replication().position = position;
+        // The position first: whoever wakes on the new state must read it already moved.
+        self.shared.position.store(position, Ordering::Release);
         self.shared
             .published
             .send_replace(self.core.namespace().snapshot());
-        self.shared.position.store(position, Ordering::Release);
         tracing::warn!(
             position,
             "loaded a snapshot in place of the replica's state"
@@ -796,12 +797,15 @@ impl Writer {
             }
         }
         let records = done.len() as u64;
-        self.shared
-            .published
-            .send_replace(self.core.namespace().snapshot());
+        // The position before the state: a consistent read that wakes on the new state
+        // must find the position already moved, or it would wait for a change that may
+        // never come.
         self.shared
             .position
             .store(batch.position, Ordering::Release);
+        self.shared
+            .published
+            .send_replace(self.core.namespace().snapshot());
         let counters = &self.shared.counters;
         counters.batches.fetch_add(1, Ordering::Relaxed);
         counters.records.fetch_add(records, Ordering::Relaxed);
