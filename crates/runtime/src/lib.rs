@@ -759,6 +759,12 @@ impl Runtime {
         self.shared.store.halted()
     }
 
+    /// Why the store refuses changes for now, while its disk is full (see
+    /// [`EmbeddedStore::degraded`]); it takes changes again by itself.
+    pub fn degraded(&self) -> Option<String> {
+        self.shared.store.degraded()
+    }
+
     /// Follows the durable state (see [`EmbeddedStore::subscribe`]).
     pub fn subscribe(&self) -> tokio::sync::watch::Receiver<ballot_core::namespace::State> {
         self.shared.store.subscribe()

@@ -142,6 +142,18 @@ impl StoreError {
             message: error.to_string(),
         }
     }
+
+    /// True for a write refused for want of space (a full disk or a spent quota): the one
+    /// failure the embedded store takes back and waits out instead of stopping for good.
+    pub fn is_disk_full(&self) -> bool {
+        matches!(
+            self,
+            StoreError::Io {
+                kind: std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded,
+                ..
+            }
+        )
+    }
 }
 
 /// The namespace, durable and shared between threads.

@@ -82,6 +82,24 @@ pub trait Log: Send {
         Ok(())
     }
 
+    /// Takes back the batch whose [`Log::write`] failed before any sync covered it (a full
+    /// disk refused the bytes): cuts whatever part of it reached the file and makes the cut
+    /// durable, so the log ends where the last sync left it and the next write continues
+    /// from there. An error means the log cannot say where it ends: the store must stop.
+    /// The default cannot take anything back.
+    fn undo_unsynced(&mut self) -> Result<(), StoreError> {
+        Err(StoreError::Failed(
+            "this log cannot take back a failed write".into(),
+        ))
+    }
+
+    /// Whether the log's storage takes writes again: writes and syncs a little on the
+    /// side (never into the log) and removes it. The store calls it while it refuses
+    /// changes after a full disk, to resume by itself once space comes back.
+    fn probe(&mut self) -> Result<(), StoreError> {
+        Ok(())
+    }
+
     /// Bytes of batches the newest snapshot does not cover: recovery reads them all, so
     /// a store also snapshots when they pass [`crate::Options::snapshot_bytes`], whatever
     /// the count of records. A log that keeps no bytes of its own answers 0.

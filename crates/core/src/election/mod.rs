@@ -298,6 +298,11 @@ impl Elections {
         self.ns.restart_deadlines(now);
     }
 
+    /// Takes `earlier`'s session deadlines (see [`Namespace::keep_deadlines_from`]).
+    pub fn keep_deadlines_from(&mut self, earlier: &Elections) {
+        self.ns.keep_deadlines_from(&earlier.ns);
+    }
+
     /// The elections as CBOR, for a snapshot.
     pub fn encode(&self) -> Vec<u8> {
         let mut bytes = Vec::new();

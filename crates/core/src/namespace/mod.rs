@@ -496,6 +496,20 @@ impl Namespace {
             .collect()
     }
 
+    /// Takes the deadlines `earlier` keeps for the sessions this namespace has: what a store
+    /// that rebuilt its state from disk (after taking back a write the disk refused) does,
+    /// since heartbeats are not logged and replay alone would give stale deadlines. A
+    /// session `earlier` had already ended keeps the deadline replay gave it, long past,
+    /// so the next sweep ends it again.
+    pub fn keep_deadlines_from(&mut self, earlier: &Namespace) {
+        let sessions: Vec<SessionId> = self.state.sessions.keys().copied().collect();
+        for id in sessions {
+            if let Some(deadline) = earlier.deadlines.get(id) {
+                self.deadlines.set(id, deadline);
+            }
+        }
+    }
+
     /// Restarts the deadline of every persisted session at `now` + its TTL: what recovery
     /// does, so that nobody's session runs out early because the host was down.
     pub fn restart_deadlines(&mut self, now: MonoTime) {

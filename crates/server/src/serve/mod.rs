@@ -347,16 +347,19 @@ async fn healthz(State(host): State<Arc<Host>>) -> impl IntoResponse {
     // The wall clock is reported for operators comparing hosts; nothing in the host
     // depends on it (sessions and leases run on the monotonic clock).
     let wall_clock_ms = wall_clock_ms();
-    // A replica whose state diverged from the cluster's stopped serving: say so, and why.
+    // A store that stopped for good (a failed sync, a diverged replica) or refuses changes
+    // for now (a full disk, probed until it takes writes again): say so, and why.
     let halted = host.runtime.halted();
-    let status = if halted.is_some() {
-        axum::http::StatusCode::SERVICE_UNAVAILABLE
-    } else {
-        axum::http::StatusCode::OK
+    let degraded = host.runtime.degraded();
+    let (status, word) = match (&halted, &degraded) {
+        (Some(_), _) => (axum::http::StatusCode::SERVICE_UNAVAILABLE, "halted"),
+        (None, Some(_)) => (axum::http::StatusCode::SERVICE_UNAVAILABLE, "degraded"),
+        (None, None) => (axum::http::StatusCode::OK, "ok"),
     };
     let body = axum::Json(serde_json::json!({
-        "status": if halted.is_some() { "halted" } else { "ok" },
+        "status": word,
         "halted": halted,
+        "degraded": degraded,
         "revision": host.runtime.state().revision().0,
         "deployments": host.runtime.deployments().len(),
         "wall_clock_ms": wall_clock_ms,

@@ -1831,3 +1831,98 @@ fn every_refusal_reads_as_words_not_rust_debug_output() {
         "only {refusals} of the requests were refused"
     );
 }
+
+/// A small tmpfs mounted for one test, unmounted when dropped; `None` where this
+/// machine does not let the test mount one (not root, or no mount permission).
+struct SmallDisk {
+    path: PathBuf,
+}
+
+impl SmallDisk {
+    fn mount(path: &Path, bytes: u64) -> Option<SmallDisk> {
+        std::fs::create_dir_all(path).unwrap();
+        let mounted = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={bytes}")])
+            .arg("tmpfs")
+            .arg(path)
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        mounted.then(|| SmallDisk {
+            path: path.to_path_buf(),
+        })
+    }
+
+    /// Fills the disk with one file until it refuses more; returns that file.
+    fn fill(&self) -> PathBuf {
+        use std::io::Write;
+        let filler = self.path.join("filler");
+        let mut file = std::fs::File::create(&filler).unwrap();
+        let chunk = vec![0u8; 4096];
+        while file.write_all(&chunk).is_ok() {}
+        filler
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.path).status();
+    }
+}
+
+/// On a disk that fills up, the host refuses changes with a 503 that says so and
+/// `/healthz` answers `degraded`; once space comes back it takes changes again by
+/// itself, and a restart finds everything acknowledged and nothing refused.
+#[test]
+fn a_full_disk_degrades_the_host_until_space_comes_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(disk) = SmallDisk::mount(&dir.path().join("disk"), 16 << 20) else {
+        eprintln!("skipped: this machine does not let the test mount a tmpfs");
+        return;
+    };
+    let data = disk.path.join("data");
+    let server = Server::start(&data, &[]);
+    create(&server, "/before");
+    let filler = disk.fill();
+
+    let payload = "x".repeat(200_000);
+    let refused = json!({"ops": [{"op": "create", "path": "/during", "data": payload}]});
+    let (status, body) = post_json(&server, "/v1/multi", refused);
+    assert_eq!(
+        (status, code(&body).as_str()),
+        (503, "store-unavailable"),
+        "{body}"
+    );
+    assert!(code_message(&body).contains("the disk is full"), "{body}");
+    let (status, health) = get(&server, "/healthz");
+    assert_eq!(status, 503, "{health}");
+    assert_eq!(health["status"], "degraded", "{health}");
+    assert!(
+        health["degraded"]
+            .as_str()
+            .is_some_and(|why| why.contains("No space left on device")),
+        "{health}"
+    );
+    let (status, _) = get(&server, "/v1/nodes/during");
+    assert_eq!(status, 404, "nothing refused shows");
+
+    std::fs::remove_file(&filler).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while get(&server, "/healthz").0 != 200 {
+        assert!(
+            Instant::now() < deadline,
+            "the host did not take changes again within 60 s of space coming back"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    create(&server, "/after");
+    drop(server);
+
+    let server = Server::start(&data, &[]);
+    for (path, expected) in [("/before", 200), ("/after", 200), ("/during", 404)] {
+        let (status, body) = get(&server, &format!("/v1/nodes{path}"));
+        assert_eq!(status, expected, "{path}: {body}");
+    }
+    drop(server);
+    drop(disk);
+}

@@ -319,8 +319,56 @@ fn without_a_snapshot_the_whole_log_replays_and_with_a_truncated_log_it_is_an_er
 }
 
 #[test]
-fn disk_full_and_io_errors_fail_closed() {
-    for fault in [Fault::DiskFull, Fault::WriteError, Fault::SyncError] {
+fn a_full_disk_refuses_changes_until_space_comes_back_and_loses_nothing() {
+    let fs = SimFs::new();
+    let store = open_sim(&fs, Options::default()).unwrap();
+    ensure_root(&store);
+    store.multi(None, pair("before")).unwrap();
+    let session = store.open_session(Duration::from_secs(60)).unwrap();
+    let before = store.read().encode();
+
+    fs.inject(Fault::DiskFull);
+    let err = store.multi(None, pair("during")).unwrap_err();
+    assert!(err.to_string().contains("the disk is full"), "{err}");
+    assert_eq!(store.halted(), None, "a full disk passes: no stop for good");
+    let why = store.degraded().expect("a store refusing changes says why");
+    assert!(why.contains("no space left on device"), "{why}");
+    // While the disk stays full every change is refused, and nothing refused shows.
+    let err = store.multi(None, pair("still-full")).unwrap_err();
+    assert!(err.to_string().contains("the disk is full"), "{err}");
+    assert_eq!(store.read().encode(), before);
+    // The half of the refused write that reached the file was cut, durably: a power cut
+    // keeping every byte written brings back only what was acknowledged.
+    let booted = open_sim(&fs.crashed(CrashMode::Tear(usize::MAX)), Options::default()).unwrap();
+    verify(&booted.read(), &BTreeSet::from(["before".to_string()]));
+    drop(booted);
+
+    // Space comes back: the store takes changes again by itself, with the same state
+    // and the same sessions.
+    fs.clear_faults();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while store.degraded().is_some() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the store did not resume within 30 s of space coming back"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    store.multi(None, pair("after")).unwrap();
+    store
+        .heartbeat(session)
+        .expect("the session outlived the full disk");
+    drop(store);
+    let store = open_sim(&fs.crashed(CrashMode::DropUnsynced), Options::default()).unwrap();
+    verify(
+        &store.read(),
+        &BTreeSet::from(["before".to_string(), "after".to_string()]),
+    );
+}
+
+#[test]
+fn io_errors_fail_closed_for_good() {
+    for fault in [Fault::WriteError, Fault::SyncError] {
         let fs = SimFs::new();
         let store = open_sim(&fs, Options::default()).unwrap();
         ensure_root(&store);

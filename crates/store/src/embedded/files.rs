@@ -307,12 +307,37 @@ impl Drop for SimLock {
 struct SimAppend {
     fs: SimFs,
     id: u64,
+    /// Where the next write lands, for a file opened by [`FileSystem::create`], which
+    /// writes at its own offset as a real one does (past a cut, it leaves a hole of
+    /// zeros); `None` for one opened to append, which always writes at the end.
+    offset: Option<usize>,
+}
+
+impl SimAppend {
+    /// Writes `bytes` where a handle at `offset` writes: there, or at the end.
+    fn put(offset: &mut Option<usize>, file: &mut SimFile, bytes: &[u8]) {
+        let at = offset.unwrap_or(file.content.len());
+        if file.content.len() < at {
+            file.content.resize(at, 0);
+        }
+        let overlap = (file.content.len() - at).min(bytes.len());
+        file.content[at..at + overlap].copy_from_slice(&bytes[..overlap]);
+        file.content.extend_from_slice(&bytes[overlap..]);
+        if let Some(offset) = offset {
+            *offset = at + bytes.len();
+        }
+    }
 }
 
 impl AppendFile for SimAppend {
     fn append(&mut self, bytes: &[u8]) -> io::Result<()> {
         let mut state = self.fs.lock_state();
         if state.faults.contains(&Fault::DiskFull) {
+            // As a real disk fills: part of the write lands before the refusal.
+            let part = bytes.len() / 2;
+            if let Some(file) = state.files.get_mut(&self.id) {
+                Self::put(&mut self.offset, file, &bytes[..part]);
+            }
             return Err(io::Error::new(
                 io::ErrorKind::StorageFull,
                 "no space left on device (simulated)",
@@ -324,7 +349,7 @@ impl AppendFile for SimAppend {
         let file = state.files.get_mut(&self.id).ok_or_else(|| {
             io::Error::new(io::ErrorKind::NotFound, "file was removed (simulated)")
         })?;
-        file.content.extend_from_slice(bytes);
+        Self::put(&mut self.offset, file, bytes);
         Ok(())
     }
 
@@ -381,6 +406,7 @@ impl FileSystem for SimFs {
         Ok(Box::new(SimAppend {
             fs: self.clone(),
             id,
+            offset: Some(0),
         }))
     }
 
@@ -393,6 +419,7 @@ impl FileSystem for SimFs {
         Ok(Box::new(SimAppend {
             fs: self.clone(),
             id,
+            offset: None,
         }))
     }
 

@@ -68,6 +68,13 @@ impl<W> GroupCommit<W> {
         self.failed.as_deref()
     }
 
+    /// Sets why every later waiter is refused, or (with `None`) takes changes again: for
+    /// a store that took back a write a full disk refused, and resumes once it takes
+    /// writes again.
+    pub fn set_failure(&mut self, failure: Option<String>) {
+        self.failed = failure;
+    }
+
     /// True if the open batch has no room for more.
     pub fn is_full(&self) -> bool {
         self.open.entries.len() >= self.max_batch

@@ -2,7 +2,8 @@
 //!
 //! - `wal-<first record number, 20 digits>.log`: log segments, in order;
 //! - `snap-<last record number covered, 20 digits>.snap`: snapshots;
-//! - `*.tmp`: a snapshot being written, renamed into place once synced;
+//! - `*.tmp`: a snapshot being written, renamed into place once synced, or a probe of a
+//!   disk that was full;
 //! - `LOCK`: held by the host that owns the folder.
 
 use std::path::{Path, PathBuf};
@@ -20,6 +21,12 @@ pub fn snapshot(dir: &Path, lsn: u64) -> PathBuf {
 /// Where the snapshot covering `lsn` is written before its rename.
 pub fn snapshot_tmp(dir: &Path, lsn: u64) -> PathBuf {
     dir.join(format!("snap-{lsn:020}.tmp"))
+}
+
+/// Where the store checks, after a full disk, whether writes go through again; a
+/// temporary, so a probe cut short by a crash is swept at the next start.
+pub fn probe(dir: &Path) -> PathBuf {
+    dir.join("probe.tmp")
 }
 
 /// The data folder's files, by kind, each sorted by its number.

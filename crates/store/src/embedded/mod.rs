@@ -21,6 +21,7 @@
 
 mod files;
 mod frame;
+mod full_disk;
 pub mod group;
 mod layout;
 mod record;
@@ -315,6 +316,8 @@ struct Shared {
     sink: std::sync::OnceLock<Arc<dyn EffectsSink>>,
     /// Why the store stopped taking changes, once it did (see [`EmbeddedStore::halted`]).
     halted: std::sync::OnceLock<String>,
+    /// Why the store refuses changes for now (see [`EmbeddedStore::degraded`]).
+    degraded: Mutex<Option<String>>,
 }
 
 /// The embedded store: the elections in memory, every change a [`Command`] made durable
@@ -436,6 +439,7 @@ impl EmbeddedStore {
             counters: Counters::default(),
             sink: std::sync::OnceLock::new(),
             halted: std::sync::OnceLock::new(),
+            degraded: Mutex::new(None),
         });
         let (snapshot_tx, snapshot_rx) = mpsc::channel();
         let max_queued = options.max_queued.max(1);
@@ -450,6 +454,8 @@ impl EmbeddedStore {
             snapshots: snapshot_tx,
             ack_before_sync,
             replication: None,
+            snapshot_files: Some(snapshot_files.clone()),
+            full_disk: None,
         };
         // The first command of every run, logged like any other and before any other: the
         // sessions' TTLs start again now, and a later recovery replays exactly that. It
@@ -526,6 +532,7 @@ impl EmbeddedStore {
             counters: Counters::default(),
             sink: std::sync::OnceLock::new(),
             halted: std::sync::OnceLock::new(),
+            degraded: Mutex::new(None),
         });
         // Snapshots of a shared log are the log's business, not this writer's.
         let (snapshot_tx, _) = mpsc::channel();
@@ -541,6 +548,8 @@ impl EmbeddedStore {
             snapshots: snapshot_tx,
             ack_before_sync: false,
             replication: Some(shared::Replication::new(log, host, recovered.position)),
+            snapshot_files: None,
+            full_disk: None,
         };
         let (requests_tx, requests_rx) = mpsc::sync_channel(max_queued);
         let requests = Arc::new(Mutex::new(Some(requests_tx)));
@@ -574,6 +583,17 @@ impl EmbeddedStore {
     /// state diverged from the cluster's. Every change is refused from then on.
     pub fn halted(&self) -> Option<String> {
         self.shared.halted.get().cloned()
+    }
+
+    /// Why this store refuses changes for now, while it does: its disk was full, so it
+    /// took back the write the disk refused and probes until writes go through again,
+    /// then takes changes by itself. Unlike [`EmbeddedStore::halted`], this passes.
+    pub fn degraded(&self) -> Option<String> {
+        self.shared
+            .degraded
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// Sets who hears what commands cause (see [`EffectsSink`]). Once per store: a
@@ -785,6 +805,11 @@ struct Writer {
     /// On a log shared with other hosts, how batches are formed and applied instead
     /// (see [`shared`]); `None` when this store owns its log.
     replication: Option<shared::Replication>,
+    /// The snapshots the state is rebuilt from after a write the disk refused; `None` on
+    /// a shared log, which keeps no files here.
+    snapshot_files: Option<WalSnapshots>,
+    /// While the disk is full: the store refuses changes and probes (see [`full_disk`]).
+    full_disk: Option<full_disk::FullDisk>,
 }
 
 /// A batch appended to the log and not yet synced: the writer between its write and its
@@ -796,6 +821,8 @@ struct Written {
     /// Whether the batch had no bytes (reads, refusals): nothing to sync.
     empty: bool,
     result: Result<(), String>,
+    /// Whether the write failed for want of space: then it can be taken back.
+    refused_for_space: bool,
 }
 
 impl Writer {
@@ -804,7 +831,22 @@ impl Writer {
         // batch. Whatever arrives during its flush forms the next one.
         loop {
             let first = match &self.replication {
-                None => requests.recv().ok(),
+                None => match self
+                    .full_disk
+                    .as_ref()
+                    .map(full_disk::FullDisk::until_probe)
+                {
+                    None => requests.recv().ok(),
+                    // Refusing changes for a full disk: wake up to probe it now and then.
+                    Some(wait) => match requests.recv_timeout(wait) {
+                        Ok(first) => Some(first),
+                        Err(mpsc::RecvTimeoutError::Timeout) => {
+                            self.probe_disk_if_due();
+                            continue;
+                        }
+                        Err(mpsc::RecvTimeoutError::Disconnected) => None,
+                    },
+                },
                 // On a shared log, wake up now and then to give up on batches whose append
                 // was never confirmed and that never came back.
                 Some(_) => match requests.recv_timeout(shared::UNCONFIRMED_LOOK) {
@@ -824,6 +866,7 @@ impl Writer {
     /// What the writer does each time it wakes with `first`: takes it and whatever else
     /// is queued, then appends the batch (on a shared log) or writes and syncs it.
     pub(super) fn wake(&mut self, first: Request, requests: &Receiver<Request>) {
+        self.probe_disk_if_due();
         self.take(first, requests);
         if self.replication.is_some() {
             self.flush_shared();
@@ -913,11 +956,10 @@ impl Writer {
         let result = if empty {
             Ok(())
         } else {
-            self.log
-                .write(&batch.entries)
-                .map(drop)
-                .map_err(|e| e.to_string())
+            self.log.write(&batch.entries).map(drop)
         };
+        let refused_for_space = result.as_ref().is_err_and(StoreError::is_disk_full);
+        let result = result.map_err(|e| e.to_string());
         // Written: the entries are the log's now, and only the waiters remain.
         batch.entries = Vec::new();
         let mut written = Written {
@@ -925,6 +967,7 @@ impl Writer {
             records,
             empty,
             result,
+            refused_for_space,
         };
         if self.ack_before_sync && written.result.is_ok() {
             // The planted bug: publish and release what is not durable yet.
@@ -938,12 +981,20 @@ impl Writer {
     /// The second half: makes the appended batch durable, then publishes the new state
     /// and releases its waiters (or fails them, and the store).
     fn sync_batch(&mut self, written: Written) {
-        let result = written.result.and_then(|()| {
+        let mut result = written.result.and_then(|()| {
             if written.empty {
                 return Ok(());
             }
             self.log.sync().map_err(|e| e.to_string())
         });
+        if written.refused_for_space
+            && let Err(why) = &result
+            && let Some(refusal) = self.take_back_refused_write(why)
+        {
+            // The batch's waiters, and everyone after them until the disk takes writes
+            // again, hear why in words.
+            result = Err(refusal);
+        }
         match written.batch {
             Some(batch) => self.release(batch, result, written.records),
             None => {
@@ -974,11 +1025,13 @@ impl Writer {
         match self.group.finish_flush(batch, result) {
             group::Outcome::Durable(waiters) => waiters.into_iter().for_each(|w| w(Ok(()))),
             group::Outcome::Failed(waiters, why) => {
-                tracing::error!(%why, "the store failed and refuses further changes");
-                let _ = self
-                    .shared
-                    .halted
-                    .set(format!("the disk refused a write or sync, so the store refuses every change until it is restarted: {why}"));
+                if self.full_disk.is_none() {
+                    tracing::error!(%why, "the store failed and refuses further changes");
+                    let _ = self
+                        .shared
+                        .halted
+                        .set(format!("the disk refused a write or sync, so the store refuses every change until it is restarted: {why}"));
+                }
                 waiters.into_iter().for_each(|w| w(Err(why.clone())))
             }
         }

@@ -43,7 +43,23 @@ pub struct Wal {
     sync: bool,
     /// Framing buffer, reused from batch to batch.
     buffer: Vec<u8>,
+    /// The file the log appends to now.
+    segment_path: PathBuf,
+    /// Where the log stood before the write not yet synced, if any: what
+    /// [`Log::undo_unsynced`] goes back to.
+    before_write: Option<Mark>,
 }
+
+/// Where the log ends: what a failed write is cut back to.
+#[derive(Debug, Clone, Copy)]
+struct Mark {
+    segment_len: u64,
+    next_lsn: u64,
+    unsnapshotted: u64,
+}
+
+/// How much a probe writes and syncs: room for a batch of ordinary commands.
+const PROBE_BYTES: usize = 64 << 10;
 
 /// What opening a folder found and repaired.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -230,18 +246,18 @@ impl Wal {
             break;
         }
 
-        let (segment, segment_len, next_lsn) = match tail {
+        let (segment, segment_path, segment_len, next_lsn) = match tail {
             // A log that ends before its snapshot (written without fsync, then a power cut)
             // continues in a new segment after the snapshot, never with a gap inside a file.
             Some((path, next_lsn, len)) if next_lsn > snapshot_lsn => {
                 let file = fs.open_append(&path).map_err(io("opening", &path))?;
-                (file, len, next_lsn)
+                (file, path, len, next_lsn)
             }
             _ => {
                 let next_lsn = snapshot_lsn + 1;
                 let (file, len) =
                     new_segment(&*fs, dir, next_lsn).map_err(io("creating a segment in", dir))?;
-                (file, len, next_lsn)
+                (file, layout::segment(dir, next_lsn), len, next_lsn)
             }
         };
         let wal = Wal {
@@ -254,6 +270,8 @@ impl Wal {
             unsnapshotted: segment_len.saturating_sub(HEADER_LEN as u64),
             sync,
             buffer: Vec::new(),
+            segment_path,
+            before_write: None,
         };
         Ok((wal, opened))
     }
@@ -274,11 +292,28 @@ impl Wal {
 
     /// Starts a new segment whose first record is `first`.
     fn roll(&mut self, first: u64) -> Result<(), StoreError> {
-        let (segment, len) = new_segment(&*self.fs, &self.dir, first)
-            .map_err(io("starting a segment in", &self.dir))?;
+        let path = layout::segment(&self.dir, first);
+        let (segment, len) = match new_segment(&*self.fs, &self.dir, first) {
+            Ok(created) => created,
+            Err(error) => {
+                // A segment that never got its header whole (a full disk) is no segment:
+                // the next roll creates it again.
+                let _ = self.fs.remove(&path);
+                return Err(io("starting a segment in", &self.dir)(error));
+            }
+        };
         self.segment = segment;
+        self.segment_path = path;
         self.segment_len = len;
         Ok(())
+    }
+
+    fn mark(&self) -> Mark {
+        Mark {
+            segment_len: self.segment_len,
+            next_lsn: self.next_lsn,
+            unsnapshotted: self.unsnapshotted,
+        }
     }
 }
 
@@ -293,6 +328,7 @@ impl Log for Wal {
             self.roll(self.next_lsn)?;
         }
         self.buffer.clear();
+        self.before_write.get_or_insert(self.mark());
         for (lsn, entry) in (self.next_lsn..).zip(entries) {
             let record = RecordRef {
                 lsn,
@@ -312,12 +348,51 @@ impl Log for Wal {
     }
 
     fn sync(&mut self) -> Result<(), StoreError> {
-        if !self.sync {
-            return Ok(());
+        if self.sync {
+            self.segment
+                .sync_data()
+                .map_err(io("syncing the log in", &self.dir))?;
         }
+        self.before_write = None;
+        Ok(())
+    }
+
+    fn undo_unsynced(&mut self) -> Result<(), StoreError> {
+        let Some(mark) = self.before_write.take() else {
+            return Ok(());
+        };
+        let path = self.segment_path.clone();
+        self.fs
+            .truncate(&path, mark.segment_len)
+            .map_err(io("cutting a failed write from", &path))?;
+        // Opened again for appending: a handle that writes at its own offset would go on
+        // past the cut and leave a hole of zeros in the log.
+        self.segment = self
+            .fs
+            .open_append(&path)
+            .map_err(io("opening after the cut", &path))?;
+        // The cut must be durable before anything is refused on its strength: a record
+        // that reached the file whole would otherwise come back at the next start.
         self.segment
             .sync_data()
-            .map_err(io("syncing the log in", &self.dir))
+            .map_err(io("syncing the cut of", &path))?;
+        self.segment_len = mark.segment_len;
+        self.next_lsn = mark.next_lsn;
+        self.unsnapshotted = mark.unsnapshotted;
+        self.buffer.clear();
+        tracing::warn!(file = %path.display(), length = mark.segment_len, "cut a write the disk refused");
+        Ok(())
+    }
+
+    fn probe(&mut self) -> Result<(), StoreError> {
+        let path = layout::probe(&self.dir);
+        let written = (|| {
+            let mut file = self.fs.create(&path)?;
+            file.append(&[0; PROBE_BYTES])?;
+            file.sync_data()
+        })();
+        let _ = self.fs.remove(&path);
+        written.map_err(io("probing the disk with", &path))
     }
 
     fn read_after(&self, after: Position, max: usize) -> Result<Vec<Batch>, StoreError> {

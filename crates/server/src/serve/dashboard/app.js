@@ -210,7 +210,7 @@ function redraw() {
       drawMetrics(metrics);
       drawHosts(hosts);
       const health_ = $("#health");
-      health_.textContent = health.status === "ok" ? `ok · revision ${health.revision}` : `${health.status}: ${health.halted}`;
+      health_.textContent = health.status === "ok" ? `ok · revision ${health.revision}` : `${health.status}: ${health.halted ?? health.degraded}`;
       health_.className = "pill " + (health.status === "ok" ? "ok" : "bad");
     } catch (error) {
       const refused = error.message.startsWith("401") || error.message.startsWith("403");
