@@ -274,7 +274,9 @@ pub(crate) struct Shared {
     deployments: DashMap<DeploymentId, supervisor::Handle>,
     /// Import calls refused because the caller's fence was thrown.
     pub(crate) fenced_refusals: Arc<AtomicU64>,
-    /// For work started from the writer thread, which is not a tokio thread.
+    /// The runtime the actors run on, whoever deploys them: work started from the writer
+    /// thread (not a tokio thread), and every actor, so that a host serving its API on
+    /// another runtime never queues callbacks behind requests and streams.
     tokio: tokio::runtime::Handle,
     last_deployment: AtomicU64,
     /// Where deployment numbers started ([`Runtime::number_deployments_from`]).

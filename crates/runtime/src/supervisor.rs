@@ -129,7 +129,7 @@ pub(crate) fn spawn(
     }));
     let current = Arc::new(Mutex::new(Some(Current::of(&first))));
     let (stop, stopped) = watch::channel(false);
-    let task = tokio::spawn(supervise(
+    let task = shared.tokio.spawn(supervise(
         shared.clone(),
         deployment.clone(),
         first,

@@ -10,7 +10,9 @@
 //!
 //! Slow clients are dropped, never waited for: each stream reads from a bounded
 //! broadcast, and one that falls [`BUFFERED`] events behind is ended; its client may
-//! reconnect and resume from its last id.
+//! reconnect and resume from its last id. Each event is encoded once, when it is
+//! published, and every stream sends those same bytes (a stream narrowed by `prefix`
+//! encodes again only an event it actually narrows).
 
 use std::collections::{BTreeSet, VecDeque};
 use std::convert::Infallible;
@@ -34,20 +36,39 @@ pub const RETAINED: usize = 10_000;
 /// Events a stream may fall behind before it is dropped.
 pub const BUFFERED: usize = 1_024;
 
+/// An event as the feed keeps it: what changed, and its JSON, encoded once for every
+/// stream that sends it.
+#[derive(Debug, PartialEq)]
+struct Published {
+    view: EventView,
+    json: String,
+}
+
+impl Published {
+    fn new(view: EventView) -> Self {
+        let json = serde_json::to_string(&view).expect("an event is always serialisable");
+        Published { view, json }
+    }
+
+    fn revision(&self) -> u64 {
+        self.view.revision
+    }
+}
+
 /// Where a resuming client picks up: the retained events it missed, and the live ones.
 type Resumed = (
-    VecDeque<Arc<EventView>>,
-    broadcast::Receiver<Arc<EventView>>,
+    VecDeque<Arc<Published>>,
+    broadcast::Receiver<Arc<Published>>,
 );
 
 /// The host's event history and its live broadcast.
 pub struct Feed {
     inner: Mutex<Retained>,
-    live: broadcast::Sender<Arc<EventView>>,
+    live: broadcast::Sender<Arc<Published>>,
 }
 
 struct Retained {
-    events: VecDeque<Arc<EventView>>,
+    events: VecDeque<Arc<Published>>,
     /// Every event after this revision is in `events` (or yet to come).
     horizon: u64,
 }
@@ -85,13 +106,14 @@ impl Feed {
     }
 
     fn publish(&self, event: EventView) {
-        let event = Arc::new(event);
+        // Encoded before the lock: the lock orders events, and is not held for this.
+        let event = Arc::new(Published::new(event));
         let mut inner = self.lock();
         inner.events.push_back(event.clone());
         if inner.events.len() > RETAINED
             && let Some(dropped) = inner.events.pop_front()
         {
-            inner.horizon = dropped.revision;
+            inner.horizon = dropped.revision();
         }
         // Sent under the lock, so a resuming client sees each event once: either in the
         // retained copy it took or on the broadcast it subscribed to, never both.
@@ -108,7 +130,7 @@ impl Feed {
             Some(since) => inner
                 .events
                 .iter()
-                .filter(|event| event.revision > since)
+                .filter(|event| event.revision() > since)
                 .cloned()
                 .collect(),
         };
@@ -224,9 +246,11 @@ pub async fn stream(
             ),
         )
     })?;
+    let guard = super::memory::StreamGuard::new();
     let events = events_after(backlog, live, since.unwrap_or(0))
         .take_until(host.stopped())
         .filter_map(move |delivery| {
+            let _held_until_the_stream_closes = &guard;
             std::future::ready(to_sse_delivery(&delivery, prefix.as_ref()).map(Ok))
         });
     Ok(Sse::new(events).keep_alive(KeepAlive::default()))
@@ -250,7 +274,7 @@ pub fn last_event_id(headers: &HeaderMap, what: &str) -> ApiResult<Option<u64>> 
 /// What a stream sends: an event, or, last of all, that it fell behind.
 #[derive(Debug, Clone, PartialEq)]
 enum Delivery {
-    Event(Arc<EventView>),
+    Event(Arc<Published>),
     /// The subscriber fell [`BUFFERED`] events behind; the stream ends here, and its
     /// client resumes after the revision `last` it was sent.
     Behind {
@@ -262,8 +286,8 @@ enum Delivery {
 /// When the subscriber has fallen [`BUFFERED`] events behind (it is dropped, not waited
 /// for), a last [`Delivery::Behind`] says where to resume; ends when the feed is gone.
 fn events_after(
-    backlog: VecDeque<Arc<EventView>>,
-    live: broadcast::Receiver<Arc<EventView>>,
+    backlog: VecDeque<Arc<Published>>,
+    live: broadcast::Receiver<Arc<Published>>,
     last: u64,
 ) -> impl Stream<Item = Delivery> {
     futures_util::stream::unfold(Some((backlog, live, last)), |following| async move {
@@ -279,8 +303,8 @@ fn events_after(
                     Err(broadcast::error::RecvError::Closed) => return None,
                 },
             };
-            if event.revision > last {
-                last = event.revision;
+            if event.revision() > last {
+                last = event.revision();
                 return Some((Delivery::Event(event), Some((backlog, live, last))));
             }
         }
@@ -310,36 +334,32 @@ fn to_sse_delivery(delivery: &Delivery, prefix: Option<&NodePath>) -> Option<Eve
     }
 }
 
-/// The SSE form of `event`, narrowed to `prefix`; `None` if nothing is left.
-fn to_sse(event: &EventView, prefix: Option<&NodePath>) -> Option<Event> {
-    let narrowed;
-    let event = match prefix {
-        None => event,
-        Some(prefix) => {
-            let nodes: Vec<_> = event
-                .nodes
-                .iter()
-                .filter(|change| {
-                    NodePath::parse(&change.path).is_ok_and(|path| path.is_within(prefix))
-                })
-                .cloned()
-                .collect();
-            if nodes.is_empty() && event.leaders.is_empty() {
-                return None;
-            }
-            narrowed = EventView {
-                nodes,
-                ..event.clone()
-            };
-            &narrowed
-        }
+/// The SSE form of `event`, narrowed to `prefix`; `None` if nothing is left. Sends the
+/// bytes encoded at publishing unless the prefix leaves out some of the event's nodes.
+fn to_sse(event: &Published, prefix: Option<&NodePath>) -> Option<Event> {
+    let within = |change: &&NodeChange| {
+        prefix.is_none_or(|prefix| {
+            NodePath::parse(&change.path).is_ok_and(|path| path.is_within(prefix))
+        })
     };
-    let json = serde_json::to_string(event).expect("an event is always serialisable");
+    let view = &event.view;
+    let kept = view.nodes.iter().filter(within).count();
+    let json = if kept == view.nodes.len() {
+        None
+    } else if kept == 0 && view.leaders.is_empty() {
+        return None;
+    } else {
+        let narrowed = EventView {
+            nodes: view.nodes.iter().filter(within).cloned().collect(),
+            ..view.clone()
+        };
+        Some(serde_json::to_string(&narrowed).expect("an event is always serialisable"))
+    };
     Some(
         Event::default()
-            .id(event.revision.to_string())
+            .id(view.revision.to_string())
             .event("change")
-            .data(json),
+            .data(json.as_deref().unwrap_or(&event.json)),
     )
 }
 
@@ -369,10 +389,50 @@ mod tests {
         deliveries(stream)
             .into_iter()
             .filter_map(|delivery| match delivery {
-                Delivery::Event(event) => Some(event.revision),
+                Delivery::Event(event) => Some(event.revision()),
                 Delivery::Behind { .. } => None,
             })
             .collect()
+    }
+
+    #[test]
+    fn an_event_is_encoded_once_and_a_prefix_narrows_it_or_drops_it() {
+        let view = EventView {
+            revision: 7,
+            nodes: vec![
+                NodeChange {
+                    path: "/a/x".into(),
+                    change: "created".into(),
+                },
+                NodeChange {
+                    path: "/b/y".into(),
+                    change: "deleted".into(),
+                },
+            ],
+            leaders: Vec::new(),
+        };
+        let published = Published::new(view.clone());
+        assert_eq!(published.json, serde_json::to_string(&view).unwrap());
+        let render = |event: Event| format!("{event:?}");
+        // Every stream without a prefix, and one whose prefix keeps every node, sends
+        // the bytes encoded at publishing, taken from the event, never encoded again.
+        let planted = Published {
+            view: view.clone(),
+            json: "encoded-once".into(),
+        };
+        assert!(render(to_sse(&planted, None).unwrap()).contains("encoded-once"));
+        let root = NodePath::parse("/").unwrap();
+        assert!(render(to_sse(&planted, Some(&root)).unwrap()).contains("encoded-once"));
+        // A prefix that leaves nodes out is encoded for that stream alone.
+        let a = NodePath::parse("/a").unwrap();
+        let narrowed = render(to_sse(&planted, Some(&a)).unwrap());
+        assert!(
+            narrowed.contains("/a/x") && !narrowed.contains("/b/y"),
+            "{narrowed}"
+        );
+        // A prefix that leaves nothing (and no leader change) sends nothing.
+        let c = NodePath::parse("/c").unwrap();
+        assert!(to_sse(&planted, Some(&c)).is_none());
     }
 
     #[test]
@@ -422,6 +482,6 @@ mod tests {
         assert_eq!(*last, 0, "it was sent nothing before it fell behind");
         let (backlog, live) = feed.resume(Some(*last)).expect("still held");
         drop(live);
-        assert_eq!(backlog.front().map(|e| e.revision), Some(1));
+        assert_eq!(backlog.front().map(|e| e.revision()), Some(1));
     }
 }

@@ -125,11 +125,30 @@ pub struct Host {
 impl Host {
     /// Opens the host on `data_dir`: recovers the store, ends every session of the
     /// previous run (its instances are gone; their ballots must not hold elections), and
-    /// brings every persisted deployment back in a new session. Must run inside tokio.
+    /// brings every persisted deployment back in a new session. Must run inside tokio;
+    /// everything runs on the runtime it runs on.
     pub async fn start(
         data_dir: &Path,
         recorder: Recorder,
         backend: &Backend,
+    ) -> anyhow::Result<Arc<Host>> {
+        Self::start_serving_on(
+            data_dir,
+            recorder,
+            backend,
+            tokio::runtime::Handle::current(),
+        )
+        .await
+    }
+
+    /// [`Host::start`], run on the actors' runtime, with the event feed on `api`, the
+    /// runtime that serves the API: publishing an event wakes every open stream, work that
+    /// must not take the actors' threads.
+    pub async fn start_serving_on(
+        data_dir: &Path,
+        recorder: Recorder,
+        backend: &Backend,
+        api: tokio::runtime::Handle,
     ) -> anyhow::Result<Arc<Host>> {
         use anyhow::Context as _;
         std::fs::create_dir_all(data_dir)
@@ -202,7 +221,7 @@ impl Host {
         host.register_stored_txn_fns().await?;
         {
             let host = Arc::downgrade(&host);
-            tokio::spawn(feed.follow(states, initial, move |changes| {
+            api.spawn(feed.follow(states, initial, move |changes| {
                 if let Some(host) = host.upgrade() {
                     host.metrics.leaders_changed(changes);
                 }

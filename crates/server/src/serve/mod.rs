@@ -19,9 +19,10 @@ mod events;
 mod history;
 mod host;
 mod json_body;
+mod memory;
 mod metrics;
 mod registry;
-mod timeline;
+pub mod timeline;
 pub mod wire;
 
 use std::net::SocketAddr;
@@ -164,13 +165,53 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         .map_err(anyhow::Error::msg)?
         .with_public_reads(args.public_reads);
     MAX_BODY_BYTES.store(args.max_body_mib.max(1) << 20, Ordering::Relaxed);
-    tokio::runtime::Builder::new_multi_thread()
+    // Two runtimes: the actors (every callback, the store's effects, the event feed) on
+    // one, the HTTP API (requests and thousands of event streams) on the other, so no
+    // callback ever waits in a queue behind API work. The OS shares the cores between them.
+    let actors = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
-        .build()?
-        .block_on(serve(args, token))
+        .thread_name("ballot-actors")
+        .build()?;
+    let api = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("ballot-api")
+        .on_thread_start(lower_thread_priority)
+        .build()?;
+    memory::start_trimming();
+    let served = api.block_on(serve(args, token, actors.handle().clone()));
+    drop(api);
+    actors.shutdown_timeout(std::time::Duration::from_secs(5));
+    served
 }
 
-async fn serve(args: ServeArgs, token: Token) -> anyhow::Result<ExitCode> {
+/// Lowers the calling thread's scheduling priority (a nice value of [`API_NICENESS`]), so
+/// that when the cores are contended the actors' threads run first: a flood of API work
+/// slows the API, not failover. Raising one's own niceness needs no privilege; a failure
+/// leaves the thread as it was.
+pub(crate) fn lower_thread_priority() {
+    #[cfg(target_os = "linux")]
+    {
+        // SAFETY: gettid and setpriority take and return plain integers; the thread id is
+        // this thread's, which PRIO_PROCESS takes on Linux to mean this thread alone.
+        let changed = unsafe {
+            let tid = libc::gettid();
+            libc::setpriority(libc::PRIO_PROCESS, tid as libc::id_t, API_NICENESS)
+        };
+        if changed != 0 {
+            tracing::debug!("could not lower the API thread's priority");
+        }
+    }
+}
+
+/// The API threads' nice value: far enough below the actors' that a woken actor thread
+/// takes a core from a busy API thread at once.
+const API_NICENESS: libc::c_int = 10;
+
+async fn serve(
+    args: ServeArgs,
+    token: Token,
+    actors: tokio::runtime::Handle,
+) -> anyhow::Result<ExitCode> {
     let backend = args.backend()?;
     let recorder = match &backend {
         Backend::Embedded => Recorder::new(),
@@ -198,7 +239,13 @@ async fn serve(args: ServeArgs, token: Token) -> anyhow::Result<ExitCode> {
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .map_err(|e| anyhow::anyhow!("listening on {}: {e}", args.listen))?;
-    let host = Host::start(&args.data_dir, recorder.clone(), &backend).await?;
+    let host = {
+        let (data_dir, recorder) = (args.data_dir.clone(), recorder.clone());
+        let api = tokio::runtime::Handle::current();
+        actors
+            .spawn(async move { Host::start_serving_on(&data_dir, recorder, &backend, api).await })
+            .await??
+    };
     // The first line on stdout is the address, for scripts and tests that asked for
     // port 0.
     println!(

@@ -28,6 +28,11 @@ pub struct TimelineView {
     pub seq: u64,
     /// When, in milliseconds since the Unix epoch (read off this host's clock).
     pub wall_ms: u64,
+    /// When, in microseconds since this host's runtime started, on its monotonic clock:
+    /// to time what happened between two lines (a kill and the successor's ack), which
+    /// `wall_ms` cannot when the wall clock is set or slews.
+    #[serde(default)]
+    pub uptime_us: u64,
     /// The deployment's name.
     pub deployment: String,
     /// What happened: `deployed`, `won`, `lost`, `new-leader`, `leaders-death`,
@@ -78,6 +83,7 @@ impl TimelineView {
         TimelineView {
             seq: entry.seq,
             wall_ms: started_ms.saturating_add(millis(entry.at)),
+            uptime_us: u64::try_from(entry.at.as_micros()).unwrap_or(u64::MAX),
             deployment: entry.deployment.clone(),
             kind,
             term,
@@ -109,6 +115,7 @@ pub async fn stream(
     let resumed = super::events::last_event_id(&headers, "a line number")?.or(query.since);
     let from = resumed.map_or(0, |last| last.saturating_add(1));
     let started_ms = super::wall_clock_ms().saturating_sub(millis(host.runtime.uptime()));
+    let guard = super::memory::StreamGuard::new();
     let lines = futures_util::stream::unfold(
         (host.clone(), host.runtime.timeline_changes(), from),
         move |(host, mut changes, mut from)| async move {
@@ -130,7 +137,8 @@ pub async fn stream(
     )
     .flatten()
     .take_until(host.stopped())
-    .map(|view| {
+    .map(move |view| {
+        let _held_until_the_stream_closes = &guard;
         let json = serde_json::to_string(&view).expect("a timeline line is always serialisable");
         Ok(Event::default()
             .id(view.seq.to_string())

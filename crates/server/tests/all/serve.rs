@@ -1926,3 +1926,37 @@ fn a_full_disk_degrades_the_host_until_space_comes_back() {
     drop(server);
     drop(disk);
 }
+
+/// The host's API (requests and every event stream) runs on threads of its own, at a
+/// lower priority than the actors' threads: thousands of streams slow the API, never a
+/// failover. Read off the real process in `/proc`.
+#[test]
+fn the_api_runs_on_its_own_threads_below_the_actors_priority() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("data"), &[]);
+    let tasks = std::fs::read_dir(format!("/proc/{}/task", server.child.id())).unwrap();
+    let mut nice_by_name: std::collections::BTreeMap<String, std::collections::BTreeSet<i64>> =
+        Default::default();
+    for task in tasks {
+        let task = task.unwrap().path();
+        let name = std::fs::read_to_string(task.join("comm")).unwrap();
+        let stat = std::fs::read_to_string(task.join("stat")).unwrap();
+        // The fields after the parenthesised name; nice is the 19th field of the line.
+        let after_name = stat.rsplit_once(") ").unwrap().1;
+        let nice: i64 = after_name.split(' ').nth(16).unwrap().parse().unwrap();
+        nice_by_name
+            .entry(name.trim().to_string())
+            .or_default()
+            .insert(nice);
+    }
+    let api = nice_by_name
+        .get("ballot-api")
+        .unwrap_or_else(|| panic!("API threads: {nice_by_name:?}"));
+    let actors = nice_by_name
+        .get("ballot-actors")
+        .unwrap_or_else(|| panic!("actor threads: {nice_by_name:?}"));
+    assert!(
+        api.iter().min() > actors.iter().max(),
+        "the API's threads run below the actors': {nice_by_name:?}"
+    );
+}

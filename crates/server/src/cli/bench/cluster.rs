@@ -300,19 +300,44 @@ pub fn run(args: ClusterArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
-/// A `ballot serve` host of this binary, on the bench's etcd cluster.
-struct HostProcess {
+/// A `ballot serve` host of this binary, started for a benchmark.
+pub(crate) struct HostProcess {
     child: std::process::Child,
-    base: String,
+    pub(crate) base: String,
 }
 
 impl HostProcess {
+    /// A host on the bench's etcd cluster.
     fn start(
         dir: &std::path::Path,
         endpoints: &str,
         cluster: &str,
         id: &str,
         ttl_ms: u64,
+    ) -> anyhow::Result<HostProcess> {
+        let ttl = ttl_ms.to_string();
+        Self::start_with(
+            dir,
+            id,
+            &[
+                "--etcd",
+                endpoints,
+                "--cluster",
+                cluster,
+                "--host-id",
+                id,
+                "--host-ttl-ms",
+                &ttl,
+            ],
+        )
+    }
+
+    /// A host named `id` with its data folder and log in `dir`, started with `args`
+    /// beyond the address, the data folder and open reads.
+    pub(crate) fn start_with(
+        dir: &std::path::Path,
+        id: &str,
+        args: &[&str],
     ) -> anyhow::Result<HostProcess> {
         use std::io::BufRead as _;
         let mut child = std::process::Command::new(std::env::current_exe()?)
@@ -324,8 +349,7 @@ impl HostProcess {
                 "--data-dir",
             ])
             .arg(dir.join(id))
-            .args(["--etcd", endpoints, "--cluster", cluster, "--host-id", id])
-            .args(["--host-ttl-ms", &ttl_ms.to_string()])
+            .args(args)
             .env("BALLOT_TOKEN", BENCH_TOKEN)
             .stdout(std::process::Stdio::piped())
             .stderr(
@@ -353,6 +377,11 @@ impl HostProcess {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+
+    /// The process id, to read its memory from `/proc`.
+    pub(crate) fn pid(&self) -> u32 {
+        self.child.id()
+    }
 }
 
 impl Drop for HostProcess {
@@ -361,9 +390,9 @@ impl Drop for HostProcess {
     }
 }
 
-const BENCH_TOKEN: &str = "bench-cluster-token";
+pub(crate) const BENCH_TOKEN: &str = "bench-cluster-token";
 
-fn agent() -> ureq::Agent {
+pub(crate) fn agent() -> ureq::Agent {
     ureq::Agent::config_builder()
         .http_status_as_error(false)
         .timeout_global(Some(Duration::from_secs(10)))
@@ -395,8 +424,14 @@ fn queued(host: &HostProcess) -> usize {
 }
 
 fn deploy_candidate(host: &HostProcess, name: &str) -> anyhow::Result<()> {
+    deploy_example(host, name, "ttl_ms=10000")
+}
+
+/// Deploys the example candidate named `name` (its data too) in election `example`, with
+/// `query` added to the deploy's parameters.
+pub(crate) fn deploy_example(host: &HostProcess, name: &str, query: &str) -> anyhow::Result<()> {
     let url = format!(
-        "{}/v1/components?role=candidate&election=example&name={name}&data={name}&ttl_ms=10000",
+        "{}/v1/components?role=candidate&election=example&name={name}&data={name}&{query}",
         host.base
     );
     let mut answer = agent()
@@ -412,7 +447,7 @@ fn deploy_candidate(host: &HostProcess, name: &str) -> anyhow::Result<()> {
 }
 
 /// Waits (polling every 2 ms, at most 30 s) until `ready` holds.
-fn wait_until(what: &str, mut ready: impl FnMut() -> bool) -> anyhow::Result<()> {
+pub(crate) fn wait_until(what: &str, mut ready: impl FnMut() -> bool) -> anyhow::Result<()> {
     let deadline = Instant::now() + Duration::from_secs(30);
     while !ready() {
         anyhow::ensure!(Instant::now() < deadline, "timed out waiting for {what}");

@@ -4,6 +4,7 @@
 
 pub(crate) mod cluster;
 mod commit;
+mod events;
 mod foundation;
 mod runtime;
 mod sandbox;
@@ -50,6 +51,9 @@ enum Suite {
     /// Many hosts on etcd: guarded commits through the etcd log against etcd's own put and
     /// Txn-guarded put, on a 3-member cluster started for the run.
     Cluster(cluster::ClusterArgs),
+    /// Event streams: failover with thousands of `GET /v1/events` streams open against
+    /// none, and the host's memory before, during and after them.
+    Events(events::EventsArgs),
     /// Guarded commits with a transaction function against the same with plain ops.
     Commit(commit::CommitArgs),
     /// Deterministic simulation: simulated operations per second against the same
@@ -216,6 +220,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
         Some(Suite::Serve(args)) => serve::run(args),
         Some(Suite::Cluster(args)) => cluster::run(args),
         Some(Suite::Commit(args)) => commit::run(args),
+        Some(Suite::Events(args)) => events::run(args),
         Some(Suite::Sim(args)) => sim::run(args),
     }
 }

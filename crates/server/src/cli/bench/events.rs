@@ -1,0 +1,409 @@
+//! `ballot bench events`: what open event streams cost a host, in one run.
+//!
+//! A `ballot serve` process of this binary, on the embedded store, with two example
+//! candidates in election `example`; the leader ticks every 100 ms, a guarded write and so
+//! an event each time.
+//!
+//! - Failover: the leading deployment is killed (`POST /v1/components/{id}/kill`) and the
+//!   time from its revocation to its successor's ack is read off the host's timeline (its
+//!   monotonic clock, `uptime_us`): first with no other stream open (the baseline), then
+//!   with `--streams` streams open, each read as fast as events come. What the streams
+//!   must not slow is this: the writer and the callbacks.
+//! - Delivery: the time from the kill request until the bench's own event stream, one of
+//!   the many, hears the new leader. This one includes the fan-out to every stream.
+//! - Memory: the host's resident set, read from `/proc`, before the streams open, while
+//!   they are open, and after they closed, against the one before.
+
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use hdrhistogram::Histogram;
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::TcpStream;
+use tokio::sync::mpsc;
+
+use super::cluster::{BENCH_TOKEN, HostProcess, agent, deploy_example, wait_until};
+use super::{Figure, histogram, micros, on_tokio, record, summarise};
+use crate::serve::timeline::TimelineView;
+use crate::serve::wire::{DeploymentView, EventView};
+
+/// Arguments of `ballot bench events`.
+#[derive(Debug, clap::Args)]
+pub struct EventsArgs {
+    /// Event streams held open during the loaded failovers.
+    #[arg(long, default_value_t = 2_000)]
+    streams: usize,
+    /// Failovers measured with no stream open, and as many with the streams.
+    #[arg(long, default_value_t = 60)]
+    trials: usize,
+    /// Blocks the trials are split into, alternating without and with the streams.
+    #[arg(long, default_value_t = 3)]
+    blocks: usize,
+}
+
+/// Runs the benchmark.
+pub fn run(args: EventsArgs) -> anyhow::Result<ExitCode> {
+    on_tokio(measure(args))
+}
+
+async fn measure(args: EventsArgs) -> anyhow::Result<ExitCode> {
+    let dir = tempfile::tempdir()?;
+    let host = HostProcess::start_with(dir.path(), "events", &[])?;
+    let base = host.base.clone();
+    let address = base.trim_start_matches("http://").to_string();
+    blocking(move || {
+        for name in ["a", "b"] {
+            deploy_example(&host, name, "ttl_ms=3000&tick_ms=100")?;
+        }
+        wait_until("two candidates with a leader", || {
+            deployments(&host.base)
+                .is_ok_and(|all| all.len() == 2 && all.iter().any(|d| d.term.is_some()))
+        })?;
+        Ok(host)
+    })
+    .await
+    .map(|host| Bench {
+        host,
+        base,
+        address,
+    })?
+    .run(args)
+    .await
+}
+
+/// The host under measurement and how to reach it.
+struct Bench {
+    host: HostProcess,
+    base: String,
+    address: String,
+}
+
+/// What the bench hears from the host: new leaders on its event stream (term, when heard)
+/// and timeline lines.
+struct Heard {
+    leaders: mpsc::UnboundedReceiver<(u64, Instant)>,
+    timeline: mpsc::UnboundedReceiver<TimelineView>,
+}
+
+/// One round of failovers: on the host's clock, and as the bench's event stream heard it.
+struct Failovers {
+    host: Histogram<u64>,
+    heard: Histogram<u64>,
+}
+
+impl Failovers {
+    fn new() -> Self {
+        Failovers {
+            host: histogram(),
+            heard: histogram(),
+        }
+    }
+
+    fn add(&mut self, block: Failovers) {
+        self.host.add(&block.host).expect("same bounds");
+        self.heard.add(&block.heard).expect("same bounds");
+    }
+
+    fn line(&self, what: &str) -> String {
+        format!(
+            "failover {what}: kill to successor's ack on the host p50 {:.0} us, p99 {:.0} us, max {:.0} us; kill request to an event stream hearing it p50 {:.0} us, p99 {:.0} us ({} trials)",
+            micros(&self.host, 0.5),
+            micros(&self.host, 0.99),
+            micros(&self.host, 1.0),
+            micros(&self.heard, 0.5),
+            micros(&self.heard, 0.99),
+            self.host.len()
+        )
+    }
+}
+
+impl Bench {
+    async fn run(self, args: EventsArgs) -> anyhow::Result<ExitCode> {
+        let (leaders_tx, leaders) = mpsc::unbounded_channel();
+        let (timeline_tx, timeline) = mpsc::unbounded_channel();
+        tokio::spawn(watch_leaders(self.address.clone(), leaders_tx));
+        tokio::spawn(watch_timeline(self.address.clone(), timeline_tx));
+        let mut heard = Heard { leaders, timeline };
+        // Let the host settle (its first events, its allocator) before the first reading.
+        self.failovers(&mut heard, 3).await?;
+        let rss_before = rss_kib(self.host.pid())?;
+        // Blocks without and with the streams alternate, so that a slow spell of the
+        // machine (its disk's fdatasync above all) falls on both alike.
+        let per_block = args.trials.div_ceil(args.blocks.max(1));
+        let mut idle = Failovers::new();
+        let mut loaded = Failovers::new();
+        let mut rss_open = 0;
+        let mut delivered = 0;
+        for _ in 0..args.blocks.max(1) {
+            idle.add(self.failovers(&mut heard, per_block).await?);
+            let streams = Streams::open(&self.address, args.streams).await?;
+            rss_open = rss_open.max(rss_kib(self.host.pid())?);
+            loaded.add(self.failovers(&mut heard, per_block).await?);
+            delivered += streams.close().await?;
+        }
+        // A stream whose client left goes when the host next writes to it (the leader's
+        // ticks write ten times a second), and the host gives memory back within seconds
+        // after (see serve's `memory`): five seconds covers both.
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        let rss_after = rss_kib(self.host.pid())?;
+
+        println!("{}", idle.line("with no stream open"));
+        println!(
+            "{}",
+            loaded.line(&format!("with {} streams open", args.streams))
+        );
+        println!(
+            "host resident set: {rss_before} KiB before the streams, {rss_open} KiB with them open, {rss_after} KiB after they closed ({delivered} bytes delivered to them)"
+        );
+        let mib = |kib: u64| kib as f64 / 1024.0;
+        summarise(&[
+            Figure {
+                name: "failover_p99_with_streams",
+                value: micros(&loaded.host, 0.99),
+                unit: "us",
+                baseline: "failover_p99_without_streams",
+                baseline_value: micros(&idle.host, 0.99),
+            },
+            Figure {
+                name: "failover_p50_with_streams",
+                value: micros(&loaded.host, 0.5),
+                unit: "us",
+                baseline: "failover_p50_without_streams",
+                baseline_value: micros(&idle.host, 0.5),
+            },
+            Figure {
+                name: "stream_hears_failover_p99_with_streams",
+                value: micros(&loaded.heard, 0.99),
+                unit: "us",
+                baseline: "stream_hears_failover_p99_without_streams",
+                baseline_value: micros(&idle.heard, 0.99),
+            },
+            Figure {
+                name: "rss_after_streams_closed",
+                value: mib(rss_after),
+                unit: "MiB",
+                baseline: "rss_before_streams",
+                baseline_value: mib(rss_before),
+            },
+            Figure {
+                name: "rss_with_streams_open",
+                value: mib(rss_open),
+                unit: "MiB",
+                baseline: "rss_before_streams",
+                baseline_value: mib(rss_before),
+            },
+        ]);
+        Ok(ExitCode::SUCCESS)
+    }
+
+    /// Kills the leading deployment `trials` times. Records the time from its revocation
+    /// to the successor's ack on the host's timeline, and from the kill request until the
+    /// event stream reports a leader under a higher term. Between trials, waits until the
+    /// killed deployment stands again, so each kill meets a queue of two.
+    async fn failovers(&self, heard: &mut Heard, trials: usize) -> anyhow::Result<Failovers> {
+        let mut failovers = Failovers::new();
+        for _ in 0..trials {
+            let base = self.base.clone();
+            let leading = blocking(move || {
+                let mut found = None;
+                wait_until("a leader with a candidate behind it", || {
+                    found = deployments(&base).ok().and_then(|all| {
+                        let standing = all.iter().filter(|d| d.status == "running").count();
+                        let leader = all.into_iter().find(|d| d.term.is_some())?;
+                        (standing == 2).then_some(leader)
+                    });
+                    found.is_some()
+                })?;
+                Ok(found.expect("found"))
+            })
+            .await?;
+            let term = leading.term.expect("a leader");
+            while heard.leaders.try_recv().is_ok() {}
+            while heard.timeline.try_recv().is_ok() {}
+            let base = self.base.clone();
+            let started = Instant::now();
+            blocking(move || kill(&base, leading.id)).await?;
+            let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+            loop {
+                let (new_term, at) = tokio::time::timeout_at(deadline, heard.leaders.recv())
+                    .await
+                    .context("no new leader within 30 s of the kill")?
+                    .context("the bench's event stream ended")?;
+                if new_term > term {
+                    record(&mut failovers.heard, at.saturating_duration_since(started));
+                    break;
+                }
+            }
+            let mut revoked = None;
+            loop {
+                let line = tokio::time::timeout_at(deadline, heard.timeline.recv())
+                    .await
+                    .context("the timeline showed no ack within 30 s of the kill")?
+                    .context("the bench's timeline stream ended")?;
+                match (line.kind.as_str(), revoked) {
+                    ("revoked", None) if line.deployment == leading.name => {
+                        revoked = Some(line.uptime_us);
+                    }
+                    ("acked", Some(at)) if line.term.is_some_and(|t| t > term) => {
+                        let micros = line.uptime_us.saturating_sub(at);
+                        record(&mut failovers.host, Duration::from_micros(micros));
+                        break;
+                    }
+                    _ => {}
+                }
+            }
+        }
+        Ok(failovers)
+    }
+}
+
+/// Event streams held open by stand-ins for clients on other machines: their readers
+/// run on threads of their own at the API's low priority, so that on this one machine
+/// they take the cores from the host no more than its own API threads do.
+struct Streams {
+    clients: tokio::runtime::Runtime,
+    readers: Vec<tokio::task::JoinHandle<u64>>,
+    stop: tokio::sync::watch::Sender<bool>,
+}
+
+impl Streams {
+    async fn open(address: &str, count: usize) -> anyhow::Result<Streams> {
+        let clients = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .thread_name("bench-clients")
+            .on_thread_start(crate::serve::lower_thread_priority)
+            .build()?;
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let mut readers = Vec::with_capacity(count);
+        for _ in 0..count {
+            let stream = open_stream(address, "/v1/events").await?.into_std()?;
+            let stopped = stopped.clone();
+            readers.push(clients.spawn(async move {
+                match TcpStream::from_std(stream) {
+                    Ok(stream) => drain(stream, stopped).await,
+                    Err(_) => 0,
+                }
+            }));
+        }
+        Ok(Streams {
+            clients,
+            readers,
+            stop,
+        })
+    }
+
+    /// Closes every stream; returns the bytes they were sent.
+    async fn close(self) -> anyhow::Result<u64> {
+        let _ = self.stop.send(true);
+        let mut delivered = 0;
+        for reader in self.readers {
+            delivered += reader.await?;
+        }
+        self.clients.shutdown_background();
+        Ok(delivered)
+    }
+}
+
+/// Runs blocking client work off the tokio workers.
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> anyhow::Result<T> + Send + 'static,
+) -> anyhow::Result<T> {
+    tokio::task::spawn_blocking(f).await?
+}
+
+fn deployments(base: &str) -> anyhow::Result<Vec<DeploymentView>> {
+    Ok(agent()
+        .get(format!("{base}/v1/components"))
+        .call()?
+        .body_mut()
+        .read_json()?)
+}
+
+fn kill(base: &str, id: u64) -> anyhow::Result<()> {
+    let answer = agent()
+        .post(format!("{base}/v1/components/{id}/kill"))
+        .header("authorization", format!("Bearer {BENCH_TOKEN}"))
+        .send_empty()?;
+    anyhow::ensure!(answer.status().as_u16() == 202, "kill: {}", answer.status());
+    Ok(())
+}
+
+/// A server-sent-event stream's connection to `path`, its request sent.
+async fn open_stream(address: &str, path: &str) -> anyhow::Result<TcpStream> {
+    let mut stream = TcpStream::connect(address).await.with_context(|| {
+        format!("connecting to {address} (is the open-files limit high enough?)")
+    })?;
+    let request =
+        format!("GET {path} HTTP/1.1\r\nHost: {address}\r\nAccept: text/event-stream\r\n\r\n");
+    stream.write_all(request.as_bytes()).await?;
+    Ok(stream)
+}
+
+/// Reads `stream` as fast as it comes until `stop`; returns the bytes read.
+async fn drain(mut stream: TcpStream, mut stop: tokio::sync::watch::Receiver<bool>) -> u64 {
+    let mut buffer = vec![0u8; 4096];
+    let mut total = 0u64;
+    loop {
+        tokio::select! {
+            read = stream.read(&mut buffer) => match read {
+                Ok(0) | Err(_) => return total,
+                Ok(n) => total += n as u64,
+            },
+            _ = stop.changed() => return total,
+        }
+    }
+}
+
+/// Follows the event stream, sending each new leader's term of `example` with when it
+/// was heard.
+async fn watch_leaders(address: String, leaders: mpsc::UnboundedSender<(u64, Instant)>) {
+    let Ok(stream) = open_stream(&address, "/v1/events").await else {
+        return;
+    };
+    let mut lines = BufReader::new(stream).lines();
+    while let Ok(Some(line)) = lines.next_line().await {
+        let Some(json) = line.strip_prefix("data: ") else {
+            continue;
+        };
+        let heard = Instant::now();
+        let Ok(event) = serde_json::from_str::<EventView>(json) else {
+            continue;
+        };
+        for change in event.leaders {
+            if let (true, Some(leader)) = (change.election == "example", change.leader)
+                && leaders.send((leader.term, heard)).is_err()
+            {
+                return;
+            }
+        }
+    }
+}
+
+/// Follows the host's timeline, sending each line.
+async fn watch_timeline(address: String, lines_tx: mpsc::UnboundedSender<TimelineView>) {
+    let Ok(stream) = open_stream(&address, "/v1/timeline").await else {
+        return;
+    };
+    let mut lines = BufReader::new(stream).lines();
+    while let Ok(Some(line)) = lines.next_line().await {
+        if let Some(Ok(view)) = line
+            .strip_prefix("data: ")
+            .map(serde_json::from_str::<TimelineView>)
+            && lines_tx.send(view).is_err()
+        {
+            return;
+        }
+    }
+}
+
+/// The resident set of process `pid`, in KiB, from `/proc/<pid>/status`.
+fn rss_kib(pid: u32) -> anyhow::Result<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .context("reading the host's memory from /proc (Linux only)")?;
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+        .context("no VmRSS line in /proc/<pid>/status")
+}
