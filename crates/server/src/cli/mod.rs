@@ -10,6 +10,7 @@ mod demo_native;
 mod history;
 mod new;
 mod sim;
+mod soak;
 pub mod store_load;
 
 use std::process::ExitCode;
@@ -36,6 +37,9 @@ enum Command {
     History(history::HistoryArgs),
     /// Deterministic simulation with faults: run seeds, reproduce one, plant a bug.
     Sim(sim::SimArgs),
+    /// Long fault runs: `soak crash` kills a real host under writers, round after round,
+    /// and audits every acknowledged write.
+    Soak(soak::SoakArgs),
     /// Run a host with the HTTP API on a data directory, until SIGTERM.
     Serve(crate::serve::ServeArgs),
     /// Create a component crate (candidate, observer or txn-fn) ready to build and deploy.
@@ -106,6 +110,7 @@ pub fn main() -> ExitCode {
         Some(Command::Check(args)) => check::run(args),
         Some(Command::History(args)) => history::run(args),
         Some(Command::Sim(args)) => sim::run(args),
+        Some(Command::Soak(args)) => soak::run(args),
         Some(Command::StoreLoad(args)) => store_load::run(args),
         Some(Command::Serve(args)) => crate::serve::run(args),
         Some(Command::New(args)) => new::run(args),

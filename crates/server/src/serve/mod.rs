@@ -11,6 +11,7 @@
 mod auth;
 mod clients;
 mod components;
+mod connections;
 mod dashboard;
 mod directory;
 mod electors;
@@ -29,7 +30,8 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::Duration;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, State};
@@ -67,6 +69,22 @@ pub struct ServeArgs {
     /// Largest request body accepted, in MiB (components are sent as bodies).
     #[arg(long, default_value_t = 64)]
     pub max_body_mib: usize,
+    /// Connections open at once, at most (event streams included); one more is answered
+    /// 503 `too-many-connections`. Kept under the open-files limit.
+    #[arg(long, default_value_t = 10_000)]
+    pub max_connections: usize,
+    /// A client must send a request's headers within this long of connecting, or of its
+    /// last response on a kept-alive connection, or the connection is closed.
+    #[arg(long, default_value_t = 30_000)]
+    pub header_timeout_ms: u64,
+    /// A request's body must be read, and its answer begun, within this long (a 408
+    /// after); event streams then run as long as their client reads.
+    #[arg(long, default_value_t = 60_000)]
+    pub request_timeout_ms: u64,
+    /// A write to a client that makes no progress for this long closes its connection
+    /// (a client that stopped reading its event stream).
+    #[arg(long, default_value_t = 30_000)]
+    pub write_timeout_ms: u64,
     /// Stream the leadership history (elections, guarded commits, resignations) to this
     /// file as JSON lines, for `ballot check --model leadership`.
     #[arg(long)]
@@ -99,6 +117,18 @@ pub struct ServeArgs {
 }
 
 impl ServeArgs {
+    /// What one client may cost, from the flags, with the connection cap kept under the
+    /// process's open-files limit.
+    pub fn bounds(&self) -> connections::Bounds {
+        connections::Bounds {
+            max_connections: self
+                .max_connections
+                .min(open_files_limit().saturating_sub(256)),
+            header_timeout: Duration::from_millis(self.header_timeout_ms.max(1)),
+            write_timeout: Duration::from_millis(self.write_timeout_ms.max(1)),
+        }
+    }
+
     /// Where the namespace lives, from the flags.
     pub fn backend(&self) -> anyhow::Result<Backend> {
         if self.etcd.is_empty() {
@@ -154,6 +184,24 @@ pub(crate) fn wall_clock_ms() -> u64 {
 
 static MAX_BODY_BYTES: AtomicUsize = AtomicUsize::new(64 << 20);
 
+/// The request timeout in force (`--request-timeout-ms`).
+static REQUEST_TIMEOUT_MS: AtomicU64 = AtomicU64::new(60_000);
+
+/// The process's limit of open files, which every connection takes one of.
+fn open_files_limit() -> usize {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes the limit into the struct it is given, which lives here.
+    let read = unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) };
+    if read == 0 {
+        usize::try_from(limit.rlim_cur).unwrap_or(usize::MAX)
+    } else {
+        1024
+    }
+}
+
 /// The body limit in force, for the 413 message.
 pub(crate) fn max_body_bytes() -> usize {
     MAX_BODY_BYTES.load(Ordering::Relaxed)
@@ -165,6 +213,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         .map_err(anyhow::Error::msg)?
         .with_public_reads(args.public_reads);
     MAX_BODY_BYTES.store(args.max_body_mib.max(1) << 20, Ordering::Relaxed);
+    REQUEST_TIMEOUT_MS.store(args.request_timeout_ms.max(1), Ordering::Relaxed);
     // Two runtimes: the actors (every callback, the store's effects, the event feed) on
     // one, the HTTP API (requests and thousands of event streams) on the other, so no
     // callback ever waits in a queue behind API work. The OS shares the cores between them.
@@ -264,9 +313,13 @@ async fn serve(
             host.begin_stopping();
         }
     };
-    axum::serve(listener, router(host.clone(), token))
-        .with_graceful_shutdown(signalled)
-        .await?;
+    connections::serve(
+        listener,
+        router(host.clone(), token),
+        args.bounds(),
+        signalled,
+    )
+    .await?;
     eprintln!("ballot serve: shutting down: leaders resign");
     host.shutdown().await;
     // The history file is written by a thread of its own: let it catch up.
@@ -370,6 +423,29 @@ pub fn router(host: Arc<Host>, token: Token) -> Router {
         ))
         .layer(axum::middleware::from_fn(reject_oversized))
         .layer(DefaultBodyLimit::max(max_body_bytes()))
+        .layer(axum::middleware::from_fn(bound_request_time))
+}
+
+/// Answers 408 to a request whose body is not read, or whose answer is not begun, within
+/// the request timeout: a client sending its body a byte at a time holds a connection
+/// (and its slot) no longer than that. A streamed answer (events, logs) runs on after.
+async fn bound_request_time(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let limit = Duration::from_millis(REQUEST_TIMEOUT_MS.load(Ordering::Relaxed));
+    match tokio::time::timeout(limit, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => ApiError::new(
+            axum::http::StatusCode::REQUEST_TIMEOUT,
+            "request-timeout",
+            format!(
+                "the request was not read and answered within {} ms (see --request-timeout-ms)",
+                limit.as_millis()
+            ),
+        )
+        .into_response(),
+    }
 }
 
 /// Answers 413 at once to a request that declares a body over the limit, rather than

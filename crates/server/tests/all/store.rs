@@ -876,3 +876,41 @@ fn a_log_is_snapshotted_by_its_bytes_as_well_as_its_records() {
         assert!(store.read().exists(&p(&format!("/k/big{i}"))).is_some());
     }
 }
+
+/// `ballot soak crash`, a few rounds: a real served host killed with SIGKILL under
+/// writers, and every acknowledged write found after each restart.
+#[test]
+fn a_served_host_killed_under_writers_keeps_every_acknowledged_write() {
+    crash_soak(5);
+}
+
+#[test]
+#[ignore = "soak: run with --ignored (see README)"]
+fn soak_a_thousand_sigkills_of_a_served_host() {
+    crash_soak(1_000);
+}
+
+fn crash_soak(rounds: u32) {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_ballot"))
+        .args(["soak", "crash", "--rounds", &rounds.to_string(), "--dir"])
+        .arg(dir.path())
+        .output()
+        .expect("ballot soak runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains(&format!("{rounds} rounds of kill -9")) && stdout.contains(", 0 lost"),
+        "{stdout}"
+    );
+    let acked: u64 = stdout
+        .split(", ")
+        .find_map(|part| part.strip_suffix(" acknowledged writes"))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no count of acknowledged writes: {stdout}"));
+    assert!(
+        acked >= u64::from(rounds),
+        "each round acknowledged writes: {stdout}"
+    );
+}

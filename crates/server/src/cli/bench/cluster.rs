@@ -373,7 +373,7 @@ impl HostProcess {
         Ok(HostProcess { child, base })
     }
 
-    fn kill(&mut self) {
+    pub(crate) fn kill(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
