@@ -5,6 +5,7 @@ mod cli;
 mod cluster;
 mod dashboard;
 mod election_herd;
+mod fuzz;
 mod hot_swap;
 mod namespace_props;
 mod readme;
