@@ -123,6 +123,8 @@ pub(crate) struct ActorConfig {
     pub tick: Option<Duration>,
     /// The deadline of each callback.
     pub deadline: Duration,
+    /// A leader silent (no import call) for this long is deposed as stalled.
+    pub max_silence: Option<Duration>,
 }
 
 /// Why an instance stopped running.
@@ -152,11 +154,15 @@ pub(crate) async fn run(shared: &Arc<Shared>, me: &mut Incarnation, config: &Act
     let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let fence = me.fence.clone();
+    // When this instance last won, while it may still lead: its silence counts from the
+    // later of that and its last import call.
+    let mut won_at: Option<std::time::Instant> = None;
     loop {
         if let Some(why) = fence.reason() {
             return Exit::Revoked(why.clone());
         }
         let revote_at = revote_due(me);
+        let silence_due = silence_due(me, config, won_at);
         let outcome = tokio::select! {
             biased;
             () = fence.revoked() => continue,
@@ -164,7 +170,14 @@ pub(crate) async fn run(shared: &Arc<Shared>, me: &mut Incarnation, config: &Act
             message = me.mailbox.recv() => match message {
                 // Every sender is gone: the runtime itself is going away.
                 None => return Exit::Revoked(Revocation::Undeployed),
-                Some(message) => handle(shared, me, message, config.deadline).await,
+                Some(message) => {
+                    let wins = matches!(message, Message::Notify(Callback::WinningElection { .. }));
+                    let handled = handle(shared, me, message, config.deadline).await;
+                    if wins && handled.is_ok() {
+                        won_at = Some(std::time::Instant::now());
+                    }
+                    handled
+                }
             },
             _ = heartbeat.tick() => {
                 let beat = shared.store.propose(Command::Heartbeat { session }).await;
@@ -175,6 +188,16 @@ pub(crate) async fn run(shared: &Arc<Shared>, me: &mut Incarnation, config: &Act
             }
             () = tokio::time::sleep_until(revote_at.unwrap_or_else(tokio::time::Instant::now)), if revote_at.is_some() => {
                 stand_again(shared, me).await
+            }
+            () = tokio::time::sleep_until(silence_due.unwrap_or_else(tokio::time::Instant::now)), if silence_due.is_some() => {
+                if !still_leads(shared, me.candidate).await {
+                    won_at = None;
+                } else if silence_due == self::silence_due(me, config, won_at) {
+                    // No import call moved the deadline while the store was asked.
+                    let silence = config.max_silence.unwrap_or_default();
+                    fence.revoke(Revocation::Stalled(silence));
+                }
+                Ok(())
             }
             _ = ticker.tick(), if config.tick.is_some() => {
                 match &me.guest {
@@ -200,6 +223,31 @@ pub(crate) async fn run(shared: &Arc<Shared>, me: &mut Incarnation, config: &Act
             };
         }
     }
+}
+
+/// When a leader's max silence runs out: its window starts at the later of its win and
+/// its last import call. `None` when it has no max silence or has not won.
+fn silence_due(
+    me: &Incarnation,
+    config: &ActorConfig,
+    won_at: Option<std::time::Instant>,
+) -> Option<tokio::time::Instant> {
+    let max_silence = config.max_silence?;
+    let since = won_at?.max(me.store.data().imports.last.unwrap_or(won_at?));
+    Some(tokio::time::Instant::from_std(since + max_silence))
+}
+
+/// Whether this instance's candidate leads now, as the store says (it may have resigned
+/// by itself, which ends its silence check rather than deposing it).
+async fn still_leads(shared: &Arc<Shared>, candidate: Option<CandidateId>) -> bool {
+    let Some(candidate) = candidate else {
+        return false;
+    };
+    shared
+        .store
+        .inspect(move |elections, _| elections.leading_term(candidate).is_some())
+        .await
+        .unwrap_or(false)
 }
 
 /// Switches to a swapped-in instance between two callbacks: the old instance is dropped

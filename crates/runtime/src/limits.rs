@@ -78,6 +78,10 @@ pub struct Supervision {
     pub max_crashes: u32,
     /// The window crashes are counted in.
     pub window: Duration,
+    /// A leader that makes no import call for this long is deposed: its instance ends as
+    /// stalled (counted as a crash) and the next candidate leads. The liveness check of a
+    /// renew deadline, applied to the work instead of the heartbeat; `None`: never.
+    pub max_silence: Option<Duration>,
 }
 
 impl Default for Supervision {
@@ -87,6 +91,7 @@ impl Default for Supervision {
             max_backoff: Duration::from_secs(10),
             max_crashes: 5,
             window: Duration::from_secs(60),
+            max_silence: None,
         }
     }
 }
@@ -184,6 +189,7 @@ mod tests {
             max_backoff: Duration::from_millis(30),
             max_crashes: 4,
             window: Duration::from_secs(60),
+            max_silence: None,
         };
         let mut counter = CrashCounter::new(policy);
         let t = Instant::now();
@@ -206,6 +212,7 @@ mod tests {
             max_backoff: Duration::from_secs(1),
             max_crashes: 2,
             window: Duration::from_secs(1),
+            max_silence: None,
         };
         let mut counter = CrashCounter::new(policy);
         let t = Instant::now();

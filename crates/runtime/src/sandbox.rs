@@ -39,6 +39,8 @@ pub enum Revocation {
     Crashed(String),
     /// It was killed from outside ([`super::Runtime::kill`]).
     Killed,
+    /// It led and made no import call for this long (its deployment's max silence).
+    Stalled(Duration),
     /// Its host fenced itself: it could not get a heartbeat through to the shared log
     /// for its TTL, so its peers may already count it dead ([`super::Runtime::fence_all`]).
     HostFenced,
@@ -51,6 +53,11 @@ impl std::fmt::Display for Revocation {
             Revocation::SessionEnded => f.write_str("its session ended"),
             Revocation::MailboxOverflow => f.write_str("its mailbox overflowed"),
             Revocation::Undeployed => f.write_str("undeployed"),
+            Revocation::Stalled(silence) => write!(
+                f,
+                "stalled: it led and made no import call for {} ms",
+                silence.as_millis()
+            ),
             Revocation::Crashed(why) => write!(f, "crashed: {why}"),
             Revocation::Killed => f.write_str("killed"),
             Revocation::HostFenced => f.write_str("its host fenced itself"),

@@ -194,6 +194,7 @@ async fn supervise(
         ttl: deployment.spec.ttl,
         tick: deployment.spec.tick,
         deadline: deployment.spec.limits.callback_deadline,
+        max_silence: deployment.spec.supervision.max_silence,
     };
     let mut crashes = CrashCounter::new(deployment.spec.supervision);
     let mut restarts = 0;

@@ -61,6 +61,10 @@ pub struct DeployArgs {
     /// Longest a callback may run.
     #[arg(long)]
     deadline_ms: Option<u64>,
+    /// Depose the leader (as stalled) when it makes no import call for this long; the
+    /// next candidate leads. Its work, not only its heartbeat, must go on.
+    #[arg(long)]
+    max_silence_ms: Option<u64>,
     /// Most linear memory, in MiB.
     #[arg(long)]
     memory_mib: Option<u64>,
@@ -352,6 +356,7 @@ pub fn deploy(args: DeployArgs) -> anyhow::Result<ExitCode> {
         ("name", args.name.clone()),
         ("ttl_ms", args.ttl_ms.map(|v| v.to_string())),
         ("tick_ms", args.tick_ms.map(|v| v.to_string())),
+        ("max_silence_ms", args.max_silence_ms.map(|v| v.to_string())),
         ("deadline_ms", args.deadline_ms.map(|v| v.to_string())),
         ("memory_mib", args.memory_mib.map(|v| v.to_string())),
         ("follow", args.follow.then(|| "true".to_string())),

@@ -41,6 +41,8 @@ pub struct DeployQuery {
     deadline_ms: Option<u64>,
     /// Most linear memory (default 32).
     memory_mib: Option<u64>,
+    /// A leader making no import call for this long is deposed as stalled.
+    max_silence_ms: Option<u64>,
     /// Extra grants, comma-separated. This host grants none beyond its default set, so
     /// any name here is refused rather than silently ignored.
     grants: Option<String>,
@@ -105,6 +107,16 @@ impl DeployQuery {
         if self.role == "observer" && !data.is_empty() {
             return Err(bad("an observer has no ballot data".into()));
         }
+        if let Some(silence) = self.max_silence_ms {
+            if self.role == "observer" {
+                return Err(bad("max_silence_ms: an observer never leads".into()));
+            }
+            if !(10..=3_600_000).contains(&silence) {
+                return Err(bad(format!(
+                    "max_silence_ms {silence}: must be 10..=3600000"
+                )));
+            }
+        }
         let name = self.name.unwrap_or_else(|| format!("deployment-{id}"));
         ballot_core::name::check("deployment", &name).map_err(|e| bad(e.to_string()))?;
         Ok(Record {
@@ -118,6 +130,7 @@ impl DeployQuery {
             tick_ms: self.tick_ms,
             deadline_ms,
             memory_mib,
+            max_silence_ms: self.max_silence_ms,
             sha256: digest(wasm),
         })
     }

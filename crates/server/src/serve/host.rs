@@ -602,7 +602,10 @@ pub fn spec_of(record: &Record, wasm: Vec<u8>) -> ApiResult<DeploySpec> {
             memory_bytes: (record.memory_mib as usize) << 20,
             ..Limits::default()
         },
-        supervision: Default::default(),
+        supervision: ballot_runtime::Supervision {
+            max_silence: record.max_silence_ms.map(Duration::from_millis),
+            ..Default::default()
+        },
     })
 }
 

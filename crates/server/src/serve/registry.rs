@@ -37,6 +37,10 @@ pub struct Record {
     pub deadline_ms: u64,
     /// Most linear memory, in MiB.
     pub memory_mib: u64,
+    /// A leader silent (no import call) this long is deposed as stalled; none if absent
+    /// (records written before it existed read as none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_silence_ms: Option<u64>,
     /// SHA-256 (hex) of the code it runs.
     pub sha256: String,
 }
@@ -278,6 +282,7 @@ mod tests {
             tick_ms: None,
             deadline_ms: 2000,
             memory_mib: 32,
+            max_silence_ms: None,
             sha256,
         }
     }

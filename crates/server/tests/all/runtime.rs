@@ -12,7 +12,7 @@ use ballot_runtime::{ComponentCache, Delivered, DeployError, Runtime, TimelineEv
 use super::support::{
     acked, assert_leadership_linearizable, candidate, count, depose_leader, deposed, election,
     first, lines, lost, observer, runtime, runtime_with_cache, runtime_with_own_cache, sim_store,
-    trapped, wait_for, wait_state, wasm,
+    trapped, wait_for, wait_state, wasm, won,
 };
 
 /// The number of `who`'s first timeline line that is `event`.
@@ -413,4 +413,80 @@ async fn a_refused_win_stands_again_after_a_backoff_until_it_leads() {
     assert!(first_wait >= Duration::from_millis(250), "{first_wait:?}");
     assert!(second_wait >= Duration::from_millis(500), "{second_wait:?}");
     assert_eq!(rt.standing(id), Some(ballot_runtime::Standing::In));
+}
+
+/// A leader that makes no import call for its max silence is deposed as stalled, and the
+/// next candidate leads; a leader whose ticks keep calling imports is never deposed, with
+/// the writer kept busy by other commits meanwhile.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silent_leader_is_deposed_after_its_max_silence_and_a_working_one_is_not() {
+    use ballot_core::command::Command;
+    use ballot_core::namespace::{CreateMode, Data, Lifetime, Op};
+    let recorder = Recorder::new();
+    let rt = std::sync::Arc::new(runtime(recorder.clone()));
+    let silence = Some(Duration::from_millis(300));
+    // No tick: after its ack it never calls the host again.
+    let mut quiet = candidate("quiet", None);
+    quiet.supervision.max_silence = silence;
+    rt.deploy(quiet).await.unwrap();
+    wait_for(&rt, "quiet", acked).await;
+    let mut working = candidate("working", Some(Duration::from_millis(20)));
+    working.supervision.max_silence = silence;
+    rt.deploy(working).await.unwrap();
+    let stalled = wait_for(
+        &rt,
+        "quiet",
+        |e| matches!(e, TimelineEvent::Revoked(why) if why.contains("stalled")),
+    )
+    .await;
+    wait_for(&rt, "working", acked).await;
+    assert!(
+        rt.timeline()
+            .iter()
+            .any(|e| e.deployment == "working" && won(&e.event) && e.seq > stalled.seq),
+        "the next candidate won after the stalled leader was revoked"
+    );
+
+    // The working leader ticks (a guarded write each time) through many windows of its
+    // max silence while other commits keep the writer busy.
+    let load = {
+        let rt = rt.clone();
+        tokio::spawn(async move {
+            let create = |path: String| Command::Multi {
+                guard: None,
+                ops: vec![Op::Create {
+                    path: NodePath::parse(&path).unwrap(),
+                    data: Data::from("x"),
+                    mode: CreateMode {
+                        lifetime: Lifetime::Persistent,
+                        sequential: false,
+                    },
+                }],
+                quota: None,
+            };
+            let _ = rt.propose(create("/load".into())).await;
+            for n in 0..3_000 {
+                let _ = rt.propose(create(format!("/load/n{n}"))).await;
+            }
+        })
+    };
+    let ticks = NodePath::parse("/example/ticks").unwrap();
+    let from = rt
+        .state()
+        .exists(&ticks)
+        .map_or(0, |stat| stat.data_version);
+    wait_state(&rt, "the working leader ticks 60 times", |state| {
+        state
+            .exists(&ticks)
+            .is_some_and(|stat| stat.data_version >= from + 60)
+    })
+    .await;
+    load.await.unwrap();
+    assert_eq!(
+        count(&rt, "working", |e| matches!(e, TimelineEvent::Revoked(_))),
+        0,
+        "a leader that works is never deposed: {:#?}",
+        lines(&rt)
+    );
+    assert_leadership_linearizable(&recorder);
 }

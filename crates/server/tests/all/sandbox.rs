@@ -42,6 +42,7 @@ fn candidate(name: &str, component: &str, election: &str) -> DeploySpec {
             max_backoff: Duration::from_millis(200),
             max_crashes: 100,
             window: Duration::from_secs(60),
+            max_silence: None,
         },
     }
 }
@@ -265,6 +266,7 @@ async fn a_crash_loop_ends_marked_failed_and_out_of_the_election() {
         max_backoff: Duration::from_millis(40),
         max_crashes: 4,
         window: Duration::from_secs(60),
+        max_silence: None,
     };
     let id = rt.deploy(looper).await.unwrap();
     let good = rt

@@ -48,6 +48,7 @@ fn spec(name: String, election: &ElectionName, wasm: &[u8]) -> DeploySpec {
             max_backoff: Duration::from_millis(1),
             max_crashes: u32::MAX,
             window: Duration::from_secs(1),
+            max_silence: None,
         },
         ..candidate(name, election, wasm)
     }
