@@ -159,6 +159,14 @@ pub enum Command {
         /// The candidate.
         candidate: CandidateId,
     },
+    /// Hands the election's leadership to `to`, or to the next in line (see
+    /// [`Elections::hand_off`]).
+    HandOff {
+        /// The election.
+        election: ElectionName,
+        /// The candidate to lead; the next in line without it.
+        to: Option<CandidateId>,
+    },
     /// Resigns and forgets the candidate.
     Leave {
         /// The candidate.
@@ -282,6 +290,8 @@ pub enum Outcome {
     },
     /// A candidate stood (see [`Command::Stand`]); where it stands now.
     Stood(CandidateStatus),
+    /// A handoff was made: this candidate holds the lowest ballot now (its win follows).
+    HandedOff(CandidateId),
     /// An instance retired; the term it gave up, if it led.
     Retired {
         /// The term it held when it left.
@@ -401,6 +411,7 @@ impl Command {
             Command::Vote { .. } => "vote",
             Command::Acknowledge { .. } => "ack",
             Command::Resign { .. } => "resign",
+            Command::HandOff { .. } => "hand-off",
             Command::Leave { .. } => "leave",
             Command::WithdrawBallots { .. } => "withdraw-ballots",
             Command::Retire { .. } => "retire",
@@ -594,6 +605,11 @@ fn step(el: &mut Elections, command: &Command, at: MonoTime, out: &mut Effects) 
         Command::Resign { candidate } => {
             out.extend(el.resign(*candidate)?);
             Ok(Outcome::Done)
+        }
+        Command::HandOff { election, to } => {
+            let (leader, effects) = el.hand_off(election, *to)?;
+            out.extend(effects);
+            Ok(Outcome::HandedOff(leader))
         }
         Command::Leave { candidate } => {
             out.extend(el.leave(*candidate)?);

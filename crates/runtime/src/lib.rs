@@ -59,7 +59,7 @@ use crate::host_impl::HostState;
 use ballot_check::history::Recorder;
 use ballot_check::models::LeadershipCall;
 use ballot_core::command::{Applied, Command};
-use ballot_core::election::{Callback, Effects, Elections, Recipient};
+use ballot_core::election::{Callback, CandidateId, Effects, Elections, Recipient};
 use ballot_core::namespace::{MonoTime, SessionId, WatcherId};
 use ballot_store::{EffectsSink, EmbeddedStore, Hooks, StoreError};
 
@@ -864,6 +864,29 @@ impl Runtime {
             return Err(DeployError::NotRunning(id));
         }
         Ok(current.identity.session)
+    }
+
+    /// The candidate a deployment's running instance stands as: what a handoff to that
+    /// deployment names. `NotRunning` for an observer, or a deployment with no instance.
+    pub fn candidate_of(&self, id: DeploymentId) -> Result<CandidateId, DeployError> {
+        let handle = self
+            .shared
+            .deployments
+            .get(&id)
+            .ok_or(DeployError::Unknown(id))?;
+        handle
+            .current()
+            .and_then(|current| current.identity.candidate)
+            .ok_or(DeployError::NotRunning(id))
+    }
+
+    /// The deployment whose running instance is `candidate`, if any (a candidate may
+    /// also be an HTTP client's).
+    pub fn deployment_of(&self, candidate: CandidateId) -> Option<DeploymentId> {
+        self.shared.deployments.iter().find_map(|entry| {
+            let current = entry.value().current()?;
+            (current.identity.candidate == Some(candidate)).then_some(*entry.key())
+        })
     }
 
     /// Numbers this runtime's deployments from `base` on (before any is deployed): hosts

@@ -145,6 +145,14 @@ pub enum ElectionError {
     /// `vote` for a candidate whose ballot is still in the queue.
     #[error("candidate {0} has already voted")]
     AlreadyVoted(CandidateId),
+    /// A handoff that cannot be made; nothing changed.
+    #[error("no handoff in election {election}: {reason}")]
+    Handoff {
+        /// The election.
+        election: ElectionName,
+        /// Why, in words.
+        reason: String,
+    },
 }
 
 /// Why a lease elector refused a reset or an election.
@@ -672,6 +680,86 @@ impl Elections {
         let mut out = Effects::default();
         self.absorb(committed, &mut out);
         Ok(out)
+    }
+
+    /// Hands leadership of `election` from its leader to `to` (or, without it, to the next
+    /// in line), in one step: every candidate queued between the two votes again at the
+    /// back of the queue in its order (it keeps its session and data, and hears it lost
+    /// again), then the leader's ballot and ack go, so the leader is deposed (revoked
+    /// before anyone else hears of it, as any deposition) and `to` holds the lowest ballot:
+    /// it wins under its own ballot's revision, a term above the leader's. Observers hear
+    /// one change of leader. Outside a handoff, the lowest ballot wins as in the recipe.
+    /// Returns the candidate that now leads. Refused, changing nothing, when the election
+    /// has no leader, or `to` is not a candidate standing in it behind the leader.
+    pub fn hand_off(
+        &mut self,
+        election: &ElectionName,
+        to: Option<CandidateId>,
+    ) -> Result<(CandidateId, Effects), ElectionError> {
+        let refuse = |reason: String| ElectionError::Handoff {
+            election: election.clone(),
+            reason,
+        };
+        let paths = election.paths();
+        let queue: Vec<CandidateId> = self
+            .ns
+            .children(&paths.ballots)
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|name| {
+                let ballot = paths.ballots.child(&name).ok()?;
+                self.ballot_owners.get(&ballot).copied()
+            })
+            .collect();
+        let Some(&leader) = queue.first() else {
+            return Err(refuse("nobody stands in it".into()));
+        };
+        let Some(old_term) = self.leading_term(leader) else {
+            return Err(refuse("its lowest ballot has not won yet".into()));
+        };
+        let target = match to {
+            None => *queue
+                .get(1)
+                .ok_or_else(|| refuse("nobody stands behind the leader".into()))?,
+            Some(target) if target == leader => {
+                return Err(refuse(format!("candidate {target} already leads it")));
+            }
+            Some(target) if !queue.contains(&target) => {
+                return Err(refuse(format!(
+                    "candidate {target} does not stand in it (unknown, out of the queue, or in another election)"
+                )));
+            }
+            Some(target) => target,
+        };
+        let between: Vec<CandidateId> = queue
+            .iter()
+            .copied()
+            .skip(1)
+            .take_while(|c| *c != target)
+            .collect();
+        let mut out = Effects::default();
+        for candidate in between {
+            out.extend(self.resign(candidate)?);
+            out.extend(self.vote(candidate)?);
+        }
+        let leader_ballot = self.candidates[&leader]
+            .ballot
+            .clone()
+            .expect("the leader holds the lowest ballot");
+        let mut ops = Vec::new();
+        if self.acked_term(election) == Some(old_term) {
+            ops.push(Op::Delete {
+                path: paths.ack.clone(),
+                expected: None,
+            });
+        }
+        ops.push(Op::Delete {
+            path: leader_ballot,
+            expected: None,
+        });
+        let committed = self.ns.multi(None, &ops)?;
+        self.absorb(committed, &mut out);
+        Ok((target, out))
     }
 
     /// Resigns and forgets the candidate.

@@ -506,3 +506,99 @@ fn a_deposed_leaders_session_closing_after_the_successors_ack_leaves_that_ack() 
     rt.kill(b);
     assert!(rt.el.leading_term(c).is_some(), "c is next");
 }
+
+/// A handoff to a candidate in the middle of the queue: the leader is deposed before
+/// anyone else hears, the target wins at a term above the leader's, the candidates it
+/// jumped go to the back in their order, and an observer hears one change of leader.
+#[test]
+fn a_handoff_to_a_middle_candidate_deposes_the_leader_and_jumps_the_queue() {
+    let mut rt = Runtime::new();
+    let [a, b, c, d] = ["a", "b", "c", "d"].map(|data| rt.candidate("db", data));
+    for id in [a, b, c, d] {
+        rt.vote(id);
+    }
+    let (_, observed) = rt.el.observe(&e("db"));
+    rt.deliver(observed);
+    let ta = rt.el.leading_term(a).unwrap();
+    rt.take_log();
+
+    let (leader, fx) = rt.el.hand_off(&e("db"), Some(c)).unwrap();
+    assert_eq!(leader, c);
+    let deposed = fx
+        .notifications
+        .iter()
+        .position(|n| n.callback == Callback::Deposed { term: ta })
+        .expect("the leader is deposed");
+    let won = fx
+        .notifications
+        .iter()
+        .position(|n| n.to == cand(c) && matches!(n.callback, Callback::WinningElection { .. }))
+        .expect("the target wins");
+    assert!(
+        deposed < won,
+        "deposed before the win: {:?}",
+        fx.notifications
+    );
+    rt.deliver(fx);
+    let tc = rt.el.leading_term(c).expect("c leads");
+    assert!(tc > ta, "the new term {tc:?} is above the old {ta:?}");
+    assert_eq!(rt.el.leader(&e("db")).map(|l| l.candidate), Some(c));
+    // b, jumped, votes again behind d; d still waits; a has no ballot (its instance is
+    // revoked and stands again as a fresh one).
+    let order: Vec<CandidateId> = {
+        let ballots = e("db").paths().ballots;
+        rt.el
+            .namespace()
+            .children(&ballots)
+            .unwrap()
+            .iter()
+            .map(|name| rt.el.ballot_owners[&ballots.child(name).unwrap()])
+            .collect()
+    };
+    assert_eq!(order, [c, d, b]);
+    let log = rt.take_log();
+    let new_leaders = log
+        .iter()
+        .filter(|(to, callback)| {
+            matches!(to, Recipient::Observer(_)) && matches!(callback, Callback::NewLeader { .. })
+        })
+        .count();
+    assert_eq!(new_leaders, 1, "observers hear one change: {log:?}");
+}
+
+/// A handoff with nowhere to go is refused and changes nothing.
+#[test]
+fn a_handoff_that_cannot_be_made_is_refused_and_changes_nothing() {
+    let mut rt = Runtime::new();
+    let [a, b] = ["a", "b"].map(|data| rt.candidate("db", data));
+    let outsider = rt.candidate("other", "x");
+    assert!(matches!(
+        rt.el.hand_off(&e("db"), None),
+        Err(ElectionError::Handoff { .. })
+    ));
+    rt.vote(a);
+    let before = rt.el.namespace().state().encode();
+    for to in [
+        None,
+        Some(a),
+        Some(b),
+        Some(outsider),
+        Some(CandidateId(999)),
+    ] {
+        let refused = rt.el.hand_off(&e("db"), to);
+        assert!(
+            matches!(&refused, Err(ElectionError::Handoff { reason, .. }) if !reason.is_empty()),
+            "{to:?}: {refused:?}"
+        );
+        assert_eq!(
+            rt.el.namespace().state().encode(),
+            before,
+            "{to:?} changed the state"
+        );
+    }
+    rt.vote(b);
+    let (leader, fx) = rt.el.hand_off(&e("db"), None).unwrap();
+    rt.deliver(fx);
+    assert_eq!(leader, b, "without a target, the next in line");
+    assert_eq!(rt.el.leader(&e("db")).map(|l| l.candidate), Some(b));
+}

@@ -101,6 +101,21 @@ pub struct KillArgs {
     connection: Connection,
 }
 
+/// Arguments of `ballot handoff`.
+#[derive(Debug, Args)]
+pub struct HandOffArgs {
+    /// The election.
+    election: String,
+    /// The deployment to lead (default: the next in line).
+    #[arg(long, conflicts_with = "candidate")]
+    to: Option<u64>,
+    /// Or a candidate, by its id (an HTTP client's).
+    #[arg(long)]
+    candidate: Option<u64>,
+    #[command(flatten)]
+    connection: Connection,
+}
+
 /// Arguments of `ballot ls`.
 #[derive(Debug, Args)]
 pub struct LsArgs {
@@ -436,6 +451,32 @@ pub fn kill(args: KillArgs) -> anyhow::Result<ExitCode> {
             "killed {}: a fresh instance starts on a new session",
             args.id
         )
+    });
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `ballot handoff`.
+pub fn hand_off(args: HandOffArgs) -> anyhow::Result<ExitCode> {
+    let c = &args.connection;
+    let mut body = serde_json::Map::new();
+    if let Some(id) = args.to {
+        body.insert("deployment".into(), id.into());
+    }
+    if let Some(id) = args.candidate {
+        body.insert("candidate".into(), id.into());
+    }
+    let view: crate::serve::wire::HandOffView = c.answer(
+        c.agent()
+            .post(c.url(&format!("/v1/elections/{}/handoff", args.election))?)
+            .header("authorization", c.bearer()?)
+            .send_json(serde_json::Value::Object(body)),
+    )?;
+    c.print(&view, |view| match view.deployment {
+        Some(id) => format!(
+            "{}: deployment {id} (candidate {}) leads now",
+            view.election, view.candidate
+        ),
+        None => format!("{}: candidate {} leads now", view.election, view.candidate),
     });
     Ok(ExitCode::SUCCESS)
 }

@@ -52,6 +52,9 @@ enum Command {
     Undeploy(client::UndeployArgs),
     /// Kill a deployment's running instance, as kill -9 a process (it restarts).
     Kill(client::KillArgs),
+    /// Hand an election's leadership to a deployment (or the next in line): the leader is
+    /// deposed first, the new one leads under a higher term.
+    Handoff(client::HandOffArgs),
     /// List a host's deployments.
     Ls(client::LsArgs),
     /// Print a node's data (CBOR shown as JSON) and its stat.
@@ -118,6 +121,7 @@ pub fn main() -> ExitCode {
         Some(Command::Swap(args)) => client::swap(args),
         Some(Command::Undeploy(args)) => client::undeploy(args),
         Some(Command::Kill(args)) => client::kill(args),
+        Some(Command::Handoff(args)) => client::hand_off(args),
         Some(Command::Ls(args)) => client::ls(args),
         Some(Command::Logs(args)) => client::logs(args),
         Some(Command::Get(args)) => client::get(args),

@@ -194,7 +194,9 @@ fn needed(method: &Method, path: &str) -> Option<Scope> {
     let deploying = path == "/v1/components"
         || path == "/v1/txn-fns"
         || (path.starts_with("/v1/components/")
-            && (*method == Method::PUT || *method == Method::DELETE || path.ends_with("/kill")));
+            && (*method == Method::PUT || *method == Method::DELETE || path.ends_with("/kill")))
+        // Moving leadership by hand is an operator's act, like a kill.
+        || (path.starts_with("/v1/elections/") && path.ends_with("/handoff"));
     Some(if deploying {
         Scope::Deploy
     } else {

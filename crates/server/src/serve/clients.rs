@@ -119,6 +119,59 @@ pub async fn stand(
     Ok((StatusCode::CREATED, Json(view)))
 }
 
+/// Body of `POST /v1/elections/{name}/handoff`: whom the leadership goes to, named once;
+/// the next in line when neither is given.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HandOff {
+    /// A deployment of this host, by its id.
+    deployment: Option<u64>,
+    /// A candidate, by its id (an HTTP client's candidate, say).
+    candidate: Option<u64>,
+}
+
+/// `POST /v1/elections/{name}/handoff`: the leader is deposed (revoked before anyone
+/// hears) and the named candidate, or the next in line, leads under a higher term.
+pub async fn hand_off(
+    State(host): State<Arc<Host>>,
+    name: Result<Path<String>, PathRejection>,
+    body: Result<JsonBody<HandOff>, ApiError>,
+) -> ApiResult<Json<super::wire::HandOffView>> {
+    let Path(name) = name?;
+    let JsonBody(body) = body?;
+    let election = ElectionName::parse(&name)?;
+    let to = match (body.deployment, body.candidate) {
+        (Some(_), Some(_)) => {
+            return Err(ApiError::bad_request(
+                "name the new leader once: a deployment or a candidate, not both",
+            ));
+        }
+        (Some(id), None) => {
+            let runtime_id = host.runtime_id(id)?;
+            let candidate = host
+                .runtime
+                .candidate_of(runtime_id)
+                .map_err(|e| ApiError::from(e).for_deployment(id))?;
+            Some(candidate)
+        }
+        (None, Some(candidate)) => Some(ballot_core::election::CandidateId(candidate)),
+        (None, None) => None,
+    };
+    let command = Command::HandOff { election, to };
+    let Outcome::HandedOff(leader) = host.runtime.propose(command).await?? else {
+        return Err(ApiError::internal("the handoff named no leader"));
+    };
+    let deployment = host
+        .runtime
+        .deployment_of(leader)
+        .and_then(|runtime_id| host.api_id(runtime_id));
+    Ok(Json(super::wire::HandOffView {
+        election: name,
+        candidate: leader.0,
+        deployment,
+    }))
+}
+
 fn candidate_view(status: &CandidateStatus) -> CandidateView {
     CandidateView {
         candidate: status.id.0,

@@ -317,6 +317,14 @@ impl Host {
         Ok(self.view(&record))
     }
 
+    /// The API id of the deployment the runtime numbers `runtime_id`, if it is one of
+    /// this host's.
+    pub fn api_id(&self, runtime_id: DeploymentId) -> Option<u64> {
+        self.live
+            .iter()
+            .find_map(|entry| (*entry.value() == runtime_id).then_some(*entry.key()))
+    }
+
     /// The runtime id of a live deployment.
     pub fn runtime_id(&self, id: u64) -> ApiResult<DeploymentId> {
         self.live.get(&id).map(|r| *r).ok_or_else(|| {

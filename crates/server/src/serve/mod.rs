@@ -386,6 +386,7 @@ pub fn router(host: Arc<Host>, token: Token) -> Router {
         .route("/v1/elections", get(clients::elections))
         .route("/v1/elections/{name}", get(clients::election))
         .route("/v1/elections/{name}/candidates", post(clients::stand))
+        .route("/v1/elections/{name}/handoff", post(clients::hand_off))
         .route(
             "/v1/candidates/{id}",
             get(clients::candidate).delete(clients::leave),

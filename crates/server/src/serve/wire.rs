@@ -196,6 +196,18 @@ pub struct SessionView {
     pub ttl_ms: u64,
 }
 
+/// What a handoff did: who leads now (its win and ack follow at once).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct HandOffView {
+    /// The election.
+    pub election: String,
+    /// The candidate that holds the lowest ballot now.
+    pub candidate: u64,
+    /// Its deployment on this host, when it is one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deployment: Option<u64>,
+}
+
 /// A candidate registered for a client that is not a component.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CandidateView {

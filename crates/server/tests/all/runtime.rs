@@ -490,3 +490,60 @@ async fn a_silent_leader_is_deposed_after_its_max_silence_and_a_working_one_is_n
     );
     assert_leadership_linearizable(&recorder);
 }
+
+/// A handoff between deployments: the leader is deposed (revoked before the target is
+/// told), the named deployment in the middle of the queue leads at a higher term, the
+/// observer hears exactly one new leader, and the history checks as exclusive leadership.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_handoff_to_a_deployment_in_the_middle_of_the_queue() {
+    use ballot_core::command::{Command, Outcome};
+    let recorder = Recorder::new();
+    let rt = runtime(recorder.clone());
+    rt.deploy(observer("obs")).await.unwrap();
+    rt.deploy(candidate("a", None)).await.unwrap();
+    wait_for(&rt, "a", acked).await;
+    rt.deploy(candidate("b", None)).await.unwrap();
+    let c = rt.deploy(candidate("c", None)).await.unwrap();
+    wait_for(&rt, "c", lost).await;
+    let heard_before = count(&rt, "obs", |e| {
+        matches!(e, TimelineEvent::Callback(Delivered::NewLeader { .. }))
+    });
+    let old_term = ballot_core::election::read_leader(&rt.state(), &election())
+        .unwrap()
+        .term;
+
+    let to = rt.candidate_of(c).unwrap();
+    let handed = rt
+        .propose(Command::HandOff {
+            election: election(),
+            to: Some(to),
+        })
+        .await
+        .unwrap();
+    assert_eq!(handed, Ok(Outcome::HandedOff(to)));
+    let won = wait_for(&rt, "c", won).await;
+    wait_for(&rt, "c", acked).await;
+    let a_deposed = first(&rt, "a", deposed).expect("a was deposed");
+    assert!(
+        a_deposed.seq < won.seq,
+        "revoked before the target was told"
+    );
+    let leader = ballot_core::election::read_leader(&rt.state(), &election()).unwrap();
+    assert!(leader.term > old_term);
+    assert_eq!(leader.data.as_bytes(), b"c:5432");
+    wait_for(&rt, "obs", |e| {
+        matches!(e, TimelineEvent::Callback(Delivered::NewLeader { term }) if *term == leader.term.0)
+    })
+    .await;
+    assert_eq!(
+        count(&rt, "obs", |e| matches!(
+            e,
+            TimelineEvent::Callback(Delivered::NewLeader { .. })
+        )),
+        heard_before + 1,
+        "one change heard: {:#?}",
+        lines(&rt)
+    );
+    assert_leadership_linearizable(&recorder);
+    super::support::assert_revoked_before_promoted(&recorder.history());
+}

@@ -2034,3 +2034,99 @@ fn idle_and_slow_clients_cost_bounded_connections_and_time() {
     assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
     assert!(answer.contains("request-timeout"), "{answer}");
 }
+
+/// A handoff to a candidate in the middle of the queue, over HTTP and with `ballot
+/// handoff`: it leads at a higher term at once, the old leader's guarded write under its
+/// term is refused after, the candidate jumped waits behind, and a handoff with no one to
+/// take over is refused with 409 and changes nothing.
+#[test]
+fn a_handoff_gives_the_leadership_to_a_named_candidate_under_a_higher_term() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("data"), &[]);
+    let mut stood = Vec::new();
+    for data in ["x", "y", "z"] {
+        let (status, session) = post_json(&server, "/v1/sessions", json!({"ttl_ms": 60_000}));
+        assert_eq!(status, 201, "{session}");
+        let session = session["session"].as_u64().unwrap();
+        let (status, body) = post_json(
+            &server,
+            "/v1/elections/jobs/candidates",
+            json!({"session": session, "data": data}),
+        );
+        assert_eq!(status, 201, "{body}");
+        let candidate: CandidateView = serde_json::from_value(body).unwrap();
+        stood.push((session, candidate));
+    }
+    let (x_session, x) = &stood[0];
+    let old_term = x.term.expect("x leads");
+    let (status, body) = post_json(
+        &server,
+        &format!("/v1/candidates/{}/ack", x.candidate),
+        json!({"term": old_term}),
+    );
+    assert_eq!(status, 204, "{body}");
+
+    let z = &stood[2].1;
+    let out = Command::new(env!("CARGO_BIN_EXE_ballot"))
+        .args(["handoff", "jobs", "--candidate", &z.candidate.to_string()])
+        .args(["--server", &server.base])
+        .env("BALLOT_TOKEN", TOKEN)
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{said}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        said.contains(&format!("candidate {} leads now", z.candidate)),
+        "{said}"
+    );
+    let (status, body) = get(&server, &format!("/v1/candidates/{}", z.candidate));
+    assert_eq!(status, 200, "{body}");
+    let new_term = body["term"].as_u64().expect("z leads");
+    assert!(new_term > old_term, "{new_term} > {old_term}");
+
+    // The old leader's write under its old term is refused, and changes nothing.
+    let before = revision(&server);
+    let (status, body) = post_json(
+        &server,
+        "/v1/multi",
+        json!({
+            "session": x_session,
+            "guard": {"election": "jobs", "term": old_term},
+            "ops": [{"op": "create", "path": "/stale", "data": "x"}],
+        }),
+    );
+    assert_eq!(
+        (status, code(&body).as_str()),
+        (409, "not-leader"),
+        "{body}"
+    );
+    assert_eq!(revision(&server), before);
+    // y, jumped, still stands and waits.
+    let (_, y) = get(&server, &format!("/v1/candidates/{}", stood[1].1.candidate));
+    assert!(y["term"].is_null() && y["ballot"].is_string(), "{y}");
+
+    // No one to hand to in another election; an unknown candidate: 409, nothing changes.
+    let before = revision(&server);
+    for (route, body) in [
+        ("/v1/elections/nobody/handoff", json!({})),
+        ("/v1/elections/jobs/handoff", json!({"candidate": 999_999})),
+    ] {
+        let (status, answer) = post_json(&server, route, body);
+        assert_eq!(
+            (status, code(&answer).as_str()),
+            (409, "no-handoff"),
+            "{answer}"
+        );
+    }
+    let (status, answer) = post_json(
+        &server,
+        "/v1/elections/jobs/handoff",
+        json!({"candidate": 1, "deployment": 1}),
+    );
+    assert_eq!(status, 400, "{answer}");
+    assert_eq!(revision(&server), before);
+}
