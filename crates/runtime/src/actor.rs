@@ -233,7 +233,13 @@ fn silence_due(
     won_at: Option<std::time::Instant>,
 ) -> Option<tokio::time::Instant> {
     let max_silence = config.max_silence?;
-    let since = won_at?.max(me.store.data().imports.last.unwrap_or(won_at?));
+    let won = won_at?;
+    let since = me
+        .store
+        .data()
+        .imports
+        .last
+        .map_or(won, |last| last.max(won));
     Some(tokio::time::Instant::from_std(since + max_silence))
 }
 

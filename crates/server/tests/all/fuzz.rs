@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 
 use ballot_runtime::DeployError;
 
-use super::serve::{Server, TOKEN, agent, get};
+use super::serve::{Server, TOKEN, agent, get, revision};
 use super::support::{candidate, observer, runtime, wasm};
 
 /// The corpus folder of one kind of input.
@@ -227,14 +227,6 @@ fn post_is_answered_cleanly(
         );
     }
     Ok(())
-}
-
-fn revision(server: &Server) -> u64 {
-    get(server, "/v1/nodes")
-        .1
-        .get("revision")
-        .and_then(Value::as_u64)
-        .unwrap_or_default()
 }
 
 /// A JSON value of any shape, a few levels deep.

@@ -269,7 +269,7 @@ pub(crate) fn election(server: &Server, name: &str) -> ElectionView {
     serde_json::from_value(body).unwrap()
 }
 
-fn revision(server: &Server) -> u64 {
+pub(crate) fn revision(server: &Server) -> u64 {
     get(server, "/healthz").1["revision"].as_u64().unwrap()
 }
 

@@ -362,6 +362,8 @@ impl Log for Wal {
             return Ok(());
         };
         let path = self.segment_path.clone();
+        // Durable when it returns (the file system's `truncate` syncs the cut): a record
+        // that reached the file whole must not come back at the next start.
         self.fs
             .truncate(&path, mark.segment_len)
             .map_err(io("cutting a failed write from", &path))?;
@@ -371,11 +373,6 @@ impl Log for Wal {
             .fs
             .open_append(&path)
             .map_err(io("opening after the cut", &path))?;
-        // The cut must be durable before anything is refused on its strength: a record
-        // that reached the file whole would otherwise come back at the next start.
-        self.segment
-            .sync_data()
-            .map_err(io("syncing the cut of", &path))?;
         self.segment_len = mark.segment_len;
         self.next_lsn = mark.next_lsn;
         self.unsnapshotted = mark.unsnapshotted;

@@ -24,7 +24,7 @@ use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 
 use super::cluster::{BENCH_TOKEN, HostProcess, agent, deploy_example, wait_until};
-use super::{Figure, histogram, micros, on_tokio, record, summarise};
+use super::{Figure, blocking, histogram, micros, on_tokio, record, summarise};
 use crate::serve::timeline::TimelineView;
 use crate::serve::wire::{DeploymentView, EventView};
 
@@ -317,13 +317,6 @@ impl Streams {
         self.clients.shutdown_background();
         Ok(delivered)
     }
-}
-
-/// Runs blocking client work off the tokio workers.
-async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> anyhow::Result<T> + Send + 'static,
-) -> anyhow::Result<T> {
-    tokio::task::spawn_blocking(f).await?
 }
 
 fn deployments(base: &str) -> anyhow::Result<Vec<DeploymentView>> {

@@ -173,6 +173,13 @@ pub(crate) async fn started_winning(
     Ok(at)
 }
 
+/// Runs blocking client work (ureq calls) off the tokio workers.
+pub(crate) async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> anyhow::Result<T> + Send + 'static,
+) -> anyhow::Result<T> {
+    tokio::task::spawn_blocking(f).await?
+}
+
 /// Prints the summary lines.
 pub(crate) fn summarise(figures: &[Figure]) {
     for f in figures {

@@ -19,7 +19,7 @@ use crate::serve::wire::{DeploymentView, SwapView};
 use crate::serve::{Host, Token, router};
 use ballot_check::history::Recorder;
 
-use super::{Figure, histogram, micros, on_tokio, record, summarise};
+use super::{Figure, blocking, histogram, micros, on_tokio, record, summarise};
 
 /// Arguments of `ballot bench serve`.
 #[derive(Debug, clap::Args)]
@@ -52,13 +52,6 @@ fn agent() -> ureq::Agent {
         .timeout_global(Some(Duration::from_secs(30)))
         .build()
         .into()
-}
-
-/// Runs blocking client work off the tokio workers.
-async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> anyhow::Result<T> + Send + 'static,
-) -> anyhow::Result<T> {
-    tokio::task::spawn_blocking(f).await?
 }
 
 async fn measure(args: ServeArgs) -> anyhow::Result<ExitCode> {
