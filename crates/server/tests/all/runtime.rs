@@ -521,13 +521,12 @@ async fn a_handoff_to_a_deployment_in_the_middle_of_the_queue() {
         .await
         .unwrap();
     assert_eq!(handed, Ok(Outcome::HandedOff(to)));
-    let won = wait_for(&rt, "c", won).await;
+    wait_for(&rt, "c", won).await;
     wait_for(&rt, "c", acked).await;
-    let a_deposed = first(&rt, "a", deposed).expect("a was deposed");
-    assert!(
-        a_deposed.seq < won.seq,
-        "revoked before the target was told"
-    );
+    // a is deposed. Its timeline line is written when its actor retires, which may come
+    // after c's win is noted; the order that matters (a's fence thrown before c is told)
+    // is the history's, checked at the end.
+    wait_for(&rt, "a", deposed).await;
     let leader = ballot_core::election::read_leader(&rt.state(), &election()).unwrap();
     assert!(leader.term > old_term);
     assert_eq!(leader.data.as_bytes(), b"c:5432");
