@@ -28,8 +28,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::commit::ReadSet;
 use crate::election::{
-    CandidateId, Effects, ElectionError, ElectionName, Elections, LeaseOutcome, Recipient, Term,
-    refuse_host_kept,
+    CandidateId, Cause, Effects, ElectionError, ElectionName, Elections, LeaseOutcome, Priority,
+    Recipient, Term, refuse_host_kept,
 };
 use crate::namespace::{
     Committed, Data, Error, Guard, HostEpoch, Lifetime, MonoTime, MultiError, NodePath, Op,
@@ -137,6 +137,9 @@ pub enum Command {
         session: SessionId,
         /// Ballot data.
         data: Data,
+        /// Its priority, which makes (or requires) a priority election.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        priority: Option<Priority>,
     },
     /// Casts a joined candidate's ballot, with new ballot data if given.
     Vote {
@@ -166,6 +169,9 @@ pub enum Command {
         election: ElectionName,
         /// The candidate to lead; the next in line without it.
         to: Option<CandidateId>,
+        /// Made to drain the leader's host (recorded as the cause), not by request.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        drain: bool,
     },
     /// Resigns and forgets the candidate.
     Leave {
@@ -245,6 +251,9 @@ pub enum Entrant {
         /// applying its deposition can record whose term ended.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         name: Option<String>,
+        /// Its priority, which makes (or requires) a priority election.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        priority: Option<Priority>,
     },
     /// An observer.
     Observer {
@@ -514,6 +523,15 @@ fn step(el: &mut Elections, command: &Command, at: MonoTime, out: &mut Effects) 
             Ok(Outcome::Done)
         }
         Command::Enter { ttl, role } => {
+            if let Entrant::Candidate {
+                election,
+                priority: Some(_),
+                ..
+            } = role
+            {
+                // Before the session opens, so a refusal leaves nothing behind.
+                el.check_priority(election)?;
+            }
             let session = el.open_session(*ttl, at)?;
             let watcher = el.new_watcher();
             let (recipient, vote_refused) = match role {
@@ -522,8 +540,15 @@ fn step(el: &mut Elections, command: &Command, at: MonoTime, out: &mut Effects) 
                     data,
                     follow_leader,
                     name,
+                    priority,
                 } => {
-                    let id = el.join(election, session, data.clone(), *follow_leader);
+                    let id = el.join_with(
+                        election,
+                        session,
+                        data.clone(),
+                        *follow_leader,
+                        *priority,
+                    )?;
                     if let Some(name) = name {
                         el.name_candidate(id, name);
                     }
@@ -553,11 +578,12 @@ fn step(el: &mut Elections, command: &Command, at: MonoTime, out: &mut Effects) 
             election,
             session,
             data,
+            priority,
         } => {
             if !el.namespace().is_open(*session) {
                 return Err(Error::SessionExpired { session: *session }.into());
             }
-            let id = el.join(election, *session, data.clone(), false);
+            let id = el.join_with(election, *session, data.clone(), false, *priority)?;
             match el.vote(id) {
                 Ok(effects) => {
                     out.extend(effects);
@@ -606,8 +632,17 @@ fn step(el: &mut Elections, command: &Command, at: MonoTime, out: &mut Effects) 
             out.extend(el.resign(*candidate)?);
             Ok(Outcome::Done)
         }
-        Command::HandOff { election, to } => {
-            let (leader, effects) = el.hand_off(election, *to)?;
+        Command::HandOff {
+            election,
+            to,
+            drain,
+        } => {
+            let cause = if *drain {
+                Cause::Drained
+            } else {
+                Cause::HandOff
+            };
+            let (leader, effects) = el.hand_off(election, *to, cause)?;
             out.extend(effects);
             Ok(Outcome::HandedOff(leader))
         }

@@ -434,7 +434,7 @@ async fn callback(
             c.call_on_new_leader(&mut *store, &shared.wit_leader(&leader))
                 .await?;
         }
-        (Guest::Candidate(_), Message::Notify(Callback::Deposed { term })) => {
+        (Guest::Candidate(_), Message::Notify(Callback::Deposed { term, .. })) => {
             shared.note(&name, TimelineEvent::Deposed(term.0));
         }
         (Guest::Candidate(c), Message::Event(event)) => {

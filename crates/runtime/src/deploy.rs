@@ -465,6 +465,7 @@ pub(crate) async fn start(
             data: Data::from(data),
             follow_leader,
             name: Some(spec.name.clone()),
+            priority: None,
         },
         Role::Observer { election } => Entrant::Observer { election },
     };

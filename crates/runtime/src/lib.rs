@@ -57,7 +57,6 @@ use wasmtime::component::Linker;
 
 use crate::host_impl::HostState;
 use ballot_check::history::Recorder;
-use ballot_check::models::LeadershipCall;
 use ballot_core::command::{Applied, Command};
 use ballot_core::election::{Callback, CandidateId, Effects, Elections, Recipient};
 use ballot_core::namespace::{MonoTime, SessionId, WatcherId};
@@ -340,16 +339,16 @@ impl Shared {
     /// model: it is recorded here, before the successor can even hear of its win.
     fn revoke_for(&self, effects: &Effects) {
         for notification in &effects.notifications {
-            if let Callback::Deposed { term } = notification.callback
+            if let Callback::Deposed { term, cause } = notification.callback
                 && let Some(link) = self.links.get(&notification.to)
             {
-                link.fence.revoke(Revocation::Deposed(term));
-                self.recorder.leadership_now(
+                link.fence.revoke(Revocation::Deposed(term, cause));
+                self.recorder.revoked(
                     recorded_process(link.process, Lane::Exit),
-                    LeadershipCall::Revoke,
                     &link.election,
                     &link.name,
                     term.0,
+                    cause.name(),
                 );
             }
         }
@@ -368,12 +367,12 @@ impl Shared {
                 let base = self
                     .last_deployment_base
                     .load(std::sync::atomic::Ordering::Relaxed);
-                self.recorder.leadership_now(
+                self.recorder.revoked(
                     recorded_process(base + 999_999, Lane::Exit),
-                    LeadershipCall::Revoke,
                     deposed.election.as_str(),
                     name,
                     deposed.term.0,
+                    deposed.cause.name(),
                 );
             }
         }
@@ -922,12 +921,12 @@ impl Runtime {
             if link.fence.revoke(sandbox::Revocation::HostFenced) {
                 revoked += 1;
                 if let Some(term) = link.fence.leading() {
-                    self.shared.recorder.leadership_now(
+                    self.shared.recorder.revoked(
                         recorded_process(link.process, Lane::Exit),
-                        LeadershipCall::Revoke,
                         &link.election,
                         &link.name,
                         term,
+                        sandbox::Revocation::HostFenced.cause(),
                     );
                 }
             }

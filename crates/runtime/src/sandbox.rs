@@ -19,16 +19,16 @@ use tokio::sync::Notify;
 use wasmtime::{ResourceLimiter, Store, StoreLimits, StoreLimitsBuilder, UpdateDeadline};
 
 use crate::host_impl::HostState;
-use ballot_core::election::Term;
+use ballot_core::election::{Cause, Term};
 
 use super::Limits;
 
 /// Why an instance lost its powers. The first reason sticks.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Revocation {
-    /// It led `term` and its ballot is gone (its session ended, or the ballot was
-    /// deleted): that term is over.
-    Deposed(Term),
+    /// It led `term` and its ballot is gone (its session ended, the ballot was deleted,
+    /// or a planned change handed leadership on, as the cause says): that term is over.
+    Deposed(Term, Cause),
     /// Its session was closed or expired.
     SessionEnded,
     /// Its mailbox was full: it fell too far behind to be trusted with its session.
@@ -46,10 +46,36 @@ pub enum Revocation {
     HostFenced,
 }
 
+impl Revocation {
+    /// What the leadership history records as the cause of a `revoke`
+    /// (`ballot_check::history::CAUSE_FIELD`).
+    pub fn cause(&self) -> &'static str {
+        match self {
+            Revocation::Deposed(_, cause) => cause.name(),
+            Revocation::SessionEnded => "session-ended",
+            Revocation::MailboxOverflow => "mailbox-overflow",
+            Revocation::Undeployed => "undeployed",
+            Revocation::Crashed(_) => "crash",
+            Revocation::Killed => "kill",
+            Revocation::Stalled(_) => "stall",
+            Revocation::HostFenced => "fenced",
+        }
+    }
+}
+
 impl std::fmt::Display for Revocation {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Revocation::Deposed(term) => write!(f, "deposed from term {term}"),
+            Revocation::Deposed(term, Cause::Lost) => write!(f, "deposed from term {term}"),
+            Revocation::Deposed(term, Cause::HandOff) => {
+                write!(f, "handed off: leadership given on from term {term}")
+            }
+            Revocation::Deposed(term, Cause::Preempted) => {
+                write!(f, "preempted from term {term} by a higher priority")
+            }
+            Revocation::Deposed(term, Cause::Drained) => {
+                write!(f, "drained: term {term} given to a candidate on another host")
+            }
             Revocation::SessionEnded => f.write_str("its session ended"),
             Revocation::MailboxOverflow => f.write_str("its mailbox overflowed"),
             Revocation::Undeployed => f.write_str("undeployed"),

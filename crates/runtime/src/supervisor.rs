@@ -236,7 +236,7 @@ async fn supervise(
         }
         restarts += 1;
         match exit {
-            Exit::Revoked(why @ (Revocation::Deposed(_) | Revocation::Killed)) => {
+            Exit::Revoked(why @ (Revocation::Deposed(..) | Revocation::Killed)) => {
                 // Not the instance's fault (its ballot was taken, or it was killed from
                 // outside): continue at once, and not towards the crash limit.
                 tracing::info!(deployment = %name, %why, "restarting in a fresh instance");
@@ -309,7 +309,7 @@ pub(crate) async fn retire(shared: &Arc<Shared>, name: &str, me: Incarnation, ex
     me.fence.revoke(revocation.clone());
     match exit {
         Exit::Crashed(why) => shared.note(&name, TimelineEvent::Trapped(why.clone())),
-        Exit::Revoked(Revocation::Deposed(term)) => {
+        Exit::Revoked(Revocation::Deposed(term, _)) => {
             shared.note(&name, TimelineEvent::Deposed(term.0))
         }
         Exit::Revoked(Revocation::Undeployed) => {}
@@ -320,11 +320,8 @@ pub(crate) async fn retire(shared: &Arc<Shared>, name: &str, me: Incarnation, ex
     shared.watch_routes.remove(&me.watcher);
     let recorder = shared.recorder.clone();
     let process = super::recorded_process(me.store.data().identity.process, super::Lane::Exit);
-    let call = if revocation == Revocation::Undeployed {
-        LeadershipCall::Resign
-    } else {
-        LeadershipCall::Revoke
-    };
+    let resigned = revocation == Revocation::Undeployed;
+    let cause = revocation.cause();
     let (recipient, watcher, session) = (me.recipient, me.watcher, me.session);
     let who = name.clone();
     let election = me.store.data().identity.election.to_string();
@@ -334,7 +331,11 @@ pub(crate) async fn retire(shared: &Arc<Shared>, name: &str, me: Incarnation, ex
             left_term: Some(term),
         }) = applied
         {
-            recorder.leadership_now(process, call, &election, &who, term.0);
+            if resigned {
+                recorder.leadership_now(process, LeadershipCall::Resign, &election, &who, term.0);
+            } else {
+                recorder.revoked(process, &election, &who, term.0, cause);
+            }
         }
     });
     let hooks = Hooks {

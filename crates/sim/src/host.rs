@@ -537,6 +537,7 @@ pub fn command(request: &Request, known: Option<CandidateId>, config: &Config) -
                 election: election(),
                 session,
                 data: Data::from(name),
+                priority: None,
             },
         },
         Request::Ack { term, .. } => Command::Acknowledge {

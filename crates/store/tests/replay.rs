@@ -52,6 +52,7 @@ fn enter(store: &EmbeddedStore, name: &str) -> Recipient {
         data: Data::from(name),
         follow_leader: false,
         name: None,
+        priority: None,
     };
     match run(
         store,

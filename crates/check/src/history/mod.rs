@@ -47,7 +47,7 @@ pub use call::{Call, Outcome};
 pub use filter::Filter;
 pub use op::{Op, OpType};
 pub use parse::{ParseError, parse_line, parse_reader, parse_str};
-pub use record::{ELECTION_FIELD, LeadershipToken, Recorder, STREAM_BACKLOG, Token};
+pub use record::{CAUSE_FIELD, ELECTION_FIELD, LeadershipToken, Recorder, STREAM_BACKLOG, Token};
 
 /// A well-formed history: ops in real-time order, one call in flight per process,
 /// completions matching their invokes, time never decreasing.

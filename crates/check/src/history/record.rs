@@ -66,6 +66,12 @@ enum Streamed {
 /// election by election ([`crate::history::History::split_by`]).
 pub const ELECTION_FIELD: &str = "election";
 
+/// The field of a `revoke` invoke that says what ended the term: `deposed` (its ballot
+/// vanished), `handoff`, `preempt`, `drain`, `stall`, `crash`, `kill`, `session-ended`,
+/// `fenced` (its host fenced itself) and the like. The models read only the call; the
+/// cause is for whoever reads the history.
+pub const CAUSE_FIELD: &str = "cause";
+
 /// Lines a streaming recorder holds for its writing thread, at most; beyond it, whoever
 /// records waits for the disk rather than let memory grow.
 pub const STREAM_BACKLOG: usize = 65_536;
@@ -238,6 +244,24 @@ impl Recorder {
     ) {
         self.leadership(process, call, election, candidate, term)
             .ok();
+    }
+
+    /// Records that the host took `candidate`'s `term` away, with what made it
+    /// ([`CAUSE_FIELD`]): a `revoke` that took effect at once.
+    pub fn revoked(&self, process: u64, election: &str, candidate: &str, term: u64, cause: &str) {
+        if !self.is_on() {
+            return;
+        }
+        let value = serde_json::json!([candidate, term]);
+        let extra = BTreeMap::from([
+            (ELECTION_FIELD.to_string(), Value::from(election)),
+            (CAUSE_FIELD.to_string(), Value::from(cause)),
+        ]);
+        LeadershipToken {
+            token: self.invoke_with(process, LeadershipCall::Revoke.name(), value.clone(), extra),
+            value,
+        }
+        .ok();
     }
 
     /// A copy of everything kept so far (empty when off, and when streaming without

@@ -44,6 +44,7 @@ fn enter(el: &mut Elections, election: &str, data: &str, at: MonoTime) -> (Sessi
         data: Data::from(data),
         follow_leader: false,
         name: None,
+        priority: None,
     };
     match applied(el, Command::Enter { ttl: TTL, role }, at) {
         Outcome::Entered {
@@ -117,6 +118,7 @@ fn a_deployment_enters_its_election_in_one_step() {
         data: Data::from("a"),
         follow_leader: false,
         name: None,
+        priority: None,
     };
     let revision = el.namespace().revision();
     let (outcome, effects) = apply(&mut el, &Command::Enter { ttl: TTL, role }, t(0));
@@ -250,6 +252,7 @@ fn commands_survive_cbor_and_damaged_bytes_are_refused() {
             election: e("db"),
             session: SessionId(1),
             data: Data::from("d"),
+            priority: None,
         },
         Command::Acknowledge {
             candidate: CandidateId(1),
@@ -294,6 +297,7 @@ fn a_refused_command_changes_nothing_and_causes_nothing() {
             election: e("db"),
             session: SessionId(99),
             data: Data::from("x"),
+            priority: None,
         },
         Command::Heartbeat {
             session: SessionId(99),

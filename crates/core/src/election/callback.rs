@@ -49,7 +49,35 @@ pub enum Callback {
     Deposed {
         /// The term it lost.
         term: Term,
+        /// What ended it.
+        cause: Cause,
     },
+}
+
+/// What ended a leader's term in a step of apply: the unplanned loss of the recipe, or
+/// one of the planned changes (a handoff, a preemption, a drain).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Cause {
+    /// Its ballot vanished: its session ended or closed, or the ballot was deleted.
+    Lost,
+    /// An operator or the leader itself handed leadership to another candidate.
+    HandOff,
+    /// A candidate with a higher priority took over (a priority election).
+    Preempted,
+    /// Its host was drained: leadership went to a candidate that survives the stop.
+    Drained,
+}
+
+impl Cause {
+    /// The name the leadership history gives it (the `cause` of a `revoke`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Cause::Lost => "deposed",
+            Cause::HandOff => "handoff",
+            Cause::Preempted => "preempt",
+            Cause::Drained => "drain",
+        }
+    }
 }
 
 /// One callback for one participant, with the revision that caused it.
@@ -92,6 +120,8 @@ pub struct Deposition {
     pub term: Term,
     /// Its session.
     pub session: SessionId,
+    /// What ended the term.
+    pub cause: Cause,
 }
 
 impl Effects {

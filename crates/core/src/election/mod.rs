@@ -40,6 +40,7 @@ mod kept;
 mod leader;
 mod lease;
 mod name;
+mod priority;
 
 #[cfg(test)]
 mod tests;
@@ -56,11 +57,12 @@ use crate::namespace::{
     Namespace, NodePath, Op, Revision, SessionId, State, WatchEvent, WatchKind, WatcherId,
 };
 
-pub use callback::{Callback, Deposition, Effects, Notification, Recipient};
+pub use callback::{Callback, Cause, Deposition, Effects, Notification, Recipient};
 pub use kept::{is_host_kept, refuse_host_kept};
 pub use leader::{Leader, Term};
 pub use lease::{ELECTORS_ROOT, ElectorPaths, LeaseHolder, LeaseOutcome};
 pub use name::{ELECTIONS_ROOT, ElectionName, ElectionPaths, MAX_NAME_LEN};
+pub use priority::{Policy, Priority};
 
 /// A candidate's identity, issued by [`Elections::join`] and never reused.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -145,6 +147,14 @@ pub enum ElectionError {
     /// `vote` for a candidate whose ballot is still in the queue.
     #[error("candidate {0} has already voted")]
     AlreadyVoted(CandidateId),
+    /// A candidate whose priority does not fit the election's policy; nothing changed.
+    #[error("election {election} refused the candidate: {reason}")]
+    Policy {
+        /// The election.
+        election: ElectionName,
+        /// Why, in words.
+        reason: String,
+    },
     /// A handoff that cannot be made; nothing changed.
     #[error("no handoff in election {election}: {reason}")]
     Handoff {
@@ -243,6 +253,9 @@ struct Candidate {
     /// The name it entered with (see [`crate::command::Entrant::Candidate`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     name: Option<String>,
+    /// Its priority, which only a priority election reads.
+    #[serde(default)]
+    priority: Priority,
 }
 
 /// Per-election bookkeeping.
@@ -255,6 +268,9 @@ struct Race {
     awaiting_ack: BTreeSet<CandidateId>,
     followers: BTreeSet<CandidateId>,
     observers: BTreeSet<ObserverId>,
+    /// How it picks its leader; chosen by its first candidate.
+    #[serde(default)]
+    policy: Option<Policy>,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize)]
@@ -500,6 +516,21 @@ impl Elections {
         data: Data,
         follows_leader: bool,
     ) -> CandidateId {
+        self.join_with(election, session, data, follows_leader, None)
+            .expect("a candidate without a priority may join any election")
+    }
+
+    /// [`Elections::join`] with a priority, which makes (or requires) a priority election
+    /// (see [`Policy`]). Refused, changing nothing, in an election that uses the queue.
+    pub fn join_with(
+        &mut self,
+        election: &ElectionName,
+        session: SessionId,
+        data: Data,
+        follows_leader: bool,
+        priority: Option<Priority>,
+    ) -> Result<CandidateId, ElectionError> {
+        self.admit(election, priority)?;
         let id = CandidateId(self.next_participant());
         let watcher = self.ns.new_watcher();
         self.race(election);
@@ -519,9 +550,10 @@ impl Elections {
                 phase: Phase::Idle,
                 told_losing: false,
                 name: None,
+                priority: priority.unwrap_or_default(),
             },
         );
-        id
+        Ok(id)
     }
 
     /// Names a candidate (see [`crate::command::Entrant::Candidate`]).
@@ -533,7 +565,18 @@ impl Elections {
 
     /// Casts the candidate's ballot. The outcome (winning, or losing once the leader has
     /// acked) comes back as notifications.
+    /// In a priority election the queue is then put in order, and the leader preempted
+    /// if the candidate outranks it (see [`Policy::Priority`]).
     pub fn vote(&mut self, id: CandidateId) -> Result<Effects, ElectionError> {
+        let mut out = self.cast(id, false)?;
+        let election = self.candidates[&id].election.clone();
+        self.settle(&election, id, &mut out)?;
+        Ok(out)
+    }
+
+    /// Casts the candidate's ballot at the back of the queue, nothing more; `told_losing`
+    /// says whether it has already heard it lost (a candidate only moved in the queue).
+    fn cast(&mut self, id: CandidateId, told_losing: bool) -> Result<Effects, ElectionError> {
         let candidate = self.candidate(id)?;
         if candidate.ballot.is_some() {
             return Err(ElectionError::AlreadyVoted(id));
@@ -549,7 +592,7 @@ impl Elections {
         self.ballot_owners.insert(ballot.clone(), id);
         let candidate = self.candidates.get_mut(&id).expect("looked up above");
         candidate.ballot = Some(ballot);
-        candidate.told_losing = false;
+        candidate.told_losing = told_losing;
         self.absorb(committed, &mut out);
         self.evaluate(id, &mut out);
         Ok(out)
@@ -683,34 +726,28 @@ impl Elections {
     }
 
     /// Hands leadership of `election` from its leader to `to` (or, without it, to the next
-    /// in line), in one step: every candidate queued between the two votes again at the
-    /// back of the queue in its order (it keeps its session and data, and hears it lost
+    /// in line), in one step: every candidate queued between the two goes to the back of
+    /// the queue in its order (it keeps its session and data, and is not told it lost
     /// again), then the leader's ballot and ack go, so the leader is deposed (revoked
-    /// before anyone else hears of it, as any deposition) and `to` holds the lowest ballot:
-    /// it wins under its own ballot's revision, a term above the leader's. Observers hear
-    /// one change of leader. Outside a handoff, the lowest ballot wins as in the recipe.
-    /// Returns the candidate that now leads. Refused, changing nothing, when the election
-    /// has no leader, or `to` is not a candidate standing in it behind the leader.
+    /// before anyone else hears of it, as any deposition, with `cause` recorded) and `to`
+    /// holds the lowest ballot: it wins under its own ballot's revision, a term above the
+    /// leader's. Observers hear one change of leader. Outside a handoff, the lowest ballot
+    /// wins as in the recipe. In a priority election the waiting candidates are then put
+    /// back in priority order. Returns the candidate that now leads. Refused, changing
+    /// nothing, when the election has no leader, or `to` is not a candidate standing in
+    /// it behind the leader.
     pub fn hand_off(
         &mut self,
         election: &ElectionName,
         to: Option<CandidateId>,
+        cause: Cause,
     ) -> Result<(CandidateId, Effects), ElectionError> {
         let refuse = |reason: String| ElectionError::Handoff {
             election: election.clone(),
             reason,
         };
         let paths = election.paths();
-        let queue: Vec<CandidateId> = self
-            .ns
-            .children(&paths.ballots)
-            .unwrap_or_default()
-            .into_iter()
-            .filter_map(|name| {
-                let ballot = paths.ballots.child(&name).ok()?;
-                self.ballot_owners.get(&ballot).copied()
-            })
-            .collect();
+        let queue = self.queue(election);
         let Some(&leader) = queue.first() else {
             return Err(refuse("nobody stands in it".into()));
         };
@@ -739,8 +776,7 @@ impl Elections {
             .collect();
         let mut out = Effects::default();
         for candidate in between {
-            out.extend(self.resign(candidate)?);
-            out.extend(self.vote(candidate)?);
+            self.requeue(candidate, &mut out)?;
         }
         let leader_ballot = self.candidates[&leader]
             .ballot
@@ -759,6 +795,11 @@ impl Elections {
         });
         let committed = self.ns.multi(None, &ops)?;
         self.absorb(committed, &mut out);
+        let session = self.candidates[&leader].session;
+        priority::mark_cause(&mut out, leader, session, cause);
+        if self.policy(election) == Some(Policy::Priority) {
+            self.sort_waiting(election, &mut out)?;
+        }
         Ok((target, out))
     }
 
@@ -927,6 +968,7 @@ impl Elections {
                     awaiting_ack: BTreeSet::new(),
                     followers: BTreeSet::new(),
                     observers: BTreeSet::new(),
+                    policy: None,
                 },
             );
         }
@@ -977,13 +1019,17 @@ impl Elections {
                 revision,
                 election: candidate.election.clone(),
                 to: Recipient::Candidate(id),
-                callback: Callback::Deposed { term },
+                callback: Callback::Deposed {
+                    term,
+                    cause: Cause::Lost,
+                },
             });
             out.deposed.push(Deposition {
                 name: candidate.name.clone(),
                 election: candidate.election.clone(),
                 term,
                 session: candidate.session,
+                cause: Cause::Lost,
             });
         }
         self.drop_ballot(id);

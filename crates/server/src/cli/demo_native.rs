@@ -89,7 +89,7 @@ impl Demo {
                 Callback::LeadersDeath { term } => {
                     self.line(&who, format!("<- on-leaders-death(term {term})"))
                 }
-                Callback::Deposed { term } => self.line(
+                Callback::Deposed { term, .. } => self.line(
                     &who,
                     format!("deposed: term {term} revoked before anyone else is told"),
                 ),

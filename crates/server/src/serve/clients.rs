@@ -13,7 +13,9 @@ use axum::http::StatusCode;
 use serde::Deserialize;
 
 use ballot_core::command::{CandidateStatus, Command, Outcome, Refusal};
-use ballot_core::election::{CandidateId, ElectionError, ElectionName, Elections, read_leader};
+use ballot_core::election::{
+    CandidateId, ElectionError, ElectionName, Elections, Priority, read_leader,
+};
 use ballot_core::namespace::{
     CreateMode, Data, Guard, Lifetime, NodePath, Op, OpResult, SessionId,
 };
@@ -91,6 +93,10 @@ pub async fn close_session(
 pub struct Stand {
     /// The session the ballot belongs to.
     session: u64,
+    /// A priority makes (or requires) a priority election: the highest leads.
+    priority: Option<i64>,
+    /// With a priority: whether outranking the leader takes over at once (the default).
+    preempt: Option<bool>,
     /// Ballot data.
     #[serde(flatten)]
     payload: Payload,
@@ -107,10 +113,23 @@ pub async fn stand(
     let election = ElectionName::parse(&name)?;
     let data = Data::from(body.payload.bytes().map_err(ApiError::bad_request)?);
     let session = SessionId(body.session);
+    let priority = match (body.priority, body.preempt) {
+        (None, Some(_)) => {
+            return Err(ApiError::bad_request(
+                "preempt applies only with a priority",
+            ));
+        }
+        (None, None) => None,
+        (Some(level), preempt) => Some(Priority {
+            level,
+            preempt: preempt.unwrap_or(true),
+        }),
+    };
     let command = Command::Stand {
         election,
         session,
         data,
+        priority,
     };
     let Outcome::Stood(status) = host.runtime.propose(command).await?? else {
         return Err(ApiError::internal("standing returned no candidate"));
@@ -157,7 +176,11 @@ pub async fn hand_off(
         (None, Some(candidate)) => Some(ballot_core::election::CandidateId(candidate)),
         (None, None) => None,
     };
-    let command = Command::HandOff { election, to };
+    let command = Command::HandOff {
+        election,
+        to,
+        drain: false,
+    };
     let Outcome::HandedOff(leader) = host.runtime.propose(command).await?? else {
         return Err(ApiError::internal("the handoff named no leader"));
     };

@@ -225,6 +225,9 @@ impl From<ElectionError> for ApiError {
             ElectionError::AlreadyVoted(_) => {
                 ApiError::new(StatusCode::CONFLICT, "refused", error.to_string())
             }
+            ElectionError::Policy { .. } => {
+                ApiError::new(StatusCode::CONFLICT, "policy-mismatch", error.to_string())
+            }
             ElectionError::Handoff { .. } => {
                 ApiError::new(StatusCode::CONFLICT, "no-handoff", error.to_string())
             }

@@ -517,6 +517,7 @@ async fn a_handoff_to_a_deployment_in_the_middle_of_the_queue() {
         .propose(Command::HandOff {
             election: election(),
             to: Some(to),
+            drain: false,
         })
         .await
         .unwrap();

@@ -452,6 +452,7 @@ fn elections_kept_in_the_store_come_back_after_a_restart() {
             data: Data::from(data),
             follow_leader: false,
             name: None,
+            priority: None,
         },
     };
     let Ok(Outcome::Entered {
