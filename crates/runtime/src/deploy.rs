@@ -14,7 +14,7 @@ use wasmtime::component::{Component, HasSelf, Linker};
 use crate::cache::Digest;
 use crate::host_impl::{HostState, Identity};
 use ballot_core::command::{Command, Entrant, Outcome, Refusal};
-use ballot_core::election::{ElectionError, ElectionName, Recipient};
+use ballot_core::election::{ElectionError, ElectionName, Priority, Recipient};
 use ballot_core::namespace::{Data, SessionId, WatcherId};
 use ballot_store::embedded::OnApplied;
 use ballot_store::{Hooks, StoreError};
@@ -46,6 +46,9 @@ pub enum Role {
         data: Vec<u8>,
         /// Also hear of every new leader (on-new-leader).
         follow_leader: bool,
+        /// A priority, which makes (or requires) a priority election (see
+        /// [`ballot_core::election::Policy`]); `None` stands in the queue as the seed does.
+        priority: Option<Priority>,
     },
     /// Follows `election`'s leaders.
     Observer {
@@ -460,12 +463,13 @@ pub(crate) async fn start(
             election,
             data,
             follow_leader,
+            priority,
         } => Entrant::Candidate {
             election,
             data: Data::from(data),
             follow_leader,
             name: Some(spec.name.clone()),
-            priority: None,
+            priority,
         },
         Role::Observer { election } => Entrant::Observer { election },
     };

@@ -169,6 +169,7 @@ fn worker_spec(index: usize, wasm: &[u8], tick: Duration) -> DeploySpec {
             election: queue::ballot_election(),
             data: Vec::new(),
             follow_leader: false,
+            priority: None,
         },
         ttl: Duration::from_secs(2),
         tick: Some(tick),

@@ -65,6 +65,14 @@ pub struct DeployArgs {
     /// next candidate leads. Its work, not only its heartbeat, must go on.
     #[arg(long)]
     max_silence_ms: Option<u64>,
+    /// Stand with this priority: the election (chosen by its first candidate) becomes a
+    /// priority election, where the highest priority leads and outranking the leader
+    /// takes over through a handoff. Refused in an election that uses the queue.
+    #[arg(long, allow_negative_numbers = true)]
+    priority: Option<i64>,
+    /// With --priority: wait for the leader to go instead of taking over.
+    #[arg(long, requires = "priority")]
+    no_preempt: bool,
     /// Most linear memory, in MiB.
     #[arg(long)]
     memory_mib: Option<u64>,
@@ -375,6 +383,8 @@ pub fn deploy(args: DeployArgs) -> anyhow::Result<ExitCode> {
         ("deadline_ms", args.deadline_ms.map(|v| v.to_string())),
         ("memory_mib", args.memory_mib.map(|v| v.to_string())),
         ("follow", args.follow.then(|| "true".to_string())),
+        ("priority", args.priority.map(|v| v.to_string())),
+        ("preempt", args.no_preempt.then(|| "false".to_string())),
     ];
     for (key, value) in optional {
         if let Some(value) = value {

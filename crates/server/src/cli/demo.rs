@@ -105,6 +105,7 @@ async fn components(ttl: Duration) -> anyhow::Result<ExitCode> {
                 election: election.clone(),
                 data: address.as_bytes().to_vec(),
                 follow_leader: false,
+                priority: None,
             },
             ttl,
             tick: None,

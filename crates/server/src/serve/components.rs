@@ -43,6 +43,10 @@ pub struct DeployQuery {
     memory_mib: Option<u64>,
     /// A leader making no import call for this long is deposed as stalled.
     max_silence_ms: Option<u64>,
+    /// A priority, which makes (or requires) a priority election: the highest leads.
+    priority: Option<i64>,
+    /// With a priority: `false` waits for the leader to go instead of taking over.
+    preempt: Option<bool>,
     /// Extra grants, comma-separated. This host grants none beyond its default set, so
     /// any name here is refused rather than silently ignored.
     grants: Option<String>,
@@ -117,6 +121,12 @@ impl DeployQuery {
                 )));
             }
         }
+        if self.priority.is_some() && self.role == "observer" {
+            return Err(bad("priority: an observer does not stand".into()));
+        }
+        if self.preempt.is_some() && self.priority.is_none() {
+            return Err(bad("preempt applies only with a priority".into()));
+        }
         let name = self.name.unwrap_or_else(|| format!("deployment-{id}"));
         ballot_core::name::check("deployment", &name).map_err(|e| bad(e.to_string()))?;
         Ok(Record {
@@ -131,6 +141,8 @@ impl DeployQuery {
             deadline_ms,
             memory_mib,
             max_silence_ms: self.max_silence_ms,
+            priority: self.priority,
+            no_preempt: self.preempt == Some(false),
             sha256: digest(wasm),
         })
     }

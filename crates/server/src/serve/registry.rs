@@ -41,6 +41,12 @@ pub struct Record {
     /// (records written before it existed read as none).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_silence_ms: Option<u64>,
+    /// Its priority in a priority election; none stands in the queue.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub priority: Option<i64>,
+    /// With a priority: it waits for the leader to go instead of preempting it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub no_preempt: bool,
     /// SHA-256 (hex) of the code it runs.
     pub sha256: String,
 }
@@ -283,6 +289,8 @@ mod tests {
             deadline_ms: 2000,
             memory_mib: 32,
             max_silence_ms: None,
+            priority: None,
+            no_preempt: false,
             sha256,
         }
     }

@@ -380,6 +380,7 @@ async fn a_refused_win_stands_again_after_a_backoff_until_it_leads() {
         election: election(),
         data: b"refuse=2".to_vec(),
         follow_leader: false,
+        priority: None,
     };
     let id = rt.deploy(spec).await.unwrap();
     let refused = |e: &TimelineEvent| matches!(e, TimelineEvent::WinRefused(_));
@@ -546,4 +547,71 @@ async fn a_handoff_to_a_deployment_in_the_middle_of_the_queue() {
     );
     assert_leadership_linearizable(&recorder);
     super::support::assert_revoked_before_promoted(&recorder.history());
+}
+
+/// An example candidate of a priority election (the example election), standing with
+/// `level`.
+fn ranked(name: &str, level: i64, preempt: bool) -> ballot_runtime::DeploySpec {
+    let mut spec = candidate(name, None);
+    if let ballot_runtime::Role::Candidate { priority, .. } = &mut spec.role {
+        *priority = Some(ballot_core::election::Priority { level, preempt });
+    }
+    spec
+}
+
+/// The priority election: low, high and medium join in that order; high takes
+/// over from low by preemption (low revoked first, the history saying why); medium
+/// waits. Then a candidate above everyone that does not preempt waits until the leader
+/// is undeployed, and only then leads.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_priority_election_preempts_through_a_handoff_unless_told_not_to() {
+    let recorder = Recorder::new();
+    let rt = runtime(recorder.clone());
+    rt.deploy(ranked("low", 1, true)).await.unwrap();
+    wait_for(&rt, "low", acked).await;
+    let low_term = ballot_core::election::read_leader(&rt.state(), &election())
+        .unwrap()
+        .term;
+    let high = rt.deploy(ranked("high", 9, true)).await.unwrap();
+    wait_for(&rt, "high", acked).await;
+    wait_for(&rt, "low", deposed).await;
+    let leader = ballot_core::election::read_leader(&rt.state(), &election()).unwrap();
+    assert_eq!(leader.data.as_bytes(), b"high:5432");
+    assert!(leader.term > low_term);
+
+    let medium = rt.deploy(ranked("medium", 5, true)).await.unwrap();
+    wait_for(&rt, "medium", lost).await;
+    // low's deposed instance stands again in a fresh one, behind medium.
+    wait_for(&rt, "low", lost).await;
+    assert_eq!(
+        ballot_core::election::read_leader(&rt.state(), &election())
+            .unwrap()
+            .data
+            .as_bytes(),
+        b"high:5432",
+        "medium does not outrank high"
+    );
+
+    rt.undeploy(high).await.unwrap();
+    wait_for(&rt, "medium", acked).await;
+    rt.deploy(ranked("top", 20, false)).await.unwrap();
+    wait_for(&rt, "top", lost).await;
+    assert_eq!(
+        count(&rt, "medium", |e| matches!(e, TimelineEvent::Deposed(_))),
+        0,
+        "top does not preempt: {:#?}",
+        lines(&rt)
+    );
+    rt.undeploy(medium).await.unwrap();
+    wait_for(&rt, "top", acked).await;
+
+    let history = recorder.history();
+    let preempted = history.ops.iter().any(|op| {
+        op.f == "revoke"
+            && op.extra.get(ballot_check::history::CAUSE_FIELD)
+                == Some(&serde_json::json!("preempt"))
+    });
+    assert!(preempted, "the history says low was preempted:\n{}", history.to_jsonl());
+    assert_leadership_linearizable(&recorder);
+    super::support::assert_revoked_before_promoted(&history);
 }

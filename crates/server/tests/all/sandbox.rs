@@ -30,6 +30,7 @@ fn candidate(name: &str, component: &str, election: &str) -> DeploySpec {
             election: ElectionName::parse(election).unwrap(),
             data: name.as_bytes().to_vec(),
             follow_leader: false,
+            priority: None,
         },
         ttl: Duration::from_secs(2),
         tick: None,

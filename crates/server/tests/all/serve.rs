@@ -2130,3 +2130,74 @@ fn a_handoff_gives_the_leadership_to_a_named_candidate_under_a_higher_term() {
     assert_eq!(status, 400, "{answer}");
     assert_eq!(revision(&server), before);
 }
+
+/// A priority election over HTTP and with `ballot deploy --priority`: a higher priority
+/// takes over from the leader at once, under a higher term; `--no-preempt` waits; a
+/// priority in an election that uses the queue is refused with 409 and changes nothing.
+#[test]
+fn a_priority_election_over_http_and_the_cli() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("data"), &[]);
+    let stand = |body: Value| {
+        let (status, session) = post_json(&server, "/v1/sessions", json!({"ttl_ms": 60_000}));
+        assert_eq!(status, 201, "{session}");
+        let mut body = body;
+        body["session"] = session["session"].clone();
+        post_json(&server, "/v1/elections/ranked/candidates", body)
+    };
+    let (status, low) = stand(json!({"data": "low", "priority": 1}));
+    assert_eq!(status, 201, "{low}");
+    let low: CandidateView = serde_json::from_value(low).unwrap();
+    let low_term = low.term.expect("low leads alone");
+    let (status, high) = stand(json!({"data": "high", "priority": 9}));
+    assert_eq!(status, 201, "{high}");
+    let high: CandidateView = serde_json::from_value(high).unwrap();
+    let high_term = high.term.expect("high took over in the step it stood");
+    assert!(high_term > low_term);
+    let (_, low_now) = get(&server, &format!("/v1/candidates/{}", low.candidate));
+    assert!(low_now["term"].is_null(), "low was deposed: {low_now}");
+
+    // The CLI: a deployment above high that waits for it.
+    let wasm = dir.path().join("candidate.wasm");
+    std::fs::copy(ballot_artifacts::EXAMPLE_CANDIDATE, &wasm).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_ballot"))
+        .args(["deploy", wasm.to_str().unwrap(), "--election", "ranked"])
+        .args(["--priority", "50", "--no-preempt", "--name", "patient"])
+        .args(["--server", &server.base])
+        .env("BALLOT_TOKEN", TOKEN)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (_, high_now) = get(&server, &format!("/v1/candidates/{}", high.candidate));
+    assert_eq!(
+        high_now["term"].as_u64(),
+        Some(high_term),
+        "high keeps it: {high_now}"
+    );
+
+    // Refusals change nothing.
+    let before = revision(&server);
+    let (status, session) = post_json(&server, "/v1/sessions", json!({"ttl_ms": 60_000}));
+    assert_eq!(status, 201);
+    let after_session = revision(&server);
+    assert!(after_session >= before);
+    let (status, queued) = post_json(
+        &server,
+        "/v1/elections/queued/candidates",
+        json!({"session": session["session"], "data": "first"}),
+    );
+    assert_eq!(status, 201, "{queued}");
+    let after_first = revision(&server);
+    for (body, expected) in [
+        (json!({"session": session["session"], "priority": 3}), (409, "policy-mismatch")),
+        (json!({"session": session["session"], "preempt": false}), (400, "bad-request")),
+    ] {
+        let (status, answer) = post_json(&server, "/v1/elections/queued/candidates", body);
+        assert_eq!((status, code(&answer).as_str()), expected, "{answer}");
+    }
+    assert_eq!(revision(&server), after_first);
+}

@@ -258,6 +258,7 @@ pub fn candidate(name: &str, tick: Option<Duration>) -> DeploySpec {
             election: election(),
             data: format!("{name}:5432").into_bytes(),
             follow_leader: false,
+            priority: None,
         },
         ttl: Duration::from_secs(2),
         tick,

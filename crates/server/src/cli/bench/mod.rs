@@ -97,6 +97,7 @@ pub(crate) fn candidate(
             election: election.clone(),
             data: Vec::new(),
             follow_leader: false,
+            priority: None,
         },
         ttl: Duration::from_secs(10),
         tick: None,
