@@ -59,3 +59,21 @@ pub fn leader(election: &str) -> Result<Option<Leader>, Error> {
 pub fn ack(data: &[u8]) -> Result<(), Error> {
     wit::ack(data)
 }
+
+/// As leader, gives the leadership to the candidate deployed as `to` (a deployment id,
+/// as [`crate::deployment::whoami`] tells it, standing in the same election on this
+/// host) or, with `None`, to the next in line, in one step. This instance is revoked in
+/// that step, before the new leader hears it won: nothing it does afterwards takes
+/// effect, so hand off last, once the work in hand is written. Its deployment stands
+/// again in a fresh instance, at the back of the queue.
+///
+/// Errors: not-leader; invalid (no such candidate, or no one behind).
+///
+/// ```no_run
+/// // A leader about to be upgraded hands over to whoever is next.
+/// ballot_guest::election::hand_off(None)?;
+/// # Ok::<(), ballot_guest::Error>(())
+/// ```
+pub fn hand_off(to: Option<u64>) -> Result<(), Error> {
+    wit::hand_off(to)
+}

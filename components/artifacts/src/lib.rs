@@ -29,6 +29,7 @@
 //! # fn fixture_compute() {}
 //! # fn fixture_crash_loop() {}
 //! # fn fixture_fenced_writer() {}
+//! # fn fixture_hand_off() {}
 //! # fn fixture_import_flood() {}
 //! # fn fixture_lease_peers() {}
 //! # fn fixture_log_flood() {}

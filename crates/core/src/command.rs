@@ -172,6 +172,10 @@ pub enum Command {
         /// Made to drain the leader's host (recorded as the cause), not by request.
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         drain: bool,
+        /// The leader itself asking (a component's `hand-off`): refused unless it leads
+        /// the election at this step. `None` for an operator.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        from: Option<CandidateId>,
     },
     /// Resigns and forgets the candidate.
     Leave {
@@ -542,13 +546,8 @@ fn step(el: &mut Elections, command: &Command, at: MonoTime, out: &mut Effects) 
                     name,
                     priority,
                 } => {
-                    let id = el.join_with(
-                        election,
-                        session,
-                        data.clone(),
-                        *follow_leader,
-                        *priority,
-                    )?;
+                    let id =
+                        el.join_with(election, session, data.clone(), *follow_leader, *priority)?;
                     if let Some(name) = name {
                         el.name_candidate(id, name);
                     }
@@ -636,7 +635,16 @@ fn step(el: &mut Elections, command: &Command, at: MonoTime, out: &mut Effects) 
             election,
             to,
             drain,
+            from,
         } => {
+            if let Some(from) = from
+                && (el.leading_term(*from).is_none()
+                    || el.election_of(*from).as_ref() != Some(election))
+            {
+                let current =
+                    crate::election::read_leader(el.namespace().state(), election).map(|l| l.term);
+                return Err(Error::NotLeader { current }.into());
+            }
             let cause = if *drain {
                 Cause::Drained
             } else {

@@ -334,6 +334,15 @@ impl Shared {
         result
     }
 
+    /// The candidate of the running instance of the deployment its user knows as
+    /// `public_id` (see [`DeploySpec::public_id`]), if one runs here.
+    pub(crate) fn candidate_deployed_as(&self, public_id: u64) -> Option<CandidateId> {
+        self.links.iter().find_map(|link| match link.key() {
+            Recipient::Candidate(candidate) if link.public_id == public_id => Some(*candidate),
+            _ => None,
+        })
+    }
+
     /// Throws the fences of the instances `effects` depose or whose sessions they end.
     /// A deposed leader's loss of its term is recorded (`revoke`) for the leadership
     /// model: it is recorded here, before the successor can even hear of its win.

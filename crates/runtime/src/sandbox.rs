@@ -74,7 +74,10 @@ impl std::fmt::Display for Revocation {
                 write!(f, "preempted from term {term} by a higher priority")
             }
             Revocation::Deposed(term, Cause::Drained) => {
-                write!(f, "drained: term {term} given to a candidate on another host")
+                write!(
+                    f,
+                    "drained: term {term} given to a candidate on another host"
+                )
             }
             Revocation::SessionEnded => f.write_str("its session ended"),
             Revocation::MailboxOverflow => f.write_str("its mailbox overflowed"),

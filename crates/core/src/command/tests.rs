@@ -508,3 +508,68 @@ fn a_snapshot_for_other_hosts_drops_the_callers_watches_and_keeps_the_elections(
         shipped.namespace().state().encode()
     );
 }
+
+/// A leader's own handoff (`from`) is refused unless it leads the election at that step,
+/// so a candidate cannot give away a leadership it does not hold; an entrant asking for a
+/// priority in a queue election is refused before its session opens.
+#[test]
+fn a_handoff_from_a_non_leader_and_a_mismatched_priority_are_refused_and_change_nothing() {
+    let mut el = fresh();
+    let (_, a) = enter(&mut el, "db", "a", t(0));
+    let (_, b) = enter(&mut el, "db", "b", t(0));
+    let (_, other) = enter(&mut el, "other", "o", t(0));
+    let before = el.encode();
+    for from in [b, other] {
+        let command = Command::HandOff {
+            election: e("db"),
+            to: None,
+            drain: false,
+            from: Some(from),
+        };
+        let (refused, effects) = apply(&mut el, &command, t(1));
+        assert!(
+            matches!(refused, Err(Refusal::Namespace(Error::NotLeader { .. }))),
+            "{from}: {refused:?}"
+        );
+        assert!(effects.is_empty());
+        assert_eq!(el.encode(), before);
+    }
+    let entrant = Entrant::Candidate {
+        election: e("db"),
+        data: Data::from("ranked"),
+        follow_leader: false,
+        name: None,
+        priority: Some(crate::election::Priority::default()),
+    };
+    let (refused, _) = apply(
+        &mut el,
+        &Command::Enter {
+            ttl: TTL,
+            role: entrant,
+        },
+        t(1),
+    );
+    assert!(
+        matches!(
+            refused,
+            Err(Refusal::Election(ElectionError::Policy { .. }))
+        ),
+        "{refused:?}"
+    );
+    assert_eq!(
+        el.encode(),
+        before,
+        "no session opened for a refused entrant"
+    );
+    let handed = applied(
+        &mut el,
+        Command::HandOff {
+            election: e("db"),
+            to: None,
+            drain: false,
+            from: Some(a),
+        },
+        t(2),
+    );
+    assert_eq!(handed, Outcome::HandedOff(b));
+}

@@ -12,7 +12,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{Callback, CandidateId, Cause, ElectionError, ElectionName, Elections, Effects};
+use super::{Callback, CandidateId, Cause, Effects, ElectionError, ElectionName, Elections};
 
 /// How an election picks its leader, fixed by the first candidate that joins it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -159,8 +159,7 @@ impl Elections {
         let mut wanted = waiting.to_vec();
         // Stable: equal priorities keep their ballot order.
         wanted.sort_by_key(|id| std::cmp::Reverse(self.candidates[id].priority.level));
-        let Some(first_out_of_place) = waiting.iter().zip(&wanted).position(|(a, b)| a != b)
-        else {
+        let Some(first_out_of_place) = waiting.iter().zip(&wanted).position(|(a, b)| a != b) else {
             return Ok(());
         };
         for &id in &wanted[first_out_of_place..] {
@@ -172,7 +171,11 @@ impl Elections {
     /// Sends a waiting candidate to the back of the queue: its ballot goes and a new one
     /// is cast with the same session and data. It is not told it lost again if it was
     /// told already: nothing changed for it but its place.
-    pub(super) fn requeue(&mut self, id: CandidateId, out: &mut Effects) -> Result<(), ElectionError> {
+    pub(super) fn requeue(
+        &mut self,
+        id: CandidateId,
+        out: &mut Effects,
+    ) -> Result<(), ElectionError> {
         let told = self.candidates[&id].told_losing;
         out.extend(self.resign(id)?);
         out.extend(self.cast(id, told)?);

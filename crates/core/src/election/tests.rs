@@ -42,7 +42,13 @@ impl Runtime {
         let session = self.el.open_session(TTL, t(0)).unwrap();
         let priority = Priority { level, preempt };
         self.el
-            .join_with(&e(election), session, Data::from(data), false, Some(priority))
+            .join_with(
+                &e(election),
+                session,
+                Data::from(data),
+                false,
+                Some(priority),
+            )
             .unwrap()
     }
 
@@ -140,7 +146,13 @@ fn leader_dies_next_lowest_wins_and_losers_hear_only_after_the_ack() {
     assert_eq!(
         rt.take_log(),
         [
-            (cand(a), Callback::Deposed { term: la.term, cause: Cause::Lost }),
+            (
+                cand(a),
+                Callback::Deposed {
+                    term: la.term,
+                    cause: Cause::Lost
+                }
+            ),
             (
                 Recipient::Observer(obs),
                 Callback::LeadersDeath { term: la.term }
@@ -177,7 +189,13 @@ fn losers_wait_for_an_ack_even_across_a_leader_that_never_acked() {
     assert_eq!(
         rt.take_log(),
         [
-            (cand(a), Callback::Deposed { term: ta, cause: Cause::Lost }),
+            (
+                cand(a),
+                Callback::Deposed {
+                    term: ta,
+                    cause: Cause::Lost
+                }
+            ),
             (cand(b), Callback::WinningElection { term: tb }),
         ]
     );
@@ -470,7 +488,13 @@ fn a_ballot_deleted_by_hand_deposes_its_leader_before_the_successor_hears() {
     let first = &fx.notifications[0];
     assert_eq!(
         (first.to, &first.callback),
-        (cand(a), &Callback::Deposed { term: ta, cause: Cause::Lost })
+        (
+            cand(a),
+            &Callback::Deposed {
+                term: ta,
+                cause: Cause::Lost
+            }
+        )
     );
     rt.deliver(fx);
     assert!(rt.el.leading_term(b).is_some());
@@ -541,7 +565,13 @@ fn a_handoff_to_a_middle_candidate_deposes_the_leader_and_jumps_the_queue() {
     let deposed = fx
         .notifications
         .iter()
-        .position(|n| n.callback == Callback::Deposed { term: ta, cause: Cause::HandOff })
+        .position(|n| {
+            n.callback
+                == Callback::Deposed {
+                    term: ta,
+                    cause: Cause::HandOff,
+                }
+        })
         .expect("the leader is deposed");
     let won = fx
         .notifications
@@ -569,8 +599,9 @@ fn a_handoff_to_a_middle_candidate_deposes_the_leader_and_jumps_the_queue() {
         .count();
     assert_eq!(new_leaders, 1, "observers hear one change: {log:?}");
     assert!(
-        !log.iter().any(|(to, callback)| *to == cand(b)
-            && matches!(callback, Callback::LosingElection { .. })),
+        !log.iter()
+            .any(|(to, callback)| *to == cand(b)
+                && matches!(callback, Callback::LosingElection { .. })),
         "b, only moved back, is not told it lost again: {log:?}"
     );
 }

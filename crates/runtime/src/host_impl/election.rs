@@ -66,6 +66,28 @@ impl election_api::Host for HostState {
             .map(|l| self.shared.wit_leader(&l))))
     }
 
+    async fn hand_off(&mut self, to: Option<u64>) -> Answer<()> {
+        let target = match to {
+            None => None,
+            Some(public_id) => match self.shared.candidate_deployed_as(public_id) {
+                Some(candidate) => Some(candidate),
+                None => {
+                    return Ok(Err(wit::Error::Invalid(format!(
+                        "no candidate deployed as {public_id} runs on this host"
+                    ))));
+                }
+            },
+        };
+        let election = self.identity.election.clone();
+        self.elect(move |candidate| Command::HandOff {
+            election,
+            to: target,
+            drain: false,
+            from: Some(candidate),
+        })
+        .await
+    }
+
     async fn ack(&mut self, data: Vec<u8>) -> Answer<()> {
         self.elect(move |candidate| Command::Acknowledge {
             candidate,

@@ -180,6 +180,7 @@ pub async fn hand_off(
         election,
         to,
         drain: false,
+        from: None,
     };
     let Outcome::HandedOff(leader) = host.runtime.propose(command).await?? else {
         return Err(ApiError::internal("the handoff named no leader"));

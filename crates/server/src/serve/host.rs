@@ -588,10 +588,12 @@ pub fn spec_of(record: &Record, wasm: Vec<u8>) -> ApiResult<DeploySpec> {
             election,
             data: record.data.clone(),
             follow_leader: record.follow_leader,
-            priority: record.priority.map(|level| ballot_core::election::Priority {
-                level,
-                preempt: !record.no_preempt,
-            }),
+            priority: record
+                .priority
+                .map(|level| ballot_core::election::Priority {
+                    level,
+                    preempt: !record.no_preempt,
+                }),
         },
         "observer" => Role::Observer { election },
         other => {

@@ -519,6 +519,7 @@ async fn a_handoff_to_a_deployment_in_the_middle_of_the_queue() {
             election: election(),
             to: Some(to),
             drain: false,
+            from: None,
         })
         .await
         .unwrap();
@@ -611,7 +612,76 @@ async fn a_priority_election_preempts_through_a_handoff_unless_told_not_to() {
             && op.extra.get(ballot_check::history::CAUSE_FIELD)
                 == Some(&serde_json::json!("preempt"))
     });
-    assert!(preempted, "the history says low was preempted:\n{}", history.to_jsonl());
+    assert!(
+        preempted,
+        "the history says low was preempted:\n{}",
+        history.to_jsonl()
+    );
+    assert_leadership_linearizable(&recorder);
+    super::support::assert_revoked_before_promoted(&history);
+}
+
+/// A leader component hands its leadership to a named deployment through the
+/// `hand-off` import: it is revoked in the step that makes the handoff (its write under
+/// the old term right after is refused and changes nothing), the named one leads under a
+/// higher term, and the history records the handoff as the cause.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_leader_component_hands_off_through_its_import() {
+    use ballot_core::command::Command;
+    use ballot_core::namespace::{CreateMode, Data, Lifetime, Op};
+    let recorder = Recorder::new();
+    let rt = runtime(recorder.clone());
+    let mut spec = candidate("a", Some(Duration::from_millis(20)));
+    spec.wasm = wasm(ballot_artifacts::FIXTURE_HAND_OFF).into();
+    rt.deploy(spec).await.unwrap();
+    wait_for(&rt, "a", acked).await;
+    rt.deploy(candidate("b", None)).await.unwrap();
+    let c = rt.deploy(candidate("c", None)).await.unwrap();
+    wait_for(&rt, "c", lost).await;
+    let old_term = ballot_core::election::read_leader(&rt.state(), &election())
+        .unwrap()
+        .term;
+
+    let create = |path: &str, data: String| Op::Create {
+        path: NodePath::parse(path).unwrap(),
+        data: Data::from(data),
+        mode: CreateMode {
+            lifetime: Lifetime::Persistent,
+            sequential: false,
+        },
+    };
+    let ask = Command::Multi {
+        guard: None,
+        ops: vec![
+            create("/handoff", String::new()),
+            create("/handoff/to", c.0.to_string()),
+        ],
+        quota: None,
+    };
+    rt.propose(ask).await.unwrap().unwrap();
+    wait_for(&rt, "c", acked).await;
+    wait_for(&rt, "a", deposed).await;
+    let leader = ballot_core::election::read_leader(&rt.state(), &election()).unwrap();
+    assert_eq!(
+        leader.data.as_bytes(),
+        b"c:5432",
+        "c, not b, the next in line"
+    );
+    assert!(leader.term > old_term);
+    assert!(
+        rt.state()
+            .exists(&NodePath::parse("/handoff/after").unwrap())
+            .is_none(),
+        "the old leader's write after its hand-off changed nothing"
+    );
+    let history = recorder.history();
+    assert!(
+        history.ops.iter().any(|op| op.f == "revoke"
+            && op.extra.get(ballot_check::history::CAUSE_FIELD)
+                == Some(&serde_json::json!("handoff"))),
+        "{}",
+        history.to_jsonl()
+    );
     assert_leadership_linearizable(&recorder);
     super::support::assert_revoked_before_promoted(&history);
 }

@@ -2193,8 +2193,14 @@ fn a_priority_election_over_http_and_the_cli() {
     assert_eq!(status, 201, "{queued}");
     let after_first = revision(&server);
     for (body, expected) in [
-        (json!({"session": session["session"], "priority": 3}), (409, "policy-mismatch")),
-        (json!({"session": session["session"], "preempt": false}), (400, "bad-request")),
+        (
+            json!({"session": session["session"], "priority": 3}),
+            (409, "policy-mismatch"),
+        ),
+        (
+            json!({"session": session["session"], "preempt": false}),
+            (400, "bad-request"),
+        ),
     ] {
         let (status, answer) = post_json(&server, "/v1/elections/queued/candidates", body);
         assert_eq!((status, code(&answer).as_str()), expected, "{answer}");

@@ -35,7 +35,11 @@ fn a_higher_priority_preempts_the_leader_and_a_lower_one_waits() {
         .iter()
         .position(|n| n.to == cand(high) && matches!(n.callback, Callback::WinningElection { .. }))
         .expect("high wins");
-    assert!(deposed < won, "revoked before promoted: {:?}", fx.notifications);
+    assert!(
+        deposed < won,
+        "revoked before promoted: {:?}",
+        fx.notifications
+    );
     assert_eq!(fx.deposed.len(), 1);
     assert_eq!(fx.deposed[0].cause, Cause::Preempted);
     rt.deliver(fx);
@@ -45,17 +49,26 @@ fn a_higher_priority_preempts_the_leader_and_a_lower_one_waits() {
     let changes = rt
         .take_log()
         .into_iter()
-        .filter(|(to, cb)| matches!(to, Recipient::Observer(_)) && matches!(cb, Callback::NewLeader { .. }))
+        .filter(|(to, cb)| {
+            matches!(to, Recipient::Observer(_)) && matches!(cb, Callback::NewLeader { .. })
+        })
         .count();
     assert_eq!(changes, 1, "observers hear one change");
 
     let medium = rt.ranked("jobs", "medium", 5, true);
     rt.vote(medium);
-    assert_eq!(rt.el.leading_term(high), Some(t_high), "medium does not outrank high");
+    assert_eq!(
+        rt.el.leading_term(high),
+        Some(t_high),
+        "medium does not outrank high"
+    );
     rt.vote(low); // low's instance stands again, behind medium
     assert_eq!(rt.queue("jobs"), [high, medium, low]);
     rt.kill(high);
-    assert!(rt.el.leading_term(medium).is_some(), "medium, the highest left, leads");
+    assert!(
+        rt.el.leading_term(medium).is_some(),
+        "medium, the highest left, leads"
+    );
 }
 
 /// `preempt: false`: the higher candidate waits at the head of the line until the leader
