@@ -48,6 +48,8 @@ pub struct Client {
     index: usize,
     clients: usize,
     name: String,
+    /// The run's election is a priority election: its votes carry a priority.
+    ranked: bool,
     /// Its process number in the histories; a new one after an op ends unknown.
     process: u64,
     session: Option<SessionId>,
@@ -71,12 +73,13 @@ fn key_name(key: &str) -> &'static str {
 }
 
 impl Client {
-    /// Client `index` of `clients`.
-    pub fn new(index: usize, clients: usize) -> Self {
+    /// Client `index` of `clients`; with `ranked`, its votes carry priorities.
+    pub fn new(index: usize, clients: usize, ranked: bool) -> Self {
         Client {
             index,
             clients,
             name: format!("c{index}"),
+            ranked,
             process: index as u64,
             session: None,
             last_heartbeat: MonoTime(0),
@@ -228,12 +231,21 @@ impl Client {
         } else {
             LEASE_KEY
         };
+        let priority = self.ranked.then_some(i64::from(pick / 256 % 4));
         match pick % 13 {
             0 if !self.voted => Request::Vote {
                 session,
                 name: self.name.clone(),
+                priority,
             },
             0 if self.term.is_some() && (pick / 16).is_multiple_of(3) => Request::Resign(session),
+            // Stand again: refused while its ballot waits, a new ballot once a handoff or
+            // a preemption took the one it had.
+            0 if self.term.is_none() && pick / 16 % 3 == 1 => Request::Vote {
+                session,
+                name: self.name.clone(),
+                priority,
+            },
             0..=2 => Request::PollTerm(session),
             3 | 4 => match self.term {
                 Some(term) => {
@@ -272,6 +284,12 @@ impl Client {
             _ if !self.voted => Request::Vote {
                 session,
                 name: self.name.clone(),
+                priority,
+            },
+            // An operator's planned change, now and then.
+            12 if (pick / 16).is_multiple_of(8) => Request::HandOff {
+                pick: pick / 128,
+                drain: (pick / 4096).is_multiple_of(2),
             },
             _ => Request::PollTerm(session),
         }

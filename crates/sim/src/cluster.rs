@@ -36,6 +36,8 @@ use ballot_store::embedded::{Options, SharedStepper};
 use ballot_store::log::{Entry, Position, Replayed};
 use ballot_store::{Appended, EmbeddedStore, Feeder, Hooks, Sequenced, SharedLog, StoreError};
 
+use super::planned::{PlannedCounter, PlannedCounts};
+
 use super::faults::FaultCounts;
 use super::host::{self, Candidates, Leaders, Outgoing, Reply, Request, lock};
 use super::{Config, Planted};
@@ -149,6 +151,9 @@ struct Replica {
     reads: Vec<WaitingRead>,
     /// Revision of the published state last looked at for new terms.
     observed: Option<u64>,
+    /// The planned leadership changes this replica applied durably (every replica
+    /// applies all of them; a restarted one counts again from the log's start).
+    planned: PlannedCounter,
 }
 
 impl Replica {
@@ -277,6 +282,8 @@ impl Cluster {
         if self.config.planted == Planted::ReapplyRedelivered {
             stepper.plant_reapply_redelivered();
         }
+        let planned = PlannedCounter::default();
+        let _ = store.set_sink(Arc::new(planned.clone()));
         let join = Command::JoinHost {
             epoch,
             id: format!("host-{}", epoch.0),
@@ -294,6 +301,7 @@ impl Cluster {
             candidates: Arc::default(),
             reads: Vec::new(),
             observed: None,
+            planned,
         };
         (epoch, replica)
     }
@@ -455,6 +463,15 @@ impl Cluster {
             let _ = replica.store.submit_expiry(|_| {});
             replica.stepper.give_up_unconfirmed();
         }
+    }
+
+    /// The planned leadership changes made: the count of the replica that saw most.
+    pub fn planned(&self) -> PlannedCounts {
+        self.replicas
+            .iter()
+            .map(|replica| replica.planned.counts())
+            .max_by_key(PlannedCounts::total)
+            .unwrap_or_default()
     }
 
     /// Every request that reached a host, with when.

@@ -13,7 +13,8 @@ use serde::Deserialize;
 
 use ballot_core::command::{Applied, Command, Outcome, Refusal as Refused, apply};
 use ballot_core::election::{
-    CandidateId, ElectionError, ElectionName, Elections, ElectorPaths, Term, read_leading_term,
+    CandidateId, ElectionError, ElectionName, Elections, ElectorPaths, Priority, Term,
+    read_leading_term,
 };
 use ballot_core::namespace::{
     CreateMode, Data, Error, Limits, MonoTime, MultiError, Namespace, NodePath, Op, SessionId,
@@ -23,6 +24,7 @@ use ballot_store::clock::{Clock, ManualClock};
 use ballot_store::embedded::{CrashMode, OnApplied, Options, SimFs, Stepper};
 use ballot_store::{EmbeddedStore, Hooks, StoreError};
 
+use super::planned::{PlannedCounter, PlannedCounts};
 use super::{Config, Planted};
 
 /// The register key plain and term-guarded writes go to.
@@ -47,6 +49,18 @@ pub enum Request {
         session: SessionId,
         /// The ballot's data: the client's name.
         name: String,
+        /// Its priority, in a run whose election is a priority election (a higher one
+        /// than the leader's preempts it).
+        priority: Option<i64>,
+    },
+    /// An operator's planned change: hand the election's leadership to a candidate the
+    /// host knows (`pick` chooses, modulo their number plus one: the extra choice is the
+    /// next in line), as a handoff or, with `drain`, as a drain.
+    HandOff {
+        /// Chooses the target.
+        pick: u32,
+        /// Recorded as a drain rather than a handoff.
+        drain: bool,
     },
     /// Acknowledge leadership of `term` (the leader ack).
     Ack {
@@ -167,6 +181,8 @@ pub struct Host {
     /// Revision of the published state last looked at for new terms.
     observed: Option<u64>,
     handled: Vec<(MonoTime, Request)>,
+    /// Counts the planned leadership changes that became durable, across crashes.
+    planned: PlannedCounter,
 }
 
 /// Locks `mutex`, whether or not a panicking holder poisoned it (the simulator reports
@@ -207,7 +223,8 @@ impl Host {
     pub fn new(config: &Config, clock: ManualClock) -> Result<Self, StoreError> {
         let fs = SimFs::new();
         let dir = PathBuf::from("/sim/data");
-        let (store, stepper) = Self::open(config, &clock, &fs, &dir)?;
+        let planned = PlannedCounter::default();
+        let (store, stepper) = Self::open(config, &clock, &fs, &dir, &planned)?;
         let mut host = Host {
             config: config.clone(),
             clock,
@@ -219,6 +236,7 @@ impl Host {
             candidates: Arc::default(),
             observed: None,
             handled: Vec::new(),
+            planned,
         };
         host.plant();
         let keys = Command::Multi {
@@ -244,19 +262,27 @@ impl Host {
         clock: &ManualClock,
         fs: &SimFs,
         dir: &std::path::Path,
+        planned: &PlannedCounter,
     ) -> Result<(EmbeddedStore, Stepper), StoreError> {
         let options = Options {
             snapshot_every: config.snapshot_every,
             segment_bytes: config.segment_bytes,
             ..Options::default()
         };
-        EmbeddedStore::open_stepped(
+        let (store, stepper) = EmbeddedStore::open_stepped(
             dir,
             Arc::new(fs.clone()),
             Arc::new(clock.clone()),
             options,
             config.planted == Planted::AckBeforeSync,
-        )
+        )?;
+        let _ = store.set_sink(Arc::new(planned.clone()));
+        Ok((store, stepper))
+    }
+
+    /// The planned leadership changes made so far.
+    pub fn planned(&self) -> PlannedCounts {
+        self.planned.counts()
     }
 
     /// Turns the planted fencing bug on in this incarnation's elections, if chosen: the
@@ -349,7 +375,13 @@ impl Host {
             CrashMode::Tear(tear as usize)
         };
         let survivor = self.fs.crashed(mode);
-        let (store, stepper) = Self::open(&self.config, &self.clock, &survivor, &self.dir)?;
+        let (store, stepper) = Self::open(
+            &self.config,
+            &self.clock,
+            &survivor,
+            &self.dir,
+            &self.planned,
+        )?;
         // The old process is gone: its queued jobs and unreleased waiters are dropped
         // unanswered with it.
         self.stepper = stepper;
@@ -426,7 +458,7 @@ pub(crate) fn propose(
     candidates: &Candidates,
     answer: impl FnOnce(Reply, bool) + Send + 'static,
 ) -> Result<(), StoreError> {
-    let known = lock(candidates).get(&request_session(&request)).copied();
+    let known = known_candidate(&lock(candidates), &request);
     match command(&request, known, config) {
         // Nothing to do (an ack from a candidate the host forgot in a crash): still
         // answered in order with the writer's work, once what came before is durable.
@@ -508,6 +540,21 @@ pub fn read(state: &State, request: &Request) -> Option<Reply> {
     }
 }
 
+/// The candidate a request acts for: its session's, or a handoff's target (`None`, the
+/// next in line, is one choice more than the candidates the host knows).
+pub(crate) fn known_candidate(
+    candidates: &BTreeMap<SessionId, CandidateId>,
+    request: &Request,
+) -> Option<CandidateId> {
+    match request {
+        Request::HandOff { pick, .. } => {
+            let known: Vec<CandidateId> = candidates.values().copied().collect();
+            known.get(*pick as usize % (known.len() + 1)).copied()
+        }
+        _ => candidates.get(&request_session(request)).copied(),
+    }
+}
+
 /// The session a request acts for (the zero session for those that have none).
 pub(crate) fn request_session(request: &Request) -> SessionId {
     match request {
@@ -528,7 +575,11 @@ pub fn command(request: &Request, known: Option<CandidateId>, config: &Config) -
     Some(match request.clone() {
         Request::OpenSession => Command::OpenSession { ttl: config.ttl },
         Request::Heartbeat(session) => Command::Heartbeat { session },
-        Request::Vote { session, name } => match known {
+        Request::Vote {
+            session,
+            name,
+            priority,
+        } => match known {
             Some(candidate) => Command::Vote {
                 candidate,
                 data: None,
@@ -537,8 +588,17 @@ pub fn command(request: &Request, known: Option<CandidateId>, config: &Config) -
                 election: election(),
                 session,
                 data: Data::from(name),
-                priority: None,
+                priority: priority.map(|level| Priority {
+                    level,
+                    preempt: level % 2 == 0,
+                }),
             },
+        },
+        Request::HandOff { drain, .. } => Command::HandOff {
+            election: election(),
+            to: known,
+            drain,
+            from: None,
         },
         Request::Ack { term, .. } => Command::Acknowledge {
             candidate: known?,
@@ -622,7 +682,7 @@ pub fn replay(requests: &[(MonoTime, Request)], config: &Config) -> usize {
         .expect("a fresh namespace takes the keys");
     let mut candidates = BTreeMap::new();
     for (now, request) in requests {
-        let known = candidates.get(&request_session(request)).copied();
+        let known = known_candidate(&candidates, request);
         let answer = match command(request, known, config) {
             Some(command) => {
                 let (applied, _) = apply(&mut el, &command, *now);

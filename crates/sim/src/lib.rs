@@ -39,6 +39,7 @@ pub mod cluster;
 pub mod faults;
 pub mod host;
 pub mod net;
+pub mod planned;
 pub mod rng;
 pub mod schedule;
 pub mod shrink;
@@ -188,6 +189,8 @@ pub struct RunReport {
     pub steps: usize,
     /// Faults injected.
     pub faults: FaultCounts,
+    /// Planned leadership changes made (handoffs, drains, preemptions).
+    pub planned: planned::PlannedCounts,
     /// Client operations invoked (lines in the data history that are invokes).
     pub ops: usize,
     /// The first thing that went wrong, if anything.
@@ -211,8 +214,8 @@ impl RunReport {
             Some(failure) => format!("FAILED: {}", failure.summary()),
         };
         format!(
-            "seed {}: {} ops; {}; {}",
-            self.seed, self.ops, self.faults, outcome
+            "seed {}: {} ops; {}; {}; {}",
+            self.seed, self.ops, self.faults, self.planned, outcome
         )
     }
 }
@@ -228,7 +231,9 @@ impl Sim {
 
     /// Runs a given schedule (a seed's, or one the shrinker cut down).
     pub fn run_schedule(seed: u64, steps: &[Step], config: &Config) -> RunReport {
-        let mut run = Run::new(config);
+        // Odd seeds run a priority election (votes carry priorities and preempt), even
+        // seeds the seed's queue.
+        let mut run = Run::new(config, seed % 2 == 1);
         let mut failure = None;
         for step in steps {
             // The store runs its jobs on this thread: a panic in the real code is a
@@ -284,6 +289,7 @@ impl Sim {
             seed,
             steps: steps.len(),
             faults,
+            planned: run.host.planned(),
             ops,
             failure,
             histories,
@@ -320,6 +326,13 @@ impl Backend {
         }
     }
 
+    fn planned(&self) -> planned::PlannedCounts {
+        match self {
+            Backend::Embedded(host) => host.planned(),
+            Backend::Shared(cluster) => cluster.planned(),
+        }
+    }
+
     fn handled(&self) -> &[(ballot_core::namespace::MonoTime, host::Request)] {
         match self {
             Backend::Embedded(host) => host.handled(),
@@ -353,7 +366,7 @@ struct Run {
 }
 
 impl Run {
-    fn new(config: &Config) -> Self {
+    fn new(config: &Config, ranked: bool) -> Self {
         let clock = ManualClock::new();
         // Start away from zero, so "never heartbeated" differs from "now".
         clock.advance(Duration::from_secs(1));
@@ -381,7 +394,7 @@ impl Run {
             config: config.clone(),
             host,
             clients: (0..config.clients)
-                .map(|i| Client::new(i, config.clients))
+                .map(|i| Client::new(i, config.clients, ranked))
                 .collect(),
             net: Net::default(),
             histories,

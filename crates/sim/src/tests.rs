@@ -74,3 +74,21 @@ fn the_stepped_writer_acknowledges_only_after_the_sync() {
     assert_eq!(released, [(0, 2, host::Reply::Done)]);
     assert!(host.published().revision() > before);
 }
+
+#[test]
+fn schedules_make_planned_changes_and_still_pass() {
+    // Handoffs and drains come from the operator's requests; preemptions from the
+    // priority election of odd seeds. Each kind happens within a few seeds, and every
+    // run still checks.
+    let config = Config::default();
+    let mut planned = planned::PlannedCounts::default();
+    for seed in 0..12 {
+        let report = Sim::run(seed, &config);
+        assert!(report.passed(), "{}", report.line());
+        planned.add(&report.planned);
+    }
+    assert!(
+        planned.handoffs > 0 && planned.drains > 0 && planned.preemptions > 0,
+        "{planned}"
+    );
+}

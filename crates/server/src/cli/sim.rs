@@ -104,9 +104,11 @@ pub fn run(args: SimArgs) -> anyhow::Result<ExitCode> {
     let start = Instant::now();
     let (mut passed, mut failed, mut ops) = (0u64, Vec::new(), 0usize);
     let mut faults = FaultCounts::default();
+    let mut planned = ballot_sim::planned::PlannedCounts::default();
     for seed in seeds.clone() {
         let report = Sim::run(seed, &config);
         faults.add(&report.faults);
+        planned.add(&report.planned);
         ops += report.ops;
         if !args.quiet || !report.passed() {
             println!("{}", report.line());
@@ -163,6 +165,7 @@ pub fn run(args: SimArgs) -> anyhow::Result<ExitCode> {
         start.elapsed()
     );
     println!("faults injected: {faults}");
+    println!("planned changes: {planned} (odd seeds run a priority election)");
     Ok(if failed.is_empty() {
         ExitCode::SUCCESS
     } else {
