@@ -116,6 +116,7 @@ fn bench_runs_and_ends_with_one_summary_line_per_figure() {
         "2000",
     ];
     check_summaries(&store, 9);
+    check_summaries(&["bench", "handoff", "--rounds", "5"], 2);
 }
 
 fn check_summaries(args: &[&str], figures: usize) {

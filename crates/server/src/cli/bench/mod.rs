@@ -6,6 +6,7 @@ pub(crate) mod cluster;
 mod commit;
 mod events;
 mod foundation;
+mod handoff;
 mod runtime;
 mod sandbox;
 mod serve;
@@ -45,6 +46,9 @@ enum Suite {
     Sandbox(sandbox::SandboxArgs),
     /// Hot-swap: the callback blackout of a busy leader, against a failover.
     Swap(swap::SwapArgs),
+    /// Planned handoffs: the blackout of a handoff to the next in line, against a
+    /// failover by undeploy on the same queue.
+    Handoff(handoff::HandoffArgs),
     /// The HTTP API: leader query latency against a bare axum handler, and the
     /// blackout of hot-swaps made over HTTP.
     Serve(serve::ServeArgs),
@@ -225,6 +229,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
         Some(Suite::Runtime(args)) => runtime::run(args),
         Some(Suite::Sandbox(args)) => sandbox::run(args),
         Some(Suite::Swap(args)) => swap::run(args),
+        Some(Suite::Handoff(args)) => handoff::run(args),
         Some(Suite::Serve(args)) => serve::run(args),
         Some(Suite::Cluster(args)) => cluster::run(args),
         Some(Suite::Commit(args)) => commit::run(args),
