@@ -732,7 +732,9 @@ impl Elections {
     /// before anyone else hears of it, as any deposition, with `cause` recorded) and `to`
     /// holds the lowest ballot: it wins under its own ballot's revision, a term above the
     /// leader's. Observers hear one change of leader. Outside a handoff, the lowest ballot
-    /// wins as in the recipe. In a priority election the waiting candidates are then put
+    /// wins as in the recipe. A drain (`cause` [`Cause::Drained`]) without a target goes
+    /// to the first in line whose session another host owns: one that survives the
+    /// leader's host stopping. In a priority election the waiting candidates are then put
     /// back in priority order. Returns the candidate that now leads. Refused, changing
     /// nothing, when the election has no leader, or `to` is not a candidate standing in
     /// it behind the leader.
@@ -755,6 +757,22 @@ impl Elections {
             return Err(refuse("its lowest ballot has not won yet".into()));
         };
         let target = match to {
+            // A drain hands over to whoever survives the leader's host stopping: the
+            // first in line whose session another host owns.
+            None if cause == Cause::Drained => {
+                let owner = |id: &CandidateId| {
+                    let session = self.candidates[id].session;
+                    self.ns.state().session(session).map(|record| record.owner)
+                };
+                let leaders_host = owner(&leader);
+                *queue
+                    .iter()
+                    .skip(1)
+                    .find(|id| owner(id) != leaders_host)
+                    .ok_or_else(|| {
+                        refuse("no candidate of another host stands behind the leader".into())
+                    })?
+            }
             None => *queue
                 .get(1)
                 .ok_or_else(|| refuse("nobody stands behind the leader".into()))?,

@@ -491,6 +491,57 @@ pub fn hand_off(args: HandOffArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// Arguments of `ballot drain`.
+#[derive(Debug, Args)]
+pub struct DrainArgs {
+    /// Another host sharing the namespace, by its `--host-id` (default: the host the
+    /// request goes to, which then stops).
+    #[arg(long)]
+    host: Option<String>,
+    #[command(flatten)]
+    connection: Connection,
+}
+
+/// `ballot drain`.
+pub fn drain(args: DrainArgs) -> anyhow::Result<ExitCode> {
+    let c = &args.connection;
+    let mut body = serde_json::Map::new();
+    if let Some(host) = &args.host {
+        body.insert("host".into(), host.clone().into());
+    }
+    let view: crate::serve::wire::DrainView = c.answer(
+        c.agent()
+            .post(c.url("/v1/drain")?)
+            .header("authorization", c.bearer()?)
+            .send_json(serde_json::Value::Object(body)),
+    )?;
+    c.print(&view, |view| {
+        let mut lines: Vec<String> = view
+            .handed_off
+            .iter()
+            .map(|h| match h.deployment {
+                Some(id) => format!(
+                    "{}: handed to deployment {id} (candidate {})",
+                    h.election, h.candidate
+                ),
+                None => format!("{}: handed to candidate {}", h.election, h.candidate),
+            })
+            .collect();
+        lines.extend(view.kept.iter().map(|election| {
+            format!(
+                "{election}: kept (no candidate of another host stands; it resigns at the stop)"
+            )
+        }));
+        lines.push(if view.stopping {
+            format!("host {} drained; it stops now", view.host)
+        } else {
+            format!("host {} drained; stop it when you are ready", view.host)
+        });
+        lines.join("\n")
+    });
+    Ok(ExitCode::SUCCESS)
+}
+
 /// Arguments of `ballot logs`.
 #[derive(Debug, Args)]
 pub struct LogsArgs {

@@ -55,6 +55,8 @@ enum Command {
     /// Hand an election's leadership to a deployment (or the next in line): the leader is
     /// deposed first, the new one leads under a higher term.
     Handoff(client::HandOffArgs),
+    /// Hand every leadership held on a host to candidates of other hosts, then stop it.
+    Drain(client::DrainArgs),
     /// List a host's deployments.
     Ls(client::LsArgs),
     /// Print a node's data (CBOR shown as JSON) and its stat.
@@ -122,6 +124,7 @@ pub fn main() -> ExitCode {
         Some(Command::Undeploy(args)) => client::undeploy(args),
         Some(Command::Kill(args)) => client::kill(args),
         Some(Command::Handoff(args)) => client::hand_off(args),
+        Some(Command::Drain(args)) => client::drain(args),
         Some(Command::Ls(args)) => client::ls(args),
         Some(Command::Logs(args)) => client::logs(args),
         Some(Command::Get(args)) => client::get(args),

@@ -196,7 +196,8 @@ fn needed(method: &Method, path: &str) -> Option<Scope> {
         || (path.starts_with("/v1/components/")
             && (*method == Method::PUT || *method == Method::DELETE || path.ends_with("/kill")))
         // Moving leadership by hand is an operator's act, like a kill.
-        || (path.starts_with("/v1/elections/") && path.ends_with("/handoff"));
+        || (path.starts_with("/v1/elections/") && path.ends_with("/handoff"))
+        || path == "/v1/drain";
     Some(if deploying {
         Scope::Deploy
     } else {

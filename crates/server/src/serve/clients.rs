@@ -138,6 +138,44 @@ pub async fn stand(
     Ok((StatusCode::CREATED, Json(view)))
 }
 
+/// Body of `POST /v1/drain`: the host to drain, by its `--host-id`; this host without it.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Drain {
+    /// Another host sharing the namespace.
+    host: Option<String>,
+}
+
+/// `POST /v1/drain`: every leadership held on the host goes to the first in line that
+/// another host runs (fenced, in one step each). Draining this host then stops it, as
+/// SIGTERM does; another host's leaderships are handed over from here and that host keeps
+/// running (stop it yourself: its own drain then finds nothing left to hand over).
+pub async fn drain(
+    State(host): State<Arc<Host>>,
+    body: Result<JsonBody<Drain>, ApiError>,
+) -> ApiResult<Json<super::wire::DrainView>> {
+    let JsonBody(body) = body?;
+    let me = host.name();
+    let view = match body.host {
+        None => host.drain(host.epoch(), me, true).await,
+        Some(name) if name == me => host.drain(host.epoch(), me, true).await,
+        Some(name) => {
+            let Some(peer) = host.hosts().into_iter().find(|peer| peer.id == name) else {
+                return Err(ApiError::new(
+                    axum::http::StatusCode::NOT_FOUND,
+                    "no-host",
+                    format!("no host {name:?} shares this namespace (see GET /v1/hosts)"),
+                ));
+            };
+            host.drain(peer.epoch, name, false).await
+        }
+    };
+    if view.stopping {
+        host.begin_stopping();
+    }
+    Ok(Json(view))
+}
+
 /// Body of `POST /v1/elections/{name}/handoff`: whom the leadership goes to, named once;
 /// the next in line when neither is given.
 #[derive(Debug, Default, Deserialize)]

@@ -11,6 +11,7 @@ use dashmap::DashMap;
 use ballot_check::history::Recorder;
 use ballot_core::command::{Command, Outcome};
 use ballot_core::election::{ElectionName, read_leader, read_leading_term};
+use ballot_core::namespace::HostEpoch;
 use ballot_runtime::{
     DeploySpec, DeploymentId, DeploymentStatus, Limits, Role, Runtime, Standing, new_engine,
 };
@@ -21,7 +22,7 @@ use super::error::{ApiError, ApiResult};
 use super::events::Feed;
 use super::metrics::Metrics;
 use super::registry::{Record, Registry};
-use super::wire::DeploymentView;
+use super::wire::{DeploymentView, DrainView, HandOffView};
 
 /// Longest a graceful shutdown waits for a resigned leader's successor to acknowledge.
 const SUCCESSION_WAIT: Duration = Duration::from_secs(2);
@@ -525,13 +526,70 @@ impl Host {
         self.stopping.send_replace(true);
     }
 
+    /// This host's epoch in the namespace ([`HostEpoch::EMBEDDED`] on the embedded store).
+    pub fn epoch(&self) -> HostEpoch {
+        self.cluster
+            .as_ref()
+            .map_or(HostEpoch::EMBEDDED, |cluster| cluster.epoch())
+    }
+
+    /// This host's name: its `--host-id`, or `embedded`.
+    pub fn name(&self) -> String {
+        self.cluster.as_ref().map_or_else(
+            || "embedded".to_string(),
+            |cluster| cluster.id().to_string(),
+        )
+    }
+
+    /// Hands every leadership held on the host of `epoch` to a candidate that survives its
+    /// stop: the first in line that another host runs, in one fenced step per election
+    /// (`Command::HandOff` with `drain`, recorded with the cause `drain`). Elections with
+    /// no such candidate keep their leader (it resigns when its host stops). `stopping`
+    /// only fills in the answer.
+    pub async fn drain(&self, epoch: HostEpoch, host: String, stopping: bool) -> DrainView {
+        let mut view = DrainView {
+            host,
+            handed_off: Vec::new(),
+            kept: Vec::new(),
+            stopping,
+        };
+        for election in elections_led_from(&self.runtime.state(), epoch) {
+            let command = Command::HandOff {
+                election: election.clone(),
+                to: None,
+                drain: true,
+                from: None,
+            };
+            match self.runtime.propose(command).await {
+                Ok(Ok(Outcome::HandedOff(candidate))) => {
+                    tracing::info!(%election, %candidate, "drained: leadership handed over");
+                    let deployment = self
+                        .runtime
+                        .deployment_of(candidate)
+                        .and_then(|runtime_id| self.api_id(runtime_id));
+                    view.handed_off.push(HandOffView {
+                        election: election.to_string(),
+                        candidate: candidate.0,
+                        deployment,
+                    });
+                }
+                outcome => {
+                    tracing::info!(%election, ?outcome, "drain: the leader stays");
+                    view.kept.push(election.to_string());
+                }
+            }
+        }
+        view
+    }
+
     /// Graceful shutdown. This host's deployments that do not lead stop first: they are
     /// stopping too, so none of them may be promoted on the way out (that would be a
     /// second leader change for one stop, and a leader that lives a few milliseconds).
-    /// Then the leaders resign, and each waits (briefly) for a successor from elsewhere
-    /// (another host's component, a process on the HTTP API) to acknowledge, so
-    /// leadership passes at once rather than after a session expiry. Records are kept:
-    /// they come back at the next start.
+    /// Then the host is drained: each leadership goes to the first in line that another
+    /// host runs, in one fenced step. Leaders with no such successor resign, and each
+    /// waits (briefly) for a successor from elsewhere (a process on the HTTP API) to
+    /// acknowledge, so leadership passes at once rather than after a session expiry.
+    /// Records are kept: they come back at the next start.
     pub async fn shutdown(&self) {
         let _guard = self.changes.lock().await;
         let mut leaders = Vec::new();
@@ -549,8 +607,19 @@ impl Host {
         for runtime_id in others {
             let _ = self.runtime.undeploy(runtime_id).await;
         }
+        let drained = self.drain(self.epoch(), self.name(), true).await;
+        let handed: std::collections::HashSet<String> = drained
+            .handed_off
+            .into_iter()
+            .map(|handed| handed.election)
+            .collect();
         let mut successions = HashMap::new();
         for (runtime_id, election, term) in leaders {
+            if handed.contains(&election) {
+                // Handed over already: what stops now is a candidate at the back.
+                let _ = self.runtime.undeploy(runtime_id).await;
+                continue;
+            }
             tracing::info!(%election, term, "shutting down: the leader resigns");
             if let Err(why) = self.runtime.undeploy(runtime_id).await {
                 tracing::warn!(%why, "a leader's resignation failed");
@@ -572,6 +641,33 @@ impl Host {
         }
         self.live.clear();
     }
+}
+
+/// The elections whose lowest ballot (the leader's, or a winner's about to be told)
+/// belongs to a session the host of `epoch` owns.
+fn elections_led_from(
+    state: &ballot_core::namespace::State,
+    epoch: HostEpoch,
+) -> Vec<ElectionName> {
+    let Ok(root) = ballot_core::namespace::NodePath::parse(ballot_core::election::ELECTIONS_ROOT)
+    else {
+        return Vec::new();
+    };
+    state
+        .children(&root)
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|name| ElectionName::parse(&name).ok())
+        .filter(|election| {
+            let ballots = election.paths().ballots;
+            state
+                .first_child(&ballots)
+                .and_then(|lowest| state.exists(&ballots.child(lowest).ok()?))
+                .and_then(|stat| stat.ephemeral_owner)
+                .and_then(|session| state.session(session))
+                .is_some_and(|record| record.owner == epoch)
+        })
+        .collect()
 }
 
 /// A runtime deploy spec from a record and its code.

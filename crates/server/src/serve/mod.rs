@@ -306,10 +306,14 @@ async fn serve(
         args.data_dir.display(),
         host.views().len()
     );
+    // SIGTERM, Ctrl-C or a drain of this host (`POST /v1/drain`) stop it.
     let signalled = {
         let host = host.clone();
         async move {
-            shutdown_signal().await;
+            tokio::select! {
+                () = shutdown_signal() => {}
+                () = host.stopped() => {}
+            }
             host.begin_stopping();
         }
     };
@@ -387,6 +391,7 @@ pub fn router(host: Arc<Host>, token: Token) -> Router {
         .route("/v1/elections/{name}", get(clients::election))
         .route("/v1/elections/{name}/candidates", post(clients::stand))
         .route("/v1/elections/{name}/handoff", post(clients::hand_off))
+        .route("/v1/drain", post(clients::drain))
         .route(
             "/v1/candidates/{id}",
             get(clients::candidate).delete(clients::leave),

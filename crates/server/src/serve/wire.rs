@@ -208,6 +208,20 @@ pub struct HandOffView {
     pub deployment: Option<u64>,
 }
 
+/// What a drain did: the leaderships it handed to candidates of other hosts, and those it
+/// could not (no other host's candidate stands), which resign when the host stops.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DrainView {
+    /// The host drained (`embedded` on the embedded store).
+    pub host: String,
+    /// Each leadership handed over.
+    pub handed_off: Vec<HandOffView>,
+    /// Elections its deployments still lead: nobody of another host stands in them.
+    pub kept: Vec<String>,
+    /// Whether the drained host is this one, which now stops.
+    pub stopping: bool,
+}
+
 /// A candidate registered for a client that is not a component.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CandidateView {

@@ -527,3 +527,186 @@ fn a_host_restarted_after_the_log_was_compacted_catches_up_from_the_snapshot() {
     let log = std::fs::read_to_string(dir.path().join("c1.log")).unwrap();
     assert!(log.contains("joined the cluster's log"), "{log}");
 }
+
+/// Host `i` of `servers`, which must be running.
+fn live(servers: &[Option<Server>], i: usize) -> &Server {
+    servers[i].as_ref().expect("running")
+}
+
+/// Each election's acknowledged leader as `(data, term)`, seen from `server`, once every
+/// election has one and three ballots (the candidates of all three hosts standing).
+fn settled_leaders(server: &Server, elections: &[String]) -> Option<Vec<(String, u64)>> {
+    elections
+        .iter()
+        .map(|name| {
+            let view = election(server, name);
+            let leader = view.leader?;
+            (view.queue.len() == 3).then_some((leader.payload.data?, leader.term))
+        })
+        .collect()
+}
+
+/// The rolling restart: three hosts, ten elections with a candidate on each host,
+/// the hosts restarted one at a time with SIGTERM. A stopping host drains: each election it
+/// leads is handed, fenced and in one step, to a candidate of another host; so every
+/// election changes leader at most once per restart of its leader's host and never for
+/// another host's, and none is without an acknowledged leader for longer than a handoff
+/// (a session or host expiry would take seconds).
+#[test]
+fn a_rolling_restart_changes_each_leader_at_most_once_per_restart_of_its_host() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(etcd) = cluster_for_tests(3, &dir.path().join("etcd")) else {
+        return;
+    };
+    // A host TTL of 5 s: a leader lost to its host's expiry would leave its election
+    // without a leader for seconds, which the test would see.
+    let ids = ["h0", "h1", "h2"];
+    let start = |id: &str| host(dir.path(), &etcd, "roll", id, 5000);
+    let mut servers: Vec<Option<Server>> = ids.iter().map(|id| Some(start(id))).collect();
+    eventually("every host to see all three", || {
+        (0..3)
+            .all(|i| hosts(live(&servers, i)).len() == 3)
+            .then_some(())
+    });
+    let elections: Vec<String> = (0..10).map(|i| format!("roll-{i}")).collect();
+    let wasm = wasm(ballot_artifacts::README_CANDIDATE);
+    for (i, name) in elections.iter().enumerate() {
+        // Election i's first candidate, its leader, runs on host i % 3.
+        for k in 0..3 {
+            let h = (i + k) % 3;
+            let query = format!(
+                "role=candidate&election={name}&name={name}-{host}&data={host}&ttl_ms=10000",
+                host = ids[h]
+            );
+            let (status, body) = deploy(live(&servers, h), &wasm, &query);
+            assert_eq!(status, 201, "{body}");
+        }
+    }
+    let mut leaders = eventually(
+        "every election to have its leader and three ballots",
+        || settled_leaders(live(&servers, 0), &elections),
+    );
+    let mut histories: Vec<std::path::PathBuf> = servers
+        .iter()
+        .map(|s| s.as_ref().unwrap().history_path())
+        .collect();
+    let mut expected_terms = vec![1usize; elections.len()];
+
+    for (h, id) in ids.iter().enumerate() {
+        let watcher = (h + 1) % 3;
+        for (i, (data, _)) in leaders.iter().enumerate() {
+            if data == id {
+                expected_terms[i] += 1;
+            }
+        }
+        // Stop host h with SIGTERM, and watch every election from another host while
+        // it stops: the longest time any election is seen without an acknowledged leader.
+        let stopping = servers[h].take().unwrap();
+        let stopped = std::thread::spawn(move || stopping.terminate());
+        let mut longest_gap = std::time::Duration::ZERO;
+        let mut since: Vec<Option<std::time::Instant>> = vec![None; elections.len()];
+        while !stopped.is_finished() {
+            for (i, name) in elections.iter().enumerate() {
+                let led = election(live(&servers, watcher), name).leader.is_some();
+                match (led, since[i]) {
+                    (false, None) => since[i] = Some(std::time::Instant::now()),
+                    (true, Some(at)) => {
+                        longest_gap = longest_gap.max(at.elapsed());
+                        since[i] = None;
+                    }
+                    _ => {}
+                }
+            }
+        }
+        stopped.join().unwrap();
+        eprintln!(
+            "{id} stopped: the longest time an election was seen without a leader: {longest_gap:?}"
+        );
+        for at in since.into_iter().flatten() {
+            longest_gap = longest_gap.max(at.elapsed());
+        }
+        assert!(
+            longest_gap < std::time::Duration::from_millis(2500),
+            "an election went {longest_gap:?} without a leader while {id} stopped"
+        );
+        // Every election led from h is led from another host now, under a higher term;
+        // the others kept their leader and term.
+        let during = eventually("the drained elections to have new leaders", || {
+            let seen: Option<Vec<(String, u64)>> = elections
+                .iter()
+                .map(|name| {
+                    let leader = election(live(&servers, watcher), name).leader?;
+                    Some((leader.payload.data?, leader.term))
+                })
+                .collect();
+            seen
+        });
+        for (i, (before, now)) in leaders.iter().zip(&during).enumerate() {
+            if before.0 == *id {
+                assert!(
+                    now.0 != *id && now.1 > before.1,
+                    "{}: {before:?} -> {now:?}",
+                    elections[i]
+                );
+            } else {
+                assert_eq!(
+                    before, now,
+                    "{}: another host's restart moved it",
+                    elections[i]
+                );
+            }
+        }
+        // Host h starts again; its deployments come back and stand at the back.
+        let restarted = start(id);
+        histories.push(restarted.history_path());
+        servers[h] = Some(restarted);
+        leaders = eventually("every election settled after the restart", || {
+            settled_leaders(live(&servers, watcher), &elections)
+        });
+        assert_eq!(leaders, during, "a host coming back changes no leader");
+    }
+
+    for server in servers.into_iter().flatten() {
+        server.terminate();
+    }
+    // Merged (the final stops included), the hosts' histories are one linearizable leadership history; each
+    // election had exactly one term more per restart of its leader's host, and the
+    // drains are recorded as such.
+    assert_merged_linearizable(&histories);
+    let ops: Vec<ballot_check::history::Op> = histories
+        .iter()
+        .flat_map(|path| {
+            let text = std::fs::read_to_string(path).unwrap_or_default();
+            ballot_check::history::parse_str(&text).unwrap().ops
+        })
+        .collect();
+    for (i, name) in elections.iter().enumerate() {
+        let terms: std::collections::BTreeSet<u64> = ops
+            .iter()
+            .filter(|op| {
+                op.f == "elected"
+                    && op.kind == ballot_check::history::OpType::Invoke
+                    && op
+                        .extra
+                        .get(ballot_check::history::ELECTION_FIELD)
+                        .and_then(|e| e.as_str())
+                        == Some(name)
+            })
+            .filter_map(|op| op.value.get(1)?.as_u64())
+            // The final stops drain too; count up to the rolling restart's last term.
+            .filter(|term| *term <= leaders[i].1)
+            .collect();
+        assert!(
+            !terms.is_empty() && terms.len() <= expected_terms[i],
+            "{name}: {} terms for {} expected: {terms:?}",
+            terms.len(),
+            expected_terms[i]
+        );
+    }
+    assert!(
+        ops.iter().any(|op| op.f == "revoke"
+            && op.extra.get(ballot_check::history::CAUSE_FIELD)
+                == Some(&serde_json::json!("drain"))),
+        "the drains are in the history"
+    );
+}

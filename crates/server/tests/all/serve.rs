@@ -2207,3 +2207,50 @@ fn a_priority_election_over_http_and_the_cli() {
     }
     assert_eq!(revision(&server), after_first);
 }
+
+/// `ballot drain` on one host: no other host's candidate can take over, so its leader is
+/// kept (it resigns at the stop), the answer says so, and the host stops cleanly; an
+/// unknown host is a 404 that changes nothing.
+#[test]
+fn draining_the_only_host_keeps_its_leaders_and_stops_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = Server::start(&dir.path().join("data"), &[]);
+    let (status, body) = deploy(
+        &server,
+        &wasm(ballot_artifacts::EXAMPLE_CANDIDATE),
+        "role=candidate&election=example&name=alpha",
+    );
+    assert_eq!(status, 201, "{body}");
+    eventually("alpha to lead", || election(&server, "example").leader);
+    let before = revision(&server);
+    let (status, answer) = post_json(&server, "/v1/drain", json!({"host": "elsewhere"}));
+    assert_eq!(
+        (status, code(&answer).as_str()),
+        (404, "no-host"),
+        "{answer}"
+    );
+    assert_eq!(revision(&server), before);
+
+    let out = Command::new(env!("CARGO_BIN_EXE_ballot"))
+        .args(["drain", "--server", &server.base])
+        .env("BALLOT_TOKEN", TOKEN)
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{said}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(said.contains("example: kept"), "{said}");
+    assert!(said.contains("it stops now"), "{said}");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let exit = loop {
+        if let Some(status) = server.child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "the drained host did not stop");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(exit.success(), "{exit:?}");
+}

@@ -168,3 +168,36 @@ fn a_handoff_in_a_priority_election_keeps_the_line_in_order() {
     assert!(rt.el.leading_term(z).is_some());
     assert_eq!(rt.queue("jobs"), [z, x, y]);
 }
+
+/// A drain hands the leadership to the first in line that another host runs, jumping
+/// the leader's own host's candidates; with none, it is refused and changes nothing.
+#[test]
+fn a_drain_goes_to_the_first_candidate_of_another_host() {
+    use crate::namespace::HostEpoch;
+    let mut rt = Runtime::new();
+    let (h1, h2) = (HostEpoch(1), HostEpoch(2));
+    for (epoch, id) in [(h1, "h1"), (h2, "h2")] {
+        rt.el.set_proposer(epoch);
+        rt.el.join_host(epoch, id).unwrap();
+    }
+    rt.el.set_proposer(h1);
+    let a = rt.candidate("db", "a");
+    let b = rt.candidate("db", "b");
+    rt.vote(a);
+    rt.vote(b);
+    let before = rt.el.encode();
+    assert!(matches!(
+        rt.el.hand_off(&e("db"), None, Cause::Drained),
+        Err(ElectionError::Handoff { .. })
+    ));
+    assert_eq!(rt.el.encode(), before, "a refused drain changes nothing");
+    rt.el.set_proposer(h2);
+    let c = rt.candidate("db", "c");
+    rt.vote(c);
+    let (to, fx) = rt.el.hand_off(&e("db"), None, Cause::Drained).unwrap();
+    assert_eq!(to, c, "h2's candidate, not b on the draining host");
+    assert_eq!(fx.deposed[0].cause, Cause::Drained);
+    rt.deliver(fx);
+    assert!(rt.el.leading_term(c).is_some());
+    assert_eq!(rt.queue("db"), [c, b]);
+}
