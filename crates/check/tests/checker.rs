@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use ballot_check::history::generate::{GenConfig, Mutation, generate, mutate};
 use ballot_check::history::{Call, History, Op, OpType, Outcome, Recorder, parse_str};
+use ballot_check::models::LeadershipCall;
 use ballot_check::{
     Budget, Exhausted, Interner, Model, ModelKind, Verdict, check, check_with, models, render_svg,
 };
@@ -581,6 +582,48 @@ fn exclusive_leadership_needs_the_old_leader_revoked_first() {
         "{}",
         violation.render_text()
     );
+}
+
+/// Planned changes (handoff, preempt, drain, stall) end terms as a revoke with a
+/// `cause`, as the host records them: a history of them reads as any other, the JSON
+/// lines keep the cause, and a successor acting before the handed-off leader's revoke is
+/// still a violation of exclusive leadership.
+#[test]
+fn revokes_with_a_cause_read_like_any_revoke() {
+    let recorder = Recorder::new();
+    let mut term = 1;
+    let leaders = ["a", "b", "c", "d", "e"];
+    for (i, cause) in ["handoff", "preempt", "drain", "stall"].iter().enumerate() {
+        recorder
+            .leadership(i as u64, LeadershipCall::Elected, "e", leaders[i], term)
+            .ok();
+        recorder.revoked(100 + i as u64, "e", leaders[i], term, cause);
+        term += 1;
+    }
+    recorder
+        .leadership(9, LeadershipCall::Elected, "e", leaders[4], term)
+        .ok();
+    let history = recorder.history();
+    let text = history.to_jsonl();
+    for cause in ["handoff", "preempt", "drain", "stall"] {
+        assert!(text.contains(&format!(r#""cause":"{cause}""#)), "{text}");
+    }
+    let reread = parse_str(&text).expect("the JSON lines read back");
+    assert!(linearizable(&reread, ModelKind::LeadershipExclusive));
+
+    // The handoff's successor acting before the handed-off leader was revoked: caught.
+    let early = Recorder::new();
+    early
+        .leadership(0, LeadershipCall::Elected, "e", "a", 1)
+        .ok();
+    early
+        .leadership(1, LeadershipCall::Elected, "e", "b", 2)
+        .ok();
+    early.revoked(2, "e", "a", 1, "handoff");
+    assert!(!linearizable(
+        &early.history(),
+        ModelKind::LeadershipExclusive
+    ));
 }
 
 // ---------------------------------------------------------------- budgets

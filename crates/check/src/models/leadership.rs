@@ -10,7 +10,12 @@
 //! | `commit`      | `[candidate, term]` or `[candidate, term, payload]` | the same | `candidate` leads `term` right now; changes nothing |
 //! | `read-leader` | `null`                         | `[candidate, term]`, or `null` for no leader | the reply is the current term and leader |
 //! | `resign`      | `[candidate, term]`            | the same                  | `term` is below the current term (nothing changes); or it is the current term and its leader is `candidate` or nobody (clears the leader); or it is above the current term, a term that ended before its leader acted on it (it becomes the current term, with no leader; in the exclusive variant only while nobody leads) |
-//! | `revoke`      | `[candidate, term]`            | the same                  | as `resign`: the host took the term's powers away (deposed, trapped, expired) |
+//! | `revoke`      | `[candidate, term]`            | the same                  | as `resign`: the host took the term's powers away (deposed, trapped, expired, or a planned change) |
+//!
+//! A `revoke` may say why in its invoke's `cause` field
+//! ([`crate::history::CAUSE_FIELD`]): `deposed`, `handoff`, `preempt`, `drain`, `stall`,
+//! `crash`, `kill`, `session-ended`, `fenced`. The model reads only the call: a planned
+//! change ends a term exactly as an unplanned one does, so the same rules hold for it.
 //!
 //! From these rules: at most one leader per term (a second `elected` for a term is
 //! refused), terms only increase, and a commit is valid only under the term that holds

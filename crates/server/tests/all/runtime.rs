@@ -490,6 +490,19 @@ async fn a_silent_leader_is_deposed_after_its_max_silence_and_a_working_one_is_n
         lines(&rt)
     );
     assert_leadership_linearizable(&recorder);
+    assert_revoked_because(&recorder, "quiet", "stall");
+}
+
+/// Asserts that the history records `who`'s term ending with `cause`.
+fn assert_revoked_because(recorder: &Recorder, who: &str, cause: &str) {
+    let history = recorder.history();
+    assert!(
+        history.ops.iter().any(|op| op.f == "revoke"
+            && op.value.get(0).and_then(|v| v.as_str()) == Some(who)
+            && op.extra.get(ballot_check::history::CAUSE_FIELD) == Some(&serde_json::json!(cause))),
+        "no revoke of {who} with cause {cause}:\n{}",
+        history.to_jsonl()
+    );
 }
 
 /// A handoff between deployments: the leader is deposed (revoked before the target is
@@ -606,19 +619,9 @@ async fn a_priority_election_preempts_through_a_handoff_unless_told_not_to() {
     rt.undeploy(medium).await.unwrap();
     wait_for(&rt, "top", acked).await;
 
-    let history = recorder.history();
-    let preempted = history.ops.iter().any(|op| {
-        op.f == "revoke"
-            && op.extra.get(ballot_check::history::CAUSE_FIELD)
-                == Some(&serde_json::json!("preempt"))
-    });
-    assert!(
-        preempted,
-        "the history says low was preempted:\n{}",
-        history.to_jsonl()
-    );
+    assert_revoked_because(&recorder, "low", "preempt");
     assert_leadership_linearizable(&recorder);
-    super::support::assert_revoked_before_promoted(&history);
+    super::support::assert_revoked_before_promoted(&recorder.history());
 }
 
 /// A leader component hands its leadership to a named deployment through the
@@ -674,14 +677,7 @@ async fn a_leader_component_hands_off_through_its_import() {
             .is_none(),
         "the old leader's write after its hand-off changed nothing"
     );
-    let history = recorder.history();
-    assert!(
-        history.ops.iter().any(|op| op.f == "revoke"
-            && op.extra.get(ballot_check::history::CAUSE_FIELD)
-                == Some(&serde_json::json!("handoff"))),
-        "{}",
-        history.to_jsonl()
-    );
+    assert_revoked_because(&recorder, "a", "handoff");
     assert_leadership_linearizable(&recorder);
-    super::support::assert_revoked_before_promoted(&history);
+    super::support::assert_revoked_before_promoted(&recorder.history());
 }
