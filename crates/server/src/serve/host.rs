@@ -426,6 +426,8 @@ impl Host {
             term,
             restarts,
             memory_bytes: runtime_id.and_then(|id| self.runtime.memory_bytes(id)),
+            priority: record.priority,
+            no_preempt: record.no_preempt,
             sha256: record.sha256.clone(),
         }
     }

@@ -102,6 +102,12 @@ pub struct DeploymentView {
     /// Bytes of linear memory its running instance holds, against its limit.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub memory_bytes: Option<u64>,
+    /// Its priority, when it stands in a priority election.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub priority: Option<i64>,
+    /// With a priority: it waits for the leader to go instead of taking over.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub no_preempt: bool,
     /// SHA-256 of the code it runs (changes with each swap).
     pub sha256: String,
 }

@@ -2172,6 +2172,11 @@ fn a_priority_election_over_http_and_the_cli() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    let patient = components(&server)
+        .into_iter()
+        .find(|d| d.name == "patient")
+        .expect("listed");
+    assert_eq!((patient.priority, patient.no_preempt), (Some(50), true));
     let (_, high_now) = get(&server, &format!("/v1/candidates/{}", high.candidate));
     assert_eq!(
         high_now["term"].as_u64(),
