@@ -31,6 +31,11 @@
 //!   the ballot deleted by hand) is sent [`Callback::Deposed`] before anything else the same
 //!   commit caused, so its powers are revoked before its successor is told it leads.
 //! - Ballots and the ack live in separate folders; the ack carries the term with the data.
+//! - Planned changes the gem does not have: [`Elections::hand_off`] moves leadership to a
+//!   named candidate (or the next in line) in one step, deposing the leader first; and an
+//!   election whose first candidate names a priority keeps its line in priority order,
+//!   a higher priority preempting the leader through the same step (see [`Policy`]). The
+//!   lowest ballot still decides who leads: these change the queue, never the rule.
 //!
 //! This module is pure like the namespace: it owns a [`Namespace`], takes the time as an
 //! argument, and returns what happened as [`Effects`] for the caller to deliver.
@@ -565,6 +570,7 @@ impl Elections {
 
     /// Casts the candidate's ballot. The outcome (winning, or losing once the leader has
     /// acked) comes back as notifications.
+    ///
     /// In a priority election the queue is then put in order, and the leader preempted
     /// if the candidate outranks it (see [`Policy::Priority`]).
     pub fn vote(&mut self, id: CandidateId) -> Result<Effects, ElectionError> {
