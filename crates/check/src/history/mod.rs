@@ -33,6 +33,7 @@
 //!   break them, for tests and benchmarks.
 
 mod call;
+pub mod edn;
 mod filter;
 pub mod generate;
 mod op;
@@ -70,10 +71,10 @@ impl History {
         Ok(builder.finish())
     }
 
-    /// Reads a history file.
+    /// Reads a history file, in any of the [`edn::Format`]s (nemesis ops are skipped).
     pub fn read_file(path: impl AsRef<std::path::Path>) -> Result<Self, ParseError> {
-        let file = std::fs::File::open(path)?;
-        parse_reader(std::io::BufReader::new(file))
+        let text = std::fs::read_to_string(path)?;
+        Ok(edn::parse_any(&text)?.history)
     }
 
     /// The source line of op `index`.

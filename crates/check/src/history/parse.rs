@@ -32,6 +32,16 @@ pub enum ParseError {
         /// What is wrong with it.
         problem: String,
     },
+    /// EDN (or a Jepsen log line's value) that does not parse.
+    #[error("line {line}, column {column}: malformed EDN: {problem}")]
+    Edn {
+        /// 1-based line number.
+        line: usize,
+        /// 1-based column.
+        column: usize,
+        /// What the parser ran into.
+        problem: String,
+    },
     /// The line is well formed alone but does not fit the lines before it.
     #[error("line {line}: {problem}")]
     Structure {

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 
-use ballot_check::history::{Filter, History, Op, OpType, parse_reader};
+use ballot_check::history::{Filter, History, Op, OpType};
 
 /// Arguments of `ballot history`.
 #[derive(Debug, clap::Args)]
@@ -62,12 +62,29 @@ pub fn run(args: HistoryArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Reads a history file, or standard input for `-`, with the path in errors.
+/// Reads a history file, or standard input for `-`, with the path in errors: ballot's
+/// JSON lines, Jepsen's EDN or Jepsen's log lines, told apart by their content. Skipped
+/// nemesis ops are counted on standard error.
 pub(super) fn read(path: &Path) -> anyhow::Result<History> {
-    if path == Path::new("-") {
-        return parse_reader(std::io::stdin().lock()).context("reading standard input");
+    let (text, name) = if path == Path::new("-") {
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut std::io::stdin().lock(), &mut text)
+            .context("reading standard input")?;
+        (text, "standard input".to_string())
+    } else {
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        (text, path.display().to_string())
+    };
+    let read =
+        ballot_check::history::edn::parse_any(&text).with_context(|| format!("reading {name}"))?;
+    if read.nemesis_ops > 0 {
+        eprintln!(
+            "{name}: skipped {} nemesis ops (faults, not client calls)",
+            read.nemesis_ops
+        );
     }
-    History::read_file(path).with_context(|| format!("reading {}", path.display()))
+    Ok(read.history)
 }
 
 fn table_row(line: usize, op: &Op) -> String {

@@ -373,3 +373,43 @@ fn serve_start_up_errors_name_their_subject() {
     assert!(err.contains(&format!("listening on {address}")), "{err}");
     assert!(!data.exists(), "the store was not opened");
 }
+
+/// `ballot check` and `ballot history` read a Jepsen EDN history as they read JSON lines:
+/// nemesis ops skipped and counted, `--json` converts, malformed EDN names its place.
+#[test]
+fn check_and_history_read_jepsen_edn() {
+    let dir = tempfile::tempdir().unwrap();
+    let edn = dir.path().join("history.edn");
+    std::fs::write(
+        &edn,
+        "{:type :invoke, :f :write, :value 1, :process 0}\n\
+         {:type :info, :f :partition, :value nil, :process :nemesis}\n\
+         {:type :ok, :f :write, :value 1, :process 0}\n\
+         {:type :invoke, :f :read, :value nil, :process 1}\n\
+         {:type :ok, :f :read, :value 1, :process 1}\n",
+    )
+    .unwrap();
+    let path = edn.to_str().unwrap();
+    let (ok, out, err) = ballot(&["check", path, "--model", "cas-register"]);
+    assert!(ok, "{out}{err}");
+    assert!(err.contains("skipped 1 nemesis ops"), "{err}");
+    let (ok, out, err) = ballot(&["history", "--json", path]);
+    assert!(ok, "{err}");
+    let lines: Vec<serde_json::Value> = out
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 4, "{out}");
+    assert_eq!(lines[3]["f"], "read");
+    assert_eq!(lines[3]["value"], 1);
+
+    let bad = dir.path().join("bad.edn");
+    std::fs::write(
+        &bad,
+        "{:type :invoke, :f :write, :value 1, :process 0}\n{:type :ok :f}\n",
+    )
+    .unwrap();
+    let (ok, _, err) = ballot(&["check", bad.to_str().unwrap(), "--model", "register"]);
+    assert!(!ok);
+    assert!(err.contains("line 2, column"), "{err}");
+}

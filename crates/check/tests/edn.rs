@@ -1,0 +1,181 @@
+//! Jepsen's EDN and log-line histories, read as Jepsen and Knossos write them, give the
+//! same verdicts as the same histories in JSON lines.
+
+use ballot_check::history::edn::{Format, parse_any};
+use ballot_check::history::{OpType, ParseError};
+use ballot_check::{Budget, ModelKind, Verdict, check};
+
+fn verdict(text: &str, model: ModelKind) -> Verdict {
+    let read = parse_any(text).expect("a readable history");
+    check(&read.history, model, &Budget::default())
+        .expect("a history the model reads")
+        .verdict
+}
+
+fn linearizable(text: &str, model: ModelKind) -> bool {
+    match verdict(text, model) {
+        Verdict::Linearizable => true,
+        Verdict::NotLinearizable(_) => false,
+        Verdict::Unknown(why) => panic!("no verdict: {why:?}"),
+    }
+}
+
+/// A cas register in Knossos's shape, one op map per line, with a nemesis in between and
+/// fields the checker does not use.
+const CAS_OK: &str = r#"
+{:type :invoke, :f :write, :value 1, :process 0, :time 10, :index 0}
+{:type :info, :f :start, :value nil, :process :nemesis, :time 11}
+{:type :ok, :f :write, :value 1, :process 0, :time 20, :index 1}
+{:type :invoke, :f :cas, :value [1 2], :process 1, :time 30}
+{:type :invoke, :f :read, :value nil, :process 2, :time 31}
+{:type :ok, :f :cas, :value [1 2], :process 1, :time 40}
+{:type :ok, :f :read, :value 2, :process 2, :time 50}
+{:type :info, :f :stop, :value "healed", :process :nemesis, :time 51}
+"#;
+
+#[test]
+fn op_maps_one_per_line_are_read_and_nemesis_ops_skipped() {
+    assert_eq!(Format::detect(CAS_OK), Format::Edn);
+    let read = parse_any(CAS_OK).unwrap();
+    assert_eq!(read.nemesis_ops, 2);
+    assert_eq!(read.history.ops.len(), 6);
+    let first = &read.history.ops[0];
+    assert_eq!(
+        (first.kind, first.f.as_str(), first.process),
+        (OpType::Invoke, "write", 0)
+    );
+    assert_eq!(first.extra.get("index"), Some(&serde_json::json!(0)));
+    assert_eq!(read.history.ops[2].value, serde_json::json!([1, 2]));
+    assert!(linearizable(CAS_OK, ModelKind::CasRegister));
+    // The read of 2 moved before the cas completed its invoke: still fine; a read of 1
+    // after the cas returned is not.
+    let stale = CAS_OK.replace(":ok, :f :read, :value 2", ":ok, :f :read, :value 1");
+    let late_read = stale.replace(
+        "{:type :invoke, :f :read, :value nil, :process 2, :time 31}\n",
+        "",
+    ) + "{:type :invoke, :f :read, :value nil, :process 2, :time 60}\n{:type :ok, :f :read, :value 1, :process 2, :time 70}\n";
+    let late_read = late_read.replace(
+        "{:type :ok, :f :read, :value 1, :process 2, :time 50}\n",
+        "",
+    );
+    assert!(
+        !linearizable(&late_read, ModelKind::CasRegister),
+        "{late_read}"
+    );
+}
+
+#[test]
+fn a_vector_of_maps_reads_as_the_same_history() {
+    let lines: Vec<&str> = CAS_OK.lines().filter(|l| !l.trim().is_empty()).collect();
+    let vector = format!("[{}]", lines.join("\n "));
+    assert_eq!(Format::detect(&vector), Format::Edn);
+    let from_vector = parse_any(&vector).unwrap();
+    let from_lines = parse_any(CAS_OK).unwrap();
+    assert_eq!(from_vector.history.ops, from_lines.history.ops);
+    assert_eq!(from_vector.nemesis_ops, 2);
+}
+
+#[test]
+fn a_map_spread_over_lines_is_one_op() {
+    let text = "{:type :invoke,\n :f :write,\n :value 3,\n :process 0}\n{:type :ok, :f :write, :value 3, :process 0}\n";
+    let read = parse_any(text).unwrap();
+    assert_eq!(read.history.ops.len(), 2);
+    assert_eq!(read.history.lines, [1, 5]);
+}
+
+/// Knossos's and Porcupine's corpora keep histories as Jepsen's log lines.
+#[test]
+fn jepsen_log_lines_are_read() {
+    let log = "\
+INFO  jepsen.util - 0\t:invoke\t:write\t4
+INFO  jepsen.util - 1\t:invoke\t:read\tnil
+INFO  jepsen.util - :nemesis\t:info\t:start\tnil
+INFO  jepsen.util - 0\t:ok\t:write\t4
+some other log output
+INFO  jepsen.util - 1\t:ok\t:read\t4
+INFO  jepsen.util - 2\t:invoke\t:cas\t[4 0]
+INFO  jepsen.util - 2\t:fail\t:cas\t[4 0]
+";
+    assert_eq!(Format::detect(log), Format::JepsenLog);
+    let read = parse_any(log).unwrap();
+    assert_eq!(read.nemesis_ops, 1);
+    assert_eq!(read.history.ops.len(), 6);
+    assert!(linearizable(log, ModelKind::CasRegister));
+    // Without the logger's prefix too.
+    let bare: String = log.replace("INFO  jepsen.util - ", "");
+    assert_eq!(parse_any(&bare).unwrap().history.ops, read.history.ops);
+}
+
+/// Porcupine's key-value logs carry the key in its own field; it becomes Jepsen's
+/// independent `[key value]`, checked key by key.
+#[test]
+fn a_separate_key_field_is_folded_into_the_value() {
+    let text = r#"
+{:process 0, :type :invoke, :f :write, :key "x", :value 1}
+{:process 1, :type :invoke, :f :write, :key "y", :value 2}
+{:process 0, :type :ok, :f :write, :key "x", :value 1}
+{:process 1, :type :ok, :f :write, :key "y", :value 2}
+{:process 2, :type :invoke, :f :read, :key "x", :value nil}
+{:process 2, :type :ok, :f :read, :key "x", :value 1}
+"#;
+    let read = parse_any(text).unwrap();
+    assert_eq!(read.history.ops[0].value, serde_json::json!(["x", 1]));
+    assert!(linearizable(text, ModelKind::Kv));
+    let wrong = text.replace(
+        r#"{:process 2, :type :ok, :f :read, :key "x", :value 1}"#,
+        r#"{:process 2, :type :ok, :f :read, :key "x", :value 2}"#,
+    );
+    assert!(!linearizable(&wrong, ModelKind::Kv));
+}
+
+#[test]
+fn malformed_edn_is_an_error_naming_line_and_column() {
+    let text = "{:type :invoke, :f :write, :value 1, :process 0}\n{:type :ok, :f :write, :value #{1 1}, :process 0}\n";
+    match parse_any(text) {
+        Err(ParseError::Edn {
+            line,
+            column,
+            problem,
+        }) => {
+            assert_eq!(line, 2, "{problem}");
+            assert!((30..=40).contains(&column), "{column}: {problem}");
+        }
+        other => panic!("{other:?}"),
+    }
+    let unclosed = "[{:type :invoke, :f :write, :value 1, :process 0}\n {:type :ok";
+    assert!(matches!(
+        parse_any(unclosed),
+        Err(ParseError::Edn { line: 2, .. })
+    ));
+    let not_a_map = "{:type :invoke, :f :write, :value 1, :process 0}\n[1 2]\n";
+    assert!(matches!(
+        parse_any(not_a_map),
+        Err(ParseError::Edn { .. } | ParseError::Structure { .. })
+    ));
+    let no_process = "{:type :invoke, :f :write, :value 1}\n";
+    assert!(matches!(
+        parse_any(no_process),
+        Err(ParseError::Field {
+            field: "process",
+            ..
+        })
+    ));
+    let bad_type = "{:type :maybe, :f :write, :value 1, :process 0}\n";
+    assert!(matches!(
+        parse_any(bad_type),
+        Err(ParseError::Field { field: "type", .. })
+    ));
+    let bad_log_value = "0\t:invoke\t:write\t[1 2\n";
+    assert!(matches!(
+        parse_any(bad_log_value),
+        Err(ParseError::Edn { line: 1, .. })
+    ));
+}
+
+/// JSON lines are told apart from EDN and read as before.
+#[test]
+fn json_lines_still_read_as_json_lines() {
+    let text = "{\"type\":\"invoke\",\"f\":\"write\",\"value\":1,\"process\":0,\"time\":1}\n{\"type\":\"ok\",\"f\":\"write\",\"value\":1,\"process\":0,\"time\":2}\n";
+    assert_eq!(Format::detect(text), Format::JsonLines);
+    assert_eq!(parse_any(text).unwrap().history.ops.len(), 2);
+}
