@@ -126,6 +126,7 @@ pub fn check(history: &History, kind: ModelKind, budget: &Budget) -> Result<Repo
         ModelKind::Register => check_with(&models::Register { cas: false }, history, budget),
         ModelKind::CasRegister => check_with(&models::Register { cas: true }, history, budget),
         ModelKind::Kv => check_with(&models::Kv, history, budget),
+        ModelKind::KvAppend => check_with(&models::KvAppend, history, budget),
         ModelKind::Multi => check_with(&models::Multi, history, budget),
         ModelKind::Leadership => check_by_election(&models::Leadership::PER_TERM, history, budget),
         ModelKind::LeadershipExclusive => {

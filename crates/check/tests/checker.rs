@@ -1051,3 +1051,169 @@ fn leadership_is_checked_election_by_election() {
     assert_eq!(parts[0].1.ops.len(), 4);
     assert_eq!(parts[1].1.lines, vec![3, 4, 7, 8, 9, 10]);
 }
+
+// ---------------------------------------------------------------- kv-append
+
+fn string_history(rows: &[(u64, &str, &str, &str, Value)]) -> History {
+    let ops: Vec<(u64, &str, &str, Value)> = rows
+        .iter()
+        .map(|(p, kind, f, key, value)| (*p, *kind, *f, json!([key, value])))
+        .collect();
+    hist(&ops)
+}
+
+/// Porcupine's get/put/append with known answers: appends concurrent with each other
+/// may land in either order, but every read must agree with one order.
+#[test]
+fn kv_append_known_answers() {
+    let both_orders_seen = string_history(&[
+        (0, "invoke", "put", "x", json!("a")),
+        (0, "ok", "put", "x", json!("a")),
+        (1, "invoke", "append", "x", json!("b")),
+        (2, "invoke", "append", "x", json!("c")),
+        (1, "ok", "append", "x", json!("b")),
+        (2, "ok", "append", "x", json!("c")),
+        (3, "invoke", "get", "x", Value::Null),
+        (3, "ok", "get", "x", json!("acb")),
+        (4, "invoke", "get", "y", Value::Null),
+        (4, "ok", "get", "y", json!("")),
+    ]);
+    assert!(linearizable(&both_orders_seen, ModelKind::KvAppend));
+    // Two reads after both appends completed that disagree on their order.
+    let mut rows = vec![
+        (0, "invoke", "append", "x", json!("b")),
+        (1, "invoke", "append", "x", json!("c")),
+        (0, "ok", "append", "x", json!("b")),
+        (1, "ok", "append", "x", json!("c")),
+        (2, "invoke", "get", "x", Value::Null),
+        (2, "ok", "get", "x", json!("bc")),
+    ];
+    rows.push((3, "invoke", "read", "x", Value::Null));
+    rows.push((3, "ok", "read", "x", json!("cb")));
+    assert!(!linearizable(&string_history(&rows), ModelKind::KvAppend));
+    // An append of unknown outcome may or may not have happened; a failed one did not.
+    let unknown = string_history(&[
+        (0, "invoke", "append", "x", json!("z")),
+        (0, "info", "append", "x", json!("z")),
+        (1, "invoke", "get", "x", Value::Null),
+        (1, "ok", "get", "x", json!("z")),
+        (2, "invoke", "append", "x", json!("q")),
+        (2, "fail", "append", "x", json!("q")),
+        (3, "invoke", "write", "x", json!("w")),
+        (3, "ok", "write", "x", json!("w")),
+    ]);
+    assert!(linearizable(&unknown, ModelKind::KvAppend));
+    let failed_seen = string_history(&[
+        (0, "invoke", "append", "x", json!("q")),
+        (0, "fail", "append", "x", json!("q")),
+        (1, "invoke", "get", "x", Value::Null),
+        (1, "ok", "get", "x", json!("q")),
+    ]);
+    assert!(!linearizable(&failed_seen, ModelKind::KvAppend));
+}
+
+/// A small get/put/append history from a real execution (each call takes effect at a
+/// random point between its invoke and its completion), some of whose reads are then
+/// replaced by other strings, so that both answers occur.
+fn small_append_history(seed: u64, processes: usize, calls: usize) -> History {
+    let mut x = seed | 1;
+    let mut next = move |n: u64| {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x % n
+    };
+    let keys = ["x", "y"];
+    let mut state = std::collections::HashMap::<&str, String>::new();
+    // Per process: the call in flight, as (f, key, input, result once applied).
+    type InFlight<'a> = Option<(&'a str, &'a str, Value, Option<Value>)>;
+    let mut flight: Vec<InFlight> = vec![None; processes];
+    let mut rows: Vec<(u64, &str, &str, &str, Value)> = Vec::new();
+    let mut started = 0;
+    while started < calls || flight.iter().any(Option::is_some) {
+        let p = next(processes as u64) as usize;
+        match flight[p].take() {
+            None if started < calls => {
+                started += 1;
+                let key = keys[next(2) as usize];
+                let (f, input) = match next(3) {
+                    0 => ("get", Value::Null),
+                    1 => ("put", json!(["a", "b"][next(2) as usize])),
+                    _ => ("append", json!(["a", "b"][next(2) as usize])),
+                };
+                rows.push((p as u64, "invoke", f, key, input.clone()));
+                flight[p] = Some((f, key, input, None));
+            }
+            None => {}
+            Some((f, key, input, None)) => {
+                let value = state.entry(key).or_default();
+                let result = match f {
+                    "get" => json!(value.clone()),
+                    "put" => {
+                        *value = input.as_str().unwrap().to_string();
+                        input.clone()
+                    }
+                    _ => {
+                        value.push_str(input.as_str().unwrap());
+                        input.clone()
+                    }
+                };
+                flight[p] = Some((f, key, input, Some(result)));
+            }
+            Some((f, key, _, Some(result))) => {
+                let result = if f == "get" && next(4) == 0 {
+                    json!(["", "a", "ab", "ba", "b"][next(5) as usize])
+                } else {
+                    result
+                };
+                let kind = if f != "get" && next(6) == 0 {
+                    "info"
+                } else {
+                    "ok"
+                };
+                rows.push((p as u64, kind, f, key, result));
+            }
+        }
+    }
+    string_history(&rows)
+}
+
+/// Brute force on each key's calls alone (the model's state is one key's string).
+fn brute_force_by_key(history: &History) -> bool {
+    ["x", "y"].iter().all(|key| {
+        let ops = history
+            .ops
+            .iter()
+            .filter(|op| op.value.get(0) == Some(&json!(key)))
+            .cloned();
+        brute_force(&models::KvAppend, &History::from_ops(ops).unwrap())
+    })
+}
+
+proptest! {
+    #[test]
+    fn kv_append_agrees_with_brute_force(
+        seed in any::<u64>(),
+        processes in 1usize..4,
+        calls in 1usize..=7,
+    ) {
+        let history = small_append_history(seed, processes, calls);
+        prop_assert_eq!(
+            linearizable(&history, ModelKind::KvAppend),
+            brute_force_by_key(&history)
+        );
+    }
+}
+
+#[test]
+fn kv_append_differential_test_sees_both_answers() {
+    let (mut yes, mut no) = (0, 0);
+    for seed in 0..300 {
+        if brute_force_by_key(&small_append_history(seed, 3, 7)) {
+            yes += 1;
+        } else {
+            no += 1;
+        }
+    }
+    assert!(yes > 20 && no > 20, "{yes} linearizable, {no} not");
+}

@@ -179,3 +179,29 @@ fn json_lines_still_read_as_json_lines() {
     assert_eq!(Format::detect(text), Format::JsonLines);
     assert_eq!(parse_any(text).unwrap().history.ops.len(), 2);
 }
+
+/// Porcupine's key-value test log shape (`:key` beside `:value`, get/put/append) under
+/// the `kv-append` model, with a non-linearizable append order caught.
+#[test]
+fn porcupine_key_value_logs_check_under_kv_append() {
+    let text = r#"
+{:process 0, :type :invoke, :f :put, :key "1", :value "x"}
+{:process 0, :type :ok, :f :put, :key "1", :value "x"}
+{:process 1, :type :invoke, :f :append, :key "1", :value "y"}
+{:process 2, :type :invoke, :f :append, :key "1", :value "z"}
+{:process 1, :type :ok, :f :append, :key "1", :value "y"}
+{:process 2, :type :ok, :f :append, :key "1", :value "z"}
+{:process 3, :type :invoke, :f :get, :key "1", :value nil}
+{:process 3, :type :ok, :f :get, :key "1", :value "xzy"}
+{:process 4, :type :invoke, :f :get, :key "2", :value nil}
+{:process 4, :type :ok, :f :get, :key "2", :value ""}
+"#;
+    assert!(linearizable(text, ModelKind::KvAppend));
+    let disagreeing = format!(
+        "{text}{}",
+        r#"{:process 5, :type :invoke, :f :get, :key "1", :value nil}
+{:process 5, :type :ok, :f :get, :key "1", :value "xyz"}
+"#
+    );
+    assert!(!linearizable(&disagreeing, ModelKind::KvAppend));
+}

@@ -1,6 +1,7 @@
 //! The models histories are checked against, one file each, and the names `--model`
 //! takes.
 
+mod append;
 mod kv;
 mod leadership;
 mod multi;
@@ -15,6 +16,7 @@ use crate::history::{Call, Outcome};
 
 use super::value::{Interner, ValueId};
 
+pub use append::{AppendOp, KvAppend, StringOp};
 pub use kv::{Kv, KvOp};
 pub use leadership::{Leadership, LeadershipCall, LeadershipOp, LeadershipState};
 pub use multi::{Micro, Multi, MultiState};
@@ -29,6 +31,8 @@ pub enum ModelKind {
     CasRegister,
     /// A map of independent registers, checked key by key.
     Kv,
+    /// Porcupine's map of strings with get, put and append, checked key by key.
+    KvAppend,
     /// A map with atomic multi-key transactions, checked whole.
     Multi,
     /// Elections with terms and guarded commits.
@@ -39,10 +43,11 @@ pub enum ModelKind {
 
 impl ModelKind {
     /// Every model, in the order help texts list them.
-    pub const ALL: [ModelKind; 6] = [
+    pub const ALL: [ModelKind; 7] = [
         ModelKind::Register,
         ModelKind::CasRegister,
         ModelKind::Kv,
+        ModelKind::KvAppend,
         ModelKind::Multi,
         ModelKind::Leadership,
         ModelKind::LeadershipExclusive,
@@ -54,6 +59,7 @@ impl ModelKind {
             ModelKind::Register => "register",
             ModelKind::CasRegister => "cas-register",
             ModelKind::Kv => "kv",
+            ModelKind::KvAppend => "kv-append",
             ModelKind::Multi => "multi",
             ModelKind::Leadership => "leadership",
             ModelKind::LeadershipExclusive => "leadership-exclusive",
@@ -70,7 +76,7 @@ impl fmt::Display for ModelKind {
 /// A model name that `--model` does not know.
 #[derive(Debug, Clone, thiserror::Error)]
 #[error(
-    "unknown model {0:?}; known: register, cas-register, kv, multi, leadership, leadership-exclusive"
+    "unknown model {0:?}; known: register, cas-register, kv, kv-append, multi, leadership, leadership-exclusive"
 )]
 pub struct UnknownModel(pub String);
 

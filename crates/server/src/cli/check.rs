@@ -14,11 +14,13 @@ use ballot_check::{Budget, Exhausted, ModelKind, Report, Verdict, check, render_
 /// Arguments of `ballot check`.
 #[derive(Debug, clap::Args)]
 pub struct CheckArgs {
-    /// The history: JSON lines in Jepsen's op shape (`-` reads standard input). Several
-    /// files (the histories of several hosts, timed by one clock) are merged by time.
+    /// The history: JSON lines in Jepsen's op shape, Jepsen's EDN, or Jepsen's log lines
+    /// (`-` reads standard input). Several files (the histories of several hosts, timed
+    /// by one clock) are merged by time.
     #[arg(required = true, num_args = 1..)]
     pub files: Vec<PathBuf>,
-    /// The model: register, cas-register, kv, multi, leadership or leadership-exclusive.
+    /// The model: register, cas-register, kv, kv-append, multi, leadership or
+    /// leadership-exclusive.
     #[arg(long, short)]
     pub model: ModelKind,
     /// Give up with "unknown" (exit 2) after this long, e.g. 30s, 2m, 500ms.
