@@ -128,6 +128,10 @@ pub fn check(history: &History, kind: ModelKind, budget: &Budget) -> Result<Repo
         ModelKind::Kv => check_with(&models::Kv, history, budget),
         ModelKind::KvAppend => check_with(&models::KvAppend, history, budget),
         ModelKind::Multi => check_with(&models::Multi, history, budget),
+        ModelKind::Mutex => check_with(&models::Mutex, history, budget),
+        ModelKind::Set => check_with(&models::Set, history, budget),
+        ModelKind::FifoQueue => check_with(&models::Queue { fifo: true }, history, budget),
+        ModelKind::UnorderedQueue => check_with(&models::Queue { fifo: false }, history, budget),
         ModelKind::Leadership => check_by_election(&models::Leadership::PER_TERM, history, budget),
         ModelKind::LeadershipExclusive => {
             check_by_election(&models::Leadership::EXCLUSIVE, history, budget)

@@ -3,7 +3,7 @@
 //! property tests (generated histories are linearizable, mutated ones are not, and the
 //! checker agrees with brute force on small histories).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::time::Duration;
 
 use ballot_check::history::generate::{GenConfig, Mutation, generate, mutate};
@@ -1216,4 +1216,276 @@ fn kv_append_differential_test_sees_both_answers() {
         }
     }
     assert!(yes > 20 && no > 20, "{yes} linearizable, {no} not");
+}
+
+// ---------------------------------------------------------------- Knossos's other models
+
+/// A tiny xorshift, for the generators below.
+struct Dice(u64);
+
+impl Dice {
+    fn roll(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0 % n
+    }
+}
+
+/// A small history from a real execution: each call takes effect (`apply` gives its
+/// outcome and result) at a random point between its invoke and its completion; some
+/// completions are then `info`, and `scramble` may replace an ok result, so that both
+/// answers occur.
+fn executed<S: Default>(
+    seed: u64,
+    processes: usize,
+    calls: usize,
+    choose: impl Fn(&mut Dice) -> (&'static str, Value),
+    apply: impl Fn(&mut S, &str, &Value, &mut Dice) -> (&'static str, Value),
+    scramble: impl Fn(&str, &mut Dice) -> Option<Value>,
+) -> History {
+    let mut dice = Dice(seed | 1);
+    let mut state = S::default();
+    type InFlight = Option<(&'static str, Value, Option<(&'static str, Value)>)>;
+    let mut flight: Vec<InFlight> = vec![None; processes];
+    let mut rows: Vec<(u64, &str, &str, Value)> = Vec::new();
+    let mut started = 0;
+    while started < calls || flight.iter().any(Option::is_some) {
+        let p = dice.roll(processes as u64) as usize;
+        match flight[p].take() {
+            None if started < calls => {
+                started += 1;
+                let (f, input) = choose(&mut dice);
+                rows.push((p as u64, "invoke", f, input.clone()));
+                flight[p] = Some((f, input, None));
+            }
+            None => {}
+            Some((f, input, None)) => {
+                let done = apply(&mut state, f, &input, &mut dice);
+                flight[p] = Some((f, input, Some(done)));
+            }
+            Some((f, input, Some((kind, result)))) => {
+                let (kind, result) = if dice.roll(7) == 0 {
+                    ("info", input)
+                } else if dice.roll(4) == 0 {
+                    match scramble(f, &mut dice) {
+                        Some(other) => ("ok", other),
+                        None => (kind, result),
+                    }
+                } else {
+                    (kind, result)
+                };
+                rows.push((p as u64, kind, f, result));
+            }
+        }
+    }
+    hist(&rows)
+}
+
+fn mutex_history(seed: u64, processes: usize, calls: usize) -> History {
+    executed::<bool>(
+        seed,
+        processes,
+        calls,
+        |d| (["acquire", "release"][d.roll(2) as usize], Value::Null),
+        |held, f, _, _| match (f, *held) {
+            ("acquire", false) => {
+                *held = true;
+                ("ok", Value::Null)
+            }
+            ("release", true) => {
+                *held = false;
+                ("ok", Value::Null)
+            }
+            _ => ("fail", Value::Null),
+        },
+        |_, _| Some(Value::Null),
+    )
+}
+
+fn set_history(seed: u64, processes: usize, calls: usize) -> History {
+    executed::<std::collections::BTreeSet<u64>>(
+        seed,
+        processes,
+        calls,
+        |d| match d.roll(2) {
+            0 => ("add", json!(d.roll(3))),
+            _ => ("read", Value::Null),
+        },
+        |set, f, input, _| match f {
+            "add" => {
+                set.insert(input.as_u64().unwrap());
+                ("ok", input.clone())
+            }
+            _ => ("ok", json!(set.iter().rev().collect::<Vec<_>>())),
+        },
+        |f, d| (f == "read").then(|| json!((0..3).filter(|_| d.roll(2) == 0).collect::<Vec<_>>())),
+    )
+}
+
+fn queue_history(seed: u64, processes: usize, calls: usize, fifo: bool) -> History {
+    executed::<VecDeque<u64>>(
+        seed,
+        processes,
+        calls,
+        |d| match d.roll(2) {
+            0 => ("enqueue", json!(d.roll(3))),
+            _ => ("dequeue", Value::Null),
+        },
+        |queue, f, input, d| match f {
+            "enqueue" => {
+                queue.push_back(input.as_u64().unwrap());
+                ("ok", input.clone())
+            }
+            _ if queue.is_empty() => ("ok", Value::Null),
+            _ if fifo => ("ok", json!(queue.pop_front())),
+            _ => {
+                let at = d.roll(queue.len() as u64) as usize;
+                ("ok", json!(queue.remove(at)))
+            }
+        },
+        |f, d| {
+            (f == "dequeue")
+                .then(|| [Value::Null, json!(0), json!(1), json!(2)][d.roll(4) as usize].clone())
+        },
+    )
+}
+
+#[test]
+fn knossos_models_known_answers() {
+    let lock = |rows: &[(u64, &str, &str)]| {
+        hist(
+            &rows
+                .iter()
+                .map(|(p, k, f)| (*p, *k, *f, Value::Null))
+                .collect::<Vec<_>>(),
+        )
+    };
+    let handed_over = lock(&[
+        (0, "invoke", "acquire"),
+        (0, "ok", "acquire"),
+        (1, "invoke", "acquire"),
+        (0, "invoke", "release"),
+        (0, "ok", "release"),
+        (1, "ok", "acquire"),
+    ]);
+    assert!(linearizable(&handed_over, ModelKind::Mutex));
+    let both_hold = lock(&[
+        (0, "invoke", "acquire"),
+        (0, "ok", "acquire"),
+        (1, "invoke", "acquire"),
+        (1, "ok", "acquire"),
+    ]);
+    assert!(!linearizable(&both_hold, ModelKind::Mutex));
+
+    let set = hist(&[
+        (0, "invoke", "add", json!(1)),
+        (0, "ok", "add", json!(1)),
+        (1, "invoke", "add", json!(2)),
+        (2, "invoke", "read", Value::Null),
+        (2, "ok", "read", json!([1])),
+        (1, "ok", "add", json!(2)),
+        (2, "invoke", "read", Value::Null),
+        (2, "ok", "read", json!([2, 1])),
+    ]);
+    assert!(linearizable(&set, ModelKind::Set));
+    let lost = hist(&[
+        (0, "invoke", "add", json!(1)),
+        (0, "ok", "add", json!(1)),
+        (2, "invoke", "read", Value::Null),
+        (2, "ok", "read", json!([])),
+    ]);
+    assert!(!linearizable(&lost, ModelKind::Set));
+
+    let queue = |order: [u64; 2]| {
+        hist(&[
+            (0, "invoke", "enqueue", json!(1)),
+            (0, "ok", "enqueue", json!(1)),
+            (0, "invoke", "enqueue", json!(2)),
+            (0, "ok", "enqueue", json!(2)),
+            (1, "invoke", "dequeue", Value::Null),
+            (1, "ok", "dequeue", json!(order[0])),
+            (1, "invoke", "dequeue", Value::Null),
+            (1, "ok", "dequeue", json!(order[1])),
+            (1, "invoke", "dequeue", Value::Null),
+            (1, "ok", "dequeue", Value::Null),
+        ])
+    };
+    assert!(linearizable(&queue([1, 2]), ModelKind::FifoQueue));
+    assert!(!linearizable(&queue([2, 1]), ModelKind::FifoQueue));
+    assert!(linearizable(&queue([2, 1]), ModelKind::UnorderedQueue));
+    assert!(!linearizable(&queue([2, 2]), ModelKind::UnorderedQueue));
+    // A FIFO dequeue of unknown outcome may have taken the head.
+    let took_head = hist(&[
+        (0, "invoke", "enqueue", json!(1)),
+        (0, "ok", "enqueue", json!(1)),
+        (0, "invoke", "enqueue", json!(2)),
+        (0, "ok", "enqueue", json!(2)),
+        (1, "invoke", "dequeue", Value::Null),
+        (1, "info", "dequeue", Value::Null),
+        (2, "invoke", "dequeue", Value::Null),
+        (2, "ok", "dequeue", json!(2)),
+    ]);
+    assert!(linearizable(&took_head, ModelKind::FifoQueue));
+}
+
+proptest! {
+    #[test]
+    fn knossos_models_agree_with_brute_force(
+        seed in any::<u64>(),
+        processes in 1usize..4,
+        calls in 1usize..=7,
+    ) {
+        let mutex = mutex_history(seed, processes, calls);
+        prop_assert_eq!(linearizable(&mutex, ModelKind::Mutex), brute_force(&models::Mutex, &mutex));
+        let set = set_history(seed, processes, calls);
+        prop_assert_eq!(linearizable(&set, ModelKind::Set), brute_force(&models::Set, &set));
+        for fifo in [true, false] {
+            let queue = queue_history(seed, processes, calls, fifo);
+            let kind = if fifo { ModelKind::FifoQueue } else { ModelKind::UnorderedQueue };
+            prop_assert_eq!(
+                linearizable(&queue, kind),
+                brute_force(&models::Queue { fifo }, &queue)
+            );
+        }
+    }
+}
+
+#[test]
+fn knossos_differential_tests_see_both_answers() {
+    type Generated = fn(u64, usize, usize) -> History;
+    type Brute = Box<dyn Fn(&History) -> bool>;
+    let cases: [(&str, Generated, Brute); 4] = [
+        (
+            "mutex",
+            mutex_history,
+            Box::new(|h| brute_force(&models::Mutex, h)),
+        ),
+        (
+            "set",
+            set_history,
+            Box::new(|h| brute_force(&models::Set, h)),
+        ),
+        (
+            "fifo-queue",
+            |s, p, c| queue_history(s, p, c, true),
+            Box::new(|h| brute_force(&models::Queue { fifo: true }, h)),
+        ),
+        (
+            "unordered-queue",
+            |s, p, c| queue_history(s, p, c, false),
+            Box::new(|h| brute_force(&models::Queue { fifo: false }, h)),
+        ),
+    ];
+    for (name, generate, brute) in cases {
+        let (mut yes, mut no) = (0, 0);
+        for seed in 0..300 {
+            if brute(&generate(seed, 3, 7)) {
+                yes += 1;
+            } else {
+                no += 1;
+            }
+        }
+        assert!(yes > 20 && no > 20, "{name}: {yes} linearizable, {no} not");
+    }
 }

@@ -5,7 +5,10 @@ mod append;
 mod kv;
 mod leadership;
 mod multi;
+mod mutex;
+mod queue;
 mod register;
+mod set;
 
 use std::fmt;
 use std::str::FromStr;
@@ -20,7 +23,10 @@ pub use append::{AppendOp, KvAppend, StringOp};
 pub use kv::{Kv, KvOp};
 pub use leadership::{Leadership, LeadershipCall, LeadershipOp, LeadershipState};
 pub use multi::{Micro, Multi, MultiState};
+pub use mutex::{Mutex, MutexOp};
+pub use queue::{Queue, QueueOp};
 pub use register::{RegOp, Register};
+pub use set::{Set, SetOp};
 
 /// The models `ballot check --model` knows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -35,6 +41,14 @@ pub enum ModelKind {
     KvAppend,
     /// A map with atomic multi-key transactions, checked whole.
     Multi,
+    /// Knossos's mutex: acquire and release.
+    Mutex,
+    /// Knossos's set: add and read.
+    Set,
+    /// Knossos's FIFO queue: enqueue and dequeue in order.
+    FifoQueue,
+    /// Knossos's unordered queue: enqueue, and dequeue of any element in it.
+    UnorderedQueue,
     /// Elections with terms and guarded commits.
     Leadership,
     /// [`ModelKind::Leadership`], and no new leader before the old one is revoked.
@@ -43,12 +57,16 @@ pub enum ModelKind {
 
 impl ModelKind {
     /// Every model, in the order help texts list them.
-    pub const ALL: [ModelKind; 7] = [
+    pub const ALL: [ModelKind; 11] = [
         ModelKind::Register,
         ModelKind::CasRegister,
         ModelKind::Kv,
         ModelKind::KvAppend,
         ModelKind::Multi,
+        ModelKind::Mutex,
+        ModelKind::Set,
+        ModelKind::FifoQueue,
+        ModelKind::UnorderedQueue,
         ModelKind::Leadership,
         ModelKind::LeadershipExclusive,
     ];
@@ -61,6 +79,10 @@ impl ModelKind {
             ModelKind::Kv => "kv",
             ModelKind::KvAppend => "kv-append",
             ModelKind::Multi => "multi",
+            ModelKind::Mutex => "mutex",
+            ModelKind::Set => "set",
+            ModelKind::FifoQueue => "fifo-queue",
+            ModelKind::UnorderedQueue => "unordered-queue",
             ModelKind::Leadership => "leadership",
             ModelKind::LeadershipExclusive => "leadership-exclusive",
         }
@@ -76,7 +98,7 @@ impl fmt::Display for ModelKind {
 /// A model name that `--model` does not know.
 #[derive(Debug, Clone, thiserror::Error)]
 #[error(
-    "unknown model {0:?}; known: register, cas-register, kv, kv-append, multi, leadership, leadership-exclusive"
+    "unknown model {0:?}; known: register, cas-register, kv, kv-append, multi, mutex, set, fifo-queue, unordered-queue, leadership, leadership-exclusive"
 )]
 pub struct UnknownModel(pub String);
 

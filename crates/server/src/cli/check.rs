@@ -19,8 +19,8 @@ pub struct CheckArgs {
     /// by one clock) are merged by time.
     #[arg(required = true, num_args = 1..)]
     pub files: Vec<PathBuf>,
-    /// The model: register, cas-register, kv, kv-append, multi, leadership or
-    /// leadership-exclusive.
+    /// The model: register, cas-register, kv, kv-append, multi, mutex, set, fifo-queue,
+    /// unordered-queue, leadership or leadership-exclusive.
     #[arg(long, short)]
     pub model: ModelKind,
     /// Give up with "unknown" (exit 2) after this long, e.g. 30s, 2m, 500ms.
