@@ -3,7 +3,7 @@
 //! Exit code 0 when it is, 1 when it is not (with the longest linearizable prefix and
 //! the ops that could not follow it), 2 when a budget ran out or the file is malformed.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -16,7 +16,8 @@ use ballot_check::{Budget, Exhausted, ModelKind, Report, Verdict, check, render_
 pub struct CheckArgs {
     /// The history: JSON lines in Jepsen's op shape, Jepsen's EDN, or Jepsen's log lines
     /// (`-` reads standard input). Several files (the histories of several hosts, timed
-    /// by one clock) are merged by time.
+    /// by one clock) are merged by time. A folder checks every file in it, one by one,
+    /// and prints a table.
     #[arg(required = true, num_args = 1..)]
     pub files: Vec<PathBuf>,
     /// The model: register, cas-register, kv, kv-append, multi, mutex, set, fifo-queue,
@@ -36,11 +37,16 @@ pub struct CheckArgs {
 
 /// Runs `ballot check`.
 pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
-    let history = merged(&args.files)?;
     let budget = Budget {
         time: args.time_limit,
         memory: args.memory_limit,
     };
+    if let [folder] = &args.files[..]
+        && folder.is_dir()
+    {
+        return check_folder(folder, args.model, &budget);
+    }
+    let history = merged(&args.files)?;
     let report = check(&history, args.model, &budget)
         .with_context(|| format!("checking {}", names(&args.files)))?;
     print!("{}", render(&report, &budget));
@@ -50,6 +56,61 @@ pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
         println!("picture: {}", path.display());
     }
     Ok(ExitCode::from(report.verdict.exit_code()))
+}
+
+/// Checks every file in `folder` (sorted by name) against `model`, each with the whole
+/// budget, and prints one row per file: its verdict, calls and time. The exit code is
+/// the worst verdict's: a violation (1) over an unknown or unreadable file (2) over
+/// linearizable (0).
+fn check_folder(folder: &Path, model: ModelKind, budget: &Budget) -> anyhow::Result<ExitCode> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(folder)
+        .with_context(|| format!("reading {}", folder.display()))?
+        .filter_map(|entry| entry.ok().map(|e| e.path()))
+        .filter(|path| path.is_file())
+        .collect();
+    files.sort();
+    anyhow::ensure!(!files.is_empty(), "{} holds no files", folder.display());
+    let width = files
+        .iter()
+        .map(|f| f.file_name().map_or(0, |n| n.to_string_lossy().len()))
+        .max()
+        .unwrap_or(4)
+        .max(4);
+    println!(
+        "{:<width$}  {:<18}  {:>9}  {:>9}",
+        "file", "verdict", "calls", "seconds"
+    );
+    let mut worst = 0u8;
+    for file in &files {
+        let name = file
+            .file_name()
+            .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+        let (verdict, calls, seconds, code) = match super::history::read(file)
+            .map_err(|e| format!("{e:#}"))
+            .and_then(|history| check(&history, model, budget).map_err(|e| e.to_string()))
+        {
+            Ok(report) => {
+                let word = match report.verdict {
+                    Verdict::Linearizable => "linearizable",
+                    Verdict::NotLinearizable(_) => "not linearizable",
+                    Verdict::Unknown(_) => "unknown",
+                };
+                (
+                    word.to_string(),
+                    report.stats.calls.to_string(),
+                    format!("{:.3}", report.stats.elapsed.as_secs_f64()),
+                    report.verdict.exit_code(),
+                )
+            }
+            Err(why) => (format!("unreadable: {why}"), "-".into(), "-".into(), 2),
+        };
+        println!("{name:<width$}  {verdict:<18}  {calls:>9}  {seconds:>9}");
+        worst = match (worst, code) {
+            (1, _) | (_, 1) => 1,
+            (a, b) => a.max(b),
+        };
+    }
+    Ok(ExitCode::from(worst))
 }
 
 /// The histories in `files`, as one: every op of each, in time order (a file's own

@@ -413,3 +413,30 @@ fn check_and_history_read_jepsen_edn() {
     assert!(!ok);
     assert!(err.contains("line 2, column"), "{err}");
 }
+
+/// `ballot check --model M DIR/` checks every file and exits with the worst verdict.
+#[test]
+fn check_a_folder_prints_a_table_and_exits_with_the_worst_verdict() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = "{:type :invoke, :f :write, :value 1, :process 0}\n{:type :ok, :f :write, :value 1, :process 0}\n{:type :invoke, :f :read, :value nil, :process 1}\n{:type :ok, :f :read, :value 1, :process 1}\n";
+    let bad = good.replace(":ok, :f :read, :value 1", ":ok, :f :read, :value 2");
+    std::fs::write(dir.path().join("a-good.edn"), good).unwrap();
+    let folder = dir.path().to_str().unwrap();
+    let (ok, out, err) = ballot(&["check", folder, "--model", "register"]);
+    assert!(ok, "{out}{err}");
+    assert!(
+        out.contains("a-good.edn") && out.contains("linearizable"),
+        "{out}"
+    );
+    std::fs::write(dir.path().join("b-bad.edn"), bad).unwrap();
+    std::fs::write(dir.path().join("c-broken.edn"), "{:type").unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_ballot"))
+        .args(["check", folder, "--model", "register"])
+        .output()
+        .unwrap();
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{table}");
+    assert!(table.contains("not linearizable"), "{table}");
+    assert!(table.contains("unreadable"), "{table}");
+    assert_eq!(table.lines().count(), 4, "{table}");
+}
