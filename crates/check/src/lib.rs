@@ -84,11 +84,26 @@ use wgl::{Found, Limits, SearchStats};
 pub struct Budget {
     /// Wall time for the whole check.
     pub time: Duration,
-    /// Estimated bytes of the search's cache and stack for one part of the history.
+    /// Estimated bytes of the search's cache and stack for one part of the history (each
+    /// worker thread searches one part at a time, so up to `threads` times this at once).
     pub memory: usize,
+    /// Worker threads for a history that splits into parts (by key); `0` for one per
+    /// core. Parts are handed out in order and the first violation stops the handing
+    /// out, so the verdict and the violation reported are the ones a single thread finds.
+    pub threads: usize,
 }
 
 impl Budget {
+    /// The worker threads for a history of `parts` parts: as many as asked (one per core
+    /// for `0`), never more than the parts.
+    pub fn workers(&self, parts: usize) -> usize {
+        let wanted = match self.threads {
+            0 => std::thread::available_parallelism().map_or(1, std::num::NonZero::get),
+            n => n,
+        };
+        wanted.min(parts).max(1)
+    }
+
     /// The default time limit: long enough for 100k-op histories (see the benchmark),
     /// short enough that a pathological history gives up within a coffee.
     pub const DEFAULT_TIME: Duration = Duration::from_secs(120);
@@ -101,6 +116,7 @@ impl Default for Budget {
         Budget {
             time: Self::DEFAULT_TIME,
             memory: Self::DEFAULT_MEMORY,
+            threads: 0,
         }
     }
 }
@@ -143,11 +159,16 @@ pub fn check(history: &History, kind: ModelKind, budget: &Budget) -> Result<Repo
 /// has its own leaders and terms, so a host running several is one history per election,
 /// split by the invoke field [`history::ELECTION_FIELD`] (a history without it is one
 /// election). The budget's time covers all of them; the first violation is the answer.
-pub fn check_by_election<M: Model>(
+pub fn check_by_election<M>(
     model: &M,
     history: &History,
     budget: &Budget,
-) -> Result<Report, CheckError> {
+) -> Result<Report, CheckError>
+where
+    M: Model + Sync,
+    M::Op: Sync,
+    M::State: Send,
+{
     let mut parts = history.split_by(history::ELECTION_FIELD);
     if parts.len() == 1 {
         return check_with(model, &parts.remove(0).1, budget);
@@ -158,7 +179,7 @@ pub fn check_by_election<M: Model>(
     for (election, part) in &parts {
         let left = Budget {
             time: budget.time.saturating_sub(started.elapsed()),
-            memory: budget.memory,
+            ..*budget
         };
         let report = check_with(model, part, &left)?;
         stats.calls += report.stats.calls;
@@ -197,11 +218,12 @@ pub fn check_by_election<M: Model>(
 }
 
 /// Checks `history` against `model`.
-pub fn check_with<M: Model>(
-    model: &M,
-    history: &History,
-    budget: &Budget,
-) -> Result<Report, CheckError> {
+pub fn check_with<M>(model: &M, history: &History, budget: &Budget) -> Result<Report, CheckError>
+where
+    M: Model + Sync,
+    M::Op: Sync,
+    M::State: Send,
+{
     let started = Instant::now();
     let limits = Limits {
         deadline: started + budget.time,
@@ -232,9 +254,13 @@ pub fn check_with<M: Model>(
     };
     let mut search_stats = SearchStats::default();
     let mut verdict = Verdict::Linearizable;
-    for (key, part) in &parts {
-        let mut part_stats = SearchStats::default();
-        let found = wgl::search(model, part, limits, None, &mut part_stats);
+    let parts: Vec<(Option<ValueId>, Part<M::Op>)> = parts.into_iter().collect();
+    let searched = search_parts(model, &parts, limits, budget.workers(parts.len()));
+    for ((key, part), outcome) in parts.iter().zip(searched) {
+        // Parts after the first violation may not have been searched.
+        let Some((found, part_stats)) = outcome else {
+            break;
+        };
         search_stats.configurations += part_stats.configurations;
         search_stats.peak_bytes = search_stats.peak_bytes.max(part_stats.peak_bytes);
         match found {
@@ -271,6 +297,64 @@ pub fn check_with<M: Model>(
         verdict,
         stats,
     })
+}
+
+/// Searches each part on up to `threads` threads: the outcome of each part searched, in
+/// part order. Parts are handed out in order; after a violation no more are handed out,
+/// and the ones in flight finish, so every part before the first violating one has an
+/// outcome, as when one thread searches them all in order.
+#[allow(clippy::type_complexity)]
+fn search_parts<M>(
+    model: &M,
+    parts: &[(Option<ValueId>, Part<M::Op>)],
+    limits: Limits,
+    threads: usize,
+) -> Vec<Option<(Found<M::State>, SearchStats)>>
+where
+    M: Model + Sync,
+    M::Op: Sync,
+    M::State: Send,
+{
+    let search = |part: &Part<M::Op>| {
+        let mut stats = SearchStats::default();
+        let found = wgl::search(model, part, limits, None, &mut stats);
+        (found, stats)
+    };
+    if threads <= 1 {
+        let mut outcomes = Vec::with_capacity(parts.len());
+        for (_, part) in parts {
+            let outcome = search(part);
+            let violated = matches!(outcome.0, Found::NotLinearizable { .. });
+            outcomes.push(Some(outcome));
+            if violated {
+                break;
+            }
+        }
+        outcomes.resize_with(parts.len(), || None);
+        return outcomes;
+    }
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let outcomes = std::sync::Mutex::new((0..parts.len()).map(|_| None).collect::<Vec<_>>());
+    std::thread::scope(|scope| {
+        for _ in 0..threads {
+            scope.spawn(|| {
+                use std::sync::atomic::Ordering::SeqCst;
+                while !stop.load(SeqCst) {
+                    let index = next.fetch_add(1, SeqCst);
+                    let Some((_, part)) = parts.get(index) else {
+                        break;
+                    };
+                    let outcome = search(part);
+                    if matches!(outcome.0, Found::NotLinearizable { .. }) {
+                        stop.store(true, SeqCst);
+                    }
+                    outcomes.lock().unwrap_or_else(|p| p.into_inner())[index] = Some(outcome);
+                }
+            });
+        }
+    });
+    outcomes.into_inner().unwrap_or_else(|p| p.into_inner())
 }
 
 /// What turning search indices back into readable ops needs.

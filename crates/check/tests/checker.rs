@@ -638,14 +638,14 @@ fn budgets_give_unknown_not_a_hang() {
     });
     let tiny_time = Budget {
         time: Duration::ZERO,
-        memory: Budget::DEFAULT_MEMORY,
+        ..Budget::default()
     };
     let report = check(&h, ModelKind::CasRegister, &tiny_time).expect("readable");
     assert!(matches!(report.verdict, Verdict::Unknown(Exhausted::Time)));
     assert_eq!(report.verdict.exit_code(), 2);
     let tiny_memory = Budget {
-        time: Budget::DEFAULT_TIME,
         memory: 1,
+        ..Budget::default()
     };
     let report = check(&h, ModelKind::CasRegister, &tiny_memory).expect("readable");
     assert!(matches!(
@@ -1487,5 +1487,34 @@ fn knossos_differential_tests_see_both_answers() {
             }
         }
         assert!(yes > 20 && no > 20, "{name}: {yes} linearizable, {no} not");
+    }
+}
+
+proptest! {
+    /// Keyed histories checked on four threads give the verdict, and the violation, that
+    /// one thread gives.
+    #[test]
+    fn parallel_parts_give_the_sequential_verdict(
+        seed in any::<u64>(),
+        processes in 1usize..6,
+        calls in 1usize..200,
+        keys in 2u64..8,
+        mutate_it in any::<bool>(),
+    ) {
+        let mut history = generate(&GenConfig {
+            processes, calls, keys: Some(keys), info_share: 0.1, cas: true, value_domain: None, seed,
+        });
+        if mutate_it {
+            history = mutate(&history, Mutation::ReadNeverWritten, true, seed);
+        }
+        let on = |threads| {
+            let budget = Budget { threads, ..Budget::default() };
+            check(&history, ModelKind::Kv, &budget).expect("readable").verdict
+        };
+        let (one, four) = (on(1), on(4));
+        prop_assert_eq!(one.exit_code(), four.exit_code());
+        if let (Verdict::NotLinearizable(a), Verdict::NotLinearizable(b)) = (&one, &four) {
+            prop_assert_eq!(&a.partition, &b.partition);
+        }
     }
 }

@@ -133,6 +133,8 @@ impl fmt::Display for Failure {
 const BUDGET: Budget = Budget {
     time: Duration::from_secs(20),
     memory: 256 << 20,
+    // A simulation run checks many small histories; one thread each.
+    threads: 1,
 };
 
 /// Checks the data history (`kv`) and the ballot and lease histories (`leadership`).

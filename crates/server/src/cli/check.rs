@@ -30,6 +30,10 @@ pub struct CheckArgs {
     /// Give up with "unknown" (exit 2) when the search's cache outgrows this, e.g. 512MiB.
     #[arg(long, default_value = "2GiB", value_parser = parse_bytes)]
     pub memory_limit: usize,
+    /// Worker threads for a history that splits by key (`kv`, `kv-append`): 0 for one
+    /// per core. The verdict does not depend on it.
+    #[arg(long, default_value_t = 0)]
+    pub threads: usize,
     /// On a violation, also draw it as an SVG picture at this path.
     #[arg(long, value_name = "PATH")]
     pub svg: Option<PathBuf>,
@@ -40,6 +44,7 @@ pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
     let budget = Budget {
         time: args.time_limit,
         memory: args.memory_limit,
+        threads: args.threads,
     };
     if let [folder] = &args.files[..]
         && folder.is_dir()

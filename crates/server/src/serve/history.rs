@@ -112,6 +112,8 @@ fn check_history(history: &History, complete: bool, recorded: usize) -> ApiResul
     let budget = Budget {
         time: CHECK_TIME,
         memory: CHECK_MEMORY,
+        // The leadership history is checked election by election, on the blocking pool.
+        threads: 1,
     };
     let report = ballot_check::check(history, ModelKind::Leadership, &budget).map_err(|error| {
         ApiError::new(
