@@ -4,7 +4,9 @@
 //! models: the time and peak heap of checking, against the baseline of parsing the same
 //! file in the same run. Then an info-share sweep (0%, 5%, 20%) at 10k calls, and the
 //! growth factors between sizes. Every check must give a definite verdict within the
-//! default budget, or the bench fails.
+//! default budget, or the bench fails. Those run on one thread; then the largest kv
+//! history (20 processes) is checked on 1 and on 2 worker threads, its keys' parts
+//! searched side by side.
 //!
 //! Ends with one summary line per figure: `name value unit ratio-to-baseline`, where the
 //! baseline is the parse of the same history (time for times, peak heap for memory;
@@ -79,6 +81,8 @@ struct Case {
     name: String,
     model: ModelKind,
     config: GenConfig,
+    /// Worker threads for the parts of a keyed history.
+    threads: usize,
 }
 
 struct Figures {
@@ -105,8 +109,13 @@ fn run(case: &Case) -> Figures {
         parsed = Some(history);
     }
     let history = parsed.expect("parsed");
-    let (report, check_time, check_peak) =
-        measure(|| check(&history, case.model, &Budget::default()).expect("readable"));
+    let (report, check_time, check_peak) = measure(|| {
+        let budget = Budget {
+            threads: case.threads,
+            ..Budget::default()
+        };
+        check(&history, case.model, &budget).expect("readable")
+    });
     let s = &report.stats;
     eprintln!(
         "{:<32} {:>7} lines  parse {:>9.2?}  check {:>9.2?}  peak {:>7.1} MiB  ({} parts, {} configurations; info: {} pruned, {} promoted, {} open)",
@@ -156,6 +165,7 @@ fn case(model: ModelKind, calls: usize, processes: usize, info_share: f64) -> Ca
             value_domain: None,
             seed: 0x5eed ^ calls as u64 ^ ((processes as u64) << 32),
         },
+        threads: 1,
     }
 }
 
@@ -175,6 +185,15 @@ fn main() {
             }
         }
     }
+    // Threads: the largest kv history with 20 processes, on 1 and on 2 workers.
+    let largest = *sizes.last().expect("sizes");
+    let on = |threads| {
+        let mut case = case(ModelKind::Kv, largest, 20, 0.05);
+        case.name = format!("{}/threads{threads}", case.name);
+        case.threads = threads;
+        run(&case)
+    };
+    let (one, two) = (on(1), on(2));
     let mut sweep = Vec::new();
     for model in [ModelKind::Register, ModelKind::Kv] {
         for info in [0.0, 0.05, 0.20] {
@@ -200,6 +219,18 @@ fn main() {
             f.check_peak as f64 / f.parse_peak.max(1) as f64
         );
     }
+    println!(
+        "{}/time-2-threads-vs-1 {:.3} ms {:.2}",
+        two.name,
+        two.check.as_secs_f64() * 1e3,
+        two.check.as_secs_f64() / one.check.as_secs_f64()
+    );
+    println!(
+        "{}/peak-heap-2-threads-vs-1 {:.2} MiB {:.2}",
+        two.name,
+        two.check_peak as f64 / 1048576.0,
+        two.check_peak as f64 / one.check_peak.max(1) as f64
+    );
     // Growth: each size against the one 10x smaller, same model and processes.
     for pair in figures.windows(2) {
         let (small, big) = (&pair[0], &pair[1]);
