@@ -232,7 +232,7 @@ where
     let calls = history.calls();
     let mut values = Interner::default();
     let mut compiled = Vec::with_capacity(calls.len());
-    for (index, call) in calls.iter().enumerate() {
+    for call in &calls {
         let op = model
             .compile(call, &mut values)
             .map_err(|message| CheckError::Model {
@@ -240,8 +240,12 @@ where
                 model: model.name(),
                 message,
             })?;
-        compiled.push((index, op));
+        compiled.push(op);
     }
+    // The ops as compiled, for reports: the search's may have merged values.
+    let originals = compiled.clone();
+    model.merge_unobserved(&mut compiled, &mut values);
+    let compiled = compiled.into_iter().enumerate().collect();
     let (parts, prepared) = prepare::prepare(model, &calls, compiled);
     let mut stats = Stats {
         calls: calls.len(),
@@ -283,6 +287,7 @@ where
                     calls: &calls,
                     values: &values,
                     part,
+                    originals: &originals,
                 };
                 verdict = Verdict::NotLinearizable(Box::new(context.violation(partition, deepest)));
                 break;
@@ -364,6 +369,8 @@ struct Context<'a, M: Model> {
     calls: &'a [Call],
     values: &'a Interner,
     part: &'a Part<M::Op>,
+    /// Each call's op before values were merged: what reports show.
+    originals: &'a [M::Op],
 }
 
 impl<M: Model> Context<'_, M> {
@@ -372,7 +379,7 @@ impl<M: Model> Context<'_, M> {
         let call = &self.calls[search_op.call];
         OpView {
             process: call.process,
-            text: self.model.show_op(&search_op.op, self.values),
+            text: self.model.show_op(self.original(op), self.values),
             outcome: match call.outcome {
                 Outcome::Ok(_) => "ok",
                 Outcome::Fail => "fail",
@@ -401,19 +408,42 @@ impl<M: Model> Context<'_, M> {
                 unplaced: Vec::new(),
             };
         };
+        // The states the ops as compiled go through (the search's may hold merged
+        // values); the search's own if they do not replay (they always should).
+        let mut replayed = Vec::with_capacity(deepest.linearized.len());
+        let mut current = self.model.init();
+        for (op, _) in &deepest.linearized {
+            match self.model.step(&current, self.original(*op)) {
+                Some(next) => {
+                    current = next;
+                    replayed.push(current.clone());
+                }
+                None => break,
+            }
+        }
+        let (states, last): (Vec<&M::State>, &M::State) =
+            if replayed.len() == deepest.linearized.len() {
+                (replayed.iter().collect(), &current)
+            } else {
+                (
+                    deepest.linearized.iter().map(|(_, after)| after).collect(),
+                    &deepest.state,
+                )
+            };
         let linearized = deepest
             .linearized
             .iter()
-            .map(|(op, after)| Placed {
+            .zip(&states)
+            .map(|((op, _), after)| Placed {
                 op: self.view(*op),
                 state_after: self.model.show_state(after, self.values),
             })
             .collect();
         let mut unplaced = Vec::new();
         let reason = |op: u32| {
-            let model_op = &self.part.ops[op as usize].op;
-            match self.model.step(&deepest.state, model_op) {
-                None => self.model.explain(&deepest.state, model_op, self.values),
+            let model_op = self.original(op);
+            match self.model.step(last, model_op) {
+                None => self.model.explain(last, model_op, self.values),
                 Some(_) => "possible here, but no linearization continues after it".to_string(),
             }
         };
@@ -441,8 +471,13 @@ impl<M: Model> Context<'_, M> {
             partition,
             required,
             linearized,
-            state: self.model.show_state(&deepest.state, self.values),
+            state: self.model.show_state(last, self.values),
             unplaced,
         }
+    }
+
+    /// Op `op` of the part as compiled, before values were merged.
+    fn original(&self, op: u32) -> &M::Op {
+        &self.originals[self.part.ops[op as usize].call]
     }
 }

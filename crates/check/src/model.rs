@@ -77,6 +77,22 @@ pub trait Model {
         matches!(self.footprint(op), Footprint::Bindings { writes, .. } if writes.is_empty())
     }
 
+    /// Symmetry: gives every value that no op can tell apart from another one id, before
+    /// the search. For a register, a write of a value that no read returns and no cas
+    /// expects leaves a state every later op treats alike, whichever such value it was;
+    /// with one id for all of them, configurations that differ only in which unread
+    /// value is current are one configuration in the cache, and the search does not
+    /// explore their orders again. `values` interns the shared id. Default: nothing.
+    fn merge_unobserved(&self, _ops: &mut [Self::Op], _values: &mut Interner) {}
+
+    /// An op (not read-only) that may be linearized at once in `state`, with no
+    /// alternative tried, when it succeeds there: as for read-only ops, this must hold
+    /// only when moving `op` to this point, from wherever a linearization would place it,
+    /// keeps that linearization valid. Default: none.
+    fn forces_at(&self, _state: &Self::State, _op: &Self::Op) -> bool {
+        false
+    }
+
     /// Bytes a cached state takes beyond `size_of::<State>()`, for the memory budget.
     fn state_heap_bytes(&self, _state: &Self::State) -> usize {
         0

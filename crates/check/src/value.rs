@@ -12,6 +12,9 @@ pub struct ValueId(pub u32);
 impl ValueId {
     /// JSON `null`: the initial value of every register and key.
     pub const NULL: ValueId = ValueId(0);
+    /// Every value that no op of a history observes, merged into one (see
+    /// `Model::merge_unobserved`); never given to a value by an [`Interner`].
+    pub const UNREAD: ValueId = ValueId(u32::MAX);
 }
 
 /// Gives each distinct JSON value one [`ValueId`] and turns ids back into values for
@@ -41,7 +44,11 @@ impl Interner {
         if let Some(id) = self.ids.get(&text) {
             return *id;
         }
-        let id = ValueId(u32::try_from(self.values.len()).unwrap_or(u32::MAX));
+        let id = ValueId(
+            u32::try_from(self.values.len())
+                .unwrap_or(u32::MAX - 1)
+                .min(u32::MAX - 1),
+        );
         self.ids.insert(text, id);
         self.values.push(value.clone());
         id
@@ -54,6 +61,9 @@ impl Interner {
 
     /// The value behind `id` as compact JSON text, for reports.
     pub fn show(&self, id: ValueId) -> String {
+        if id == ValueId::UNREAD {
+            return "(a value no read returned)".to_string();
+        }
         self.value(id).to_string()
     }
 }

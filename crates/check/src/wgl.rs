@@ -21,8 +21,7 @@
 //! due-first, so an op is linearized when its completion is reached or when the op that
 //! is due needs it, as in Lowe's just-in-time linearization.
 
-use std::collections::HashSet;
-use std::hash::{BuildHasherDefault, Hash, Hasher};
+use std::hash::{Hash, Hasher};
 use std::time::Instant;
 
 use super::model::{Binding, Footprint, Model};
@@ -106,11 +105,77 @@ impl Hasher for FastHasher {
     }
 }
 
-#[derive(PartialEq, Eq, Hash)]
-struct Key<S> {
+/// The configurations seen: a hash table whose entries keep their holes in one shared
+/// arena, so that remembering a configuration allocates nothing of its own (the cache
+/// only grows during a search, so the arena never needs compacting).
+struct Cache<S> {
+    table: hashbrown::HashTable<Entry<S>>,
+    holes: Vec<u32>,
+}
+
+/// One configuration: its frontier, its holes (`len` of them from `start` in the arena),
+/// its state, and its hash (kept, so the table grows without rehashing).
+struct Entry<S> {
+    hash: u64,
     frontier: u32,
-    holes: Box<[u32]>,
+    start: u32,
+    len: u32,
     state: S,
+}
+
+impl<S: Hash + Eq + Clone> Cache<S> {
+    fn new() -> Self {
+        Cache {
+            table: hashbrown::HashTable::new(),
+            holes: Vec::new(),
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.table.len()
+    }
+
+    /// Bytes an entry of `holes` holes costs, for the memory budget (the table's slack
+    /// included).
+    fn entry_bytes(holes: usize) -> usize {
+        std::mem::size_of::<Entry<S>>() * 8 / 7 + 1 + 4 * holes
+    }
+
+    /// Remembers the configuration; false if it was seen before (or the arena is full,
+    /// which the memory budget stops long before).
+    fn insert(&mut self, frontier: u32, holes: &[u32], state: &S) -> bool {
+        let mut hasher = FastHasher::default();
+        frontier.hash(&mut hasher);
+        holes.hash(&mut hasher);
+        state.hash(&mut hasher);
+        let hash = hasher.finish();
+        let arena = &self.holes;
+        let found = self.table.find(hash, |e| {
+            e.frontier == frontier
+                && e.state == *state
+                && &arena[e.start as usize..(e.start + e.len) as usize] == holes
+        });
+        if found.is_some() {
+            return false;
+        }
+        let (Ok(start), Ok(len)) = (u32::try_from(self.holes.len()), u32::try_from(holes.len()))
+        else {
+            return false;
+        };
+        self.holes.extend_from_slice(holes);
+        self.table.insert_unique(
+            hash,
+            Entry {
+                hash,
+                frontier,
+                start,
+                len,
+                state: state.clone(),
+            },
+            |e| e.hash,
+        );
+        true
+    }
 }
 
 struct Frame<S> {
@@ -212,7 +277,8 @@ pub(crate) fn search<M: Model>(
     }
     // The candidates at the current configuration in the order to try them, and the
     // next one to try.
-    let mut order = run.order();
+    let mut order = Vec::new();
+    run.order(&mut order);
     let mut next = 0;
     // True on arriving at a configuration for the first time: look for a forced op.
     let mut fresh = true;
@@ -252,7 +318,7 @@ pub(crate) fn search<M: Model>(
             if capture_depth == Some(run.stack.len()) && deepest.is_none() {
                 deepest = Some(Box::new(capture(&run.list, &run.stack, &run.state)));
             }
-            order = run.order();
+            run.order(&mut order);
             next = 0;
             fresh = true;
             continue;
@@ -261,7 +327,7 @@ pub(crate) fn search<M: Model>(
         // alternatives, and go on with the one after it.
         match run.backtrack() {
             Some(op) => {
-                order = run.order();
+                run.order(&mut order);
                 next = order
                     .iter()
                     .position(|&o| o == op)
@@ -301,7 +367,7 @@ struct Run<'a, M: Model> {
     frontier: u32,
     holes: Vec<u32>,
     stack: Vec<Frame<M::State>>,
-    cache: HashSet<Key<M::State>, BuildHasherDefault<FastHasher>>,
+    cache: Cache<M::State>,
     bytes: usize,
     peak_bytes: usize,
     max_depth: usize,
@@ -330,7 +396,7 @@ impl<'a, M: Model> Run<'a, M> {
             frontier: 0,
             holes: Vec::new(),
             stack: Vec::new(),
-            cache: HashSet::default(),
+            cache: Cache::new(),
             bytes: 0,
             peak_bytes: 0,
             max_depth: 0,
@@ -350,8 +416,9 @@ impl<'a, M: Model> Run<'a, M> {
     /// tried before giving up. Ordering by "due or needed" is Lowe's just-in-time idea
     /// inside WGL: the first path usually succeeds, so few subsets of concurrent writes
     /// are explored.
-    fn order(&self) -> Vec<u32> {
-        let mut candidates = Vec::new();
+    /// Fills `candidates` (reused, so that the search allocates no list per step).
+    fn order(&self, candidates: &mut Vec<u32>) {
+        candidates.clear();
         let mut entry = self.first();
         while entry != self.list.end && entry.is_multiple_of(2) {
             candidates.push(entry / 2);
@@ -360,7 +427,7 @@ impl<'a, M: Model> Run<'a, M> {
         if entry != self.list.end {
             let due = (entry / 2) as usize;
             let wanted = &self.reads[due];
-            candidates.sort_by_key(|&op| {
+            let rank = |op: u32| {
                 if !self.list.has_return[op as usize] {
                     0
                 } else if op as usize == due {
@@ -370,9 +437,18 @@ impl<'a, M: Model> Run<'a, M> {
                 } else {
                     3
                 }
-            });
+            };
+            // Few candidates (about the processes): an insertion sort by rank, stable.
+            for i in 1..candidates.len() {
+                let (op, key) = (candidates[i], rank(candidates[i]));
+                let mut j = i;
+                while j > 0 && rank(candidates[j - 1]) > key {
+                    candidates[j] = candidates[j - 1];
+                    j -= 1;
+                }
+                candidates[j] = op;
+            }
         }
-        candidates
     }
 
     fn first(&self) -> u32 {
@@ -384,8 +460,9 @@ impl<'a, M: Model> Run<'a, M> {
         let mut entry = self.first();
         while entry != self.list.end && entry.is_multiple_of(2) {
             let op = entry / 2;
-            if self.read_only[op as usize]
-                && let Some(next) = self.model.step(&self.state, &self.part.ops[op as usize].op)
+            let model_op = &self.part.ops[op as usize].op;
+            if (self.read_only[op as usize] || self.model.forces_at(&self.state, model_op))
+                && let Some(next) = self.model.step(&self.state, model_op)
             {
                 return Some((op, next));
             }
@@ -403,16 +480,9 @@ impl<'a, M: Model> Run<'a, M> {
         } else if let Ok(at) = self.holes.binary_search(&op) {
             self.holes.remove(at);
         }
-        let key_bytes = std::mem::size_of::<Key<M::State>>() * 8 / 7
-            + 17
-            + 4 * self.holes.len()
+        let key_bytes = Cache::<M::State>::entry_bytes(self.holes.len())
             + self.model.state_heap_bytes(&next_state);
-        let key = Key {
-            frontier: self.frontier,
-            holes: self.holes.as_slice().into(),
-            state: next_state.clone(),
-        };
-        if !self.cache.insert(key) {
+        if !self.cache.insert(self.frontier, &self.holes, &next_state) {
             restore(
                 &mut self.holes,
                 &mut self.frontier,

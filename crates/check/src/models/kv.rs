@@ -85,6 +85,14 @@ impl Model for Kv {
         Some(op.key)
     }
 
+    fn merge_unobserved(&self, ops: &mut [KvOp], _values: &mut Interner) {
+        super::merge_unobserved(ops, |op| &mut op.op, |op, merged| *op = merged);
+    }
+
+    fn forces_at(&self, state: &ValueId, op: &KvOp) -> bool {
+        op.op.changes_nothing_unread(*state)
+    }
+
     fn footprint(&self, op: &KvOp) -> Footprint {
         let (mut reads, mut writes) = (Vec::new(), Vec::new());
         op.op.bindings(op.key, &mut reads, &mut writes);

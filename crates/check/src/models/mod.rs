@@ -157,6 +157,29 @@ fn reg_op(
     }
 }
 
+/// Merges the values that no op of `ops` observes into [`ValueId::UNREAD`], for models
+/// whose ops are register ops (`reg` reaches an op's [`RegOp`], `set` replaces it). A
+/// value that is observed anywhere (under any key) keeps its id: coarser than per key,
+/// still exact.
+fn merge_unobserved<O>(
+    ops: &mut [O],
+    reg: impl Fn(&mut O) -> &mut RegOp,
+    set: impl Fn(&mut RegOp, RegOp),
+) {
+    let mut observed = std::collections::HashSet::new();
+    observed.insert(ValueId::NULL);
+    for op in ops.iter_mut() {
+        if let Some(value) = reg(op).observes() {
+            observed.insert(value);
+        }
+    }
+    for op in ops.iter_mut() {
+        let op = reg(op);
+        let rewritten = op.merged(|value| !observed.contains(&value), ValueId::UNREAD);
+        set(op, rewritten);
+    }
+}
+
 fn show_key(key: ValueId, values: &Interner) -> String {
     values.show(key)
 }

@@ -65,6 +65,35 @@ impl RegOp {
         }
     }
 
+    /// A write of an unread value while the value is one already: it changes nothing, and
+    /// wherever else it would have gone, only ops that succeed on any value (writes,
+    /// reads of unknown outcome) could follow it before the next write, so it may go
+    /// now with no alternative tried (see [`Model::forces_at`]).
+    pub fn changes_nothing_unread(self, current: ValueId) -> bool {
+        self == RegOp::Write(ValueId::UNREAD) && current == ValueId::UNREAD
+    }
+
+    /// The value this op compares the state with, if any (what a read returned, what a cas
+    /// expected).
+    pub fn observes(self) -> Option<ValueId> {
+        match self {
+            RegOp::Read(seen) => seen,
+            RegOp::Cas(expected, _) => Some(expected),
+            RegOp::Write(_) => None,
+        }
+    }
+
+    /// The op with the value it writes replaced by `merged` when `unobserved` says no op
+    /// compares with it (see [`Model::merge_unobserved`]).
+    pub fn merged(self, unobserved: impl Fn(ValueId) -> bool, merged: ValueId) -> RegOp {
+        let keep = |value| if unobserved(value) { merged } else { value };
+        match self {
+            RegOp::Write(value) => RegOp::Write(keep(value)),
+            RegOp::Cas(expected, new) => RegOp::Cas(expected, keep(new)),
+            read => read,
+        }
+    }
+
     /// The op's bindings on `key` (see [`Model::footprint`]).
     pub fn bindings(self, key: ValueId, reads: &mut Vec<Binding>, writes: &mut Vec<Binding>) {
         match self {
@@ -125,5 +154,13 @@ impl Model for Register {
         let (mut reads, mut writes) = (Vec::new(), Vec::new());
         op.bindings(ValueId::NULL, &mut reads, &mut writes);
         Footprint::Bindings { reads, writes }
+    }
+
+    fn merge_unobserved(&self, ops: &mut [RegOp], _values: &mut Interner) {
+        super::merge_unobserved(ops, |op| op, |op, merged| *op = merged);
+    }
+
+    fn forces_at(&self, state: &ValueId, op: &RegOp) -> bool {
+        op.changes_nothing_unread(*state)
     }
 }
