@@ -81,6 +81,8 @@ struct Case {
     name: String,
     model: ModelKind,
     config: GenConfig,
+    /// Porcupine-style get/put/append histories instead of the generator's registers.
+    append: bool,
     /// Worker threads for the parts of a keyed history.
     threads: usize,
 }
@@ -94,7 +96,11 @@ struct Figures {
 }
 
 fn run(case: &Case) -> Figures {
-    let history = generate(&case.config);
+    let history = if case.append {
+        append_history(&case.config)
+    } else {
+        generate(&case.config)
+    };
     let text = history.to_jsonl();
     drop(history);
     // Best of three for the parse baseline: it is short and noisy.
@@ -165,8 +171,97 @@ fn case(model: ModelKind, calls: usize, processes: usize, info_share: f64) -> Ca
             value_domain: None,
             seed: 0x5eed ^ calls as u64 ^ ((processes as u64) << 32),
         },
+        append: false,
         threads: 1,
     }
+}
+
+/// A `kv-append` case: `calls` calls of `processes` processes on 10 keys.
+fn append_case(calls: usize, processes: usize, threads: usize) -> Case {
+    let mut case = case(ModelKind::KvAppend, calls, processes, 0.05);
+    case.config.keys = Some(10);
+    case.append = true;
+    case.threads = threads;
+    case.name = format!("{}/threads{threads}", case.name);
+    case
+}
+
+/// A linearizable get/put/append history from a simulated execution: each call takes
+/// effect at a random point between its invoke and its completion; `info_share` of the
+/// calls that change something end with an unknown outcome. Appends add short suffixes
+/// (`a;` to `e;`), puts reset a key to one letter, gets read it.
+fn append_history(config: &GenConfig) -> ballot_check::history::History {
+    use ballot_check::history::{History, Op, OpType};
+    use serde_json::json;
+    let mut x = config.seed | 1;
+    let mut roll = move |n: u64| {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x % n
+    };
+    let keys = config.keys.unwrap_or(1) as u64;
+    let mut state: Vec<String> = vec![String::new(); keys as usize];
+    // Per process: (f, key, input, the result once it took effect).
+    type InFlight = Option<(&'static str, u64, String, Option<String>)>;
+    let mut flight: Vec<InFlight> = vec![None; config.processes];
+    let mut ops = Vec::with_capacity(config.calls * 2);
+    let (mut started, mut time) = (0, 0u64);
+    let mut push = |ops: &mut Vec<Op>, process: usize, kind: OpType, f: &str, value| {
+        time += 1;
+        ops.push(Op {
+            kind,
+            process: process as u64,
+            f: f.to_string(),
+            value,
+            time,
+            extra: Default::default(),
+        });
+    };
+    while started < config.calls || flight.iter().any(Option::is_some) {
+        let p = roll(config.processes as u64) as usize;
+        match flight[p].take() {
+            None if started < config.calls => {
+                started += 1;
+                let key = roll(keys);
+                let letter = ["a", "b", "c", "d", "e"][roll(5) as usize];
+                let (f, input) = match roll(10) {
+                    0..=3 => ("get", String::new()),
+                    4 => ("put", letter.to_string()),
+                    _ => ("append", format!("{letter};")),
+                };
+                let value = if f == "get" {
+                    json!([key.to_string(), null])
+                } else {
+                    json!([key.to_string(), input])
+                };
+                push(&mut ops, p, OpType::Invoke, f, value);
+                flight[p] = Some((f, key, input, None));
+            }
+            None => {}
+            Some((f, key, input, None)) => {
+                let current = &mut state[key as usize];
+                let result = match f {
+                    "get" => current.clone(),
+                    "put" => {
+                        *current = input.clone();
+                        input.clone()
+                    }
+                    _ => {
+                        current.push_str(&input);
+                        input.clone()
+                    }
+                };
+                flight[p] = Some((f, key, input, Some(result)));
+            }
+            Some((f, key, _, Some(result))) => {
+                let unknown = f != "get" && (roll(1000) as f64) < config.info_share * 1000.0;
+                let kind = if unknown { OpType::Info } else { OpType::Ok };
+                push(&mut ops, p, kind, f, json!([key.to_string(), result]));
+            }
+        }
+    }
+    History::from_ops(ops).expect("a well-formed history")
 }
 
 fn main() {
@@ -194,6 +289,15 @@ fn main() {
         run(&case)
     };
     let (one, two) = (on(1), on(2));
+    // Porcupine's get/put/append on 10 keys, 5, 20 and 50 processes, on 1 and 2 workers.
+    let mut appends = Vec::new();
+    for processes in [5, 20, 50] {
+        for &calls in sizes {
+            for threads in [1, 2] {
+                appends.push(run(&append_case(calls, processes, threads)));
+            }
+        }
+    }
     let mut sweep = Vec::new();
     for model in [ModelKind::Register, ModelKind::Kv] {
         for info in [0.0, 0.05, 0.20] {
@@ -202,7 +306,7 @@ fn main() {
     }
 
     println!();
-    for f in figures.iter().chain(&sweep) {
+    for f in figures.iter().chain(&appends).chain(&sweep) {
         let ms = |d: Duration| d.as_secs_f64() * 1e3;
         let mib = |b: usize| b as f64 / 1048576.0;
         println!("{}/parse-time {:.3} ms 1.00", f.name, ms(f.parse));

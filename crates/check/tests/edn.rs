@@ -205,3 +205,71 @@ fn porcupine_key_value_logs_check_under_kv_append() {
     );
     assert!(!linearizable(&disagreeing, ModelKind::KvAppend));
 }
+
+/// One hand-written EDN history per model, each linearizable, and one variant of each
+/// that is not: every model reads Jepsen's shapes.
+#[test]
+fn every_model_reads_edn() {
+    let cases: [(ModelKind, &str, &str, &str); 9] = [
+        (
+            ModelKind::Register,
+            "{:type :invoke, :f :write, :value 3, :process 0}\n{:type :ok, :f :write, :value 3, :process 0}\n{:type :invoke, :f :read, :value nil, :process 1}\n{:type :ok, :f :read, :value 3, :process 1}\n",
+            ":ok, :f :read, :value 3",
+            ":ok, :f :read, :value 4",
+        ),
+        (
+            ModelKind::Kv,
+            "{:type :invoke, :f :write, :value [:k 1], :process 0}\n{:type :ok, :f :write, :value [:k 1], :process 0}\n{:type :invoke, :f :read, :value [:k nil], :process 1}\n{:type :ok, :f :read, :value [:k 1], :process 1}\n",
+            ":ok, :f :read, :value [:k 1]",
+            ":ok, :f :read, :value [:k 2]",
+        ),
+        (
+            ModelKind::Multi,
+            "{:type :invoke, :f :txn, :value [[:w :a 1] [:w :b 1]], :process 0}\n{:type :ok, :f :txn, :value [[:w :a 1] [:w :b 1]], :process 0}\n{:type :invoke, :f :txn, :value [[:r :a nil] [:r :b nil]], :process 1}\n{:type :ok, :f :txn, :value [[:r :a 1] [:r :b 1]], :process 1}\n",
+            "[[:r :a 1] [:r :b 1]]",
+            "[[:r :a 1] [:r :b nil]]",
+        ),
+        (
+            ModelKind::KvAppend,
+            "{:type :invoke, :f :append, :key 1, :value \"x\", :process 0}\n{:type :ok, :f :append, :key 1, :value \"x\", :process 0}\n{:type :invoke, :f :get, :key 1, :value nil, :process 1}\n{:type :ok, :f :get, :key 1, :value \"x\", :process 1}\n",
+            ":ok, :f :get, :key 1, :value \"x\"",
+            ":ok, :f :get, :key 1, :value \"xx\"",
+        ),
+        (
+            ModelKind::Mutex,
+            "{:type :invoke, :f :acquire, :value nil, :process 0}\n{:type :ok, :f :acquire, :value nil, :process 0}\n{:type :invoke, :f :release, :value nil, :process 0}\n{:type :ok, :f :release, :value nil, :process 0}\n{:type :invoke, :f :acquire, :value nil, :process 1}\n{:type :ok, :f :acquire, :value nil, :process 1}\n",
+            "{:type :invoke, :f :release, :value nil, :process 0}\n{:type :ok, :f :release, :value nil, :process 0}\n",
+            "",
+        ),
+        (
+            ModelKind::Set,
+            "{:type :invoke, :f :add, :value 1, :process 0}\n{:type :ok, :f :add, :value 1, :process 0}\n{:type :invoke, :f :read, :value nil, :process 1}\n{:type :ok, :f :read, :value #{1}, :process 1}\n",
+            ":value #{1}",
+            ":value #{}",
+        ),
+        (
+            ModelKind::FifoQueue,
+            "{:type :invoke, :f :enqueue, :value 1, :process 0}\n{:type :ok, :f :enqueue, :value 1, :process 0}\n{:type :invoke, :f :dequeue, :value nil, :process 1}\n{:type :ok, :f :dequeue, :value 1, :process 1}\n",
+            ":ok, :f :dequeue, :value 1",
+            ":ok, :f :dequeue, :value 2",
+        ),
+        (
+            ModelKind::UnorderedQueue,
+            "{:type :invoke, :f :enqueue, :value 1, :process 0}\n{:type :ok, :f :enqueue, :value 1, :process 0}\n{:type :invoke, :f :dequeue, :value nil, :process 1}\n{:type :ok, :f :dequeue, :value 1, :process 1}\n",
+            ":ok, :f :dequeue, :value 1",
+            ":ok, :f :dequeue, :value nil",
+        ),
+        (
+            ModelKind::LeadershipExclusive,
+            "{:type :invoke, :f :elected, :value [\"a\" 1], :process 0}\n{:type :ok, :f :elected, :value [\"a\" 1], :process 0}\n{:type :invoke, :f :read-leader, :value nil, :process 1}\n{:type :ok, :f :read-leader, :value [\"a\" 1], :process 1}\n",
+            ":ok, :f :read-leader, :value [\"a\" 1]",
+            ":ok, :f :read-leader, :value [\"b\" 1]",
+        ),
+    ];
+    for (model, text, good, bad) in cases {
+        assert!(text.contains(good), "{model}: the test's own text");
+        assert!(linearizable(text, model), "{model}:\n{text}");
+        let broken = text.replace(good, bad);
+        assert!(!linearizable(&broken, model), "{model}:\n{broken}");
+    }
+}
