@@ -200,7 +200,7 @@ fn append_history(config: &GenConfig) -> ballot_check::history::History {
         x ^= x << 17;
         x % n
     };
-    let keys = config.keys.unwrap_or(1) as u64;
+    let keys = config.keys.unwrap_or(1);
     let mut state: Vec<String> = vec![String::new(); keys as usize];
     // Per process: (f, key, input, the result once it took effect).
     type InFlight = Option<(&'static str, u64, String, Option<String>)>;
