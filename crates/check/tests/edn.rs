@@ -178,6 +178,9 @@ fn json_lines_still_read_as_json_lines() {
     let text = "{\"type\":\"invoke\",\"f\":\"write\",\"value\":1,\"process\":0,\"time\":1}\n{\"type\":\"ok\",\"f\":\"write\",\"value\":1,\"process\":0,\"time\":2}\n";
     assert_eq!(Format::detect(text), Format::JsonLines);
     assert_eq!(parse_any(text).unwrap().history.ops.len(), 2);
+    let spaced = text.replace("{\"", "{ \"");
+    assert_eq!(Format::detect(&spaced), Format::JsonLines);
+    assert_eq!(parse_any(&spaced).unwrap().history.ops.len(), 2);
 }
 
 /// Porcupine's key-value test log shape (`:key` beside `:value`, get/put/append) under

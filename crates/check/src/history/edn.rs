@@ -36,7 +36,12 @@ impl Format {
     pub fn detect(text: &str) -> Format {
         let first = text.lines().map(str::trim).find(|line| !line.is_empty());
         match first {
-            Some(line) if line.starts_with("{\"") || line == "{" => Format::JsonLines,
+            Some(line)
+                if line.starts_with("{\"")
+                    || serde_json::from_str::<Value>(line).is_ok_and(|v| v.is_object()) =>
+            {
+                Format::JsonLines
+            }
             Some(line) if line.starts_with('{') || line.starts_with('[') => Format::Edn,
             Some(line) if log_fields(line).is_some() => Format::JepsenLog,
             _ => Format::JsonLines,
