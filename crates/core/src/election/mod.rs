@@ -818,9 +818,8 @@ impl Elections {
             expected: None,
         });
         let committed = self.ns.multi(None, &ops)?;
-        self.absorb(committed, &mut out);
-        let session = self.candidates[&leader].session;
-        priority::mark_cause(&mut out, leader, session, cause);
+        // The only ballot this commit deletes is the leader's: its deposition is `cause`.
+        self.absorb_because(committed, cause, &mut out);
         if self.policy(election) == Some(Policy::Priority) {
             self.sort_waiting(election, &mut out)?;
         }
@@ -1013,11 +1012,17 @@ impl Elections {
     /// Works out everything a commit means for the elections, in order: deposed leaders
     /// first, then the watch events of the commit.
     fn absorb(&mut self, committed: Committed, out: &mut Effects) {
+        self.absorb_because(committed, Cause::Lost, out);
+    }
+
+    /// [`Elections::absorb`] for a commit whose deleted ballots were taken by `cause`
+    /// (a planned change), which every deposition it makes records.
+    fn absorb_because(&mut self, committed: Committed, cause: Cause, out: &mut Effects) {
         for change in &committed.changes {
             if let Change::Deleted(path) = change
                 && let Some(id) = self.ballot_owners.get(path).copied()
             {
-                self.ballot_vanished(id, committed.revision, out);
+                self.ballot_vanished(id, committed.revision, cause, out);
             }
         }
         for event in committed.events {
@@ -1035,25 +1040,29 @@ impl Elections {
         }
     }
 
-    /// A candidate's ballot was deleted by something other than its own resign.
-    fn ballot_vanished(&mut self, id: CandidateId, revision: Revision, out: &mut Effects) {
+    /// A candidate's ballot was deleted by something other than its own resign; `cause`
+    /// ends its term if it led.
+    fn ballot_vanished(
+        &mut self,
+        id: CandidateId,
+        revision: Revision,
+        cause: Cause,
+        out: &mut Effects,
+    ) {
         let candidate = &self.candidates[&id];
         if let Phase::Leading { term } = candidate.phase {
             out.notifications.push(Notification {
                 revision,
                 election: candidate.election.clone(),
                 to: Recipient::Candidate(id),
-                callback: Callback::Deposed {
-                    term,
-                    cause: Cause::Lost,
-                },
+                callback: Callback::Deposed { term, cause },
             });
             out.deposed.push(Deposition {
                 name: candidate.name.clone(),
                 election: candidate.election.clone(),
                 term,
                 session: candidate.session,
-                cause: Cause::Lost,
+                cause,
             });
         }
         self.drop_ballot(id);

@@ -12,7 +12,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{Callback, CandidateId, Cause, Effects, ElectionError, ElectionName, Elections};
+use super::{CandidateId, Cause, Effects, ElectionError, ElectionName, Elections};
 
 /// How an election picks its leader, fixed by the first candidate that joins it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -21,16 +21,6 @@ pub enum Policy {
     Queue,
     /// The highest priority leads; ties by ballot order (see the module docs).
     Priority,
-}
-
-impl Policy {
-    /// The name used by the CLI, the HTTP API and error messages.
-    pub fn name(self) -> &'static str {
-        match self {
-            Policy::Queue => "queue",
-            Policy::Priority => "priority",
-        }
-    }
 }
 
 /// A candidate's standing in a priority election.
@@ -180,28 +170,5 @@ impl Elections {
         out.extend(self.resign(id)?);
         out.extend(self.cast(id, told)?);
         Ok(())
-    }
-}
-
-/// Marks the deposition of `leader` in `out` (made by the step that deleted its ballot)
-/// with the planned change that made it.
-pub(super) fn mark_cause(
-    out: &mut Effects,
-    leader: CandidateId,
-    session: super::SessionId,
-    cause: Cause,
-) {
-    for notification in &mut out.notifications {
-        if notification.to == super::Recipient::Candidate(leader)
-            && let Callback::Deposed { cause: c, .. } = &mut notification.callback
-            && *c == Cause::Lost
-        {
-            *c = cause;
-        }
-    }
-    for deposed in &mut out.deposed {
-        if deposed.session == session && deposed.cause == Cause::Lost {
-            deposed.cause = cause;
-        }
     }
 }
