@@ -141,9 +141,9 @@ impl<S: Hash + Eq + Clone> Cache<S> {
         std::mem::size_of::<Entry<S>>() * 8 / 7 + 1 + 4 * holes
     }
 
-    /// Remembers the configuration; false if it was seen before (or the arena is full,
-    /// which the memory budget stops long before).
-    fn insert(&mut self, frontier: u32, holes: &[u32], state: &S) -> bool {
+    /// Remembers the configuration, unless it was seen before or the arena cannot address
+    /// its holes (a cache past 16 GiB of holes: the search is out of memory).
+    fn insert(&mut self, frontier: u32, holes: &[u32], state: &S) -> Insert {
         let mut hasher = FastHasher::default();
         frontier.hash(&mut hasher);
         holes.hash(&mut hasher);
@@ -156,11 +156,15 @@ impl<S: Hash + Eq + Clone> Cache<S> {
                 && &arena[e.start as usize..(e.start + e.len) as usize] == holes
         });
         if found.is_some() {
-            return false;
+            return Insert::Seen;
         }
-        let (Ok(start), Ok(len)) = (u32::try_from(self.holes.len()), u32::try_from(holes.len()))
-        else {
-            return false;
+        let end = self.holes.len() + holes.len();
+        let (Ok(start), Ok(len), Ok(_)) = (
+            u32::try_from(self.holes.len()),
+            u32::try_from(holes.len()),
+            u32::try_from(end),
+        ) else {
+            return Insert::Full;
         };
         self.holes.extend_from_slice(holes);
         self.table.insert_unique(
@@ -174,8 +178,15 @@ impl<S: Hash + Eq + Clone> Cache<S> {
             },
             |e| e.hash,
         );
-        true
+        Insert::New
     }
+}
+
+/// What [`Cache::insert`] did.
+enum Insert {
+    New,
+    Seen,
+    Full,
 }
 
 struct Frame<S> {
@@ -482,15 +493,19 @@ impl<'a, M: Model> Run<'a, M> {
         }
         let key_bytes = Cache::<M::State>::entry_bytes(self.holes.len())
             + self.model.state_heap_bytes(&next_state);
-        if !self.cache.insert(self.frontier, &self.holes, &next_state) {
-            restore(
-                &mut self.holes,
-                &mut self.frontier,
-                op,
-                prev_frontier,
-                prev_holes,
-            );
-            return Push::Seen;
+        match self.cache.insert(self.frontier, &self.holes, &next_state) {
+            Insert::New => {}
+            Insert::Seen => {
+                restore(
+                    &mut self.holes,
+                    &mut self.frontier,
+                    op,
+                    prev_frontier,
+                    prev_holes,
+                );
+                return Push::Seen;
+            }
+            Insert::Full => return Push::OverMemory,
         }
         self.bytes += key_bytes + std::mem::size_of::<Frame<M::State>>();
         self.peak_bytes = self.peak_bytes.max(self.bytes);

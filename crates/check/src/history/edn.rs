@@ -197,7 +197,6 @@ struct Ops {
     builder: Builder,
     nemesis: usize,
     time: u64,
-    count: usize,
 }
 
 impl Ops {
@@ -288,7 +287,7 @@ impl Ops {
         }
         // Ops without a time keep the order of the file.
         self.time = time.unwrap_or(self.time).max(self.time);
-        self.count += 1;
+
         self.builder.push(
             line,
             Op {
