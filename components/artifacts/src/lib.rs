@@ -42,6 +42,7 @@
 //! # fn fixture_trap_on_event() {}
 //! # fn fixture_trap_on_win() {}
 //! # fn fixture_txn() {}
+//! # fn fixture_unknown_import() {}
 //! # fn readme_candidate() {}
 //! # fn work_queue_worker() {}
 //! ballot_artifacts::foreach_component!(assert_test_exists);

@@ -1,5 +1,6 @@
 //! Opens a TCP connection when it wins, so the component imports `wasi:sockets`. The
-//! host must refuse it at deploy, naming the import.
+//! host links the interface with every use denied: the connect fails with permission
+//! denied, and the component refuses its win with that error.
 
 use ballot_guest::{Candidate, Leader, Term};
 

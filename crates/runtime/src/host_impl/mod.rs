@@ -117,7 +117,7 @@ impl HostState {
             quota: Quota::new(limits.quotas),
             active: true,
             imports: ImportTimes::default(),
-            wasi: WasiCtx::builder().stderr(stderr.clone()).build(),
+            wasi: crate::grants::no_network(WasiCtx::builder().stderr(stderr.clone())).build(),
             stderr,
             table: ResourceTable::new(),
         }
@@ -130,14 +130,31 @@ impl HostState {
     }
 }
 
-/// The last line a guest wrote to `stderr` (skipping blank lines and the panic handler's
-/// `note:` hint): for a panicking Rust guest, the panic message.
+/// Lines a language runtime writes after the message that explains a crash: Rust's panic
+/// hint; what componentize-py's runtime prints after a Python traceback (its own panic,
+/// whose location is in its runtime, not in the user's code); StarlingMonkey's stack and
+/// abort notice after a JavaScript exception; and indented lines (stack frames).
+fn is_trailer(line: &str) -> bool {
+    line.starts_with(char::is_whitespace)
+        || line.starts_with("note:")
+        || line.starts_with("Python function threw an unexpected exception")
+        || (line.starts_with("thread '") && line.contains("panicked at runtime/src/lib.rs"))
+        || line == "Stack:"
+        || line.starts_with("Redirecting call to abort()")
+}
+
+/// The last line a guest wrote to `stderr`, skipping blank lines and runtimes' trailers:
+/// for a panicking Rust guest, the panic message; for Python, the traceback's exception
+/// line (`ValueError: ...`); for JavaScript, the uncaught error's message.
 pub(crate) fn last_words(stderr: &MemoryOutputPipe) -> Option<String> {
-    let contents = stderr.contents();
-    String::from_utf8_lossy(&contents)
+    last_words_of(&String::from_utf8_lossy(&stderr.contents()))
+}
+
+fn last_words_of(stderr: &str) -> Option<String> {
+    stderr
         .lines()
         .rev()
-        .find(|line| !line.trim().is_empty() && !line.starts_with("note:"))
+        .find(|line| !line.trim().is_empty() && !is_trailer(line))
         .map(|line| line.trim().to_string())
 }
 
@@ -164,3 +181,34 @@ impl WasiView for HostState {
 }
 
 impl wit::Host for HostState {}
+
+#[cfg(test)]
+mod tests {
+    use super::last_words_of;
+
+    #[test]
+    fn last_words_are_the_crash_message_in_each_language() {
+        let rust = "thread '<unnamed>' panicked at src/lib.rs:9:5:\nthe fixture traps on purpose\n\
+                    note: run with `RUST_BACKTRACE=1` environment variable to display a backtrace\n";
+        let python = "Traceback (most recent call last):\n  File \"/0/worker.py\", line 46, in tick\n\
+                      ValueError: the fixture raises on purpose\n\n\
+                      thread '<unnamed>' (1) panicked at runtime/src/lib.rs:1293:29:\n\
+                      Python function threw an unexpected exception\n\
+                      note: run with `RUST_BACKTRACE=1` environment variable to display a backtrace\n";
+        let javascript = "Error: the fixture throws on purpose\nStack:\n  tick@bundle.js:2313:23\n\
+                          \nRedirecting call to abort() to mozalloc_abort\n\n";
+        assert_eq!(
+            last_words_of(rust).as_deref(),
+            Some("the fixture traps on purpose")
+        );
+        assert_eq!(
+            last_words_of(python).as_deref(),
+            Some("ValueError: the fixture raises on purpose")
+        );
+        assert_eq!(
+            last_words_of(javascript).as_deref(),
+            Some("Error: the fixture throws on purpose")
+        );
+        assert_eq!(last_words_of("\n  \n"), None);
+    }
+}

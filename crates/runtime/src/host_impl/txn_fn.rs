@@ -65,8 +65,7 @@ impl TxnState {
         hasher.update(args);
         let seed: [u8; 32] = hasher.finalize().into();
         let stderr = MemoryOutputPipe::new(16 << 10);
-        let wasi = WasiCtx::builder()
-            .stderr(stderr.clone())
+        let wasi = crate::grants::no_network(WasiCtx::builder().stderr(stderr.clone()))
             .wall_clock(FixedWall)
             .monotonic_clock(FixedMonotonic)
             .secure_random(Xoshiro256PlusPlus::from_seed(seed))

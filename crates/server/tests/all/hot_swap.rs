@@ -109,11 +109,11 @@ async fn a_refused_swap_leaves_the_old_code_running() {
         matches!(garbage, SwapError::Refused(DeployError::Malformed(_))),
         "{garbage}"
     );
-    let sockets = rt
-        .swap(a, &wasm(ballot_artifacts::FIXTURE_SOCKETS))
+    let unknown = rt
+        .swap(a, &wasm(ballot_artifacts::FIXTURE_UNKNOWN_IMPORT))
         .await
         .unwrap_err();
-    assert!(sockets.to_string().contains("wasi:sockets/"), "{sockets}");
+    assert!(unknown.to_string().contains("acme:outside/dial"), "{unknown}");
     let wrong_world = rt
         .swap(a, &wasm(ballot_artifacts::EXAMPLE_OBSERVER))
         .await

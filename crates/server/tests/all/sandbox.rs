@@ -137,24 +137,47 @@ async fn a_memory_hog_is_stopped_at_its_limit() {
     assert_leadership_linearizable(&recorder);
 }
 
+/// `wasi:sockets` is linked (every CPython component imports it) but grants nothing: a
+/// component that connects is answered permission denied, refuses its win with that
+/// error, and the host and its neighbour go on.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_component_importing_sockets_is_refused_at_deploy() {
+async fn a_component_importing_sockets_runs_but_cannot_open_one() {
+    let rt = runtime(Recorder::off());
+    rt.deploy(candidate("net", ballot_artifacts::FIXTURE_SOCKETS, "sandbox-sockets"))
+        .await
+        .unwrap();
+    rt.deploy(well_behaved("next", "sandbox-sockets")).await.unwrap();
+    let refusal = wait_for(&rt, "net", |e| matches!(e, TimelineEvent::WinRefused(_))).await;
+    let TimelineEvent::WinRefused(reason) = &refusal.event else {
+        unreachable!()
+    };
+    assert!(
+        reason.to_lowercase().contains("denied"),
+        "the connect should be denied: {reason}"
+    );
+    wait_for(&rt, "next", acked).await;
+    assert_eq!(count(&rt, "net", acked), 0, "{:#?}", lines(&rt));
+}
+
+/// An import the host does not know is refused at deploy, naming it, and changes nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_component_importing_the_unknown_is_refused_at_deploy() {
     let rt = runtime(Recorder::off());
     let before = rt.state().encode();
-    let spec = candidate("net", ballot_artifacts::FIXTURE_SOCKETS, "sandbox-sockets");
+    let spec = candidate(
+        "dialer",
+        ballot_artifacts::FIXTURE_UNKNOWN_IMPORT,
+        "sandbox-unknown",
+    );
     let error = rt.deploy(spec).await.unwrap_err();
     let DeployError::Refused(imports) = &error else {
         panic!("refused for the wrong reason: {error}");
     };
-    assert!(
-        imports.iter().any(|i| i.starts_with("wasi:sockets/")),
-        "{imports:?}"
+    assert_eq!(
+        imports,
+        &["acme:outside/dial (unknown to this host)".to_string()]
     );
-    assert!(
-        imports.iter().all(|i| i.contains("forbidden")),
-        "{imports:?}"
-    );
-    assert!(error.to_string().contains("wasi:sockets/"), "{error}");
+    assert!(error.to_string().contains("acme:outside/dial"), "{error}");
     assert_eq!(
         rt.state().encode(),
         before,

@@ -414,7 +414,7 @@ fn bad_requests_get_a_4xx_with_a_stable_code_and_deploy_nothing() {
             "grant-refused",
         ),
         (
-            wasm(ballot_artifacts::FIXTURE_SOCKETS),
+            wasm(ballot_artifacts::FIXTURE_UNKNOWN_IMPORT),
             ok_query,
             403,
             "import-not-granted",
