@@ -13,6 +13,9 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
+#[path = "polyglot.rs"]
+mod polyglot;
+
 const TARGET: &str = "wasm32-wasip2";
 
 /// One component crate under `components/`.
@@ -65,7 +68,19 @@ fn main() {
     }
     println!("cargo:rerun-if-env-changed=RUSTFLAGS");
 
-    fs::write(out_dir.join("components.rs"), generate(&components)).unwrap();
+    let (foreign, watch) = polyglot::build_all(&repo_dir, &target_dir.join("polyglot"));
+    for path in watch {
+        println!("cargo:rerun-if-changed={}", path.display());
+    }
+    for outcome in &foreign {
+        if let polyglot::Outcome::Built(wasm) = outcome {
+            check_is_component(wasm);
+        }
+    }
+
+    let mut code = generate(&components);
+    code.push_str(&generate_foreign(&foreign));
+    fs::write(out_dir.join("components.rs"), code).unwrap();
 }
 
 /// Where the inner build puts its output: `<outer target>/<profile>/ballot-components`.
@@ -293,5 +308,20 @@ fn generate(components: &[Component]) -> String {
         writeln!(code, "        $mac!({});", c.package.replace('-', "_")).unwrap();
     }
     writeln!(code, "    }};\n}}").unwrap();
+    code
+}
+
+/// One [`Polyglot`] constant per foreign-language component: its path, or why it was not
+/// built.
+fn generate_foreign(outcomes: &[polyglot::Outcome]) -> String {
+    let mut code = String::new();
+    for (foreign, outcome) in polyglot::FOREIGN.iter().zip(outcomes) {
+        writeln!(code, "/// `{}`: {}.", foreign.source, foreign.description).unwrap();
+        let value = match outcome {
+            polyglot::Outcome::Built(wasm) => format!("Polyglot::Built({:?})", wasm.display().to_string()),
+            polyglot::Outcome::Missing(why) => format!("Polyglot::Missing({why:?})"),
+        };
+        writeln!(code, "pub const {}: Polyglot = {value};", foreign.constant).unwrap();
+    }
     code
 }

@@ -95,12 +95,15 @@ function once(Cls) {
 }
 
 // A Refuse becomes the export's `err` (componentize-js returns `err(payload)` for a thrown
-// value with a `payload`); anything else is thrown on and traps the instance.
+// value with a `payload`). Anything else traps the instance, as it would from an export
+// without a result; it is written to stderr first, so the host's crash reason names it
+// (the bindings' own complaint about a non-string error follows it).
 function refusing(fn) {
   try {
     return fn();
   } catch (e) {
     if (e instanceof Refuse) throw { payload: e.reason };
+    console.error(`${e}\nStack:\n${String(e?.stack ?? '').replace(/^/gm, '  ')}`);
     throw e;
   }
 }

@@ -53,6 +53,28 @@
 
 include!(concat!(env!("OUT_DIR"), "/components.rs"));
 
+/// A component written in Python or JavaScript: built when the build found its toolchain
+/// (componentize-py, or Node.js with the JS SDK's packages), else the reason it did not,
+/// so a test can skip with that reason on a machine without it (and fail under CI, which
+/// installs both).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Polyglot {
+    /// Built: the path of the `.wasm` file.
+    Built(&'static str),
+    /// Not built: why, and how to install what is missing.
+    Missing(&'static str),
+}
+
+impl Polyglot {
+    /// The path of the built component, or why there is none.
+    pub fn path(self) -> Result<&'static str, &'static str> {
+        match self {
+            Polyglot::Built(path) => Ok(path),
+            Polyglot::Missing(why) => Err(why),
+        }
+    }
+}
+
 /// Writes `include_bytes!` statics for the named components (package names) to
 /// `$OUT_DIR/<file>`, for the build script of a crate that ships components inside its
 /// binary: with `ballot-artifacts` as a build-dependency, the binary embeds the `.wasm`

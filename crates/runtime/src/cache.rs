@@ -10,9 +10,12 @@
 //! deployment holds the code); dropping an idle one frees its memory.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use wasmtime::component::Component;
+
+use super::compiled::DiskCache;
 
 /// A component's content hash (SHA-256 of its bytes).
 pub type Digest = [u8; 32];
@@ -27,7 +30,20 @@ pub const IDLE_COMPONENTS: usize = 32;
 /// A cache belongs to the engine that compiled its components: share it only between
 /// runtimes built on clones of the same [`wasmtime::Engine`].
 #[derive(Clone)]
-pub struct ComponentCache(Arc<Mutex<Entries>>);
+pub struct ComponentCache {
+    entries: Arc<Mutex<Entries>>,
+    /// Where compiled components outlive the process, if anywhere.
+    disk: Option<DiskCache>,
+    counts: Arc<Counts>,
+}
+
+/// How components came to be held, for metrics and tests.
+#[derive(Default)]
+struct Counts {
+    compiled: AtomicU64,
+    loaded: AtomicU64,
+    discarded: AtomicU64,
+}
 
 struct Entries {
     by_digest: HashMap<Digest, Entry>,
@@ -50,11 +66,55 @@ impl Default for ComponentCache {
 impl ComponentCache {
     /// A cache that keeps at most `idle_capacity` components no deployment uses.
     pub fn with_idle_capacity(idle_capacity: usize) -> Self {
-        ComponentCache(Arc::new(Mutex::new(Entries {
-            by_digest: HashMap::new(),
-            clock: 0,
-            idle_capacity,
-        })))
+        ComponentCache {
+            entries: Arc::new(Mutex::new(Entries {
+                by_digest: HashMap::new(),
+                clock: 0,
+                idle_capacity,
+            })),
+            disk: None,
+            counts: Arc::default(),
+        }
+    }
+
+    /// How many components were compiled from their bytes.
+    pub fn compiled(&self) -> u64 {
+        self.counts.compiled.load(Ordering::Relaxed)
+    }
+
+    /// How many were loaded from the on-disk tier instead of compiled.
+    pub fn loaded_from_disk(&self) -> u64 {
+        self.counts.loaded.load(Ordering::Relaxed)
+    }
+
+    /// How many on-disk entries were found torn, altered or foreign and deleted.
+    pub fn discarded_from_disk(&self) -> u64 {
+        self.counts.discarded.load(Ordering::Relaxed)
+    }
+
+    /// Counts a compile, a load from disk, or a discarded disk entry.
+    pub(crate) fn count(&self, compiled: bool, loaded: bool, discarded: bool) {
+        for (happened, counter) in [
+            (compiled, &self.counts.compiled),
+            (loaded, &self.counts.loaded),
+            (discarded, &self.counts.discarded),
+        ] {
+            if happened {
+                counter.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// This cache, keeping every component it compiles in `disk` as well and looking
+    /// there before compiling, so a restarted host loads instead of compiling.
+    pub fn with_disk(mut self, disk: DiskCache) -> Self {
+        self.disk = Some(disk);
+        self
+    }
+
+    /// The on-disk tier, if any.
+    pub fn disk(&self) -> Option<&DiskCache> {
+        self.disk.as_ref()
     }
 
     /// How many idle components it keeps at most.
@@ -119,6 +179,6 @@ impl ComponentCache {
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Entries> {
         // Every update is a single map operation: a panic cannot leave it half done.
-        self.0.lock().unwrap_or_else(PoisonError::into_inner)
+        self.entries.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }

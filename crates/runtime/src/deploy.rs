@@ -19,6 +19,7 @@ use ballot_core::namespace::{Data, SessionId, WatcherId};
 use ballot_store::embedded::OnApplied;
 use ballot_store::{Hooks, StoreError};
 
+use super::compiled::Loaded;
 use super::actor::{Exit, Guest, Incarnation};
 use super::bindings::{candidate::CandidatePre, observer::ObserverPre};
 use super::code::Code;
@@ -103,6 +104,20 @@ pub enum DeployError {
     /// slot was free).
     #[error("instantiation failed: {0}")]
     Instantiate(String),
+
+    /// The component's linear memory starts larger than the deployment's memory limit,
+    /// so no instance of it could start (an interpreter's pre-initialized heap, say).
+    #[error(
+        "the component starts with {needs_mib} MiB of linear memory, over its memory limit of          {limit_mib} MiB; deploy it with a larger limit (`--memory-mib`, at most {max_mib})"
+    )]
+    TooLittleMemory {
+        /// What its largest memory starts at, rounded up to MiB.
+        needs_mib: u64,
+        /// The deployment's limit, in MiB.
+        limit_mib: u64,
+        /// The most any deployment may be given, in MiB.
+        max_mib: u64,
+    },
     /// The store refused or failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -298,6 +313,29 @@ fn linker_with(
     Ok(linker)
 }
 
+/// Refuses a component whose memory starts above `limits`: its instances could never
+/// start, and a deploy that says so beats a crash loop of instantiation failures. Memory
+/// is sized per deployment (`Limits::memory_bytes`): a Python or JavaScript instance,
+/// which starts at 10-13 MiB, fits the default, and one that needs more is given more
+/// without raising every Rust one.
+pub(crate) fn fits_memory(component: &Component, limits: &Limits) -> Result<(), DeployError> {
+    let pages = component
+        .resources_required()
+        .and_then(|r| r.max_initial_memory_size)
+        .unwrap_or(0);
+    let needs = pages.saturating_mul(64 << 10);
+    let limit = limits.effective_memory_bytes() as u64;
+    if needs <= limit {
+        return Ok(());
+    }
+    let mib = |bytes: u64| bytes.div_ceil(1 << 20);
+    Err(DeployError::TooLittleMemory {
+        needs_mib: mib(needs),
+        limit_mib: mib(limit),
+        max_mib: mib(super::engine::MAX_MEMORY_BYTES as u64),
+    })
+}
+
 /// Compiles `wasm` on a blocking thread, or takes it from the cache by content hash.
 ///
 /// Hashing and compiling a large component (bodies may be 64 MiB) take seconds of CPU; on
@@ -343,11 +381,34 @@ fn compile_cached(shared: &Shared, hash: [u8; 32], wasm: &[u8]) -> Result<Compon
     if let Some(why) = not_a_component(wasm) {
         return Err(DeployError::Malformed(why));
     }
-    let component = Component::new(&shared.engine, wasm)
-        .map_err(|e| DeployError::Malformed(format!("{e:#}")))?;
+    let cache = &shared.components;
+    let disk = cache.disk();
+    let loaded = disk.and_then(|disk| match disk.load(&shared.engine, &hash) {
+        Loaded::Hit(component) => Some(component),
+        Loaded::Miss => None,
+        Loaded::Discarded(why) => {
+            tracing::warn!(%why, "a compiled component on disk was discarded; compiling again");
+            cache.count(false, false, true);
+            None
+        }
+    });
+    let fresh = loaded.is_none();
+    let component = match loaded {
+        Some(component) => component,
+        None => Component::new(&shared.engine, wasm)
+            .map_err(|e| DeployError::Malformed(format!("{e:#}")))?,
+    };
+    cache.count(fresh, !fresh, false);
+    // Checked for every load too: the grants may be narrower than when it was compiled.
     let refused = grants::refused_imports(&shared.engine, &component);
     if !refused.is_empty() {
         return Err(DeployError::Refused(refused));
+    }
+    if fresh && let Some(disk) = disk
+        && let Err(e) = disk.save(&shared.engine, &hash, &component)
+    {
+        // A cache: a host that cannot keep one compiles again after a restart.
+        tracing::warn!(error = %e, "could not keep a compiled component on disk");
     }
     shared.components.insert(hash, component.clone());
     shared.evict_idle_components();
@@ -403,6 +464,7 @@ pub(crate) async fn deploy(
     spec: DeploySpec,
 ) -> Result<DeploymentId, DeployError> {
     let component = compile(shared, &spec.wasm).await?;
+    fits_memory(&component, &spec.limits)?;
     let digest = spec.wasm.digest();
     let code = prepare(shared, &spec.role, digest, &component)?;
     let id = DeploymentId(shared.last_deployment.fetch_add(1, Ordering::Relaxed) + 1);

@@ -10,8 +10,11 @@ use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConf
 pub const MAX_INSTANCES: u32 = 256;
 
 /// The largest linear memory any component may grow to; a deployment's own limit
-/// ([`super::Limits::memory_bytes`]) is at most this.
-pub const MAX_MEMORY_BYTES: usize = 64 << 20;
+/// ([`super::Limits::memory_bytes`], 32 MiB by default) is at most this. Each pool slot
+/// reserves address space, not memory, so room for an interpreter that needs more
+/// (a Python app with many modules) costs the Rust deployments nothing: what an instance
+/// may really use is its deployment's limit.
+pub const MAX_MEMORY_BYTES: usize = 256 << 20;
 
 /// The epoch period. Running wasm checks the epoch at loop heads and function entries;
 /// every tick it yields to tokio once and its deadline and revocation are looked at, so

@@ -35,6 +35,7 @@ pub mod bindings;
 mod bounded;
 mod cache;
 mod code;
+mod compiled;
 mod deploy;
 mod engine;
 mod grants;
@@ -63,6 +64,7 @@ use ballot_core::namespace::{MonoTime, SessionId, WatcherId};
 use ballot_store::{EffectsSink, EmbeddedStore, Hooks, StoreError};
 
 pub use cache::{ComponentCache, IDLE_COMPONENTS};
+pub use compiled::{DISK_CACHE_BYTES, DiskCache, Loaded};
 pub use code::Code;
 pub use deploy::{DeployError, DeploySpec, DeploymentId, Role};
 pub use engine::{

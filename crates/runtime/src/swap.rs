@@ -109,8 +109,9 @@ pub(crate) async fn swap(
     let component = deploy::compile(shared, &wasm).await?;
     let digest = wasm.digest();
     let current = current.ok_or(SwapError::NotRunning(id))?;
-    let code = deploy::prepare(shared, &deployment.spec.role, digest, &component)?;
     let limits = deployment.spec.limits;
+    deploy::fits_memory(&component, &limits)?;
+    let code = deploy::prepare(shared, &deployment.spec.role, digest, &component)?;
     let mut state = HostState::new(
         shared.clone(),
         current.identity.clone(),

@@ -133,7 +133,8 @@ impl HostState {
 /// Lines a language runtime writes after the message that explains a crash: Rust's panic
 /// hint; what componentize-py's runtime prints after a Python traceback (its own panic,
 /// whose location is in its runtime, not in the user's code); StarlingMonkey's stack and
-/// abort notice after a JavaScript exception; and indented lines (stack frames).
+/// abort notice after a JavaScript exception, and its bindings' complaint when that
+/// exception left an export returning a result; and indented lines (stack frames).
 fn is_trailer(line: &str) -> bool {
     line.starts_with(char::is_whitespace)
         || line.starts_with("note:")
@@ -141,6 +142,8 @@ fn is_trailer(line: &str) -> bool {
         || (line.starts_with("thread '") && line.contains("panicked at runtime/src/lib.rs"))
         || line == "Stack:"
         || line.starts_with("Redirecting call to abort()")
+        // componentize-js's bindings, on an exception where an `err` string was due.
+        || line.starts_with("expected a string, received")
 }
 
 /// The last line a guest wrote to `stderr`, skipping blank lines and runtimes' trailers:
@@ -196,6 +199,7 @@ mod tests {
                       Python function threw an unexpected exception\n\
                       note: run with `RUST_BACKTRACE=1` environment variable to display a backtrace\n";
         let javascript = "Error: the fixture throws on purpose\nStack:\n  tick@bundle.js:2313:23\n\
+                          expected a string, received [object]\n\
                           \nRedirecting call to abort() to mozalloc_abort\n\n";
         assert_eq!(
             last_words_of(rust).as_deref(),

@@ -132,6 +132,9 @@ impl From<DeployError> for ApiError {
             DeployError::Instantiate(_) => {
                 (StatusCode::UNPROCESSABLE_ENTITY, "instantiation-failed")
             }
+            DeployError::TooLittleMemory { .. } => {
+                (StatusCode::UNPROCESSABLE_ENTITY, "memory-limit-too-small")
+            }
             DeployError::Unknown(_) => (StatusCode::NOT_FOUND, "not-found"),
             DeployError::NotRunning(_) => (StatusCode::CONFLICT, "not-running"),
             DeployError::Store(error) => return error.clone().into(),

@@ -13,6 +13,7 @@ use ballot_core::command::{Command, Outcome};
 use ballot_core::election::{ElectionName, read_leader, read_leading_term};
 use ballot_core::namespace::HostEpoch;
 use ballot_runtime::{
+    ComponentCache, DiskCache,
     DeploySpec, DeploymentId, DeploymentStatus, Limits, Role, Runtime, Standing, new_engine,
 };
 use ballot_store::clock::SystemClock;
@@ -156,7 +157,13 @@ impl Host {
             .with_context(|| format!("creating the data folder {}", data_dir.display()))?;
         let (store, cluster) = open_store(data_dir, backend).await?;
         let engine = new_engine().map_err(|e| anyhow::anyhow!("{e:#}"))?;
-        let runtime = Runtime::new(engine, store, recorder.clone())?;
+        // Compiled components outlive the process: a restart loads them instead of
+        // compiling each deployment's code again (seconds for an interpreter component).
+        let compiled = data_dir.join("compiled");
+        let disk = DiskCache::open(&compiled)
+            .with_context(|| format!("opening the compiled-component cache {}", compiled.display()))?;
+        let components = ComponentCache::default().with_disk(disk);
+        let runtime = Runtime::with_component_cache(engine, store, recorder.clone(), components)?;
         runtime.name_host(match backend {
             Backend::Etcd { host_id, .. } => host_id.clone(),
             Backend::Embedded => super::machine_name().unwrap_or_else(|| "local".into()),

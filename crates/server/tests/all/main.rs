@@ -8,6 +8,7 @@ mod election_herd;
 mod fuzz;
 mod hot_swap;
 mod namespace_props;
+mod polyglot;
 mod readme;
 mod runtime;
 mod sandbox;

@@ -681,3 +681,62 @@ async fn a_leader_component_hands_off_through_its_import() {
     assert_leadership_linearizable(&recorder);
     super::support::assert_revoked_before_promoted(&recorder.history());
 }
+
+/// Compiled components kept on disk: a runtime with a fresh memory cache (a restarted
+/// host) loads instead of compiling; an altered entry and an entry another engine
+/// configuration wrote are both detected, deleted and compiled again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn compiled_components_on_disk_survive_a_restart_and_bad_entries_are_recompiled() {
+    use ballot_runtime::{DiskCache, Loaded, new_engine_without_epochs};
+    use sha2::{Digest as _, Sha256};
+
+    let dir = tempfile::tempdir().unwrap();
+    let disk = || DiskCache::open(dir.path().join("compiled")).unwrap();
+    let bytes = wasm(ballot_artifacts::EXAMPLE_CANDIDATE);
+    let digest: [u8; 32] = Sha256::digest(&bytes).into();
+    let engine = super::support::engine();
+    let entry = disk().entry_path(&engine, &digest);
+
+    // Each "start" is a runtime with a memory cache of its own on the shared folder.
+    let start = |cache: &ComponentCache| {
+        Runtime::with_component_cache(engine.clone(), sim_store(), Recorder::off(), cache.clone())
+            .unwrap()
+    };
+    let deploy_once = |cache: ComponentCache| async move {
+        let rt = start(&cache);
+        rt.deploy(candidate("a", None)).await.unwrap();
+        wait_for(&rt, "a", acked).await;
+        (
+            cache.compiled(),
+            cache.loaded_from_disk(),
+            cache.discarded_from_disk(),
+        )
+    };
+
+    let first = deploy_once(ComponentCache::default().with_disk(disk())).await;
+    assert_eq!(first, (1, 0, 0), "compiled, and kept");
+    assert!(entry.is_file());
+    let restarted = deploy_once(ComponentCache::default().with_disk(disk())).await;
+    assert_eq!(restarted, (0, 1, 0), "loaded, not compiled");
+
+    // A flipped byte: detected by the checksum before wasmtime reads it.
+    let mut altered = std::fs::read(&entry).unwrap();
+    let middle = altered.len() / 2;
+    altered[middle] ^= 0x40;
+    std::fs::write(&entry, &altered).unwrap();
+    let after_damage = deploy_once(ComponentCache::default().with_disk(disk())).await;
+    assert_eq!(after_damage, (1, 0, 1), "discarded and compiled again");
+    assert!(matches!(disk().load(&engine, &digest), Loaded::Hit(_)));
+
+    // An entry compiled by an engine configured otherwise, put under this engine's name
+    // with a valid checksum: wasmtime refuses it, and it is compiled again.
+    let other = new_engine_without_epochs().unwrap();
+    let foreign = wasmtime::component::Component::new(&other, &bytes).unwrap();
+    disk().save(&other, &digest, &foreign).unwrap();
+    let foreign_entry = disk().entry_path(&other, &digest);
+    assert_ne!(foreign_entry, entry, "entries are kept apart by engine");
+    std::fs::rename(&foreign_entry, &entry).unwrap();
+    let after_foreign = deploy_once(ComponentCache::default().with_disk(disk())).await;
+    assert_eq!(after_foreign, (1, 0, 1), "refused by wasmtime, compiled again");
+    assert!(matches!(disk().load(&engine, &digest), Loaded::Hit(_)));
+}

@@ -11,7 +11,8 @@ use ballot_core::command::{Command, Outcome};
 use ballot_core::election::ElectionName;
 use ballot_core::namespace::{Op, Revision};
 use ballot_runtime::{
-    ComponentCache, Delivered, DeploySpec, Role, Runtime, TimelineEntry, TimelineEvent, new_engine,
+    ComponentCache, Delivered, DeploySpec, DiskCache, Role, Runtime, TimelineEntry, TimelineEvent,
+    new_engine,
 };
 use ballot_store::clock::SystemClock;
 use ballot_store::embedded::{SimFs, thread_spawner};
@@ -24,10 +25,17 @@ pub fn engine() -> Engine {
     ENGINE.get_or_init(|| new_engine().expect("engine")).clone()
 }
 
-/// One component cache on that engine: each component compiles once per binary.
+/// One component cache on that engine: each component compiles once per binary, and once
+/// per build of the tests, since it keeps what it compiles on disk beside the build (the
+/// Python and JavaScript components take seconds each to compile).
 fn components() -> ComponentCache {
     static CACHE: OnceLock<ComponentCache> = OnceLock::new();
-    CACHE.get_or_init(ComponentCache::default).clone()
+    CACHE
+        .get_or_init(|| {
+            let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("compiled");
+            ComponentCache::default().with_disk(DiskCache::open(dir).expect("the test cache folder"))
+        })
+        .clone()
 }
 
 /// A component's bytes, as `ballot-artifacts` built them.
