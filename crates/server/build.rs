@@ -4,7 +4,8 @@
 //! `ballot-artifacts` is a build-dependency here, not a normal one: its build script
 //! compiles every component for wasm32-wasip2 (into one folder per profile shared by every
 //! unit, so this is no second build) and [`ballot_artifacts::embed`] writes the
-//! `include_bytes!` statics that `src/cli/bundled.rs` includes.
+//! `include_bytes!` statics that `src/cli/bundled.rs` includes, and the paths of the
+//! Python and JavaScript example candidates, when built, for `ballot bench languages`.
 
 fn main() {
     ballot_artifacts::embed(
@@ -19,4 +20,17 @@ fn main() {
         ],
         "bundled_components.rs",
     );
+    // The Python and JavaScript example candidates are 12-18 MB each: `ballot bench
+    // languages` reads them from the build folder (when this build made them) rather than
+    // carrying them in every binary; an installed binary is given them with --python/--js.
+    let out = std::path::Path::new(&std::env::var_os("OUT_DIR").unwrap()).join("polyglot_paths.rs");
+    let constant = |name: &str, component: ballot_artifacts::Polyglot| {
+        format!(
+            "/// {name}: the path this build made it at, or why it did not.\npub const {name}: Result<&str, &str> = {:?};\n",
+            component.path()
+        )
+    };
+    let code = constant("PYTHON_CANDIDATE", ballot_artifacts::PYTHON_CANDIDATE)
+        + &constant("JS_CANDIDATE", ballot_artifacts::JS_CANDIDATE);
+    std::fs::write(&out, code).unwrap();
 }

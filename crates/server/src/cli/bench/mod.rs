@@ -7,6 +7,7 @@ mod commit;
 mod events;
 mod foundation;
 mod handoff;
+mod languages;
 mod runtime;
 mod sandbox;
 mod serve;
@@ -60,6 +61,9 @@ enum Suite {
     Events(events::EventsArgs),
     /// Guarded commits with a transaction function against the same with plain ops.
     Commit(commit::CommitArgs),
+    /// The same candidate in Rust, Python and JavaScript: size, compile, load from the
+    /// disk cache, deploy to first callback, callback latency and memory, against Rust.
+    Languages(languages::LanguagesArgs),
     /// Deterministic simulation: simulated operations per second against the same
     /// operations run directly on the elections.
     Sim(sim::SimArgs),
@@ -233,6 +237,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
         Some(Suite::Serve(args)) => serve::run(args),
         Some(Suite::Cluster(args)) => cluster::run(args),
         Some(Suite::Commit(args)) => commit::run(args),
+        Some(Suite::Languages(args)) => languages::run(args),
         Some(Suite::Events(args)) => events::run(args),
         Some(Suite::Sim(args)) => sim::run(args),
     }
