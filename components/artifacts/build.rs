@@ -318,7 +318,9 @@ fn generate_foreign(outcomes: &[polyglot::Outcome]) -> String {
     for (foreign, outcome) in polyglot::FOREIGN.iter().zip(outcomes) {
         writeln!(code, "/// `{}`: {}.", foreign.source, foreign.description).unwrap();
         let value = match outcome {
-            polyglot::Outcome::Built(wasm) => format!("Polyglot::Built({:?})", wasm.display().to_string()),
+            polyglot::Outcome::Built(wasm) => {
+                format!("Polyglot::Built({:?})", wasm.display().to_string())
+            }
             polyglot::Outcome::Missing(why) => format!("Polyglot::Missing({why:?})"),
         };
         writeln!(code, "pub const {}: Polyglot = {value};", foreign.constant).unwrap();

@@ -231,8 +231,9 @@ impl Toolchain {
 /// componentize-py and a pure-Python cbor2 (copied alone into `out_dir/pydeps`, so the
 /// component bundles it and nothing else of site-packages).
 fn python_toolchain(out_dir: &Path) -> Result<Toolchain, String> {
-    let version = run("componentize-py", &["--version"])
-        .map_err(|e| format!("componentize-py not found ({e}); install it with `{PYTHON_SETUP}`"))?;
+    let version = run("componentize-py", &["--version"]).map_err(|e| {
+        format!("componentize-py not found ({e}); install it with `{PYTHON_SETUP}`")
+    })?;
     if !version.contains("0.25") {
         return Err(format!(
             "componentize-py 0.25 is needed, found {version}; `{PYTHON_SETUP}`"
@@ -240,7 +241,10 @@ fn python_toolchain(out_dir: &Path) -> Result<Toolchain, String> {
     }
     let cbor2 = run(
         "python3",
-        &["-c", "import cbor2, os; print(os.path.dirname(cbor2.__file__))"],
+        &[
+            "-c",
+            "import cbor2, os; print(os.path.dirname(cbor2.__file__))",
+        ],
     )
     .map_err(|e| format!("the cbor2 package is not installed ({e}); `{PYTHON_SETUP}`"))?;
     let cbor2 = PathBuf::from(cbor2.trim());
@@ -272,8 +276,9 @@ fn python_toolchain(out_dir: &Path) -> Result<Toolchain, String> {
 
 /// Node.js and the SDK's installed packages (componentize-js, rolldown, cborg).
 fn js_toolchain(repo: &Path) -> Result<Toolchain, String> {
-    let node = run("node", &["--version"])
-        .map_err(|e| format!("node not found ({e}); install Node.js 20 or later, then `{JS_SETUP}`"))?;
+    let node = run("node", &["--version"]).map_err(|e| {
+        format!("node not found ({e}); install Node.js 20 or later, then `{JS_SETUP}`")
+    })?;
     let installed = repo.join("sdk/js/node_modules/@bytecodealliance/componentize-js/package.json");
     let package = fs::read_to_string(&installed).map_err(|_| {
         format!("the JavaScript SDK's packages are not installed; run `{JS_SETUP}`")

@@ -124,12 +124,7 @@ impl DiskCache {
 
     /// Writes the entry of `component` (compiled from bytes with `digest`), then trims
     /// the folder to its bound. Blocking file I/O: call it off the async workers.
-    pub fn save(
-        &self,
-        engine: &Engine,
-        digest: &Digest,
-        component: &Component,
-    ) -> io::Result<()> {
+    pub fn save(&self, engine: &Engine, digest: &Digest, component: &Component) -> io::Result<()> {
         let payload = component
             .serialize()
             .map_err(|e| io::Error::other(format!("{e:#}")))?;
@@ -214,6 +209,9 @@ mod tests {
         assert_eq!(checked_payload(&flipped), None);
         assert_eq!(checked_payload(&entry[..entry.len() - 1]), None);
         assert_eq!(checked_payload(b"BALLOTC1"), None);
-        assert_eq!(checked_payload(b"something else entirely, long enough"), None);
+        assert_eq!(
+            checked_payload(b"something else entirely, long enough"),
+            None
+        );
     }
 }

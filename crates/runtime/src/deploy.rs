@@ -19,10 +19,10 @@ use ballot_core::namespace::{Data, SessionId, WatcherId};
 use ballot_store::embedded::OnApplied;
 use ballot_store::{Hooks, StoreError};
 
-use super::compiled::Loaded;
 use super::actor::{Exit, Guest, Incarnation};
 use super::bindings::{candidate::CandidatePre, observer::ObserverPre};
 use super::code::Code;
+use super::compiled::Loaded;
 use super::sandbox::{self, Fence, Revocation};
 use super::{Limits, Link, MAILBOX, Shared, Supervision, TimelineEvent, grants, supervisor};
 
@@ -404,7 +404,8 @@ fn compile_cached(shared: &Shared, hash: [u8; 32], wasm: &[u8]) -> Result<Compon
     if !refused.is_empty() {
         return Err(DeployError::Refused(refused));
     }
-    if fresh && let Some(disk) = disk
+    if fresh
+        && let Some(disk) = disk
         && let Err(e) = disk.save(&shared.engine, &hash, &component)
     {
         // A cache: a host that cannot keep one compiles again after a restart.

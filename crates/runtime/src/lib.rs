@@ -64,8 +64,8 @@ use ballot_core::namespace::{MonoTime, SessionId, WatcherId};
 use ballot_store::{EffectsSink, EmbeddedStore, Hooks, StoreError};
 
 pub use cache::{ComponentCache, IDLE_COMPONENTS};
-pub use compiled::{DISK_CACHE_BYTES, DiskCache, Loaded};
 pub use code::Code;
+pub use compiled::{DISK_CACHE_BYTES, DiskCache, Loaded};
 pub use deploy::{DeployError, DeploySpec, DeploymentId, Role};
 pub use engine::{
     EPOCH_TICK, MAX_INSTANCES, MAX_MEMORY_BYTES, new_engine, new_engine_without_epochs,
@@ -948,6 +948,11 @@ impl Runtime {
     /// The number of compiled components in the cache.
     pub fn cached_components(&self) -> usize {
         self.shared.components.len()
+    }
+
+    /// The component cache, with its counts of compiles and of loads from disk.
+    pub fn component_cache(&self) -> &ComponentCache {
+        &self.shared.components
     }
 }
 

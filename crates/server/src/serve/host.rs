@@ -13,8 +13,8 @@ use ballot_core::command::{Command, Outcome};
 use ballot_core::election::{ElectionName, read_leader, read_leading_term};
 use ballot_core::namespace::HostEpoch;
 use ballot_runtime::{
-    ComponentCache, DiskCache,
-    DeploySpec, DeploymentId, DeploymentStatus, Limits, Role, Runtime, Standing, new_engine,
+    ComponentCache, DeploySpec, DeploymentId, DeploymentStatus, DiskCache, Limits, Role, Runtime,
+    Standing, new_engine,
 };
 use ballot_store::clock::SystemClock;
 use ballot_store::{EmbeddedStore, Options};
@@ -160,8 +160,12 @@ impl Host {
         // Compiled components outlive the process: a restart loads them instead of
         // compiling each deployment's code again (seconds for an interpreter component).
         let compiled = data_dir.join("compiled");
-        let disk = DiskCache::open(&compiled)
-            .with_context(|| format!("opening the compiled-component cache {}", compiled.display()))?;
+        let disk = DiskCache::open(&compiled).with_context(|| {
+            format!(
+                "opening the compiled-component cache {}",
+                compiled.display()
+            )
+        })?;
         let components = ComponentCache::default().with_disk(disk);
         let runtime = Runtime::with_component_cache(engine, store, recorder.clone(), components)?;
         runtime.name_host(match backend {

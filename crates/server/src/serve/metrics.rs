@@ -23,6 +23,35 @@ pub struct ElectionLabel {
     pub election: String,
 }
 
+/// Totals the runtime keeps itself, mirrored into counters at each scrape.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RuntimeTotals {
+    /// Import calls refused because their instance had been revoked.
+    pub fenced_refusals: u64,
+    /// Components compiled from their bytes.
+    pub components_compiled: u64,
+    /// Compiled components loaded from disk.
+    pub components_loaded: u64,
+    /// On-disk entries discarded as torn, altered or foreign.
+    pub components_discarded: u64,
+}
+
+/// A counter that follows a total kept elsewhere.
+#[derive(Default)]
+struct Mirrored {
+    counter: Counter,
+    seen: Mutex<u64>,
+}
+
+impl Mirrored {
+    /// Adds what `total` grew by since the last scrape.
+    fn catch_up(&self, total: u64) {
+        let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
+        self.counter.inc_by(total.saturating_sub(*seen));
+        *seen = (*seen).max(total);
+    }
+}
+
 /// The host's metrics. Counters are bumped where things happen; gauges that mirror state
 /// (leaders, terms, deployments) are refreshed from the durable state on each scrape.
 pub struct Metrics {
@@ -37,8 +66,10 @@ pub struct Metrics {
     pub kills: Counter,
     leader_changes: Counter,
     failovers: Counter,
-    fenced_refusals: Counter,
-    fenced_seen: Mutex<u64>,
+    fenced_refusals: Mirrored,
+    components_compiled: Mirrored,
+    components_loaded: Mirrored,
+    components_discarded: Mirrored,
     /// Elections that have had a leader since the host started.
     had_leader: Mutex<HashSet<String>>,
     elections: Gauge,
@@ -57,8 +88,10 @@ impl Metrics {
             kills: Counter::default(),
             leader_changes: Counter::default(),
             failovers: Counter::default(),
-            fenced_refusals: Counter::default(),
-            fenced_seen: Mutex::new(0),
+            fenced_refusals: Mirrored::default(),
+            components_compiled: Mirrored::default(),
+            components_loaded: Mirrored::default(),
+            components_discarded: Mirrored::default(),
             had_leader: Mutex::new(HashSet::new()),
             elections: Gauge::default(),
             deployments: Gauge::default(),
@@ -90,7 +123,22 @@ impl Metrics {
         registry.register(
             "fenced_refusals",
             "Import calls refused because their instance had lost its term or session",
-            metrics.fenced_refusals.clone(),
+            metrics.fenced_refusals.counter.clone(),
+        );
+        registry.register(
+            "components_compiled",
+            "Components compiled from their bytes",
+            metrics.components_compiled.counter.clone(),
+        );
+        registry.register(
+            "components_loaded_from_disk",
+            "Compiled components loaded from DATA_DIR/compiled instead of compiled",
+            metrics.components_loaded.counter.clone(),
+        );
+        registry.register(
+            "components_discarded_from_disk",
+            "Compiled components on disk found torn, altered or foreign, deleted and compiled again",
+            metrics.components_discarded.counter.clone(),
         );
         registry.register(
             "elections_led",
@@ -130,14 +178,14 @@ impl Metrics {
     }
 
     /// The exposition text, with state gauges refreshed from `state`.
-    pub fn render(&self, state: &State, deployments: usize, fenced_refusals: u64) -> String {
+    pub fn render(&self, state: &State, deployments: usize, totals: RuntimeTotals) -> String {
         self.deployments.set(deployments as i64);
-        {
-            let mut seen = self.fenced_seen.lock().unwrap_or_else(|p| p.into_inner());
-            self.fenced_refusals
-                .inc_by(fenced_refusals.saturating_sub(*seen));
-            *seen = (*seen).max(fenced_refusals);
-        }
+        self.fenced_refusals.catch_up(totals.fenced_refusals);
+        self.components_compiled
+            .catch_up(totals.components_compiled);
+        self.components_loaded.catch_up(totals.components_loaded);
+        self.components_discarded
+            .catch_up(totals.components_discarded);
         let root = NodePath::parse(ELECTIONS_ROOT).expect("a valid path");
         let mut led = 0;
         self.terms.clear();

@@ -497,10 +497,17 @@ async fn healthz(State(host): State<Arc<Host>>) -> impl IntoResponse {
 }
 
 async fn metrics(State(host): State<Arc<Host>>) -> impl IntoResponse {
+    let cache = host.runtime.component_cache();
+    let totals = metrics::RuntimeTotals {
+        fenced_refusals: host.runtime.fenced_refusals(),
+        components_compiled: cache.compiled(),
+        components_loaded: cache.loaded_from_disk(),
+        components_discarded: cache.discarded_from_disk(),
+    };
     let text = host.metrics.render(
         &host.runtime.state(),
         host.runtime.deployments().len(),
-        host.runtime.fenced_refusals(),
+        totals,
     );
     (
         [(

@@ -113,7 +113,10 @@ async fn a_refused_swap_leaves_the_old_code_running() {
         .swap(a, &wasm(ballot_artifacts::FIXTURE_UNKNOWN_IMPORT))
         .await
         .unwrap_err();
-    assert!(unknown.to_string().contains("acme:outside/dial"), "{unknown}");
+    assert!(
+        unknown.to_string().contains("acme:outside/dial"),
+        "{unknown}"
+    );
     let wrong_world = rt
         .swap(a, &wasm(ballot_artifacts::EXAMPLE_OBSERVER))
         .await

@@ -16,13 +16,13 @@ use ballot_core::command::Command;
 use ballot_core::election::ElectionName;
 use ballot_core::namespace::{CreateMode, Data, NodePath, Op};
 use ballot_runtime::{
-    CommitMode, CommitRequest, DeploySpec, Delivered, Limits, Role, Runtime, Supervision,
+    CommitMode, CommitRequest, Delivered, DeploySpec, Limits, Role, Runtime, Supervision,
     SwapOutcome, TimelineEvent, TxnSource,
 };
 
 use super::support::{
-    acked, any, assert_leadership_linearizable, candidate, count, election, lines, lost,
-    observer, runtime, wait_for, wasm,
+    acked, any, assert_leadership_linearizable, candidate, count, election, lines, lost, observer,
+    runtime, wait_for, wasm,
 };
 
 /// The bytes of a Python or JavaScript component, or `None` (with the reason printed) on
@@ -74,9 +74,11 @@ fn leader_record(rt: &Runtime) -> Option<(String, u64)> {
 
 /// Waits until `/example/leader` names `name` under `term`.
 async fn wait_record(rt: &Runtime, name: &str, term: u64) {
-    super::support::wait_state(rt, &format!("{name} writes /example/leader under {term}"), |_| {
-        leader_record(rt) == Some((name.to_string(), term))
-    })
+    super::support::wait_state(
+        rt,
+        &format!("{name} writes /example/leader under {term}"),
+        |_| leader_record(rt) == Some((name.to_string(), term)),
+    )
     .await;
 }
 
@@ -124,8 +126,12 @@ async fn a_mixed_election_behaves_as_a_rust_one() {
     let recorder = Recorder::new();
     let rt = runtime(recorder.clone());
     rt.deploy(observer("rust-watcher")).await.unwrap();
-    rt.deploy(observer_of("py-watcher", py_observer)).await.unwrap();
-    rt.deploy(observer_of("js-watcher", js_observer)).await.unwrap();
+    rt.deploy(observer_of("py-watcher", py_observer))
+        .await
+        .unwrap();
+    rt.deploy(observer_of("js-watcher", js_observer))
+        .await
+        .unwrap();
     let tick = Some(Duration::from_millis(50));
     let py = rt.deploy(candidate_of("py", python, tick)).await.unwrap();
     let py_ack = wait_for(&rt, "py", acked).await;
@@ -135,7 +141,10 @@ async fn a_mixed_election_behaves_as_a_rust_one() {
 
     // The win callback ran before the ack; losers and observers hear after the ack.
     let win = wait_for(&rt, "py", |e| {
-        matches!(e, TimelineEvent::Callback(Delivered::WinningElection { .. }))
+        matches!(
+            e,
+            TimelineEvent::Callback(Delivered::WinningElection { .. })
+        )
     })
     .await;
     assert!(win.seq < py_ack.seq);
@@ -177,7 +186,10 @@ async fn a_mixed_election_behaves_as_a_rust_one() {
             *e == TimelineEvent::Callback(Delivered::NewLeader { term: js_term })
         })
         .await;
-        assert!(death < heard, "{watcher} heard of the new leader before the death");
+        assert!(
+            death < heard,
+            "{watcher} heard of the new leader before the death"
+        );
     }
     wait_record(&rt, "js-candidate", js_term).await;
 
@@ -223,7 +235,11 @@ async fn a_rust_leader_hot_swaps_to_its_python_version_under_the_same_term() {
 
     let report = rt.swap(leader, &python).await.expect("swapped");
     assert_eq!(report.outcome, SwapOutcome::Activated);
-    assert_eq!(report.term.map(|t| t.0), Some(term), "the term it led under");
+    assert_eq!(
+        report.term.map(|t| t.0),
+        Some(term),
+        "the term it led under"
+    );
     wait_record(&rt, "python-candidate", term).await;
     let (ack_after, ack_stat_after) = rt.state().get(&paths.ack).unwrap();
     assert_eq!(ack_after, ack_before);
@@ -307,7 +323,10 @@ async fn python_and_javascript_txn_fns_preview_alike_and_commit_once() {
     };
 
     // On an empty namespace: both create the counter at 1.
-    let py_preview = rt.commit(request(CommitMode::Preview, &python)).await.unwrap();
+    let py_preview = rt
+        .commit(request(CommitMode::Preview, &python))
+        .await
+        .unwrap();
     let js_preview = rt.commit(request(CommitMode::Preview, &js)).await.unwrap();
     assert_eq!(encode(&py_preview.ops), encode(&js_preview.ops));
     assert_eq!(
@@ -321,13 +340,19 @@ async fn python_and_javascript_txn_fns_preview_alike_and_commit_once() {
     assert_eq!(value(&rt), None, "a preview writes nothing");
 
     // Each commits once: 1 from Python, 2 from JavaScript.
-    let py_commit = rt.commit(request(CommitMode::Guarded, &python)).await.unwrap();
+    let py_commit = rt
+        .commit(request(CommitMode::Guarded, &python))
+        .await
+        .unwrap();
     assert_eq!((py_commit.attempts, value(&rt).as_deref()), (1, Some("1")));
     let js_commit = rt.commit(request(CommitMode::Guarded, &js)).await.unwrap();
     assert_eq!((js_commit.attempts, value(&rt).as_deref()), (1, Some("2")));
 
     // On the counter at 2: the same set at the same version, byte for byte.
-    let py_preview = rt.commit(request(CommitMode::Preview, &python)).await.unwrap();
+    let py_preview = rt
+        .commit(request(CommitMode::Preview, &python))
+        .await
+        .unwrap();
     let js_preview = rt.commit(request(CommitMode::Preview, &js)).await.unwrap();
     assert_eq!(encode(&py_preview.ops), encode(&js_preview.ops));
     assert!(
@@ -393,7 +418,12 @@ async fn misbehaving_python_and_javascript_cost_only_their_own_instance() {
             .await
             .unwrap();
         let next_name = format!("{name}-next");
-        let next = misbehaving(&next_name, wasm(ballot_artifacts::EMPTY_EXPORT), "", &election);
+        let next = misbehaving(
+            &next_name,
+            wasm(ballot_artifacts::EMPTY_EXPORT),
+            "",
+            &election,
+        );
         rt.deploy(next).await.unwrap();
         let crash = wait_for(&rt, name, |e| matches!(e, TimelineEvent::Trapped(_))).await;
         let TimelineEvent::Trapped(why) = &crash.event else {
@@ -461,7 +491,11 @@ async fn a_component_that_starts_above_its_memory_limit_is_refused_at_deploy() {
     assert_eq!(limit_mib, 4);
     assert!(needs_mib > 4, "{error}");
     assert!(error.to_string().contains("--memory-mib"), "{error}");
-    assert_eq!(rt.state().encode(), before, "a refused deploy changes nothing");
+    assert_eq!(
+        rt.state().encode(),
+        before,
+        "a refused deploy changes nothing"
+    );
 
     let mut rust = candidate("rust-tight", None);
     rust.limits.memory_bytes = 4 << 20;

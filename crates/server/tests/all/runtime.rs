@@ -737,6 +737,10 @@ async fn compiled_components_on_disk_survive_a_restart_and_bad_entries_are_recom
     assert_ne!(foreign_entry, entry, "entries are kept apart by engine");
     std::fs::rename(&foreign_entry, &entry).unwrap();
     let after_foreign = deploy_once(ComponentCache::default().with_disk(disk())).await;
-    assert_eq!(after_foreign, (1, 0, 1), "refused by wasmtime, compiled again");
+    assert_eq!(
+        after_foreign,
+        (1, 0, 1),
+        "refused by wasmtime, compiled again"
+    );
     assert!(matches!(disk().load(&engine, &digest), Loaded::Hit(_)));
 }

@@ -143,10 +143,16 @@ async fn a_memory_hog_is_stopped_at_its_limit() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_component_importing_sockets_runs_but_cannot_open_one() {
     let rt = runtime(Recorder::off());
-    rt.deploy(candidate("net", ballot_artifacts::FIXTURE_SOCKETS, "sandbox-sockets"))
+    rt.deploy(candidate(
+        "net",
+        ballot_artifacts::FIXTURE_SOCKETS,
+        "sandbox-sockets",
+    ))
+    .await
+    .unwrap();
+    rt.deploy(well_behaved("next", "sandbox-sockets"))
         .await
         .unwrap();
-    rt.deploy(well_behaved("next", "sandbox-sockets")).await.unwrap();
     let refusal = wait_for(&rt, "net", |e| matches!(e, TimelineEvent::WinRefused(_))).await;
     let TimelineEvent::WinRefused(reason) = &refusal.event else {
         unreachable!()

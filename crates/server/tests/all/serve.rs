@@ -2259,3 +2259,71 @@ fn draining_the_only_host_keeps_its_leaders_and_stops_it() {
     };
     assert!(exit.success(), "{exit:?}");
 }
+
+/// The `ballot_<name>_total` counter of the host's `/metrics`.
+fn metric(server: &Server, name: &str) -> u64 {
+    let text = agent()
+        .get(server.url("/metrics"))
+        .call()
+        .expect("metrics answer")
+        .into_body()
+        .read_to_string()
+        .expect("metrics text");
+    let prefix = format!("ballot_{name}_total ");
+    text.lines()
+        .find_map(|line| line.strip_prefix(&prefix))
+        .unwrap_or_else(|| panic!("no {prefix}in\n{text}"))
+        .trim()
+        .parse()
+        .expect("a count")
+}
+
+/// A restarted host loads its deployments' compiled code from `DATA_DIR/compiled` instead
+/// of compiling it again; an entry damaged on disk is found, deleted and compiled again.
+#[test]
+fn a_restarted_host_loads_compiled_components_instead_of_compiling() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let counts = |server: &Server| {
+        (
+            metric(server, "components_compiled"),
+            metric(server, "components_loaded_from_disk"),
+            metric(server, "components_discarded_from_disk"),
+        )
+    };
+    let entries = || -> Vec<PathBuf> {
+        std::fs::read_dir(data.join("compiled"))
+            .unwrap()
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|x| x == "cwasm"))
+            .collect()
+    };
+    let server = Server::start(&data, &[]);
+    let (status, body) = deploy(
+        &server,
+        &wasm(ballot_artifacts::EXAMPLE_CANDIDATE),
+        "role=candidate&election=example",
+    );
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(counts(&server), (1, 0, 0));
+    assert_eq!(entries().len(), 1);
+    server.terminate();
+
+    // The deployment comes back from its record: its code is loaded, not compiled.
+    let server = Server::start(&data, &[]);
+    assert_eq!(components(&server).len(), 1);
+    assert_eq!(counts(&server), (0, 1, 0));
+    server.terminate();
+
+    // A byte flipped in the entry: discarded, compiled again, and kept again.
+    let entry = entries().pop().unwrap();
+    let mut bytes = std::fs::read(&entry).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 1;
+    std::fs::write(&entry, bytes).unwrap();
+    let server = Server::start(&data, &[]);
+    assert_eq!(components(&server).len(), 1);
+    assert_eq!(counts(&server), (1, 0, 1));
+    assert_eq!(entries().len(), 1);
+}

@@ -33,7 +33,8 @@ fn components() -> ComponentCache {
     CACHE
         .get_or_init(|| {
             let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("compiled");
-            ComponentCache::default().with_disk(DiskCache::open(dir).expect("the test cache folder"))
+            ComponentCache::default()
+                .with_disk(DiskCache::open(dir).expect("the test cache folder"))
         })
         .clone()
 }

@@ -22,8 +22,8 @@ use wasmtime::Engine;
 use wasmtime::component::Component;
 
 use super::{
-    Figure, blocking, candidate, histogram, micros, next_entry, on_tokio, record,
-    started_winning, summarise,
+    Figure, blocking, candidate, histogram, micros, next_entry, on_tokio, record, started_winning,
+    summarise,
 };
 
 /// Arguments of `ballot bench languages`.
@@ -76,11 +76,15 @@ fn component(
 }
 
 /// Compiles `wasm` once on a blocking thread; returns the component and the time taken.
-async fn compile_cold(engine: &Engine, wasm: &Arc<Vec<u8>>) -> anyhow::Result<(Component, Duration)> {
+async fn compile_cold(
+    engine: &Engine,
+    wasm: &Arc<Vec<u8>>,
+) -> anyhow::Result<(Component, Duration)> {
     let (engine, wasm) = (engine.clone(), wasm.clone());
     blocking(move || {
         let start = Instant::now();
-        let component = Component::new(&engine, wasm.as_slice()).map_err(|e| anyhow::anyhow!("{e:#}"))?;
+        let component =
+            Component::new(&engine, wasm.as_slice()).map_err(|e| anyhow::anyhow!("{e:#}"))?;
         Ok((component, start.elapsed()))
     })
     .await
@@ -133,12 +137,16 @@ async fn measure_one(
         let name = format!("{language}-{round}");
         let from = rt.timeline_cursor();
         let start = rt.uptime();
-        let id = rt.deploy(candidate(name.clone(), &election, code.clone())).await?;
+        let id = rt
+            .deploy(candidate(name.clone(), &election, code.clone()))
+            .await?;
         let at = started_winning(rt, &name, from).await?;
         if round == 0 {
             // Compiled in this deploy: not counted. Its settled instance gives the memory.
-            next_entry(rt, from, |who, e| who == name && matches!(e, TimelineEvent::Acked(_)))
-                .await?;
+            next_entry(rt, from, |who, e| {
+                who == name && matches!(e, TimelineEvent::Acked(_))
+            })
+            .await?;
             memory = rt.memory_bytes(id).unwrap_or(0);
         } else {
             record(&mut deploys, at.saturating_sub(start));
@@ -198,7 +206,14 @@ async fn measure(args: LanguagesArgs) -> anyhow::Result<ExitCode> {
 
     println!(
         "{:<8} {:>9} {:>11} {:>9} {:>12} {:>12} {:>12} {:>10}",
-        "", "size MB", "compile ms", "load ms", "deploy p50", "callback p50", "callback p99", "memory MB"
+        "",
+        "size MB",
+        "compile ms",
+        "load ms",
+        "deploy p50",
+        "callback p50",
+        "callback p99",
+        "memory MB"
     );
     for m in &measured {
         println!(
@@ -242,7 +257,10 @@ async fn measure(args: LanguagesArgs) -> anyhow::Result<ExitCode> {
                 baseline_value: rust.load_ms,
             },
             Figure {
-                name: name("python_deploy_to_first_callback_p50", "js_deploy_to_first_callback_p50"),
+                name: name(
+                    "python_deploy_to_first_callback_p50",
+                    "js_deploy_to_first_callback_p50",
+                ),
                 value: micros(&m.deploy, 0.5),
                 unit: "us",
                 baseline: "rust_deploy_to_first_callback_p50",
