@@ -207,7 +207,7 @@ impl Toolchain {
                     .arg("-o")
                     .arg(wasm)
                     // componentize-py adds the user's site-packages when it finds no
-                    // virtual environment; these paths must be all it bundles.
+                    // virtual environment; an empty one keeps these paths all it sees.
                     .env("VIRTUAL_ENV", out_dir.join("no-venv"));
                 command
             }
@@ -255,6 +255,7 @@ fn python_toolchain(out_dir: &Path) -> Result<Toolchain, String> {
             cbor2.display()
         ));
     }
+    let _ = fs::create_dir_all(out_dir.join("no-venv/lib/python3/site-packages"));
     let deps = out_dir.join("pydeps/cbor2");
     let _ = fs::remove_dir_all(&deps);
     fs::create_dir_all(&deps).unwrap();
