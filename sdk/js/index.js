@@ -16,6 +16,19 @@
 //       exportCandidate(Worker);
 
 import { encode, decode } from 'cborg';
+
+/**
+ * The WIT types as the bindings give them (u64 as BigInt, records with camelCase fields).
+ * @typedef {bigint} Term
+ * @typedef {{ dataVersion: bigint, childrenVersion: bigint, created: bigint, modified: bigint, ephemeral: boolean, numChildren: number }} Stat
+ * @typedef {{ path: string, data: Uint8Array, stat: Stat }} Node
+ * @typedef {{ id: bigint, name: string }} DeploymentRef
+ * @typedef {{ candidate: bigint, term: Term, data: Uint8Array, deployment?: DeploymentRef }} Leader
+ * @typedef {{ lifetime: 'persistent' | 'ephemeral', sequential: boolean }} CreateMode
+ * @typedef {{ tag: 'create' | 'set' | 'delete' | 'check', val: object }} Op
+ * @typedef {{ election: string, term: Term }} TermGuard
+ * @typedef {{ path: string, kind: 'created' | 'data-changed' | 'deleted' | 'children-changed', revision: bigint }} WatchEvent
+ */
 import { Refuse } from './errors.js';
 
 export * from './errors.js';
@@ -42,9 +55,11 @@ const bytes = (data) => (data instanceof Uint8Array ? data : new TextEncoder().e
 const version = (expected) => (expected === undefined || expected === null ? undefined : BigInt(expected));
 
 /** An operation creating `path` with `data`. */
+/** @param {string} path @param {Uint8Array | string} [data] @param {CreateMode} [mode] @returns {Op} */
 export const create = (path, data = new Uint8Array(), mode = PERSISTENT) =>
   ({ tag: 'create', val: { path, data: bytes(data), mode } });
 /** An operation replacing `path`'s data, if its data version is `expected`. */
+/** @param {string} path @param {Uint8Array | string} data @param {bigint | number} [expected] @returns {Op} */
 export const set = (path, data, expected) =>
   ({ tag: 'set', val: { path, data: bytes(data), expected: version(expected) } });
 /** An operation deleting the childless `path`, if its data version is `expected`. */
@@ -53,18 +68,20 @@ export const del = (path, expected) => ({ tag: 'delete', val: { path, expected: 
 export const check = (path, expected) => ({ tag: 'check', val: { path, expected: version(expected) } });
 /** The fence of a leader's writes: the multi applies only while the caller holds `term`
  * of `election`. */
+/** @param {string} election @param {Term | number} term @returns {TermGuard} */
 export const guard = (election, term) => ({ election, term: BigInt(term) });
 
 /** A candidate: override what you need; every callback does nothing by default (and
  * winning accepts the win). */
 export class Candidate {
-  /** Leads under `term` (BigInt); returning acks the win, throwing Refuse declines it. */
+  /** Leads under `term` (BigInt); returning acks the win, throwing Refuse declines it.
+   * @param {Term} term */
   onWinningElection(term) {}
-  /** Lost to `leader` ({candidate, term, data, deployment}). */
+  /** Lost to `leader`. @param {Leader} leader */
   onLosingElection(leader) {}
-  /** A new leader acknowledged (only when deployed with --follow). */
+  /** A new leader acknowledged (only when deployed with --follow). @param {Leader} leader */
   onNewLeader(leader) {}
-  /** A watch this candidate registered fired ({path, kind, revision}). */
+  /** A watch this candidate registered fired. @param {WatchEvent} event */
   onEvent(event) {}
   /** Called every --tick-ms while deployed with one. */
   tick() {}
