@@ -284,9 +284,15 @@ fn js_toolchain(repo: &Path) -> Result<Toolchain, String> {
     let package = fs::read_to_string(&installed).map_err(|_| {
         format!("the JavaScript SDK's packages are not installed; run `{JS_SETUP}`")
     })?;
+    let componentize_js = package
+        .lines()
+        .find(|line| line.trim_start().starts_with("\"version\""))
+        .unwrap_or_default()
+        .trim()
+        .to_string();
     Ok(Toolchain {
         language: Language::JavaScript,
-        version: format!("node {} {}", node.trim(), package.len()),
+        version: format!("node {} componentize-js {componentize_js}", node.trim()),
     })
 }
 

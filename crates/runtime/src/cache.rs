@@ -92,17 +92,19 @@ impl ComponentCache {
         self.counts.discarded.load(Ordering::Relaxed)
     }
 
-    /// Counts a compile, a load from disk, or a discarded disk entry.
-    pub(crate) fn count(&self, compiled: bool, loaded: bool, discarded: bool) {
-        for (happened, counter) in [
-            (compiled, &self.counts.compiled),
-            (loaded, &self.counts.loaded),
-            (discarded, &self.counts.discarded),
-        ] {
-            if happened {
-                counter.fetch_add(1, Ordering::Relaxed);
-            }
-        }
+    /// Counts a component obtained by compiling it (`compiled`) or by loading it from disk.
+    pub(crate) fn note_obtained(&self, compiled: bool) {
+        let counter = if compiled {
+            &self.counts.compiled
+        } else {
+            &self.counts.loaded
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts an on-disk entry found bad and deleted.
+    pub(crate) fn note_discarded(&self) {
+        self.counts.discarded.fetch_add(1, Ordering::Relaxed);
     }
 
     /// This cache, keeping every component it compiles in `disk` as well and looking

@@ -108,7 +108,8 @@ pub enum DeployError {
     /// The component's linear memory starts larger than the deployment's memory limit,
     /// so no instance of it could start (an interpreter's pre-initialized heap, say).
     #[error(
-        "the component starts with {needs_mib} MiB of linear memory, over its memory limit of          {limit_mib} MiB; deploy it with a larger limit (`--memory-mib`, at most {max_mib})"
+        "the component starts with {needs_mib} MiB of linear memory, over its memory limit of \
+         {limit_mib} MiB; deploy it with a larger limit (`--memory-mib`, at most {max_mib})"
     )]
     TooLittleMemory {
         /// What its largest memory starts at, rounded up to MiB.
@@ -388,7 +389,7 @@ fn compile_cached(shared: &Shared, hash: [u8; 32], wasm: &[u8]) -> Result<Compon
         Loaded::Miss => None,
         Loaded::Discarded(why) => {
             tracing::warn!(%why, "a compiled component on disk was discarded; compiling again");
-            cache.count(false, false, true);
+            cache.note_discarded();
             None
         }
     });
@@ -398,7 +399,7 @@ fn compile_cached(shared: &Shared, hash: [u8; 32], wasm: &[u8]) -> Result<Compon
         None => Component::new(&shared.engine, wasm)
             .map_err(|e| DeployError::Malformed(format!("{e:#}")))?,
     };
-    cache.count(fresh, !fresh, false);
+    cache.note_obtained(fresh);
     // Checked for every load too: the grants may be narrower than when it was compiled.
     let refused = grants::refused_imports(&shared.engine, &component);
     if !refused.is_empty() {
