@@ -115,15 +115,17 @@ pub fn build_all(repo: &Path, out_dir: &Path) -> (Vec<Outcome>, Vec<PathBuf>) {
             println!("cargo:warning={name} components are not built: {why}");
         }
     }
-    // What to watch for changes: cargo scans a directory whole, so `sdk/js`'s modules are
-    // named one by one (its node_modules holds hundreds of MB).
+    // What to watch for changes, file by file: cargo scans a watched directory whole,
+    // `sdk/js/node_modules` holds hundreds of MB, and a Python build may leave a
+    // `__pycache__` beside the sources, which must not make the next build run again.
     let mut watch = vec![
         repo.join("wit"),
-        repo.join("sdk/python"),
-        repo.join("sdk/js/bin"),
+        repo.join("sdk/python/requirements.txt"),
         repo.join("sdk/js/package-lock.json"),
     ];
+    watch.extend(sdk_files(&repo.join("sdk/python/ballot"), "py"));
     watch.extend(sdk_files(&repo.join("sdk/js"), "js"));
+    watch.extend(sdk_files(&repo.join("sdk/js/bin"), "mjs"));
     // Installing a toolchain after a build without it makes the next build use it.
     let installed = repo.join("sdk/js/node_modules/@bytecodealliance/componentize-js/package.json");
     if installed.is_file() {
@@ -208,7 +210,9 @@ impl Toolchain {
                     .arg(wasm)
                     // componentize-py adds the user's site-packages when it finds no
                     // virtual environment; an empty one keeps these paths all it sees.
-                    .env("VIRTUAL_ENV", out_dir.join("no-venv"));
+                    .env("VIRTUAL_ENV", out_dir.join("no-venv"))
+                    // Keep the source tree clean: no `__pycache__` beside the sources.
+                    .env("PYTHONDONTWRITEBYTECODE", "1");
                 command
             }
             Language::JavaScript => {
