@@ -116,8 +116,9 @@ pub fn build_all(repo: &Path, out_dir: &Path) -> (Vec<Outcome>, Vec<PathBuf>) {
         }
     }
     // What to watch for changes, file by file: cargo scans a watched directory whole,
-    // `sdk/js/node_modules` holds hundreds of MB, and a Python build may leave a
-    // `__pycache__` beside the sources, which must not make the next build run again.
+    // `sdk/js/node_modules` holds hundreds of MB, and componentize-py leaves a
+    // `__pycache__` beside the sources it bundles (whatever PYTHONDONTWRITEBYTECODE
+    // says; git ignores them), which must not make the next build run again.
     let mut watch = vec![
         repo.join("wit"),
         repo.join("sdk/python/requirements.txt"),
@@ -210,9 +211,7 @@ impl Toolchain {
                     .arg(wasm)
                     // componentize-py adds the user's site-packages when it finds no
                     // virtual environment; an empty one keeps these paths all it sees.
-                    .env("VIRTUAL_ENV", out_dir.join("no-venv"))
-                    // Keep the source tree clean: no `__pycache__` beside the sources.
-                    .env("PYTHONDONTWRITEBYTECODE", "1");
+                    .env("VIRTUAL_ENV", out_dir.join("no-venv"));
                 command
             }
             Language::JavaScript => {
