@@ -68,6 +68,13 @@ pub const FOREIGN: &[Foreign] = &[
         source: "components/polyglot/python/counter.py",
     },
     Foreign {
+        constant: "PYTHON_SURFACE",
+        description: "a Python candidate that calls every kind of host import once when it wins and logs the answers",
+        language: Language::Python,
+        world: "candidate",
+        source: "components/polyglot/python/surface.py",
+    },
+    Foreign {
         constant: "JS_CANDIDATE",
         description: "the example candidate in JavaScript (examples/js-candidate)",
         language: Language::JavaScript,
@@ -94,6 +101,13 @@ pub const FOREIGN: &[Foreign] = &[
         language: Language::JavaScript,
         world: "txn-fn",
         source: "components/polyglot/js/counter.js",
+    },
+    Foreign {
+        constant: "JS_SURFACE",
+        description: "a JavaScript candidate that calls every kind of host import once when it wins and logs the answers",
+        language: Language::JavaScript,
+        world: "candidate",
+        source: "components/polyglot/js/surface.js",
     },
 ];
 

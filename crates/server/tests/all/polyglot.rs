@@ -502,3 +502,57 @@ async fn a_component_that_starts_above_its_memory_limit_is_refused_at_deploy() {
     rt.deploy(rust).await.unwrap();
     wait_for(&rt, "rust-tight", acked).await;
 }
+
+/// Each SDK's wrappers against the real host: a candidate in each language calls every
+/// kind of import once (create, delete, a refused get, the lease elector, a guarded
+/// commit, a term guard refused with the current term as the error's detail, the
+/// election's leader, whoami) and logs what it got.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_sdk_wraps_the_hosts_imports_and_errors() {
+    let (Some(python), Some(js)) = (
+        polyglot(ballot_artifacts::PYTHON_SURFACE),
+        polyglot(ballot_artifacts::JS_SURFACE),
+    ) else {
+        return;
+    };
+    let rt = runtime(Recorder::off());
+    let cases = [
+        (
+            "py-surface",
+            python,
+            [
+                "get: NoNode /surface-py",
+                "elector: LeaseOutcome_Won",
+                "commit: attempts 1",
+                "guard: NotLeader True",
+                "leader before the ack: None",
+                "whoami: py-surface poly-py-surface",
+            ],
+        ),
+        (
+            "js-surface",
+            js,
+            [
+                "get: NoNode /surface-js",
+                "elector: won",
+                "commit: attempts 1",
+                "guard: NotLeader true",
+                "leader before the ack: none",
+                "whoami: js-surface poly-js-surface",
+            ],
+        ),
+    ];
+    for (name, code, expected) in cases {
+        rt.deploy(misbehaving(name, code, "", &format!("poly-{name}")))
+            .await
+            .unwrap();
+        wait_for(&rt, name, acked).await;
+        let said: Vec<String> = rt
+            .logs()
+            .into_iter()
+            .filter(|(who, _)| who == name)
+            .map(|(_, line)| line)
+            .collect();
+        assert_eq!(said, expected, "{name}");
+    }
+}
