@@ -54,22 +54,30 @@ fn observer_of(name: &str, wasm: Vec<u8>) -> DeploySpec {
     spec
 }
 
+/// The field `name` of the CBOR map the example workers write, in any language.
+fn cbor_field(data: &Data, name: &str) -> Option<ciborium::Value> {
+    let value: ciborium::Value = ciborium::from_reader(data.as_bytes()).expect("CBOR");
+    value
+        .into_map()
+        .ok()?
+        .into_iter()
+        .find(|(k, _)| k.as_text() == Some(name))
+        .map(|(_, v)| v)
+}
+
+/// The field `name` of a CBOR map, as a term.
+fn cbor_term(data: &Data, name: &str) -> Option<u64> {
+    u64::try_from(cbor_field(data, name)?.as_integer()?).ok()
+}
+
 /// The name and term in `/example/leader`, as the leader wrote them (CBOR).
 fn leader_record(rt: &Runtime) -> Option<(String, u64)> {
     let (data, _) = rt
         .state()
         .get(&NodePath::parse("/example/leader").unwrap())
         .ok()?;
-    let value: ciborium::Value = ciborium::from_reader(data.as_bytes()).expect("CBOR");
-    let map = value.as_map()?;
-    let field = |name: &str| {
-        map.iter()
-            .find(|(k, _)| k.as_text() == Some(name))
-            .map(|(_, v)| v.clone())
-    };
-    let name = field("name")?.as_text()?.to_string();
-    let term = u64::try_from(field("term")?.as_integer()?).ok()?;
-    Some((name, term))
+    let name = cbor_field(&data, "name")?.into_text().ok()?;
+    Some((name, cbor_term(&data, "term")?))
 }
 
 /// Waits until `/example/leader` names `name` under `term`.
@@ -247,15 +255,9 @@ async fn a_rust_leader_hot_swaps_to_its_python_version_under_the_same_term() {
     // The Python worker's ticks go on under the same term.
     let ticks = NodePath::parse("/example/ticks").unwrap();
     super::support::wait_state(&rt, "the Python leader ticks", |state| {
-        state.get(&ticks).is_ok_and(|(data, _)| {
-            let value: ciborium::Value = ciborium::from_reader(data.as_bytes()).unwrap();
-            value.as_map().is_some_and(|map| {
-                map.iter().any(|(k, v)| {
-                    k.as_text() == Some("term")
-                        && v.as_integer().and_then(|t| u64::try_from(t).ok()) == Some(term)
-                })
-            })
-        })
+        state
+            .get(&ticks)
+            .is_ok_and(|(data, _)| cbor_term(&data, "term") == Some(term))
     })
     .await;
     assert_eq!(
