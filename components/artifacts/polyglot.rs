@@ -6,6 +6,7 @@
 //! source, the SDK, the WIT, the tool's version) differs from the one it was built with.
 //! The builds of one run go side by side, as separate processes.
 
+use std::collections::BTreeSet;
 use std::collections::hash_map::DefaultHasher;
 use std::fs;
 use std::hash::{Hash, Hasher};
@@ -129,28 +130,23 @@ pub fn build_all(repo: &Path, out_dir: &Path) -> (Vec<Outcome>, Vec<PathBuf>) {
             println!("cargo:warning={name} components are not built: {why}");
         }
     }
-    // What to watch for changes, file by file: cargo scans a watched directory whole,
-    // `sdk/js/node_modules` holds hundreds of MB, and componentize-py leaves a
-    // `__pycache__` beside the sources it bundles (whatever PYTHONDONTWRITEBYTECODE
-    // says; git ignores them), which must not make the next build run again.
-    let mut watch = vec![
-        repo.join("wit"),
-        repo.join("sdk/python/requirements.txt"),
-        repo.join("sdk/js/package-lock.json"),
-    ];
-    watch.extend(sdk_files(&repo.join("sdk/python/ballot"), "py"));
-    watch.extend(sdk_files(&repo.join("sdk/js"), "js"));
-    watch.extend(sdk_files(&repo.join("sdk/js/bin"), "mjs"));
+    // What to watch for changes: every component's inputs, file by file (cargo scans a
+    // watched directory whole, `sdk/js/node_modules` holds hundreds of MB, and
+    // componentize-py leaves a `__pycache__` beside the sources it bundles, whatever
+    // PYTHONDONTWRITEBYTECODE says, which must not make the next build run again).
+    let mut watch: BTreeSet<PathBuf> = FOREIGN
+        .iter()
+        .flat_map(|foreign| inputs_of(repo, foreign))
+        .collect();
     // Installing a toolchain after a build without it makes the next build use it.
     let installed = repo.join("sdk/js/node_modules/@bytecodealliance/componentize-js/package.json");
     if installed.is_file() {
-        watch.push(installed);
+        watch.insert(installed);
     }
 
     let mut running: Vec<(usize, Child, PathBuf, String)> = Vec::new();
     let mut outcomes: Vec<Option<Outcome>> = FOREIGN.iter().map(|_| None).collect();
     for (index, foreign) in FOREIGN.iter().enumerate() {
-        watch.push(repo.join(foreign.source));
         let toolchain = match foreign.language {
             Language::Python => &python,
             Language::JavaScript => &javascript,
@@ -191,7 +187,7 @@ pub fn build_all(repo: &Path, out_dir: &Path) -> (Vec<Outcome>, Vec<PathBuf>) {
         outcomes[index] = Some(Outcome::Built(wasm));
     }
     let outcomes = outcomes.into_iter().map(Option::unwrap).collect();
-    (outcomes, watch)
+    (outcomes, watch.into_iter().collect())
 }
 
 /// A found toolchain: how to run it, and its version (part of every stamp).
@@ -313,7 +309,7 @@ fn js_toolchain(repo: &Path) -> Result<Toolchain, String> {
     })
 }
 
-/// The files one component's build reads besides the shared inputs.
+/// The files one component's build reads: what its stamp covers and the build watches.
 fn inputs_of(repo: &Path, foreign: &Foreign) -> Vec<PathBuf> {
     let mut files = vec![repo.join(foreign.source)];
     files.extend(sdk_files(&repo.join("wit"), "wit"));
