@@ -264,13 +264,10 @@ fn prepare_candidate(
 }
 
 impl Deployment {
-    /// The code a fresh instance runs.
-    pub(crate) fn code(&self) -> Prepared {
-        self.code
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .0
-            .clone()
+    /// The code a fresh instance runs, with the digest of its bytes (read together, so a
+    /// swap in between cannot pair one's code with the other's digest).
+    pub(crate) fn current(&self) -> (Prepared, Digest) {
+        self.code.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
     /// The digest of the bytes of the code a fresh instance runs.
@@ -519,7 +516,7 @@ pub(crate) async fn start(
     let mut store = Store::new(&shared.engine, state);
     sandbox::confine(&mut store);
     let deadline = spec.limits.callback_deadline;
-    let guest = instantiate(&deployment.code(), &mut store, deadline).await?;
+    let (code, digest) = deployment.current();
 
     let (tx, rx) = mpsc::channel(MAILBOX);
     let role = match spec.role.clone() {
@@ -578,7 +575,29 @@ pub(crate) async fn start(
         ttl: spec.ttl,
         role,
     };
-    let (session, recipient, watcher, refused_vote) = match shared.propose(command, hooks).await? {
+    let started_here_before = (digest, !observer);
+    let (guest, entered) = if shared.instantiated.contains(&started_here_before) {
+        // This component has started here before, so its start is all but sure: it enters
+        // while it instantiates, and the batch's sync hides the instantiation. Should it
+        // fail after all, the entry is taken back before the error is returned.
+        let entering = shared.propose(command, hooks);
+        let guest = instantiate(&code, &mut store, deadline).await;
+        let entered = entering.await;
+        match guest {
+            Ok(guest) => (guest, entered),
+            Err(error) => {
+                withdraw_entry(shared, entered, &fence).await;
+                return Err(error);
+            }
+        }
+    } else {
+        // A first start: instantiated before it enters, so a component that cannot start
+        // never stands.
+        let guest = instantiate(&code, &mut store, deadline).await?;
+        shared.instantiated.insert(started_here_before);
+        (guest, shared.propose(command, hooks).await)
+    };
+    let (session, recipient, watcher, refused_vote) = match entered? {
         Ok(Outcome::Entered {
             session,
             watcher,
@@ -629,6 +648,35 @@ pub(crate) async fn start(
         return Err(error.into());
     }
     Ok(incarnation)
+}
+
+/// Takes back an entry made for an instance that then failed to instantiate: its routes go
+/// and its session is retired (resigning a term it may have won meanwhile; no callback
+/// of that term ran, so no effect was made under it).
+async fn withdraw_entry(
+    shared: &Arc<Shared>,
+    entered: Result<ballot_core::command::Applied, StoreError>,
+    fence: &Fence,
+) {
+    fence.revoke(Revocation::Undeployed);
+    let Ok(Ok(Outcome::Entered {
+        session,
+        watcher,
+        recipient,
+        ..
+    })) = entered
+    else {
+        return;
+    };
+    shared.links.remove(&recipient);
+    shared.session_fences.remove(&session);
+    shared.watch_routes.remove(&watcher);
+    let retire = Command::Retire {
+        recipient,
+        watcher,
+        session,
+    };
+    let _ = shared.propose(retire, Hooks::default()).await;
 }
 
 /// Instantiates `component` for `role` in `store` under `deadline`, by the epoch (the

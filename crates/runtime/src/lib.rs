@@ -266,6 +266,9 @@ pub(crate) struct Shared {
     /// Components linked for a world (candidate: true), by content hash: this runtime's
     /// linkers' work, kept while the component is cached or in use.
     prepared: DashMap<(cache::Digest, bool), deploy::Prepared>,
+    /// Components (by digest, and whether as a candidate) that have instantiated here:
+    /// a deploy or restart of one enters its election while it instantiates.
+    instantiated: dashmap::DashSet<(cache::Digest, bool)>,
     /// Live instances, by who the elections address.
     links: DashMap<Recipient, Link>,
     /// Live instances' fences, by session: ending a session revokes its instance.
@@ -314,8 +317,10 @@ impl Shared {
                 .map(|handle| handle.deployment.digest()),
         );
         let evicted = self.components.evict_idle(&in_use);
-        self.prepared
-            .retain(|(digest, _), _| in_use.contains(digest) || self.components.contains(digest));
+        let kept =
+            |digest: &cache::Digest| in_use.contains(digest) || self.components.contains(digest);
+        self.prepared.retain(|(digest, _), _| kept(digest));
+        self.instantiated.retain(|(digest, _)| kept(digest));
         if evicted > 0 {
             tracing::debug!(evicted, "idle compiled components dropped");
         }
@@ -325,15 +330,22 @@ impl Shared {
     /// the command causes reaches the actors through [`EffectSink`]: whoever it deposes
     /// or whose session it ends is revoked in the command's own step on the writer
     /// thread, before anything is delivered; deliveries follow in commit order.
-    pub(crate) async fn propose(
+    ///
+    /// Submitted at the call (see [`EmbeddedStore::propose_with`]): a deploy instantiates
+    /// its component while its entry syncs.
+    pub(crate) fn propose(
         &self,
         command: Command,
         hooks: Hooks,
-    ) -> Result<Applied, StoreError> {
+    ) -> impl Future<Output = Result<Applied, StoreError>> + Send + 'static {
         let started = Instant::now();
-        let result = self.store.propose_with(command, hooks).await;
-        self.commit_latency.observe(started.elapsed().as_secs_f64());
-        result
+        let answer = self.store.propose_with(command, hooks);
+        let latency = self.commit_latency.clone();
+        async move {
+            let result = answer.await;
+            latency.observe(started.elapsed().as_secs_f64());
+            result
+        }
     }
 
     /// The candidate of the running instance of the deployment its user knows as
@@ -560,6 +572,7 @@ impl Runtime {
             txn_fns: DashMap::new(),
             components,
             prepared: DashMap::new(),
+            instantiated: dashmap::DashSet::new(),
             links: DashMap::new(),
             session_fences: DashMap::new(),
             watch_routes: DashMap::new(),

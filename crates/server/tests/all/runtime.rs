@@ -203,6 +203,55 @@ async fn a_responsive_actor_keeps_its_session_and_the_cache_serves_redeploys() {
     assert_eq!(rt.cached_components(), 1, "the same bytes compiled once");
 }
 
+/// A component that has started here before enters its election while it instantiates;
+/// if that instantiation fails after all (here: a table limit below its table's size), the
+/// deploy is refused and its entry taken back, whether it joined behind a leader or won the
+/// empty election meanwhile. Nothing of it remains, and later deploys elect as usual.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_entry_made_while_instantiating_is_taken_back_when_instantiation_fails() {
+    let recorder = Recorder::new();
+    let rt = runtime(recorder.clone());
+    let ballots = || {
+        rt.state()
+            .children(&NodePath::parse("/elections/example/ballots").unwrap())
+            .unwrap_or_default()
+            .len()
+    };
+    let steady = rt.deploy(candidate("steady", None)).await.unwrap();
+    wait_for(&rt, "steady", acked).await;
+    let term = term_acked_by(&rt, "steady");
+    let mut starved = candidate("starved", None);
+    starved.limits.table_elements = 0;
+
+    // Behind a leader: refused, and the leader keeps its term.
+    let refused = rt.deploy(starved.clone()).await;
+    assert!(
+        matches!(refused, Err(DeployError::Instantiate(_))),
+        "{refused:?}"
+    );
+    assert_eq!(rt.deployments(), vec![steady]);
+    assert_eq!(rt.state().sessions().count(), 1);
+    assert_eq!(ballots(), 1);
+    assert_eq!(rt.leaders(), vec![("steady".to_string(), term)]);
+
+    // In the empty election, where its entry may win before the instantiation fails.
+    rt.undeploy(steady).await.unwrap();
+    let refused = rt.deploy(starved).await;
+    assert!(
+        matches!(refused, Err(DeployError::Instantiate(_))),
+        "{refused:?}"
+    );
+    assert!(rt.deployments().is_empty());
+    assert_eq!(rt.state().sessions().count(), 0);
+    assert_eq!(ballots(), 0);
+    assert_eq!(count(&rt, "starved", won), 0, "{}", lines(&rt).join("\n"));
+
+    rt.deploy(candidate("after", None)).await.unwrap();
+    wait_for(&rt, "after", acked).await;
+    assert!(term_acked_by(&rt, "after") > term);
+    assert_leadership_linearizable(&recorder);
+}
+
 /// The compiled-component cache keeps what deployments use and a bounded number of idle
 /// components besides, the least recently used going first.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -664,24 +664,35 @@ impl EmbeddedStore {
 
     /// [`EmbeddedStore::propose_blocking`] for async callers: the answer arrives through
     /// a oneshot channel, so a tokio task awaits durability without blocking its thread.
-    pub async fn propose(&self, command: Command) -> Result<Applied, StoreError> {
-        self.propose_with(command, Hooks::default()).await
+    ///
+    /// The command is submitted when this is called, not when the future is first
+    /// polled: a caller can start other work (instantiating a component, say) while the
+    /// writer applies and syncs, and the command keeps its place in the caller's order.
+    pub fn propose(
+        &self,
+        command: Command,
+    ) -> impl Future<Output = Result<Applied, StoreError>> + Send + 'static {
+        self.propose_with(command, Hooks::default())
     }
 
-    /// [`EmbeddedStore::propose`] with a precondition and an in-step hook.
-    pub async fn propose_with(
+    /// [`EmbeddedStore::propose`] with a precondition and an in-step hook; submitted at
+    /// the call, like it.
+    pub fn propose_with(
         &self,
         command: Command,
         hooks: Hooks,
-    ) -> Result<Applied, StoreError> {
+    ) -> impl Future<Output = Result<Applied, StoreError>> + Send + 'static {
         let (tx, rx) = tokio::sync::oneshot::channel::<Result<Applied, String>>();
-        self.submit(command, hooks, move |outcome| {
+        let submitted = self.submit(command, hooks, move |outcome| {
             let _ = tx.send(outcome);
-        })?;
-        match rx.await {
-            Ok(Ok(applied)) => Ok(applied),
-            Ok(Err(failure)) => Err(StoreError::Failed(failure)),
-            Err(_) => Err(StoreError::Closed),
+        });
+        async move {
+            submitted?;
+            match rx.await {
+                Ok(Ok(applied)) => Ok(applied),
+                Ok(Err(failure)) => Err(StoreError::Failed(failure)),
+                Err(_) => Err(StoreError::Closed),
+            }
         }
     }
 
