@@ -78,6 +78,12 @@ enum Command {
     /// Holds etcd's own election recipe until killed (a helper of `bench cluster`).
     #[command(hide = true)]
     EtcdCampaign(bench::cluster::CampaignArgs),
+    /// Holds ballot's election recipe over HTTP until killed (a helper of `bench peers`).
+    #[command(hide = true)]
+    HttpCampaign(bench::peers::HttpCampaignArgs),
+    /// Holds ZooKeeper's election recipe until killed (a helper of `bench peers`).
+    #[command(hide = true)]
+    ZkCampaign(bench::zookeeper::ZkCampaignArgs),
     /// Commit load against an embedded store (a helper of the crash tests).
     #[command(hide = true)]
     StoreLoad(store_load::StoreLoadArgs),
@@ -132,6 +138,8 @@ pub fn main() -> ExitCode {
         Some(Command::Leader(args)) => client::leader(args),
         Some(Command::Hosts(args)) => client::hosts(args),
         Some(Command::EtcdCampaign(args)) => bench::cluster::campaign(args),
+        Some(Command::HttpCampaign(args)) => bench::peers::http_campaign(args),
+        Some(Command::ZkCampaign(args)) => bench::zookeeper::zk_campaign(args),
         Some(Command::Watch(args)) => client::watch(args),
         Some(Command::Elector(args)) => client::elector(args),
         Some(Command::Commit(args)) => client::commit(args),

@@ -35,9 +35,9 @@ pub struct ClusterArgs {
 }
 
 /// What one measurement gave: latencies and completed writes per second.
-struct Run {
-    latencies: Histogram<u64>,
-    per_second: f64,
+pub(crate) struct Run {
+    pub(crate) latencies: Histogram<u64>,
+    pub(crate) per_second: f64,
 }
 
 /// Runs `clients` loops of `write` for `until`; each loop gets its client number.
@@ -88,7 +88,7 @@ async fn etcd_puts(client: &Client, clients: usize, until: Duration) -> anyhow::
     .await
 }
 
-async fn etcd_txns(client: &Client, clients: usize, until: Duration) -> anyhow::Result<Run> {
+pub(crate) async fn etcd_txns(client: &Client, clients: usize, until: Duration) -> anyhow::Result<Run> {
     // Each client's key and the mod revision it last wrote there.
     let mut last = Vec::new();
     for who in 0..clients {

@@ -8,12 +8,14 @@ mod events;
 mod foundation;
 mod handoff;
 mod languages;
+pub(crate) mod peers;
 mod runtime;
 mod sandbox;
 mod serve;
 mod sim;
 mod store;
 mod swap;
+pub(crate) mod zookeeper;
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -64,6 +66,10 @@ enum Suite {
     /// The same candidate in Rust, Python and JavaScript: size, compile, load from the
     /// disk cache, deploy to first callback, callback latency and memory, against Rust.
     Languages(languages::LanguagesArgs),
+    /// Beside its peers: guarded writes (1-client latency, 16- and 64-client throughput)
+    /// and failover after `kill -9`, ballot over HTTP against etcd and ZooKeeper (when
+    /// installed), each through its own network API.
+    Peers(peers::PeersArgs),
     /// Deterministic simulation: simulated operations per second against the same
     /// operations run directly on the elections.
     Sim(sim::SimArgs),
@@ -239,6 +245,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
         Some(Suite::Commit(args)) => commit::run(args),
         Some(Suite::Languages(args)) => languages::run(args),
         Some(Suite::Events(args)) => events::run(args),
+        Some(Suite::Peers(args)) => peers::run(args),
         Some(Suite::Sim(args)) => sim::run(args),
     }
 }
