@@ -275,72 +275,75 @@ fn report(systems: &[Measured]) {
     summarise(&summary);
 }
 
-/// `clients` threads, each with its own keep-alive connection, setting its own node
-/// `/peers{clients}/c{who}` over `POST /v1/multi`, guarded by the data version it last
-/// wrote, for `until`.
+/// `clients` tasks on one pooled HTTP/1.1 client (a keep-alive connection each), each
+/// setting its own node `/peers{clients}/c{who}` over `POST /v1/multi`, guarded by the
+/// data version it last wrote, for `until`. Async, like the etcd and ZooKeeper clients,
+/// so the three load generators cost this machine's two cores alike.
 async fn http_multis(base: &str, clients: usize, until: Duration) -> anyhow::Result<Run> {
-    let base = base.to_owned();
-    super::blocking(move || {
-        let root = format!("/peers{clients}");
-        let mut ops = vec![create_op(&root)];
-        ops.extend((0..clients).map(|who| create_op(&format!("{root}/c{who}"))));
-        post_multi(&agent(), &base, &format!(r#"{{"ops":[{}]}}"#, ops.join(",")))?;
-        let start = Instant::now();
-        let runs = std::thread::scope(|scope| {
-            let threads: Vec<_> = (0..clients)
-                .map(|who| {
-                    let (base, root) = (&base, &root);
-                    scope.spawn(move || {
-                        let agent = agent();
-                        let mut latencies = histogram();
-                        let mut version = 0u64;
-                        while start.elapsed() < until {
-                            let body = format!(
-                                r#"{{"ops":[{{"op":"set","path":"{root}/c{who}","data":"{version}","expected":{version}}}]}}"#
-                            );
-                            let t = Instant::now();
-                            post_multi(&agent, base, &body)?;
-                            record(&mut latencies, t.elapsed());
-                            version += 1;
-                        }
-                        Ok::<_, anyhow::Error>(latencies)
-                    })
-                })
-                .collect();
-            threads
-                .into_iter()
-                .map(|thread| thread.join().expect("a load thread panicked"))
-                .collect::<anyhow::Result<Vec<_>>>()
-        })?;
-        let mut all = histogram();
-        for run in runs {
-            all.add(run)?;
-        }
-        Ok(Run {
-            per_second: all.len() as f64 / start.elapsed().as_secs_f64(),
-            latencies: all,
+    let http = hyper_util::client::legacy::Client::builder(
+        hyper_util::rt::TokioExecutor::new(),
+    )
+    .pool_max_idle_per_host(clients)
+    .build_http::<String>();
+    let url: hyper::Uri = format!("{base}/v1/multi").parse()?;
+    let root = format!("/peers{clients}");
+    let mut ops = vec![create_op(&root)];
+    ops.extend((0..clients).map(|who| create_op(&format!("{root}/c{who}"))));
+    post_multi(&http, &url, format!(r#"{{"ops":[{}]}}"#, ops.join(","))).await?;
+    let start = Instant::now();
+    let tasks: Vec<_> = (0..clients)
+        .map(|who| {
+            let (http, url, root) = (http.clone(), url.clone(), root.clone());
+            tokio::spawn(async move {
+                let mut latencies = histogram();
+                let mut version = 0u64;
+                while start.elapsed() < until {
+                    let body = format!(
+                        r#"{{"ops":[{{"op":"set","path":"{root}/c{who}","data":"{version}","expected":{version}}}]}}"#
+                    );
+                    let t = Instant::now();
+                    post_multi(&http, &url, body).await?;
+                    record(&mut latencies, t.elapsed());
+                    version += 1;
+                }
+                Ok::<_, anyhow::Error>(latencies)
+            })
         })
+        .collect();
+    let mut all = histogram();
+    for task in tasks {
+        all.add(task.await??)?;
+    }
+    Ok(Run {
+        per_second: all.len() as f64 / start.elapsed().as_secs_f64(),
+        latencies: all,
     })
-    .await
 }
 
 fn create_op(path: &str) -> String {
     format!(r#"{{"op":"create","path":"{path}","data":""}}"#)
 }
 
+type HttpClient = hyper_util::client::legacy::Client<
+    hyper_util::client::legacy::connect::HttpConnector,
+    String,
+>;
+
 /// One `POST /v1/multi`; anything but 200 (a failed guard included) stops the run.
-fn post_multi(agent: &ureq::Agent, base: &str, body: &str) -> anyhow::Result<()> {
-    let mut answer = agent
-        .post(format!("{base}/v1/multi"))
+async fn post_multi(http: &HttpClient, url: &hyper::Uri, body: String) -> anyhow::Result<()> {
+    use http_body_util::BodyExt as _;
+    let request = hyper::Request::post(url)
         .header("authorization", format!("Bearer {BENCH_TOKEN}"))
         .header("content-type", "application/json")
-        .send(body)?;
-    // Read the whole body, so the connection is kept for the next request.
-    let text = answer.body_mut().read_to_string()?;
+        .body(body)?;
+    let answer = http.request(request).await?;
+    let status = answer.status();
+    // The whole body is read, so the connection goes back to the pool.
+    let text = answer.into_body().collect().await?.to_bytes();
     anyhow::ensure!(
-        answer.status().as_u16() == 200,
-        "POST /v1/multi: {}: {text}",
-        answer.status()
+        status == hyper::StatusCode::OK,
+        "POST /v1/multi: {status}: {}",
+        String::from_utf8_lossy(&text)
     );
     Ok(())
 }
