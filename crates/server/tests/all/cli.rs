@@ -119,7 +119,43 @@ fn bench_runs_and_ends_with_one_summary_line_per_figure() {
     check_summaries(&["bench", "handoff", "--rounds", "5"], 2);
 }
 
-fn check_summaries(args: &[&str], figures: usize) {
+/// `bench peers` measures ballot beside etcd and ZooKeeper on the same guarded writes and
+/// failovers, and ends with one summary line per figure against the best peer. ZooKeeper
+/// (Debian's `zookeeper`) is installed by `.ci/run`; elsewhere a machine without it skips
+/// this test with the reason.
+#[test]
+fn bench_peers_puts_ballot_beside_etcd_and_zookeeper() {
+    if !std::path::Path::new("/usr/share/java/zookeeper.jar").exists() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must install zookeeper (.ci/run does)"
+        );
+        eprintln!("skipped: ZooKeeper is not installed (apt-get install zookeeper)");
+        return;
+    }
+    let args = ["bench", "peers", "--seconds", "0.3", "--trials", "1"];
+    let stdout = check_summaries(&args, 6);
+    let header = stdout
+        .lines()
+        .find(|l| l.starts_with("| figure |"))
+        .unwrap_or_else(|| panic!("no table:\n{stdout}"));
+    assert_eq!(header, "| figure | ballot | etcd | zookeeper |");
+    let failover = stdout
+        .lines()
+        .find(|l| l.starts_with("| failover after kill -9, p50"))
+        .unwrap_or_else(|| panic!("no failover row:\n{stdout}"));
+    let cells: Vec<&str> = failover.split('|').map(str::trim).collect();
+    assert!(
+        cells[2..5]
+            .iter()
+            .all(|c| c.parse::<f64>().is_ok_and(|ms| ms > 0.0)),
+        "every system failed over: {failover}"
+    );
+}
+
+/// Runs `ballot ARGS`, checks that it ends with `figures` well-formed summary lines,
+/// and returns what it printed.
+fn check_summaries(args: &[&str], figures: usize) -> String {
     let (ok, stdout, stderr) = ballot(args);
     assert!(ok, "{stderr}");
     let summaries: Vec<&str> = stdout
@@ -133,6 +169,7 @@ fn check_summaries(args: &[&str], figures: usize) {
         assert!(fields[2].parse::<f64>().unwrap() > 0.0, "{line}");
         assert!(fields[4].parse::<f64>().unwrap() > 0.0, "{line}");
     }
+    stdout
 }
 
 #[test]

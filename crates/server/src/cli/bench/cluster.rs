@@ -88,7 +88,11 @@ async fn etcd_puts(client: &Client, clients: usize, until: Duration) -> anyhow::
     .await
 }
 
-pub(crate) async fn etcd_txns(client: &Client, clients: usize, until: Duration) -> anyhow::Result<Run> {
+pub(crate) async fn etcd_txns(
+    client: &Client,
+    clients: usize,
+    until: Duration,
+) -> anyhow::Result<Run> {
     // Each client's key and the mod revision it last wrote there.
     let mut last = Vec::new();
     for who in 0..clients {

@@ -121,9 +121,8 @@ pub fn run(args: PeersArgs) -> anyhow::Result<ExitCode> {
                 })
             })?);
             let etcd_endpoints = endpoints.join(",");
-            let (recipe, granted) = tokio::task::block_in_place(|| {
-                cluster::etcd_failovers(&etcd_endpoints, trials)
-            })?;
+            let (recipe, granted) =
+                tokio::task::block_in_place(|| cluster::etcd_failovers(&etcd_endpoints, trials))?;
             systems[1].failovers = Some((recipe, (granted * 1000).to_string()));
         }
         if let Some(server) = &zookeeper {
@@ -242,7 +241,11 @@ fn report(systems: &[Measured]) {
     }
     let ttls: Vec<String> = systems
         .iter()
-        .map(|m| m.failovers.as_ref().map_or("-".into(), |(_, ttl)| ttl.clone()))
+        .map(|m| {
+            m.failovers
+                .as_ref()
+                .map_or("-".into(), |(_, ttl)| ttl.clone())
+        })
         .collect();
     println!("| session or lease TTL (ms) | {} |", ttls.join(" | "));
     let mut summary = Vec::new();
@@ -280,11 +283,9 @@ fn report(systems: &[Measured]) {
 /// data version it last wrote, for `until`. Async, like the etcd and ZooKeeper clients,
 /// so the three load generators cost this machine's two cores alike.
 async fn http_multis(base: &str, clients: usize, until: Duration) -> anyhow::Result<Run> {
-    let http = hyper_util::client::legacy::Client::builder(
-        hyper_util::rt::TokioExecutor::new(),
-    )
-    .pool_max_idle_per_host(clients)
-    .build_http::<String>();
+    let http = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .pool_max_idle_per_host(clients)
+        .build_http::<String>();
     let url: hyper::Uri = format!("{base}/v1/multi").parse()?;
     let root = format!("/peers{clients}");
     let mut ops = vec![create_op(&root)];
@@ -324,10 +325,8 @@ fn create_op(path: &str) -> String {
     format!(r#"{{"op":"create","path":"{path}","data":""}}"#)
 }
 
-type HttpClient = hyper_util::client::legacy::Client<
-    hyper_util::client::legacy::connect::HttpConnector,
-    String,
->;
+type HttpClient =
+    hyper_util::client::legacy::Client<hyper_util::client::legacy::connect::HttpConnector, String>;
 
 /// One `POST /v1/multi`; anything but 200 (a failed guard included) stops the run.
 async fn post_multi(http: &HttpClient, url: &hyper::Uri, body: String) -> anyhow::Result<()> {

@@ -51,7 +51,11 @@ impl ZooKeeperServer {
             ),
         )?;
         let child = std::process::Command::new("java")
-            .args(["-cp", &classpath(), "org.apache.zookeeper.server.quorum.QuorumPeerMain"])
+            .args([
+                "-cp",
+                &classpath(),
+                "org.apache.zookeeper.server.quorum.QuorumPeerMain",
+            ])
             .arg(&config)
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(data.join("server.log"))?)
