@@ -405,7 +405,8 @@ impl Campaigner {
             .args(args)
             .env("BALLOT_TOKEN", BENCH_TOKEN)
             .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::null())
+            // A campaigner says nothing there unless it fails: then the run shows why.
+            .stderr(std::process::Stdio::inherit())
             .spawn()?;
         let stdout = child.stdout.take().expect("piped");
         let (standing_tx, standing) = mpsc::channel();
