@@ -3,6 +3,10 @@
 //! - Leader query latency: `GET /v1/elections/{name}` on a served host with a leader,
 //!   against a bare axum handler answering a constant of the same shape over the same
 //!   kind of connection (keep-alive, one request at a time), in alternating rounds.
+//! - Guarded multi latency: `POST /v1/multi` setting a node guarded by its version (auth,
+//!   JSON, the commit, the answer), against a bare axum handler that makes the same
+//!   guarded commit through the same host's store and answers a constant, in
+//!   alternating rounds: the API's own cost on top of the commit.
 //! - Hot-swap blackout over HTTP: `PUT /v1/components/{id}` on a leader that ticks (a
 //!   guarded write every 10 ms), alternating v1 and v2; the blackout each answer reports
 //!   (the old code's last host call to the new code's first callback), against the whole
@@ -12,8 +16,11 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use axum::Router;
-use axum::routing::get;
+use axum::routing::{get, post};
 use hdrhistogram::Histogram;
+
+use ballot_core::command::{Command, Outcome};
+use ballot_core::namespace::{CreateMode, Data, NodePath, Op};
 
 use crate::serve::wire::{DeploymentView, SwapView};
 use crate::serve::{Host, Token, router};
@@ -27,6 +34,9 @@ pub struct ServeArgs {
     /// Leader queries measured, for each of the two servers.
     #[arg(long, default_value_t = 5_000)]
     queries: usize,
+    /// Guarded multis measured, for each of the two servers.
+    #[arg(long, default_value_t = 2_000)]
+    multis: usize,
     /// Hot-swaps measured.
     #[arg(long, default_value_t = 60)]
     swaps: usize,
@@ -147,6 +157,45 @@ async fn measure(args: ServeArgs) -> anyhow::Result<ExitCode> {
     };
 
     println!(
+        "guarded multi: {} requests to each server, in alternating rounds of 100",
+        args.multis
+    );
+    let bare_commit = listen(bare_commit_handler(&host).await?).await?;
+    let (multi, multi_baseline) = {
+        let (served, bare, multis) = (served.clone(), bare_commit.clone(), args.multis);
+        blocking(move || {
+            let (served_agent, bare_agent) = (agent(), agent());
+            let (mut multi, mut baseline) = (histogram(), histogram());
+            let served_url = format!("{served}/v1/multi");
+            let bare_url = format!("{bare}/v1/multi");
+            let create = r#"{"ops":[{"op":"create","path":"/bench-multi","data":""}]}"#;
+            time_post(&served_agent, &served_url, create, &mut histogram())?;
+            let mut version = 0u64;
+            let mut served_once = |into: &mut Histogram<u64>| {
+                let body = format!(
+                    r#"{{"ops":[{{"op":"set","path":"/bench-multi","data":"{version}","expected":{version}}}]}}"#
+                );
+                version += 1;
+                time_post(&served_agent, &served_url, &body, into)
+            };
+            for _ in 0..50 {
+                served_once(&mut histogram())?;
+                time_post(&bare_agent, &bare_url, "", &mut histogram())?;
+            }
+            for _ in 0..multis.div_ceil(100) {
+                for _ in 0..100 {
+                    served_once(&mut multi)?;
+                }
+                for _ in 0..100 {
+                    time_post(&bare_agent, &bare_url, "", &mut baseline)?;
+                }
+            }
+            Ok((multi, baseline))
+        })
+        .await?
+    };
+
+    println!(
         "hot-swap: {} swaps of a leader ticking every 10 ms",
         args.swaps
     );
@@ -187,6 +236,13 @@ async fn measure(args: ServeArgs) -> anyhow::Result<ExitCode> {
         micros(&baseline, 0.99)
     );
     println!(
+        "guarded multi (served): p50 {:.1} us, p99 {:.1} us; bare axum handler + the same commit: p50 {:.1} us, p99 {:.1} us",
+        micros(&multi, 0.5),
+        micros(&multi, 0.99),
+        micros(&multi_baseline, 0.5),
+        micros(&multi_baseline, 0.99)
+    );
+    println!(
         "swap blackout: p50 {:.0} us, p99 {:.0} us; the whole PUT: p50 {:.0} us, p99 {:.0} us",
         micros(&blackouts, 0.5),
         micros(&blackouts, 0.99),
@@ -209,6 +265,20 @@ async fn measure(args: ServeArgs) -> anyhow::Result<ExitCode> {
             baseline_value: micros(&baseline, 0.99),
         },
         Figure {
+            name: "guarded-multi-p50",
+            value: micros(&multi, 0.5),
+            unit: "us",
+            baseline: "bare-axum-commit-p50",
+            baseline_value: micros(&multi_baseline, 0.5),
+        },
+        Figure {
+            name: "guarded-multi-p99",
+            value: micros(&multi, 0.99),
+            unit: "us",
+            baseline: "bare-axum-commit-p99",
+            baseline_value: micros(&multi_baseline, 0.99),
+        },
+        Figure {
             name: "http-swap-blackout-p50",
             value: micros(&blackouts, 0.5),
             unit: "us",
@@ -224,4 +294,77 @@ async fn measure(args: ServeArgs) -> anyhow::Result<ExitCode> {
         },
     ]);
     Ok(ExitCode::SUCCESS)
+}
+
+/// One POST of `body` to `url`, timed into `into`; anything but 200 stops the run.
+fn time_post(
+    agent: &ureq::Agent,
+    url: &str,
+    body: &str,
+    into: &mut Histogram<u64>,
+) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let mut response = agent
+        .post(url)
+        .header("authorization", format!("Bearer {TOKEN}"))
+        .header("content-type", "application/json")
+        .send(body)?;
+    let text = response.body_mut().read_to_string()?;
+    record(into, started.elapsed());
+    anyhow::ensure!(
+        response.status() == 200,
+        "{url}: {}: {text}",
+        response.status()
+    );
+    Ok(())
+}
+
+/// The guarded multi's baseline: a bare axum handler (no auth, no JSON) that makes the
+/// same guarded commit, a set of its own node under the version it last wrote, through
+/// the host's store, and answers a constant of the API's shape.
+async fn bare_commit_handler(host: &std::sync::Arc<Host>) -> anyhow::Result<Router> {
+    let path = NodePath::parse("/bench-bare")?;
+    let created = host
+        .runtime
+        .propose(Command::Multi {
+            guard: None,
+            ops: vec![Op::Create {
+                path: path.clone(),
+                data: Data::default(),
+                mode: CreateMode::PERSISTENT,
+            }],
+            quota: None,
+        })
+        .await?;
+    anyhow::ensure!(matches!(created, Ok(Outcome::Committed(_))), "{created:?}");
+    let version = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let host = host.clone();
+    Ok(Router::new().route(
+        "/v1/multi",
+        post(move || {
+            let (host, path, version) = (host.clone(), path.clone(), version.clone());
+            async move {
+                let seen = version.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let command = Command::Multi {
+                    guard: None,
+                    ops: vec![Op::Set {
+                        path,
+                        data: Data::from(seen.to_string()),
+                        expected: Some(seen),
+                    }],
+                    quota: None,
+                };
+                match host.runtime.propose(command).await {
+                    Ok(Ok(Outcome::Committed(committed))) => (
+                        axum::http::StatusCode::OK,
+                        format!(r#"{{"revision":{},"paths":[]}}"#, committed.revision.0),
+                    ),
+                    other => (
+                        axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+                        format!("{other:?}"),
+                    ),
+                }
+            }
+        }),
+    ))
 }
