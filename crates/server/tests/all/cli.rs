@@ -120,17 +120,33 @@ fn bench_runs_and_ends_with_one_summary_line_per_figure() {
 }
 
 /// `bench peers` measures ballot beside etcd and ZooKeeper on the same guarded writes and
-/// failovers, and ends with one summary line per figure against the best peer. ZooKeeper
-/// (Debian's `zookeeper`) is installed by `.ci/run`; elsewhere a machine without it skips
-/// this test with the reason.
+/// failovers, and ends with one summary line per figure against the best peer. etcd and
+/// ZooKeeper (Debian's `etcd-server` and `zookeeper`) are installed by `.ci/run`;
+/// elsewhere a machine without them skips this test with the reason.
 #[test]
 fn bench_peers_puts_ballot_beside_etcd_and_zookeeper() {
-    if !std::path::Path::new("/usr/share/java/zookeeper.jar").exists() {
+    let installed = |tool: &str| {
+        std::process::Command::new(tool)
+            .arg("--version")
+            .output()
+            .is_ok_and(|out| out.status.success())
+    };
+    let missing: Vec<&str> = [
+        (
+            "zookeeper",
+            std::path::Path::new("/usr/share/java/zookeeper.jar").exists(),
+        ),
+        ("etcd-server", installed("etcd")),
+    ]
+    .into_iter()
+    .filter_map(|(package, present)| (!present).then_some(package))
+    .collect();
+    if !missing.is_empty() {
         assert!(
             std::env::var_os("CI").is_none(),
-            "CI must install zookeeper (.ci/run does)"
+            "CI must install {missing:?} (.ci/run does)"
         );
-        eprintln!("skipped: ZooKeeper is not installed (apt-get install zookeeper)");
+        eprintln!("skipped: not installed: {missing:?} (apt-get install them)");
         return;
     }
     let args = ["bench", "peers", "--seconds", "0.3", "--trials", "1"];
