@@ -41,7 +41,7 @@ pub(crate) struct Run {
 }
 
 /// Runs `clients` loops of `write` for `until`; each loop gets its client number.
-async fn load<F, Fut>(clients: usize, until: Duration, write: F) -> anyhow::Result<Run>
+pub(crate) async fn load<F, Fut>(clients: usize, until: Duration, write: F) -> anyhow::Result<Run>
 where
     F: Fn(usize, u64) -> Fut + Send + Sync + 'static,
     Fut: std::future::Future<Output = anyhow::Result<()>> + Send,

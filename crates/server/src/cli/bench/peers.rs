@@ -6,13 +6,15 @@
 //!   last wrote.
 //! - etcd: a single member started for the run, a Txn comparing a client's key's mod
 //!   revision and then putting it (the `etcd-client` crate).
-//! - ZooKeeper: measured only where a ZooKeeper server is installed, which Debian's
-//!   `zookeeper` package no longer provides here; the run says it skipped it.
+//! - ZooKeeper: a standalone server from Debian's `zookeeper` package, when it is
+//!   installed (the run says it skipped it otherwise), a multi of check(version) and
+//!   setData (the `zookeeper-client` crate).
 //!
 //! Failover on each side is a leader process killed with `kill -9`, timed until the
 //! successor process knows it leads: for ballot an HTTP client holding a session of the
 //! shortest TTL the API takes (100 ms), standing, acknowledging its term once it leads;
-//! for etcd its election API with the shortest lease etcd grants.
+//! for etcd its election API with the shortest lease etcd grants; for ZooKeeper the
+//! ephemeral-sequential recipe with the shortest session the server grants.
 
 use std::io::BufRead as _;
 use std::process::{Child, ExitCode};
@@ -291,34 +293,15 @@ async fn http_multis(base: &str, clients: usize, until: Duration) -> anyhow::Res
     let mut ops = vec![create_op(&root)];
     ops.extend((0..clients).map(|who| create_op(&format!("{root}/c{who}"))));
     post_multi(&http, &url, format!(r#"{{"ops":[{}]}}"#, ops.join(","))).await?;
-    let start = Instant::now();
-    let tasks: Vec<_> = (0..clients)
-        .map(|who| {
-            let (http, url, root) = (http.clone(), url.clone(), root.clone());
-            tokio::spawn(async move {
-                let mut latencies = histogram();
-                let mut version = 0u64;
-                while start.elapsed() < until {
-                    let body = format!(
-                        r#"{{"ops":[{{"op":"set","path":"{root}/c{who}","data":"{version}","expected":{version}}}]}}"#
-                    );
-                    let t = Instant::now();
-                    post_multi(&http, &url, body).await?;
-                    record(&mut latencies, t.elapsed());
-                    version += 1;
-                }
-                Ok::<_, anyhow::Error>(latencies)
-            })
-        })
-        .collect();
-    let mut all = histogram();
-    for task in tasks {
-        all.add(task.await??)?;
-    }
-    Ok(Run {
-        per_second: all.len() as f64 / start.elapsed().as_secs_f64(),
-        latencies: all,
+    // A client's n-th write expects version n of its node, created just now.
+    cluster::load(clients, until, move |who, version| {
+        let (http, url) = (http.clone(), url.clone());
+        let body = format!(
+            r#"{{"ops":[{{"op":"set","path":"{root}/c{who}","data":"{version}","expected":{version}}}]}}"#
+        );
+        async move { post_multi(&http, &url, body).await }
     })
+    .await
 }
 
 fn create_op(path: &str) -> String {

@@ -7,13 +7,11 @@ use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, ExitCode, Stdio};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI32, Ordering};
 use std::time::{Duration, Instant};
 
 use zookeeper_client::{Acls, Client, CreateMode, Error as ZkError};
 
-use super::cluster::Run;
-use super::{histogram, record};
+use super::cluster::{Run, load};
 
 /// The server's jar, as Debian's `zookeeper` package installs it.
 const JAR: &str = "/usr/share/java/zookeeper.jar";
@@ -108,44 +106,31 @@ pub(crate) async fn guarded_writes(
     let root = format!("/peers{clients}");
     let persistent = CreateMode::Persistent.with_acls(Acls::anyone_all());
     create_if_missing(&client, &root, &persistent).await?;
+    // Each client's node and its version before the run: its n-th write expects that
+    // plus n.
     let mut versions = Vec::new();
     for who in 0..clients {
         let path = format!("{root}/c{who}");
         create_if_missing(&client, &path, &persistent).await?;
         let (_, stat) = client.get_data(&path).await?;
-        versions.push(Arc::new(AtomicI32::new(stat.version)));
+        versions.push((path, stat.version));
     }
-    let start = Instant::now();
-    let tasks: Vec<_> = (0..clients)
-        .map(|who| {
-            let (client, version) = (client.clone(), versions[who].clone());
-            let path = format!("{root}/c{who}");
-            tokio::spawn(async move {
-                let mut latencies = histogram();
-                while start.elapsed() < until {
-                    let seen = version.load(Ordering::Relaxed);
-                    let t = Instant::now();
-                    let mut multi = client.new_multi_writer();
-                    multi.add_check_version(&path, seen)?;
-                    multi.add_set_data(&path, seen.to_string().as_bytes(), None)?;
-                    multi.commit().await.map_err(|e| {
-                        anyhow::anyhow!("the guard failed: a client's own node moved: {e:?}")
-                    })?;
-                    record(&mut latencies, t.elapsed());
-                    version.store(seen + 1, Ordering::Relaxed);
-                }
-                Ok::<_, anyhow::Error>(latencies)
-            })
-        })
-        .collect();
-    let mut all = histogram();
-    for task in tasks {
-        all.add(task.await??)?;
-    }
-    Ok(Run {
-        per_second: all.len() as f64 / start.elapsed().as_secs_f64(),
-        latencies: all,
+    let versions = Arc::new(versions);
+    load(clients, until, move |who, n| {
+        let (client, versions) = (client.clone(), versions.clone());
+        async move {
+            let (path, first) = &versions[who];
+            let seen = first + i32::try_from(n)?;
+            let mut multi = client.new_multi_writer();
+            multi.add_check_version(path, seen)?;
+            multi.add_set_data(path, seen.to_string().as_bytes(), None)?;
+            multi.commit().await.map_err(|e| {
+                anyhow::anyhow!("the guard failed: a client's own node moved: {e:?}")
+            })?;
+            Ok(())
+        }
     })
+    .await
 }
 
 async fn create_if_missing(
