@@ -42,6 +42,9 @@ pub struct Batch {
     pub entries: Vec<Entry>,
 }
 
+/// The part of a sync that runs off the writer's thread (see [`Log::detach_sync`]).
+pub type DetachedSync = Box<dyn FnOnce() -> Result<(), StoreError> + Send>;
+
 /// An ordered, durable log of batches of entries.
 ///
 /// The writer of a store calls [`Log::write`] for each batch it built, [`Log::sync`] before
@@ -62,6 +65,19 @@ pub trait Log: Send {
     /// Makes every batch written so far durable. After an error the log must be treated as
     /// failed: nothing written since the last successful sync may be acknowledged.
     fn sync(&mut self) -> Result<(), StoreError>;
+
+    /// Starts a [`Log::sync`] that another thread finishes, so the writer can apply the
+    /// next batch while this one reaches the disk: returns the work that makes every batch
+    /// written so far durable, or `None` when nothing is left to wait for (the default
+    /// syncs here). The caller writes nothing more until the work has run, and then
+    /// reports its outcome with [`Log::synced`].
+    fn detach_sync(&mut self) -> Result<Option<DetachedSync>, StoreError> {
+        self.sync().map(|()| None)
+    }
+
+    /// How the work from [`Log::detach_sync`] went: after `true`, everything written so far
+    /// is durable, as after a [`Log::sync`] that returned. After `false` the log has failed.
+    fn synced(&mut self, _durable: bool) {}
 
     /// Writes and syncs one batch.
     fn append(&mut self, entries: &[Entry]) -> Result<Position, StoreError> {

@@ -428,6 +428,102 @@ fn nothing_is_visible_before_it_is_durable() {
     assert!(store.read().exists(&p("/k/second-b")).is_some());
 }
 
+/// The writer applies a batch while the one before it syncs (one batch in flight, one
+/// being built). A power cut in that window loses only what nobody was told was durable:
+/// first with the batch in flight and the one built behind it both unacknowledged, then
+/// with the first acknowledged and the second written but not yet synced.
+#[test]
+fn a_crash_between_two_overlapping_batches_loses_only_unacknowledged_commits() {
+    use ballot_core::command::Command;
+    use ballot_store::embedded::Hooks;
+    use std::sync::mpsc::{self, Receiver};
+
+    let ceiling = Duration::from_secs(60);
+    let fs = SimFs::new();
+    let store = Arc::new(open_sim(&fs, Options::default()).unwrap());
+    ensure_root(&store);
+    // Proposes a pair; answers whether it applied (in the writer's step) and whether it
+    // was acknowledged durable.
+    let propose = |name: &str| -> (Receiver<bool>, Receiver<bool>) {
+        let (applied_tx, applied_rx) = mpsc::channel();
+        let (durable_tx, durable_rx) = mpsc::channel();
+        let command = Command::Multi {
+            guard: None,
+            ops: pair(name),
+            quota: None,
+        };
+        let hooks = Hooks {
+            applied: Some(Box::new(move |applied| {
+                let _ = applied_tx.send(applied.is_ok());
+            })),
+            ..Hooks::default()
+        };
+        store
+            .submit(command, hooks, move |outcome| {
+                let _ = durable_tx.send(outcome.is_ok());
+            })
+            .unwrap();
+        (applied_rx, durable_rx)
+    };
+    let wait_for_unsynced_data = || {
+        while !fs.has_unsynced_data() {
+            std::thread::yield_now();
+        }
+    };
+    let survivors = |mode: CrashMode| -> Vec<String> {
+        let booted = open_sim(&fs.crashed(mode), Options::default()).unwrap();
+        let state = booted.read();
+        ["zero", "first", "second", "third"]
+            .into_iter()
+            .filter(|name| state.exists(&p(&format!("/k/{name}-a"))).is_some())
+            .map(String::from)
+            .collect()
+    };
+
+    // A lone commit is synced by the writer itself; two commits queued behind it form
+    // the next batch, whose sync goes to the sync thread and is held there.
+    fs.hold_syncs();
+    let (_, zero) = propose("zero");
+    wait_for_unsynced_data();
+    let (_, first) = propose("first");
+    let (_, second) = propose("second");
+    fs.let_one_sync_through();
+    assert_eq!(zero.recv_timeout(ceiling), Ok(true));
+    wait_for_unsynced_data();
+    // With that batch in flight, the writer applies the next commit instead of waiting.
+    let (third_applied, third) = propose("third");
+    assert_eq!(
+        third_applied.recv_timeout(ceiling),
+        Ok(true),
+        "a commit applies while the batch before it syncs"
+    );
+    assert!(first.try_recv().is_err() && second.try_recv().is_err() && third.try_recv().is_err());
+    assert!(store.read().exists(&p("/k/first-a")).is_none(), "nothing published early");
+    for mode in [CrashMode::DropUnsynced, CrashMode::Tear(13)] {
+        assert_eq!(survivors(mode), ["zero"], "{mode:?}");
+    }
+    // A crash may keep a whole batch that was written but not yet acknowledged (its
+    // bytes reached the disk): never part of one, and never the batch built behind it.
+    let all_written = survivors(CrashMode::Tear(usize::MAX));
+    assert_eq!(all_written, ["zero", "first", "second"]);
+
+    // The batch in flight lands; the one built behind it is written and held in its sync.
+    fs.let_one_sync_through();
+    assert_eq!(first.recv_timeout(ceiling), Ok(true));
+    assert_eq!(second.recv_timeout(ceiling), Ok(true));
+    wait_for_unsynced_data();
+    assert!(third.try_recv().is_err(), "the third is not acknowledged yet");
+    for mode in [CrashMode::DropUnsynced, CrashMode::Tear(7)] {
+        assert_eq!(survivors(mode), ["zero", "first", "second"], "{mode:?}");
+    }
+    fs.release_syncs();
+    assert_eq!(third.recv_timeout(ceiling), Ok(true));
+    assert_eq!(
+        survivors(CrashMode::DropUnsynced),
+        ["zero", "first", "second", "third"]
+    );
+}
+
 #[test]
 fn elections_kept_in_the_store_come_back_after_a_restart() {
     use ballot_core::command::{Command, Entrant, Outcome};

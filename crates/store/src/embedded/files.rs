@@ -19,7 +19,18 @@ pub trait AppendFile: Send {
     fn append(&mut self, bytes: &[u8]) -> io::Result<()>;
     /// Makes the file's data durable (fdatasync).
     fn sync_data(&mut self) -> io::Result<()>;
+    /// Makes the file at least `len` bytes long, the new bytes zeros, without moving
+    /// where the next append lands: room written ahead of the log, so that the fdatasync
+    /// after an append into it has no file size or block allocation to make durable.
+    fn preallocate(&mut self, len: u64) -> io::Result<()>;
+    /// The same fdatasync, to run on another thread while the writer goes on (it writes
+    /// nothing to the file until the sync is done): covers every byte appended so far.
+    fn detached_sync(&self) -> DetachedSync;
 }
+
+/// An fdatasync of one file, made to run on another thread (see
+/// [`AppendFile::detached_sync`]).
+pub type DetachedSync = Box<dyn FnOnce() -> io::Result<()> + Send>;
 
 /// What the embedded store needs from a file system.
 pub trait FileSystem: Send + Sync + 'static {
@@ -31,8 +42,9 @@ pub trait FileSystem: Send + Sync + 'static {
     fn read(&self, path: &Path) -> io::Result<Vec<u8>>;
     /// Creates (or empties) a file for appending.
     fn create(&self, path: &Path) -> io::Result<Box<dyn AppendFile>>;
-    /// Opens an existing file for appending at its end.
-    fn open_append(&self, path: &Path) -> io::Result<Box<dyn AppendFile>>;
+    /// Opens an existing file to write from `offset` on (where its log ends, which may be
+    /// before its length when room was written ahead; see [`AppendFile::preallocate`]).
+    fn open_at(&self, path: &Path, offset: u64) -> io::Result<Box<dyn AppendFile>>;
     /// Renames a file (atomically replacing `to`).
     fn rename(&self, from: &Path, to: &Path) -> io::Result<()>;
     /// Deletes a file.
@@ -49,15 +61,33 @@ pub trait FileSystem: Send + Sync + 'static {
 #[derive(Debug, Clone, Copy, Default)]
 pub struct RealFs;
 
-struct RealFile(File);
+/// Shared, so that a detached sync holds the file open (no `dup` per batch).
+struct RealFile(Arc<File>);
 
 impl AppendFile for RealFile {
     fn append(&mut self, bytes: &[u8]) -> io::Result<()> {
-        self.0.write_all(bytes)
+        (&*self.0).write_all(bytes)
     }
 
     fn sync_data(&mut self) -> io::Result<()> {
         self.0.sync_data()
+    }
+
+    fn detached_sync(&self) -> DetachedSync {
+        let file = self.0.clone();
+        Box::new(move || file.sync_data())
+    }
+
+    fn preallocate(&mut self, len: u64) -> io::Result<()> {
+        use std::os::unix::fs::FileExt;
+        const ZEROS: [u8; 64 << 10] = [0; 64 << 10];
+        let mut at = self.0.metadata()?.len();
+        while at < len {
+            let n = (len - at).min(ZEROS.len() as u64) as usize;
+            self.0.write_all_at(&ZEROS[..n], at)?;
+            at += n as u64;
+        }
+        Ok(())
     }
 }
 
@@ -88,13 +118,14 @@ impl FileSystem for RealFs {
             .create(true)
             .truncate(true)
             .open(path)?;
-        Ok(Box::new(RealFile(file)))
+        Ok(Box::new(RealFile(Arc::new(file))))
     }
 
-    fn open_append(&self, path: &Path) -> io::Result<Box<dyn AppendFile>> {
-        Ok(Box::new(RealFile(
-            OpenOptions::new().append(true).open(path)?,
-        )))
+    fn open_at(&self, path: &Path, offset: u64) -> io::Result<Box<dyn AppendFile>> {
+        use std::io::{Seek, SeekFrom};
+        let mut file = OpenOptions::new().write(true).open(path)?;
+        file.seek(SeekFrom::Start(offset))?;
+        Ok(Box::new(RealFile(Arc::new(file))))
     }
 
     fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
@@ -181,8 +212,15 @@ struct SimState {
 #[derive(Debug, Clone, Default)]
 pub struct SimFs {
     state: Arc<Mutex<SimState>>,
-    /// While true, `sync_data` waits: lets a test look at the store mid-sync.
-    sync_gate: Arc<(Mutex<bool>, Condvar)>,
+    /// While held, `sync_data` waits: lets a test look at the store mid-sync.
+    sync_gate: Arc<(Mutex<SyncGate>, Condvar)>,
+}
+
+/// Whether syncs wait, and how many may pass while they do.
+#[derive(Debug, Default)]
+struct SyncGate {
+    held: bool,
+    passes: u64,
 }
 
 impl SimFs {
@@ -203,12 +241,19 @@ impl SimFs {
 
     /// Makes every later `sync_data` wait until [`SimFs::release_syncs`].
     pub fn hold_syncs(&self) {
-        *self.sync_gate.0.lock().unwrap_or_else(|p| p.into_inner()) = true;
+        self.sync_gate.0.lock().unwrap_or_else(|p| p.into_inner()).held = true;
     }
 
     /// Lets held and later syncs proceed.
     pub fn release_syncs(&self) {
-        *self.sync_gate.0.lock().unwrap_or_else(|p| p.into_inner()) = false;
+        self.sync_gate.0.lock().unwrap_or_else(|p| p.into_inner()).held = false;
+        self.sync_gate.1.notify_all();
+    }
+
+    /// While syncs are held, lets exactly one (waiting or the next) through: a test can
+    /// then stop the store with one batch durable and the next one written but not.
+    pub fn let_one_sync_through(&self) {
+        self.sync_gate.0.lock().unwrap_or_else(|p| p.into_inner()).passes += 1;
         self.sync_gate.1.notify_all();
     }
 
@@ -217,7 +262,7 @@ impl SimFs {
         self.lock_state()
             .files
             .values()
-            .any(|file| file.content.len() != file.durable.len())
+            .any(|file| file.content != file.durable)
     }
 
     /// How many `sync_data` calls succeeded.
@@ -236,11 +281,23 @@ impl SimFs {
         for id in entries.values() {
             let file = &state.files[id];
             let mut survivor = file.durable.clone();
-            if let CrashMode::Tear(max) = mode
-                && file.content.starts_with(&file.durable)
-            {
-                let unsynced = &file.content[file.durable.len()..];
-                survivor.extend_from_slice(&unsynced[..unsynced.len().min(max)]);
+            if let CrashMode::Tear(max) = mode {
+                // The first write since the last sync reaches the disk in part: from the
+                // first byte that differs (past the end, for an append; inside, for a
+                // write into room written ahead), at most `max` bytes of it.
+                let from = file
+                    .content
+                    .iter()
+                    .zip(&file.durable)
+                    .position(|(now, synced)| now != synced)
+                    .unwrap_or(file.durable.len().min(file.content.len()));
+                let to = file.content.len().min(from.saturating_add(max));
+                if from < to {
+                    if survivor.len() < to {
+                        survivor.resize(to, 0);
+                    }
+                    survivor[from..to].copy_from_slice(&file.content[from..to]);
+                }
             }
             files.insert(
                 *id,
@@ -278,6 +335,30 @@ impl SimFs {
         file.durable = file.content.clone();
     }
 
+    /// What `sync_data` does to file `id`: waits while syncs are held, then makes what
+    /// it holds durable (or fails, with [`Fault::SyncError`]).
+    fn sync_file(&self, id: u64) -> io::Result<()> {
+        {
+            let (gate, changed) = &*self.sync_gate;
+            let mut gate = gate.lock().unwrap_or_else(|p| p.into_inner());
+            while gate.held && gate.passes == 0 {
+                gate = changed.wait(gate).unwrap_or_else(|p| p.into_inner());
+            }
+            if gate.held {
+                gate.passes -= 1;
+            }
+        }
+        let mut state = self.lock_state();
+        if state.faults.contains(&Fault::SyncError) {
+            return Err(io::Error::other("input/output error on fsync (simulated)"));
+        }
+        if let Some(file) = state.files.get_mut(&id) {
+            file.durable = file.content.clone();
+        }
+        state.syncs += 1;
+        Ok(())
+    }
+
     fn lock_state(&self) -> std::sync::MutexGuard<'_, SimState> {
         self.state
             .lock()
@@ -307,9 +388,9 @@ impl Drop for SimLock {
 struct SimAppend {
     fs: SimFs,
     id: u64,
-    /// Where the next write lands, for a file opened by [`FileSystem::create`], which
-    /// writes at its own offset as a real one does (past a cut, it leaves a hole of
-    /// zeros); `None` for one opened to append, which always writes at the end.
+    /// Where the next write lands: the handle writes at its own offset, as a real one
+    /// does (past a cut, it leaves a hole of zeros). Always `Some` (kept optional for
+    /// a handle that writes at the end).
     offset: Option<usize>,
 }
 
@@ -354,21 +435,29 @@ impl AppendFile for SimAppend {
     }
 
     fn sync_data(&mut self) -> io::Result<()> {
-        {
-            let (held, released) = &*self.fs.sync_gate;
-            let mut held = held.lock().unwrap_or_else(|p| p.into_inner());
-            while *held {
-                held = released.wait(held).unwrap_or_else(|p| p.into_inner());
-            }
-        }
+        self.fs.sync_file(self.id)
+    }
+
+    fn detached_sync(&self) -> DetachedSync {
+        let (fs, id) = (self.fs.clone(), self.id);
+        Box::new(move || fs.sync_file(id))
+    }
+
+    fn preallocate(&mut self, len: u64) -> io::Result<()> {
         let mut state = self.fs.lock_state();
-        if state.faults.contains(&Fault::SyncError) {
-            return Err(io::Error::other("input/output error on fsync (simulated)"));
+        if state.faults.contains(&Fault::DiskFull) {
+            return Err(io::Error::new(
+                io::ErrorKind::StorageFull,
+                "no space left on device (simulated)",
+            ));
         }
-        if let Some(file) = state.files.get_mut(&self.id) {
-            file.durable = file.content.clone();
+        let file = state.files.get_mut(&self.id).ok_or_else(|| {
+            io::Error::new(io::ErrorKind::NotFound, "file was removed (simulated)")
+        })?;
+        let len = usize::try_from(len).map_err(io::Error::other)?;
+        if file.content.len() < len {
+            file.content.resize(len, 0);
         }
-        state.syncs += 1;
         Ok(())
     }
 }
@@ -410,7 +499,7 @@ impl FileSystem for SimFs {
         }))
     }
 
-    fn open_append(&self, path: &Path) -> io::Result<Box<dyn AppendFile>> {
+    fn open_at(&self, path: &Path, offset: u64) -> io::Result<Box<dyn AppendFile>> {
         let state = self.lock_state();
         let id = *state
             .entries
@@ -419,7 +508,7 @@ impl FileSystem for SimFs {
         Ok(Box::new(SimAppend {
             fs: self.clone(),
             id,
-            offset: None,
+            offset: Some(offset as usize),
         }))
     }
 

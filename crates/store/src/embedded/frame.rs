@@ -103,6 +103,17 @@ pub fn decode<T: DeserializeOwned>(bytes: &[u8], offset: usize) -> Frame<T> {
     if rest.is_empty() {
         return Frame::End;
     }
+    let header = &rest[..rest.len().min(FRAME_OVERHEAD)];
+    if header.iter().all(|byte| *byte == 0) {
+        // No record is empty, so a zero frame header (or a few zeros too short for one)
+        // starts the room a log writes ahead of its end; anything but zeros after it is
+        // damage.
+        return if rest.iter().all(|byte| *byte == 0) {
+            Frame::End
+        } else {
+            Frame::Bad("an empty record")
+        };
+    }
     if rest.len() < FRAME_OVERHEAD {
         return Frame::Bad("short frame header");
     }
@@ -124,10 +135,16 @@ pub fn decode<T: DeserializeOwned>(bytes: &[u8], offset: usize) -> Frame<T> {
     }
 }
 
-/// True if a valid record of type `T` starts anywhere after `offset`: tells a torn tail
-/// (nothing valid follows) from corruption in the middle of a log.
-pub fn any_valid_after<T: DeserializeOwned>(bytes: &[u8], offset: usize) -> bool {
-    (offset + 1..bytes.len()).any(|at| matches!(decode::<T>(bytes, at), Frame::Record(..)))
+/// True if a valid record of type `T` starts after `offset` and before `used` (the
+/// length without trailing zeros, where no record can start): tells a torn tail (nothing
+/// valid follows) from corruption in the middle of a log.
+pub fn any_valid_after<T: DeserializeOwned>(bytes: &[u8], offset: usize, used: usize) -> bool {
+    // A zero frame header starts no record: skipped here without a look at the rest,
+    // which for the room written ahead would take time in the square of its size.
+    (offset + 1..used.min(bytes.len())).any(|at| {
+        bytes.get(at..at + FRAME_OVERHEAD) != Some(&[0; FRAME_OVERHEAD][..])
+            && matches!(decode::<T>(bytes, at), Frame::Record(..))
+    })
 }
 
 #[cfg(test)]
@@ -166,8 +183,25 @@ mod tests {
             decode::<(String, u32)>(&flipped, HEADER_LEN),
             Frame::Bad("checksum mismatch")
         ));
-        assert!(any_valid_after::<(String, u32)>(&flipped, HEADER_LEN));
-        assert!(!any_valid_after::<(String, u32)>(&torn, second));
+        assert!(any_valid_after::<(String, u32)>(
+            &flipped,
+            HEADER_LEN,
+            flipped.len()
+        ));
+        assert!(!any_valid_after::<(String, u32)>(&torn, second, torn.len()));
+
+        // Zeros written ahead of the log end it; damage after a zero header does not.
+        let mut ahead = out.clone();
+        ahead.resize(out.len() + 64, 0);
+        assert!(matches!(
+            decode::<(String, u32)>(&ahead, out.len()),
+            Frame::End
+        ));
+        ahead.push(1);
+        assert!(matches!(
+            decode::<(String, u32)>(&ahead, out.len()),
+            Frame::Bad("an empty record")
+        ));
 
         let mut future = out.clone();
         future[8..12].copy_from_slice(&9u32.to_le_bytes());

@@ -80,6 +80,11 @@ impl<W> GroupCommit<W> {
         self.open.entries.len() >= self.max_batch
     }
 
+    /// How many wait on the open batch.
+    pub fn open_waiters(&self) -> usize {
+        self.open.waiters.len()
+    }
+
     /// Adds a commit's entry (none for a read or a refusal) and its waiter.
     pub fn submit(&mut self, entry: Option<Entry>, waiter: W) {
         self.open.entries.extend(entry);

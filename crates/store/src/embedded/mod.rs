@@ -24,6 +24,7 @@ mod frame;
 mod full_disk;
 pub mod group;
 mod layout;
+mod pipeline;
 mod record;
 mod shared;
 mod snapshotter;
@@ -32,7 +33,9 @@ mod wal;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{self, Receiver, Sender, SyncSender, TrySendError};
+use std::sync::mpsc::{self, Sender};
+
+use crossbeam_channel::{Receiver, RecvTimeoutError, TrySendError};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -59,6 +62,10 @@ pub struct Options {
     /// `fdatasync` every batch before acknowledging it. Turning this off loses
     /// acknowledged commits on a power cut; it exists only so a test can show that.
     pub sync: bool,
+    /// Sync each batch on a second thread while the writer applies the next one (see
+    /// [`pipeline`]). Off, the writer syncs every batch itself before it looks at the
+    /// next request: the same guarantees, kept so a benchmark can compare the two.
+    pub pipeline: bool,
     /// Records between snapshots.
     pub snapshot_every: u64,
     /// Log bytes between snapshots: a log of few large records is snapshotted by its
@@ -85,6 +92,7 @@ impl Default for Options {
     fn default() -> Self {
         Options {
             sync: true,
+            pipeline: true,
             snapshot_every: 100_000,
             snapshot_bytes: 64 << 20,
             segment_bytes: 64 << 20,
@@ -323,10 +331,10 @@ struct Shared {
 /// The embedded store: the elections in memory, every change a [`Command`] made durable
 /// in the write-ahead log before anyone sees it.
 pub struct EmbeddedStore {
-    requests: Arc<Mutex<Option<SyncSender<Request>>>>,
+    requests: Arc<Mutex<Option<crossbeam_channel::Sender<Request>>>>,
     max_queued: usize,
     shared: Arc<Shared>,
-    stopped: Mutex<Option<Receiver<()>>>,
+    stopped: Mutex<Option<mpsc::Receiver<()>>>,
     recovery: RecoveryReport,
     dir: PathBuf,
 }
@@ -336,7 +344,7 @@ struct Parts {
     store: EmbeddedStore,
     writer: Writer,
     requests: Receiver<Request>,
-    snapshots: Receiver<snapshotter::Task>,
+    snapshots: mpsc::Receiver<snapshotter::Task>,
     snapshot_files: WalSnapshots,
     lock: Box<dyn Send + Sync>,
 }
@@ -456,6 +464,8 @@ impl EmbeddedStore {
             replication: None,
             snapshot_files: Some(snapshot_files.clone()),
             full_disk: None,
+            syncer: None,
+            in_flight: None,
         };
         // The first command of every run, logged like any other and before any other: the
         // sessions' TTLs start again now, and a later recovery replays exactly that. It
@@ -469,7 +479,7 @@ impl EmbeddedStore {
             ),
             sweep: false,
         });
-        let (requests_tx, requests_rx) = mpsc::sync_channel(max_queued);
+        let (requests_tx, requests_rx) = crossbeam_channel::bounded(max_queued);
 
         Ok(Parts {
             store: EmbeddedStore {
@@ -550,8 +560,10 @@ impl EmbeddedStore {
             replication: Some(shared::Replication::new(log, host, recovered.position)),
             snapshot_files: None,
             full_disk: None,
+            syncer: None,
+            in_flight: None,
         };
-        let (requests_tx, requests_rx) = mpsc::sync_channel(max_queued);
+        let (requests_tx, requests_rx) = crossbeam_channel::bounded(max_queued);
         let requests = Arc::new(Mutex::new(Some(requests_tx)));
         let store = EmbeddedStore {
             requests: requests.clone(),
@@ -821,6 +833,11 @@ struct Writer {
     snapshot_files: Option<WalSnapshots>,
     /// While the disk is full: the store refuses changes and probes (see [`full_disk`]).
     full_disk: Option<full_disk::FullDisk>,
+    /// The thread that syncs one batch while the writer builds the next (see
+    /// [`pipeline`]); `None` where batches are synced on the writer's thread.
+    syncer: Option<pipeline::Syncer>,
+    /// The batch whose sync runs on the [`pipeline::Syncer`], if one does.
+    in_flight: Option<pipeline::InFlight>,
 }
 
 /// A batch appended to the log and not yet synced: the writer between its write and its
@@ -838,9 +855,20 @@ struct Written {
 
 impl Writer {
     fn run(mut self, requests: Receiver<Request>) {
+        if self.replication.is_none() && self.options.pipeline {
+            self.start_pipeline();
+        }
         // Block for the first request, then take everything already queued: that is the
         // batch. Whatever arrives during its flush forms the next one.
         loop {
+            if self.has_in_flight() {
+                match self.wait_in_flight(&requests) {
+                    pipeline::Woken::Request(request) => self.take(request, &requests),
+                    pipeline::Woken::Synced(outcome) => self.land(outcome, !requests.is_empty()),
+                    pipeline::Woken::Closed => break,
+                }
+                continue;
+            }
             let first = match &self.replication {
                 None => match self
                     .full_disk
@@ -851,27 +879,28 @@ impl Writer {
                     // Refusing changes for a full disk: wake up to probe it now and then.
                     Some(wait) => match requests.recv_timeout(wait) {
                         Ok(first) => Some(first),
-                        Err(mpsc::RecvTimeoutError::Timeout) => {
+                        Err(RecvTimeoutError::Timeout) => {
                             self.probe_disk_if_due();
                             continue;
                         }
-                        Err(mpsc::RecvTimeoutError::Disconnected) => None,
+                        Err(RecvTimeoutError::Disconnected) => None,
                     },
                 },
                 // On a shared log, wake up now and then to give up on batches whose append
                 // was never confirmed and that never came back.
                 Some(_) => match requests.recv_timeout(shared::UNCONFIRMED_LOOK) {
                     Ok(first) => Some(first),
-                    Err(mpsc::RecvTimeoutError::Timeout) => {
+                    Err(RecvTimeoutError::Timeout) => {
                         self.give_up_unconfirmed();
                         continue;
                     }
-                    Err(mpsc::RecvTimeoutError::Disconnected) => None,
+                    Err(RecvTimeoutError::Disconnected) => None,
                 },
             };
             let Some(first) = first else { break };
             self.wake(first, &requests);
         }
+        self.drain();
     }
 
     /// What the writer does each time it wakes with `first`: takes it and whatever else
@@ -882,7 +911,7 @@ impl Writer {
         if self.replication.is_some() {
             self.flush_shared();
         } else if self.group.step() == Step::Flush {
-            self.flush();
+            self.flush(!requests.is_empty());
         }
     }
 
@@ -916,9 +945,7 @@ impl Writer {
             }
             Request::Snapshot(reply) => {
                 // Flush what is pending first, so the snapshot covers only durable records.
-                if self.group.step() == Step::Flush {
-                    self.flush();
-                }
+                self.drain();
                 if let Some(failure) = self.group.failure() {
                     let _ = reply.send(Err(StoreError::Failed(failure.to_string())));
                     return;
@@ -954,17 +981,15 @@ impl Writer {
         self.group.submit(ran.logged, ran.waiter);
     }
 
-    fn flush(&mut self) {
-        let written = self.write_batch();
-        self.sync_batch(written);
-    }
-
     /// The first half of a flush: takes the open batch and appends it to the log.
     fn write_batch(&mut self) -> Written {
         let mut batch = self.group.start_flush();
         let records = batch.entries.len() as u64;
         let empty = batch.entries.is_empty();
-        let result = if empty {
+        let result = if let Some(failure) = self.group.failure() {
+            // Applied while the batch before it failed (see [`pipeline`]): never written.
+            Err(StoreError::Failed(failure.to_string()))
+        } else if empty {
             Ok(())
         } else {
             self.log.write(&batch.entries).map(drop)
@@ -983,7 +1008,7 @@ impl Writer {
         if self.ack_before_sync && written.result.is_ok() {
             // The planted bug: publish and release what is not durable yet.
             if let Some(batch) = written.batch.take() {
-                self.release(batch, Ok(()), records);
+                self.release(batch, Ok(()), records, None);
             }
         }
         written
@@ -991,13 +1016,32 @@ impl Writer {
 
     /// The second half: makes the appended batch durable, then publishes the new state
     /// and releases its waiters (or fails them, and the store).
-    fn sync_batch(&mut self, written: Written) {
-        let mut result = written.result.and_then(|()| {
+    fn sync_batch(&mut self, mut written: Written) {
+        let result = std::mem::replace(&mut written.result, Ok(())).and_then(|()| {
             if written.empty {
                 return Ok(());
             }
             self.log.sync().map_err(|e| e.to_string())
         });
+        self.settle(written, result, None, true);
+    }
+
+    /// Whether a snapshot is due once a batch of `records` is durable.
+    fn snapshot_due_after(&self, records: u64) -> bool {
+        self.since_snapshot + records >= self.options.snapshot_every
+            || self.log.unsnapshotted_bytes() >= self.options.snapshot_bytes
+    }
+
+    /// What follows a batch's sync (`result`): a write the disk refused is taken back,
+    /// the batch is released with `state` published (the head's, when `None`), and a
+    /// snapshot is started if one is due and `may_snapshot` (the head is the log's state).
+    fn settle(
+        &mut self,
+        written: Written,
+        mut result: Result<(), String>,
+        state: Option<State>,
+        may_snapshot: bool,
+    ) {
         if written.refused_for_space
             && let Err(why) = &result
             && let Some(refusal) = self.take_back_refused_write(why)
@@ -1007,27 +1051,30 @@ impl Writer {
             result = Err(refusal);
         }
         match written.batch {
-            Some(batch) => self.release(batch, result, written.records),
+            Some(batch) => self.release(batch, result, written.records, state),
             None => {
                 if let Err(why) = result {
                     tracing::error!(%why, "a sync failed after its batch was released");
                 }
             }
         }
-        let due = self.since_snapshot >= self.options.snapshot_every
-            || self.log.unsnapshotted_bytes() >= self.options.snapshot_bytes;
-        if due && self.group.failure().is_none() {
+        if may_snapshot && self.snapshot_due_after(0) && self.group.failure().is_none() {
             self.start_snapshot(None);
         }
     }
 
     /// Publishes the state (if the batch is durable and changed something) and releases
     /// the batch's waiters with its outcome.
-    fn release(&mut self, batch: group::Batch<Waiter>, result: Result<(), String>, records: u64) {
+    fn release(
+        &mut self,
+        batch: group::Batch<Waiter>,
+        result: Result<(), String>,
+        records: u64,
+        state: Option<State>,
+    ) {
         if result.is_ok() && records > 0 {
-            self.shared
-                .published
-                .send_replace(self.core.namespace().snapshot());
+            let state = state.unwrap_or_else(|| self.core.namespace().snapshot());
+            self.shared.published.send_replace(state);
             let counters = &self.shared.counters;
             counters.batches.fetch_add(1, Ordering::Relaxed);
             counters.records.fetch_add(records, Ordering::Relaxed);

@@ -105,7 +105,7 @@ fn encoded_len(entry: &Entry) -> usize {
 /// reads the state, from plain threads, after the store itself went to the runtime.
 #[derive(Clone)]
 pub struct Feeder {
-    pub(super) requests: Arc<Mutex<Option<SyncSender<Request>>>>,
+    pub(super) requests: Arc<Mutex<Option<crossbeam_channel::Sender<Request>>>>,
     pub(super) shared: Arc<super::Shared>,
 }
 
@@ -222,7 +222,7 @@ impl Feeder {
 
     /// A sender to the writer, cloned out of the lock so a full queue blocks only the
     /// caller; fails once the store is closed.
-    fn sender(&self) -> Result<SyncSender<Request>, StoreError> {
+    fn sender(&self) -> Result<crossbeam_channel::Sender<Request>, StoreError> {
         self.requests
             .lock()
             .unwrap_or_else(|p| p.into_inner())

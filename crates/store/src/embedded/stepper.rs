@@ -4,7 +4,7 @@
 //! a replica's writer on a shared log, so that the simulator decides when each batch is
 //! appended and when each replica hears the log's order.
 
-use std::sync::mpsc::Receiver;
+use crossbeam_channel::Receiver;
 
 use super::group::Step;
 use super::{Request, WalSnapshots, Writer, Written, snapshotter};
@@ -15,7 +15,7 @@ use super::{Request, WalSnapshots, Writer, Written, snapshotter};
 pub struct Stepper {
     pub(super) writer: Writer,
     pub(super) requests: Receiver<Request>,
-    pub(super) snapshots: Receiver<snapshotter::Task>,
+    pub(super) snapshots: std::sync::mpsc::Receiver<snapshotter::Task>,
     pub(super) snapshot_files: WalSnapshots,
     /// A batch written and not yet synced.
     pub(super) written: Option<Written>,

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use crate::StoreError;
-use crate::log::{Batch, Entry, Log, Position};
+use crate::log::{Batch, DetachedSync, Entry, Log, Position};
 use ballot_core::command::Command;
 use ballot_core::namespace::MonoTime;
 
@@ -48,6 +48,8 @@ pub struct Wal {
     /// Where the log stood before the write not yet synced, if any: what
     /// [`Log::undo_unsynced`] goes back to.
     before_write: Option<Mark>,
+    /// The segment file's length: the log's end plus the zeros written ahead of it.
+    allocated: u64,
 }
 
 /// Where the log ends: what a failed write is cut back to.
@@ -57,6 +59,14 @@ struct Mark {
     next_lsn: u64,
     unsnapshotted: u64,
 }
+
+/// How far ahead of the log's end a segment is written with zeros. An fdatasync after an
+/// append that grows a file must also make its new size and blocks durable (on ext4, a
+/// journal commit); one after an append into room already written needs only the data,
+/// and took half the time on this project's machines (119-125 us against 239 us). etcd's
+/// and ZooKeeper's logs do the same. The zeros are written by the append that needs
+/// them, in steps of this size, so a batch waits for one such step at most.
+const WRITE_AHEAD: u64 = 1 << 20;
 
 /// How much a probe writes and syncs: room for a batch of ordinary commands.
 const PROBE_BYTES: usize = 64 << 10;
@@ -107,6 +117,12 @@ struct Scan {
     records: Vec<(LogRecord, usize)>,
     /// Where the first record that does not decode starts, and why, if one does.
     bad: Option<(usize, &'static str)>,
+    /// Where the records end: the file's length, or where the zeros written ahead start.
+    end: usize,
+    /// The file's length without its trailing zeros: how much a cut of a torn record
+    /// takes back (the zeros were never a record).
+    used: usize,
+    /// The file's length.
     len: usize,
 }
 
@@ -126,6 +142,11 @@ fn scan(fs: &dyn FileSystem, path: &Path, first: u64) -> Result<Scan, StoreError
     let mut records = Vec::new();
     let mut offset = HEADER_LEN;
     let mut bad = None;
+    let used = bytes
+        .iter()
+        .rposition(|byte| *byte != 0)
+        .map_or(0, |last| last + 1)
+        .max(HEADER_LEN);
     loop {
         match frame::decode::<LogRecord>(&bytes, offset) {
             Frame::End => break,
@@ -142,7 +163,7 @@ fn scan(fs: &dyn FileSystem, path: &Path, first: u64) -> Result<Scan, StoreError
                 offset = next;
             }
             Frame::Bad(reason) => {
-                if frame::any_valid_after::<LogRecord>(&bytes, offset) {
+                if frame::any_valid_after::<LogRecord>(&bytes, offset, used) {
                     return Err(corrupt(
                         path,
                         offset,
@@ -157,6 +178,8 @@ fn scan(fs: &dyn FileSystem, path: &Path, first: u64) -> Result<Scan, StoreError
     Ok(Scan {
         records,
         bad,
+        end: offset,
+        used,
         len: bytes.len(),
     })
 }
@@ -228,36 +251,39 @@ impl Wal {
                 continue;
             }
             let scan = scan(&*fs, &path, first)?;
+            let mut allocated = scan.len as u64;
             if let Some((offset, reason)) = scan.bad {
+                let torn = scan.used.max(offset) - offset;
                 tracing::warn!(
                     file = %path.display(),
                     offset,
-                    cut = scan.len - offset,
+                    cut = torn,
                     reason,
                     "cutting a torn record at the end of the log"
                 );
                 fs.truncate(&path, offset as u64)
                     .map_err(io("truncating", &path))?;
-                opened.cut = Some((path.clone(), (scan.len - offset) as u64));
+                opened.cut = Some((path.clone(), torn as u64));
+                allocated = offset as u64;
             }
             let next_lsn = first + scan.records.len() as u64;
-            let len = scan.bad.map_or(scan.len, |(offset, _)| offset) as u64;
-            tail = Some((path, next_lsn, len));
+            let len = scan.bad.map_or(scan.end, |(offset, _)| offset) as u64;
+            tail = Some((path, next_lsn, len, allocated));
             break;
         }
 
-        let (segment, segment_path, segment_len, next_lsn) = match tail {
+        let (segment, segment_path, segment_len, next_lsn, allocated) = match tail {
             // A log that ends before its snapshot (written without fsync, then a power cut)
             // continues in a new segment after the snapshot, never with a gap inside a file.
-            Some((path, next_lsn, len)) if next_lsn > snapshot_lsn => {
-                let file = fs.open_append(&path).map_err(io("opening", &path))?;
-                (file, path, len, next_lsn)
+            Some((path, next_lsn, len, allocated)) if next_lsn > snapshot_lsn => {
+                let file = fs.open_at(&path, len).map_err(io("opening", &path))?;
+                (file, path, len, next_lsn, allocated)
             }
             _ => {
                 let next_lsn = snapshot_lsn + 1;
                 let (file, len) =
                     new_segment(&*fs, dir, next_lsn).map_err(io("creating a segment in", dir))?;
-                (file, layout::segment(dir, next_lsn), len, next_lsn)
+                (file, layout::segment(dir, next_lsn), len, next_lsn, len)
             }
         };
         let wal = Wal {
@@ -272,6 +298,7 @@ impl Wal {
             buffer: Vec::new(),
             segment_path,
             before_write: None,
+            allocated,
         };
         Ok((wal, opened))
     }
@@ -280,6 +307,16 @@ impl Wal {
     fn append_buffer(&mut self) -> Result<(), StoreError> {
         if self.buffer.is_empty() {
             return Ok(());
+        }
+        let end = self.segment_len + self.buffer.len() as u64;
+        if end > self.allocated {
+            // Write the zeros ahead, up to the segment's size (an append that runs past
+            // it gets just its own room).
+            let ahead = (end + WRITE_AHEAD).min(self.segment_bytes).max(end);
+            self.segment
+                .preallocate(ahead)
+                .map_err(io("writing room ahead of the log in", &self.dir))?;
+            self.allocated = ahead;
         }
         self.segment
             .append(&self.buffer)
@@ -305,6 +342,7 @@ impl Wal {
         self.segment = segment;
         self.segment_path = path;
         self.segment_len = len;
+        self.allocated = len;
         Ok(())
     }
 
@@ -357,6 +395,24 @@ impl Log for Wal {
         Ok(())
     }
 
+    fn detach_sync(&mut self) -> Result<Option<DetachedSync>, StoreError> {
+        if !self.sync {
+            self.before_write = None;
+            return Ok(None);
+        }
+        let sync = self.segment.detached_sync();
+        let dir = self.dir.clone();
+        Ok(Some(Box::new(move || {
+            sync().map_err(io("syncing the log in", &dir))
+        })))
+    }
+
+    fn synced(&mut self, durable: bool) {
+        if durable {
+            self.before_write = None;
+        }
+    }
+
     fn undo_unsynced(&mut self) -> Result<(), StoreError> {
         let Some(mark) = self.before_write.take() else {
             return Ok(());
@@ -367,12 +423,13 @@ impl Log for Wal {
         self.fs
             .truncate(&path, mark.segment_len)
             .map_err(io("cutting a failed write from", &path))?;
-        // Opened again for appending: a handle that writes at its own offset would go on
-        // past the cut and leave a hole of zeros in the log.
+        // Opened again at the cut: the old handle would go on past it and leave a hole
+        // of zeros in the log.
         self.segment = self
             .fs
-            .open_append(&path)
+            .open_at(&path, mark.segment_len)
             .map_err(io("opening after the cut", &path))?;
+        self.allocated = mark.segment_len;
         self.segment_len = mark.segment_len;
         self.next_lsn = mark.next_lsn;
         self.unsnapshotted = mark.unsnapshotted;
