@@ -115,7 +115,7 @@ fn bench_runs_and_ends_with_one_summary_line_per_figure() {
         "--restart-commits",
         "2000",
     ];
-    check_summaries(&store, 9);
+    check_summaries(&store, 11);
     check_summaries(&["bench", "handoff", "--rounds", "5"], 2);
 }
 

@@ -498,7 +498,10 @@ fn a_crash_between_two_overlapping_batches_loses_only_unacknowledged_commits() {
         "a commit applies while the batch before it syncs"
     );
     assert!(first.try_recv().is_err() && second.try_recv().is_err() && third.try_recv().is_err());
-    assert!(store.read().exists(&p("/k/first-a")).is_none(), "nothing published early");
+    assert!(
+        store.read().exists(&p("/k/first-a")).is_none(),
+        "nothing published early"
+    );
     for mode in [CrashMode::DropUnsynced, CrashMode::Tear(13)] {
         assert_eq!(survivors(mode), ["zero"], "{mode:?}");
     }
@@ -512,7 +515,10 @@ fn a_crash_between_two_overlapping_batches_loses_only_unacknowledged_commits() {
     assert_eq!(first.recv_timeout(ceiling), Ok(true));
     assert_eq!(second.recv_timeout(ceiling), Ok(true));
     wait_for_unsynced_data();
-    assert!(third.try_recv().is_err(), "the third is not acknowledged yet");
+    assert!(
+        third.try_recv().is_err(),
+        "the third is not acknowledged yet"
+    );
     for mode in [CrashMode::DropUnsynced, CrashMode::Tear(7)] {
         assert_eq!(survivors(mode), ["zero", "first", "second"], "{mode:?}");
     }

@@ -80,7 +80,7 @@ impl AppendFile for RealFile {
 
     fn preallocate(&mut self, len: u64) -> io::Result<()> {
         use std::os::unix::fs::FileExt;
-        const ZEROS: [u8; 64 << 10] = [0; 64 << 10];
+        static ZEROS: [u8; 64 << 10] = [0; 64 << 10];
         let mut at = self.0.metadata()?.len();
         while at < len {
             let n = (len - at).min(ZEROS.len() as u64) as usize;
@@ -241,19 +241,31 @@ impl SimFs {
 
     /// Makes every later `sync_data` wait until [`SimFs::release_syncs`].
     pub fn hold_syncs(&self) {
-        self.sync_gate.0.lock().unwrap_or_else(|p| p.into_inner()).held = true;
+        self.sync_gate
+            .0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .held = true;
     }
 
     /// Lets held and later syncs proceed.
     pub fn release_syncs(&self) {
-        self.sync_gate.0.lock().unwrap_or_else(|p| p.into_inner()).held = false;
+        self.sync_gate
+            .0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .held = false;
         self.sync_gate.1.notify_all();
     }
 
     /// While syncs are held, lets exactly one (waiting or the next) through: a test can
     /// then stop the store with one batch durable and the next one written but not.
     pub fn let_one_sync_through(&self) {
-        self.sync_gate.0.lock().unwrap_or_else(|p| p.into_inner()).passes += 1;
+        self.sync_gate
+            .0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .passes += 1;
         self.sync_gate.1.notify_all();
     }
 

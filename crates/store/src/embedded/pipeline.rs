@@ -164,7 +164,12 @@ impl Writer {
         };
         self.log.synced(outcome.is_ok());
         // No snapshot here: the head is already past this batch.
-        self.settle(written, outcome.map_err(|e| e.to_string()), Some(state), false);
+        self.settle(
+            written,
+            outcome.map_err(|e| e.to_string()),
+            Some(state),
+            false,
+        );
         if self.group.step() == Step::Flush {
             self.flush(queued);
         }
@@ -176,9 +181,10 @@ impl Writer {
         // `land` writes what was built meanwhile, which may be in flight again.
         while self.in_flight.is_some() {
             let outcome = match self.syncer.as_ref() {
-                Some(syncer) => syncer.done.recv().unwrap_or_else(|_| {
-                    Err(StoreError::Failed("the sync thread stopped".into()))
-                }),
+                Some(syncer) => syncer
+                    .done
+                    .recv()
+                    .unwrap_or_else(|_| Err(StoreError::Failed("the sync thread stopped".into()))),
                 None => Err(StoreError::Failed("no sync thread".into())),
             };
             self.land(outcome, false);

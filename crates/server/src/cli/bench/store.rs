@@ -186,10 +186,9 @@ fn commits(
                             }],
                         };
                         let t = Instant::now();
-                        store
-                            .propose(command)
-                            .await?
-                            .map_err(|refusal| anyhow::anyhow!("a commit was refused: {refusal}"))?;
+                        store.propose(command).await?.map_err(|refusal| {
+                            anyhow::anyhow!("a commit was refused: {refusal}")
+                        })?;
                         record(&mut latencies, t.elapsed());
                     }
                     anyhow::Ok(latencies)
