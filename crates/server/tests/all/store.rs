@@ -440,7 +440,11 @@ fn a_crash_between_two_overlapping_batches_loses_only_unacknowledged_commits() {
 
     let ceiling = Duration::from_secs(60);
     let fs = SimFs::new();
-    let store = Arc::new(open_sim(&fs, Options::default()).unwrap());
+    let pipelined = Options {
+        pipeline: true,
+        ..Options::default()
+    };
+    let store = Arc::new(open_sim(&fs, pipelined).unwrap());
     ensure_root(&store);
     // Proposes a pair; answers whether it applied (in the writer's step) and whether it
     // was acknowledged durable.
