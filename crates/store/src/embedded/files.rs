@@ -401,24 +401,34 @@ struct SimAppend {
     fs: SimFs,
     id: u64,
     /// Where the next write lands: the handle writes at its own offset, as a real one
-    /// does (past a cut, it leaves a hole of zeros). Always `Some` (kept optional for
-    /// a handle that writes at the end).
-    offset: Option<usize>,
+    /// does (past a cut, it leaves a hole of zeros).
+    offset: usize,
 }
 
 impl SimAppend {
-    /// Writes `bytes` where a handle at `offset` writes: there, or at the end.
-    fn put(offset: &mut Option<usize>, file: &mut SimFile, bytes: &[u8]) {
-        let at = offset.unwrap_or(file.content.len());
+    /// Writes `bytes` at `offset` and moves it past them.
+    fn put(offset: &mut usize, file: &mut SimFile, bytes: &[u8]) {
+        let at = *offset;
         if file.content.len() < at {
             file.content.resize(at, 0);
         }
         let overlap = (file.content.len() - at).min(bytes.len());
         file.content[at..at + overlap].copy_from_slice(&bytes[..overlap]);
         file.content.extend_from_slice(&bytes[overlap..]);
-        if let Some(offset) = offset {
-            *offset = at + bytes.len();
-        }
+        *offset = at + bytes.len();
+    }
+
+    /// What a write to a full simulated disk fails with.
+    fn disk_full() -> io::Error {
+        io::Error::new(
+            io::ErrorKind::StorageFull,
+            "no space left on device (simulated)",
+        )
+    }
+
+    /// What a write to a simulated file removed from under its handle fails with.
+    fn removed() -> io::Error {
+        io::Error::new(io::ErrorKind::NotFound, "file was removed (simulated)")
     }
 }
 
@@ -431,17 +441,12 @@ impl AppendFile for SimAppend {
             if let Some(file) = state.files.get_mut(&self.id) {
                 Self::put(&mut self.offset, file, &bytes[..part]);
             }
-            return Err(io::Error::new(
-                io::ErrorKind::StorageFull,
-                "no space left on device (simulated)",
-            ));
+            return Err(Self::disk_full());
         }
         if state.faults.contains(&Fault::WriteError) {
             return Err(io::Error::other("input/output error on write (simulated)"));
         }
-        let file = state.files.get_mut(&self.id).ok_or_else(|| {
-            io::Error::new(io::ErrorKind::NotFound, "file was removed (simulated)")
-        })?;
+        let file = state.files.get_mut(&self.id).ok_or_else(Self::removed)?;
         Self::put(&mut self.offset, file, bytes);
         Ok(())
     }
@@ -458,14 +463,9 @@ impl AppendFile for SimAppend {
     fn preallocate(&mut self, len: u64) -> io::Result<()> {
         let mut state = self.fs.lock_state();
         if state.faults.contains(&Fault::DiskFull) {
-            return Err(io::Error::new(
-                io::ErrorKind::StorageFull,
-                "no space left on device (simulated)",
-            ));
+            return Err(Self::disk_full());
         }
-        let file = state.files.get_mut(&self.id).ok_or_else(|| {
-            io::Error::new(io::ErrorKind::NotFound, "file was removed (simulated)")
-        })?;
+        let file = state.files.get_mut(&self.id).ok_or_else(Self::removed)?;
         let len = usize::try_from(len).map_err(io::Error::other)?;
         if file.content.len() < len {
             file.content.resize(len, 0);
@@ -507,7 +507,7 @@ impl FileSystem for SimFs {
         Ok(Box::new(SimAppend {
             fs: self.clone(),
             id,
-            offset: Some(0),
+            offset: 0,
         }))
     }
 
@@ -520,7 +520,7 @@ impl FileSystem for SimFs {
         Ok(Box::new(SimAppend {
             fs: self.clone(),
             id,
-            offset: Some(offset as usize),
+            offset: offset as usize,
         }))
     }
 

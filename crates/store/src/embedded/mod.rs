@@ -65,9 +65,9 @@ pub struct Options {
     /// Sync each batch on a second thread while the writer applies the next one (see
     /// [`pipeline`]); the same guarantees either way. Off by default: on this project's
     /// 2-core machines it split 64 clients into two half-size batches and each fdatasync
-    /// costs CPU there too, so it made 0.80-0.91x the sequential writer's commits/s
-    /// (`bench store` measures both). It pays where building a batch takes about as
-    /// long as syncing it.
+    /// costs CPU there too, so it made 0.70-1.04x the sequential writer's commits/s
+    /// (0.71x and 0.78x in the last two runs; `bench store` measures both). It pays
+    /// where building a batch takes about as long as syncing it.
     pub pipeline: bool,
     /// Records between snapshots.
     pub snapshot_every: u64,

@@ -117,7 +117,8 @@ struct Scan {
     records: Vec<(LogRecord, usize)>,
     /// Where the first record that does not decode starts, and why, if one does.
     bad: Option<(usize, &'static str)>,
-    /// Where the records end: the file's length, or where the zeros written ahead start.
+    /// Where the records end: at the first record that does not decode, where the
+    /// zeros written ahead start, or at the file's end.
     end: usize,
     /// The file's length without its trailing zeros: how much a cut of a torn record
     /// takes back (the zeros were never a record).
@@ -267,8 +268,7 @@ impl Wal {
                 allocated = offset as u64;
             }
             let next_lsn = first + scan.records.len() as u64;
-            let len = scan.bad.map_or(scan.end, |(offset, _)| offset) as u64;
-            tail = Some((path, next_lsn, len, allocated));
+            tail = Some((path, next_lsn, scan.end as u64, allocated));
             break;
         }
 
@@ -397,8 +397,8 @@ impl Log for Wal {
 
     fn detach_sync(&mut self) -> Result<Option<DetachedSync>, StoreError> {
         if !self.sync {
-            self.before_write = None;
-            return Ok(None);
+            // Nothing to wait for: `sync` only forgets the mark.
+            return self.sync().map(|()| None);
         }
         let sync = self.segment.detached_sync();
         let dir = self.dir.clone();
