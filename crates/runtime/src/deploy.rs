@@ -24,7 +24,7 @@ use super::bindings::{candidate::CandidatePre, observer::ObserverPre};
 use super::code::Code;
 use super::compiled::Loaded;
 use super::sandbox::{self, Fence, Revocation};
-use super::{Limits, Link, MAILBOX, Shared, Supervision, TimelineEvent, grants, supervisor};
+use super::{Limits, Link, MAILBOX, Shared, Supervision, grants, supervisor};
 
 /// A deployment's identity within one runtime.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -473,12 +473,8 @@ pub(crate) async fn deploy(
         code: std::sync::Mutex::new((code, digest)),
         standing: Arc::default(),
     });
-    let first = start(shared, &deployment).await?;
-    shared.note(
-        &deployment.spec.name,
-        TimelineEvent::Deployed(format!("session {}", first.session)),
-    );
-    supervisor::spawn(shared, id, deployment, first);
+    let first = begin(shared, &deployment);
+    supervisor::spawn(shared, id, deployment, first).await?;
     Ok(id)
 }
 
@@ -490,6 +486,37 @@ pub(crate) async fn start(
     shared: &Arc<Shared>,
     deployment: &Deployment,
 ) -> Result<Incarnation, DeployError> {
+    begin(shared, deployment).finish(shared).await
+}
+
+/// An instance on its way up (see [`start`]): its host state is built and, for a component
+/// that has started here before, its entry is already in the writer's queue. Split from
+/// [`Starting::finish`] so a deploy can hand the rest to the deployment's own task: the
+/// entry's sync then wakes the task that runs the first callback, not the deploying
+/// caller, which would have to wake that task in turn.
+pub(crate) struct Starting {
+    state: HostState,
+    code: Prepared,
+    deadline: Duration,
+    fence: Arc<Fence>,
+    mailbox: mpsc::Receiver<super::actor::Message>,
+    entry: Entry,
+    /// Recorded as started here once it has instantiated.
+    started_here_before: (Digest, bool),
+}
+
+/// The instance's entry into its election: proposed while it instantiates, or held until
+/// it has.
+enum Entry {
+    Proposed(std::pin::Pin<Box<dyn Future<Output = Entered> + Send>>),
+    Held(Command, Hooks),
+}
+
+type Entered = Result<ballot_core::command::Applied, StoreError>;
+
+/// Builds the instance's store and, for a component that has started here before,
+/// proposes its entry at once (see [`start`]).
+pub(crate) fn begin(shared: &Arc<Shared>, deployment: &Deployment) -> Starting {
     let spec = &deployment.spec;
     let (election, ballot_data, observer) = match &spec.role {
         Role::Candidate { election, data, .. } => (election.clone(), data.clone(), false),
@@ -512,9 +539,8 @@ pub(crate) async fn start(
     // A fresh instance casts a fresh ballot (below).
     identity.set_standing(super::Standing::In);
     let fence = Fence::new();
+    // Its store is built in `finish`, while an entry proposed here syncs.
     let state = HostState::new(shared.clone(), identity, fence.clone(), &spec.limits);
-    let mut store = Store::new(&shared.engine, state);
-    sandbox::confine(&mut store);
     let deadline = spec.limits.callback_deadline;
     let (code, digest) = deployment.current();
 
@@ -576,78 +602,113 @@ pub(crate) async fn start(
         role,
     };
     let started_here_before = (digest, !observer);
-    let (guest, entered) = if shared.instantiated.contains(&started_here_before) {
+    let entry = if shared.instantiated.contains(&started_here_before) {
         // This component has started here before, so its start is all but sure: it enters
         // while it instantiates, and the batch's sync hides the instantiation. Should it
         // fail after all, the entry is taken back before the error is returned.
-        let entering = shared.propose(command, hooks);
-        let guest = instantiate(&code, &mut store, deadline).await;
-        let entered = entering.await;
-        match guest {
-            Ok(guest) => (guest, entered),
-            Err(error) => {
-                withdraw_entry(shared, entered, &fence).await;
-                return Err(error);
-            }
-        }
+        Entry::Proposed(Box::pin(shared.propose(command, hooks)))
     } else {
         // A first start: instantiated before it enters, so a component that cannot start
         // never stands.
-        let guest = instantiate(&code, &mut store, deadline).await?;
-        shared.instantiated.insert(started_here_before);
-        (guest, shared.propose(command, hooks).await)
+        Entry::Held(command, hooks)
     };
-    let (session, recipient, watcher, refused_vote) = match entered? {
-        Ok(Outcome::Entered {
+    Starting {
+        state,
+        code,
+        deadline,
+        fence,
+        mailbox: rx,
+        entry,
+        started_here_before,
+    }
+}
+
+impl Starting {
+    /// Instantiates the instance and waits for its entry to be durable: the instance,
+    /// ready for its actor, whose mailbox already holds what the entry caused for it.
+    pub(crate) async fn finish(self, shared: &Arc<Shared>) -> Result<Incarnation, DeployError> {
+        let Starting {
+            state,
+            code,
+            deadline,
+            fence,
+            mailbox: rx,
+            entry,
+            started_here_before,
+        } = self;
+        let mut store = Store::new(&shared.engine, state);
+        sandbox::confine(&mut store);
+        let (guest, entered) = match entry {
+            Entry::Proposed(entering) => {
+                let guest = instantiate(&code, &mut store, deadline).await;
+                let entered = entering.await;
+                match guest {
+                    Ok(guest) => (guest, entered),
+                    Err(error) => {
+                        withdraw_entry(shared, entered, &fence).await;
+                        return Err(error);
+                    }
+                }
+            }
+            Entry::Held(command, hooks) => {
+                let guest = instantiate(&code, &mut store, deadline).await?;
+                shared.instantiated.insert(started_here_before);
+                (guest, shared.propose(command, hooks).await)
+            }
+        };
+        let (session, recipient, watcher, refused_vote) = match entered? {
+            Ok(Outcome::Entered {
+                session,
+                watcher,
+                recipient,
+                vote_refused,
+            }) => (session, recipient, watcher, vote_refused),
+            Ok(other) => {
+                return Err(DeployError::Instantiate(format!(
+                    "entering the election returned {other:?}"
+                )));
+            }
+            Err(Refusal::Election(error)) => return Err(error.into()),
+            Err(Refusal::Namespace(error)) => return Err(ElectionError::from(error).into()),
+            Err(expired @ Refusal::HostExpired(_)) => {
+                return Err(DeployError::Store(StoreError::Unavailable(
+                    expired.to_string(),
+                )));
+            }
+            Err(other) => return Err(DeployError::Instantiate(other.to_string())),
+        };
+        let candidate = match recipient {
+            Recipient::Candidate(id) => Some(id),
+            Recipient::Observer(_) => None,
+        };
+        {
+            let identity = &mut store.data_mut().identity;
+            identity.session = session;
+            identity.candidate = candidate;
+            identity.watcher = watcher;
+        }
+        let (swap_sender, swaps) = mpsc::channel(1);
+        let incarnation = Incarnation {
+            store,
+            guest,
+            mailbox: rx,
+            fence,
+            recipient,
             session,
             watcher,
-            recipient,
-            vote_refused,
-        }) => (session, recipient, watcher, vote_refused),
-        Ok(other) => {
-            return Err(DeployError::Instantiate(format!(
-                "entering the election returned {other:?}"
-            )));
+            candidate,
+            swaps,
+            swap_sender,
+            refusals: 0,
+        };
+        if let Some(error) = refused_vote {
+            let exit = Exit::Revoked(Revocation::Undeployed);
+            let name = incarnation.store.data().identity.name.clone();
+            supervisor::retire(shared, &name, incarnation, &exit).await;
+            return Err(error.into());
         }
-        Err(Refusal::Election(error)) => return Err(error.into()),
-        Err(Refusal::Namespace(error)) => return Err(ElectionError::from(error).into()),
-        Err(expired @ Refusal::HostExpired(_)) => {
-            return Err(DeployError::Store(StoreError::Unavailable(
-                expired.to_string(),
-            )));
-        }
-        Err(other) => return Err(DeployError::Instantiate(other.to_string())),
-    };
-    let candidate = match recipient {
-        Recipient::Candidate(id) => Some(id),
-        Recipient::Observer(_) => None,
-    };
-    {
-        let identity = &mut store.data_mut().identity;
-        identity.session = session;
-        identity.candidate = candidate;
-        identity.watcher = watcher;
+        Ok(incarnation)
     }
-    let (swap_sender, swaps) = mpsc::channel(1);
-    let incarnation = Incarnation {
-        store,
-        guest,
-        mailbox: rx,
-        fence,
-        recipient,
-        session,
-        watcher,
-        candidate,
-        swaps,
-        swap_sender,
-        refusals: 0,
-    };
-    if let Some(error) = refused_vote {
-        let exit = Exit::Revoked(Revocation::Undeployed);
-        supervisor::retire(shared, &spec.name, incarnation, &exit).await;
-        return Err(error.into());
-    }
-    Ok(incarnation)
 }
 
 /// Takes back an entry made for an instance that then failed to instantiate: its routes go

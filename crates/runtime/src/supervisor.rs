@@ -7,7 +7,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::host_impl::Identity;
 use ballot_check::models::LeadershipCall;
@@ -17,7 +17,7 @@ use ballot_store::Hooks;
 use ballot_store::embedded::OnApplied;
 
 use super::actor::{self, ActorConfig, Exit, Incarnation};
-use super::deploy::{self, DeployError, Deployment};
+use super::deploy::{self, DeployError, Deployment, Starting};
 
 use super::limits::{AfterCrash, CrashCounter};
 use super::sandbox::{Fence, Revocation};
@@ -115,30 +115,42 @@ impl Handle {
     }
 }
 
-/// Starts supervising `deployment`, whose first instance `first` is already running
-/// its election.
-pub(crate) fn spawn(
+/// Starts supervising `deployment` from its first instance, which the deployment's own
+/// task finishes starting (so the entry's sync wakes the task that runs the first
+/// callback). Returns once that instance stands, or with why it could not, leaving
+/// nothing behind.
+pub(crate) async fn spawn(
     shared: &Arc<Shared>,
     id: DeploymentId,
     deployment: Arc<Deployment>,
-    first: Incarnation,
-) {
+    first: Starting,
+) -> Result<(), DeployError> {
     let status = Arc::new(Mutex::new(DeploymentStatus::Running {
-        session: first.session,
+        session: SessionId(0),
         restarts: 0,
     }));
-    let current = Arc::new(Mutex::new(Some(Current::of(&first))));
+    let current = Arc::new(Mutex::new(None));
     let (stop, stopped) = watch::channel(false);
+    let (started, first_started) = oneshot::channel();
     let task = shared.tokio.spawn(supervise(
         shared.clone(),
         deployment.clone(),
-        first,
+        First { first, started },
         Watched {
             status: status.clone(),
             current: current.clone(),
             stopped,
         },
     ));
+    match first_started.await {
+        Ok(Ok(())) => {}
+        Ok(Err(error)) => return Err(error),
+        Err(_) => {
+            return Err(DeployError::Instantiate(
+                "the runtime stopped while the first instance started".into(),
+            ));
+        }
+    }
     shared.deployments.insert(
         id,
         Handle {
@@ -150,6 +162,13 @@ pub(crate) fn spawn(
             task: Mutex::new(Some(task)),
         },
     );
+    Ok(())
+}
+
+/// A deployment's first instance on its way up, and whom to tell how its start went.
+struct First {
+    first: Starting,
+    started: oneshot::Sender<Result<(), DeployError>>,
 }
 
 /// The supervisor's side of a [`Handle`].
@@ -185,10 +204,39 @@ const HOST_FENCED_RETRY: Duration = Duration::from_millis(250);
 async fn supervise(
     shared: Arc<Shared>,
     deployment: Arc<Deployment>,
-    first: Incarnation,
+    first: First,
     mut watched: Watched,
 ) {
     let name = deployment.spec.name.clone();
+    let First { first, started } = first;
+    let first = match first.finish(&shared).await {
+        Ok(first) => first,
+        Err(error) => {
+            let _ = started.send(Err(error));
+            return;
+        }
+    };
+    shared.note(
+        &name,
+        TimelineEvent::Deployed(format!("session {}", first.session)),
+    );
+    watched.set_current(Some(Current::of(&first)));
+    watched.set(DeploymentStatus::Running {
+        session: first.session,
+        restarts: 0,
+    });
+    if started.send(Ok(())).is_err() {
+        // Whoever deployed it has gone (its request was dropped): nobody holds its id,
+        // so nothing could ever undeploy it. It leaves at once.
+        retire(
+            &shared,
+            &name,
+            first,
+            &Exit::Revoked(Revocation::Undeployed),
+        )
+        .await;
+        return;
+    }
     let config = ActorConfig {
         role: deployment.spec.role.clone(),
         ttl: deployment.spec.ttl,
