@@ -709,23 +709,56 @@ fn step(el: &mut Elections, command: &Command, at: MonoTime, out: &mut Effects) 
             ops,
         } => {
             refuse_host_kept(ops)?;
-            let (term, elected) = match term {
-                Some(term) => (*term, false),
-                None => hold_lease(el, elector, peer, at)?,
-            };
+            // Against the state the transaction read, before holding the lease changes
+            // anything (a lease node it read is not a conflict of its own making).
             if let Some(path) = reads.conflict(el.namespace().state()) {
                 return Err(Refusal::Stale(path.clone()));
             }
-            let guard = el.lease_guard(elector, peer, term)?;
-            let (committed, effects) = el.multi(Some(&guard), ops)?;
-            out.extend(effects);
-            Ok(Outcome::LeaseCommitted {
-                committed,
-                term,
-                elected,
-            })
+            let holds = el
+                .lease_holder(elector, at)
+                .filter(|holder| holder.master == *peer);
+            match (term, holds) {
+                (Some(term), _) => commit_under_lease(el, elector, peer, *term, false, ops, out),
+                (None, Some(holder)) => {
+                    commit_under_lease(el, elector, peer, holder.term, false, ops, out)
+                }
+                (None, None) => {
+                    // Winning the lease changes the elections. A commit refused after the
+                    // win must change nothing, like any refusal (a refusal is not logged,
+                    // so recovery would never see the win): the win is undone with it.
+                    let before = el.clone();
+                    let committed =
+                        hold_lease(el, elector, peer, at).and_then(|(term, elected)| {
+                            commit_under_lease(el, elector, peer, term, elected, ops, out)
+                        });
+                    if committed.is_err() {
+                        *el = before;
+                    }
+                    committed
+                }
+            }
         }
     }
+}
+
+/// `ops` applied under `peer`'s lease of `elector` at `term`.
+fn commit_under_lease(
+    el: &mut Elections,
+    elector: &ElectionName,
+    peer: &str,
+    term: Term,
+    elected: bool,
+    ops: &[Op],
+    out: &mut Effects,
+) -> Applied {
+    let guard = el.lease_guard(elector, peer, term)?;
+    let (committed, effects) = el.multi(Some(&guard), ops)?;
+    out.extend(effects);
+    Ok(Outcome::LeaseCommitted {
+        committed,
+        term,
+        elected,
+    })
 }
 
 /// The peer's term: the one it holds, or the one it wins now; refused with the holder's

@@ -573,3 +573,40 @@ fn a_handoff_from_a_non_leader_and_a_mismatched_priority_are_refused_and_change_
     );
     assert_eq!(handed, Outcome::HandedOff(b));
 }
+
+#[test]
+fn a_commit_that_would_win_the_lease_but_is_refused_changes_nothing() {
+    let mut el = fresh();
+    applied(
+        &mut el,
+        Command::ResetElector {
+            elector: e("jobs"),
+            duration: TTL,
+            peer: "p".into(),
+        },
+        t(1),
+    );
+    let before = el.namespace().snapshot().encode();
+    let holder_before = el.lease_holder(&e("jobs"), t(2)).map(|h| h.term);
+    // The lease is free, so holding it would win it; but the set names no node.
+    let command = Command::Commit {
+        elector: e("jobs"),
+        peer: "p".into(),
+        term: None,
+        reads: ReadSet::default(),
+        ops: vec![Op::Set {
+            path: path("/nowhere"),
+            data: Data::from("x"),
+            expected: None,
+        }],
+    };
+    let (outcome, effects) = apply(&mut el, &command, t(2));
+    assert!(outcome.is_err(), "{outcome:?}");
+    assert!(!command.is_logged(&outcome));
+    assert_eq!(effects, Effects::default());
+    assert_eq!(
+        el.lease_holder(&e("jobs"), t(2)).map(|h| h.term),
+        holder_before
+    );
+    assert_eq!(el.namespace().snapshot().encode(), before);
+}

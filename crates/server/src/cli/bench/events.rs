@@ -89,6 +89,11 @@ struct Heard {
 /// One round of failovers: on the host's clock, and as the bench's event stream heard it.
 struct Failovers {
     host: Histogram<u64>,
+    /// The host's part split in two: the kill's revocation until the successor's
+    /// on-winning-election starts (the retiring commit and the promotion), and from there
+    /// to its ack (the callback and the ack's commit).
+    to_win: Histogram<u64>,
+    to_ack: Histogram<u64>,
     heard: Histogram<u64>,
     /// The slowest failover on the host's clock, and how much of it came before the
     /// successor's on-winning-election (the rest is the callback and the ack).
@@ -99,6 +104,8 @@ impl Failovers {
     fn new() -> Self {
         Failovers {
             host: histogram(),
+            to_win: histogram(),
+            to_ack: histogram(),
             heard: histogram(),
             slowest: (0, 0),
         }
@@ -106,17 +113,23 @@ impl Failovers {
 
     fn add(&mut self, block: Failovers) {
         self.host.add(&block.host).expect("same bounds");
+        self.to_win.add(&block.to_win).expect("same bounds");
+        self.to_ack.add(&block.to_ack).expect("same bounds");
         self.heard.add(&block.heard).expect("same bounds");
         self.slowest = self.slowest.max(block.slowest);
     }
 
     fn line(&self, what: &str) -> String {
         format!(
-            "failover {what}: kill to successor's ack on the host p50 {:.0} us, p99 {:.0} us, max {:.0} us (of which {} us before its on-winning-election); kill request to an event stream hearing it p50 {:.0} us, p99 {:.0} us ({} trials)",
+            "failover {what}: kill to successor's ack on the host p50 {:.0} us, p99 {:.0} us, max {:.0} us (of which {} us before its on-winning-election; to the on-winning-election p50 {:.0} us, p99 {:.0} us, from there to the ack p50 {:.0} us, p99 {:.0} us); kill request to an event stream hearing it p50 {:.0} us, p99 {:.0} us ({} trials)",
             micros(&self.host, 0.5),
             micros(&self.host, 0.99),
             micros(&self.host, 1.0),
             self.slowest.1,
+            micros(&self.to_win, 0.5),
+            micros(&self.to_win, 0.99),
+            micros(&self.to_ack, 0.5),
+            micros(&self.to_ack, 0.99),
             micros(&self.heard, 0.5),
             micros(&self.heard, 0.99),
             self.host.len()
@@ -259,6 +272,11 @@ impl Bench {
                         let micros = line.uptime_us.saturating_sub(at);
                         record(&mut failovers.host, Duration::from_micros(micros));
                         let to_win = won.map_or(micros, |w| w.saturating_sub(at));
+                        record(&mut failovers.to_win, Duration::from_micros(to_win));
+                        record(
+                            &mut failovers.to_ack,
+                            Duration::from_micros(micros - to_win),
+                        );
                         if micros > failovers.slowest.0 {
                             failovers.slowest = (micros, to_win);
                         }
