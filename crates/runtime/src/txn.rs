@@ -5,12 +5,12 @@
 //! A transaction function runs in a store of its own against the last durable revision
 //! R, outside the writer: a slow function holds up no other commit. Then one writer step
 //! checks that nothing it read changed since R (else it runs again, up to
-//! [`MAX_ATTEMPTS`] times), that the committer still holds its lease under its term (the
-//! guard), and applies everything or nothing. What the commit causes (watch events,
+//! [`MAX_ATTEMPTS`] times), that the committer holds its lease under its term (a guarded
+//! commit holds or wins it in that same step), and applies everything or nothing. What the commit causes (watch events,
 //! elections) is delivered like any other commit's.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use sha2::Digest;
@@ -18,12 +18,14 @@ use wasmtime::Store;
 use wasmtime::component::{HasSelf, Linker};
 
 use crate::host_impl::{TxnState, to_ops};
+use ballot_check::history::LeadershipToken;
 use ballot_check::models::LeadershipCall;
 use ballot_core::command::{Command, Outcome, Refusal};
 use ballot_core::commit::{CommitError, MAX_ATTEMPTS, ReadSet, Snapshot};
 use ballot_core::election::{ElectionName, Elections, Term};
 use ballot_core::namespace::{Error, Op, OpResult, State};
 use ballot_store::Hooks;
+use ballot_store::embedded::OnApplied;
 
 use super::deploy::{DeployError, compile_blocking};
 use super::sandbox::{self, confine};
@@ -83,8 +85,9 @@ fn gated(gate: &Option<Gate>, elector: &ElectionName) -> Hooks {
 /// How the commit is fenced.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CommitMode {
-    /// `guarded-commit`: if the peer is not master, hold an election first (and commit
-    /// only if it wins); then commit under its term.
+    /// `guarded-commit`: if the peer is not master, it wins the lease (if free) in the
+    /// writer step that commits, so both are one durable batch; the commit is under that
+    /// term. A refused commit wins nothing.
     Guarded,
     /// `speculative-commit`: no election; commit under this term, which the guard refuses
     /// if it is no longer held, even after the function ran.
@@ -343,11 +346,14 @@ pub(crate) async fn commit(
     }
     let prepared = prepare(shared, &txn).await?;
     let process = next_process();
-    let term = match mode {
-        CommitMode::Speculative(term) => term,
-        CommitMode::Guarded => hold(shared, &elector, &peer, process, gate.clone()).await?,
+    // A guarded commit holds (or wins) the lease in the step that commits, one durable
+    // batch for both; a speculative one claims its term.
+    let claim = match mode {
+        CommitMode::Speculative(term) => Some(term),
+        CommitMode::Guarded => None,
         CommitMode::Preview => unreachable!("a preview returned above"),
     };
+    let scope = elector_scope(&elector);
     let mut last_conflict = None;
     for attempt in 1..=MAX_ATTEMPTS {
         let state = shared.store.published();
@@ -355,27 +361,39 @@ pub(crate) async fn commit(
         if let Some(admit) = admit.as_deref_mut() {
             admit(&ops)?;
         }
-        let token = shared.recorder.leadership(
-            process,
-            LeadershipCall::Commit,
-            &elector_scope(&elector),
-            &peer,
-            term.0,
-        );
+        let mut hooks = gated(&gate, &elector);
+        let opened: Arc<Mutex<Option<LeadershipToken>>> = Arc::default();
+        match claim {
+            Some(term) => {
+                let token = shared.recorder.leadership(
+                    process,
+                    LeadershipCall::Commit,
+                    &scope,
+                    &peer,
+                    term.0,
+                );
+                *lock(&opened) = Some(token);
+            }
+            None => hooks.applied = Some(record_in_step(shared, process, &scope, &peer, &opened)),
+        }
         let command = Command::Commit {
             elector: elector.clone(),
             peer: peer.clone(),
-            term: Some(term),
+            term: claim,
             reads,
             ops: ops.clone(),
         };
         let applied = shared
-            .propose(command, gated(&gate, &elector))
+            .propose(command, hooks)
             .await
             .map_err(|e| CommitError::TxnAborted(format!("the store failed: {e}")));
+        let token = lock(&opened).take();
+        let complete = |how: fn(LeadershipToken)| token.map(how);
         match applied {
-            Ok(Ok(Outcome::LeaseCommitted { committed, .. })) => {
-                token.ok();
+            Ok(Ok(Outcome::LeaseCommitted {
+                committed, term, ..
+            })) => {
+                complete(LeadershipToken::ok);
                 return Ok(CommitReport {
                     term: Some(term),
                     ops,
@@ -385,21 +403,21 @@ pub(crate) async fn commit(
                 });
             }
             Ok(Ok(other)) => {
-                token.info();
+                complete(LeadershipToken::info);
                 return Err(CommitError::TxnAborted(format!(
                     "a commit applied as {other:?}"
                 )));
             }
             Ok(Err(Refusal::Stale(path))) => {
-                token.fail();
+                complete(LeadershipToken::fail);
                 last_conflict = Some(path);
             }
             Ok(Err(refused)) => {
-                token.fail();
+                complete(LeadershipToken::fail);
                 return Err(refused.into());
             }
             Err(error) => {
-                token.info();
+                complete(LeadershipToken::info);
                 return Err(error);
             }
         }
@@ -416,43 +434,32 @@ pub(crate) fn elector_scope(elector: &ElectionName) -> String {
     format!("elector:{elector}")
 }
 
-/// The `guarded-commit` election: the peer's term if it is master, else an election it
-/// must win. A win is recorded as `elected` for the leadership model.
-async fn hold(
-    shared: &Arc<Shared>,
-    elector: &ElectionName,
-    peer: &str,
+/// The hook of a guarded commit, whose term is known only in the writer step that holds
+/// the lease: there it records a lease won in that step as `elected`, and opens the
+/// commit's record in `opened` (completed by the caller once the outcome is known). A
+/// refused step records nothing: it changed nothing.
+fn record_in_step(
+    shared: &Shared,
     process: u64,
-    gate: Option<Gate>,
-) -> Result<Term, CommitError> {
+    scope: &str,
+    peer: &str,
+    opened: &Arc<Mutex<Option<LeadershipToken>>>,
+) -> OnApplied {
     let recorder = shared.recorder.clone();
-    let who = peer.to_string();
-    let scope = elector_scope(elector);
-    let mut hooks = gated(&gate, elector);
-    hooks.applied = Some(Box::new(move |applied| {
-        if let Ok(Outcome::Leased {
-            term,
-            elected: true,
-        }) = applied
-        {
-            recorder.leadership_now(process, LeadershipCall::Elected, &scope, &who, term.0);
+    let (scope, peer, opened) = (scope.to_string(), peer.to_string(), opened.clone());
+    Box::new(move |applied| {
+        if let Ok(Outcome::LeaseCommitted { term, elected, .. }) = applied {
+            if *elected {
+                recorder.leadership_now(process, LeadershipCall::Elected, &scope, &peer, term.0);
+            }
+            let token = recorder.leadership(process, LeadershipCall::Commit, &scope, &peer, term.0);
+            *lock(&opened) = Some(token);
         }
-    }));
-    let command = Command::HoldLease {
-        elector: elector.clone(),
-        peer: peer.to_string(),
-    };
-    match shared
-        .propose(command, hooks)
-        .await
-        .map_err(|e| CommitError::TxnAborted(format!("the store failed: {e}")))?
-    {
-        Ok(Outcome::Leased { term, .. }) => Ok(term),
-        Ok(other) => Err(CommitError::TxnAborted(format!(
-            "holding a lease returned {other:?}"
-        ))),
-        Err(refused) => Err(refused.into()),
-    }
+    })
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// How long a transaction function may run by default.
