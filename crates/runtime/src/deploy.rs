@@ -514,8 +514,9 @@ enum Entry {
 
 type Entered = Result<ballot_core::command::Applied, StoreError>;
 
-/// Builds the instance's store and, for a component that has started here before,
-/// proposes its entry at once (see [`start`]).
+/// Builds the instance's host state and, for a component that has started here before,
+/// proposes its entry at once (see [`start`]); its wasmtime store is built in
+/// [`Starting::finish`], while that entry syncs.
 pub(crate) fn begin(shared: &Arc<Shared>, deployment: &Deployment) -> Starting {
     let spec = &deployment.spec;
     let (election, ballot_data, observer) = match &spec.role {

@@ -6,8 +6,8 @@
 //! R, outside the writer: a slow function holds up no other commit. Then one writer step
 //! checks that nothing it read changed since R (else it runs again, up to
 //! [`MAX_ATTEMPTS`] times), that the committer holds its lease under its term (a guarded
-//! commit holds or wins it in that same step), and applies everything or nothing. What the commit causes (watch events,
-//! elections) is delivered like any other commit's.
+//! commit holds or wins it in that same step), and applies everything or nothing. What
+//! the commit causes (watch events, elections) is delivered like any other commit's.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
