@@ -266,6 +266,27 @@ impl Proposal {
     }
 }
 
+/// Tells a waiter how its batch went. A panic in it (a caller's durable hook) is logged
+/// and goes no further: the batch's outcome is settled and the state consistent, and the
+/// waiters after it must still hear theirs.
+fn tell(waiter: Waiter, outcome: Result<(), String>) {
+    if let Err(panic) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| waiter(outcome))) {
+        tracing::error!(
+            panic = panic_message(panic.as_ref()),
+            "a waiter of a settled batch panicked; its caller gets no answer"
+        );
+    }
+}
+
+/// What a caught panic said, when it said it in words.
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> &str {
+    panic
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("without a message")
+}
+
 /// The writer job of a read of the head: `reply` gets the answer once everything it saw
 /// is durable.
 fn inspection<R: Send + 'static>(
@@ -977,11 +998,43 @@ impl Writer {
         if !overdue.is_empty() {
             let command = Command::ExpireSessions { sessions: overdue };
             let expiry = Proposal::new(Proposed::Command(command), Hooks::default(), |_| {});
-            let ran = expiry.into_job()(Ok((&mut self.core, now)), &self.shared);
-            self.group.submit(ran.logged, ran.waiter);
+            if !self.run_contained(expiry.into_job(), now) {
+                return;
+            }
         }
-        let ran = job(Ok((&mut self.core, now)), &self.shared);
-        self.group.submit(ran.logged, ran.waiter);
+        self.run_contained(job, now);
+    }
+
+    /// Runs `job` on the head and adds it to the open batch. A panic in it (in apply, or
+    /// in a caller's hook or the sink it calls) may have left the head half changed, so
+    /// the store halts: nothing of the open batch is written, every waiter and every
+    /// later change is refused, and the process lives on to say why. Returns whether
+    /// the job ran.
+    fn run_contained(&mut self, job: Job, now: MonoTime) -> bool {
+        let core = &mut self.core;
+        let shared = &self.shared;
+        let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            job(Ok((core, now)), shared)
+        }));
+        match ran {
+            Ok(ran) => {
+                self.group.submit(ran.logged, ran.waiter);
+                true
+            }
+            Err(panic) => {
+                let why = format!(
+                    "a step of the store's writer panicked ({}), so the state it was changing \
+                     cannot be trusted: the store refuses every change until it is restarted",
+                    panic_message(panic.as_ref())
+                );
+                tracing::error!(%why, "the store halted");
+                let _ = self.shared.halted.set(why.clone());
+                // For good: a full disk's probe must not take changes again.
+                self.full_disk = None;
+                self.group.set_failure(Some(why));
+                false
+            }
+        }
     }
 
     /// The first half of a flush: takes the open batch and appends it to the log.
@@ -1084,7 +1137,7 @@ impl Writer {
             self.since_snapshot += records;
         }
         match self.group.finish_flush(batch, result) {
-            group::Outcome::Durable(waiters) => waiters.into_iter().for_each(|w| w(Ok(()))),
+            group::Outcome::Durable(waiters) => waiters.into_iter().for_each(|w| tell(w, Ok(()))),
             group::Outcome::Failed(waiters, why) => {
                 if self.full_disk.is_none() {
                     tracing::error!(%why, "the store failed and refuses further changes");
@@ -1093,7 +1146,7 @@ impl Writer {
                         .halted
                         .set(format!("the disk refused a write or sync, so the store refuses every change until it is restarted: {why}"));
                 }
-                waiters.into_iter().for_each(|w| w(Err(why.clone())))
+                waiters.into_iter().for_each(|w| tell(w, Err(why.clone())))
             }
         }
     }
