@@ -714,15 +714,15 @@ fn step(el: &mut Elections, command: &Command, at: MonoTime, out: &mut Effects) 
             if let Some(path) = reads.conflict(el.namespace().state()) {
                 return Err(Refusal::Stale(path.clone()));
             }
-            let holds = el
-                .lease_holder(elector, at)
-                .filter(|holder| holder.master == *peer);
-            match (term, holds) {
-                (Some(term), _) => commit_under_lease(el, elector, peer, *term, false, ops, out),
-                (None, Some(holder)) => {
-                    commit_under_lease(el, elector, peer, holder.term, false, ops, out)
-                }
-                (None, None) => {
+            // The term claimed, else the one the peer already holds.
+            let held = term.or_else(|| {
+                el.lease_holder(elector, at)
+                    .filter(|holder| holder.master == *peer)
+                    .map(|holder| holder.term)
+            });
+            match held {
+                Some(term) => commit_under_lease(el, elector, peer, term, false, ops, out),
+                None => {
                     // Winning the lease changes the elections. A commit refused after the
                     // win must change nothing, like any refusal (a refusal is not logged,
                     // so recovery would never see the win): the win is undone with it.

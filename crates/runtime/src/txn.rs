@@ -362,20 +362,21 @@ pub(crate) async fn commit(
             admit(&ops)?;
         }
         let mut hooks = gated(&gate, &elector);
+        // A claimed term's record opens now; otherwise in the step that learns the term.
         let opened: Arc<Mutex<Option<LeadershipToken>>> = Arc::default();
-        match claim {
-            Some(term) => {
-                let token = shared.recorder.leadership(
-                    process,
-                    LeadershipCall::Commit,
-                    &scope,
-                    &peer,
-                    term.0,
-                );
-                *lock(&opened) = Some(token);
+        let claimed = match claim {
+            Some(term) => Some(shared.recorder.leadership(
+                process,
+                LeadershipCall::Commit,
+                &scope,
+                &peer,
+                term.0,
+            )),
+            None => {
+                hooks.applied = Some(record_in_step(shared, process, &scope, &peer, &opened));
+                None
             }
-            None => hooks.applied = Some(record_in_step(shared, process, &scope, &peer, &opened)),
-        }
+        };
         let command = Command::Commit {
             elector: elector.clone(),
             peer: peer.clone(),
@@ -387,7 +388,7 @@ pub(crate) async fn commit(
             .propose(command, hooks)
             .await
             .map_err(|e| CommitError::TxnAborted(format!("the store failed: {e}")));
-        let token = lock(&opened).take();
+        let token = claimed.or_else(|| lock(&opened).take());
         let complete = |how: fn(LeadershipToken)| token.map(how);
         match applied {
             Ok(Ok(Outcome::LeaseCommitted {

@@ -981,26 +981,23 @@ impl Writer {
 
     /// Runs a job on the head; with `sweep`, first expires what the clock says is overdue.
     fn run_job(&mut self, job: Job, sweep: bool) {
-        if let Some(failure) = self.group.failure() {
-            let ran = job(Err(failure.to_string()), &self.shared);
-            self.group.submit(None, ran.waiter);
-            return;
-        }
         let now = self.clock.now();
         // The sessions' owner expires whatever its clock says is overdue before the next
         // command applies, so a session past its TTL never acts (a host that was paused
         // catches up here first).
-        let overdue = if sweep {
-            self.core.namespace().overdue(now)
-        } else {
-            Vec::new()
-        };
-        if !overdue.is_empty() {
-            let command = Command::ExpireSessions { sessions: overdue };
-            let expiry = Proposal::new(Proposed::Command(command), Hooks::default(), |_| {});
-            if !self.run_contained(expiry.into_job(), now) {
-                return;
+        if sweep && self.group.failure().is_none() {
+            let overdue = self.core.namespace().overdue(now);
+            if !overdue.is_empty() {
+                let command = Command::ExpireSessions { sessions: overdue };
+                let expiry = Proposal::new(Proposed::Command(command), Hooks::default(), |_| {});
+                self.run_contained(expiry.into_job(), now);
             }
+        }
+        // Checked after the expiry, which may itself have halted the store.
+        if let Some(failure) = self.group.failure() {
+            let ran = job(Err(failure.to_string()), &self.shared);
+            self.group.submit(None, ran.waiter);
+            return;
         }
         self.run_contained(job, now);
     }
@@ -1008,19 +1005,15 @@ impl Writer {
     /// Runs `job` on the head and adds it to the open batch. A panic in it (in apply, or
     /// in a caller's hook or the sink it calls) may have left the head half changed, so
     /// the store halts: nothing of the open batch is written, every waiter and every
-    /// later change is refused, and the process lives on to say why. Returns whether
-    /// the job ran.
-    fn run_contained(&mut self, job: Job, now: MonoTime) -> bool {
+    /// later change is refused, and the process lives on to say why.
+    fn run_contained(&mut self, job: Job, now: MonoTime) {
         let core = &mut self.core;
         let shared = &self.shared;
         let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             job(Ok((core, now)), shared)
         }));
         match ran {
-            Ok(ran) => {
-                self.group.submit(ran.logged, ran.waiter);
-                true
-            }
+            Ok(ran) => self.group.submit(ran.logged, ran.waiter),
             Err(panic) => {
                 let why = format!(
                     "a step of the store's writer panicked ({}), so the state it was changing \
@@ -1032,7 +1025,6 @@ impl Writer {
                 // For good: a full disk's probe must not take changes again.
                 self.full_disk = None;
                 self.group.set_failure(Some(why));
-                false
             }
         }
     }
