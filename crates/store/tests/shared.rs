@@ -658,3 +658,99 @@ fn whoever_sees_a_batchs_state_sees_its_position() {
     assert!(checked > 0);
     stop.store(true, Ordering::Release);
 }
+
+/// Proposes `command` with `hooks` on `replica` and waits (at most a generous minute) for
+/// the answer: `Err(Closed)` when the writer dropped the reply.
+fn propose_with_hooks(
+    replica: &Replica,
+    command: Command,
+    hooks: ballot_store::Hooks,
+) -> Result<Result<Outcome, Refusal>, StoreError> {
+    let (tx, rx) = std::sync::mpsc::sync_channel(1);
+    replica.store.submit(command, hooks, move |outcome| {
+        let _ = tx.send(outcome);
+    })?;
+    match rx.recv_timeout(Duration::from_secs(60)) {
+        Ok(Ok(applied)) => Ok(applied),
+        Ok(Err(failure)) => Err(StoreError::Failed(failure)),
+        Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => Err(StoreError::Closed),
+        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => panic!("no answer within a minute"),
+    }
+}
+
+/// A panic in a replica's step (here a caller's hook, while the head changes) halts that
+/// replica, fail-closed: it answers its callers with the reason instead of leaving them
+/// waiting, refuses every later change, and lives on to say why. The command was in the
+/// log already, so it stands on the other replica, which goes on.
+#[test]
+fn a_panic_in_a_replicas_step_halts_that_replica_and_answers_its_callers() {
+    let log = MemoryLog::default();
+    let stop = Arc::new(AtomicBool::new(false));
+    let a = replica(&log, HostEpoch(1), &stop);
+    let b = replica(&log, HostEpoch(2), &stop);
+
+    let panicking = ballot_store::Hooks {
+        applied: Some(Box::new(|_| panic!("a bug in a caller's hook"))),
+        ..ballot_store::Hooks::default()
+    };
+    let answer = propose_with_hooks(&a, create("/logged", Lifetime::Persistent), panicking);
+    assert!(
+        answer.is_err(),
+        "the panicking proposal was answered {answer:?}"
+    );
+    let halted = a.store.halted().expect("the replica halted");
+    assert!(halted.contains("a bug in a caller's hook"), "{halted}");
+
+    // Every later change on the halted replica hears why, at once.
+    let after = a
+        .feeder
+        .propose_blocking(create("/after", Lifetime::Persistent));
+    match after {
+        Err(StoreError::Unavailable(why)) => assert!(why.contains("panicked"), "{why}"),
+        other => panic!("a change after the halt was answered {other:?}"),
+    }
+
+    // The other replica applied the logged command and takes changes.
+    let applied = b
+        .feeder
+        .propose_blocking(create("/on-b", Lifetime::Persistent))
+        .unwrap();
+    assert!(matches!(applied, Ok(Outcome::Committed(_))), "{applied:?}");
+    caught_up(&b, b.store.applied_position());
+    let state = b.store.published();
+    assert!(state.exists(&NodePath::parse("/logged").unwrap()).is_some());
+    assert!(state.exists(&NodePath::parse("/after").unwrap()).is_none());
+    assert!(b.store.halted().is_none());
+    stop.store(true, Ordering::Release);
+}
+
+/// A panic in a durable hook, once the command's batch is applied in the log's order,
+/// costs only that caller's answer: the replica stays whole and goes on.
+#[test]
+fn a_panic_in_a_durable_hook_on_a_replica_costs_only_its_own_answer() {
+    let log = MemoryLog::default();
+    let stop = Arc::new(AtomicBool::new(false));
+    let a = replica(&log, HostEpoch(1), &stop);
+    let panicking = ballot_store::Hooks {
+        durable: Some(Box::new(|_| panic!("a bug in a durable hook"))),
+        ..ballot_store::Hooks::default()
+    };
+    assert!(matches!(
+        propose_with_hooks(&a, create("/durable", Lifetime::Persistent), panicking),
+        Err(StoreError::Closed)
+    ));
+    assert!(a.store.halted().is_none());
+    let applied = a
+        .feeder
+        .propose_blocking(create("/next", Lifetime::Persistent))
+        .unwrap();
+    assert!(matches!(applied, Ok(Outcome::Committed(_))), "{applied:?}");
+    let state = a.store.published();
+    assert!(
+        state
+            .exists(&NodePath::parse("/durable").unwrap())
+            .is_some()
+    );
+    assert!(state.exists(&NodePath::parse("/next").unwrap()).is_some());
+    stop.store(true, Ordering::Release);
+}

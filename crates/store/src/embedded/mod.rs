@@ -270,16 +270,22 @@ impl Proposal {
 /// and goes no further: the batch's outcome is settled and the state consistent, and the
 /// waiters after it must still hear theirs.
 fn tell(waiter: Waiter, outcome: Result<(), String>) {
-    if let Err(panic) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| waiter(outcome))) {
+    answer(|| waiter(outcome));
+}
+
+/// Runs what answers a caller once the outcome is settled (its durable hook, the sink's
+/// delivery, its reply), containing a panic in it: logged, and the caller gets no answer.
+pub(super) fn answer(what: impl FnOnce()) {
+    if let Err(panic) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(what)) {
         tracing::error!(
             panic = panic_message(panic.as_ref()),
-            "a waiter of a settled batch panicked; its caller gets no answer"
+            "answering a settled command panicked; its caller gets no answer"
         );
     }
 }
 
 /// What a caught panic said, when it said it in words.
-fn panic_message(panic: &(dyn std::any::Any + Send)) -> &str {
+pub(super) fn panic_message(panic: &(dyn std::any::Any + Send)) -> &str {
     panic
         .downcast_ref::<&str>()
         .copied()
@@ -915,7 +921,7 @@ impl Writer {
                 Some(_) => match requests.recv_timeout(shared::UNCONFIRMED_LOOK) {
                     Ok(first) => Some(first),
                     Err(RecvTimeoutError::Timeout) => {
-                        self.give_up_unconfirmed();
+                        self.contain_shared(Writer::give_up_unconfirmed);
                         continue;
                     }
                     Err(RecvTimeoutError::Disconnected) => None,
@@ -931,10 +937,14 @@ impl Writer {
     /// is queued, then appends the batch (on a shared log) or writes and syncs it.
     pub(super) fn wake(&mut self, first: Request, requests: &Receiver<Request>) {
         self.probe_disk_if_due();
-        self.take(first, requests);
         if self.replication.is_some() {
-            self.flush_shared();
-        } else if self.group.step() == Step::Flush {
+            return self.contain_shared(|writer| {
+                writer.take(first, requests);
+                writer.flush_shared();
+            });
+        }
+        self.take(first, requests);
+        if self.group.step() == Step::Flush {
             self.flush(!requests.is_empty());
         }
     }

@@ -25,7 +25,7 @@ use ballot_core::command::{Applied, Command, Outcome, apply};
 use ballot_core::election::{Effects, Elections};
 use ballot_core::namespace::{HostEpoch, MonoTime, SessionId, State};
 
-use super::{Job, OnApplied, Proposal, Proposed, Request, Waiter, Writer};
+use super::{Job, OnApplied, Proposal, Proposed, Request, Waiter, Writer, answer};
 use crate::StoreError;
 use crate::log::{Entry, Position};
 
@@ -376,6 +376,26 @@ impl Writer {
             .expect("called only on a shared log")
     }
 
+    /// Runs one step of the replica's writer. A panic in it (in apply, or in a caller's
+    /// hook or the sink it calls, while the head changes) may have left the head half
+    /// changed, so the replica halts: every command formed or on its way through the log
+    /// is answered with the panic's message, and every later one is refused, as after a
+    /// digest mismatch. The process lives on to say why. A panic while answering a settled
+    /// command is contained where it happens (see [`super::answer`]) and halts nothing.
+    pub(super) fn contain_shared(&mut self, step: impl FnOnce(&mut Self)) {
+        let stepped = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| step(&mut *self)));
+        if let Err(panic) = stepped {
+            let why = format!(
+                "a step of this replica's writer panicked ({}), so the state it was changing \
+                 cannot be trusted: the host refuses every change until it is restarted",
+                super::panic_message(panic.as_ref())
+            );
+            tracing::error!(%why, "this replica stops serving");
+            let _ = self.shared.halted.set(why.clone());
+            self.fail_everything_waiting(&why);
+        }
+    }
+
     pub(super) fn handle_shared(&mut self, request: Request) {
         if let Some(why) = self.shared.halted.get().cloned() {
             return self.refuse_halted(request, &why);
@@ -404,7 +424,9 @@ impl Writer {
     /// Answers `request` on a halted replica: nothing applies, every waiter hears `why`.
     fn refuse_halted(&mut self, request: Request, why: &str) {
         match request {
-            Request::Propose { proposal, .. } => (proposal.reply)(Err(why.to_owned())),
+            Request::Propose { proposal, .. } => {
+                answer(|| (proposal.reply)(Err(why.to_owned())));
+            }
             Request::Inspect(job) => self.fail(vec![Item::Inspection(job)], why),
             Request::Snapshot(reply) => {
                 let _ = reply.send(Err(StoreError::Failed(why.to_owned())));
@@ -481,13 +503,13 @@ impl Writer {
     /// Answers every waiter of a batch that will not come back applied with `why`.
     fn fail(&self, items: Vec<Item>, why: &str) {
         for item in items {
-            match item {
+            answer(|| match item {
                 Item::Proposal { reply, .. } => reply(Err(why.to_owned())),
                 Item::Inspection(job) => {
                     let ran = job(Err(why.to_owned()), &self.shared);
                     (ran.waiter)(Err(why.to_owned()));
                 }
-            }
+            });
         }
     }
 
@@ -506,7 +528,7 @@ impl Writer {
 
     fn inspect_now(&mut self, job: Job, now: MonoTime) {
         let ran = job(Ok((&mut self.core, now)), &self.shared);
-        (ran.waiter)(Ok(()));
+        answer(|| (ran.waiter)(Ok(())));
     }
 
     /// Adds a proposal to the batch being formed, or answers it here: a local precondition
@@ -551,13 +573,15 @@ impl Writer {
             if let Some(hook) = hooks.applied {
                 hook(&applied);
             }
-            if let Some(hook) = hooks.durable {
-                hook(&applied);
-            }
-            if let Some(sink) = sink {
-                sink.durable(effects);
-            }
-            reply(Ok(applied));
+            answer(|| {
+                if let Some(hook) = hooks.durable {
+                    hook(&applied);
+                }
+                if let Some(sink) = sink {
+                    sink.durable(effects);
+                }
+                reply(Ok(applied));
+            });
             return;
         }
         if let Command::JoinHost { epoch, .. } = &command {
@@ -823,7 +847,7 @@ impl Writer {
             });
         }
         for finished in done {
-            match finished {
+            answer(|| match finished {
                 Done::Proposal {
                     applied,
                     effects,
@@ -844,7 +868,7 @@ impl Writer {
                     }
                 }
                 Done::Waiter(waiter) => waiter(Ok(())),
-            }
+            });
         }
     }
 }

@@ -104,7 +104,8 @@ impl SharedStepper {
     /// every batch whose append was not confirmed and that has not come back within
     /// [`super::Options::unconfirmed_wait`].
     pub fn give_up_unconfirmed(&mut self) {
-        self.writer.give_up_unconfirmed();
+        self.writer
+            .contain_shared(super::Writer::give_up_unconfirmed);
     }
 
     /// Plants a bug, for the simulator to show it finds it: a batch the follower hands
