@@ -192,7 +192,8 @@ impl Feeder {
         self.control(Control::Halt(why))
     }
 
-    /// Why the replica stopped, once [`Feeder::halt`] stopped it.
+    /// Why the replica stopped, once [`Feeder::halt`] or a panic in its writer's step
+    /// stopped it: a host that finds it set fences its components and stops its heartbeats.
     pub fn halted(&self) -> Option<String> {
         self.shared.halted.get().cloned()
     }
