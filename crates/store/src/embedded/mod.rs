@@ -284,6 +284,16 @@ pub(super) fn answer(what: impl FnOnce()) {
     }
 }
 
+/// A caller's answer as the writer sent it: the outcome, the writer's failure, or (the
+/// reply dropped unsent) a closed store.
+fn answered<T, Dropped>(received: Result<Result<T, String>, Dropped>) -> Result<T, StoreError> {
+    match received {
+        Ok(Ok(answer)) => Ok(answer),
+        Ok(Err(failure)) => Err(StoreError::Failed(failure)),
+        Err(_) => Err(StoreError::Closed),
+    }
+}
+
 /// What a caught panic said, when it said it in words.
 pub(super) fn panic_message(panic: &(dyn std::any::Any + Send)) -> &str {
     panic
@@ -669,11 +679,7 @@ impl EmbeddedStore {
         self.submit_expiry(move |outcome| {
             let _ = tx.send(outcome);
         })?;
-        match rx.await {
-            Ok(Ok(applied)) => ended(applied),
-            Ok(Err(failure)) => Err(StoreError::Failed(failure)),
-            Err(_) => Err(StoreError::Closed),
-        }
+        answered(rx.await).and_then(ended)
     }
 
     /// [`EmbeddedStore::expire_overdue`] without waiting: `reply` gets what apply decided
@@ -697,11 +703,7 @@ impl EmbeddedStore {
         self.submit(command, Hooks::default(), move |outcome| {
             let _ = tx.send(outcome);
         })?;
-        match rx.recv() {
-            Ok(Ok(applied)) => Ok(applied),
-            Ok(Err(failure)) => Err(StoreError::Failed(failure)),
-            Err(_) => Err(StoreError::Closed),
-        }
+        answered(rx.recv())
     }
 
     /// [`EmbeddedStore::propose_blocking`] for async callers: the answer arrives through
@@ -730,11 +732,7 @@ impl EmbeddedStore {
         });
         async move {
             submitted?;
-            match rx.await {
-                Ok(Ok(applied)) => Ok(applied),
-                Ok(Err(failure)) => Err(StoreError::Failed(failure)),
-                Err(_) => Err(StoreError::Closed),
-            }
+            answered(rx.await)
         }
     }
 
@@ -749,11 +747,7 @@ impl EmbeddedStore {
         self.send(Request::Inspect(inspection(f, move |outcome| {
             let _ = tx.send(outcome);
         })))?;
-        match rx.await {
-            Ok(Ok(answer)) => Ok(answer),
-            Ok(Err(failure)) => Err(StoreError::Failed(failure)),
-            Err(_) => Err(StoreError::Closed),
-        }
+        answered(rx.await)
     }
 
     /// [`EmbeddedStore::inspect`] without waiting: `reply` gets the answer once what it
@@ -1225,11 +1219,7 @@ impl Store for EmbeddedStore {
         self.submit_expiry(move |outcome| {
             let _ = tx.send(outcome);
         })?;
-        match rx.recv() {
-            Ok(Ok(applied)) => ended(applied),
-            Ok(Err(failure)) => Err(StoreError::Failed(failure)),
-            Err(_) => Err(StoreError::Closed),
-        }
+        answered(rx.recv()).and_then(ended)
     }
 
     fn multi(&self, guard: Option<Guard>, ops: Vec<Op>) -> Result<Committed, StoreError> {
