@@ -207,11 +207,25 @@ fn link(shared: &Shared, role: &Role, component: &Component) -> Result<Prepared,
     )
 }
 
-/// What to do with a component refused for `role` that fits another world.
+/// What to do with a component refused for `role` that fits another world: its imports
+/// and its exports both (a component that exports nothing imports nothing a world
+/// lacks, and fits none of them).
 fn other_world(shared: &Shared, role: &Role, component: &Component) -> Option<&'static str> {
-    let fits_candidate = || shared.candidate_linker.instantiate_pre(component).is_ok();
-    let fits_observer = || shared.observer_linker.instantiate_pre(component).is_ok();
-    let fits_txn_fn = || shared.txn_linker.instantiate_pre(component).is_ok();
+    let fits_candidate = || {
+        (shared.candidate_linker.instantiate_pre(component))
+            .and_then(CandidatePre::new)
+            .is_ok()
+    };
+    let fits_observer = || {
+        (shared.observer_linker.instantiate_pre(component))
+            .and_then(ObserverPre::new)
+            .is_ok()
+    };
+    let fits_txn_fn = || {
+        (shared.txn_linker.instantiate_pre(component))
+            .and_then(super::bindings::txn_fn::TxnFnPre::new)
+            .is_ok()
+    };
     match role {
         Role::Candidate { .. } if fits_observer() => {
             Some("it is an observer (it fits the observer world): deploy it with role observer")
