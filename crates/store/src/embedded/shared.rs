@@ -380,8 +380,9 @@ impl Writer {
     /// Runs one step of the replica's writer. A panic in it (in apply, or in a caller's
     /// hook or the sink it calls, while the head changes) may have left the head half
     /// changed, so the replica halts: every command formed or on its way through the log
-    /// is answered with the panic's message, and every later one is refused, as after a
-    /// digest mismatch. The process lives on to say why. A panic while answering a settled
+    /// is answered with the panic's message (those of the batch it was applying, whose
+    /// answers unwound with the panic, hear that the store closed), and every later one is
+    /// refused, as after a digest mismatch. The process lives on to say why. A panic while answering a settled
     /// command is contained where it happens (see [`super::answer`]) and halts nothing.
     pub(super) fn contain_shared(&mut self, step: impl FnOnce(&mut Self)) {
         let stepped = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| step(&mut *self)));
