@@ -294,8 +294,30 @@ fn answered<T, Dropped>(received: Result<Result<T, String>, Dropped>) -> Result<
     }
 }
 
+/// Runs `step`, a step of a writer that changes the head (`writer` names whose, and
+/// `refuser` who then refuses changes). A panic in it may have left the head half changed,
+/// so it halts the store: the reason is set as the store's `halted`, logged, and returned
+/// for the caller to refuse with. The process lives on to say why.
+fn halt_on_panic<R>(
+    shared: &Shared,
+    writer: &str,
+    refuser: &str,
+    step: impl FnOnce() -> R,
+) -> Result<R, String> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(step)).map_err(|panic| {
+        let why = format!(
+            "a step of {writer} panicked ({}), so the state it was changing cannot be \
+             trusted: {refuser} refuses every change until it is restarted",
+            panic_message(panic.as_ref())
+        );
+        tracing::error!(%why, "the store halted");
+        let _ = shared.halted.set(why.clone());
+        why
+    })
+}
+
 /// What a caught panic said, when it said it in words.
-pub(super) fn panic_message(panic: &(dyn std::any::Any + Send)) -> &str {
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> &str {
     panic
         .downcast_ref::<&str>()
         .copied()
@@ -1013,19 +1035,12 @@ impl Writer {
     fn run_contained(&mut self, job: Job, now: MonoTime) {
         let core = &mut self.core;
         let shared = &self.shared;
-        let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let ran = halt_on_panic(shared, "the store's writer", "the store", || {
             job(Ok((core, now)), shared)
-        }));
+        });
         match ran {
             Ok(ran) => self.group.submit(ran.logged, ran.waiter),
-            Err(panic) => {
-                let why = format!(
-                    "a step of the store's writer panicked ({}), so the state it was changing \
-                     cannot be trusted: the store refuses every change until it is restarted",
-                    panic_message(panic.as_ref())
-                );
-                tracing::error!(%why, "the store halted");
-                let _ = self.shared.halted.set(why.clone());
+            Err(why) => {
                 // For good: a full disk's probe must not take changes again.
                 self.full_disk = None;
                 self.group.set_failure(Some(why));

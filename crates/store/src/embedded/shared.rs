@@ -25,7 +25,7 @@ use ballot_core::command::{Applied, Command, Outcome, apply};
 use ballot_core::election::{Effects, Elections};
 use ballot_core::namespace::{HostEpoch, MonoTime, SessionId, State};
 
-use super::{Job, OnApplied, Proposal, Proposed, Request, Waiter, Writer, answer};
+use super::{Job, OnApplied, Proposal, Proposed, Request, Waiter, Writer, answer, halt_on_panic};
 use crate::StoreError;
 use crate::log::{Entry, Position};
 
@@ -385,15 +385,11 @@ impl Writer {
     /// refused, as after a digest mismatch. The process lives on to say why. A panic while answering a settled
     /// command is contained where it happens (see [`super::answer`]) and halts nothing.
     pub(super) fn contain_shared(&mut self, step: impl FnOnce(&mut Self)) {
-        let stepped = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| step(&mut *self)));
-        if let Err(panic) = stepped {
-            let why = format!(
-                "a step of this replica's writer panicked ({}), so the state it was changing \
-                 cannot be trusted: the host refuses every change until it is restarted",
-                super::panic_message(panic.as_ref())
-            );
-            tracing::error!(%why, "this replica stops serving");
-            let _ = self.shared.halted.set(why.clone());
+        let shared = self.shared.clone();
+        let stepped = halt_on_panic(&shared, "this replica's writer", "the host", || {
+            step(&mut *self)
+        });
+        if let Err(why) = stepped {
             self.fail_everything_waiting(&why);
         }
     }
