@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use proptest::prelude::*;
 use serde_json::{Value, json};
 
-use ballot_runtime::DeployError;
+use ballot_runtime::{DeployError, DeploymentId, Runtime};
 
 use super::serve::{Server, TOKEN, agent, get, revision};
 use super::support::{candidate, observer, runtime, wasm};
@@ -93,10 +93,13 @@ fn mutate(mut bytes: Vec<u8>, mutations: &[Mutation]) -> Vec<u8> {
     bytes
 }
 
-/// Deploys `bytes` as a candidate on a fresh runtime: either it is refused with an error
-/// that says something and nothing is deployed, or it runs (a mutation in a custom
-/// section leaves a valid component) and undeploys cleanly.
-fn deploy_is_refused_or_runs(bytes: Vec<u8>, as_observer: bool) -> Result<(), TestCaseError> {
+/// Deploys `bytes` (as an observer, or as a candidate) on a fresh runtime and hands the
+/// outcome, with the runtime, to `then`.
+fn deploy_fresh<T>(
+    bytes: Vec<u8>,
+    as_observer: bool,
+    then: impl AsyncFnOnce(&Runtime, Result<DeploymentId, DeployError>) -> T,
+) -> T {
     let tokio = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -110,7 +113,17 @@ fn deploy_is_refused_or_runs(bytes: Vec<u8>, as_observer: bool) -> Result<(), Te
             candidate("fuzzed", None)
         };
         spec.wasm = bytes.into();
-        match rt.deploy(spec).await {
+        let deployed = rt.deploy(spec).await;
+        then(&rt, deployed).await
+    })
+}
+
+/// Deploys `bytes` on a fresh runtime: either it is refused with an error that says
+/// something and nothing is deployed, or it runs (a mutation in a custom section leaves a
+/// valid component) and undeploys cleanly.
+fn deploy_is_refused_or_runs(bytes: Vec<u8>, as_observer: bool) -> Result<(), TestCaseError> {
+    deploy_fresh(bytes, as_observer, async |rt, deployed| {
+        match deployed {
             Ok(id) => {
                 rt.undeploy(id).await.map_err(|e| {
                     TestCaseError::fail(format!("a deployed mutation did not undeploy: {e}"))
@@ -133,21 +146,8 @@ fn deploy_is_refused_or_runs(bytes: Vec<u8>, as_observer: bool) -> Result<(), Te
 /// [`deploy_is_refused_or_runs`] for an input that cannot run: it must be refused, with
 /// the words returned.
 fn deploy_is_refused(bytes: Vec<u8>, as_observer: bool) -> Result<String, TestCaseError> {
-    let tokio = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    let refused = tokio.block_on(async {
-        let rt = runtime(ballot_check::history::Recorder::off());
-        let mut spec = if as_observer {
-            observer("generated")
-        } else {
-            candidate("generated", None)
-        };
-        spec.wasm = bytes.into();
-        let refused = rt.deploy(spec).await.err();
-        (refused, rt.deployments().is_empty())
+    let refused = deploy_fresh(bytes, as_observer, async |rt, deployed| {
+        (deployed.err(), rt.deployments().is_empty())
     });
     match refused {
         (Some(error), true) => {
