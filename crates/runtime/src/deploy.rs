@@ -20,7 +20,7 @@ use ballot_store::embedded::OnApplied;
 use ballot_store::{Hooks, StoreError};
 
 use super::actor::{Exit, Guest, Incarnation};
-use super::bindings::{candidate::CandidatePre, observer::ObserverPre};
+use super::bindings::{candidate::CandidatePre, observer::ObserverPre, txn_fn::TxnFnPre};
 use super::code::Code;
 use super::compiled::Loaded;
 use super::sandbox::{self, Fence, Revocation};
@@ -211,21 +211,9 @@ fn link(shared: &Shared, role: &Role, component: &Component) -> Result<Prepared,
 /// and its exports both (a component that exports nothing imports nothing a world
 /// lacks, and fits none of them).
 fn other_world(shared: &Shared, role: &Role, component: &Component) -> Option<&'static str> {
-    let fits_candidate = || {
-        (shared.candidate_linker.instantiate_pre(component))
-            .and_then(CandidatePre::new)
-            .is_ok()
-    };
-    let fits_observer = || {
-        (shared.observer_linker.instantiate_pre(component))
-            .and_then(ObserverPre::new)
-            .is_ok()
-    };
-    let fits_txn_fn = || {
-        (shared.txn_linker.instantiate_pre(component))
-            .and_then(super::bindings::txn_fn::TxnFnPre::new)
-            .is_ok()
-    };
+    let fits_candidate = || fits(&shared.candidate_linker, component, CandidatePre::new);
+    let fits_observer = || fits(&shared.observer_linker, component, ObserverPre::new);
+    let fits_txn_fn = || fits(&shared.txn_linker, component, TxnFnPre::new);
     match role {
         Role::Candidate { .. } if fits_observer() => {
             Some("it is an observer (it fits the observer world): deploy it with role observer")
@@ -240,6 +228,16 @@ fn other_world(shared: &Shared, role: &Role, component: &Component) -> Option<&'
         ),
         _ => None,
     }
+}
+
+/// Whether `component` fits the world of `linker` (its imports) and of `exports` (the
+/// world's bindings, which check its exports).
+fn fits<T, Pre>(
+    linker: &Linker<T>,
+    component: &Component,
+    exports: impl FnOnce(wasmtime::component::InstancePre<T>) -> wasmtime::Result<Pre>,
+) -> bool {
+    linker.instantiate_pre(component).and_then(exports).is_ok()
 }
 
 /// Why `wasm` cannot be a component at all, in words a person can act on: the parser's
