@@ -120,7 +120,8 @@ fn bench_runs_and_ends_with_one_summary_line_per_figure() {
 }
 
 /// `bench peers` measures ballot beside etcd and ZooKeeper on the same guarded writes and
-/// failovers, and ends with one summary line per figure against the best peer. etcd and
+/// failovers, and ends with one summary line per figure against the best peer, then the
+/// bare HTTP handler's ceiling on the same machine. etcd and
 /// ZooKeeper (Debian's `etcd-server` and `zookeeper`) are installed by `.ci/run`;
 /// elsewhere a machine without them skips this test with the reason.
 #[test]
@@ -150,7 +151,12 @@ fn bench_peers_puts_ballot_beside_etcd_and_zookeeper() {
         return;
     }
     let args = ["bench", "peers", "--seconds", "0.3", "--trials", "1"];
-    let stdout = check_summaries(&args, 6);
+    // Six figures against the best peer, and the bare HTTP ceiling at 16 and 64 clients.
+    let stdout = check_summaries(&args, 8);
+    assert!(
+        stdout.contains("SUMMARY http_ceiling_64_clients "),
+        "no ceiling line:\n{stdout}"
+    );
     let header = stdout
         .lines()
         .find(|l| l.starts_with("| figure |"))

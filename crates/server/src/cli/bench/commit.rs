@@ -26,6 +26,10 @@ pub struct CommitArgs {
     /// Seconds of each throughput run.
     #[arg(long, default_value_t = 2.0)]
     seconds: f64,
+    /// Slices each throughput run is cut into, the two kinds alternating slice by slice,
+    /// so a disk that speeds up or slows down during the run weighs on both alike.
+    #[arg(long, default_value_t = 8)]
+    slices: u32,
 }
 
 /// Runs the benchmark.
@@ -123,34 +127,20 @@ async fn measure(args: CommitArgs) -> anyhow::Result<ExitCode> {
 
     let mut throughput = Vec::new();
     for clients in [16usize, 64] {
-        for kind in [Kind::TxnFn, Kind::Plain] {
-            let until = Instant::now() + Duration::from_secs_f64(args.seconds);
-            let started = Instant::now();
-            let mut tasks = Vec::new();
-            for client in 0..clients {
-                let rt = rt.clone();
-                tasks.push(tokio::spawn(async move {
-                    let mut done = 0u64;
-                    while Instant::now() < until {
-                        rt.commit(request(kind, client, sha256)).await?;
-                        done += 1;
-                    }
-                    anyhow::Ok(done)
-                }));
-            }
-            let mut done = 0;
-            for task in tasks {
-                done += task.await??;
-            }
-            let rate = done as f64 / started.elapsed().as_secs_f64();
-            let name = if kind == Kind::TxnFn {
-                "txn-fn"
-            } else {
-                "plain ops"
-            };
-            println!("{clients} clients, {name}: {rate:.0} commits/s");
-            throughput.push(rate);
+        let slice = Duration::from_secs_f64(args.seconds / f64::from(args.slices.max(1)));
+        let (mut txn, mut plain) = (Throughput::default(), Throughput::default());
+        for _ in 0..args.slices.max(1) {
+            txn.add(run_slice(&rt, Kind::TxnFn, clients, slice, sha256).await?);
+            plain.add(run_slice(&rt, Kind::Plain, clients, slice, sha256).await?);
         }
+        for (name, measured) in [("txn-fn", &txn), ("plain ops", &plain)] {
+            println!(
+                "{clients} clients, {name}: {:.0} commits/s, {:.1} us of CPU each",
+                measured.rate(),
+                measured.cpu_micros()
+            );
+        }
+        throughput.push([txn, plain]);
     }
     println!(
         "one client: txn-fn p50 {:.0} us, p99 {:.0} us; plain ops p50 {:.0} us, p99 {:.0} us",
@@ -176,18 +166,97 @@ async fn measure(args: CommitArgs) -> anyhow::Result<ExitCode> {
         },
         Figure {
             name: "txn-fn-commits-16-clients",
-            value: throughput[0],
+            value: throughput[0][0].rate(),
             unit: "commits/s",
             baseline: "plain-commits-16-clients",
-            baseline_value: throughput[1],
+            baseline_value: throughput[0][1].rate(),
         },
         Figure {
             name: "txn-fn-commits-64-clients",
-            value: throughput[2],
+            value: throughput[1][0].rate(),
             unit: "commits/s",
             baseline: "plain-commits-64-clients",
-            baseline_value: throughput[3],
+            baseline_value: throughput[1][1].rate(),
+        },
+        Figure {
+            name: "txn-fn-cpu-per-commit-64-clients",
+            value: throughput[1][0].cpu_micros(),
+            unit: "us",
+            baseline: "plain-cpu-per-commit-64-clients",
+            baseline_value: throughput[1][1].cpu_micros(),
         },
     ]);
     Ok(ExitCode::SUCCESS)
+}
+
+/// Commits made, the time they took and the CPU time the process spent meanwhile, over
+/// the slices of one throughput figure.
+#[derive(Default)]
+struct Throughput {
+    commits: u64,
+    elapsed: Duration,
+    cpu: Duration,
+}
+
+impl Throughput {
+    fn add(&mut self, slice: Throughput) {
+        self.commits += slice.commits;
+        self.elapsed += slice.elapsed;
+        self.cpu += slice.cpu;
+    }
+
+    fn rate(&self) -> f64 {
+        self.commits as f64 / self.elapsed.as_secs_f64()
+    }
+
+    /// CPU time per commit: what bounds the rate once the disk is not the limit.
+    fn cpu_micros(&self) -> f64 {
+        self.cpu.as_secs_f64() * 1e6 / self.commits.max(1) as f64
+    }
+}
+
+/// CPU time (user and system) of every thread of this process so far.
+fn process_cpu() -> Duration {
+    // SAFETY: getrusage writes into the zeroed struct it is given and reads nothing else.
+    let usage = unsafe {
+        let mut usage: libc::rusage = std::mem::zeroed();
+        libc::getrusage(libc::RUSAGE_SELF, &mut usage);
+        usage
+    };
+    let time = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1_000);
+    time(usage.ru_utime) + time(usage.ru_stime)
+}
+
+/// `clients` concurrent clients committing `kind` for `length`.
+async fn run_slice(
+    rt: &Arc<Runtime>,
+    kind: Kind,
+    clients: usize,
+    length: Duration,
+    sha256: [u8; 32],
+) -> anyhow::Result<Throughput> {
+    let cpu = process_cpu();
+    let started = Instant::now();
+    let until = started + length;
+    let mut tasks = Vec::new();
+    for client in 0..clients {
+        let rt = rt.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut done = 0u64;
+            while Instant::now() < until {
+                rt.commit(request(kind, client, sha256)).await?;
+                done += 1;
+            }
+            anyhow::Ok(done)
+        }));
+    }
+    let mut done = 0;
+    for task in tasks {
+        done += task.await??;
+    }
+    Ok(Throughput {
+        commits: done,
+        elapsed: started.elapsed(),
+        cpu: process_cpu().saturating_sub(cpu),
+    })
 }

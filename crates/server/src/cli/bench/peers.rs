@@ -64,6 +64,7 @@ pub fn run(args: PeersArgs) -> anyhow::Result<ExitCode> {
     let dir = tempfile::tempdir()?;
     let etcd = LocalCluster::start(1, dir.path())?;
     let host = HostProcess::start_with(dir.path(), "ballot", &[])?;
+    let bare = BareServer::start()?;
     let zookeeper = match ZooKeeperServer::start(dir.path()) {
         Some(started) => Some(started?),
         None => {
@@ -85,12 +86,15 @@ pub fn run(args: PeersArgs) -> anyhow::Result<ExitCode> {
     );
     let endpoints = etcd.endpoints();
     let base = host.base.clone();
+    let bare_base = bare.base.clone();
     let trials = args.trials;
     let ran = super::on_tokio(async move {
         let client = Client::connect(&endpoints, None).await?;
         let (mut ballot, mut etcd, mut zk) = (Vec::new(), Vec::new(), Vec::new());
+        let mut ceilings = Vec::new();
         for clients in CLIENTS {
             ballot.push(http_multis(&base, clients, until).await?);
+            ceilings.push(http_multis(&bare_base, clients, until).await?);
             etcd.push(cluster::etcd_txns(&client, clients, until).await?);
             if let Some(server) = &zookeeper {
                 zk.push(super::zookeeper::guarded_writes(&server.address, clients, until).await?);
@@ -152,11 +156,102 @@ pub fn run(args: PeersArgs) -> anyhow::Result<ExitCode> {
             systems.push(zookeeper);
         }
         report(&systems);
+        report_ceiling(&systems, &three(ceilings));
         Ok(ExitCode::SUCCESS)
     });
-    // The host serves until every measurement is done.
+    // The hosts serve until every measurement is done.
     drop(host);
+    drop(bare);
     ran
+}
+
+/// A bare axum server answering every `POST /v1/multi` with 200 and a constant, on a
+/// runtime of its own (two workers on this machine, as `ballot serve`'s API has): what the
+/// same client and HTTP alone reach on this machine, with no store, JSON parsing or
+/// commit behind them. ballot's figures cannot pass it here; it says how much of a gap to
+/// a peer is the machine's and how much ballot's.
+struct BareServer {
+    base: String,
+    runtime: Option<tokio::runtime::Runtime>,
+}
+
+/// What the bare server answers: about the size of ballot's answer to one set.
+const BARE_ANSWER: &str = r#"{"revision":12345,"results":[{"op":"set","stat":{"version":1}}]}"#;
+
+impl BareServer {
+    fn start() -> anyhow::Result<Self> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .thread_name("bench-bare-http")
+            .build()?;
+        let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))?;
+        let base = format!("http://{}", listener.local_addr()?);
+        let app = axum::Router::new().route(
+            "/v1/multi",
+            axum::routing::post(|_body: String| async {
+                ([("content-type", "application/json")], BARE_ANSWER)
+            }),
+        );
+        runtime.spawn(async move { axum::serve(listener, app).await });
+        Ok(BareServer {
+            base,
+            runtime: Some(runtime),
+        })
+    }
+}
+
+impl Drop for BareServer {
+    fn drop(&mut self) {
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
+        }
+    }
+}
+
+/// Prints the bare server's throughput beside ballot's and the best peer's, and one
+/// summary line per client count: the ceiling against the best peer, so a run shows
+/// whether a ratio we aim for fits under it on this machine at all.
+fn report_ceiling(systems: &[Measured], ceilings: &[Run; 3]) {
+    let mut summary = Vec::new();
+    for (index, (name, baseline_name)) in [
+        (
+            "http_ceiling_16_clients",
+            ["etcd_16_clients", "zookeeper_16_clients"],
+        ),
+        (
+            "http_ceiling_64_clients",
+            ["etcd_64_clients", "zookeeper_64_clients"],
+        ),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let run = index + 1;
+        let (ballot, peers) = systems.split_first().expect("ballot is measured");
+        let best = peers
+            .iter()
+            .zip(baseline_name)
+            .map(|(peer, baseline)| (baseline, peer.writes[run].per_second))
+            .reduce(|best, next| if next.1 > best.1 { next } else { best });
+        let ceiling = ceilings[run].per_second;
+        println!(
+            "{} clients: a bare HTTP handler answers {ceiling:.0} requests/s here with the same \
+             client; ballot {:.0} guarded writes/s ({:.2}x of that ceiling)",
+            CLIENTS[run],
+            ballot.writes[run].per_second,
+            ballot.writes[run].per_second / ceiling
+        );
+        if let Some((baseline, baseline_value)) = best {
+            summary.push(Figure {
+                name,
+                value: ceiling,
+                unit: "requests/s",
+                baseline,
+                baseline_value,
+            });
+        }
+    }
+    summarise(&summary);
 }
 
 fn three(runs: Vec<Run>) -> [Run; 3] {
