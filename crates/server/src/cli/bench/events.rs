@@ -50,6 +50,7 @@ pub fn run(args: EventsArgs) -> anyhow::Result<ExitCode> {
 async fn measure(args: EventsArgs) -> anyhow::Result<ExitCode> {
     let dir = tempfile::tempdir()?;
     let host = HostProcess::start_with(dir.path(), "events", &[])?;
+    let probe_dir = dir.path().to_path_buf();
     let base = host.base.clone();
     let address = base.trim_start_matches("http://").to_string();
     blocking(move || {
@@ -67,6 +68,7 @@ async fn measure(args: EventsArgs) -> anyhow::Result<ExitCode> {
         host,
         base,
         address,
+        probe_dir,
     })?
     .run(args)
     .await
@@ -77,7 +79,15 @@ struct Bench {
     host: HostProcess,
     base: String,
     address: String,
+    /// Where raw syncs are timed: beside the host's data folder, on its file system.
+    probe_dir: std::path::PathBuf,
 }
+
+/// Raw syncs timed after each block's failovers, and the pause before each: a sync now and
+/// then, as the host's are in a failover, not back to back (a thread that syncs in a
+/// tight loop keeps its core awake and hides what a lone sync meets).
+const RAW_SYNCS: usize = 200;
+const RAW_SYNC_GAP: Duration = Duration::from_millis(2);
 
 /// What the bench hears from the host: new leaders on its event stream (term, when heard)
 /// and timeline lines.
@@ -154,11 +164,17 @@ impl Bench {
         let mut loaded = Failovers::new();
         let mut rss_open = 0;
         let mut delivered = 0;
+        // The disk's own answer under the same conditions: raw 4 KiB writes and fdatasyncs
+        // on the data folder's file system after each block, the streams (and the leader's
+        // ticks) still going in a loaded one. The host's syncs stand on these.
+        let (mut idle_syncs, mut loaded_syncs) = (histogram(), histogram());
         for _ in 0..args.blocks.max(1) {
             idle.add(self.failovers(&mut heard, per_block).await?);
+            idle_syncs.add(self.raw_syncs().await?)?;
             let streams = Streams::open(&self.address, args.streams).await?;
             rss_open = rss_open.max(rss_kib(self.host.pid())?);
             loaded.add(self.failovers(&mut heard, per_block).await?);
+            loaded_syncs.add(self.raw_syncs().await?)?;
             delivered += streams.close().await?;
         }
         // A stream whose client left goes when the host next writes to it (the leader's
@@ -171,6 +187,13 @@ impl Bench {
         println!(
             "{}",
             loaded.line(&format!("with {} streams open", args.streams))
+        );
+        println!(
+            "raw 4 KiB write + fdatasync beside the host, one every {RAW_SYNC_GAP:?}: p50 {:.0} us, p99 {:.0} us with no stream open; p50 {:.0} us, p99 {:.0} us with the streams open",
+            micros(&idle_syncs, 0.5),
+            micros(&idle_syncs, 0.99),
+            micros(&loaded_syncs, 0.5),
+            micros(&loaded_syncs, 0.99)
         );
         println!(
             "host resident set: {rss_before} KiB before the streams, {rss_open} KiB with them open, {rss_after} KiB after they closed ({delivered} bytes delivered to them)"
@@ -199,6 +222,13 @@ impl Bench {
                 baseline_value: micros(&idle.heard, 0.99),
             },
             Figure {
+                name: "raw_fdatasync_p99_with_streams",
+                value: micros(&loaded_syncs, 0.99),
+                unit: "us",
+                baseline: "raw_fdatasync_p99_without_streams",
+                baseline_value: micros(&idle_syncs, 0.99),
+            },
+            Figure {
                 name: "rss_after_streams_closed",
                 value: mib(rss_after),
                 unit: "MiB",
@@ -214,6 +244,34 @@ impl Bench {
             },
         ]);
         Ok(ExitCode::SUCCESS)
+    }
+
+    /// [`RAW_SYNCS`] raw 4 KiB writes, each followed by an fdatasync that is timed, in a
+    /// preallocated file beside the host's data folder, on a thread of their own.
+    async fn raw_syncs(&self) -> anyhow::Result<Histogram<u64>> {
+        use std::os::unix::fs::FileExt as _;
+        let path = self.probe_dir.join("raw-fdatasync");
+        blocking(move || {
+            let file = std::fs::File::create(&path)?;
+            let page = [0x5a_u8; 4096];
+            // Written and synced once first, so the timed syncs rewrite allocated blocks
+            // (as the host's log does, which writes its segments ahead).
+            for slot in 0..RAW_SYNCS as u64 {
+                file.write_all_at(&page, slot * 4096)?;
+            }
+            file.sync_all()?;
+            let mut latencies = histogram();
+            for slot in 0..RAW_SYNCS as u64 {
+                std::thread::sleep(RAW_SYNC_GAP);
+                file.write_all_at(&page, slot * 4096)?;
+                let t = Instant::now();
+                file.sync_data()?;
+                record(&mut latencies, t.elapsed());
+            }
+            std::fs::remove_file(&path)?;
+            Ok(latencies)
+        })
+        .await
     }
 
     /// Kills the leading deployment `trials` times. Records the time from its revocation
