@@ -2,6 +2,7 @@
 //! instance is started here so a bad component is refused to the caller; restarts use
 //! the same [`start`].
 
+use crate::lock;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -279,18 +280,18 @@ impl Deployment {
     /// The code a fresh instance runs, with the digest of its bytes (read together, so a
     /// swap in between cannot pair one's code with the other's digest).
     pub(crate) fn current(&self) -> (Prepared, Digest) {
-        self.code.lock().unwrap_or_else(|p| p.into_inner()).clone()
+        lock(&self.code).clone()
     }
 
     /// The digest of the bytes of the code a fresh instance runs.
     pub(crate) fn digest(&self) -> Digest {
-        self.code.lock().unwrap_or_else(|p| p.into_inner()).1
+        lock(&self.code).1
     }
 
     /// Makes `code` (compiled from bytes with `digest`) the code of every later instance
     /// (a hot-swap took effect).
     pub(crate) fn install(&self, code: Prepared, digest: Digest) {
-        *self.code.lock().unwrap_or_else(|p| p.into_inner()) = (code, digest);
+        *lock(&self.code) = (code, digest);
     }
 }
 

@@ -81,6 +81,16 @@ pub use txn::{
 
 use actor::Message;
 
+/// Locks one of the runtime's mutexes, poisoned or not. Each guards a value that every
+/// holder leaves whole (a replaced status, a pushed line, a swapped code), so a panic that
+/// poisoned it (a component's callback panicking the task that held it) must not take
+/// every later caller down with it.
+pub(crate) fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
 /// Mailbox capacity of each actor.
 pub const MAILBOX: usize = 1024;
 
@@ -450,7 +460,7 @@ impl Shared {
     /// Adds a timeline line.
     pub(crate) fn note(&self, deployment: &str, event: TimelineEvent) {
         tracing::info!(deployment, ?event, "timeline");
-        let mut timeline = self.timeline.lock().unwrap_or_else(|p| p.into_inner());
+        let mut timeline = lock(&self.timeline);
         let entry = TimelineEntry {
             seq: timeline.next(),
             at: self.started.elapsed(),
@@ -483,25 +493,19 @@ impl Shared {
 
     /// Counts a guest's log line dropped by its bytes quota.
     pub(crate) fn note_dropped_log(&self) {
-        self.logs
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .note_dropped();
+        lock(&self.logs).note_dropped();
     }
 
     /// Lets the log lines kept for deployments named `deployment` go (the last of them was
     /// undeployed), so what a deployment logged costs memory only while it is deployed.
     pub(crate) fn forget_logs(&self, deployment: &str) {
-        self.logs
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .forget(deployment);
+        lock(&self.logs).forget(deployment);
     }
 
     /// Keeps a guest's log line for [`Runtime::logs`].
     pub(crate) fn record_log(&self, deployment: &str, message: &str) {
         let next = {
-            let mut logs = self.logs.lock().unwrap_or_else(|p| p.into_inner());
+            let mut logs = lock(&self.logs);
             logs.push(deployment, message);
             logs.next()
         };
@@ -653,14 +657,7 @@ impl Runtime {
     pub fn standing(&self, id: DeploymentId) -> Option<Standing> {
         let handle = self.shared.deployments.get(&id)?;
         handle.current()?;
-        Some(
-            handle
-                .deployment
-                .standing
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .clone(),
-        )
+        Some(lock(&handle.deployment.standing).clone())
     }
 
     /// Bytes of linear memory the deployment's running instance holds; `None` when no
@@ -680,11 +677,7 @@ impl Runtime {
     /// The kept timeline lines numbered `cursor` or later: follow the timeline with
     /// [`Runtime::timeline_cursor`] taken before the change you wait for.
     pub fn timeline_from(&self, cursor: u64) -> Vec<TimelineEntry> {
-        self.shared
-            .timeline
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .from(cursor)
+        lock(&self.shared.timeline).from(cursor)
     }
 
     /// Wakes on every new timeline line (its value is [`Runtime::timeline_cursor`] after
@@ -718,28 +711,20 @@ impl Runtime {
 
     /// The number the next timeline line will get.
     pub fn timeline_cursor(&self) -> u64 {
-        self.shared
-            .timeline
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .next()
+        lock(&self.shared.timeline).next()
     }
 
     /// Guest log lines as kept, oldest first: (deployment, message). Each deployment's are
     /// capped at [`LOG_BYTES_PER_DEPLOYMENT`], its oldest dropped first, and go when the
     /// deployment is undeployed.
     pub fn logs(&self) -> Vec<(String, String)> {
-        self.shared
-            .logs
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .all()
+        lock(&self.shared.logs).all()
     }
 
     /// The kept log lines of the deployment named `deployment` numbered `after` or later,
     /// oldest first, and the number the next line will get (follow from there).
     pub fn log_lines(&self, deployment: &str, after: u64) -> LogLines {
-        let logs = self.shared.logs.lock().unwrap_or_else(|p| p.into_inner());
+        let logs = lock(&self.shared.logs);
         LogLines {
             lines: logs.lines_of(deployment, after),
             next: logs.next(),
@@ -754,12 +739,8 @@ impl Runtime {
 
     /// What the timeline and the log buffer hold and have dropped at their bounds.
     pub fn retained(&self) -> Retained {
-        let logs = self.shared.logs.lock().unwrap_or_else(|p| p.into_inner());
-        let timeline = self
-            .shared
-            .timeline
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
+        let logs = lock(&self.shared.logs);
+        let timeline = lock(&self.shared.timeline);
         Retained {
             log_bytes: logs.bytes(),
             log_lines_dropped: logs.dropped(),

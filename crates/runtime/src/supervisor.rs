@@ -4,6 +4,7 @@
 //! revocation that was not the instance's fault, after an exponential backoff after a
 //! crash, and never again once the deployment has crashed too often in the window.
 
+use crate::lock;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -84,10 +85,7 @@ pub(crate) struct Handle {
 impl Handle {
     /// The running instance, if one runs.
     pub(crate) fn current(&self) -> Option<Current> {
-        self.current
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
+        lock(&self.current).clone()
     }
 
     /// The linear memory the running instance holds, if one runs.
@@ -97,21 +95,13 @@ impl Handle {
 
     /// A swapped-in instance now runs: its memory is the one to show.
     pub(crate) fn instance_swapped_in(&self, memory: Arc<crate::sandbox::MemoryGauge>) {
-        if let Some(current) = self
-            .current
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .as_mut()
-        {
+        if let Some(current) = lock(&self.current).as_mut() {
             current.memory = memory;
         }
     }
 
     pub(crate) fn status(&self) -> DeploymentStatus {
-        self.status
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
+        lock(&self.status).clone()
     }
 }
 
@@ -180,11 +170,11 @@ struct Watched {
 
 impl Watched {
     fn set(&self, status: DeploymentStatus) {
-        *self.status.lock().unwrap_or_else(|p| p.into_inner()) = status;
+        *lock(&self.status) = status;
     }
 
     fn set_current(&self, current: Option<Current>) {
-        *self.current.lock().unwrap_or_else(|p| p.into_inner()) = current;
+        *lock(&self.current) = current;
     }
 
     fn is_stopped(&self) -> bool {
@@ -411,7 +401,7 @@ pub(crate) async fn undeploy(shared: &Arc<Shared>, id: DeploymentId) -> Result<(
     if let Some(current) = handle.current() {
         current.fence.revoke(Revocation::Undeployed);
     }
-    let task = handle.task.lock().unwrap_or_else(|p| p.into_inner()).take();
+    let task = lock(&handle.task).take();
     if let Some(task) = task {
         let _ = tokio::time::timeout(Duration::from_secs(10), task).await;
     }

@@ -9,6 +9,7 @@
 //! commit holds or wins it in that same step), and applies everything or nothing. What
 //! the commit causes (watch events, elections) is delivered like any other commit's.
 
+use crate::lock;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -457,10 +458,6 @@ fn record_in_step(
             *lock(&opened) = Some(token);
         }
     })
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// How long a transaction function may run by default.

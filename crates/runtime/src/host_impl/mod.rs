@@ -14,6 +14,7 @@ mod log;
 mod namespace;
 mod txn_fn;
 
+use crate::lock;
 use std::sync::Arc;
 
 use wasmtime::component::ResourceTable;
@@ -56,15 +57,12 @@ pub struct Identity {
 impl Identity {
     /// Records whether the instance has a ballot (see [`crate::Runtime::standing`]).
     pub(crate) fn set_standing(&self, standing: crate::Standing) {
-        *self.standing.lock().unwrap_or_else(|p| p.into_inner()) = standing;
+        *lock(&self.standing) = standing;
     }
 
     /// Whether the instance has a ballot.
     pub(crate) fn standing(&self) -> crate::Standing {
-        self.standing
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
+        lock(&self.standing).clone()
     }
 }
 
