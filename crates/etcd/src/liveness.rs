@@ -433,8 +433,8 @@ impl Liveness {
                     .filter(|epoch| *epoch != mine)
                     .filter(|epoch| {
                         let first = *noticed.entry(*epoch).or_insert(now);
-                        let heard = seen.get(epoch).map_or(first, |(at, _)| (*at).max(first));
-                        let silent_for = now.since(heard.max(joined));
+                        let heard = last_heard(seen.get(epoch).map(|(at, _)| *at), first, joined);
+                        let silent_for = now.since(heard);
                         wait = wait.min(self.ttl.saturating_sub(silent_for));
                         silent_for >= self.ttl
                     })
@@ -489,5 +489,48 @@ impl Liveness {
                 }
             })
             .collect()
+    }
+}
+
+/// Since when a peer counts as silent: its last heartbeat as this host received it;
+/// before any arrived, since this host first saw the peer in the namespace (it cannot know
+/// how old the peer's last heartbeat is); and never before this host itself joined.
+///
+/// A heartbeat, once heard, is the whole story: a peer that beat before this host's next
+/// check noticed it in the namespace is silent from that beat, so that, killed right after,
+/// it is expired a TTL after the beat and not up to a check interval (a quarter TTL) later.
+/// `heard` is `MonoTime(0)` for a peer whose key was deleted (its lease ran out).
+fn last_heard(heard: Option<MonoTime>, first_noticed: MonoTime, joined: MonoTime) -> MonoTime {
+    heard.unwrap_or(first_noticed).max(joined)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(ms: u64) -> MonoTime {
+        MonoTime(ms * 1_000_000)
+    }
+
+    #[test]
+    fn a_peer_heard_before_it_was_noticed_is_silent_from_its_heartbeat() {
+        // Heard at 10 ms, first noticed in the namespace by the check at 70 ms.
+        assert_eq!(last_heard(Some(at(10)), at(70), at(0)), at(10));
+    }
+
+    #[test]
+    fn a_peer_never_heard_gets_a_full_ttl_from_when_it_was_noticed() {
+        assert_eq!(last_heard(None, at(70), at(0)), at(70));
+    }
+
+    #[test]
+    fn nobody_is_silent_from_before_this_host_joined() {
+        assert_eq!(last_heard(Some(at(10)), at(70), at(500)), at(500));
+        assert_eq!(last_heard(None, at(70), at(500)), at(500));
+    }
+
+    #[test]
+    fn a_peer_whose_key_went_is_silent_since_this_host_joined() {
+        assert_eq!(last_heard(Some(MonoTime(0)), at(70), at(5)), at(5));
     }
 }
