@@ -1,7 +1,9 @@
 //! `ballot bench commit`: guarded commits through a lease elector whose operations a
 //! transaction function computes (`fixture-txn`, `count PATH`: read a counter, write it
 //! plus one), against the same commits with the operations given (the baseline), on the
-//! durable store: latency p50/p99 with one client, throughput with 16 and 64.
+//! durable store: latency p50/p99 with one client, throughput with 16 and 64 (the two
+//! kinds alternating in slices, so the disk's changes of speed weigh on both alike), and
+//! the process's CPU time per commit, which bounds the rate once the disk does not.
 
 use std::process::ExitCode;
 use std::sync::Arc;

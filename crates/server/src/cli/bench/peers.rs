@@ -15,6 +15,10 @@
 //! shortest TTL the API takes (100 ms), standing, acknowledging its term once it leads;
 //! for etcd its election API with the shortest lease etcd grants; for ZooKeeper the
 //! ephemeral-sequential recipe with the shortest session the server grants.
+//!
+//! Beside them, the ceiling: a bare HTTP handler driven by the same client, which says how
+//! much of a throughput gap to a peer the machine itself leaves (the load generator shares
+//! its two cores with every server).
 
 use std::io::BufRead as _;
 use std::process::{Child, ExitCode};
