@@ -4,6 +4,8 @@
 //! change after it is refused with the reason, and a restart starts from what was durable.
 //! A panic in a durable hook, once the batch is settled, is logged and the store goes on.
 
+mod common;
+
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::mpsc;
@@ -64,7 +66,7 @@ fn a_panic_in_the_writers_step_halts_the_store_and_answers_everyone() {
     };
     let answer = propose(&store, create("/lost"), panicking);
     assert!(answer.is_err(), "the panicking proposal was acknowledged");
-    let halted = why_halted(&store);
+    let halted = common::why_halted(&store);
     assert!(halted.contains("a bug in a caller's hook"), "{halted}");
 
     // Every later change hears why, at once; nothing after the panic became visible.
@@ -104,20 +106,4 @@ fn a_panic_in_a_durable_hook_costs_only_its_own_answer() {
     propose(&store, create("/next"), Hooks::default()).expect("the store goes on");
     assert!(exists(&store, "/durable"));
     assert!(exists(&store, "/next"));
-}
-
-/// Why `store` halted, waiting for it: the answer of the proposal whose step panicked
-/// unwinds with the panic, a moment before the writer records the reason.
-fn why_halted(store: &EmbeddedStore) -> String {
-    let ceiling = std::time::Instant::now() + Duration::from_secs(60);
-    loop {
-        if let Some(why) = store.halted() {
-            return why;
-        }
-        assert!(
-            std::time::Instant::now() < ceiling,
-            "the store never halted"
-        );
-        std::thread::sleep(Duration::from_millis(1));
-    }
 }

@@ -2,6 +2,8 @@
 //! on etcd relies on, without etcd. Each replica proposes through its own writer and
 //! applies every batch, its own and the other's, in the log's one order.
 
+mod common;
+
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
@@ -698,7 +700,7 @@ fn a_panic_in_a_replicas_step_halts_that_replica_and_answers_its_callers() {
         answer.is_err(),
         "the panicking proposal was answered {answer:?}"
     );
-    let halted = why_halted(&a.store);
+    let halted = common::why_halted(&a.store);
     assert!(halted.contains("a bug in a caller's hook"), "{halted}");
 
     // Every later change on the halted replica hears why, at once.
@@ -753,20 +755,4 @@ fn a_panic_in_a_durable_hook_on_a_replica_costs_only_its_own_answer() {
     );
     assert!(state.exists(&NodePath::parse("/next").unwrap()).is_some());
     stop.store(true, Ordering::Release);
-}
-
-/// Why `store` halted, waiting for it: the answer of the proposal whose step panicked
-/// unwinds with the panic, a moment before the writer records the reason.
-fn why_halted(store: &EmbeddedStore) -> String {
-    let ceiling = std::time::Instant::now() + Duration::from_secs(60);
-    loop {
-        if let Some(why) = store.halted() {
-            return why;
-        }
-        assert!(
-            std::time::Instant::now() < ceiling,
-            "the store never halted"
-        );
-        std::thread::sleep(Duration::from_millis(1));
-    }
 }

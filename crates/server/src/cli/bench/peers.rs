@@ -216,6 +216,7 @@ impl Drop for BareServer {
 /// summary line per client count: the ceiling against the best peer, so a run shows
 /// whether a ratio we aim for fits under it on this machine at all.
 fn report_ceiling(systems: &[Measured], ceilings: &[Run; 3]) {
+    let (ballot, peers) = systems.split_first().expect("ballot is measured");
     let mut summary = Vec::new();
     for (index, (name, baseline_name)) in [
         (
@@ -231,7 +232,6 @@ fn report_ceiling(systems: &[Measured], ceilings: &[Run; 3]) {
     .enumerate()
     {
         let run = index + 1;
-        let (ballot, peers) = systems.split_first().expect("ballot is measured");
         let best = peers
             .iter()
             .zip(baseline_name)
