@@ -32,12 +32,37 @@ pub struct ClusterArgs {
     /// Failover trials per TTL (and for etcd's own recipe); 0 skips them.
     #[arg(long, default_value_t = 20)]
     trials: usize,
+    /// Slices each measurement is split into, etcd's and ballot's taking turns, so a
+    /// disk that speeds up or slows down during the run weighs on both alike.
+    #[arg(long, default_value_t = 6)]
+    slices: u32,
 }
 
 /// What one measurement gave: latencies and completed writes per second.
 pub(crate) struct Run {
     pub(crate) latencies: Histogram<u64>,
     pub(crate) per_second: f64,
+    elapsed: Duration,
+}
+
+impl Run {
+    /// Nothing measured yet: what slices are added to.
+    fn empty() -> Run {
+        Run {
+            latencies: histogram(),
+            per_second: 0.0,
+            elapsed: Duration::ZERO,
+        }
+    }
+
+    /// Adds a slice measured the same way: its latencies, and its writes and time to
+    /// the rate.
+    fn add(&mut self, slice: Run) -> anyhow::Result<()> {
+        self.latencies.add(&slice.latencies)?;
+        self.elapsed += slice.elapsed;
+        self.per_second = self.latencies.len() as f64 / self.elapsed.as_secs_f64();
+        Ok(())
+    }
 }
 
 /// Runs `clients` loops of `write` for `until`; each loop gets its client number.
@@ -68,9 +93,11 @@ where
     for task in tasks {
         all.add(task.await??)?;
     }
+    let elapsed = start.elapsed();
     Ok(Run {
-        per_second: all.len() as f64 / start.elapsed().as_secs_f64(),
+        per_second: all.len() as f64 / elapsed.as_secs_f64(),
         latencies: all,
+        elapsed,
     })
 }
 
@@ -124,59 +151,101 @@ pub(crate) async fn etcd_txns(
     .await
 }
 
-/// Guarded sets of each client's own node through ballot's store on the etcd log.
-async fn ballot_commits(
+/// Clients that each make guarded sets of their own node through ballot's store on the
+/// etcd log; their nodes are made once, so they can run slice after slice.
+struct BallotWriters {
+    store: Arc<EmbeddedStore>,
+    nodes: Arc<Vec<NodePath>>,
+    /// The data version each client last saw of its node.
+    versions: Arc<Vec<std::sync::atomic::AtomicU64>>,
+}
+
+impl BallotWriters {
+    /// Makes a node for each of `clients` under a folder of its own.
+    async fn new(store: &Arc<EmbeddedStore>, clients: usize) -> anyhow::Result<BallotWriters> {
+        let root = NodePath::parse(&format!("/bench{clients}"))?;
+        let nodes = (0..clients)
+            .map(|who| root.child(&format!("c{who}")))
+            .collect::<Result<Vec<_>, _>>()?;
+        let folder = Op::Create {
+            path: root,
+            data: Data::default(),
+            mode: CreateMode::PERSISTENT,
+        };
+        let ops = std::iter::once(folder)
+            .chain(nodes.iter().map(|path| Op::Create {
+                path: path.clone(),
+                data: Data::default(),
+                mode: CreateMode::PERSISTENT,
+            }))
+            .collect();
+        let created = store
+            .propose(Command::Multi {
+                guard: None,
+                ops,
+                quota: None,
+            })
+            .await?;
+        anyhow::ensure!(matches!(created, Ok(Outcome::Committed(_))), "{created:?}");
+        Ok(BallotWriters {
+            store: store.clone(),
+            versions: Arc::new((0..clients).map(|_| 0.into()).collect()),
+            nodes: Arc::new(nodes),
+        })
+    }
+
+    /// Every client writes its node, guarded by the version it last saw, for `until`.
+    async fn run(&self, until: Duration) -> anyhow::Result<Run> {
+        let (store, nodes, versions) = (
+            self.store.clone(),
+            self.nodes.clone(),
+            self.versions.clone(),
+        );
+        load(nodes.len(), until, move |who, n| {
+            let (store, nodes, versions) = (store.clone(), nodes.clone(), versions.clone());
+            async move {
+                let seen = versions[who].load(std::sync::atomic::Ordering::Relaxed);
+                let command = Command::Multi {
+                    guard: None,
+                    ops: vec![Op::Set {
+                        path: nodes[who].clone(),
+                        data: Data::from(n.to_string().into_bytes()),
+                        expected: Some(seen),
+                    }],
+                    quota: None,
+                };
+                let applied = store.propose(command).await?;
+                anyhow::ensure!(
+                    matches!(applied, Ok(Outcome::Committed(_))),
+                    "the guard failed: {applied:?}"
+                );
+                versions[who].store(seen + 1, std::sync::atomic::Ordering::Relaxed);
+                Ok(())
+            }
+        })
+        .await
+    }
+}
+
+/// etcd's put, etcd's guarded Txn and ballot's guarded commit with `clients` clients each,
+/// for `until` each in all, taking turns in `slices` slices.
+async fn in_turns(
+    client: &Client,
     store: &Arc<EmbeddedStore>,
     clients: usize,
     until: Duration,
-) -> anyhow::Result<Run> {
-    let root = NodePath::parse(&format!("/bench{clients}"))?;
-    let mut ops = vec![Op::Create {
-        path: root.clone(),
-        data: Data::default(),
-        mode: CreateMode::PERSISTENT,
-    }];
-    for who in 0..clients {
-        ops.push(Op::Create {
-            path: root.child(&format!("c{who}"))?,
-            data: Data::default(),
-            mode: CreateMode::PERSISTENT,
-        });
+    slices: u32,
+) -> anyhow::Result<[Run; 3]> {
+    let slices = slices.max(1);
+    let slice = until / slices;
+    let writers = BallotWriters::new(store, clients).await?;
+    let [mut puts, mut txns, mut commits] = [Run::empty(), Run::empty(), Run::empty()];
+    for _ in 0..slices {
+        puts.add(etcd_puts(client, clients, slice).await?)?;
+        txns.add(etcd_txns(client, clients, slice).await?)?;
+        commits.add(writers.run(slice).await?)?;
     }
-    let created = store
-        .propose(Command::Multi {
-            guard: None,
-            ops,
-            quota: None,
-        })
-        .await?;
-    anyhow::ensure!(matches!(created, Ok(Outcome::Committed(_))), "{created:?}");
-    let versions: Arc<Vec<std::sync::atomic::AtomicU64>> =
-        Arc::new((0..clients).map(|_| 0.into()).collect());
-    let store = store.clone();
-    load(clients, until, move |who, n| {
-        let (store, versions, root) = (store.clone(), versions.clone(), root.clone());
-        async move {
-            let seen = versions[who].load(std::sync::atomic::Ordering::Relaxed);
-            let command = Command::Multi {
-                guard: None,
-                ops: vec![Op::Set {
-                    path: root.child(&format!("c{who}"))?,
-                    data: Data::from(n.to_string().into_bytes()),
-                    expected: Some(seen),
-                }],
-                quota: None,
-            };
-            let applied = store.propose(command).await?;
-            anyhow::ensure!(
-                matches!(applied, Ok(Outcome::Committed(_))),
-                "the guard failed: {applied:?}"
-            );
-            versions[who].store(seen + 1, std::sync::atomic::Ordering::Relaxed);
-            Ok(())
-        }
-    })
-    .await
+    Ok([puts, txns, commits])
 }
 
 /// Runs `ballot bench cluster`.
@@ -196,9 +265,7 @@ pub fn run(args: ClusterArgs) -> anyhow::Result<ExitCode> {
     let dir_path = dir.path().to_path_buf();
     super::on_tokio(async move {
         let client = Client::connect(&endpoints, None).await?;
-        let put1 = etcd_puts(&client, 1, until).await?;
-        let txn1 = etcd_txns(&client, 1, until).await?;
-        let ballot1 = ballot_commits(&store, 1, until).await?;
+        let [put1, txn1, ballot1] = in_turns(&client, &store, 1, until, args.slices).await?;
         println!(
             "1 client p50/p99 (us): etcd put {:.0}/{:.0}, etcd guarded Txn {:.0}/{:.0}, ballot guarded commit {:.0}/{:.0}",
             micros(&put1.latencies, 0.5),
@@ -216,9 +283,8 @@ pub fn run(args: ClusterArgs) -> anyhow::Result<ExitCode> {
             baseline_value: micros(&put1.latencies, 0.5),
         }];
         for clients in [16, 64] {
-            let puts = etcd_puts(&client, clients, until).await?;
-            let txns = etcd_txns(&client, clients, until).await?;
-            let commits = ballot_commits(&store, clients, until).await?;
+            let [puts, txns, commits] =
+                in_turns(&client, &store, clients, until, args.slices).await?;
             println!(
                 "{clients} clients (writes/s): etcd put {:.0}, etcd guarded Txn {:.0}, ballot guarded commit {:.0} (p50 {:.0} us)",
                 puts.per_second,
