@@ -98,6 +98,26 @@ impl NodePath {
     pub fn ancestors_inclusive(&self) -> impl Iterator<Item = NodePath> {
         std::iter::successors(Some(self.clone()), NodePath::parent)
     }
+
+    /// [`NodePath::ancestors_inclusive`] as text, building no path: for looking each
+    /// ancestor up in a map keyed by paths (see the `Borrow<str>` impl), which every
+    /// change does for the subtree watches above it.
+    pub fn ancestors_inclusive_str(&self) -> impl Iterator<Item = &str> {
+        std::iter::successors(Some(&*self.0), |path| match path.rfind('/') {
+            _ if *path == "/" => None,
+            Some(0) => Some("/"),
+            Some(cut) => Some(&path[..cut]),
+            None => None,
+        })
+    }
+}
+
+/// A path compares, orders and hashes as its text, so maps keyed by paths can be looked
+/// up with a `&str`.
+impl std::borrow::Borrow<str> for NodePath {
+    fn borrow(&self) -> &str {
+        &self.0
+    }
 }
 
 fn check_syntax(raw: &str) -> Result<(), PathError> {
@@ -225,5 +245,19 @@ mod tests {
         assert!(!p.is_within(&NodePath::parse("/a/b").unwrap()));
         let chain: Vec<_> = p.ancestors_inclusive().map(String::from).collect();
         assert_eq!(chain, ["/a/bc/d", "/a/bc", "/a", "/"]);
+    }
+
+    #[test]
+    fn ancestors_as_text_are_the_ancestors() {
+        for raw in ["/", "/a", "/a/bc/d", "/ü/名前"] {
+            let path = NodePath::parse(raw).unwrap();
+            let built: Vec<String> = path.ancestors_inclusive().map(String::from).collect();
+            let text: Vec<&str> = path.ancestors_inclusive_str().collect();
+            assert_eq!(text, built, "for {raw}");
+        }
+        // Maps keyed by paths find them by their text.
+        let map = std::collections::BTreeMap::from([(NodePath::parse("/a/b").unwrap(), 1)]);
+        assert_eq!(map.get("/a/b"), Some(&1));
+        assert_eq!(map.get("/a"), None);
     }
 }

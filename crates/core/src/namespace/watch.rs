@@ -152,8 +152,8 @@ impl Watches {
             }
         }
         let subtree: BTreeSet<WatcherId> = path
-            .ancestors_inclusive()
-            .filter_map(|ancestor| self.subtree.get(&ancestor))
+            .ancestors_inclusive_str()
+            .filter_map(|ancestor| self.subtree.get(ancestor))
             .flatten()
             .copied()
             .collect();
