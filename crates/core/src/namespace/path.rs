@@ -52,15 +52,7 @@ impl NodePath {
 
     /// The parent path, or `None` for the root.
     pub fn parent(&self) -> Option<NodePath> {
-        if self.is_root() {
-            return None;
-        }
-        let cut = self.0.rfind('/').expect("validated paths start with /");
-        Some(if cut == 0 {
-            NodePath::root()
-        } else {
-            NodePath(Arc::from(&self.0[..cut]))
-        })
+        parent_of(&self.0).map(|parent| NodePath(Arc::from(parent)))
     }
 
     /// The last segment (the node's name among its siblings); empty for the root.
@@ -103,13 +95,17 @@ impl NodePath {
     /// ancestor up in a map keyed by paths (see the `Borrow<str>` impl), which every
     /// change does for the subtree watches above it.
     pub fn ancestors_inclusive_str(&self) -> impl Iterator<Item = &str> {
-        std::iter::successors(Some(&*self.0), |path| match path.rfind('/') {
-            _ if *path == "/" => None,
-            Some(0) => Some("/"),
-            Some(cut) => Some(&path[..cut]),
-            None => None,
-        })
+        std::iter::successors(Some(&*self.0), |path| parent_of(path))
     }
+}
+
+/// The text of the parent of the valid path `path`, or `None` for the root.
+fn parent_of(path: &str) -> Option<&str> {
+    if path == "/" {
+        return None;
+    }
+    let cut = path.rfind('/').expect("validated paths start with /");
+    Some(if cut == 0 { "/" } else { &path[..cut] })
 }
 
 /// A path compares, orders and hashes as its text, so maps keyed by paths can be looked
