@@ -38,10 +38,9 @@ pub struct ClusterArgs {
     slices: u32,
 }
 
-/// What one measurement gave: latencies and completed writes per second.
+/// What one measurement gave: the latency of each completed write, and the time taken.
 pub(crate) struct Run {
     pub(crate) latencies: Histogram<u64>,
-    pub(crate) per_second: f64,
     elapsed: Duration,
 }
 
@@ -50,18 +49,20 @@ impl Run {
     fn empty() -> Run {
         Run {
             latencies: histogram(),
-            per_second: 0.0,
             elapsed: Duration::ZERO,
         }
     }
 
-    /// Adds a slice measured the same way: its latencies, and its writes and time to
-    /// the rate.
+    /// Adds a slice measured the same way: its latencies, and its time.
     fn add(&mut self, slice: Run) -> anyhow::Result<()> {
         self.latencies.add(&slice.latencies)?;
         self.elapsed += slice.elapsed;
-        self.per_second = self.latencies.len() as f64 / self.elapsed.as_secs_f64();
         Ok(())
+    }
+
+    /// Completed writes per second.
+    pub(crate) fn per_second(&self) -> f64 {
+        self.latencies.len() as f64 / self.elapsed.as_secs_f64()
     }
 }
 
@@ -93,11 +94,9 @@ where
     for task in tasks {
         all.add(task.await??)?;
     }
-    let elapsed = start.elapsed();
     Ok(Run {
-        per_second: all.len() as f64 / elapsed.as_secs_f64(),
         latencies: all,
-        elapsed,
+        elapsed: start.elapsed(),
     })
 }
 
@@ -287,9 +286,9 @@ pub fn run(args: ClusterArgs) -> anyhow::Result<ExitCode> {
                 in_turns(&client, &store, clients, until, args.slices).await?;
             println!(
                 "{clients} clients (writes/s): etcd put {:.0}, etcd guarded Txn {:.0}, ballot guarded commit {:.0} (p50 {:.0} us)",
-                puts.per_second,
-                txns.per_second,
-                commits.per_second,
+                puts.per_second(),
+                txns.per_second(),
+                commits.per_second(),
                 micros(&commits.latencies, 0.5),
             );
             figures.push(Figure {
@@ -298,14 +297,14 @@ pub fn run(args: ClusterArgs) -> anyhow::Result<ExitCode> {
                 } else {
                     "cluster_guarded_commits_64_clients"
                 },
-                value: commits.per_second,
+                value: commits.per_second(),
                 unit: "commits/s",
                 baseline: if clients == 16 {
                     "etcd_guarded_txn_16_clients"
                 } else {
                     "etcd_guarded_txn_64_clients"
                 },
-                baseline_value: txns.per_second,
+                baseline_value: txns.per_second(),
             });
         }
         if args.trials > 0 {

@@ -235,15 +235,15 @@ fn report_ceiling(systems: &[Measured], ceilings: &[Run; 3]) {
         let best = peers
             .iter()
             .zip(baseline_name)
-            .map(|(peer, baseline)| (baseline, peer.writes[run].per_second))
+            .map(|(peer, baseline)| (baseline, peer.writes[run].per_second()))
             .reduce(|best, next| if next.1 > best.1 { next } else { best });
-        let ceiling = ceilings[run].per_second;
+        let ceiling = ceilings[run].per_second();
         println!(
             "{} clients: a bare HTTP handler answers {ceiling:.0} requests/s here with the same \
              client; ballot {:.0} guarded writes/s ({:.2}x of that ceiling)",
             CLIENTS[run],
-            ballot.writes[run].per_second,
-            ballot.writes[run].per_second / ceiling
+            ballot.writes[run].per_second(),
+            ballot.writes[run].per_second() / ceiling
         );
         if let Some((baseline, baseline_value)) = best {
             summary.push(Figure {
@@ -300,7 +300,7 @@ const COMPARED: [Compared; 6] = [
         higher_is_better: true,
         unit: "writes/s",
         label: "16 clients (guarded writes/s)",
-        read: |m| Some(m.writes[1].per_second),
+        read: |m| Some(m.writes[1].per_second()),
     },
     Compared {
         name: "peers_guarded_writes_64_clients",
@@ -308,7 +308,7 @@ const COMPARED: [Compared; 6] = [
         higher_is_better: true,
         unit: "writes/s",
         label: "64 clients (guarded writes/s)",
-        read: |m| Some(m.writes[2].per_second),
+        read: |m| Some(m.writes[2].per_second()),
     },
     Compared {
         name: "peers_failover_p50",
