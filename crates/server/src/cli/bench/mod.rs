@@ -96,6 +96,20 @@ pub(crate) fn on_tokio(
         .block_on(benchmark)
 }
 
+/// [`on_tokio`], with the benchmark itself a task on one of the runtime's workers, as
+/// every caller of a running host is (`ballot serve`'s request handlers): what it spawns
+/// and wakes goes through that worker's own queue, not the runtime's shared one.
+pub(crate) fn on_tokio_worker(
+    benchmark: impl std::future::Future<Output = anyhow::Result<ExitCode>> + Send + 'static,
+) -> anyhow::Result<ExitCode> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    let task = runtime.spawn(benchmark);
+    runtime.block_on(task)?
+}
+
 /// A candidate deployment with default limits and a 10 s TTL: what the component
 /// benchmarks deploy, each adjusting what it measures.
 pub(crate) fn candidate(

@@ -2,7 +2,8 @@
 //! calling an empty exported function; deploy-to-first-callback against one durable
 //! commit (a one-op multi through the same store, measured in the same run), both
 //! back to back (the writer never idle: the best case) and one before each deploy (the
-//! writer idle, as it is when the deploy's batch arrives); failover (leader undeployed
+//! writer idle, as it is when the deploy's batch arrives), the commits and the deploys
+//! taking turns in slices; failover (leader undeployed
 //! until the successor's on-winning-election starts).
 
 use std::process::ExitCode;
@@ -21,7 +22,7 @@ use ballot_store::clock::SystemClock;
 use ballot_store::{EmbeddedStore, Options};
 
 use super::{
-    Figure, candidate, histogram, micros, on_tokio, record, started_winning, summarise,
+    Figure, candidate, histogram, micros, on_tokio_worker, record, started_winning, summarise,
     undeploy_failovers,
 };
 
@@ -31,9 +32,13 @@ pub struct RuntimeArgs {
     /// Direct calls measured per kind.
     #[arg(long, default_value_t = 20_000)]
     calls: usize,
-    /// Deploys and failovers measured.
+    /// Deploys and failovers measured (and ten back-to-back commits per deploy).
     #[arg(long, default_value_t = 100)]
     rounds: usize,
+    /// Slices the deploys and their baseline commits are split into, taking turns, so a
+    /// disk that speeds up or slows down during the run weighs on both alike.
+    #[arg(long, default_value_t = 5)]
+    slices: usize,
 }
 
 async fn measure(args: RuntimeArgs) -> anyhow::Result<ExitCode> {
@@ -78,34 +83,42 @@ async fn measure(args: RuntimeArgs) -> anyhow::Result<ExitCode> {
     // One durable commit, the deploy's baseline: deploy-to-first-callback is one such
     // batch (session, join and vote) plus instantiation. Back to back, the store's writer
     // never parks between commits: the best case.
-    let mut commits = histogram();
     let path = NodePath::parse("/bench-commit")?;
     propose_set(&rt, &path, None).await?;
-    for round in 0..args.rounds * 10 {
-        let t = Instant::now();
-        propose_set(&rt, &path, Some(round)).await?;
-        record(&mut commits, t.elapsed());
-    }
-
+    let mut commits = histogram();
     // Deploy (cached component) until its first callback, each in an election of its own.
     // Before each, one commit under the deploy's own conditions (the writer idle since the
     // last undeploy, caches cold from instantiating): what one batch costs here.
     let mut deploys = histogram();
     let mut idle_commits = histogram();
-    for round in 0..args.rounds {
-        let t = Instant::now();
-        propose_set(&rt, &path, Some(round)).await?;
-        record(&mut idle_commits, t.elapsed());
-        let election = ElectionName::parse(&format!("deploy-{round}"))?;
-        let name = format!("d{round}");
-        let from = rt.timeline_cursor();
-        let start = rt.uptime();
-        let id = rt
-            .deploy(candidate(name.clone(), &election, &example))
-            .await?;
-        let at = started_winning(&rt, &name, from).await?;
-        record(&mut deploys, at.saturating_sub(start));
-        rt.undeploy(id).await?;
+    // The two take turns in slices, so a disk that speeds up or slows down during the run
+    // weighs on the deploys and their baseline alike.
+    let slices = args.slices.clamp(1, args.rounds.max(1));
+    let mut round = 0;
+    for slice in 0..slices {
+        let deploys_now = args.rounds * (slice + 1) / slices - args.rounds * slice / slices;
+        for _ in 0..deploys_now * 10 {
+            let t = Instant::now();
+            propose_set(&rt, &path, Some(round)).await?;
+            record(&mut commits, t.elapsed());
+            round += 1;
+        }
+        for _ in 0..deploys_now {
+            let t = Instant::now();
+            propose_set(&rt, &path, Some(round)).await?;
+            record(&mut idle_commits, t.elapsed());
+            let election = ElectionName::parse(&format!("deploy-{round}"))?;
+            let name = format!("d{round}");
+            let from = rt.timeline_cursor();
+            let start = rt.uptime();
+            let id = rt
+                .deploy(candidate(name.clone(), &election, &example))
+                .await?;
+            let at = started_winning(&rt, &name, from).await?;
+            record(&mut deploys, at.saturating_sub(start));
+            rt.undeploy(id).await?;
+            round += 1;
+        }
     }
 
     // Failover: undeploy the leader of a queue, time the successor's on-winning-election.
@@ -179,5 +192,5 @@ async fn propose_set(rt: &Runtime, path: &NodePath, round: Option<usize>) -> any
 
 /// Runs the runtime benchmark.
 pub fn run(args: RuntimeArgs) -> anyhow::Result<ExitCode> {
-    on_tokio(measure(args))
+    on_tokio_worker(measure(args))
 }
