@@ -627,8 +627,11 @@ impl Namespace {
     /// On error nothing has changed: not the state, not the revision, not the watches.
     pub fn multi(&mut self, guard: Option<&Guard>, ops: &[Op]) -> Result<Committed, MultiError> {
         let committed = self.apply(guard, ops)?;
-        if !committed.changes.is_empty() {
-            self.record(Entry::Multi {
+        // Only a journaling namespace copies the ops; a store's never journals.
+        if !committed.changes.is_empty()
+            && let Some(journal) = &mut self.journal
+        {
+            journal.push(Entry::Multi {
                 ops: ops.to_vec(),
                 revision: committed.revision,
             });
