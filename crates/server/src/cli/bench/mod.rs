@@ -89,11 +89,7 @@ pub(crate) struct Figure {
 pub(crate) fn on_tokio(
     benchmark: impl std::future::Future<Output = anyhow::Result<ExitCode>>,
 ) -> anyhow::Result<ExitCode> {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()?
-        .block_on(benchmark)
+    two_workers()?.block_on(benchmark)
 }
 
 /// [`on_tokio`], with the benchmark itself a task on one of the runtime's workers, as
@@ -102,12 +98,16 @@ pub(crate) fn on_tokio(
 pub(crate) fn on_tokio_worker(
     benchmark: impl std::future::Future<Output = anyhow::Result<ExitCode>> + Send + 'static,
 ) -> anyhow::Result<ExitCode> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()?;
+    let runtime = two_workers()?;
     let task = runtime.spawn(benchmark);
     runtime.block_on(task)?
+}
+
+fn two_workers() -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
 }
 
 /// A candidate deployment with default limits and a 10 s TTL: what the component

@@ -3,8 +3,8 @@
 //! commit (a one-op multi through the same store, measured in the same run), both
 //! back to back (the writer never idle: the best case) and one before each deploy (the
 //! writer idle, as it is when the deploy's batch arrives), the commits and the deploys
-//! taking turns in slices; failover (leader undeployed
-//! until the successor's on-winning-election starts).
+//! taking turns in slices; failover (leader undeployed until the successor's
+//! on-winning-election starts). It runs as a task on a worker, as a host's callers do.
 
 use std::process::ExitCode;
 use std::sync::Arc;
