@@ -349,7 +349,7 @@ impl Namespace {
         if self.proposer == self.local {
             self.deadlines.set(id, now.after(ttl));
         }
-        self.record(Entry::OpenSession { session: id, ttl });
+        self.record(|| Entry::OpenSession { session: id, ttl });
         Ok(id)
     }
 
@@ -470,10 +470,8 @@ impl Namespace {
         committed.results.clear();
         self.state.sessions.remove(&session);
         self.deadlines.remove(session);
-        self.record(Entry::CloseSession {
-            session,
-            revision: committed.revision,
-        });
+        let revision = committed.revision;
+        self.record(|| Entry::CloseSession { session, revision });
         Ok(committed)
     }
 
@@ -627,13 +625,11 @@ impl Namespace {
     /// On error nothing has changed: not the state, not the revision, not the watches.
     pub fn multi(&mut self, guard: Option<&Guard>, ops: &[Op]) -> Result<Committed, MultiError> {
         let committed = self.apply(guard, ops)?;
-        // Only a journaling namespace copies the ops; a store's never journals.
-        if !committed.changes.is_empty()
-            && let Some(journal) = &mut self.journal
-        {
-            journal.push(Entry::Multi {
+        if !committed.changes.is_empty() {
+            let revision = committed.revision;
+            self.record(|| Entry::Multi {
                 ops: ops.to_vec(),
-                revision: committed.revision,
+                revision,
             });
         }
         Ok(committed)
@@ -687,9 +683,11 @@ impl Namespace {
             .unwrap_or_default()
     }
 
-    fn record(&mut self, entry: Entry) {
+    /// Journals the entry `entry` builds, building it only when a journal is kept: a
+    /// store's namespace keeps none, and a multi's entry copies all its ops.
+    fn record(&mut self, entry: impl FnOnce() -> Entry) {
         if let Some(journal) = &mut self.journal {
-            journal.push(entry);
+            journal.push(entry());
         }
     }
 
